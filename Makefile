@@ -1,0 +1,35 @@
+# sipprobe — the two promises: `make demo` and `make test`, each from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint fuzz peers venv clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+peers:
+	./scripts/install-peers
+
+demo: venv
+	$(BIN)/sipprobe demo
+
+test: venv peers
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check probe tests
+	$(BIN)/ruff format --check probe tests
+	$(BIN)/mypy
+
+fuzz: venv
+	SIPPROBE_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -m fuzz -p no:randomly -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

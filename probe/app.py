@@ -1,0 +1,171 @@
+"""Command implementations behind the thin click layer: inputs → settings → run → report.
+
+Everything a user typed is validated here before any connection is opened, so bad input
+is a usage error (exit 2) with a sentence, never a half-run probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from probe.checks import OptionsPolicy
+from probe.checks.options import AcceptError, parse_accept
+from probe.net.options import ProbeSettings
+from probe.net.resolve import Pin, PinError, parse_pin
+from probe.report.model import Report
+from probe.runner import PlannedProbe, TargetError, run_options, target_of
+from probe.sip import SipError, parse_uri
+from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
+
+UsageError = Callable[[str], NoReturn]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsRequest:
+    """What the user asked `sipprobe options` for, as typed."""
+
+    targets: Sequence[str]
+    pins: Sequence[str] = ()
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    sni: str | None = None
+    min_tls: str = "1.2"
+    timeout: float = 5.0
+    insecure: bool = False
+    accept: str = "2xx"
+    count: int = 1
+    interval: float = 1.0
+    concurrency: int = 50
+
+
+def plan_probes(targets: Sequence[str], usage: UsageError) -> list[PlannedProbe]:
+    planned = []
+    for text in targets:
+        try:
+            uri = parse_uri(text)
+            planned.append(PlannedProbe(uri, target_of(uri, text)))
+        except (SipError, TargetError) as exc:
+            usage(f"target {text!r}: {exc}")
+    return planned
+
+
+def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) -> OptionsPolicy:
+    try:
+        accept = parse_accept(request.accept)
+    except AcceptError as exc:
+        usage(str(exc))
+    anchors = None
+    if needs_tls:
+        from probe.tls.trust import TrustStoreError, load_trust_anchors
+
+        try:
+            anchors = load_trust_anchors(request.ca if request.ca is not None else "system")
+        except TrustStoreError as exc:
+            usage(f"--ca: {exc}")
+    return OptionsPolicy(accept=accept, anchors=anchors, insecure=request.insecure)
+
+
+def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
+    pins: list[Pin] = []
+    for text in request.pins:
+        try:
+            pins.append(parse_pin(text))
+        except PinError as exc:
+            usage(str(exc))
+    if request.key is not None and request.cert is None:
+        usage("--key needs --cert")
+    min_tls: TlsVersionName = request.min_tls  # type: ignore[assignment]
+    tls = TlsClientConfig(min_version=min_tls, cert_file=request.cert, key_file=request.key)
+    try:
+        check_client_config(tls)
+    except TlsConfigError as exc:
+        usage(str(exc))
+    return ProbeSettings(
+        timeout=request.timeout,
+        tls=tls,
+        sni=request.sni,
+        pins=tuple(pins),
+        count=request.count,
+        interval=request.interval,
+    )
+
+
+def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
+    probes = plan_probes(request.targets, on_usage_error)
+    settings = build_settings(request, on_usage_error)
+    needs_tls = any(planned.target.transport == "tls" for planned in probes)
+    policy = build_policy(request, needs_tls, on_usage_error)
+    notes = []
+    if request.insecure:
+        notes.append("--insecure: certificate failures are reported as warnings")
+    return asyncio.run(
+        run_options(probes, settings, policy, concurrency=request.concurrency, notes=notes)
+    )
+
+
+def run_serve_command(
+    host: str, port: int, transports: Sequence[str], cert: Path | None, key: Path | None
+) -> int:
+    from probe.serve import Responder, ResponderConfig
+
+    config = ResponderConfig(
+        host=host,
+        port=port,
+        transports=tuple(transports),  # type: ignore[arg-type]
+        cert_file=cert,
+        key_file=key,
+    )
+
+    async def serve_forever() -> None:
+        async with Responder(config) as responder:
+            for listener in responder.listeners:
+                print(
+                    f"listening on {listener.transport} {listener.host}:{listener.port}", flush=True
+                )
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever())
+    return 0
+
+
+DEMO_NAME = "sip.example.test"
+
+
+def run_demo() -> Report:
+    """A lab PKI, a local TLS responder, and a real probe of it (with the lab CA)."""
+    from probe.serve import Responder, ResponderConfig
+    from probe.tls.pki import write_lab
+    from probe.tls.trust import load_trust_anchors
+
+    async def demo(directory: Path) -> Report:
+        lab = write_lab(directory, server_names=(DEMO_NAME,))
+        config = ResponderConfig(
+            host="127.0.0.1", transports=("tls",), cert_file=lab.server, key_file=lab.server_key
+        )
+        async with Responder(config) as responder:
+            port = responder.port_of("tls")
+            text = f"sip:{DEMO_NAME}:{port};transport=tls"
+            uri = parse_uri(text)
+            settings = ProbeSettings(pins=(Pin(DEMO_NAME, port, "127.0.0.1"),), timeout=5.0)
+            policy = OptionsPolicy(anchors=load_trust_anchors(lab.ca), now=dt.datetime.now(dt.UTC))
+            return await run_options(
+                [PlannedProbe(uri, target_of(uri, text))],
+                settings,
+                policy,
+                notes=[
+                    f"demo: embedded responder on 127.0.0.1:{port} with a lab PKI in {directory}"
+                    f" (pinned {DEMO_NAME} → 127.0.0.1, trust anchor {lab.ca.name})"
+                ],
+            )
+
+    with tempfile.TemporaryDirectory(prefix="sipprobe-demo-") as directory:
+        return asyncio.run(demo(Path(directory)))

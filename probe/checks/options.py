@@ -1,0 +1,298 @@
+"""Checks on the OPTIONS exchange: `sip.options` (the answer) and `sip.response` (its form).
+
+RFC 3261 §11: the answer to OPTIONS is the one an INVITE would get, so its status code is
+the endpoint's health. §21.5.4: a 503 (and, for a trunk, any 5xx) means "try another
+server"; it is never healthy, whatever `--accept` says.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from probe.evidence import ProbeEvidence, SipExchange
+from probe.findings import CheckId, Finding, JsonValue, Status
+from probe.sip import Request, Response, SipError, match_response, parse_message
+
+
+class AcceptError(ValueError):
+    """An `--accept` value that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedCodes:
+    """Final status codes that count as healthy, e.g. `2xx,405`."""
+
+    classes: frozenset[int] = frozenset({2})
+    codes: frozenset[int] = frozenset()
+
+    def __contains__(self, code: object) -> bool:
+        if not isinstance(code, int) or 500 <= code <= 599:
+            return False
+        return code // 100 in self.classes or code in self.codes
+
+    def __str__(self) -> str:
+        parts = [f"{c}xx" for c in sorted(self.classes)] + [str(c) for c in sorted(self.codes)]
+        return ",".join(parts)
+
+
+def parse_accept(text: str) -> AcceptedCodes:
+    classes: set[int] = set()
+    codes: set[int] = set()
+    for raw in text.split(","):
+        item = raw.strip().lower()
+        if len(item) == 3 and item.endswith("xx") and item[0] in "23456":
+            classes.add(int(item[0]))
+        elif len(item) == 3 and item.isdigit() and 200 <= int(item) <= 699:
+            codes.add(int(item))
+        else:
+            raise AcceptError(f"--accept: {raw.strip()!r} is not a final status code or class")
+    if 5 in classes or any(500 <= code <= 599 for code in codes):
+        raise AcceptError(
+            "--accept: 5xx answers are always unhealthy (RFC 3261 §21.5.4), they cannot be accepted"
+        )
+    return AcceptedCodes(frozenset(classes), frozenset(codes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """One exchange, re-read: the request, its final answer, what else came."""
+
+    request: Request | None
+    final: Response | None
+    provisional: tuple[Response, ...]
+    stray: tuple[tuple[Response, str], ...]
+    malformed: tuple[str, ...]
+
+
+def _read(exchange: SipExchange, *, stream: bool) -> _Read:
+    try:
+        request = parse_message(exchange.request, stream=False)
+    except SipError:
+        request = None
+    final: Response | None = None
+    provisional: list[Response] = []
+    stray: list[tuple[Response, str]] = []
+    malformed: list[str] = []
+    for item in exchange.received:
+        if item.error is not None:
+            malformed.append(item.error)
+            continue
+        try:
+            message = parse_message(item.data, stream=stream)
+        except SipError as exc:
+            malformed.append(str(exc))
+            continue
+        if not isinstance(message, Response) or not isinstance(request, Request):
+            continue
+        match = match_response(request, message)
+        if not match.matched:
+            stray.append((message, match.reason or "does not match the request"))
+        elif message.status_code < 200:
+            provisional.append(message)
+        elif final is None:
+            final = message
+    return _Read(
+        request if isinstance(request, Request) else None,
+        final,
+        tuple(provisional),
+        tuple(stray),
+        tuple(malformed),
+    )
+
+
+def _list_header(response: Response, name: str) -> list[str]:
+    return [value.strip() for value in response.headers.get_all(name) if value.strip()]
+
+
+def _answer_details(response: Response) -> dict[str, JsonValue]:
+    headers = response.headers
+    return {
+        "status_code": response.status_code,
+        "reason": response.reason,
+        "server": headers.get("Server"),
+        "user_agent": headers.get("User-Agent"),
+        "allow": _list_header(response, "Allow"),
+        "supported": _list_header(response, "Supported"),
+        "accept": _list_header(response, "Accept"),
+        "retry_after": headers.get("Retry-After"),
+    }
+
+
+def _why_unanswered(exchange: SipExchange, read: _Read) -> str:
+    text = exchange.error or exchange.outcome
+    if exchange.outcome == "timeout":
+        if read.provisional:
+            last = read.provisional[-1]
+            text += f" (last provisional: {last.status_code} {last.reason})"
+        if exchange.pending_bytes:
+            text += (
+                f"; {exchange.pending_bytes} bytes of an incomplete message were received"
+                " and the server stalled"
+            )
+        elif exchange.retransmissions:
+            text += f"; {exchange.retransmissions} retransmissions unanswered"
+    return text
+
+
+def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | None:
+    target = evidence.target
+    exchanges = evidence.exchanges
+    if not exchanges:
+        return None
+    if len(exchanges) > 1:
+        return _check_ping(evidence, accept)
+    exchange = exchanges[0]
+    read = _read(exchange, stream=evidence.target.transport != "udp")
+    details: dict[str, JsonValue] = {
+        "outcome": exchange.outcome,
+        "rtt_ms": exchange.rtt_ms,
+        "accepted": str(accept),
+        "retransmissions": exchange.retransmissions,
+    }
+    if read.final is None:
+        details["error"] = exchange.error
+        details["last_provisional"] = read.provisional[-1].status_code if read.provisional else None
+        return Finding(
+            CheckId.SIP_OPTIONS,
+            Status.FAIL,
+            target.label,
+            f"no answer to OPTIONS: {_why_unanswered(exchange, read)}",
+            details,
+        )
+    final = read.final
+    details |= _answer_details(final)
+    answer = f"{final.status_code} {final.reason}"
+    rtt = f" in {exchange.rtt_ms:.1f} ms" if exchange.rtt_ms is not None else ""
+    if 500 <= final.status_code <= 599:
+        retry = final.headers.get("Retry-After")
+        retry_text = f", Retry-After: {retry}" if retry else ""
+        summary = (
+            f"answered {answer}{rtt}: the endpoint declares itself unavailable and the "
+            f"provider will fail over (RFC 3261 §21.5.4){retry_text}"
+        )
+        return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
+    if final.status_code not in accept:
+        summary = f"answered {answer}{rtt}, which is not an accepted answer ({accept})"
+        return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
+    return Finding(CheckId.SIP_OPTIONS, Status.PASS, target.label, f"{answer}{rtt}", details)
+
+
+def rtt_statistics(rtts: Iterable[float]) -> dict[str, float] | None:
+    values = list(rtts)
+    if not values:
+        return None
+    return {
+        "min": min(values),
+        "avg": statistics.fmean(values),
+        "max": max(values),
+        "stdev": statistics.pstdev(values),
+    }
+
+
+def _check_ping(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding:
+    """Aggregate a `--count` run the way ping does: RTT spread and loss."""
+    target = evidence.target
+    sent = len(evidence.exchanges)
+    rtts: list[float] = []
+    codes: list[int | None] = []
+    healthy = 0
+    for exchange in evidence.exchanges:
+        final = _read(exchange, stream=evidence.target.transport != "udp").final
+        codes.append(final.status_code if final else None)
+        if final is not None and exchange.rtt_ms is not None:
+            rtts.append(exchange.rtt_ms)
+            if final.status_code in accept:
+                healthy += 1
+    answered = sum(code is not None for code in codes)
+    loss = 100.0 * (sent - answered) / sent
+    stats = rtt_statistics(rtts)
+    details: dict[str, JsonValue] = {
+        "sent": sent,
+        "answered": answered,
+        "healthy": healthy,
+        "loss_pct": loss,
+        "codes": codes,
+        "rtts_ms": rtts,
+        "rtt_ms": stats,
+        "accepted": str(accept),
+    }
+    spread = (
+        "rtt min/avg/max/stdev = {min:.1f}/{avg:.1f}/{max:.1f}/{stdev:.1f} ms".format(**stats)
+        if stats
+        else "no RTT"
+    )
+    summary = f"{answered}/{sent} answered, {healthy} healthy, {loss:.0f}% loss, {spread}"
+    if healthy == 0:
+        status = Status.FAIL
+    elif healthy < answered:
+        status = Status.FAIL  # some answers were errors (5xx or not accepted)
+    elif answered < sent:
+        status = Status.WARN
+    else:
+        status = Status.PASS
+    return Finding(CheckId.SIP_OPTIONS, status, target.label, summary, details)
+
+
+def check_response(evidence: ProbeEvidence) -> Finding | None:
+    """`sip.response`: was what came back well-formed SIP, addressed to our request?"""
+    target = evidence.target
+    if not evidence.exchanges:
+        return None
+    malformed: list[str] = []
+    stray: list[str] = []
+    missing_tag = False
+    missing_recommended: set[str] = set()
+    finals = 0
+    for exchange in evidence.exchanges:
+        read = _read(exchange, stream=evidence.target.transport != "udp")
+        malformed.extend(read.malformed)
+        stray.extend(f"{r.status_code} {r.reason}: {why}" for r, why in read.stray)
+        if read.final is not None:
+            finals += 1
+            headers = read.final.headers
+            # RFC 3261 §8.2.6.2: a UAS MUST add a To tag to a final response.
+            if read.final.to.tag is None:
+                missing_tag = True
+            # RFC 3261 §11.2: a 200 to OPTIONS SHOULD list these.
+            if 200 <= read.final.status_code < 300:
+                for name in ("Allow", "Accept", "Supported"):
+                    if headers.get(name) is None:
+                        missing_recommended.add(name)
+    details: dict[str, JsonValue] = {
+        "malformed": malformed,
+        "stray": stray,
+        "final_responses": finals,
+        "missing_to_tag": missing_tag,
+        "missing_recommended_headers": sorted(missing_recommended),
+    }
+    if malformed:
+        return Finding(
+            CheckId.SIP_RESPONSE,
+            Status.FAIL,
+            target.label,
+            f"the server sent something that is not valid SIP: {malformed[0]}",
+            details,
+        )
+    if not finals and not stray:
+        return Finding(
+            CheckId.SIP_RESPONSE,
+            Status.SKIP,
+            target.label,
+            "no response to judge",
+            details,
+        )
+    notes: list[str] = []
+    if stray:
+        notes.append(
+            f"ignored {len(stray)} response(s) that did not match the request ({stray[0]})"
+        )
+    if missing_tag:
+        notes.append("the final response has no To tag (RFC 3261 §8.2.6.2)")
+    if notes:
+        return Finding(CheckId.SIP_RESPONSE, Status.WARN, target.label, "; ".join(notes), details)
+    summary = "well-formed response(s) matching the request's Via branch and CSeq"
+    if missing_recommended:
+        summary += f" (no {', '.join(sorted(missing_recommended))} header, RFC 3261 §11.2)"
+    return Finding(CheckId.SIP_RESPONSE, Status.PASS, target.label, summary, details)

@@ -1,0 +1,300 @@
+"""The `sipprobe` command: parsing and wiring only.
+
+Heavy modules (cryptography, rich, asyncio machinery) are imported inside the commands that
+need them, so `sipprobe --version` and `--help` start fast.
+
+Exit codes: 0 all passed (warnings allowed), 1 something failed, 2 usage or input error,
+3 internal error. A traceback is never the answer to bad network input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from probe import __version__
+
+if TYPE_CHECKING:
+    from probe.report.model import Report
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _usage(message: str) -> NoReturn:
+    click.echo(f"sipprobe: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def connection_options(function: F) -> F:
+    """Options shared by every command that connects to a SIP server."""
+    decorators = [
+        click.option(
+            "--resolve",
+            "pins",
+            multiple=True,
+            metavar="NAME:PORT:ADDRESS",
+            help="Connect to ADDRESS for NAME:PORT; SNI and identity still use NAME.",
+        ),
+        click.option(
+            "--ca",
+            type=click.Path(path_type=Path),
+            help="Trust anchors: a PEM file or a directory (default: the system store).",
+        ),
+        click.option("--cert", type=click.Path(path_type=Path), help="Client certificate (PEM)."),
+        click.option("--key", type=click.Path(path_type=Path), help="Client private key (PEM)."),
+        click.option("--sni", help="Server name to send (default: the URI host)."),
+        click.option(
+            "--min-tls",
+            type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
+            default="1.2",
+            show_default=True,
+            help="Lowest TLS version offered.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.05),
+            default=5.0,
+            show_default=True,
+            help="Deadline of each phase, in seconds.",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Report certificate failures as warnings and carry on.",
+        ),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["console", "json"]),
+            default="console",
+            show_default=True,
+        ),
+        click.option(
+            "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
+        ),
+        click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sipprobe", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Verify SIP trunks end to end: TLS, certificates, OPTIONS, failover, SRTP."""
+
+
+def read_targets_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _usage(f"--targets {path}: {exc}")
+    targets = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            targets.append(line)
+    return targets
+
+
+def emit(report: Report, output_format: str, *, verbose: bool, no_color: bool) -> int:
+    from probe.report.model import exit_code
+
+    if output_format == "json":
+        from probe.report.json import render_json
+
+        click.echo(render_json(report))
+    else:
+        from probe.report.console import render_console
+
+        render_console(report, sys.stdout, color=False if no_color else None, verbose=verbose)
+    return exit_code(report)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option(
+    "--targets",
+    "targets_file",
+    type=click.Path(path_type=Path),
+    help="File with one target URI per line (# starts a comment).",
+)
+@connection_options
+@click.option(
+    "--accept",
+    default="2xx",
+    show_default=True,
+    help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Probes per target over one connection (ping mode).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds between probes with --count.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Targets probed at once.",
+)
+def options(
+    targets: Sequence[str],
+    targets_file: Path | None,
+    pins: Sequence[str],
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    sni: str | None,
+    min_tls: str,
+    timeout: float,
+    insecure: bool,
+    output_format: str,
+    verbose: bool,
+    no_color: bool,
+    accept: str,
+    count: int,
+    interval: float,
+    concurrency: int,
+) -> None:
+    """Send SIP OPTIONS to each TARGET (sip:host[:port];transport=tls|tcp|udp or sips:host).
+
+    Each target gets its own connection; TLS targets have their handshake, chain and
+    identity judged before OPTIONS is sent.
+    """
+    from probe.app import OptionsRequest, run_options_command
+
+    all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
+    if not all_targets:
+        _usage("options: give at least one TARGET or --targets FILE")
+    request = OptionsRequest(
+        targets=all_targets,
+        pins=pins,
+        ca=ca,
+        cert=cert,
+        key=key,
+        sni=sni,
+        min_tls=min_tls,
+        timeout=timeout,
+        insecure=insecure,
+        accept=accept,
+        count=count,
+        interval=interval,
+        concurrency=concurrency,
+    )
+    report = run_options_command(request, on_usage_error=_usage)
+    sys.exit(emit(report, output_format, verbose=verbose, no_color=no_color))
+
+
+@cli.command()
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port (0 picks a free one; the choice is printed).",
+)
+@click.option(
+    "--transport",
+    "transports",
+    multiple=True,
+    type=click.Choice(["tls", "tcp", "udp"]),
+    default=("tls",),
+    show_default=True,
+)
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, path_type=Path),
+    help="Certificate chain to present, leaf first (PEM).",
+)
+@click.option("--key", type=click.Path(exists=True, path_type=Path), help="Private key (PEM).")
+def serve(
+    listen: str, port: int, transports: Sequence[str], cert: Path | None, key: Path | None
+) -> None:
+    """Run the embedded responder: answers OPTIONS with 200 until interrupted."""
+    from probe.app import run_serve_command
+
+    if "tls" in transports and cert is None:
+        _usage("serve: a TLS listener needs --cert (and --key unless the PEM holds it)")
+    sys.exit(run_serve_command(listen, port, list(transports), cert, key))
+
+
+@cli.group()
+def certs() -> None:
+    """Certificates for labs and tests."""
+
+
+@certs.command("lab")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    default=("sip.example.test",),
+    show_default=True,
+    help="Server name for the leaf (DNS and sip: URI SANs); repeatable.",
+)
+def certs_lab(directory: Path, names: Sequence[str]) -> None:
+    """Write a lab PKI to DIRECTORY: root and intermediate CA, server and client leaves."""
+    from probe.tls.pki import write_lab
+
+    files = write_lab(directory, server_names=tuple(names))
+    click.echo(f"lab PKI written to {files.directory}")
+    for label, path in (
+        ("trust anchor", files.ca),
+        ("server chain", files.server),
+        ("server key", files.server_key),
+        ("client chain", files.client),
+        ("client key", files.client_key),
+        ("unrelated CA", files.other_ca),
+    ):
+        click.echo(f"  {label:13} {path}")
+
+
+@cli.command()
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+@click.option("-v", "--verbose", is_flag=True, help="Show the evidence behind each finding.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+)
+def demo(no_color: bool, verbose: bool, output_format: str) -> None:
+    """Start local TLS endpoints with a lab PKI, probe them, print the report."""
+    from probe.app import run_demo
+
+    report = run_demo()
+    sys.exit(emit(report, output_format, verbose=verbose, no_color=no_color))
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="sipprobe")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("sipprobe: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: say what broke, exit 3
+        click.echo(f"sipprobe: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,170 @@
+"""Evidence: what the collect layer saw, as plain frozen data.
+
+Nothing here holds a socket or a clock. Checks judge evidence; reports render findings.
+Times are milliseconds relative to the start of the probe of one target, measured with the
+event loop's monotonic clock by the collect layer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+Transport = Literal["tls", "tcp", "udp"]
+
+DEFAULT_PORTS: dict[str, int] = {"tls": 5061, "tcp": 5060, "udp": 5060}
+"""RFC 3261 §19.1.2: 5060 for sip over UDP/TCP, 5061 for TLS."""
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one probe goes.
+
+    `host` is the host of the dialled URI: the identity the certificate must prove
+    (RFC 5922 §7.2), never the address or an SRV target. `address` is the IP actually dialled.
+    """
+
+    uri: str
+    host: str
+    port: int
+    transport: Transport
+    address: str | None = None
+    sni: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The host name, or None when the URI names an IP literal."""
+        return None if is_ip_literal(self.host) else self.host
+
+    @property
+    def endpoint(self) -> str:
+        """`address:port/transport`, with IPv6 in brackets; the host when unresolved."""
+        where = self.address or self.host
+        if ":" in where:
+            where = f"[{where}]"
+        return f"{where}:{self.port}/{self.transport}"
+
+    @property
+    def label(self) -> str:
+        """How reports name the target: `name (address:port/transport)`."""
+        name = self.name
+        return f"{name} ({self.endpoint})" if name else self.endpoint
+
+
+ResolveSource = Literal["literal", "pinned", "system"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveEvidence:
+    source: ResolveSource
+    addresses: tuple[str, ...] = ()
+    elapsed_ms: float | None = None
+    error_kind: Literal["not_found", "timeout", "error"] | None = None
+    error: str | None = None
+
+
+ConnectErrorKind = Literal["refused", "timeout", "unreachable", "reset", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectEvidence:
+    ok: bool
+    elapsed_ms: float | None = None
+    local_address: str | None = None
+    local_port: int | None = None
+    error_kind: ConnectErrorKind | None = None
+    error: str | None = None
+
+
+TlsErrorKind = Literal["timeout", "alert", "closed", "reset", "not_tls", "protocol", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsEvidence:
+    """The TLS handshake as the client saw it, verification deliberately off.
+
+    Capturing with verification off means a broken chain never hides the evidence; the
+    chain is judged afterwards (probe.tls.verify).
+    """
+
+    ok: bool
+    sni: str | None
+    elapsed_ms: float | None = None
+    version: str | None = None
+    cipher: str | None = None
+    cipher_bits: int | None = None
+    presented_chain: tuple[bytes, ...] = ()
+    """DER certificates in the order the server sent them, leaf first."""
+    client_cert_requested: bool | None = None
+    client_cert_sent: bool = False
+    error_kind: TlsErrorKind | None = None
+    error: str | None = None
+    alert: str | None = None
+    """The TLS alert the server sent, in OpenSSL's words (e.g. `handshake failure`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One thing read from the peer: a framed message, or bytes that could not be framed."""
+
+    at_ms: float
+    data: bytes
+    error: str | None = None
+
+
+ExchangeOutcome = Literal[
+    "answered",  # a matching final response arrived
+    "timeout",  # the deadline passed without a final response
+    "closed",  # the peer closed the connection (FIN or TLS close_notify)
+    "reset",  # the peer reset the connection
+    "refused",  # ICMP port unreachable (UDP)
+    "malformed",  # the peer sent bytes that are not a SIP message
+    "tls_alert",  # a TLS alert after the handshake (e.g. TLS 1.3 certificate_required)
+    "send_failed",  # the request could not be written
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SipExchange:
+    """One request and everything received while waiting for its final response."""
+
+    method: str
+    request: bytes
+    sent_at_ms: float
+    outcome: ExchangeOutcome
+    received: tuple[Received, ...] = ()
+    final_at_ms: float | None = None
+    retransmissions: int = 0
+    pending_bytes: int = 0
+    """Bytes of an incomplete message still buffered when the exchange ended."""
+    error: str | None = None
+
+    @property
+    def rtt_ms(self) -> float | None:
+        if self.final_at_ms is None:
+            return None
+        return self.final_at_ms - self.sent_at_ms
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEvidence:
+    """Everything collected for one target, in the order it happened."""
+
+    target: Target
+    started_at: str
+    """ISO 8601 UTC wall-clock time at which the probe started."""
+    timeout_s: float
+    resolve: ResolveEvidence | None = None
+    connect: ConnectEvidence | None = None
+    tls: TlsEvidence | None = None
+    exchanges: tuple[SipExchange, ...] = ()
+    closed_cleanly: bool = True

@@ -1,0 +1,81 @@
+"""Findings: what a check concluded about one target, with the evidence behind it.
+
+A finding is plain data. Checks produce them, reports render them; nothing here does I/O.
+The check ids are part of the public contract (JSON consumers match on them), so they are
+named once, here.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonValue = Any
+"""A value that `json.dumps` accepts: str, int, float, bool, None, list, dict."""
+
+
+class Status(enum.StrEnum):
+    """Outcome of one check, from best to worst for the verdict's purposes."""
+
+    PASS = "pass"
+    WARN = "warn"
+    SKIP = "skip"
+    FAIL = "fail"
+    ERROR = "error"
+
+
+class CheckId(enum.StrEnum):
+    """Stable check identifiers (documented in the README; never renamed)."""
+
+    DNS_RESOLVE = "dns.resolve"
+    NET_CONNECT = "net.connect"
+    TLS_HANDSHAKE = "tls.handshake"
+    TLS_CHAIN = "tls.chain"
+    TLS_IDENTITY = "tls.identity"
+    SIP_OPTIONS = "sip.options"
+    SIP_RESPONSE = "sip.response"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One check's verdict on one target.
+
+    `summary` is one sentence a person can act on; `details` carries the evidence that
+    supports it, as JSON-ready values.
+    """
+
+    check: str
+    status: Status
+    target: str
+    summary: str
+    details: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        return {
+            "check": self.check,
+            "status": self.status.value,
+            "target": self.target,
+            "summary": self.summary,
+            "details": dict(self.details),
+        }
+
+
+class Verdict(enum.StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+def overall_verdict(findings: Iterable[Finding]) -> Verdict:
+    """Fail if anything failed or errored, warn if anything warned, otherwise pass.
+
+    Skipped checks do not count either way: a skip says a check did not apply.
+    """
+    statuses = {finding.status for finding in findings}
+    if statuses & {Status.FAIL, Status.ERROR}:
+        return Verdict.FAIL
+    if Status.WARN in statuses:
+        return Verdict.WARN
+    return Verdict.PASS

@@ -1,0 +1,1 @@
+"""The asyncio side: connections, deadlines, request/response exchanges."""

@@ -1,0 +1,180 @@
+"""Opening a stream connection, TCP then TLS, each phase with its own deadline.
+
+TCP connect and the TLS handshake are separate steps (StreamWriter.start_tls) so that
+each is timed on its own and a failure names the phase it happened in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ssl
+from dataclasses import dataclass
+
+from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence
+from probe.tls.capture import presented_chain_der
+from probe.tls.context import TlsClientConfig, build_capture_context
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
+
+# OpenSSL reasons that mean "the peer is not speaking TLS at all".
+_NOT_TLS_REASONS = {
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+    "UNKNOWN_PROTOCOL",
+    "RECORD_TOO_LARGE",
+}
+_PROTOCOL_REASONS = {"UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "NO_SHARED_CIPHER"}
+
+
+@dataclass(slots=True)
+class StreamConnection:
+    """An open stream; `close()` must always be awaited."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def close(self, *, timeout: float = 1.0) -> bool:
+        """Close politely (TLS close_notify), abort if the peer does not let go in time.
+
+        Returns True when the close completed cleanly.
+        """
+        self.writer.close()
+        try:
+            async with asyncio.timeout(timeout):
+                await self.writer.wait_closed()
+        except TimeoutError:
+            self.writer.transport.abort()
+            return False
+        except (OSError, ssl.SSLError):
+            # The peer reset or broke TLS while we were closing: closed all the same.
+            self.writer.transport.abort()
+            return False
+        return True
+
+
+def classify_connect_error(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, TimeoutError):
+        return "timeout", "no answer to the TCP connection attempt"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused", "connection refused (nothing listens on that port)"
+    if isinstance(exc, ConnectionResetError):
+        return "reset", "connection reset while connecting"
+    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE:
+        return "unreachable", f"address unreachable ({exc.strerror})"
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+async def open_tcp(
+    address: str, port: int, *, timeout: float
+) -> tuple[StreamConnection | None, ConnectEvidence]:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(address, port)
+    except (OSError, TimeoutError) as exc:
+        kind, message = classify_connect_error(exc)
+        if kind == "timeout":
+            message = f"{message} within {timeout:g} s"
+        return None, ConnectEvidence(
+            ok=False,
+            elapsed_ms=(loop.time() - started) * 1000,
+            error_kind=kind,  # type: ignore[arg-type]
+            error=message,
+        )
+    elapsed = (loop.time() - started) * 1000
+    sockname = writer.get_extra_info("sockname") or ("", None)
+    return StreamConnection(reader, writer), ConnectEvidence(
+        ok=True, elapsed_ms=elapsed, local_address=str(sockname[0]), local_port=sockname[1]
+    )
+
+
+def alert_text(reason: str) -> str | None:
+    """`TLSV1_ALERT_UNKNOWN_CA` → `unknown ca`; None when the reason is not an alert."""
+    for marker in ("_ALERT_",):
+        if marker in reason:
+            return reason.split(marker, 1)[1].replace("_", " ").lower()
+    return None
+
+
+def classify_tls_error(exc: BaseException) -> tuple[TlsErrorKind, str, str | None]:
+    """(kind, sentence, alert) for an exception raised by the handshake or a TLS read."""
+    if isinstance(exc, TimeoutError):
+        return "timeout", "the server accepted TCP but did not complete the TLS handshake", None
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
+        reason = exc.reason or ""
+        alert = alert_text(reason)
+        if alert is not None:
+            return "alert", f"the server sent TLS alert '{alert}'", alert
+        if reason in _NOT_TLS_REASONS:
+            return "not_tls", f"the server did not answer with TLS ({reason})", None
+        if reason in _PROTOCOL_REASONS:
+            return "protocol", f"no TLS version or cipher in common ({reason})", None
+        return "error", f"TLS error {reason or exc}", None
+    if isinstance(exc, ConnectionResetError):
+        return "reset", "the server reset the connection during the TLS handshake", None
+    if isinstance(exc, ssl.SSLEOFError | ConnectionError | asyncio.IncompleteReadError | EOFError):
+        return "closed", "the server closed the connection during the TLS handshake", None
+    return "error", f"{type(exc).__name__}: {exc}", None
+
+
+async def start_tls(
+    connection: StreamConnection,
+    config: TlsClientConfig,
+    *,
+    sni: str | None,
+    timeout: float,
+) -> TlsEvidence:
+    """Upgrade `connection` to TLS in place and capture what the server presented."""
+    context, recorder = build_capture_context(config)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(timeout):
+            await connection.writer.start_tls(
+                context,
+                server_hostname=sni,
+                # asyncio's own handshake timer stays out of the way of ours.
+                ssl_handshake_timeout=timeout + 5,
+            )
+    except (OSError, TimeoutError, EOFError) as exc:
+        kind, message, alert = classify_tls_error(exc)
+        if kind == "timeout":
+            message = f"{message} within {timeout:g} s"
+        return TlsEvidence(
+            ok=False,
+            sni=sni,
+            elapsed_ms=(loop.time() - started) * 1000,
+            client_cert_requested=recorder.client_cert_requested or None,
+            client_cert_sent=config.cert_file is not None,
+            error_kind=kind,
+            error=message,
+            alert=alert,
+        )
+    elapsed = (loop.time() - started) * 1000
+    ssl_object = connection.writer.get_extra_info("ssl_object")
+    chain: tuple[bytes, ...] = ()
+    version = cipher = None
+    bits = None
+    if ssl_object is not None:
+        with contextlib.suppress(AttributeError, ValueError):
+            chain = presented_chain_der(ssl_object)
+        version = ssl_object.version()
+        cipher_info = ssl_object.cipher()
+        if cipher_info is not None:
+            cipher, _protocol, bits = cipher_info
+    return TlsEvidence(
+        ok=True,
+        sni=sni,
+        elapsed_ms=elapsed,
+        version=version,
+        cipher=cipher,
+        cipher_bits=bits,
+        presented_chain=chain,
+        client_cert_requested=recorder.client_cert_requested,
+        client_cert_sent=config.cert_file is not None,
+    )

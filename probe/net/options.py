@@ -1,0 +1,187 @@
+"""Collecting the evidence of an OPTIONS probe: resolve, connect, TLS, OPTIONS × count.
+
+This is the only place that decides the order of the phases. Every phase has its own
+deadline; a failed phase ends the probe with evidence that names it. Whatever happens, the
+connection is closed before this returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from probe import __version__
+from probe.evidence import ConnectEvidence, ExchangeOutcome, ProbeEvidence, SipExchange, Target
+from probe.net.connect import classify_connect_error, open_tcp, start_tls
+from probe.net.exchange import (
+    Clock,
+    DatagramEndpoint,
+    exchange_over_datagram,
+    exchange_over_stream,
+)
+from probe.net.resolve import Pin, resolve_host
+from probe.sip import (
+    Request,
+    SipUri,
+    StreamFramer,
+    TimerConfig,
+    build_options,
+    new_branch,
+    random_token,
+)
+from probe.tls.context import TlsClientConfig
+
+USER_AGENT = f"sipprobe/{__version__}"
+
+# After these, the connection cannot carry the remaining probes of a --count run.
+_CONNECTION_LOST: frozenset[ExchangeOutcome] = frozenset(
+    {"closed", "reset", "malformed", "tls_alert", "send_failed", "refused"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """How to probe: deadlines, TLS client options, pins, repetition."""
+
+    timeout: float = 5.0
+    """Deadline of each phase (lookup, connect, handshake, each transaction), seconds."""
+    tls: TlsClientConfig = field(default_factory=TlsClientConfig)
+    sni: str | None = None
+    """Server name to send instead of the URI host."""
+    pins: Sequence[Pin] = ()
+    count: int = 1
+    interval: float = 1.0
+    timers: TimerConfig = field(default_factory=TimerConfig)
+    user_agent: str = USER_AGENT
+
+
+async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) -> ProbeEvidence:
+    """Probe one target and return what was seen; never raises for network trouble."""
+    loop = asyncio.get_running_loop()
+    origin = loop.time()
+
+    def clock_ms() -> float:
+        return (loop.time() - origin) * 1000
+
+    evidence = ProbeEvidence(
+        target=target,
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        timeout_s=settings.timeout,
+    )
+    resolved = await resolve_host(target.host, target.port, settings.pins, timeout=settings.timeout)
+    evidence = replace(evidence, resolve=resolved)
+    if not resolved.addresses:
+        return evidence
+    # RFC 6066 §3: SNI carries host names only, never IP literals.
+    target = replace(target, address=resolved.addresses[0], sni=settings.sni or target.name)
+    evidence = replace(evidence, target=target)
+    if target.transport == "udp":
+        return await _probe_udp(uri, evidence, settings, clock_ms)
+    return await _probe_stream(uri, evidence, settings, clock_ms)
+
+
+async def _probe_stream(
+    uri: SipUri, evidence: ProbeEvidence, settings: ProbeSettings, clock_ms: Clock
+) -> ProbeEvidence:
+    target = evidence.target
+    assert target.address is not None
+    connection, connected = await open_tcp(target.address, target.port, timeout=settings.timeout)
+    evidence = replace(evidence, connect=connected)
+    if connection is None:
+        return evidence
+    try:
+        if target.transport == "tls":
+            tls = await start_tls(
+                connection, settings.tls, sni=target.sni, timeout=settings.timeout
+            )
+            evidence = replace(evidence, tls=tls)
+            if not tls.ok:
+                return evidence
+        framer = StreamFramer()
+
+        async def send(request: Request) -> SipExchange:
+            return await exchange_over_stream(
+                connection, framer, request, timeout=settings.timeout, clock_ms=clock_ms
+            )
+
+        exchanges = await _repeat_options(uri, target, connected, settings, send)
+        evidence = replace(evidence, exchanges=exchanges)
+    finally:
+        evidence = replace(evidence, closed_cleanly=await connection.close())
+    return evidence
+
+
+async def _probe_udp(
+    uri: SipUri, evidence: ProbeEvidence, settings: ProbeSettings, clock_ms: Clock
+) -> ProbeEvidence:
+    target = evidence.target
+    assert target.address is not None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
+    try:
+        transport, endpoint = await loop.create_datagram_endpoint(
+            DatagramEndpoint, remote_addr=(target.address, target.port), family=family
+        )
+    except OSError as exc:
+        kind, message = classify_connect_error(exc)
+        failed = ConnectEvidence(ok=False, error_kind=kind, error=message)  # type: ignore[arg-type]
+        return replace(evidence, connect=failed)
+    sockname = transport.get_extra_info("sockname")
+    connected = ConnectEvidence(
+        ok=True,
+        elapsed_ms=(loop.time() - started) * 1000,
+        local_address=str(sockname[0]),
+        local_port=int(sockname[1]),
+    )
+
+    async def send(request: Request) -> SipExchange:
+        return await exchange_over_datagram(
+            endpoint, request, timeout=settings.timeout, timers=settings.timers, clock_ms=clock_ms
+        )
+
+    try:
+        exchanges = await _repeat_options(uri, target, connected, settings, send)
+    finally:
+        transport.close()
+    return replace(evidence, connect=connected, exchanges=exchanges)
+
+
+async def _repeat_options(
+    uri: SipUri,
+    target: Target,
+    connected: ConnectEvidence,
+    settings: ProbeSettings,
+    send: Callable[[Request], Awaitable[SipExchange]],
+) -> tuple[SipExchange, ...]:
+    """Send `settings.count` OPTIONS, one at a time, `settings.interval` apart.
+
+    One Call-ID and From tag for the run, CSeq counting up, a fresh branch each time
+    (RFC 3261 §8.1.1.4, §8.1.1.7): to the server these are successive requests of one UAC.
+    """
+    loop = asyncio.get_running_loop()
+    call_id, from_tag = random_token(), random_token(6)
+    exchanges: list[SipExchange] = []
+    for number in range(1, settings.count + 1):
+        began = loop.time()
+        request = build_options(
+            uri,
+            transport=target.transport.upper(),
+            local_host=connected.local_address or "0.0.0.0",
+            local_port=connected.local_port or 0,
+            branch=new_branch(random_token()),
+            from_tag=from_tag,
+            call_id=call_id,
+            cseq=number,
+            user_agent=settings.user_agent,
+        )
+        exchange = await send(request)
+        exchanges.append(exchange)
+        if exchange.outcome in _CONNECTION_LOST:
+            break
+        if number < settings.count:
+            await asyncio.sleep(max(0.0, settings.interval - (loop.time() - began)))
+    return tuple(exchanges)

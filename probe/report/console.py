@@ -1,0 +1,138 @@
+"""Console rendering with rich: the verdict first, then one block per target.
+
+Colour only when writing to a terminal (rich decides, and honours NO_COLOR); `--no-color`
+forces plain text. Facts shown under each target come from the findings' details, so the
+console never says anything the JSON does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import IO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from probe.findings import CheckId, Finding, JsonValue, Status, Verdict
+from probe.report.model import Report, TargetResult
+
+_STYLE = {
+    Status.PASS: "green",
+    Status.WARN: "yellow",
+    Status.FAIL: "bold red",
+    Status.ERROR: "bold magenta",
+    Status.SKIP: "dim",
+}
+_VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.WARN: "bold yellow", Verdict.FAIL: "bold red"}
+
+
+def _details(result: TargetResult, check: str) -> Mapping[str, JsonValue]:
+    for finding in result.findings:
+        if finding.check == check:
+            return finding.details
+    return {}
+
+
+def _joined(values: JsonValue) -> str:
+    if isinstance(values, list):
+        return ", ".join(str(value) for value in values)
+    return "" if values is None else str(values)
+
+
+def _facts(result: TargetResult) -> Table | None:
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold cyan", no_wrap=True)
+    facts.add_column()
+    options = _details(result, CheckId.SIP_OPTIONS)
+    if options.get("status_code") is not None:
+        parts = [f"{options['status_code']} {options.get('reason', '')}".strip()]
+        if options.get("rtt_ms") is not None:
+            parts.append(f"{float(options['rtt_ms']):.1f} ms")
+        facts.add_row("SIP", " · ".join(parts))
+        for label, key in (
+            ("Server", "server"),
+            ("User-Agent", "user_agent"),
+            ("Allow", "allow"),
+            ("Supported", "supported"),
+            ("Retry-After", "retry_after"),
+        ):
+            value = _joined(options.get(key))
+            if value:
+                facts.add_row("", f"{label}: {value}")
+    rtt = options.get("rtt_ms")
+    if isinstance(rtt, dict):
+        facts.add_row(
+            "RTT",
+            "min/avg/max/stdev = {min:.2f}/{avg:.2f}/{max:.2f}/{stdev:.2f} ms".format(**rtt)
+            + f" · {options.get('answered')}/{options.get('sent')} answered"
+            + f" · {float(options.get('loss_pct') or 0):.0f}% loss",
+        )
+    handshake = _details(result, CheckId.TLS_HANDSHAKE)
+    if handshake.get("version"):
+        cipher = f"{handshake.get('cipher')} ({handshake.get('cipher_bits')} bits)"
+        facts.add_row("TLS", f"{handshake['version']} · {cipher}")
+    leaf = _details(result, CheckId.TLS_CHAIN).get("leaf")
+    if isinstance(leaf, dict):
+        facts.add_row("Cert", f"{leaf.get('subject')}")
+        facts.add_row("", f"issuer {leaf.get('issuer')}")
+        sans = (
+            [f"DNS:{name}" for name in leaf.get("dns_names") or []]
+            + [f"IP:{address}" for address in leaf.get("ip_addresses") or []]
+            + [f"URI:{uri}" for uri in leaf.get("sip_uris") or []]
+        )
+        if sans:
+            facts.add_row("", "SAN " + ", ".join(sans))
+        facts.add_row("", f"not after {leaf.get('not_after')} ({leaf.get('days_left')} days left)")
+    return facts if facts.row_count else None
+
+
+def _finding_rows(table: Table, findings: tuple[Finding, ...], verbose: bool) -> None:
+    for finding in findings:
+        table.add_row(
+            Text(finding.status.value.upper(), style=_STYLE[finding.status]),
+            finding.check,
+            finding.summary,
+        )
+        if verbose and finding.details:
+            lines = [f"{key}: {_joined(value)}" for key, value in finding.details.items()]
+            table.add_row("", "", Text("\n".join(lines), style="dim"))
+
+
+def render_console(
+    report: Report, stream: IO[str], *, color: bool | None = None, verbose: bool = False
+) -> None:
+    console = Console(
+        file=stream,
+        no_color=color is False,
+        force_terminal=True if color else None,
+        highlight=False,
+        soft_wrap=False,
+    )
+    verdict = report.verdict
+    counts = report.status_counts()
+    tally = ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value])
+    headline = Text()
+    headline.append(f"{verdict.value.upper()}", style=_VERDICT_STYLE[verdict])
+    headline.append(
+        f"  sipprobe {report.command}: {len(report.results)} target(s), {tally}"
+        f" in {report.duration_ms / 1000:.2f} s"
+    )
+    console.print(headline)
+    for note in report.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+    for result in report.results:
+        console.print()
+        title = Text(result.target.label, style="bold")
+        title.append(f"  {result.verdict.value.upper()}", style=_VERDICT_STYLE[result.verdict])
+        console.print(title)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+        table.add_column("status", no_wrap=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("summary", overflow="fold")
+        _finding_rows(table, result.findings, verbose)
+        console.print(table)
+        facts = _facts(result)
+        if facts is not None:
+            console.print(facts)

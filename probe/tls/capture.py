@@ -1,0 +1,74 @@
+"""The capture adapter: the two facts Python's public `ssl` API does not give on 3.11.
+
+1. The chain the server *presented* (not the verified one): public as
+   `SSLObject.get_unverified_chain()` from Python 3.13, private `_sslobj` method before.
+2. Whether the server asked for a client certificate: seen through the private
+   `SSLContext._msg_callback` hook, which receives every handshake message after
+   decryption, so it works for TLS 1.3 where CertificateRequest is encrypted.
+
+Both hooks live here and only here; `private_hooks_available()` lets a test fail loudly
+if a Python release removes them.
+"""
+
+from __future__ import annotations
+
+import _ssl
+import ssl
+from typing import Any
+
+# RFC 8446 §4: HandshakeType certificate_request(13); also TLS 1.2 (RFC 5246 §7.4).
+_CERTIFICATE_REQUEST = 13
+_HANDSHAKE = 22  # ContentType handshake(22), RFC 8446 §5.1
+_HANDSHAKE = 22  # ContentType handshake(22), RFC 8446 §5.1
+
+
+class HandshakeRecorder:
+    """Receives `_msg_callback` calls for one connection's context."""
+
+    __slots__ = ("client_cert_requested",)
+
+    def __init__(self) -> None:
+        self.client_cert_requested = False
+
+    def __call__(
+        self,
+        conn: object,
+        direction: str,
+        version: object,
+        content_type: object,
+        msg_type: object,
+        data: bytes,
+    ) -> None:
+        # The values are ssl's private IntEnums; comparing with plain ints keeps us
+        # independent of their names.
+        if direction != "read" or content_type != _HANDSHAKE:
+            return
+        if msg_type == _CERTIFICATE_REQUEST:
+            self.client_cert_requested = True
+
+
+def install_recorder(context: ssl.SSLContext) -> HandshakeRecorder:
+    """Attach a fresh recorder; one context per connection keeps the facts apart."""
+    recorder = HandshakeRecorder()
+    context._msg_callback = recorder  # type: ignore[attr-defined]
+    return recorder
+
+
+def presented_chain_der(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    """The certificates the server sent, leaf first, as DER."""
+    public = getattr(ssl_object, "get_unverified_chain", None)
+    if public is not None:  # Python >= 3.13 returns DER bytes already
+        return tuple(bytes(cert) for cert in public())
+    private: Any = ssl_object._sslobj  # type: ignore[attr-defined]
+    chain = private.get_unverified_chain() or []
+    return tuple(cert.public_bytes(_ssl.ENCODING_DER) for cert in chain)
+
+
+def private_hooks_available() -> bool:
+    """True when this Python still has both hooks the adapter relies on."""
+    has_chain = hasattr(ssl.SSLObject, "get_unverified_chain") or hasattr(
+        _ssl._SSLSocket,  # type: ignore[attr-defined]
+        "get_unverified_chain",
+    )
+    has_callback = hasattr(ssl.SSLContext, "_msg_callback")
+    return has_chain and has_callback

@@ -1,0 +1,139 @@
+"""The command line, through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from probe import __version__
+from probe.cli import cli
+from probe.tls.pki import LabFiles
+from tests.conftest import LAB_NAME
+from tests.peers.kamailio import Kamailio
+
+SIPPROBE = [sys.executable, "-m", "probe"]
+
+
+def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SIPPROBE, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"sipprobe {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["options", "http://example.test"], "target 'http://example.test'"),
+        (["options", "sip:example.test;transport=sctp"], "transport=sctp"),
+        (["options"], "at least one TARGET"),
+        (["options", "sip:127.0.0.1", "--resolve", "nonsense"], "NAME:PORT:ADDRESS"),
+        (["options", "sip:127.0.0.1", "--accept", "503"], "always unhealthy"),
+        (["options", "sips:127.0.0.1", "--ca", "/nonexistent/ca.pem"], "--ca"),
+        (["options", "sip:127.0.0.1", "--key", "/tmp/k.pem"], "--key needs --cert"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_sentence(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_targets_file_with_comments(tmp_path: Path, closed_port: int) -> None:
+    targets = tmp_path / "targets.txt"
+    targets.write_text(
+        f"# trunk endpoints\nsip:127.0.0.1:{closed_port};transport=tcp  # primary\n\n"
+    )
+    result = CliRunner().invoke(cli, ["options", "--targets", str(targets), "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert [t["port"] for t in report["targets"]] == [closed_port]
+
+
+@pytest.mark.peer
+def test_json_report_shape_against_kamailio(kamailio: Kamailio, lab: LabFiles) -> None:
+    port = kamailio.tls_port
+    result = run(
+        "options",
+        f"sip:{LAB_NAME}:{port};transport=tls",
+        "--resolve",
+        f"{LAB_NAME}:{port}:127.0.0.1",
+        "--ca",
+        str(lab.ca),
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["schema"] == "sipprobe.report/1"
+    assert report["verdict"] == "pass"
+    checks = [finding["check"] for finding in report["findings"]]
+    assert checks == [
+        "net.connect",
+        "tls.handshake",
+        "tls.chain",
+        "tls.identity",
+        "sip.options",
+        "sip.response",
+    ]
+    for finding in report["findings"]:
+        assert set(finding) == {"check", "status", "target", "summary", "details"}
+        assert finding["status"] in ("pass", "warn", "fail", "skip", "error")
+        assert finding["target"] == f"{LAB_NAME} (127.0.0.1:{port}/tls)"
+        assert finding["summary"]
+
+
+@pytest.mark.peer
+def test_console_report_shows_the_tls_facts(kamailio: Kamailio, lab: LabFiles) -> None:
+    port = kamailio.tls_port
+    result = run(
+        "options",
+        f"sip:{LAB_NAME}:{port};transport=tls",
+        "--resolve",
+        f"{LAB_NAME}:{port}:127.0.0.1",
+        "--ca",
+        str(lab.ca),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.startswith("PASS")
+    for fact in (
+        "200 OK",
+        "TLSv1.",
+        "kamailio-sipprobe-test",
+        f"CN={LAB_NAME}",
+        "days left",
+        "Allow: INVITE",
+    ):
+        assert fact in out, out
+    assert "\x1b[" not in out  # no colour when not a terminal
+
+
+def test_exit_code_1_when_the_target_fails(closed_port: int) -> None:
+    result = run("options", f"sip:127.0.0.1:{closed_port};transport=tcp", "--format", "json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "fail"
+    assert report["findings"][0]["check"] == "net.connect"
+    assert "refused" in report["findings"][0]["summary"]
+
+
+def test_demo_prints_a_real_report() -> None:
+    result = run("demo", "--format", "json", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "pass"
+    statuses = {finding["check"]: finding["status"] for finding in report["findings"]}
+    assert statuses["tls.chain"] == "pass"
+    assert statuses["sip.options"] == "pass"

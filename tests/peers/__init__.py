@@ -1,0 +1,1 @@
+"""Real servers from Debian's packages, started on loopback by the test fixtures."""
