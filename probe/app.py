@@ -162,8 +162,8 @@ def run_demo() -> Report:
                 settings,
                 policy,
                 notes=[
-                    f"demo: embedded responder on 127.0.0.1:{port} with a lab PKI in {directory}"
-                    f" (pinned {DEMO_NAME} → 127.0.0.1, trust anchor {lab.ca.name})"
+                    f"demo: sipprobe's embedded responder on 127.0.0.1:{port}, presenting a"
+                    f" throw-away lab PKI; {DEMO_NAME} pinned to 127.0.0.1, lab root CA trusted"
                 ],
             )
 

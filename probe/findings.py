@@ -68,6 +68,11 @@ class Verdict(enum.StrEnum):
     FAIL = "fail"
 
 
+def rounded_ms(value: float | None) -> float | None:
+    """Milliseconds to the microsecond: what a report should show, no float noise."""
+    return None if value is None else round(value, 3)
+
+
 def overall_verdict(findings: Iterable[Finding]) -> Verdict:
     """Fail if anything failed or errored, warn if anything warned, otherwise pass.
 

@@ -23,7 +23,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
 
 @pytest.fixture(scope="session")
 def kamailio(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Iterator[Kamailio]:
-    instance = start_kamailio(tmp_path_factory.mktemp("kamailio"), lab.server, lab.server_key)
+    instance = start_kamailio(
+        tmp_path_factory.mktemp("kamailio"), lab.server, lab.server_key, lab.ca
+    )
     yield instance
     instance.stop()
 

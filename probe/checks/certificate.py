@@ -14,7 +14,7 @@ from cryptography import x509
 
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, JsonValue, Status
-from probe.tls.certinfo import describe_certificate
+from probe.tls.certinfo import common_name, describe_certificate
 from probe.tls.trust import TrustAnchors
 from probe.tls.verify import match_identity, verify_chain
 
@@ -28,6 +28,11 @@ def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str 
         except ValueError as exc:
             return certificates, f"certificate #{position + 1} cannot be parsed: {exc}"
     return certificates, None
+
+
+def short_name(certificate: x509.Certificate) -> str:
+    """The Common Name when there is one, else the whole subject: for one-line summaries."""
+    return common_name(certificate) or certificate.subject.rfc4514_string()
 
 
 def _soften(status: Status, insecure: bool) -> Status:
@@ -80,7 +85,7 @@ def check_chain(
         "error": verdict.raw_error,
     }
     if verdict.ok:
-        path = " → ".join(c.subject.rfc4514_string() for c in verdict.verified_path)
+        path = " → ".join(short_name(c) for c in verdict.verified_path)
         return Finding(
             CheckId.TLS_CHAIN,
             Status.PASS,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from probe.evidence import ProbeEvidence
-from probe.findings import CheckId, Finding, Status
+from probe.findings import CheckId, Finding, Status, rounded_ms
 
 
 def _ms(value: float | None) -> str:
@@ -20,7 +20,7 @@ def check_resolve(evidence: ProbeEvidence) -> Finding | None:
         "name": target.host,
         "source": resolved.source,
         "addresses": list(resolved.addresses),
-        "elapsed_ms": resolved.elapsed_ms,
+        "elapsed_ms": rounded_ms(resolved.elapsed_ms),
     }
     if resolved.error is not None:
         details |= {"error_kind": resolved.error_kind, "error": resolved.error}
@@ -50,7 +50,7 @@ def check_connect(evidence: ProbeEvidence) -> Finding | None:
         "address": target.address,
         "port": target.port,
         "transport": target.transport,
-        "elapsed_ms": connect.elapsed_ms,
+        "elapsed_ms": rounded_ms(connect.elapsed_ms),
         "local_address": connect.local_address,
         "local_port": connect.local_port,
     }
@@ -80,7 +80,7 @@ def check_handshake(evidence: ProbeEvidence) -> Finding | None:
         return None
     details = {
         "sni": tls.sni,
-        "elapsed_ms": tls.elapsed_ms,
+        "elapsed_ms": rounded_ms(tls.elapsed_ms),
         "version": tls.version,
         "cipher": tls.cipher,
         "cipher_bits": tls.cipher_bits,
@@ -105,5 +105,6 @@ def check_handshake(evidence: ProbeEvidence) -> Finding | None:
     sni = f"SNI {tls.sni}" if tls.sni else "no SNI (IP literal)"
     summary = f"{tls.version} {tls.cipher} in {_ms(tls.elapsed_ms)}, {sni}"
     if tls.client_cert_requested:
-        summary += "; the server asked for a client certificate"
+        sent = "one was sent" if tls.client_cert_sent else "none was sent"
+        summary += f"; the server asked for a client certificate ({sent})"
     return Finding(CheckId.TLS_HANDSHAKE, Status.PASS, target.label, summary, details)

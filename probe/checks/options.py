@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from probe.evidence import ProbeEvidence, SipExchange
-from probe.findings import CheckId, Finding, JsonValue, Status
+from probe.findings import CheckId, Finding, JsonValue, Status, rounded_ms
 from probe.sip import Request, Response, SipError, match_response, parse_message
 
 
@@ -122,6 +122,8 @@ def _answer_details(response: Response) -> dict[str, JsonValue]:
 
 def _why_unanswered(exchange: SipExchange, read: _Read) -> str:
     text = exchange.error or exchange.outcome
+    if exchange.outcome == "tls_alert" and "certificate required" in text:
+        text += " (the server requires a client certificate: --cert/--key)"
     if exchange.outcome == "timeout":
         if read.provisional:
             last = read.provisional[-1]
@@ -147,7 +149,7 @@ def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | N
     read = _read(exchange, stream=evidence.target.transport != "udp")
     details: dict[str, JsonValue] = {
         "outcome": exchange.outcome,
-        "rtt_ms": exchange.rtt_ms,
+        "rtt_ms": rounded_ms(exchange.rtt_ms),
         "accepted": str(accept),
         "retransmissions": exchange.retransmissions,
     }
@@ -214,8 +216,8 @@ def _check_ping(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding:
         "healthy": healthy,
         "loss_pct": loss,
         "codes": codes,
-        "rtts_ms": rtts,
-        "rtt_ms": stats,
+        "rtts_ms": [rounded_ms(rtt) for rtt in rtts],
+        "rtt_ms": {key: rounded_ms(value) for key, value in stats.items()} if stats else None,
         "accepted": str(accept),
     }
     spread = (

@@ -88,6 +88,29 @@ def _facts(result: TargetResult) -> Table | None:
     return facts if facts.row_count else None
 
 
+def detail_lines(details: Mapping[str, JsonValue], indent: str = "") -> list[str]:
+    """Evidence as indented `key: value` lines; nested objects and lists one level deeper."""
+    lines: list[str] = []
+    for key, value in details.items():
+        if value is None or value == [] or value == {}:
+            continue
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines.extend(detail_lines(value, indent + "  "))
+        elif isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            lines.append(f"{indent}{key}:")
+            for item in value:
+                if isinstance(item, dict):
+                    nested = detail_lines(item, indent + "    ")
+                    lines.append(f"{indent}  - {nested[0].strip()}" if nested else f"{indent}  -")
+                    lines.extend(nested[1:])
+                else:
+                    lines.append(f"{indent}  - {item}")
+        else:
+            lines.append(f"{indent}{key}: {_joined(value)}")
+    return lines
+
+
 def _finding_rows(table: Table, findings: tuple[Finding, ...], verbose: bool) -> None:
     for finding in findings:
         table.add_row(
@@ -96,7 +119,7 @@ def _finding_rows(table: Table, findings: tuple[Finding, ...], verbose: bool) ->
             finding.summary,
         )
         if verbose and finding.details:
-            lines = [f"{key}: {_joined(value)}" for key, value in finding.details.items()]
+            lines = detail_lines(finding.details)
             table.add_row("", "", Text("\n".join(lines), style="dim"))
 
 

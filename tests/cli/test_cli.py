@@ -137,3 +137,73 @@ def test_demo_prints_a_real_report() -> None:
     statuses = {finding["check"]: finding["status"] for finding in report["findings"]}
     assert statuses["tls.chain"] == "pass"
     assert statuses["sip.options"] == "pass"
+
+
+def test_internal_error_exits_3_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import probe.app
+    from probe.cli import main
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(probe.app, "run_options_command", explode)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["options", "sip:127.0.0.1"])
+    assert exit_info.value.code == 3
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: boom" in err
+    assert "Traceback" not in err
+
+
+def test_certs_lab_writes_the_pki(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["certs", "lab", str(tmp_path / "lab"), "--name", "a.test"])
+    assert result.exit_code == 0, result.output
+    for name in ("ca.pem", "server.pem", "server.key", "client.pem", "other-ca.pem"):
+        assert (tmp_path / "lab" / name).exists()
+    assert "PRIVATE KEY" not in result.output
+    assert (tmp_path / "lab" / "server.key").stat().st_mode & 0o077 == 0
+
+
+def test_serve_answers_a_real_probe(lab: LabFiles) -> None:
+    server = subprocess.Popen(
+        [
+            *SIPPROBE,
+            "serve",
+            "--port",
+            "0",
+            "--cert",
+            str(lab.server),
+            "--key",
+            str(lab.server_key),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith("listening on tls 127.0.0.1:"), line
+        port = int(line.rsplit(":", 1)[1])
+        result = run(
+            "options",
+            f"sip:{LAB_NAME}:{port};transport=tls",
+            "--resolve",
+            f"{LAB_NAME}:{port}:127.0.0.1",
+            "--ca",
+            str(lab.ca),
+            "--format",
+            "json",
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        options = next(f for f in report["findings"] if f["check"] == "sip.options")
+        assert options["details"]["server"].startswith("sipprobe-responder/")
+    finally:
+        server.terminate()
+        server.wait(10)
+        for pipe in (server.stdout, server.stderr):
+            if pipe is not None:
+                pipe.close()

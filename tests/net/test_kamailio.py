@@ -191,3 +191,35 @@ def test_several_targets_in_one_report(kamailio: Kamailio, lab: LabFiles, closed
     verdicts = [result.verdict.value for result in report.results]
     assert verdicts == ["pass", "pass", "fail"]
     assert report.verdict == "fail"
+
+
+def test_client_certificate_required_and_given(kamailio: Kamailio, lab: LabFiles) -> None:
+    report = probe(
+        [tls_uri(kamailio.mtls_port)],
+        pins=[f"{LAB_NAME}:{kamailio.mtls_port}:127.0.0.1"],
+        ca=lab.ca,
+        cert=lab.client,
+        key=lab.client_key,
+    )
+    checks = by_check(report)
+    assert report.verdict == "pass", [f.summary for f in report.findings]
+    assert checks["tls.handshake"].details["client_cert_requested"] is True
+    assert checks["tls.handshake"].details["client_cert_sent"] is True
+    assert "asked for a client certificate" in checks["tls.handshake"].summary
+
+
+def test_client_certificate_required_and_missing(kamailio: Kamailio, lab: LabFiles) -> None:
+    report = probe(
+        [tls_uri(kamailio.mtls_port)],
+        pins=[f"{LAB_NAME}:{kamailio.mtls_port}:127.0.0.1"],
+        ca=lab.ca,
+    )
+    checks = by_check(report)
+    assert report.verdict == "fail"
+    # TLS 1.3: the client's handshake completes; the refusal arrives with the first read.
+    if checks["tls.handshake"].status is Status.PASS:
+        assert checks["tls.handshake"].details["client_cert_requested"] is True
+        assert checks["sip.options"].status is Status.FAIL
+        assert "certificate required" in checks["sip.options"].summary
+    else:
+        assert "client certificate" in checks["tls.handshake"].summary

@@ -31,6 +31,7 @@ rev_dns=no
 enable_tls=yes
 tcp_connection_lifetime=60
 listen=tls:{host}:{tls_port}
+listen=tls:{host}:{mtls_port}
 listen=tcp:{host}:{plain_port}
 listen=udp:{host}:{plain_port}
 server_header="Server: kamailio-sipprobe-test"
@@ -63,6 +64,14 @@ require_certificate = no
 certificate = {cert}
 private_key = {key}
 
+[server:{host}:{mtls_port}]
+method = TLSv1.2+
+verify_certificate = yes
+require_certificate = yes
+certificate = {cert}
+private_key = {key}
+ca_list = {ca}
+
 [client:default]
 verify_certificate = no
 require_certificate = no
@@ -78,11 +87,13 @@ def module_dir() -> Path:
 
 @dataclass
 class Kamailio:
-    """One running instance. `tls_port` carries TLS; `plain_port` TCP and UDP."""
+    """One running instance. `tls_port` carries TLS; `plain_port` TCP and UDP;
+    `mtls_port` is TLS that requires a client certificate issued under the lab CA."""
 
     host: str
     tls_port: int
     plain_port: int
+    mtls_port: int
     process: subprocess.Popen[bytes]
     log: Path
 
@@ -90,18 +101,21 @@ class Kamailio:
         stop(self.process)
 
 
-def start_kamailio(workdir: Path, cert: Path, key: Path, host: str = "127.0.0.1") -> Kamailio:
+def start_kamailio(
+    workdir: Path, cert: Path, key: Path, ca: Path, host: str = "127.0.0.1"
+) -> Kamailio:
     binary = require_binary("kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
-    tls_port, plain_port = free_port_both(host), free_port_both(host)
+    tls_port, plain_port, mtls_port = (free_port_both(host) for _ in range(3))
     tls_cfg = workdir / "tls.cfg"
-    tls_cfg.write_text(TLS_CONFIG.format(cert=cert, key=key))
+    tls_cfg.write_text(TLS_CONFIG.format(cert=cert, key=key, ca=ca, host=host, mtls_port=mtls_port))
     cfg = workdir / "kamailio.cfg"
     cfg.write_text(
         CONFIG.format(
             host=host,
             tls_port=tls_port,
             plain_port=plain_port,
+            mtls_port=mtls_port,
             module_dir=module_dir(),
             tls_cfg=tls_cfg,
         )
@@ -133,7 +147,8 @@ def start_kamailio(workdir: Path, cert: Path, key: Path, host: str = "127.0.0.1"
     try:
         wait_for_tcp(host, tls_port, process, log)
         wait_for_tcp(host, plain_port, process, log)
+        wait_for_tcp(host, mtls_port, process, log)
     except BaseException:
         stop(process)
         raise
-    return Kamailio(host, tls_port, plain_port, process, log)
+    return Kamailio(host, tls_port, plain_port, mtls_port, process, log)

@@ -1,0 +1,137 @@
+"""OPTIONS against scripted servers: slow, partial, stray, unhealthy, rude."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import pytest
+
+from probe.checks import OptionsPolicy, judge_options
+from probe.evidence import Target
+from probe.findings import Finding, Status
+from probe.net.options import ProbeSettings, collect_options
+from probe.net.resolve import Pin
+from probe.sip import Request, parse_uri
+from probe.tls.pki import LabFiles
+from probe.tls.trust import load_trust_anchors
+from tests.conftest import LAB_NAME
+from tests.net.scripted import Script, response_bytes, scripted_server, tls_server_context
+
+
+async def probe_scripted(
+    script: Script, lab: LabFiles, *, timeout: float = 2.0, tls: bool = True
+) -> dict[str, Finding]:
+    context = tls_server_context(lab.server, lab.server_key) if tls else None
+    async with scripted_server(script, context) as port:
+        transport = "tls" if tls else "tcp"
+        text = f"sip:{LAB_NAME}:{port};transport={transport}"
+        target = Target(uri=text, host=LAB_NAME, port=port, transport=transport)
+        settings = ProbeSettings(timeout=timeout, pins=(Pin(LAB_NAME, port, "127.0.0.1"),))
+        evidence = await collect_options(parse_uri(text), target, settings)
+    policy = OptionsPolicy(anchors=load_trust_anchors(lab.ca), now=dt.datetime.now(dt.UTC))
+    return {finding.check: finding for finding in judge_options(evidence, policy)}
+
+
+async def test_503_is_unhealthy_and_retry_after_is_reported(lab: LabFiles) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_bytes(request, 503, "Service Unavailable", ("Retry-After", "120")))
+
+    checks = await probe_scripted(script, lab)
+    options = checks["sip.options"]
+    assert options.status is Status.FAIL
+    assert "503 Service Unavailable" in options.summary
+    assert "Retry-After: 120" in options.summary
+    assert options.details["retry_after"] == "120"
+
+
+async def test_server_that_stalls_mid_response_fails_on_the_deadline(lab: LabFiles) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_bytes(request, 200, "OK")[:40])
+
+    started = time.monotonic()
+    checks = await probe_scripted(script, lab, timeout=0.5)
+    assert time.monotonic() - started < 2
+    options = checks["sip.options"]
+    assert options.status is Status.FAIL
+    assert "no final response within 0.5 s" in options.summary
+    assert "40 bytes of an incomplete message" in options.summary
+
+
+async def test_provisional_then_silence_names_the_last_provisional(lab: LabFiles) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_bytes(request, 100, "Trying"))
+
+    checks = await probe_scripted(script, lab, timeout=0.5)
+    assert checks["sip.options"].status is Status.FAIL
+    assert "last provisional: 100 Trying" in checks["sip.options"].summary
+    assert checks["sip.options"].details["last_provisional"] == 100
+
+
+async def test_stray_response_is_ignored_then_the_right_one_accepted(lab: LabFiles) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        stray = response_bytes(request, 486, "Busy Here").replace(
+            request.top_via.branch.encode(), b"z9hG4bKsomeoneelse"
+        )
+        writer.write(stray + response_bytes(request, 200, "OK"))
+
+    checks = await probe_scripted(script, lab)
+    assert checks["sip.options"].status is Status.PASS
+    assert checks["sip.response"].status is Status.WARN
+    assert "did not match" in checks["sip.response"].summary
+    assert "z9hG4bKsomeoneelse" in checks["sip.response"].details["stray"][0]
+
+
+async def test_non_sip_bytes_after_the_handshake_are_malformed(lab: LabFiles) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    checks = await probe_scripted(script, lab)
+    assert checks["sip.options"].status is Status.FAIL
+    assert checks["sip.response"].status is Status.FAIL
+    assert "not valid SIP" in checks["sip.response"].summary
+
+
+async def test_server_closing_mid_response_is_named(lab: LabFiles) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_bytes(request, 200, "OK")[:60])
+        await writer.drain()
+        writer.close()
+
+    checks = await probe_scripted(script, lab)
+    assert checks["sip.options"].status is Status.FAIL
+    assert "closed the connection" in checks["sip.options"].summary
+
+
+@pytest.mark.parametrize(("accept_code", "status"), [(404, Status.FAIL), (200, Status.PASS)])
+async def test_answer_outside_the_accepted_set_fails(
+    lab: LabFiles, accept_code: int, status: Status
+) -> None:
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        writer.write(response_bytes(request, accept_code, "Whatever"))
+
+    checks = await probe_scripted(script, lab, tls=False)
+    assert checks["sip.options"].status is status
+    assert "tls.handshake" not in checks
+
+
+async def test_server_that_does_not_speak_tls_is_named() -> None:
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"SIP/2.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        await reader.read(65536)
+        writer.close()
+
+    server = await asyncio.start_server(greet, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    try:
+        text = f"sip:127.0.0.1:{port};transport=tls"
+        target = Target(uri=text, host="127.0.0.1", port=port, transport="tls")
+        evidence = await collect_options(parse_uri(text), target, ProbeSettings(timeout=1.0))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert evidence.tls is not None
+    assert evidence.tls.error_kind == "not_tls"
+    assert "did not answer with TLS" in (evidence.tls.error or "")

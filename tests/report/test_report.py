@@ -1,0 +1,81 @@
+"""Report model and renderers, on hand-made findings."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from probe.findings import Finding, Status, Verdict, overall_verdict
+from probe.report.console import detail_lines, render_console
+from probe.report.json import render_json
+from probe.report.model import Report, TargetResult, exit_code
+from tests.checks.evidence_factory import TARGET
+
+
+def make_report(*statuses: Status) -> Report:
+    findings = tuple(
+        Finding(f"check.{n}", status, TARGET.label, f"summary {n}", {"n": n})
+        for n, status in enumerate(statuses)
+    )
+    return Report(
+        command="options",
+        started_at="2026-11-27T00:00:00.000+00:00",
+        duration_ms=12.3456,
+        results=(TargetResult(TARGET, findings),),
+    )
+
+
+def test_verdict_rules() -> None:
+    assert overall_verdict([]) is Verdict.PASS
+    assert make_report(Status.PASS, Status.SKIP).verdict is Verdict.PASS
+    assert make_report(Status.PASS, Status.WARN).verdict is Verdict.WARN
+    assert make_report(Status.WARN, Status.FAIL).verdict is Verdict.FAIL
+    assert make_report(Status.ERROR).verdict is Verdict.FAIL
+
+
+def test_exit_codes_follow_the_verdict() -> None:
+    assert exit_code(make_report(Status.PASS, Status.WARN)) == 0
+    assert exit_code(make_report(Status.PASS, Status.FAIL)) == 1
+
+
+def test_json_shape() -> None:
+    data = json.loads(render_json(make_report(Status.PASS, Status.WARN)))
+    assert data["schema"] == "sipprobe.report/1"
+    assert data["verdict"] == "warn"
+    assert data["counts"] == {"pass": 1, "warn": 1}
+    assert data["duration_ms"] == 12.346
+    assert data["targets"][0]["target"] == "sbc.example.test (127.0.0.1:5061/tls)"
+    assert data["targets"][0]["verdict"] == "warn"
+    assert data["findings"][1] == {
+        "check": "check.1",
+        "status": "warn",
+        "target": "sbc.example.test (127.0.0.1:5061/tls)",
+        "summary": "summary 1",
+        "details": {"n": 1},
+    }
+
+
+def test_console_puts_the_verdict_first_and_no_colour_when_asked() -> None:
+    out = io.StringIO()
+    render_console(make_report(Status.PASS, Status.FAIL), out, color=False)
+    text = out.getvalue()
+    assert text.startswith("FAIL")
+    assert "summary 1" in text
+    assert "\x1b[" not in text
+
+
+def test_console_colour_when_forced() -> None:
+    out = io.StringIO()
+    render_console(make_report(Status.PASS), out, color=True)
+    assert "\x1b[" in out.getvalue()
+
+
+def test_verbose_detail_lines_nest() -> None:
+    lines = detail_lines(
+        {
+            "leaf": {"subject": "CN=a", "dns_names": ["a", "b"]},
+            "presented": [{"s": 1}],
+            "empty": None,
+        }
+    )
+    assert lines == ["leaf:", "  subject: CN=a", "  dns_names: a, b", "presented:", "  - s: 1"]

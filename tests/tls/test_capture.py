@@ -1,0 +1,46 @@
+"""The capture adapter leans on two private CPython hooks: fail loudly if they vanish."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from probe.tls.capture import HandshakeRecorder, install_recorder, private_hooks_available
+from probe.tls.context import TlsClientConfig, TlsConfigError, build_capture_context
+
+
+def test_private_hooks_exist_on_this_python() -> None:
+    assert private_hooks_available(), (
+        "ssl no longer offers get_unverified_chain or _msg_callback: the TLS capture "
+        "adapter (probe/tls/capture.py) must be ported"
+    )
+
+
+def test_recorder_sees_only_a_received_certificate_request() -> None:
+    recorder = HandshakeRecorder()
+    recorder(None, "write", None, 22, 13, b"")
+    recorder(None, "read", None, 23, 13, b"")
+    assert not recorder.client_cert_requested
+    recorder(None, "read", None, 22, 13, b"")
+    assert recorder.client_cert_requested
+
+
+def test_install_recorder_attaches_to_the_context() -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    recorder = install_recorder(context)
+    assert context._msg_callback is recorder  # type: ignore[attr-defined]
+
+
+def test_capture_context_does_not_verify_and_honours_min_version() -> None:
+    context, _ = build_capture_context(TlsClientConfig(min_version="1.3"))
+    assert context.verify_mode == ssl.CERT_NONE
+    assert not context.check_hostname
+    assert context.minimum_version == ssl.TLSVersion.TLSv1_3
+
+
+def test_unloadable_client_certificate_is_a_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pem"
+    with pytest.raises(TlsConfigError, match="cannot load client certificate"):
+        build_capture_context(TlsClientConfig(cert_file=missing))
