@@ -11,11 +11,11 @@ import contextlib
 import datetime as dt
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from probe.checks import OptionsPolicy
+from probe.checks import OptionsPolicy, TlsPolicy
 from probe.checks.options import AcceptError, parse_accept
 from probe.net.options import ProbeSettings
 from probe.net.resolve import Pin, PinError, parse_pin
@@ -23,6 +23,9 @@ from probe.report.model import Report
 from probe.runner import PlannedProbe, TargetError, run_options, target_of
 from probe.sip import SipError, parse_uri
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
+
+if TYPE_CHECKING:
+    from probe.tls.trust import TrustAnchors
 
 UsageError = Callable[[str], NoReturn]
 
@@ -40,6 +43,12 @@ class OptionsRequest:
     min_tls: str = "1.2"
     timeout: float = 5.0
     insecure: bool = False
+    trust: str | None = None
+    """`system`, `mozilla`, or a PEM file or directory; `--ca` is the same as a path."""
+    warn_days: int = 30
+    critical_days: int = 7
+    accept_wildcard: bool = False
+    enumerate_tls: bool = False
     accept: str = "2xx"
     count: int = 1
     interval: float = 1.0
@@ -57,20 +66,43 @@ def plan_probes(targets: Sequence[str], usage: UsageError) -> list[PlannedProbe]
     return planned
 
 
+def load_anchors(request: OptionsRequest, usage: UsageError) -> TrustAnchors:
+    """`--trust system|mozilla|PATH` (or `--ca PATH`) → trust anchors, or a usage error."""
+    from probe.tls.trust import TrustStoreError, load_trust_anchors
+
+    if request.ca is not None and request.trust is not None:
+        usage("--ca and --trust name the same thing; give one")
+    choice = str(request.ca) if request.ca is not None else (request.trust or "system")
+    option = "--ca" if request.ca is not None else "--trust"
+    try:
+        if choice == "system":
+            return load_trust_anchors("system")
+        if choice == "mozilla":
+            import certifi
+
+            anchors = load_trust_anchors(Path(certifi.where()))
+            return replace(anchors, source=f"Mozilla (certifi), {anchors.source}")
+        return load_trust_anchors(Path(choice))
+    except TrustStoreError as exc:
+        usage(f"{option}: {exc}")
+
+
 def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) -> OptionsPolicy:
     try:
         accept = parse_accept(request.accept)
     except AcceptError as exc:
         usage(str(exc))
-    anchors = None
-    if needs_tls:
-        from probe.tls.trust import TrustStoreError, load_trust_anchors
-
-        try:
-            anchors = load_trust_anchors(request.ca if request.ca is not None else "system")
-        except TrustStoreError as exc:
-            usage(f"--ca: {exc}")
-    return OptionsPolicy(accept=accept, anchors=anchors, insecure=request.insecure)
+    if not 0 <= request.critical_days <= request.warn_days:
+        usage("--critical-days must be between 0 and --warn-days")
+    tls = TlsPolicy(
+        min_version=request.min_tls,
+        warn_days=request.warn_days,
+        critical_days=request.critical_days,
+        accept_wildcards=request.accept_wildcard,
+        insecure=request.insecure,
+    )
+    anchors = load_anchors(request, usage) if needs_tls else None
+    return OptionsPolicy(accept=accept, tls=tls, anchors=anchors)
 
 
 def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
@@ -95,6 +127,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         pins=tuple(pins),
         count=request.count,
         interval=request.interval,
+        enumerate_tls=request.enumerate_tls,
     )
 
 

@@ -113,6 +113,25 @@ class TlsEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class HandshakeAttempt:
+    """One `--enumerate` handshake: a single version, or one TLS 1.2 suite."""
+
+    label: str
+    version: str
+    negotiated_cipher: str | None
+    accepted: bool
+    local_refusal: bool = False
+    """Our own OpenSSL would not offer it, so the server was never asked."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsEnumeration:
+    versions: tuple[HandshakeAttempt, ...] = ()
+    tls12_suites: tuple[HandshakeAttempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Received:
     """One thing read from the peer: a framed message, or bytes that could not be framed."""
 
@@ -168,3 +187,4 @@ class ProbeEvidence:
     tls: TlsEvidence | None = None
     exchanges: tuple[SipExchange, ...] = ()
     closed_cleanly: bool = True
+    enumeration: TlsEnumeration | None = None

@@ -10,7 +10,7 @@ import pytest
 
 from probe.tls.pki import LabFiles, write_lab
 from tests.peers.common import free_port
-from tests.peers.kamailio import Kamailio, start_kamailio
+from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 
 LAB_NAME = "sip.example.test"
 
@@ -23,9 +23,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
 
 @pytest.fixture(scope="session")
 def kamailio(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Iterator[Kamailio]:
-    instance = start_kamailio(
-        tmp_path_factory.mktemp("kamailio"), lab.server, lab.server_key, lab.ca
-    )
+    profiles = [
+        TlsProfile("tls", lab.server, lab.server_key),
+        TlsProfile("mtls", lab.server, lab.server_key, ca=lab.ca, require_client_cert=True),
+    ]
+    instance = start_kamailio(tmp_path_factory.mktemp("kamailio"), profiles)
     yield instance
     instance.stop()
 

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field, replace
-
 from probe.checks.connection import check_connect, check_handshake, check_resolve
-from probe.checks.options import AcceptedCodes, check_options, check_response
+from probe.checks.options import check_options, check_response
+from probe.checks.policy import OptionsPolicy, TlsPolicy
+from probe.checks.tls_session import (
+    check_ciphers,
+    check_client_cert,
+    check_version,
+    check_versions,
+)
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, Status
-from probe.tls.trust import TrustAnchors
 
-
-@dataclass(frozen=True, slots=True)
-class OptionsPolicy:
-    """What an OPTIONS probe is judged against."""
-
-    accept: AcceptedCodes = field(default_factory=AcceptedCodes)
-    anchors: TrustAnchors | None = None
-    insecure: bool = False
-    now: dt.datetime | None = None
-    """The instant certificates are judged at; the runner sets it once per run."""
-
-    def at(self, now: dt.datetime) -> OptionsPolicy:
-        return replace(self, now=now)
+__all__ = ["OptionsPolicy", "TlsPolicy", "judge_options", "not_sent"]
 
 
 def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Finding]:
@@ -33,15 +24,19 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
         check_connect(evidence),
         check_handshake(evidence),
     ]
+    if evidence.tls is not None:
+        findings.append(check_version(evidence, policy.tls.min_version))
     if evidence.tls is not None and evidence.tls.ok:
         # Imported here: only TLS targets need cryptography.
-        from probe.checks.certificate import check_chain, check_identity
+        from probe.checks.certificate import judge_certificates
 
         if policy.now is None:
             raise ValueError("OptionsPolicy.now must be set before judging certificates")
-        now = policy.now
-        findings.append(check_chain(evidence, policy.anchors, now=now, insecure=policy.insecure))
-        findings.append(check_identity(evidence, insecure=policy.insecure))
+        findings.extend(judge_certificates(evidence, policy.anchors, policy.tls, now=policy.now))
+    if evidence.tls is not None:
+        findings.append(check_client_cert(evidence))
+        findings.append(check_versions(evidence, policy.tls.min_version))
+        findings.append(check_ciphers(evidence))
     if evidence.exchanges:
         findings.append(check_options(evidence, policy.accept))
         findings.append(check_response(evidence))

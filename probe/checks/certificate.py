@@ -1,22 +1,27 @@
-"""Checks on the certificate the server presented: `tls.chain` and `tls.identity`.
+"""Checks on the certificates the server presented: `tls.chain`, `tls.identity`,
+`tls.validity`, `tls.key`, `tls.signature`, `tls.eku`.
 
-The handshake captured the chain with verification off; here it is judged against the
-trust anchors (cryptography's verifier) and against the SIP domain of the dialled URI
-(RFC 5922 §7.2: the URI host, never an SRV target or the dialled address).
+The handshake captured the chain with verification off; here it is parsed once and judged
+against the trust anchors (cryptography's verifier), the SIP domain of the dialled URI
+(RFC 5922 §7.2: the URI host, never an SRV target or the dialled address), the clock the
+runner passes in, and the TLS policy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from cryptography import x509
 
+from probe.checks.policy import TlsPolicy
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, JsonValue, Status
 from probe.tls.certinfo import common_name, describe_certificate
+from probe.tls.quality import chain_tree, judge_eku, judge_keys, judge_signatures, judge_validity
 from probe.tls.trust import TrustAnchors
-from probe.tls.verify import match_identity, verify_chain
+from probe.tls.verify import ChainVerdict, match_identity, verify_chain
 
 
 def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str | None]:
@@ -35,47 +40,93 @@ def short_name(certificate: x509.Certificate) -> str:
     return common_name(certificate) or certificate.subject.rfc4514_string()
 
 
-def _soften(status: Status, insecure: bool) -> Status:
-    """Under --insecure a certificate failure is reported, but does not fail the run."""
-    return Status.WARN if insecure and status is Status.FAIL else status
+class _Judge:
+    """Builds findings for one target, softening certificate failures under --insecure."""
+
+    def __init__(self, evidence: ProbeEvidence, policy: TlsPolicy) -> None:
+        self.label = evidence.target.label
+        self.insecure = policy.insecure
+
+    def __call__(
+        self, check: CheckId, status: Status, summary: str, details: dict[str, JsonValue]
+    ) -> Finding:
+        if self.insecure and status is Status.FAIL:
+            status, summary = Status.WARN, f"--insecure: {summary}"
+        return Finding(check, status, self.label, summary, details)
 
 
-def _prefix(insecure: bool, status: Status) -> str:
-    return "--insecure: " if insecure and status is Status.FAIL else ""
-
-
-def check_chain(
-    evidence: ProbeEvidence, anchors: TrustAnchors | None, *, now: dt.datetime, insecure: bool
-) -> Finding | None:
+def judge_certificates(
+    evidence: ProbeEvidence,
+    anchors: TrustAnchors | None,
+    policy: TlsPolicy,
+    *,
+    now: dt.datetime,
+) -> list[Finding]:
+    """Every certificate finding for a completed handshake, parsed and verified once."""
     tls = evidence.tls
-    target = evidence.target
     if tls is None or not tls.ok:
-        return None
+        return []
+    judge = _Judge(evidence, policy)
     certificates, parse_error = load_presented(tls.presented_chain)
-    details: dict[str, JsonValue] = {
-        "presented": [
-            {"subject": c.subject.rfc4514_string(), "issuer": c.issuer.rfc4514_string()}
-            for c in certificates
-        ],
-        "trust": anchors.source if anchors is not None else None,
-    }
-    if certificates:
-        details["leaf"] = describe_certificate(certificates[0], now=now).to_dict()
     if parse_error is not None or not certificates:
         reason = parse_error or "the server presented no certificate"
-        status = _soften(Status.FAIL, insecure)
-        return Finding(
-            CheckId.TLS_CHAIN,
-            status,
-            target.label,
-            _prefix(insecure, Status.FAIL) + reason,
-            details,
-        )
-    if anchors is None:
-        return Finding(
-            CheckId.TLS_CHAIN, Status.SKIP, target.label, "no trust anchors loaded", details
-        )
-    verdict = verify_chain(certificates, anchors, now=now)
+        return [judge(CheckId.TLS_CHAIN, Status.FAIL, reason, {"presented_count": 0})]
+    verdict = verify_chain(certificates, anchors, now=now) if anchors is not None else None
+    path = verdict.verified_path if verdict is not None and verdict.ok else ()
+    anchor = path[-1] if path else None
+    leaf = certificates[0]
+    judged_chain = [*certificates, *([anchor] if anchor is not None else [])]
+    return [
+        _chain_finding(judge, certificates, verdict, anchors, now=now),
+        _identity_finding(judge, evidence, leaf, policy),
+        _quality(
+            judge,
+            CheckId.TLS_VALIDITY,
+            judge_validity(
+                judged_chain,
+                now=now,
+                warn_days=policy.warn_days,
+                critical_days=policy.critical_days,
+            ),
+        ),
+        _quality(judge, CheckId.TLS_KEY, judge_keys(judged_chain)),
+        _quality(judge, CheckId.TLS_SIGNATURE, judge_signatures(judged_chain, anchor=anchor)),
+        _quality(judge, CheckId.TLS_EKU, judge_eku(leaf)),
+    ]
+
+
+class QualityVerdict(Protocol):
+    """The shape every probe.tls.quality verdict shares."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    def details(self) -> Mapping[str, JsonValue]: ...
+
+
+def _quality(judge: _Judge, check: CheckId, verdict: QualityVerdict) -> Finding:
+    return judge(check, Status(verdict.status), verdict.summary, dict(verdict.details()))
+
+
+def _chain_finding(
+    judge: _Judge,
+    certificates: list[x509.Certificate],
+    verdict: ChainVerdict | None,
+    anchors: TrustAnchors | None,
+    *,
+    now: dt.datetime,
+) -> Finding:
+    path = verdict.verified_path if verdict is not None else ()
+    details: dict[str, JsonValue] = {
+        "trust": anchors.source if anchors is not None else None,
+        "leaf": describe_certificate(certificates[0], now=now).to_dict(),
+        "chain": chain_tree(certificates, path, now=now),
+    }
+    if verdict is None:
+        return judge(CheckId.TLS_CHAIN, Status.SKIP, "no trust anchors loaded", details)
     details |= {
         "reason_kind": verdict.reason_kind,
         "presented_count": verdict.presented_count,
@@ -85,52 +136,48 @@ def check_chain(
         "error": verdict.raw_error,
     }
     if verdict.ok:
-        path = " → ".join(short_name(c) for c in verdict.verified_path)
-        return Finding(
-            CheckId.TLS_CHAIN,
-            Status.PASS,
-            target.label,
-            f"chain verified to a trust anchor ({path})",
-            details,
+        chain = " → ".join(short_name(c) for c in verdict.verified_path)
+        return judge(
+            CheckId.TLS_CHAIN, Status.PASS, f"chain verified to a trust anchor ({chain})", details
         )
-    status = _soften(Status.FAIL, insecure)
-    summary = _prefix(insecure, Status.FAIL) + (verdict.reason or "chain verification failed")
-    return Finding(CheckId.TLS_CHAIN, status, target.label, summary, details)
+    return judge(
+        CheckId.TLS_CHAIN, Status.FAIL, verdict.reason or "chain verification failed", details
+    )
 
 
-def check_identity(evidence: ProbeEvidence, *, insecure: bool) -> Finding | None:
-    tls = evidence.tls
-    target = evidence.target
-    if tls is None or not tls.ok or not tls.presented_chain:
-        return None
-    certificates, parse_error = load_presented(tls.presented_chain[:1])
-    if parse_error is not None or not certificates:
-        return None  # tls.chain already says the certificate cannot be read
-    verdict = match_identity(certificates[0], domain=target.host)
+def _identity_finding(
+    judge: _Judge, evidence: ProbeEvidence, leaf: x509.Certificate, policy: TlsPolicy
+) -> Finding:
+    domain = evidence.target.host
+    verdict = match_identity(leaf, domain=domain)
     details: dict[str, JsonValue] = {
-        "domain": target.host,
-        "sni": tls.sni,
+        "domain": domain,
+        "sni": evidence.tls.sni if evidence.tls is not None else None,
+        "rfc5922_ok": verdict.ok,
+        "rfc2818_ok": verdict.rfc2818_ok,
         "matched_by": verdict.matched_by,
         "matched_name": verdict.matched_name,
-        "rfc2818_ok": verdict.rfc2818_ok,
         "covered_names": list(verdict.covered_names),
         "warning": verdict.warning,
+        "wildcards_accepted": policy.accept_wildcards,
     }
     if verdict.ok:
-        summary = f"certificate is valid for {target.host} ({verdict.matched_name})"
+        summary = f"certificate is valid for {domain} ({verdict.matched_name})"
         if verdict.warning:
-            return Finding(
+            return judge(
+                CheckId.TLS_IDENTITY, Status.WARN, f"{summary}; {verdict.warning}", details
+            )
+        return judge(CheckId.TLS_IDENTITY, Status.PASS, summary, details)
+    reason = verdict.reason or f"certificate does not cover {domain}"
+    if verdict.rfc2818_ok and verdict.matched_by == "wildcard":
+        if policy.accept_wildcards:
+            return judge(
                 CheckId.TLS_IDENTITY,
-                Status.WARN,
-                target.label,
-                f"{summary}; {verdict.warning}",
+                Status.PASS,
+                f"{domain} matches the wildcard {verdict.matched_name} (RFC 2818), accepted by "
+                "policy although RFC 5922 forbids wildcards for SIP",
                 details,
             )
-        return Finding(CheckId.TLS_IDENTITY, Status.PASS, target.label, summary, details)
-    reason = verdict.reason or f"certificate does not cover {target.host}"
-    if verdict.rfc2818_ok:
-        reason += " (an RFC 2818 wildcard matches; RFC 5922 forbids wildcards for SIP)"
-    status = _soften(Status.FAIL, insecure)
-    return Finding(
-        CheckId.TLS_IDENTITY, status, target.label, _prefix(insecure, Status.FAIL) + reason, details
-    )
+        reason += " (RFC 2818 would accept the wildcard; RFC 5922 forbids it for SIP:"
+        reason += " --accept-wildcard if your provider allows it)"
+    return judge(CheckId.TLS_IDENTITY, Status.FAIL, reason, details)

@@ -56,6 +56,8 @@ class ProbeSettings:
     interval: float = 1.0
     timers: TimerConfig = field(default_factory=TimerConfig)
     user_agent: str = USER_AGENT
+    enumerate_tls: bool = False
+    """Also ask, one handshake each, which TLS versions and 1.2 suites are accepted."""
 
 
 async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) -> ProbeEvidence:
@@ -76,11 +78,21 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
     if not resolved.addresses:
         return evidence
     # RFC 6066 §3: SNI carries host names only, never IP literals.
-    target = replace(target, address=resolved.addresses[0], sni=settings.sni or target.name)
+    address = resolved.addresses[0]
+    target = replace(target, address=address, sni=settings.sni or target.name)
     evidence = replace(evidence, target=target)
     if target.transport == "udp":
         return await _probe_udp(uri, evidence, settings, clock_ms)
-    return await _probe_stream(uri, evidence, settings, clock_ms)
+    evidence = await _probe_stream(uri, evidence, settings, clock_ms)
+    connected = evidence.connect is not None and evidence.connect.ok
+    if settings.enumerate_tls and target.transport == "tls" and connected:
+        from probe.net.enumerate import enumerate_tls
+
+        enumeration = await enumerate_tls(
+            address, target.port, target.sni, timeout=settings.timeout
+        )
+        evidence = replace(evidence, enumeration=enumeration)
+    return evidence
 
 
 async def _probe_stream(

@@ -14,6 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
 from probe.findings import CheckId, Finding, JsonValue, Status, Verdict
 from probe.report.model import Report, TargetResult
@@ -111,6 +112,10 @@ def detail_lines(details: Mapping[str, JsonValue], indent: str = "") -> list[str
     return lines
 
 
+# Details the console shows in their own form (the facts block, the chain tree).
+_SHOWN_ELSEWHERE = frozenset({"leaf", "chain"})
+
+
 def _finding_rows(table: Table, findings: tuple[Finding, ...], verbose: bool) -> None:
     for finding in findings:
         table.add_row(
@@ -119,8 +124,35 @@ def _finding_rows(table: Table, findings: tuple[Finding, ...], verbose: bool) ->
             finding.summary,
         )
         if verbose and finding.details:
-            lines = detail_lines(finding.details)
-            table.add_row("", "", Text("\n".join(lines), style="dim"))
+            shown = {k: v for k, v in finding.details.items() if k not in _SHOWN_ELSEWHERE}
+            lines = detail_lines(shown)
+            if lines:
+                table.add_row("", "", Text("\n".join(lines), style="dim"))
+
+
+def chain_tree(result: TargetResult) -> Tree | None:
+    """The certificate chain, leaf at the root of the tree, each issuer one level down."""
+    rows = _details(result, CheckId.TLS_CHAIN).get("chain")
+    if not isinstance(rows, list) or not rows:
+        return None
+    tree = Tree(Text("certificate chain", style="bold cyan"))
+    node: Tree = tree
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        label = Text()
+        label.append(f"{row.get('role', '?')}: ", style="bold")
+        label.append(str(row.get("subject")))
+        if not row.get("presented", True):
+            label.append("  (from the trust store, not sent)", style="dim")
+        label.append(
+            f"\nissuer {row.get('issuer')}\n"
+            f"not after {row.get('not_after')} ({row.get('days_left')} days) · "
+            f"{row.get('key')} · {row.get('signature')}",
+            style="dim",
+        )
+        node = node.add(label)
+    return tree
 
 
 def render_console(
@@ -159,3 +191,7 @@ def render_console(
         facts = _facts(result)
         if facts is not None:
             console.print(facts)
+        if verbose:
+            tree = chain_tree(result)
+            if tree is not None:
+                console.print(tree)

@@ -1,7 +1,9 @@
-"""Pure description of one certificate, as JSON-friendly data.
+"""Pure description of certificates, as JSON-friendly data.
 
-No I/O and no clock: the caller passes `now`. The small helpers here (signature check,
-self-signed test, name formatting) are shared with `probe.tls.verify`.
+`describe_certificate` describes one certificate, `chain_tree` a chain as rows for the
+console tree and the JSON report. No I/O and no clock: the caller passes `now`. The small
+helpers here (signature check, self-signed test, name formatting) are shared with
+`probe.tls.verify` and `probe.tls.quality`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import contextlib
 import datetime as dt
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -29,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import (
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
 _E = TypeVar("_E", bound=x509.ExtensionType)
+TreeRole = Literal["leaf", "intermediate", "anchor", "extra"]
 
 SIP_DOMAIN_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.20")
 """id-kp-sipDomain (RFC 5924)."""
@@ -62,6 +66,15 @@ SIGNATURE_ALGORITHM_NAMES: dict[x509.ObjectIdentifier, str] = {
     SignatureAlgorithmOID.ED448: "Ed448",
     SignatureAlgorithmOID.DSA_WITH_SHA1: "dsa-with-sha1",
     SignatureAlgorithmOID.DSA_WITH_SHA256: "dsa-with-sha256",
+}
+
+
+# CA/B Forum BR §6.1.5 allows exactly these curves, and RFC 8446 §4.2.3 defines ECDSA
+# signature schemes for them, so every TLS stack knows them.
+NIST_CURVE_NAMES: dict[str, str] = {
+    "secp256r1": "P-256",
+    "secp384r1": "P-384",
+    "secp521r1": "P-521",
 }
 
 
@@ -124,7 +137,7 @@ def describe_certificate(cert: x509.Certificate, *, now: dt.datetime) -> Certifi
         serial=f"{cert.serial_number:x}",
         not_before=iso_utc(cert.not_valid_before_utc),
         not_after=iso_utc(not_after),
-        days_left=(not_after - as_utc(now)) // dt.timedelta(days=1),
+        days_left=days_left(cert, now=now),
         dns_names=tuple(san.get_values_for_type(x509.DNSName)) if san else (),
         ip_addresses=tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
         if san
@@ -135,7 +148,7 @@ def describe_certificate(cert: x509.Certificate, *, now: dt.datetime) -> Certifi
         key_bits=key_bits,
         curve=curve,
         signature_hash=signature_hash_name(cert),
-        signature_algorithm=_oid_name(cert.signature_algorithm_oid),
+        signature_algorithm=signature_algorithm_name(cert),
         self_signed=is_self_signed(cert),
         is_ca=bool(constraints and constraints.ca),
         eku=tuple(EKU_NAMES.get(oid, oid.dotted_string) for oid in eku) if eku else (),
@@ -143,6 +156,89 @@ def describe_certificate(cert: x509.Certificate, *, now: dt.datetime) -> Certifi
         public_key_sha256=_public_key_fingerprint(cert),
         problems=tuple(problems),
     )
+
+
+# --- chain tree ------------------------------------------------------------------------
+# Rows for the console chain tree and the JSON report; `probe.tls.quality` re-exports them.
+
+
+def key_text(cert: x509.Certificate) -> str:
+    """`RSA 2048`, `EC P-256`, `Ed25519`...: the key as a report shows it."""
+    key_type, bits, curve = key_description(cert)
+    if key_type == "EC":
+        return f"EC {NIST_CURVE_NAMES.get(curve or '', curve or 'unknown curve')}"
+    if key_type in ("RSA", "DSA") and bits is not None:
+        return f"{key_type} {bits}"
+    return key_type
+
+
+def chain_tree(
+    presented: Sequence[x509.Certificate],
+    verified_path: Sequence[x509.Certificate],
+    *,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """One JSON-friendly row per certificate, leaf → … → anchor, then what else was sent.
+
+    With a verified path the rows follow it (the anchor last, `presented` telling whether
+    the server sent it too) and any certificate the server sent that is not on the path
+    follows as `extra`. Without one the rows keep the order the server sent: a certificate
+    that signed the one before it in that walk is an `intermediate`, anything else `extra`.
+    """
+    now = as_utc(now)
+    sent = list(presented)
+    rows: list[tuple[TreeRole, x509.Certificate]] = []
+    if verified_path:
+        path = list(verified_path)
+        for index, cert in enumerate(path):
+            last = index == len(path) - 1 and index > 0
+            rows.append(("leaf" if index == 0 else "anchor" if last else "intermediate", cert))
+        rows += [("extra", cert) for cert in _unique(sent) if cert not in path]
+    elif sent:
+        linked = _signature_walk(sent)
+        rows.append(("leaf", sent[0]))
+        for cert in _unique(sent[1:]):
+            if cert != sent[0]:
+                rows.append(("intermediate" if cert in linked else "extra", cert))
+    return [_row(role, cert, cert in sent, now) for role, cert in rows]
+
+
+def _unique(certs: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    unique: list[x509.Certificate] = []
+    for cert in certs:
+        if cert not in unique:
+            unique.append(cert)
+    return unique
+
+
+def _signature_walk(sent: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates reached from the leaf, each one's key having signed the one before."""
+    walk = [sent[0]]
+    while len(walk) <= len(sent):
+        issuer = next((c for c in sent if c not in walk and signed_by(walk[-1], c)), None)
+        if issuer is None:
+            break
+        walk.append(issuer)
+    return walk[1:]
+
+
+def _row(
+    role: TreeRole, cert: x509.Certificate, presented: bool, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "role": role,
+        "subject": format_name(cert.subject),
+        "issuer": format_name(cert.issuer),
+        "common_name": common_name(cert),
+        "not_before": iso_utc(cert.not_valid_before_utc),
+        "not_after": iso_utc(cert.not_valid_after_utc),
+        "days_left": days_left(cert, now=now),
+        "key": key_text(cert),
+        "signature": signature_algorithm_name(cert),
+        "self_signed": is_self_signed(cert),
+        "presented": presented,
+        "pem": cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    }
 
 
 # --- SIP identities (RFC 5922 §7.1) -------------------------------------------------
@@ -260,6 +356,11 @@ def as_utc(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
+def days_left(cert: x509.Certificate, *, now: dt.datetime) -> int:
+    """Whole days from `now` to notAfter, rounded down: 0 on the last day, -1 once expired."""
+    return (cert.not_valid_after_utc - as_utc(now)) // dt.timedelta(days=1)
+
+
 def iso_utc(when: dt.datetime) -> str:
     return as_utc(when).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -276,6 +377,11 @@ def common_name(cert: x509.Certificate) -> str | None:
         return None
     value = attributes[-1].value
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def signature_algorithm_name(cert: x509.Certificate) -> str:
+    """Well-known name of the signature algorithm (`sha256WithRSAEncryption`), else its OID."""
+    return _oid_name(cert.signature_algorithm_oid)
 
 
 def signature_hash_name(cert: x509.Certificate) -> str | None:
@@ -321,6 +427,11 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         key = issuer.public_key()
         parameters = cert.signature_algorithm_parameters
         algorithm = cert.signature_hash_algorithm
+        if (
+            parameters is None
+            and cert.signature_algorithm_oid == SignatureAlgorithmOID.RSA_WITH_MD5
+        ):
+            parameters = padding.PKCS1v15()  # cryptography reports none for MD5 (RFC 3279)
         if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
             if not isinstance(parameters, padding.PKCS1v15 | padding.PSS):
                 return False

@@ -82,8 +82,14 @@ def test_json_report_shape_against_kamailio(kamailio: Kamailio, lab: LabFiles) -
     assert checks == [
         "net.connect",
         "tls.handshake",
+        "tls.version",
         "tls.chain",
         "tls.identity",
+        "tls.validity",
+        "tls.key",
+        "tls.signature",
+        "tls.eku",
+        "tls.client_cert",
         "sip.options",
         "sip.response",
     ]

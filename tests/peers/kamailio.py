@@ -1,14 +1,18 @@
 """A real Kamailio with TLS, TCP and UDP listeners on loopback, for integration tests.
 
+Each TLS listener gets its own per-`ip:port` profile in tls.cfg (certificate, versions,
+ciphers, client-certificate demands), so one instance serves every certificate variant.
+
 Kamailio 5.6 with OpenSSL 3 can crash under concurrent TLS handshakes (upstream issue
 3791, fixed by tls_threads_mode in 5.8): one TCP worker (`tcp_children=1`) keeps it
-stable. If a test sees resets on the TLS port, look for `signal 11` in the log.
+stable. If a test sees resets on a TLS port, look for `signal 11` in the log.
 """
 
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.peers.common import free_port_both, require_binary, stop, wait_for_tcp
@@ -30,8 +34,7 @@ dns=no
 rev_dns=no
 enable_tls=yes
 tcp_connection_lifetime=60
-listen=tls:{host}:{tls_port}
-listen=tls:{host}:{mtls_port}
+{listens}
 listen=tcp:{host}:{plain_port}
 listen=udp:{host}:{plain_port}
 server_header="Server: kamailio-sipprobe-test"
@@ -57,25 +60,38 @@ request_route {{
 }}
 """
 
-TLS_CONFIG = """[server:default]
-method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
-certificate = {cert}
-private_key = {key}
-
-[server:{host}:{mtls_port}]
-method = TLSv1.2+
-verify_certificate = yes
-require_certificate = yes
-certificate = {cert}
-private_key = {key}
-ca_list = {ca}
-
-[client:default]
+CLIENT_PROFILE = """[client:default]
 verify_certificate = no
 require_certificate = no
 """
+
+
+@dataclass(frozen=True)
+class TlsProfile:
+    """One TLS listener: what it presents and what it demands."""
+
+    name: str
+    cert: Path
+    key: Path
+    method: str = "TLSv1.2+"
+    ca: Path | None = None
+    require_client_cert: bool = False
+    cipher_list: str | None = None
+
+    def render(self, host: str, port: int) -> str:
+        lines = [
+            f"[server:{host}:{port}]",
+            f"method = {self.method}",
+            f"certificate = {self.cert}",
+            f"private_key = {self.key}",
+            f"verify_certificate = {'yes' if self.require_client_cert else 'no'}",
+            f"require_certificate = {'yes' if self.require_client_cert else 'no'}",
+        ]
+        if self.ca is not None:
+            lines.append(f"ca_list = {self.ca}")
+        if self.cipher_list is not None:
+            lines.append(f"cipher_list = {self.cipher_list}")
+        return "\n".join(lines) + "\n"
 
 
 def module_dir() -> Path:
@@ -87,35 +103,52 @@ def module_dir() -> Path:
 
 @dataclass
 class Kamailio:
-    """One running instance. `tls_port` carries TLS; `plain_port` TCP and UDP;
-    `mtls_port` is TLS that requires a client certificate issued under the lab CA."""
+    """One running instance: `ports[name]` per TLS profile; `plain_port` for TCP and UDP."""
 
     host: str
-    tls_port: int
     plain_port: int
-    mtls_port: int
     process: subprocess.Popen[bytes]
     log: Path
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def tls_port(self) -> int:
+        return self.ports["tls"]
+
+    @property
+    def mtls_port(self) -> int:
+        return self.ports["mtls"]
 
     def stop(self) -> None:
         stop(self.process)
 
+    def crashed(self) -> bool:
+        return "signal 11" in self.log.read_text(errors="replace")
+
 
 def start_kamailio(
-    workdir: Path, cert: Path, key: Path, ca: Path, host: str = "127.0.0.1"
+    workdir: Path, profiles: Sequence[TlsProfile], host: str = "127.0.0.1"
 ) -> Kamailio:
     binary = require_binary("kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
-    tls_port, plain_port, mtls_port = (free_port_both(host) for _ in range(3))
+    ports = {profile.name: free_port_both(host) for profile in profiles}
+    plain_port = free_port_both(host)
+    # The default server profile is required by Kamailio; it is never listened on alone.
+    first = profiles[0]
+    default = f"[server:default]\nmethod = TLSv1.2+\ncertificate = {first.cert}\n"
+    default += f"private_key = {first.key}\n"
     tls_cfg = workdir / "tls.cfg"
-    tls_cfg.write_text(TLS_CONFIG.format(cert=cert, key=key, ca=ca, host=host, mtls_port=mtls_port))
+    tls_cfg.write_text(
+        default
+        + "\n".join(profile.render(host, ports[profile.name]) for profile in profiles)
+        + CLIENT_PROFILE
+    )
     cfg = workdir / "kamailio.cfg"
     cfg.write_text(
         CONFIG.format(
             host=host,
-            tls_port=tls_port,
+            listens="\n".join(f"listen=tls:{host}:{port}" for port in ports.values()),
             plain_port=plain_port,
-            mtls_port=mtls_port,
             module_dir=module_dir(),
             tls_cfg=tls_cfg,
         )
@@ -145,10 +178,9 @@ def start_kamailio(
             stdin=subprocess.DEVNULL,
         )
     try:
-        wait_for_tcp(host, tls_port, process, log)
-        wait_for_tcp(host, plain_port, process, log)
-        wait_for_tcp(host, mtls_port, process, log)
+        for port in (*ports.values(), plain_port):
+            wait_for_tcp(host, port, process, log)
     except BaseException:
         stop(process)
         raise
-    return Kamailio(host, tls_port, plain_port, mtls_port, process, log)
+    return Kamailio(host, plain_port, process, log, ports)

@@ -245,15 +245,26 @@ def test_write_lab_writes_every_file(lab_files: pki.LabFiles) -> None:
             "server-leaf.pem",
             "server.key",
             "server.pem",
+            "untrusted-client.key",
+            "untrusted-client.pem",
+            "variants",
         ]
     )
     readme = lab_files.readme.read_text()
-    for name in ("ca.pem", "server.pem", "server-leaf.pem", "client.pem", "other-ca.pem"):
+    for name in (
+        "ca.pem",
+        "server.pem",
+        "server-leaf.pem",
+        "client.pem",
+        "other-ca.pem",
+        "untrusted-client.pem",
+        *pki.VARIANT_NAMES,
+    ):
         assert name in readme
 
 
 def test_key_files_are_private(lab_files: pki.LabFiles) -> None:
-    for key in (lab_files.server_key, lab_files.client_key):
+    for key in (lab_files.server_key, lab_files.client_key, lab_files.untrusted_client_key):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(lab_files.ca.stat().st_mode) == 0o644
 
