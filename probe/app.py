@@ -176,7 +176,7 @@ DEMO_NAME = "sip.example.test"
 def run_demo() -> Report:
     """A lab PKI, a local TLS responder, and a real probe of it (with the lab CA)."""
     from probe.serve import Responder, ResponderConfig
-    from probe.tls.pki import write_lab
+    from probe.tls.lab import write_lab
     from probe.tls.trust import load_trust_anchors
 
     async def demo(directory: Path) -> Report:

@@ -294,7 +294,7 @@ def certs() -> None:
 )
 def certs_lab(directory: Path, names: Sequence[str]) -> None:
     """Write a lab PKI to DIRECTORY: root and intermediate CA, server and client leaves."""
-    from probe.tls.pki import write_lab
+    from probe.tls.lab import write_lab
 
     files = write_lab(directory, server_names=tuple(names))
     click.echo(f"lab PKI written to {files.directory}")

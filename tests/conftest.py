@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.tls.pki import LabFiles, write_lab
+from probe.tls.lab import LabFiles, write_lab
 from tests.peers.common import free_port
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from probe import __version__
 from probe.cli import cli
-from probe.tls.pki import LabFiles
+from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.peers.kamailio import Kamailio
 

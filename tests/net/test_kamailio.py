@@ -10,7 +10,7 @@ import pytest
 from probe.app import OptionsRequest, run_options_command
 from probe.findings import Status
 from probe.report.model import Report
-from probe.tls.pki import LabFiles
+from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.peers.kamailio import Kamailio
 

@@ -14,7 +14,7 @@ from probe.findings import Finding, Status
 from probe.net.options import ProbeSettings, collect_options
 from probe.net.resolve import Pin
 from probe.sip import Request, parse_uri
-from probe.tls.pki import LabFiles
+from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
 from tests.conftest import LAB_NAME
 from tests.net.scripted import Script, response_bytes, scripted_server, tls_server_context

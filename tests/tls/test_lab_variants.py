@@ -15,6 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from probe.tls import pki
+from probe.tls.lab import VARIANT_NAMES, Lab, LabFiles, build_lab, build_variants, write_lab
 from probe.tls.trust import TrustAnchors, load_trust_anchors
 from probe.tls.verify import match_identity, verify_chain
 
@@ -26,21 +27,21 @@ LOCALHOSTS = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
 
 CHAIN_LENGTHS = {
     name: 1 if name in ("good", "missing-intermediate", "self-signed") else 2
-    for name in pki.VARIANT_NAMES
+    for name in VARIANT_NAMES
 }
 
 
 @pytest.fixture(scope="module")
-def lab_files(tmp_path_factory: pytest.TempPathFactory) -> pki.LabFiles:
-    return pki.write_lab(tmp_path_factory.mktemp("lab"), now=NOW)
+def lab_files(tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
+    return write_lab(tmp_path_factory.mktemp("lab"), now=NOW)
 
 
 @pytest.fixture(scope="module")
-def anchors(lab_files: pki.LabFiles) -> TrustAnchors:
+def anchors(lab_files: LabFiles) -> TrustAnchors:
     return load_trust_anchors(lab_files.ca)
 
 
-def written_chain(lab_files: pki.LabFiles, name: str) -> list[x509.Certificate]:
+def written_chain(lab_files: LabFiles, name: str) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(lab_files.variants[name].chain.read_bytes())
 
 
@@ -52,7 +53,7 @@ def ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> Any:
 
 
 def test_variant_names_are_stable() -> None:
-    assert pki.VARIANT_NAMES == (
+    assert VARIANT_NAMES == (
         "good",
         "good-via-intermediate",
         "missing-intermediate",
@@ -70,10 +71,10 @@ def test_variant_names_are_stable() -> None:
     )
 
 
-def test_every_variant_is_written(lab_files: pki.LabFiles) -> None:
-    assert tuple(lab_files.variants) == pki.VARIANT_NAMES
+def test_every_variant_is_written(lab_files: LabFiles) -> None:
+    assert tuple(lab_files.variants) == VARIANT_NAMES
     folders = sorted(path.name for path in (lab_files.directory / "variants").iterdir())
-    assert folders == sorted(pki.VARIANT_NAMES)
+    assert folders == sorted(VARIANT_NAMES)
     intermediate = x509.load_pem_x509_certificate(lab_files.intermediate.read_bytes())
     for name, files in lab_files.variants.items():
         assert files.name == name
@@ -94,13 +95,13 @@ def test_every_variant_is_written(lab_files: pki.LabFiles) -> None:
         )
 
 
-def test_readme_lists_every_variant(lab_files: pki.LabFiles) -> None:
+def test_readme_lists_every_variant(lab_files: LabFiles) -> None:
     readme = lab_files.readme.read_text()
     for files in lab_files.variants.values():
         assert f"{files.name:22} {files.description}" in readme
 
 
-def test_untrusted_client(lab_files: pki.LabFiles) -> None:
+def test_untrusted_client(lab_files: LabFiles) -> None:
     cert = x509.load_pem_x509_certificate(lab_files.untrusted_client.read_bytes())
     key = load_pem_private_key(lab_files.untrusted_client_key.read_bytes(), password=None)
     assert cert.public_key() == key.public_key()
@@ -121,15 +122,15 @@ def test_untrusted_client(lab_files: pki.LabFiles) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab() -> pki.Lab:
-    return pki.build_lab(now=NOW)
+def lab() -> Lab:
+    return build_lab(now=NOW)
 
 
-def leaf(lab: pki.Lab, name: str) -> x509.Certificate:
+def leaf(lab: Lab, name: str) -> x509.Certificate:
     return lab.variants[name].leaf.cert
 
 
-def test_default_variant_leaf(lab: pki.Lab) -> None:
+def test_default_variant_leaf(lab: Lab) -> None:
     cert = leaf(lab, "good-via-intermediate")
     san = ext(cert, x509.SubjectAlternativeName)
     assert san.get_values_for_type(x509.UniformResourceIdentifier) == [f"sip:{DOMAIN}"]
@@ -143,7 +144,7 @@ def test_default_variant_leaf(lab: pki.Lab) -> None:
     assert cert.not_valid_after_utc == NOW + pki.DEFAULT_LEAF_DAYS * DAY
 
 
-def test_variant_specifics(lab: pki.Lab) -> None:
+def test_variant_specifics(lab: Lab) -> None:
     assert leaf(lab, "good").issuer == lab.root.cert.subject
     assert leaf(lab, "self-signed").issuer == leaf(lab, "self-signed").subject
     expired = leaf(lab, "expired")
@@ -171,18 +172,18 @@ def test_variant_specifics(lab: pki.Lab) -> None:
     assert list(ext(leaf(lab, "sip-domain-only"), x509.ExtendedKeyUsage)) == [SIP_DOMAIN]
 
 
-def test_one_key_is_reused_where_the_key_is_not_the_point(lab: pki.Lab) -> None:
+def test_one_key_is_reused_where_the_key_is_not_the_point(lab: Lab) -> None:
     server_key = lab.server.cert.public_key()
-    shared = [name for name in pki.VARIANT_NAMES if leaf(lab, name).public_key() == server_key]
-    assert shared == [name for name in pki.VARIANT_NAMES if name != "rsa-1024"]
+    shared = [name for name in VARIANT_NAMES if leaf(lab, name).public_key() == server_key]
+    assert shared == [name for name in VARIANT_NAMES if name != "rsa-1024"]
 
 
 @pytest.mark.parametrize(
     ("server_name", "wildcard"),
     [("sbc.carrier.test", "*.carrier.test"), ("carrier.test", "*.carrier.test")],
 )
-def test_variants_follow_the_server_name(lab: pki.Lab, server_name: str, wildcard: str) -> None:
-    variants = pki.build_variants(
+def test_variants_follow_the_server_name(lab: Lab, server_name: str, wildcard: str) -> None:
+    variants = build_variants(
         lab.root,
         lab.intermediate,
         server_name=server_name,
@@ -220,7 +221,7 @@ def test_variants_follow_the_server_name(lab: pki.Lab, server_name: str, wildcar
     ],
 )
 def test_verify_chain_on_written_variants(
-    lab_files: pki.LabFiles, anchors: TrustAnchors, name: str, kind: str
+    lab_files: LabFiles, anchors: TrustAnchors, name: str, kind: str
 ) -> None:
     verdict = verify_chain(written_chain(lab_files, name), anchors, now=NOW)
     assert verdict.reason_kind == kind
@@ -228,7 +229,7 @@ def test_verify_chain_on_written_variants(
         assert verdict.verified_path[-1] == anchors.certificates[0]
 
 
-def test_self_signed_variant_verifies_when_pinned(lab_files: pki.LabFiles) -> None:
+def test_self_signed_variant_verifies_when_pinned(lab_files: LabFiles) -> None:
     pin = load_trust_anchors(lab_files.variants["self-signed"].chain)
     assert verify_chain(written_chain(lab_files, "self-signed"), pin, now=NOW).ok
 
@@ -243,7 +244,7 @@ def test_self_signed_variant_verifies_when_pinned(lab_files: pki.LabFiles) -> No
     ],
 )
 def test_match_identity_on_written_variants(
-    lab_files: pki.LabFiles,
+    lab_files: LabFiles,
     name: str,
     ok: bool,
     rfc2818_ok: bool,

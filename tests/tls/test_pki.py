@@ -18,19 +18,20 @@ from cryptography.x509.verification import PolicyBuilder, Store
 
 from probe.tls import pki
 from probe.tls.certinfo import describe_certificate
+from probe.tls.lab import VARIANT_NAMES, Lab, LabFiles, build_lab, write_lab
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 SIP_DOMAIN = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.20")
 
 
 @pytest.fixture(scope="module")
-def pki_lab() -> pki.Lab:
-    return pki.build_lab(now=NOW)
+def pki_lab() -> Lab:
+    return build_lab(now=NOW)
 
 
 @pytest.fixture(scope="module")
-def lab_files(tmp_path_factory: pytest.TempPathFactory) -> pki.LabFiles:
-    return pki.write_lab(tmp_path_factory.mktemp("lab"), now=NOW)
+def lab_files(tmp_path_factory: pytest.TempPathFactory) -> LabFiles:
+    return write_lab(tmp_path_factory.mktemp("lab"), now=NOW)
 
 
 def ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extension[Any]:
@@ -40,7 +41,7 @@ def ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extensio
 # --- the certificates pass cryptography's own (default, unrelaxed) verifier -------------
 
 
-def test_server_chain_passes_default_verifier(pki_lab: pki.Lab) -> None:
+def test_server_chain_passes_default_verifier(pki_lab: Lab) -> None:
     store = Store([pki_lab.root.cert])
     builder = PolicyBuilder().store(store).time(NOW)
     for subject in (
@@ -54,7 +55,7 @@ def test_server_chain_passes_default_verifier(pki_lab: pki.Lab) -> None:
         assert path == [pki_lab.server.cert, pki_lab.intermediate.cert, pki_lab.root.cert]
 
 
-def test_client_certificate_passes_client_verifier(pki_lab: pki.Lab) -> None:
+def test_client_certificate_passes_client_verifier(pki_lab: Lab) -> None:
     verifier = PolicyBuilder().store(Store([pki_lab.root.cert])).time(NOW).build_client_verifier()
     verified = verifier.verify(pki_lab.client.cert, [pki_lab.intermediate.cert])
     assert verified.chain[-1] == pki_lab.root.cert
@@ -64,7 +65,7 @@ def test_client_certificate_passes_client_verifier(pki_lab: pki.Lab) -> None:
     assert pki_lab.client.cert.subject.rfc4514_string().startswith("CN=sipprobe-client")
 
 
-def test_ca_extensions(pki_lab: pki.Lab) -> None:
+def test_ca_extensions(pki_lab: Lab) -> None:
     root, intermediate = pki_lab.root.cert, pki_lab.intermediate.cert
     assert root.subject == root.issuer
     assert ext(root, x509.BasicConstraints).critical
@@ -80,7 +81,7 @@ def test_ca_extensions(pki_lab: pki.Lab) -> None:
     assert aki.key_identifier == ext(root, x509.SubjectKeyIdentifier).value.digest
 
 
-def test_server_leaf_extensions(pki_lab: pki.Lab) -> None:
+def test_server_leaf_extensions(pki_lab: Lab) -> None:
     leaf = pki_lab.server.cert
     san = ext(leaf, x509.SubjectAlternativeName)
     assert not san.critical  # subject is not empty (RFC 5280 §4.2.1.6)
@@ -105,7 +106,7 @@ def test_server_leaf_extensions(pki_lab: pki.Lab) -> None:
     )
 
 
-def test_ec_leaf_has_no_key_encipherment(pki_lab: pki.Lab) -> None:
+def test_ec_leaf_has_no_key_encipherment(pki_lab: Lab) -> None:
     leaf = pki.make_leaf(
         pki_lab.intermediate, common_name="ec.test", dns_names=["ec.test"], key_type="ec", now=NOW
     )
@@ -115,7 +116,7 @@ def test_ec_leaf_has_no_key_encipherment(pki_lab: pki.Lab) -> None:
     assert not usage.key_encipherment
 
 
-def test_empty_subject_makes_san_critical(pki_lab: pki.Lab) -> None:
+def test_empty_subject_makes_san_critical(pki_lab: Lab) -> None:
     leaf = pki.make_leaf(
         pki_lab.intermediate, common_name=None, dns_names=["anon.test"], key_type="ec", now=NOW
     )
@@ -126,7 +127,7 @@ def test_empty_subject_makes_san_critical(pki_lab: pki.Lab) -> None:
 # --- knobs for the broken variants ------------------------------------------------------
 
 
-def test_validity_window_is_honoured(pki_lab: pki.Lab) -> None:
+def test_validity_window_is_honoured(pki_lab: Lab) -> None:
     start, end = NOW - dt.timedelta(days=30), NOW - dt.timedelta(days=1)
     leaf = pki.make_leaf(
         pki_lab.intermediate,
@@ -140,12 +141,12 @@ def test_validity_window_is_honoured(pki_lab: pki.Lab) -> None:
     assert leaf.cert.not_valid_after_utc == end
 
 
-def test_default_validity_follows_now(pki_lab: pki.Lab) -> None:
+def test_default_validity_follows_now(pki_lab: Lab) -> None:
     assert pki_lab.server.cert.not_valid_before_utc == NOW - pki.CLOCK_SKEW
     assert pki_lab.server.cert.not_valid_after_utc == NOW + dt.timedelta(days=pki.DEFAULT_LEAF_DAYS)
 
 
-def test_self_signed_leaf(pki_lab: pki.Lab) -> None:
+def test_self_signed_leaf(pki_lab: Lab) -> None:
     leaf = pki.make_leaf(
         None, common_name="self.test", dns_names=["self.test"], key_type="ec", now=NOW
     )
@@ -154,7 +155,7 @@ def test_self_signed_leaf(pki_lab: pki.Lab) -> None:
     leaf.cert.verify_directly_issued_by(leaf.cert)
 
 
-def test_cn_only_leaf_has_no_san(pki_lab: pki.Lab) -> None:
+def test_cn_only_leaf_has_no_san(pki_lab: Lab) -> None:
     leaf = pki.make_leaf(
         pki_lab.intermediate,
         common_name="cn.test",
@@ -166,7 +167,7 @@ def test_cn_only_leaf_has_no_san(pki_lab: pki.Lab) -> None:
         ext(leaf.cert, x509.SubjectAlternativeName)
 
 
-def test_eku_variants(pki_lab: pki.Lab) -> None:
+def test_eku_variants(pki_lab: Lab) -> None:
     sip_only = pki.make_leaf(
         pki_lab.intermediate,
         common_name="s.test",
@@ -182,7 +183,7 @@ def test_eku_variants(pki_lab: pki.Lab) -> None:
         ext(none.cert, x509.ExtendedKeyUsage)
 
 
-def test_sha1_signature_for_rsa_issuer(pki_lab: pki.Lab) -> None:
+def test_sha1_signature_for_rsa_issuer(pki_lab: Lab) -> None:
     # cryptography refuses to sign with SHA-1; the generator re-signs the TBS itself.
     leaf = pki.make_leaf(
         pki_lab.intermediate,
@@ -205,7 +206,7 @@ def test_sha1_with_ec_issuer_is_refused() -> None:
         pki.make_leaf(root, common_name="x", hash_alg=hashes.SHA1(), key_type="ec")
 
 
-def test_weak_rsa_key_and_key_reuse(pki_lab: pki.Lab) -> None:
+def test_weak_rsa_key_and_key_reuse(pki_lab: Lab) -> None:
     weak = pki.make_leaf(pki_lab.intermediate, common_name="weak.test", rsa_bits=1024)
     assert isinstance(weak.key, rsa.RSAPrivateKey)
     assert weak.key.key_size == 1024
@@ -213,7 +214,7 @@ def test_weak_rsa_key_and_key_reuse(pki_lab: pki.Lab) -> None:
     assert twin.cert.public_key() == weak.cert.public_key()
 
 
-def test_repr_never_shows_key(pki_lab: pki.Lab) -> None:
+def test_repr_never_shows_key(pki_lab: Lab) -> None:
     key = pki_lab.server.key
     assert isinstance(key, rsa.RSAPrivateKey)
     secret = str(key.private_numbers().d)
@@ -224,7 +225,7 @@ def test_repr_never_shows_key(pki_lab: pki.Lab) -> None:
     assert "sip.example.test" in repr(pki_lab.server)
 
 
-def test_pem_round_trip(pki_lab: pki.Lab) -> None:
+def test_pem_round_trip(pki_lab: Lab) -> None:
     assert x509.load_pem_x509_certificate(pki_lab.server.cert_pem()) == pki_lab.server.cert
     assert pki_lab.server.key_pem().startswith(b"-----BEGIN PRIVATE KEY-----")  # PKCS#8
 
@@ -232,7 +233,7 @@ def test_pem_round_trip(pki_lab: pki.Lab) -> None:
 # --- write_lab ---------------------------------------------------------------------------
 
 
-def test_write_lab_writes_every_file(lab_files: pki.LabFiles) -> None:
+def test_write_lab_writes_every_file(lab_files: LabFiles) -> None:
     names = sorted(path.name for path in lab_files.directory.iterdir())
     assert names == sorted(
         [
@@ -258,18 +259,18 @@ def test_write_lab_writes_every_file(lab_files: pki.LabFiles) -> None:
         "client.pem",
         "other-ca.pem",
         "untrusted-client.pem",
-        *pki.VARIANT_NAMES,
+        *VARIANT_NAMES,
     ):
         assert name in readme
 
 
-def test_key_files_are_private(lab_files: pki.LabFiles) -> None:
+def test_key_files_are_private(lab_files: LabFiles) -> None:
     for key in (lab_files.server_key, lab_files.client_key, lab_files.untrusted_client_key):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(lab_files.ca.stat().st_mode) == 0o644
 
 
-def test_server_bundle_is_leaf_then_intermediate(lab_files: pki.LabFiles) -> None:
+def test_server_bundle_is_leaf_then_intermediate(lab_files: LabFiles) -> None:
     bundle = x509.load_pem_x509_certificates(lab_files.server.read_bytes())
     leaf_only = x509.load_pem_x509_certificate(lab_files.server_leaf.read_bytes())
     intermediate = x509.load_pem_x509_certificate(lab_files.intermediate.read_bytes())
@@ -280,7 +281,7 @@ def test_server_bundle_is_leaf_then_intermediate(lab_files: pki.LabFiles) -> Non
     assert other.subject != root.subject
 
 
-def test_key_matches_certificate(lab_files: pki.LabFiles) -> None:
+def test_key_matches_certificate(lab_files: LabFiles) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     for cert_path, key_path in (
@@ -296,23 +297,23 @@ def test_write_lab_overwrites_and_tightens_modes(tmp_path: Path) -> None:
     stale = tmp_path / "server.key"
     stale.write_text("old")
     stale.chmod(0o644)
-    first = pki.write_lab(tmp_path, server_names=("a.test", "b.test"), ip_addresses=(), now=NOW)
+    first = write_lab(tmp_path, server_names=("a.test", "b.test"), ip_addresses=(), now=NOW)
     assert stat.S_IMODE(stale.stat().st_mode) == 0o600
     before = first.ca.read_bytes()
-    pki.write_lab(tmp_path, now=NOW)
+    write_lab(tmp_path, now=NOW)
     assert first.ca.read_bytes() != before  # a fresh PKI each time
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temp left
 
 
 def test_lab_needs_a_name() -> None:
     with pytest.raises(ValueError, match="at least one"):
-        pki.build_lab(server_names=(), ip_addresses=())
+        build_lab(server_names=(), ip_addresses=())
 
 
 # --- certinfo ----------------------------------------------------------------------------
 
 
-def test_describe_rsa_leaf(pki_lab: pki.Lab) -> None:
+def test_describe_rsa_leaf(pki_lab: Lab) -> None:
     info = describe_certificate(pki_lab.server.cert, now=NOW)
     assert info.subject == "CN=sip.example.test,O=sipprobe lab"
     assert info.issuer == "CN=sipprobe lab intermediate CA,O=sipprobe lab"
@@ -335,7 +336,7 @@ def test_describe_rsa_leaf(pki_lab: pki.Lab) -> None:
     assert info.problems == ()
 
 
-def test_describe_ec_leaf_and_json(pki_lab: pki.Lab) -> None:
+def test_describe_ec_leaf_and_json(pki_lab: Lab) -> None:
     import json
 
     leaf = pki.make_leaf(
@@ -365,11 +366,11 @@ def test_describe_ec_leaf_and_json(pki_lab: pki.Lab) -> None:
         (NOW.replace(tzinfo=None), 365),  # naive is read as UTC
     ],
 )
-def test_days_left(pki_lab: pki.Lab, now: dt.datetime, days: int) -> None:
+def test_days_left(pki_lab: Lab, now: dt.datetime, days: int) -> None:
     assert describe_certificate(pki_lab.server.cert, now=now).days_left == days
 
 
-def test_self_signed_flag(pki_lab: pki.Lab) -> None:
+def test_self_signed_flag(pki_lab: Lab) -> None:
     root = describe_certificate(pki_lab.root.cert, now=NOW)
     assert root.self_signed
     assert root.is_ca
@@ -378,7 +379,7 @@ def test_self_signed_flag(pki_lab: pki.Lab) -> None:
     assert not describe_certificate(pki_lab.server.cert, now=NOW).self_signed
 
 
-def test_same_key_same_public_key_fingerprint(pki_lab: pki.Lab) -> None:
+def test_same_key_same_public_key_fingerprint(pki_lab: Lab) -> None:
     twin = pki.make_leaf(pki_lab.intermediate, common_name="twin", key=pki_lab.server.key, now=NOW)
     a = describe_certificate(twin.cert, now=NOW)
     b = describe_certificate(pki_lab.server.cert, now=NOW)

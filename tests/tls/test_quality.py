@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from probe.tls import pki
+from probe.tls.lab import VARIANT_NAMES, Lab, build_lab
 from probe.tls.quality import (
     DEFAULT_CRITICAL_DAYS,
     DEFAULT_WARN_DAYS,
@@ -30,15 +31,15 @@ INTERMEDIATE = "intermediate 'sipprobe lab intermediate CA'"
 
 
 @pytest.fixture(scope="module")
-def lab() -> pki.Lab:
-    return pki.build_lab(now=NOW)
+def lab() -> Lab:
+    return build_lab(now=NOW)
 
 
-def chain_of(lab: pki.Lab, name: str) -> list[x509.Certificate]:
+def chain_of(lab: Lab, name: str) -> list[x509.Certificate]:
     return list(lab.variants[name].chain)
 
 
-def leaf_of(lab: pki.Lab, name: str) -> x509.Certificate:
+def leaf_of(lab: Lab, name: str) -> x509.Certificate:
     return lab.variants[name].chain[0]
 
 
@@ -76,7 +77,7 @@ def json_round_trip(verdict: Verdict) -> None:
         ),
     ],
 )
-def test_validity_of_variants(lab: pki.Lab, variant: str, status: str, summary: str) -> None:
+def test_validity_of_variants(lab: Lab, variant: str, status: str, summary: str) -> None:
     verdict = judge_validity([*chain_of(lab, variant), lab.root.cert], now=NOW)
     assert verdict.status == status
     assert verdict.summary == summary
@@ -97,7 +98,7 @@ def test_validity_of_variants(lab: pki.Lab, variant: str, status: str, summary: 
     ids=["31", "30", "8", "7", "0", "-1"],
 )
 def test_validity_windows(
-    lab: pki.Lab, offset: dt.timedelta, days: int, status: str, words: str
+    lab: Lab, offset: dt.timedelta, days: int, status: str, words: str
 ) -> None:
     chain = chain_of(lab, "good-via-intermediate")
     now = chain[0].not_valid_after_utc - offset
@@ -116,14 +117,14 @@ def test_validity_windows(
     )
 
 
-def test_validity_on_the_last_instant_is_still_valid(lab: pki.Lab) -> None:
+def test_validity_on_the_last_instant_is_still_valid(lab: Lab) -> None:
     leaf = leaf_of(lab, "good-via-intermediate")
     verdict = judge_validity([leaf], now=leaf.not_valid_after_utc)  # RFC 5280: inclusive
     assert verdict.certificates[0].state == "critical"
     assert verdict.leaf_days_left == 0
 
 
-def test_custom_windows(lab: pki.Lab) -> None:
+def test_custom_windows(lab: Lab) -> None:
     chain = chain_of(lab, "expiring-3-days")
     verdict = judge_validity(chain, now=NOW, warn_days=5, critical_days=2)
     assert verdict.status == "warn"
@@ -132,7 +133,7 @@ def test_custom_windows(lab: pki.Lab) -> None:
         judge_validity(chain, now=NOW, warn_days=2, critical_days=5)
 
 
-def test_expiring_intermediate_is_named_before_the_leaf(lab: pki.Lab) -> None:
+def test_expiring_intermediate_is_named_before_the_leaf(lab: Lab) -> None:
     short = pki.make_intermediate_ca(lab.root, "short-lived CA", now=NOW, days=20, key_type="ec")
     leaf = pki.make_leaf(short, common_name="sip.example.test", key_type="ec", now=NOW).cert
     verdict = judge_validity([leaf, short.cert, lab.root.cert], now=NOW)
@@ -146,7 +147,7 @@ def test_expiring_intermediate_is_named_before_the_leaf(lab: pki.Lab) -> None:
     assert [w.state for w in later.certificates] == ["valid", "expired", "valid"]
 
 
-def test_expiring_anchor_is_judged_too(lab: pki.Lab) -> None:
+def test_expiring_anchor_is_judged_too(lab: Lab) -> None:
     root = pki.make_root_ca("dying root", now=NOW, days=5, key_type="ec")
     leaf = pki.make_leaf(root, common_name="sip.example.test", key_type="ec", now=NOW).cert
     assert judge_validity([leaf], now=NOW).status == "pass"
@@ -156,14 +157,14 @@ def test_expiring_anchor_is_judged_too(lab: pki.Lab) -> None:
     assert [w.role for w in verdict.certificates] == ["leaf", "root"]
 
 
-def test_every_failing_certificate_is_named(lab: pki.Lab) -> None:
+def test_every_failing_certificate_is_named(lab: Lab) -> None:
     verdict = judge_validity([leaf_of(lab, "expired"), leaf_of(lab, "not-yet-valid")], now=NOW)
     assert verdict.status == "fail"
     assert "expired 10 days ago" in verdict.summary
     assert "is not valid until" in verdict.summary
 
 
-def test_validity_of_nothing_and_naive_now(lab: pki.Lab) -> None:
+def test_validity_of_nothing_and_naive_now(lab: Lab) -> None:
     assert judge_validity([], now=NOW).status == "fail"
     verdict = judge_validity(chain_of(lab, "good"), now=NOW.replace(tzinfo=None))
     assert verdict.leaf_days_left == 365
@@ -172,7 +173,7 @@ def test_validity_of_nothing_and_naive_now(lab: pki.Lab) -> None:
 # --- keys ------------------------------------------------------------------------------
 
 
-def test_rsa_1024_fails_with_its_size(lab: pki.Lab) -> None:
+def test_rsa_1024_fails_with_its_size(lab: Lab) -> None:
     verdict = judge_keys(chain_of(lab, "rsa-1024"))
     assert verdict.status == "fail"
     assert verdict.summary.startswith("leaf sip.example.test has a 1024-bit RSA key")
@@ -182,15 +183,15 @@ def test_rsa_1024_fails_with_its_size(lab: pki.Lab) -> None:
     json_round_trip(verdict)
 
 
-@pytest.mark.parametrize("variant", [name for name in pki.VARIANT_NAMES if name != "rsa-1024"])
-def test_every_other_variant_has_acceptable_keys(lab: pki.Lab, variant: str) -> None:
+@pytest.mark.parametrize("variant", [name for name in VARIANT_NAMES if name != "rsa-1024"])
+def test_every_other_variant_has_acceptable_keys(lab: Lab, variant: str) -> None:
     verdict = judge_keys([*chain_of(lab, variant), lab.root.cert])
     assert verdict.status == "pass"
     assert verdict.summary.startswith("every key is acceptable: leaf ")
     assert "RSA 2048" in verdict.summary
 
 
-def test_weak_key_anywhere_is_named(lab: pki.Lab) -> None:
+def test_weak_key_anywhere_is_named(lab: Lab) -> None:
     weak_root = pki.make_root_ca("weak root", now=NOW, key=pki.generate_key(rsa_bits=1024))
     verdict = judge_keys([leaf_of(lab, "good"), weak_root.cert])
     assert verdict.status == "fail"
@@ -211,7 +212,7 @@ def test_weak_key_anywhere_is_named(lab: pki.Lab) -> None:
     ],
     ids=["p256", "p384", "p521", "secp256k1", "brainpool", "ed25519", "ed448", "dsa"],
 )
-def test_key_kinds(lab: pki.Lab, key: pki.PrivateKey, text: str, status: str) -> None:
+def test_key_kinds(lab: Lab, key: pki.PrivateKey, text: str, status: str) -> None:
     leaf = pki.make_leaf(lab.intermediate, common_name="k.example.test", key=key, now=NOW).cert
     verdict = judge_keys([leaf])
     assert verdict.status == status
@@ -226,7 +227,7 @@ def test_key_kinds(lab: pki.Lab, key: pki.PrivateKey, text: str, status: str) ->
 # --- signatures ------------------------------------------------------------------------
 
 
-def test_sha1_leaf_fails_and_is_named(lab: pki.Lab) -> None:
+def test_sha1_leaf_fails_and_is_named(lab: Lab) -> None:
     verdict = judge_signatures([*chain_of(lab, "sha1-signed"), lab.root.cert], anchor=lab.root.cert)
     assert verdict.status == "fail"
     assert verdict.summary.startswith(
@@ -244,8 +245,8 @@ def test_sha1_leaf_fails_and_is_named(lab: pki.Lab) -> None:
     assert judge_signatures(chain_of(lab, "sha1-signed"), anchor=None).status == "fail"
 
 
-@pytest.mark.parametrize("variant", [name for name in pki.VARIANT_NAMES if name != "sha1-signed"])
-def test_every_other_variant_has_strong_signatures(lab: pki.Lab, variant: str) -> None:
+@pytest.mark.parametrize("variant", [name for name in VARIANT_NAMES if name != "sha1-signed"])
+def test_every_other_variant_has_strong_signatures(lab: Lab, variant: str) -> None:
     verdict = judge_signatures(chain_of(lab, variant), anchor=None)
     assert verdict.status == "pass"
     assert verdict.summary == (
@@ -305,7 +306,7 @@ def test_signatures_of_nothing() -> None:
 # --- EKU -------------------------------------------------------------------------------
 
 
-def eku_leaf(lab: pki.Lab, usages: Sequence[x509.ObjectIdentifier]) -> x509.Certificate:
+def eku_leaf(lab: Lab, usages: Sequence[x509.ObjectIdentifier]) -> x509.Certificate:
     """A leaf with exactly `usages` (make_leaf cannot write anyExtendedKeyUsage)."""
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
@@ -321,7 +322,7 @@ def eku_leaf(lab: pki.Lab, usages: Sequence[x509.ObjectIdentifier]) -> x509.Cert
     return builder.sign(lab.intermediate.key, hashes.SHA256())
 
 
-def test_eku_server_and_client(lab: pki.Lab) -> None:
+def test_eku_server_and_client(lab: Lab) -> None:
     verdict = judge_eku(leaf_of(lab, "good"))
     assert verdict.status == "pass"
     assert verdict.summary == "leaf sip.example.test allows serverAuth and clientAuth"
@@ -336,7 +337,7 @@ def test_eku_server_and_client(lab: pki.Lab) -> None:
     json_round_trip(verdict)
 
 
-def test_eku_server_only_mentions_client_auth(lab: pki.Lab) -> None:
+def test_eku_server_only_mentions_client_auth(lab: Lab) -> None:
     leaf = pki.make_leaf(lab.intermediate, common_name="s.example.test", key_type="ec", now=NOW)
     verdict = judge_eku(leaf.cert)
     assert verdict.status == "pass"
@@ -345,7 +346,7 @@ def test_eku_server_only_mentions_client_auth(lab: pki.Lab) -> None:
     assert (verdict.server_auth, verdict.client_auth) == (True, False)
 
 
-def test_eku_sip_domain_only_passes_with_a_note(lab: pki.Lab) -> None:
+def test_eku_sip_domain_only_passes_with_a_note(lab: Lab) -> None:
     verdict = judge_eku(leaf_of(lab, "sip-domain-only"))
     assert verdict.status == "pass"
     assert verdict.summary.startswith("leaf sip.example.test allows sipDomain: id-kp-sipDomain")
@@ -354,7 +355,7 @@ def test_eku_sip_domain_only_passes_with_a_note(lab: pki.Lab) -> None:
     assert verdict.ekus == ("sipDomain",)
 
 
-def test_eku_client_auth_only_fails(lab: pki.Lab) -> None:
+def test_eku_client_auth_only_fails(lab: Lab) -> None:
     verdict = judge_eku(leaf_of(lab, "no-server-auth"))
     assert verdict.status == "fail"
     assert verdict.summary.startswith(
@@ -363,7 +364,7 @@ def test_eku_client_auth_only_fails(lab: pki.Lab) -> None:
     assert (verdict.server_auth, verdict.client_auth, verdict.sip_domain) == (False, True, False)
 
 
-def test_eku_absent_is_unrestricted(lab: pki.Lab) -> None:
+def test_eku_absent_is_unrestricted(lab: Lab) -> None:
     leaf = pki.make_leaf(
         lab.intermediate, common_name="n.example.test", server_auth=False, key_type="ec", now=NOW
     )
@@ -381,7 +382,7 @@ def test_eku_absent_is_unrestricted(lab: pki.Lab) -> None:
     }
 
 
-def test_eku_any_purpose(lab: pki.Lab) -> None:
+def test_eku_any_purpose(lab: Lab) -> None:
     any_eku = ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE
     alone = judge_eku(eku_leaf(lab, [any_eku]))
     assert alone.status == "warn"  # RFC 5280 allows it; webpki verifiers refuse it
@@ -393,7 +394,7 @@ def test_eku_any_purpose(lab: pki.Lab) -> None:
     assert with_server.ekus == ("serverAuth", "anyExtendedKeyUsage")
 
 
-def test_eku_names_unknown_purposes(lab: pki.Lab) -> None:
+def test_eku_names_unknown_purposes(lab: Lab) -> None:
     verdict = judge_eku(
         eku_leaf(lab, [ExtendedKeyUsageOID.CODE_SIGNING, x509.ObjectIdentifier("1.2.3.4")])
     )
@@ -404,7 +405,7 @@ def test_eku_names_unknown_purposes(lab: pki.Lab) -> None:
 # --- chain tree ------------------------------------------------------------------------
 
 
-def test_chain_tree_full_chain(lab: pki.Lab) -> None:
+def test_chain_tree_full_chain(lab: Lab) -> None:
     chain = chain_of(lab, "good-via-intermediate")
     path = [*chain, lab.root.cert]
     rows = chain_tree(chain, path, now=NOW)
@@ -430,20 +431,20 @@ def test_chain_tree_full_chain(lab: pki.Lab) -> None:
     assert [x509.load_pem_x509_certificate(r["pem"].encode()) for r in rows] == path
 
 
-def test_chain_tree_missing_intermediate(lab: pki.Lab) -> None:
+def test_chain_tree_missing_intermediate(lab: Lab) -> None:
     rows = chain_tree(chain_of(lab, "missing-intermediate"), [], now=NOW)
     assert len(rows) == 1
     assert (rows[0]["role"], rows[0]["presented"]) == ("leaf", True)
     assert rows[0]["issuer"] == "CN=sipprobe lab intermediate CA,O=sipprobe lab"
 
 
-def test_chain_tree_root_issued_leaf_and_root_sent_too(lab: pki.Lab) -> None:
+def test_chain_tree_root_issued_leaf_and_root_sent_too(lab: Lab) -> None:
     leaf = leaf_of(lab, "good")
     rows = chain_tree([leaf, lab.root.cert], [leaf, lab.root.cert], now=NOW)
     assert [(r["role"], r["presented"]) for r in rows] == [("leaf", True), ("anchor", True)]
 
 
-def test_chain_tree_extra_certificates(lab: pki.Lab) -> None:
+def test_chain_tree_extra_certificates(lab: Lab) -> None:
     chain = chain_of(lab, "good-via-intermediate")
     sent = [chain[0], lab.other_root.cert, chain[1]]
     verified = chain_tree(sent, [*chain, lab.root.cert], now=NOW)
@@ -459,7 +460,7 @@ def test_chain_tree_extra_certificates(lab: pki.Lab) -> None:
     assert [r["role"] for r in unverified] == ["leaf", "extra", "intermediate"]
 
 
-def test_chain_tree_pinned_self_signed(lab: pki.Lab) -> None:
+def test_chain_tree_pinned_self_signed(lab: Lab) -> None:
     leaf = leaf_of(lab, "self-signed")
     rows = chain_tree([leaf], [leaf], now=NOW)
     assert [(r["role"], r["self_signed"]) for r in rows] == [("leaf", True)]

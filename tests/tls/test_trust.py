@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from probe.tls import pki
+from probe.tls.lab import write_lab
 from probe.tls.trust import TrustAnchors, TrustStoreError, load_trust_anchors
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -93,7 +94,7 @@ def test_empty_file_and_directory(tmp_path: Path) -> None:
 
 
 def test_lab_ca_file(tmp_path: Path) -> None:
-    files = pki.write_lab(tmp_path, now=NOW)
+    files = write_lab(tmp_path, now=NOW)
     anchors = load_trust_anchors(files.ca)
     assert [cert.subject.rfc4514_string() for cert in anchors.certificates] == [
         "CN=sipprobe lab root CA,O=sipprobe lab"
