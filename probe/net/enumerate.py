@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import warnings
 
 from probe.evidence import HandshakeAttempt, TlsEnumeration
 from probe.net.connect import classify_tls_error, open_tcp
@@ -25,7 +26,10 @@ def _attempt_context(version: TlsVersionName, cipher: str | None) -> ssl.SSLCont
     # Security level 0 so that our side never refuses what we are asking about; the
     # question is what the *server* accepts.
     context.set_ciphers(f"{cipher or 'ALL:COMPLEMENTOFDEFAULT'}:@SECLEVEL=0")
-    context.minimum_version = context.maximum_version = TLS_VERSIONS[version]
+    with warnings.catch_warnings():
+        # Asking about TLS 1.0/1.1 is the point here; Python's deprecation note is not.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = TLS_VERSIONS[version]
     return context
 
 

@@ -9,6 +9,7 @@ context alone.
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -52,7 +53,10 @@ def build_capture_context(config: TlsClientConfig) -> tuple[ssl.SSLContext, Hand
         # OpenSSL 3 refuses TLS < 1.2 at its default security level 1; asking for the old
         # versions explicitly means the user wants to see whether the server accepts them.
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    context.minimum_version = TLS_VERSIONS[config.min_version]
+    with warnings.catch_warnings():
+        # --min-tls 1.0/1.1 asks for the deprecated versions on purpose.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = TLS_VERSIONS[config.min_version]
     if config.max_version is not None:
         context.maximum_version = TLS_VERSIONS[config.max_version]
     if config.ciphers is not None:

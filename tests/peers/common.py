@@ -66,6 +66,34 @@ def wait_for_tcp(
     raise RuntimeError(f"peer did not listen on {host}:{port} within {timeout} s:\n{tail(log)}")
 
 
+def wait_for_sip_udp(
+    host: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 15.0
+) -> None:
+    """Until an OPTIONS over UDP gets any SIP response: the server's workers are up."""
+    request = (
+        f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {host}:9;branch=z9hG4bKready;rport\r\nMax-Forwards: 70\r\n"
+        f"From: <sip:ready@{host}>;tag=r\r\nTo: <sip:{host}>\r\nCall-ID: ready\r\n"
+        "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+    deadline = time.monotonic() + timeout
+    with socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM
+    ) as udp:
+        udp.settimeout(0.2)
+        udp.connect((host, port))
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"peer exited with {process.returncode}:\n{tail(log)}")
+            try:
+                udp.send(request)
+                if udp.recv(65536).startswith(b"SIP/2.0 "):
+                    return
+            except OSError:
+                time.sleep(0.05)
+    raise RuntimeError(f"peer did not answer OPTIONS on {host}:{port}/udp:\n{tail(log)}")
+
+
 def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

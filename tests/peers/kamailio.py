@@ -10,12 +10,19 @@ stable. If a test sees resets on a TLS port, look for `signal 11` in the log.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.peers.common import free_port_both, require_binary, stop, wait_for_tcp
+from tests.peers.common import (
+    free_port_both,
+    require_binary,
+    stop,
+    wait_for_sip_udp,
+    wait_for_tcp,
+)
 
 MODULE_DIRS = (
     Path("/usr/lib/x86_64-linux-gnu/kamailio/modules"),
@@ -58,6 +65,19 @@ request_route {{
     }}
     sl_send_reply("501", "Not Implemented");
 }}
+"""
+
+# For a lab server that must be able to *present* weak certificates (RSA-1024, SHA-1):
+# OpenSSL 3 refuses to load them at security level 1 and above, whatever the profile's
+# cipher_list says, so such an instance runs with this configuration.
+WEAK_OPENSSL_CONF = """openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_section
+[ssl_section]
+system_default = system_default_section
+[system_default_section]
+CipherString = DEFAULT:@SECLEVEL=0
+MinProtocol = TLSv1
 """
 
 CLIENT_PROFILE = """[client:default]
@@ -127,8 +147,13 @@ class Kamailio:
 
 
 def start_kamailio(
-    workdir: Path, profiles: Sequence[TlsProfile], host: str = "127.0.0.1"
+    workdir: Path,
+    profiles: Sequence[TlsProfile],
+    host: str = "127.0.0.1",
+    *,
+    allow_weak: bool = False,
 ) -> Kamailio:
+    """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions."""
     binary = require_binary("kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {profile.name: free_port_both(host) for profile in profiles}
@@ -156,6 +181,11 @@ def start_kamailio(
     runtime = workdir / "run"
     runtime.mkdir(exist_ok=True)
     log = workdir / "kamailio.log"
+    environment = dict(os.environ)
+    if allow_weak:
+        openssl_conf = workdir / "openssl-weak.cnf"
+        openssl_conf.write_text(WEAK_OPENSSL_CONF)
+        environment["OPENSSL_CONF"] = str(openssl_conf)
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
@@ -176,10 +206,14 @@ def start_kamailio(
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env=environment,
         )
     try:
         for port in (*ports.values(), plain_port):
             wait_for_tcp(host, port, process, log)
+        # Listening sockets exist before the workers start; an answered OPTIONS proves the
+        # workers (and the TLS module's per-profile set-up) came up.
+        wait_for_sip_udp(host, plain_port, process, log)
     except BaseException:
         stop(process)
         raise
