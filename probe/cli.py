@@ -304,9 +304,13 @@ def certs_lab(directory: Path, names: Sequence[str]) -> None:
         ("server key", files.server_key),
         ("client chain", files.client),
         ("client key", files.client_key),
+        ("untrusted client", files.untrusted_client),
         ("unrelated CA", files.other_ca),
     ):
-        click.echo(f"  {label:13} {path}")
+        click.echo(f"  {label:17} {path}")
+    click.echo("  variants (chain.pem + key.pem each; see certs/README.md):")
+    for variant in files.variants.values():
+        click.echo(f"    {variant.name:22} {variant.description}")
 
 
 @cli.command()

@@ -213,3 +213,32 @@ def test_serve_answers_a_real_probe(lab: LabFiles) -> None:
         for pipe in (server.stdout, server.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_ca_and_trust_together_is_a_usage_error(lab: LabFiles) -> None:
+    result = CliRunner().invoke(
+        cli, ["options", "sips:127.0.0.1", "--ca", str(lab.ca), "--trust", "mozilla"]
+    )
+    assert result.exit_code == 2
+    assert "give one" in result.output
+
+
+@pytest.mark.peer
+def test_mozilla_trust_does_not_know_the_lab_root(kamailio: Kamailio) -> None:
+    port = kamailio.tls_port
+    result = run(
+        "options",
+        f"sip:{LAB_NAME}:{port};transport=tls",
+        "--resolve",
+        f"{LAB_NAME}:{port}:127.0.0.1",
+        "--trust",
+        "mozilla",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    chain = next(f for f in report["findings"] if f["check"] == "tls.chain")
+    assert chain["status"] == "fail"
+    assert chain["details"]["trust"].startswith("Mozilla (certifi)")
+    assert chain["details"]["chain"][0]["pem"].startswith("-----BEGIN CERTIFICATE-----")
