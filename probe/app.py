@@ -7,24 +7,24 @@ is a usage error (exit 2) with a sentence, never a half-run probe.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
-import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from probe.checks import OptionsPolicy, TlsPolicy
+from probe.checks.failover import Endpoint, OrderMode
 from probe.checks.options import AcceptError, parse_accept
+from probe.checks.policy import FailoverPolicy
 from probe.net.options import ProbeSettings
 from probe.net.resolve import Pin, PinError, parse_pin
 from probe.report.model import Report
-from probe.runner import PlannedProbe, TargetError, run_options, target_of
-from probe.sip import SipError, parse_uri
+from probe.runner import LocateSettings, TargetError, check_target_uri, run_failover, run_options
+from probe.sip import SipError, SipUri, parse_uri
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
 
 if TYPE_CHECKING:
+    from probe.locate import LocateResult
     from probe.tls.trust import TrustAnchors
 
 UsageError = Callable[[str], NoReturn]
@@ -32,7 +32,7 @@ UsageError = Callable[[str], NoReturn]
 
 @dataclass(frozen=True, slots=True)
 class OptionsRequest:
-    """What the user asked `sipprobe options` for, as typed."""
+    """What the user asked for, as typed: the options every probing command shares."""
 
     targets: Sequence[str]
     pins: Sequence[str] = ()
@@ -53,17 +53,31 @@ class OptionsRequest:
     count: int = 1
     interval: float = 1.0
     concurrency: int = 50
+    dns_server: str | None = None
+    seed: int | None = None
 
 
-def plan_probes(targets: Sequence[str], usage: UsageError) -> list[PlannedProbe]:
-    planned = []
+@dataclass(frozen=True, slots=True)
+class FailoverRequest:
+    """`sipprobe failover`: an ordered endpoint list and how the provider orders it."""
+
+    common: OptionsRequest
+    priorities: Sequence[int] = ()
+    weights: Sequence[int] = ()
+    order: str | None = None
+    extra_notes: Sequence[str] = field(default=())
+
+
+def parse_targets(targets: Sequence[str], usage: UsageError) -> list[tuple[str, SipUri]]:
+    parsed = []
     for text in targets:
         try:
             uri = parse_uri(text)
-            planned.append(PlannedProbe(uri, target_of(uri, text)))
+            check_target_uri(uri, text)
         except (SipError, TargetError) as exc:
             usage(f"target {text!r}: {exc}")
-    return planned
+        parsed.append((text, uri))
+    return parsed
 
 
 def load_anchors(request: OptionsRequest, usage: UsageError) -> TrustAnchors:
@@ -85,6 +99,14 @@ def load_anchors(request: OptionsRequest, usage: UsageError) -> TrustAnchors:
         return load_trust_anchors(Path(choice))
     except TrustStoreError as exc:
         usage(f"{option}: {exc}")
+
+
+def could_use_tls(uris: Sequence[tuple[str, SipUri]]) -> bool:
+    """Whether trust anchors may be needed: a TLS URI, or a name NAPTR may lead to TLS."""
+    return any(
+        uri.is_secure or (uri.transport is None and uri.port is None and uri.host_kind == "name")
+        for _text, uri in uris
+    )
 
 
 def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) -> OptionsPolicy:
@@ -131,74 +153,99 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
     )
 
 
-def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
-    probes = plan_probes(request.targets, on_usage_error)
-    settings = build_settings(request, on_usage_error)
-    needs_tls = any(planned.target.transport == "tls" for planned in probes)
-    policy = build_policy(request, needs_tls, on_usage_error)
+def build_locate(request: OptionsRequest, usage: UsageError) -> LocateSettings:
+    dns_server = None
+    if request.dns_server is not None:
+        from probe.locate import parse_dns_server
+
+        try:
+            dns_server = parse_dns_server(request.dns_server)
+        except ValueError as exc:
+            usage(f"--dns-server: {exc}")
+    return LocateSettings(dns_server=dns_server, seed=request.seed)
+
+
+def _notes(request: OptionsRequest) -> list[str]:
     notes = []
     if request.insecure:
         notes.append("--insecure: certificate failures are reported as warnings")
+    if request.seed is not None:
+        notes.append(f"SRV weighted order drawn with --seed {request.seed}")
+    return notes
+
+
+def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
+    uris = parse_targets(request.targets, on_usage_error)
+    settings = build_settings(request, on_usage_error)
+    policy = build_policy(request, could_use_tls(uris), on_usage_error)
+    where = build_locate(request, on_usage_error)
     return asyncio.run(
-        run_options(probes, settings, policy, concurrency=request.concurrency, notes=notes)
-    )
-
-
-def run_serve_command(
-    host: str, port: int, transports: Sequence[str], cert: Path | None, key: Path | None
-) -> int:
-    from probe.serve import Responder, ResponderConfig
-
-    config = ResponderConfig(
-        host=host,
-        port=port,
-        transports=tuple(transports),  # type: ignore[arg-type]
-        cert_file=cert,
-        key_file=key,
-    )
-
-    async def serve_forever() -> None:
-        async with Responder(config) as responder:
-            for listener in responder.listeners:
-                print(
-                    f"listening on {listener.transport} {listener.host}:{listener.port}", flush=True
-                )
-            await asyncio.Event().wait()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever())
-    return 0
-
-
-DEMO_NAME = "sip.example.test"
-
-
-def run_demo() -> Report:
-    """A lab PKI, a local TLS responder, and a real probe of it (with the lab CA)."""
-    from probe.serve import Responder, ResponderConfig
-    from probe.tls.lab import write_lab
-    from probe.tls.trust import load_trust_anchors
-
-    async def demo(directory: Path) -> Report:
-        lab = write_lab(directory, server_names=(DEMO_NAME,))
-        config = ResponderConfig(
-            host="127.0.0.1", transports=("tls",), cert_file=lab.server, key_file=lab.server_key
+        run_options(
+            uris,
+            settings,
+            policy,
+            where=where,
+            concurrency=request.concurrency,
+            notes=_notes(request),
         )
-        async with Responder(config) as responder:
-            port = responder.port_of("tls")
-            text = f"sip:{DEMO_NAME}:{port};transport=tls"
-            uri = parse_uri(text)
-            settings = ProbeSettings(pins=(Pin(DEMO_NAME, port, "127.0.0.1"),), timeout=5.0)
-            policy = OptionsPolicy(anchors=load_trust_anchors(lab.ca), now=dt.datetime.now(dt.UTC))
-            return await run_options(
-                [PlannedProbe(uri, target_of(uri, text))],
-                settings,
-                policy,
-                notes=[
-                    f"demo: sipprobe's embedded responder on 127.0.0.1:{port}, presenting a"
-                    f" throw-away lab PKI; {DEMO_NAME} pinned to 127.0.0.1, lab root CA trusted"
-                ],
-            )
+    )
 
-    with tempfile.TemporaryDirectory(prefix="sipprobe-demo-") as directory:
-        return asyncio.run(demo(Path(directory)))
+
+def build_endpoints(
+    request: FailoverRequest, uris: Sequence[tuple[str, SipUri]], usage: UsageError
+) -> tuple[list[tuple[Endpoint, SipUri]], OrderMode]:
+    count = len(uris)
+    for option, values in (("--priority", request.priorities), ("--weight", request.weights)):
+        if values and len(values) != count:
+            usage(f"{option} given {len(values)} times for {count} endpoints: one per endpoint")
+    if request.weights and not request.priorities:
+        usage("--weight needs --priority (weights share traffic within a priority)")
+    mode = request.order or ("priority" if request.priorities else "list")
+    if mode == "priority" and not request.priorities:
+        usage("--order priority needs --priority for every endpoint")
+    endpoints = [
+        (
+            Endpoint(
+                uri=text,
+                host=uri.host,
+                position=position,
+                priority=request.priorities[position] if request.priorities else None,
+                weight=request.weights[position] if request.weights else None,
+            ),
+            uri,
+        )
+        for position, (text, uri) in enumerate(uris)
+    ]
+    return endpoints, mode  # type: ignore[return-value]
+
+
+def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
+    common = request.common
+    uris = parse_targets(common.targets, on_usage_error)
+    endpoints, mode = build_endpoints(request, uris, on_usage_error)
+    settings = build_settings(common, on_usage_error)
+    policy = build_policy(common, could_use_tls(uris), on_usage_error)
+    where = build_locate(common, on_usage_error)
+    return asyncio.run(
+        run_failover(
+            endpoints,
+            settings,
+            policy,
+            FailoverPolicy(mode=mode),
+            where=where,
+            concurrency=common.concurrency,
+            notes=[*_notes(common), *request.extra_notes],
+        )
+    )
+
+
+def run_resolve_command(
+    request: OptionsRequest, *, on_usage_error: UsageError
+) -> list[LocateResult]:
+    from probe.runner import locate_all
+
+    uris = parse_targets(request.targets, on_usage_error)
+    settings = build_settings(request, on_usage_error)
+    where = build_locate(request, on_usage_error)
+    located = asyncio.run(locate_all(uris, settings, where))
+    return [entry.result for entry in located]

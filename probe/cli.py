@@ -149,21 +149,84 @@ def emit(report: Report, output_format: str, *, verbose: bool, no_color: bool) -
     return exit_code(report)
 
 
+def _location_options(function: F) -> F:
+    """How names are located (RFC 3263): the DNS server and the SRV weighting seed."""
+    decorators = [
+        click.option(
+            "--dns-server",
+            metavar="ADDRESS[:PORT]",
+            help="Ask this DNS server instead of the system's resolver.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            help="Seed for the RFC 2782 weighted SRV order, to reproduce it.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def _probe_options(function: F) -> F:
+    """Options of the commands that send OPTIONS (options, failover)."""
+    decorators = [
+        click.option(
+            "--targets",
+            "targets_file",
+            type=click.Path(path_type=Path),
+            help="File with one target URI per line (# starts a comment).",
+        ),
+        connection_options,
+        _location_options,
+        click.option(
+            "--accept",
+            default="2xx",
+            show_default=True,
+            help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=50,
+            show_default=True,
+            help="Targets probed at once.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+_OUTPUT_KEYS = ("output_format", "verbose", "no_color")
+
+
+def _request(command: str, targets: Sequence[str], values: dict[str, Any]) -> Any:
+    """An OptionsRequest from the shared options; output options are left in `values`."""
+    from probe.app import OptionsRequest
+
+    targets_file = values.pop("targets_file", None)
+    all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
+    if not all_targets:
+        _usage(f"{command}: give at least one TARGET or --targets FILE")
+    shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
+    return OptionsRequest(targets=all_targets, **shared)
+
+
+def _emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:
+    sys.exit(
+        emit(
+            report,
+            values["output_format"],
+            verbose=values["verbose"],
+            no_color=values["no_color"],
+        )
+    )
+
+
 @cli.command()
 @click.argument("targets", nargs=-1)
-@click.option(
-    "--targets",
-    "targets_file",
-    type=click.Path(path_type=Path),
-    help="File with one target URI per line (# starts a comment).",
-)
-@connection_options
-@click.option(
-    "--accept",
-    default="2xx",
-    show_default=True,
-    help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
-)
+@_probe_options
 @click.option(
     "--count",
     type=click.IntRange(min=1),
@@ -178,69 +241,121 @@ def emit(report: Report, output_format: str, *, verbose: bool, no_color: bool) -
     show_default=True,
     help="Seconds between probes with --count.",
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Targets probed at once.",
-)
-def options(
-    targets: Sequence[str],
-    targets_file: Path | None,
-    pins: Sequence[str],
-    trust: str | None,
-    ca: Path | None,
-    cert: Path | None,
-    key: Path | None,
-    sni: str | None,
-    min_tls: str,
-    timeout: float,
-    insecure: bool,
-    warn_days: int,
-    critical_days: int,
-    accept_wildcard: bool,
-    enumerate_tls: bool,
-    output_format: str,
-    verbose: bool,
-    no_color: bool,
-    accept: str,
-    count: int,
-    interval: float,
-    concurrency: int,
-) -> None:
+def options(targets: Sequence[str], **values: Any) -> None:
     """Send SIP OPTIONS to each TARGET (sip:host[:port];transport=tls|tcp|udp or sips:host).
 
-    Each target gets its own connection; TLS targets have their handshake, chain and
-    identity judged before OPTIONS is sent.
+    Each name is located per RFC 3263 (NAPTR, SRV, A/AAAA) and every address is probed on
+    its own connection; TLS targets have their handshake, chain and identity judged before
+    OPTIONS is sent.
     """
-    from probe.app import OptionsRequest, run_options_command
+    from probe.app import run_options_command
 
-    all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
-    if not all_targets:
-        _usage("options: give at least one TARGET or --targets FILE")
-    request = OptionsRequest(
-        targets=all_targets,
-        pins=pins,
-        trust=trust,
-        ca=ca,
-        cert=cert,
-        key=key,
-        sni=sni,
-        min_tls=min_tls,
-        timeout=timeout,
-        insecure=insecure,
-        warn_days=warn_days,
-        critical_days=critical_days,
-        accept_wildcard=accept_wildcard,
-        enumerate_tls=enumerate_tls,
-        accept=accept,
-        count=count,
-        interval=interval,
-        concurrency=concurrency,
+    request = _request("options", targets, values)
+    _emit_and_exit(run_options_command(request, on_usage_error=_usage), values)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1)
+@_probe_options
+@click.option(
+    "--priority",
+    "priorities",
+    type=click.IntRange(0, 65535),
+    multiple=True,
+    help="Priority of each endpoint, in the order given (lowest is tried first).",
+)
+@click.option(
+    "--weight",
+    "weights",
+    type=click.IntRange(0, 65535),
+    multiple=True,
+    help="Weight of each endpoint within its priority, in the order given.",
+)
+@click.option(
+    "--order",
+    type=click.Choice(["list", "priority", "fixed"]),
+    help="How the provider orders the endpoints (default: list, or priority with --priority).",
+)
+def failover(
+    targets: Sequence[str],
+    priorities: Sequence[int],
+    weights: Sequence[int],
+    order: str | None,
+    **values: Any,
+) -> None:
+    """Probe an endpoint list in the order the provider tries it, and judge the failover.
+
+    TARGETS are the origination URIs in configured order. Every address behind every
+    endpoint is probed (TLS, certificate, OPTIONS); the report says where calls land,
+    whether the intended primary takes them, and whether a real failover path exists.
+    """
+    from probe.app import FailoverRequest, run_failover_command
+
+    request = FailoverRequest(
+        _request("failover", targets, values),
+        priorities=priorities,
+        weights=weights,
+        order=order,
     )
-    report = run_options_command(request, on_usage_error=_usage)
-    sys.exit(emit(report, output_format, verbose=verbose, no_color=no_color))
+    _emit_and_exit(run_failover_command(request, on_usage_error=_usage), values)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@_location_options
+@click.option(
+    "--resolve",
+    "pins",
+    multiple=True,
+    metavar="NAME:PORT:ADDRESS",
+    help="Use ADDRESS for NAME:PORT instead of looking it up.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.05),
+    default=5.0,
+    show_default=True,
+    help="Deadline of each DNS query, in seconds.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+)
+def resolve(
+    targets: Sequence[str],
+    dns_server: str | None,
+    seed: int | None,
+    pins: Sequence[str],
+    timeout: float,
+    output_format: str,
+) -> None:
+    """Show where each TARGET URI leads (RFC 3263), in order, and how each was derived."""
+    import json
+
+    from probe.app import OptionsRequest, run_resolve_command
+    from probe.locate import format_plan
+
+    request = OptionsRequest(
+        targets=list(targets), pins=pins, timeout=timeout, dns_server=dns_server, seed=seed
+    )
+    results = run_resolve_command(request, on_usage_error=_usage)
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                {"schema": "sipprobe.resolve/1", "results": [r.to_dict() for r in results]},
+                indent=2,
+            )
+        )
+    else:
+        for number, result in enumerate(results):
+            if number:
+                click.echo()
+            for line in format_plan(result):
+                click.echo(line)
+    sys.exit(EXIT_OK if all(result.targets for result in results) else EXIT_FAIL)
 
 
 @cli.command()
@@ -270,7 +385,7 @@ def serve(
     listen: str, port: int, transports: Sequence[str], cert: Path | None, key: Path | None
 ) -> None:
     """Run the embedded responder: answers OPTIONS with 200 until interrupted."""
-    from probe.app import run_serve_command
+    from probe.demo import run_serve_command
 
     if "tls" in transports and cert is None:
         _usage("serve: a TLS listener needs --cert (and --key unless the PEM holds it)")
@@ -325,7 +440,7 @@ def certs_lab(directory: Path, names: Sequence[str]) -> None:
 )
 def demo(no_color: bool, verbose: bool, output_format: str) -> None:
     """Start local TLS endpoints with a lab PKI, probe them, print the report."""
-    from probe.app import run_demo
+    from probe.demo import run_demo
 
     report = run_demo()
     sys.exit(emit(report, output_format, verbose=verbose, no_color=no_color))

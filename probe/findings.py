@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from probe.evidence import Target
 
 JsonValue = Any
 """A value that `json.dumps` accepts: str, int, float, bool, None, list, dict."""
@@ -42,6 +45,9 @@ class CheckId(enum.StrEnum):
     TLS_VERSIONS = "tls.versions"
     TLS_CIPHERS = "tls.ciphers"
     TLS_CLIENT_CERT = "tls.client_cert"
+    FAILOVER_ORDER = "failover.order"
+    FAILOVER_PRIMARY = "failover.primary"
+    FAILOVER_REDUNDANCY = "failover.redundancy"
     SIP_OPTIONS = "sip.options"
     SIP_RESPONSE = "sip.response"
 
@@ -92,3 +98,28 @@ def overall_verdict(findings: Iterable[Finding]) -> Verdict:
     if Status.WARN in statuses:
         return Verdict.WARN
     return Verdict.PASS
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResult:
+    """One probed target and the findings about it, in check order."""
+
+    target: Target
+    findings: tuple[Finding, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        return overall_verdict(self.findings)
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        target = self.target
+        return {
+            "target": target.label,
+            "uri": target.uri,
+            "host": target.host,
+            "address": target.address,
+            "port": target.port,
+            "transport": target.transport,
+            "sni": target.sni,
+            "verdict": self.verdict.value,
+        }

@@ -1,21 +1,36 @@
-"""Wiring one command: targets → collect (concurrently, bounded) → judge → report.
+"""Wiring one command: URIs → locate (RFC 3263) → collect (concurrently, bounded) → judge →
+report.
 
 The runner owns the clock readings that the pure layers receive (`now` for certificate
-judgement, the run's duration) and the concurrency bound; it holds no policy of its own.
+judgement, the run's duration), the random source for SRV weighting, and the concurrency
+bound; it holds no policy of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from probe.checks import OptionsPolicy, judge_options
-from probe.evidence import DEFAULT_PORTS, ProbeEvidence, Target, Transport
+from probe.checks.failover import (
+    Endpoint,
+    OrderedTarget,
+    OrderMode,
+    judge_failover,
+    provider_order,
+    weight_shares,
+)
+from probe.checks.location import check_location, check_unlocated
+from probe.checks.policy import FailoverPolicy
+from probe.evidence import DEFAULT_PORTS, Target, Transport
+from probe.findings import CheckId, Finding, Status, TargetResult
+from probe.locate import LocatedTarget, LocateResult, locate
 from probe.net.options import ProbeSettings, collect_options
-from probe.report.model import Report, TargetResult
+from probe.report.model import Report
 from probe.sip import SipUri
 
 
@@ -23,9 +38,11 @@ class TargetError(ValueError):
     """A target URI that cannot be probed (unsupported transport...)."""
 
 
-def transport_of(uri: SipUri) -> Transport:
-    """RFC 3263 §4.1 without DNS: `sips:` and `transport=tls` mean TLS; otherwise the
-    `transport` parameter; with none, UDP for `sip:` (TLS for `sips:`)."""
+def check_target_uri(uri: SipUri, text: str) -> Transport:
+    """Refuse what cannot be probed before any lookup; the transport RFC 3263 §4.1 implies
+    without DNS (TLS for `sips:`/`transport=tls`, else the parameter, else UDP)."""
+    if uri.scheme == "sips" and uri.transport not in (None, "tls", "tcp"):
+        raise TargetError(f"{text}: a sips: URI needs TLS, not transport={uri.transport}")
     if uri.is_secure:
         return "tls"
     transport = uri.transport
@@ -33,58 +50,175 @@ def transport_of(uri: SipUri) -> Transport:
         return "udp"
     if transport == "tcp":
         return "tcp"
-    raise TargetError(f"{uri}: transport={transport} is not supported (tls, tcp or udp)")
+    raise TargetError(f"{text}: transport={transport} is not supported (tls, tcp or udp)")
 
 
-def target_of(uri: SipUri, text: str) -> Target:
-    transport = transport_of(uri)
-    if uri.scheme == "sips" and uri.transport not in (None, "tls", "tcp"):
-        raise TargetError(f"{text}: a sips: URI needs TLS, not transport={uri.transport}")
+def unresolved_target(uri: SipUri, text: str) -> Target:
+    """A target for a URI that located nothing: named, but with no address."""
+    transport = check_target_uri(uri, text)
     port = uri.port if uri.port is not None else DEFAULT_PORTS[transport]
     return Target(uri=text, host=uri.host, port=port, transport=transport)
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedProbe:
+class LocateSettings:
+    dns_server: tuple[str, int] | None = None
+    seed: int | None = None
+    """Seed for the RFC 2782 weighted choice, so an SRV order can be reproduced."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """One URI and where it led."""
+
+    text: str
     uri: SipUri
-    target: Target
+    result: LocateResult
+
+    def targets(self) -> list[tuple[LocatedTarget, Target]]:
+        return [
+            (
+                found,
+                Target(
+                    uri=self.text,
+                    host=found.host,
+                    port=found.port,
+                    transport=found.transport,
+                    address=found.address,
+                ),
+            )
+            for found in self.result.targets
+        ]
 
 
-async def collect_all(
-    probes: Sequence[PlannedProbe], settings: ProbeSettings, *, concurrency: int
-) -> list[ProbeEvidence]:
-    """Probe every target, at most `concurrency` at a time; results in input order."""
-    gate = asyncio.Semaphore(max(1, concurrency))
+async def locate_all(
+    uris: Sequence[tuple[str, SipUri]], settings: ProbeSettings, where: LocateSettings
+) -> list[Located]:
+    rng = random.Random(where.seed)
 
-    async def one(planned: PlannedProbe) -> ProbeEvidence:
-        async with gate:
-            return await collect_options(planned.uri, planned.target, settings)
+    async def one(text: str, uri: SipUri) -> Located:
+        result = await locate(
+            uri,
+            pins=settings.pins,
+            dns_server=where.dns_server,
+            timeout=settings.timeout,
+            rng=random.Random(rng.random()),
+        )
+        return Located(text, uri, result)
 
-    return list(await asyncio.gather(*(one(planned) for planned in probes)))
+    return list(await asyncio.gather(*(one(text, uri) for text, uri in uris)))
 
 
-def judge_all(evidence: Sequence[ProbeEvidence], policy: OptionsPolicy) -> tuple[TargetResult, ...]:
-    return tuple(TargetResult(item.target, tuple(judge_options(item, policy))) for item in evidence)
-
-
-async def run_options(
-    probes: Sequence[PlannedProbe],
+async def probe_located(
+    located: Sequence[Located],
     settings: ProbeSettings,
     policy: OptionsPolicy,
     *,
+    concurrency: int,
+) -> list[list[TargetResult]]:
+    """Probe every target of every located URI, at most `concurrency` at a time.
+
+    Results keep the input order: one list per URI, its targets in location order; a URI
+    that located nothing gets one result carrying the failing `dns.resolve`.
+    """
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(entry: Located, found: LocatedTarget, target: Target) -> TargetResult:
+        async with gate:
+            evidence = await collect_options(entry.uri, target, settings)
+        findings = judge_options(evidence, policy)
+        location = check_location(entry.result, found, evidence.target.label)
+        return TargetResult(evidence.target, tuple([location, *findings] if location else findings))
+
+    async def per_uri(entry: Located) -> list[TargetResult]:
+        pairs = entry.targets()
+        if not pairs:
+            target = unresolved_target(entry.uri, entry.text)
+            skipped = Finding(
+                CheckId.SIP_OPTIONS, Status.SKIP, target.label, "OPTIONS not sent: no target"
+            )
+            return [TargetResult(target, (check_unlocated(entry.result, target.label), skipped))]
+        return list(await asyncio.gather(*(one(entry, f, t) for f, t in pairs)))
+
+    return list(await asyncio.gather(*(per_uri(entry) for entry in located)))
+
+
+def _stamp(policy: OptionsPolicy) -> OptionsPolicy:
+    return policy if policy.now is not None else policy.at(dt.datetime.now(dt.UTC))
+
+
+async def run_options(
+    uris: Sequence[tuple[str, SipUri]],
+    settings: ProbeSettings,
+    policy: OptionsPolicy,
+    *,
+    where: LocateSettings = LocateSettings(),
     concurrency: int = 50,
     notes: Sequence[str] = (),
 ) -> Report:
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
-    evidence = await collect_all(probes, settings, concurrency=concurrency)
-    if policy.now is None:
-        policy = policy.at(dt.datetime.now(dt.UTC))
-    results = judge_all(evidence, policy)
+    located = await locate_all(uris, settings, where)
+    results = await probe_located(located, settings, _stamp(policy), concurrency=concurrency)
     return Report(
         command="options",
         started_at=started_at.isoformat(timespec="milliseconds"),
         duration_ms=(time.perf_counter() - started) * 1000,
-        results=results,
+        results=tuple(result for group in results for result in group),
         notes=tuple(notes),
     )
+
+
+async def run_failover(
+    endpoints: Sequence[tuple[Endpoint, SipUri]],
+    settings: ProbeSettings,
+    policy: OptionsPolicy,
+    failover: FailoverPolicy,
+    *,
+    where: LocateSettings = LocateSettings(),
+    concurrency: int = 50,
+    notes: Sequence[str] = (),
+) -> Report:
+    """Probe every target of every endpoint; judge them, then the list as a whole."""
+    started_at = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    located = await locate_all([(e.uri, uri) for e, uri in endpoints], settings, where)
+    results = await probe_located(located, settings, _stamp(policy), concurrency=concurrency)
+    by_position = {
+        endpoint.position: (entry, group)
+        for (endpoint, _uri), entry, group in zip(endpoints, located, results, strict=True)
+    }
+    order = provider_order([endpoint for endpoint, _uri in endpoints], failover.mode)
+    shares = weight_shares([endpoint for endpoint, _uri in endpoints])
+    ordered: list[OrderedTarget] = []
+    for endpoint in order:
+        entry, group = by_position[endpoint.position]
+        found: list[LocatedTarget | None] = [*entry.result.targets] or [None]
+        for located_target, result in zip(found, group, strict=False):
+            srv = located_target.srv_target if located_target is not None else None
+            # An SRV share describes DNS's weighting; configured weights the provider's.
+            share = located_target.share if located_target is not None else None
+            if share is None and endpoint.priority is not None:
+                share = shares.get(endpoint.position)
+            ordered.append(OrderedTarget(endpoint, result, group=srv or endpoint.host, share=share))
+    trunk = judge_failover(ordered, mode=failover.mode)
+    return Report(
+        command="failover",
+        started_at=started_at.isoformat(timespec="milliseconds"),
+        duration_ms=(time.perf_counter() - started) * 1000,
+        results=tuple(target.result for target in ordered),
+        notes=tuple(notes),
+        trunk_findings=tuple(trunk),
+    )
+
+
+__all__ = [
+    "Endpoint",
+    "LocateSettings",
+    "Located",
+    "OrderMode",
+    "TargetError",
+    "check_target_uri",
+    "run_failover",
+    "run_options",
+]

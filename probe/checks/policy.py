@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from probe.checks.options import AcceptedCodes
 
 if TYPE_CHECKING:
+    from probe.checks.failover import OrderMode
     from probe.tls.trust import TrustAnchors
 
 
@@ -40,3 +41,12 @@ class OptionsPolicy:
 
     def at(self, now: dt.datetime) -> OptionsPolicy:
         return replace(self, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverPolicy:
+    """How an endpoint list is ordered and what its failover must offer."""
+
+    mode: OrderMode = "list"
+    """`list` (as configured), `fixed` (the same, for providers with fixed names), or
+    `priority` (lowest priority first, weights sharing within a priority)."""

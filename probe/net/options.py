@@ -73,13 +73,18 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         timeout_s=settings.timeout,
     )
-    resolved = await resolve_host(target.host, target.port, settings.pins, timeout=settings.timeout)
-    evidence = replace(evidence, resolve=resolved)
-    if not resolved.addresses:
-        return evidence
+    if target.address is None:
+        resolved = await resolve_host(
+            target.host, target.port, settings.pins, timeout=settings.timeout
+        )
+        evidence = replace(evidence, resolve=resolved)
+        if not resolved.addresses:
+            return evidence
+        target = replace(target, address=resolved.addresses[0])
+    address = target.address
+    assert address is not None
     # RFC 6066 §3: SNI carries host names only, never IP literals.
-    address = resolved.addresses[0]
-    target = replace(target, address=address, sni=settings.sni or target.name)
+    target = replace(target, sni=settings.sni or target.name)
     evidence = replace(evidence, target=target)
     if target.transport == "udp":
         return await _probe_udp(uri, evidence, settings, clock_ms)

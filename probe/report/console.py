@@ -155,6 +155,50 @@ def chain_tree(result: TargetResult) -> Tree | None:
     return tree
 
 
+def _order_table(order: JsonValue) -> Table | None:
+    """The provider's try order, one row per target."""
+    if not isinstance(order, list) or not order:
+        return None
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+    for name in ("#", "target", "prio/weight", "health", "rtt", "why"):
+        table.add_column(name, no_wrap=name != "why", overflow="fold")
+    for row in order:
+        if not isinstance(row, dict):
+            continue
+        weights = ""
+        if row.get("priority") is not None:
+            weights = f"{row['priority']}/{row.get('weight')}"
+            if row.get("share") is not None:
+                weights += f" ({float(row['share']) * 100:.0f}%)"
+        healthy = bool(row.get("healthy"))
+        rtt = row.get("rtt_ms")
+        table.add_row(
+            str(row.get("rank")),
+            str(row.get("target")),
+            weights,
+            Text("up" if healthy else "DOWN", style="green" if healthy else "bold red"),
+            f"{float(rtt):.1f} ms" if isinstance(rtt, int | float) else "",
+            "" if healthy else str(row.get("reason", "")),
+        )
+    return table
+
+
+def _render_trunk(console: Console, findings: tuple[Finding, ...], verbose: bool) -> None:
+    console.print()
+    console.print(Text("failover, in the order the provider tries", style="bold"))
+    for finding in findings:
+        if finding.check == CheckId.FAILOVER_ORDER:
+            table = _order_table(finding.details.get("order"))
+            if table is not None:
+                console.print(table)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    _finding_rows(table, findings, verbose=False)
+    console.print(table)
+
+
 def render_console(
     report: Report, stream: IO[str], *, color: bool | None = None, verbose: bool = False
 ) -> None:
@@ -177,6 +221,8 @@ def render_console(
     console.print(headline)
     for note in report.notes:
         console.print(Text(f"note: {note}", style="yellow"))
+    if report.trunk_findings:
+        _render_trunk(console, report.trunk_findings, verbose)
     for result in report.results:
         console.print()
         title = Text(result.target.label, style="bold")

@@ -6,35 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from probe import __version__
-from probe.evidence import Target
-from probe.findings import Finding, JsonValue, Verdict, overall_verdict
+from probe.findings import Finding, JsonValue, TargetResult, Verdict, overall_verdict
+
+__all__ = ["SCHEMA", "Report", "TargetResult", "exit_code"]
 
 SCHEMA = "sipprobe.report/1"
-
-
-@dataclass(frozen=True, slots=True)
-class TargetResult:
-    """One probed target and the findings about it, in check order."""
-
-    target: Target
-    findings: tuple[Finding, ...]
-
-    @property
-    def verdict(self) -> Verdict:
-        return overall_verdict(self.findings)
-
-    def to_dict(self) -> dict[str, JsonValue]:
-        target = self.target
-        return {
-            "target": target.label,
-            "uri": target.uri,
-            "host": target.host,
-            "address": target.address,
-            "port": target.port,
-            "transport": target.transport,
-            "sni": target.sni,
-            "verdict": self.verdict.value,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +20,13 @@ class Report:
     duration_ms: float
     results: tuple[TargetResult, ...]
     notes: tuple[str, ...] = field(default=())
+    trunk_findings: tuple[Finding, ...] = field(default=())
+    """Findings about the endpoint list as a whole (failover), shown first."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        return tuple(finding for result in self.results for finding in result.findings)
+        per_target = (finding for result in self.results for finding in result.findings)
+        return (*self.trunk_findings, *per_target)
 
     @property
     def verdict(self) -> Verdict:

@@ -27,6 +27,11 @@ def require_binary(name: str) -> str:
     return path
 
 
+def bracketed(host: str) -> str:
+    """An IPv6 literal in brackets, as URIs and listen lines want it."""
+    return f"[{host}]" if ":" in host else host
+
+
 def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago on `host` (TCP by default)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -70,10 +75,11 @@ def wait_for_sip_udp(
     host: str, port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 15.0
 ) -> None:
     """Until an OPTIONS over UDP gets any SIP response: the server's workers are up."""
+    where = bracketed(host)
     request = (
-        f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {host}:9;branch=z9hG4bKready;rport\r\nMax-Forwards: 70\r\n"
-        f"From: <sip:ready@{host}>;tag=r\r\nTo: <sip:{host}>\r\nCall-ID: ready\r\n"
+        f"OPTIONS sip:{where}:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {where}:9;branch=z9hG4bKready;rport\r\nMax-Forwards: 70\r\n"
+        f"From: <sip:ready@{where}>;tag=r\r\nTo: <sip:{where}>\r\nCall-ID: ready\r\n"
         "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     ).encode()
     deadline = time.monotonic() + timeout

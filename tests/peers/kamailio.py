@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.peers.common import (
+    bracketed,
     free_port_both,
     require_binary,
     stop,
@@ -42,8 +43,8 @@ rev_dns=no
 enable_tls=yes
 tcp_connection_lifetime=60
 {listens}
-listen=tcp:{host}:{plain_port}
-listen=udp:{host}:{plain_port}
+listen=tcp:{bracketed}:{plain_port}
+listen=udp:{bracketed}:{plain_port}
 server_header="Server: kamailio-sipprobe-test"
 mpath="{module_dir}/"
 loadmodule "tls.so"
@@ -56,8 +57,8 @@ request_route {{
     if (is_method("OPTIONS")) {{
         append_to_reply("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\\r\\n");
         append_to_reply("Accept: application/sdp\\r\\n");
-        append_to_reply("Supported: path, outbound\\r\\n");
-        sl_send_reply("200", "OK");
+        append_to_reply("Supported: path, outbound\\r\\n");{extra_reply}
+        sl_send_reply("{reply_code}", "{reply_reason}");
         exit;
     }}
     if (is_method("ACK")) {{
@@ -100,7 +101,7 @@ class TlsProfile:
 
     def render(self, host: str, port: int) -> str:
         lines = [
-            f"[server:{host}:{port}]",
+            f"[server:{bracketed(host)}:{port}]",
             f"method = {self.method}",
             f"certificate = {self.cert}",
             f"private_key = {self.key}",
@@ -152,8 +153,12 @@ def start_kamailio(
     host: str = "127.0.0.1",
     *,
     allow_weak: bool = False,
+    options_reply: tuple[int, str] = (200, "OK"),
+    reply_headers: Sequence[str] = (),
 ) -> Kamailio:
-    """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions."""
+    """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
+    `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
+    `Retry-After: 120`)."""
     binary = require_binary("kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {profile.name: free_port_both(host) for profile in profiles}
@@ -171,11 +176,16 @@ def start_kamailio(
     cfg = workdir / "kamailio.cfg"
     cfg.write_text(
         CONFIG.format(
-            host=host,
-            listens="\n".join(f"listen=tls:{host}:{port}" for port in ports.values()),
+            listens="\n".join(f"listen=tls:{bracketed(host)}:{port}" for port in ports.values()),
+            bracketed=bracketed(host),
             plain_port=plain_port,
             module_dir=module_dir(),
             tls_cfg=tls_cfg,
+            reply_code=options_reply[0],
+            reply_reason=options_reply[1],
+            extra_reply="".join(
+                f'\n        append_to_reply("{header}\\r\\n");' for header in reply_headers
+            ),
         )
     )
     runtime = workdir / "run"

@@ -1,0 +1,42 @@
+"""RFC 3263 server location: a sans-I/O planner and its dnspython driver.
+
+``LocatePlanner`` decides which NAPTR/SRV/A/AAAA query comes next and orders what comes
+back (pure; no I/O, no clock); ``locate()`` drives it over ``dns.asyncresolver``.
+"""
+
+from .driver import DEFAULT_DNS_PORT, locate, parse_dns_server
+from .order import NAPTR_SERVICES, srv_shares
+from .plan import MAX_ADDRESS_NAMES, MAX_NAPTR_FOLLOWED, LocatePlanner
+from .records import (
+    DnsAnswer,
+    DnsErrorKind,
+    DnsQuery,
+    DnsRecord,
+    LocatedTarget,
+    LocateResult,
+    NaptrRecord,
+    RecordType,
+    SrvRecord,
+)
+from .render import format_plan
+
+__all__ = [
+    "DEFAULT_DNS_PORT",
+    "MAX_ADDRESS_NAMES",
+    "MAX_NAPTR_FOLLOWED",
+    "NAPTR_SERVICES",
+    "DnsAnswer",
+    "DnsErrorKind",
+    "DnsQuery",
+    "DnsRecord",
+    "LocatePlanner",
+    "LocateResult",
+    "LocatedTarget",
+    "NaptrRecord",
+    "RecordType",
+    "SrvRecord",
+    "format_plan",
+    "locate",
+    "parse_dns_server",
+    "srv_shares",
+]
