@@ -143,6 +143,34 @@ async def probe_located(
     return list(await asyncio.gather(*(per_uri(entry) for entry in located)))
 
 
+def _ordered(
+    endpoint: Endpoint,
+    found: LocatedTarget | None,
+    result: TargetResult,
+    shares: dict[int, float],
+) -> OrderedTarget:
+    """Place one target: an SRV record's priority and weight order it within its endpoint
+    (DNS's weighting); otherwise the configured ones (the provider's)."""
+    if found is not None and found.priority is not None:
+        return OrderedTarget(
+            endpoint,
+            result,
+            group=found.srv_target or endpoint.host,
+            share=found.share,
+            priority=found.priority,
+            weight=found.weight,
+        )
+    share = shares.get(endpoint.position) if endpoint.priority is not None else None
+    return OrderedTarget(
+        endpoint,
+        result,
+        group=endpoint.host,
+        share=share,
+        priority=endpoint.priority,
+        weight=endpoint.weight,
+    )
+
+
 def _stamp(policy: OptionsPolicy) -> OptionsPolicy:
     return policy if policy.now is not None else policy.at(dt.datetime.now(dt.UTC))
 
@@ -195,12 +223,7 @@ async def run_failover(
         entry, group = by_position[endpoint.position]
         found: list[LocatedTarget | None] = [*entry.result.targets] or [None]
         for located_target, result in zip(found, group, strict=False):
-            srv = located_target.srv_target if located_target is not None else None
-            # An SRV share describes DNS's weighting; configured weights the provider's.
-            share = located_target.share if located_target is not None else None
-            if share is None and endpoint.priority is not None:
-                share = shares.get(endpoint.position)
-            ordered.append(OrderedTarget(endpoint, result, group=srv or endpoint.host, share=share))
+            ordered.append(_ordered(endpoint, located_target, result, shares))
     trunk = judge_failover(ordered, mode=failover.mode)
     return Report(
         command="failover",

@@ -57,6 +57,9 @@ class OrderedTarget:
     """What makes it a separate endpoint: the endpoint host or the SRV target behind it."""
     share: float | None = None
     """Share of traffic within its priority, for weighted choices (RFC 2782)."""
+    priority: int | None = None
+    """The priority that ordered it: configured, or from its SRV record."""
+    weight: int | None = None
 
 
 def provider_order(endpoints: Sequence[Endpoint], mode: OrderMode) -> list[Endpoint]:
@@ -139,8 +142,8 @@ def judge_failover(ordered: Sequence[OrderedTarget], *, mode: OrderMode) -> list
                 "endpoint": target.endpoint.uri,
                 "group": target.group,
                 "target": target.result.target.label,
-                "priority": target.endpoint.priority,
-                "weight": target.endpoint.weight,
+                "priority": target.priority,
+                "weight": target.weight,
                 "share": None if target.share is None else round(target.share, 4),
                 "healthy": healthy,
                 "reason": why,
@@ -161,25 +164,28 @@ def _order_finding(states: list[_State], rows: list[JsonValue], mode: OrderMode)
     details: dict[str, JsonValue] = {"mode": mode, "order": rows}
     if not states:
         return Finding(CheckId.FAILOVER_ORDER, Status.FAIL, TRUNK, "no targets to try", details)
-    steps = [
-        f"{rank}. {_where(target)} {'up' if healthy else 'DOWN'}"
-        for rank, (target, healthy, _why) in enumerate(states, start=1)
-    ]
-    landing = next((target for target, healthy, _why in states if healthy), None)
+    down = [target for target, healthy, _why in states if not healthy]
+    rank, landing = next(
+        ((rank, t) for rank, (t, healthy, _why) in enumerate(states, start=1) if healthy),
+        (0, None),
+    )
     details["lands_on"] = landing.result.target.label if landing is not None else None
+    down_text = f"{len(down)} of {len(states)} targets down"
+    if down:
+        down_text += " (" + ", ".join(_where(target) for target in down) + ")"
     if landing is None:
         return Finding(
             CheckId.FAILOVER_ORDER,
             Status.FAIL,
             TRUNK,
-            "no target is healthy: calls fail everywhere (" + "; ".join(steps) + ")",
+            f"no target is healthy: calls fail everywhere; {down_text}",
             details,
         )
     return Finding(
         CheckId.FAILOVER_ORDER,
         Status.PASS,
         TRUNK,
-        f"calls land on {_where(landing)}; provider order: " + "; ".join(steps),
+        f"calls land on {_where(landing)}, #{rank} in the provider's order; {down_text}",
         details,
     )
 
