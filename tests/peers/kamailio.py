@@ -51,9 +51,10 @@ loadmodule "tls.so"
 loadmodule "sl.so"
 loadmodule "textops.so"
 loadmodule "pv.so"
+{relay_modules}
 modparam("tls", "config", "{tls_cfg}")
 
-request_route {{
+request_route {{{relay_route}
     if (is_method("OPTIONS")) {{
         append_to_reply("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\\r\\n");
         append_to_reply("Accept: application/sdp\\r\\n");
@@ -80,6 +81,40 @@ system_default = system_default_section
 CipherString = DEFAULT:@SECLEVEL=0
 MinProtocol = TLSv1
 """
+
+# As an SBC in front of a media server: TLS towards sipprobe, UDP towards a SIPp UAS, with
+# double Record-Route so in-dialog requests (ACK, BYE) come back through it.
+RELAY_MODULES = """loadmodule "tm.so"
+loadmodule "rr.so"
+modparam("rr", "enable_double_rr", 1)
+"""
+RELAY_ROUTE = """
+    if (has_totag()) {{
+        if (loose_route()) {{
+            t_relay();
+            exit;
+        }}
+        if (is_method("ACK")) {{
+            if (t_check_trans()) {{
+                t_relay();
+            }}
+            exit;
+        }}
+        sl_send_reply("404", "Not here");
+        exit;
+    }}
+    if (is_method("CANCEL")) {{
+        if (t_check_trans()) {{
+            t_relay();
+        }}
+        exit;
+    }}
+    if (is_method("INVITE|BYE")) {{
+        record_route();
+        $du = "sip:{relay_host}:{relay_port};transport=udp";
+        t_relay();
+        exit;
+    }}"""
 
 CLIENT_PROFILE = """[client:default]
 verify_certificate = no
@@ -155,10 +190,11 @@ def start_kamailio(
     allow_weak: bool = False,
     options_reply: tuple[int, str] = (200, "OK"),
     reply_headers: Sequence[str] = (),
+    relay_to: tuple[str, int] | None = None,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
-    `Retry-After: 120`)."""
+    `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there."""
     binary = require_binary("kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {profile.name: free_port_both(host) for profile in profiles}
@@ -181,6 +217,12 @@ def start_kamailio(
             plain_port=plain_port,
             module_dir=module_dir(),
             tls_cfg=tls_cfg,
+            relay_modules=RELAY_MODULES if relay_to else "",
+            relay_route=(
+                RELAY_ROUTE.format(relay_host=relay_to[0], relay_port=relay_to[1])
+                if relay_to
+                else ""
+            ),
             reply_code=options_reply[0],
             reply_reason=options_reply[1],
             extra_reply="".join(
