@@ -7,7 +7,8 @@ is a usage error (exit 2) with a sentence, never a half-run probe.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -20,11 +21,12 @@ from probe.net.options import ProbeSettings
 from probe.net.resolve import Pin, PinError, parse_pin
 from probe.report.model import Report
 from probe.runner import LocateSettings, TargetError, check_target_uri, run_failover, run_options
-from probe.sip import SipError, SipUri, parse_uri
+from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
 
 if TYPE_CHECKING:
     from probe.locate import LocateResult
+    from probe.net.call import CallSettings
     from probe.tls.trust import TrustAnchors
 
 UsageError = Callable[[str], NoReturn]
@@ -249,3 +251,102 @@ def run_resolve_command(
     where = build_locate(request, on_usage_error)
     located = asyncio.run(locate_all(uris, settings, where))
     return [entry.result for entry in located]
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRequest:
+    """`sipprobe invite`: the next hop (common.targets), who is called, how it ends."""
+
+    common: OptionsRequest
+    to: str
+    from_: str | None = None
+    offer: str = "sdes"
+    suites: Sequence[str] = ()
+    hangup: str = "on-answer"
+    auth_file: Path | None = None
+    allow_cleartext_keys: bool = False
+    answer_timeout: float = 30.0
+
+
+AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
+AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
+
+
+def load_credentials(
+    auth_file: Path | None, environ: Mapping[str, str], usage: UsageError
+) -> DigestCredentials | None:
+    """Digest credentials from a file (`username=` and `password=` lines) or from the
+    environment; never from the command line, where `ps` would show them."""
+    if auth_file is not None:
+        try:
+            text = auth_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            usage(f"--auth-file {auth_file}: {getattr(exc, 'strerror', None) or exc}")
+        values: dict[str, str] = {}
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            if sep and name.strip() in ("username", "password"):
+                values[name.strip()] = value.strip()
+        if set(values) != {"username", "password"}:
+            usage(f"--auth-file {auth_file}: needs a username= line and a password= line")
+        return DigestCredentials(values["username"], values["password"])
+    user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
+    if user and password:
+        return DigestCredentials(user, password)
+    if user or password:
+        usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
+    return None
+
+
+def _dtls_fingerprint() -> object:
+    """A throw-away certificate's SHA-256 fingerprint for a DTLS-SRTP offer (RFC 8122)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from probe.sdp import Fingerprint
+    from probe.tls.pki import make_leaf
+
+    certificate = make_leaf(None, common_name="sipprobe", key_type="ec").cert
+    digest = certificate.fingerprint(hashes.SHA256())
+    return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
+
+
+def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
+    from probe.net.call import CallSettings
+
+    try:
+        to = parse_uri(request.to)
+        from_uri = parse_uri(request.from_) if request.from_ else None
+    except SipError as exc:
+        usage(f"--to/--from: {exc}")
+    credentials = load_credentials(request.auth_file, os.environ, usage)
+    from probe.sdp import DEFAULT_SUITES
+
+    return CallSettings(
+        to=to,
+        from_uri=from_uri,
+        offer_kind=request.offer,  # type: ignore[arg-type]
+        suites=tuple(request.suites) or tuple(DEFAULT_SUITES),
+        hangup=request.hangup,  # type: ignore[arg-type]
+        credentials=credentials,
+        allow_cleartext_keys=request.allow_cleartext_keys,
+        answer_timeout=request.answer_timeout,
+        fingerprint=_dtls_fingerprint() if request.offer == "dtls" else None,
+    )
+
+
+def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
+    common = request.common
+    uris = parse_targets(common.targets, on_usage_error)
+    call = build_call(request, on_usage_error)
+    settings = replace(build_settings(common, on_usage_error), call=call)
+    policy = build_policy(common, could_use_tls(uris), on_usage_error)
+    where = build_locate(common, on_usage_error)
+    notes = _notes(common)
+    if request.allow_cleartext_keys:
+        notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
+    report = asyncio.run(
+        run_options(
+            uris, settings, policy, where=where, concurrency=common.concurrency, notes=notes
+        )
+    )
+    return replace(report, command="invite")

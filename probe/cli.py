@@ -301,6 +301,93 @@ def failover(
 
 
 @cli.command()
+@click.argument("target")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="URI",
+    help="Who is called: the Request-URI and To (a number or user). Required.",
+)
+@click.option("--from", "from_", metavar="URI", help="The From URI (default: sipprobe@local).")
+@connection_options
+@_location_options
+@click.option(
+    "--offer",
+    type=click.Choice(["sdes", "dtls", "rtp"]),
+    default="sdes",
+    show_default=True,
+    help="SRTP with SDES keys, DTLS-SRTP, or plain RTP (to find endpoints that "
+    "accept unencrypted media).",
+)
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    metavar="NAME",
+    help="SDES suite to offer, in preference order (default: AES_CM_128_HMAC_SHA1_80 then _32).",
+)
+@click.option(
+    "--hangup",
+    type=click.Choice(["on-answer", "on-early-media", "immediately"]),
+    default="on-answer",
+    show_default=True,
+    help="End the call after the answer (ACK then BYE), as soon as a 183 carries "
+    "SDP (CANCEL), or right after the first provisional response.",
+)
+@click.option(
+    "--answer-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to let it ring before cancelling.",
+)
+@click.option(
+    "--auth-file",
+    type=click.Path(path_type=Path),
+    help="Digest credentials: a file with username= and password= lines "
+    "(or set SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD).",
+)
+@click.option(
+    "--allow-cleartext-keys",
+    is_flag=True,
+    help="Send SDES keys even over a non-TLS hop (they travel in the clear).",
+)
+def invite(
+    target: str,
+    to: str,
+    from_: str | None,
+    offer: str,
+    suites: Sequence[str],
+    hangup: str,
+    answer_timeout: float,
+    auth_file: Path | None,
+    allow_cleartext_keys: bool,
+    **values: Any,
+) -> None:
+    """Place one test call through TARGET (the next hop, as for `options`) to --to.
+
+    The INVITE carries an SDP offer (SRTP keys by default); the answer says whether SRTP
+    was really negotiated. The call is always ended: ACK and BYE after an answer, CANCEL
+    before one. Keys and passwords are never printed.
+    """
+    from probe.app import InviteRequest, run_invite_command
+
+    request = InviteRequest(
+        _request("invite", [target], values),
+        to=to,
+        from_=from_,
+        offer=offer,
+        suites=suites,
+        hangup=hangup,
+        auth_file=auth_file,
+        allow_cleartext_keys=allow_cleartext_keys,
+        answer_timeout=answer_timeout,
+    )
+    _emit_and_exit(run_invite_command(request, on_usage_error=_usage), values)
+
+
+@cli.command()
 @click.argument("targets", nargs=-1, required=True)
 @_location_options
 @click.option(

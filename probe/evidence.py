@@ -188,3 +188,50 @@ class ProbeEvidence:
     exchanges: tuple[SipExchange, ...] = ()
     closed_cleanly: bool = True
     enumeration: TlsEnumeration | None = None
+    call: CallEvidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One SIP message on the wire during a call, as sent or received."""
+
+    at_ms: float
+    direction: Literal["sent", "received"]
+    data: bytes
+    note: str | None = None
+
+
+CallTeardown = Literal[
+    "bye",  # ACK then BYE after a 2xx
+    "cancel",  # CANCEL before a final response, then the 487 ACKed
+    "rejected",  # a final error response, ACKed
+    "no_answer",  # nothing at all came back: no dialog to end
+    "not_sent",  # the INVITE was never sent (e.g. SDES keys over a cleartext hop)
+    "failed",  # the teardown itself could not complete (the finding says why)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvidence:
+    """A test call from INVITE to its end: every message, the offer, the answer, the end."""
+
+    offer_kind: str
+    offer: bytes
+    """The SDP offer as sent, keys included: judged, never rendered as is."""
+    events: tuple[WireEvent, ...] = ()
+    final_status: int | None = None
+    final_reason: str | None = None
+    answer: bytes | None = None
+    answer_source: str | None = None
+    """Which response carried the answer judged (e.g. `200 OK`, `183 Session Progress`)."""
+    provisional: tuple[int, ...] = ()
+    authenticated: bool = False
+    cancelled: bool = False
+    teardown: CallTeardown = "no_answer"
+    teardown_detail: str | None = None
+    dialogs_left_open: int = 0
+    bye_status: int | None = None
+    """The final status our BYE got, when one was sent."""
+    keys_sent: bool = False
+    error: str | None = None
+    elapsed_ms: float | None = None

@@ -50,6 +50,11 @@ class CheckId(enum.StrEnum):
     FAILOVER_REDUNDANCY = "failover.redundancy"
     SIP_OPTIONS = "sip.options"
     SIP_RESPONSE = "sip.response"
+    SIP_INVITE = "sip.invite"
+    SIP_TEARDOWN = "sip.teardown"
+    SDP_SRTP = "sdp.srtp"
+    SDP_SDES_TRANSPORT = "sdp.sdes_transport"
+    MEDIA_SRTP = "media.srtp"
 
 
 @dataclass(frozen=True, slots=True)

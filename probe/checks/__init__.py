@@ -37,11 +37,47 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
         findings.append(check_client_cert(evidence))
         findings.append(check_versions(evidence, policy.tls.min_version))
         findings.append(check_ciphers(evidence))
-    if evidence.exchanges:
+    if evidence.call is not None:
+        findings.extend(judge_call(evidence))
+    elif evidence.exchanges:
         findings.append(check_options(evidence, policy.accept))
         findings.append(check_response(evidence))
     else:
         findings.append(not_sent(evidence))
+    return [finding for finding in findings if finding is not None]
+
+
+def judge_call(evidence: ProbeEvidence) -> list[Finding]:
+    """The findings of a test call: how it was answered, the SRTP verdict, how it ended."""
+    from probe.checks.call import check_invite, check_teardown
+    from probe.checks.srtp import check_sdes_transport, check_srtp
+    from probe.sdp import parse_sdp
+
+    call = evidence.call
+    assert call is not None
+    label = evidence.target.label
+    findings: list[Finding | None] = [check_invite(call, label)]
+    if call.teardown != "not_sent":
+        findings.append(
+            check_srtp(
+                label=label,
+                offer=parse_sdp(call.offer),
+                offer_kind=call.offer_kind,
+                answer=call.answer,
+                answer_source=call.answer_source,
+                final_status=call.final_status,
+                final_reason=call.final_reason,
+            )
+        )
+    findings.append(
+        check_sdes_transport(
+            label=label,
+            transport=evidence.target.transport,
+            offer_kind=call.offer_kind,
+            keys_sent=call.keys_sent and call.teardown != "not_sent",
+        )
+    )
+    findings.append(check_teardown(call, label))
     return [finding for finding in findings if finding is not None]
 
 

@@ -12,9 +12,17 @@ import datetime as dt
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from probe import __version__
-from probe.evidence import ConnectEvidence, ExchangeOutcome, ProbeEvidence, SipExchange, Target
+from probe.evidence import (
+    CallEvidence,
+    ConnectEvidence,
+    ExchangeOutcome,
+    ProbeEvidence,
+    SipExchange,
+    Target,
+)
 from probe.net.connect import classify_connect_error, open_tcp, start_tls
 from probe.net.exchange import (
     Clock,
@@ -33,6 +41,9 @@ from probe.sip import (
     random_token,
 )
 from probe.tls.context import TlsClientConfig
+
+if TYPE_CHECKING:
+    from probe.net.call import CallSettings
 
 USER_AGENT = f"sipprobe/{__version__}"
 
@@ -58,6 +69,8 @@ class ProbeSettings:
     user_agent: str = USER_AGENT
     enumerate_tls: bool = False
     """Also ask, one handshake each, which TLS versions and 1.2 suites are accepted."""
+    call: CallSettings | None = None
+    """Place a test call instead of sending OPTIONS (`sipprobe invite`)."""
 
 
 async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) -> ProbeEvidence:
@@ -117,6 +130,20 @@ async def _probe_stream(
             evidence = replace(evidence, tls=tls)
             if not tls.ok:
                 return evidence
+        if settings.call is not None:
+            from probe.net.call import place_call
+
+            call = await place_call(
+                connection,
+                transport=target.transport,
+                local_address=connected.local_address or "0.0.0.0",
+                local_port=connected.local_port or 0,
+                settings=settings.call,
+                timeout=settings.timeout,
+                user_agent=settings.user_agent,
+                clock_ms=clock_ms,
+            )
+            return replace(evidence, call=call)
         framer = StreamFramer()
 
         async def send(request: Request) -> SipExchange:
@@ -136,6 +163,8 @@ async def _probe_udp(
 ) -> ProbeEvidence:
     target = evidence.target
     assert target.address is not None
+    if settings.call is not None:
+        return replace(evidence, call=_udp_call_refused(settings.call))
     loop = asyncio.get_running_loop()
     started = loop.time()
     family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
@@ -165,6 +194,15 @@ async def _probe_udp(
     finally:
         transport.close()
     return replace(evidence, connect=connected, exchanges=exchanges)
+
+
+def _udp_call_refused(call: CallSettings) -> CallEvidence:
+    return CallEvidence(
+        offer_kind=call.offer_kind,
+        offer=b"",
+        teardown="not_sent",
+        teardown_detail="test calls run over TLS or TCP; transport=udp is not supported for INVITE",
+    )
 
 
 async def _repeat_options(

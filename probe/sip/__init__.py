@@ -1,4 +1,5 @@
-"""Sans-I/O SIP codec: URIs, headers, messages, stream framing, builders, transactions.
+"""Sans-I/O SIP codec: URIs, headers, messages, stream framing, builders, transactions,
+the UAC dialog and digest authentication.
 
 Strict parsing of RFC 3261 (grammar in §25), with every size bound a named
 :class:`Limits` field and one error hierarchy rooted at :class:`SipError`.  Nothing in
@@ -13,6 +14,15 @@ from .builders import (
     new_branch,
     random_token,
 )
+from .dialog import Dialog, creates_dialog
+from .digest import (
+    DigestChallenge,
+    DigestCredentials,
+    authorize,
+    build_authorization,
+    choose_challenge,
+    parse_challenge,
+)
 from .errors import SipBuildError, SipError, SipLimitError, SipParseError
 from .framing import StreamFramer
 from .headers import (
@@ -24,12 +34,18 @@ from .headers import (
     parse_cseq,
     parse_via,
 )
+from .invite import build_ack_non2xx, build_cancel, build_invite
 from .limits import DEFAULT_LIMITS, Limits
 from .message import Message, Request, Response, parse_message
 from .transaction import (
+    TIMER_D_UNRELIABLE,
     Deliver,
+    InviteClientTransaction,
+    InviteTransactionAction,
+    InviteTransactionState,
     NonInviteClientTransaction,
     Retransmit,
+    SendAck,
     TimedOut,
     TimerConfig,
     TransactionAction,
@@ -39,9 +55,16 @@ from .uri import NameAddr, SipUri, parse_name_addr, parse_uri
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "TIMER_D_UNRELIABLE",
     "CSeq",
     "Deliver",
+    "Dialog",
+    "DigestChallenge",
+    "DigestCredentials",
     "Headers",
+    "InviteClientTransaction",
+    "InviteTransactionAction",
+    "InviteTransactionState",
     "Limits",
     "Message",
     "NameAddr",
@@ -50,6 +73,7 @@ __all__ = [
     "Response",
     "ResponseMatch",
     "Retransmit",
+    "SendAck",
     "SipBuildError",
     "SipError",
     "SipLimitError",
@@ -61,11 +85,19 @@ __all__ = [
     "TransactionAction",
     "TransactionState",
     "Via",
+    "authorize",
+    "build_ack_non2xx",
+    "build_authorization",
+    "build_cancel",
+    "build_invite",
     "build_options",
     "build_response",
     "canonical_name",
+    "choose_challenge",
+    "creates_dialog",
     "match_response",
     "new_branch",
+    "parse_challenge",
     "parse_content_length",
     "parse_cseq",
     "parse_message",

@@ -119,3 +119,13 @@ CSEQ_RE = re.compile(f"([0-9]+){LWS}({TOKEN})")
 # The version is matched separately so that "SIP/2.1" gets its own error message.
 REQUEST_LINE_RE = re.compile(f"({TOKEN}) ([^ ]+) ([^ ]+)")
 STATUS_LINE_RE = re.compile("([^ ]+) ([^ ]*) (.*)", re.DOTALL)
+
+# --- §25.1 / RFC 7616 §3.3: authentication challenges and credentials ----------------
+# challenge  = ("Digest" LWS digest-cln *(COMMA digest-cln)) / other-challenge
+# other-challenge = auth-scheme LWS auth-param *(COMMA auth-param)
+# auth-param = auth-param-name EQUAL ( token / quoted-string )
+# COMMA = SWS "," SWS;  EQUAL = SWS "=" SWS.  The named digest-cln parameters (realm,
+# nonce, qop...) are auth-params with a narrower value; which form each value takes
+# is checked in code, so that a peer quoting "algorithm" is told so precisely.
+AUTH_SCHEME_RE = re.compile(f"{SWS}({TOKEN})(?:{LWS}|$)")
+AUTH_PARAM_RE = re.compile(f"{SWS}({TOKEN}){SWS}={SWS}({TOKEN}|{QUOTED_STRING}){SWS}")

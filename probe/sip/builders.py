@@ -67,6 +67,109 @@ def _local_host(text: str) -> tuple[str, HostKind]:
         raise SipBuildError(f"local_host: {exc}") from None
 
 
+def _check_via_inputs(transport: str, local_port: int, branch: str) -> None:
+    # §25.1 allows any token, but it also goes into the Contact's transport= URI
+    # parameter; real transports (UDP, TCP, TLS, SCTP, TLS-SCTP, WS, WSS) fit this.
+    _require(
+        _TRANSPORT_RE.fullmatch(transport) is not None,
+        f"transport {transport!r} is not a transport name",
+    )
+    _require(
+        isinstance(local_port, int) and 1 <= local_port <= 65535,
+        f"local_port {local_port!r} is outside 1-65535",
+    )
+    check_branch(branch)
+
+
+def check_branch(branch: str) -> None:
+    """A branch we send must be a token starting with the magic cookie (§8.1.1.7)."""
+    _require(
+        isinstance(branch, str)
+        and branch.startswith(BRANCH_COOKIE)
+        and _abnf.TOKEN_RE.fullmatch(branch) is not None,
+        f"branch {branch!r} must be a token starting with {BRANCH_COOKIE} (§8.1.1.7)",
+    )
+
+
+def make_via(*, transport: str, local_host: str, local_port: int, branch: str) -> Via:
+    """Our Via for a new request (§8.1.1.7, §18.1.1), with RFC 3581 ``rport``."""
+    _check_via_inputs(transport, local_port, branch)
+    host, _ = _local_host(local_host)
+    return Via(
+        "SIP/2.0", transport.upper(), host, local_port, (("branch", branch), ("rport", None))
+    )
+
+
+def check_cseq(cseq: int) -> None:
+    """§8.1.1.5: the sequence number must be below 2**31."""
+    _require(
+        isinstance(cseq, int) and 0 <= cseq <= CSEQ_MAX,
+        f"cseq {cseq} is outside 0..2**31-1 (§8.1.1.5)",
+    )
+
+
+def request_uri_of(target: SipUri) -> SipUri:
+    """``target`` as a Request-URI: without URI headers and ``method`` (§19.1.5).
+
+    The table in §19.1.1 allows everything else, transport and maddr included.
+    """
+    return replace(target, params=tuple(p for p in target.params if p[0] != "method"), headers=())
+
+
+def _origin(
+    target: SipUri,
+    *,
+    method: str,
+    transport: str,
+    local_host: str,
+    local_port: int,
+    branch: str,
+    from_tag: str,
+    call_id: str,
+    cseq: int,
+    from_uri: SipUri | None,
+    to_uri: SipUri | None = None,
+) -> tuple[SipUri, list[tuple[str, str]]]:
+    """The Request-URI and the §8.1.1 header block of a new out-of-dialog request:
+    Via, Max-Forwards, From, To, Call-ID, CSeq and Contact, in that order."""
+    via = make_via(transport=transport, local_host=local_host, local_port=local_port, branch=branch)
+    _require(
+        _abnf.TOKEN_RE.fullmatch(from_tag) is not None, f"from_tag {from_tag!r} is not a token"
+    )
+    _require(
+        _abnf.CALLID_RE.fullmatch(call_id) is not None, f"call_id {call_id!r} is not word[@word]"
+    )
+    check_cseq(cseq)
+    host, host_kind = _local_host(local_host)
+    scheme = target.scheme  # §8.1.1.8: a SIPS Request-URI needs SIPS From and Contact
+
+    if from_uri is None:
+        from_uri = SipUri(scheme, PROBE_USER, None, host, host_kind, None)
+    from_addr = NameAddr(None, from_uri, (("tag", from_tag),))
+    if to_uri is None:
+        # §19.1.1 table: To takes no port, transport, maddr, ttl, lr or headers; the
+        # password is dropped too, so no secret is echoed into a header.
+        to_uri = SipUri(scheme, target.user, None, target.host, target.host_kind, None)
+    # sips: already means TLS over TCP; RFC 5630 §3.1.3 deprecates adding transport=tls.
+    if scheme == "sips" and transport.upper() in ("TLS", "TCP"):
+        contact_params: tuple[tuple[str, str | None], ...] = ()
+    else:
+        contact_params = (("transport", transport.lower()),)
+    contact = NameAddr(
+        None, SipUri(scheme, PROBE_USER, None, host, host_kind, local_port, contact_params)
+    )
+    items = [
+        ("Via", str(via)),
+        ("Max-Forwards", str(MAX_FORWARDS)),
+        ("From", str(from_addr)),
+        ("To", str(NameAddr(None, to_uri))),
+        ("Call-ID", call_id),
+        ("CSeq", f"{cseq} {method}"),
+        ("Contact", str(contact)),
+    ]
+    return request_uri_of(target), items
+
+
 def build_options(
     target: SipUri,
     *,
@@ -82,59 +185,21 @@ def build_options(
     extra_headers: Sequence[tuple[str, str]] = (),
 ) -> Request:
     """Build an out-of-dialog OPTIONS request to ``target`` (§11, §8.1.1)."""
-    # §25.1 allows any token, but it also goes into the Contact's transport= URI
-    # parameter; real transports (UDP, TCP, TLS, SCTP, TLS-SCTP, WS, WSS) fit this.
-    _require(
-        _TRANSPORT_RE.fullmatch(transport) is not None,
-        f"transport {transport!r} is not a transport name",
-    )
-    _require(
-        isinstance(local_port, int) and 1 <= local_port <= 65535,
-        f"local_port {local_port!r} is outside 1-65535",
-    )
-    _require(
-        branch.startswith(BRANCH_COOKIE) and _abnf.TOKEN_RE.fullmatch(branch) is not None,
-        f"branch {branch!r} must be a token starting with {BRANCH_COOKIE} (§8.1.1.7)",
-    )
-    _require(
-        _abnf.TOKEN_RE.fullmatch(from_tag) is not None, f"from_tag {from_tag!r} is not a token"
-    )
-    _require(
-        _abnf.CALLID_RE.fullmatch(call_id) is not None, f"call_id {call_id!r} is not word[@word]"
-    )
-    _require(0 <= cseq <= CSEQ_MAX, f"cseq {cseq} is outside 0..2**31-1 (§8.1.1.5)")
-    host, host_kind = _local_host(local_host)
-    scheme = target.scheme  # §8.1.1.8: a SIPS Request-URI needs SIPS From and Contact
-
-    # §19.1.5 (and the table in §19.1.1): a Request-URI carries no URI headers and no
-    # "method" parameter; everything else, transport and maddr included, is allowed.
-    request_uri = replace(
-        target, params=tuple(p for p in target.params if p[0] != "method"), headers=()
-    )
-    via = Via("SIP/2.0", transport.upper(), host, local_port, (("branch", branch), ("rport", None)))
-    if from_uri is None:
-        from_uri = SipUri(scheme, PROBE_USER, None, host, host_kind, None)
-    from_addr = NameAddr(None, from_uri, (("tag", from_tag),))
-    # §19.1.1 table: To takes no port, transport, maddr, ttl, lr or headers; the
-    # password is dropped too, so no secret is echoed into a header.
-    to_addr = NameAddr(None, SipUri(scheme, target.user, None, target.host, target.host_kind, None))
-    # sips: already means TLS over TCP; RFC 5630 §3.1.3 deprecates adding transport=tls.
-    if scheme == "sips" and transport.upper() in ("TLS", "TCP"):
-        contact_params: tuple[tuple[str, str | None], ...] = ()
-    else:
-        contact_params = (("transport", transport.lower()),)
-    contact = NameAddr(
-        None, SipUri(scheme, PROBE_USER, None, host, host_kind, local_port, contact_params)
+    request_uri, items = _origin(
+        target,
+        method="OPTIONS",
+        transport=transport,
+        local_host=local_host,
+        local_port=local_port,
+        branch=branch,
+        from_tag=from_tag,
+        call_id=call_id,
+        cseq=cseq,
+        from_uri=from_uri,
     )
     headers = Headers(
         [
-            ("Via", str(via)),
-            ("Max-Forwards", str(MAX_FORWARDS)),
-            ("From", str(from_addr)),
-            ("To", str(to_addr)),
-            ("Call-ID", call_id),
-            ("CSeq", f"{cseq} OPTIONS"),
-            ("Contact", str(contact)),
+            *items,
             ("Accept", "application/sdp"),
             ("User-Agent", user_agent),
             *extra_headers,

@@ -1,11 +1,12 @@
-"""The non-INVITE client transaction (RFC 3261 §17.1.2), sans-I/O with injected time.
+"""The client transactions (RFC 3261 §17.1): INVITE (§17.1.1) and non-INVITE (§17.1.2),
+sans-I/O with injected time.
 
 In aioquic's style the caller owns the clock: it passes ``now`` in, asks
 :meth:`~NonInviteClientTransaction.get_timer` when to call back, and calls
 :meth:`~NonInviteClientTransaction.handle_timer` then.  Every call returns a list of
 actions for the caller to carry out (retransmit the request, hand a response up,
-give up).  As in h11's ``_state.py``, all state transitions are the data table
-``TRANSITIONS`` below; the code around it only runs timers.
+give up).  As in h11's ``_state.py``, all state transitions are the data tables
+``TRANSITIONS`` and ``INVITE_TRANSITIONS`` below; the code around them only runs timers.
 
 The transaction does not check that a response belongs to it; the caller matches
 responses first with :func:`probe.sip.match_response` (§17.1.3).
@@ -18,12 +19,18 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from .errors import SipBuildError
+from .invite import build_ack_non2xx
 from .message import Request, Response
 
 __all__ = [
+    "TIMER_D_UNRELIABLE",
     "Deliver",
+    "InviteClientTransaction",
+    "InviteTransactionAction",
+    "InviteTransactionState",
     "NonInviteClientTransaction",
     "Retransmit",
+    "SendAck",
     "TimedOut",
     "TimerConfig",
     "TransactionAction",
@@ -186,3 +193,198 @@ class NonInviteClientTransaction:
         if new_state is TransactionState.TERMINATED:
             self._timer_k = None
         return True
+
+
+# --- the INVITE client transaction (§17.1.1) ---------------------------------------------
+
+# §17.1.1.2: Timer D, how long Completed absorbs retransmitted final responses, is "at
+# least 32 seconds" on unreliable transports (the UAS may retransmit for 64*T1 from
+# when it sent its response) and zero on reliable ones.
+TIMER_D_UNRELIABLE = 32.0
+
+
+class InviteTransactionState(enum.Enum):
+    """§17.1.1.2, Figure 5."""
+
+    CALLING = "Calling"
+    PROCEEDING = "Proceeding"
+    COMPLETED = "Completed"
+    TERMINATED = "Terminated"
+
+
+class _InviteEvent(enum.Enum):
+    PROVISIONAL = "1xx"
+    SUCCESS = "2xx"
+    FAILURE = "300-699"
+    TIMER_A = "Timer A"
+    TIMER_B = "Timer B"
+    TIMER_D = "Timer D"
+
+
+class _Effect(enum.Enum):
+    """What a transition asks the caller to do, in the order listed."""
+
+    DELIVER = "pass the response to the TU"
+    SEND_ACK = "send the ACK for the failure response"
+    RETRANSMIT = "send the INVITE again"
+    TIME_OUT = "tell the TU the INVITE timed out"
+
+
+@dataclass(frozen=True, slots=True)
+class SendAck:
+    """Send this ACK for a 300-699 response (§17.1.1.3), to where the INVITE went."""
+
+    request: Request
+
+
+InviteTransactionAction: TypeAlias = Retransmit | TimedOut | Deliver | SendAck
+
+_IS, _IE, _FX = InviteTransactionState, _InviteEvent, _Effect
+# Figure 5 as data: (next state, effects).  An event missing from a state's row is
+# ignored there.  Notes on the rows:
+# - 2xx goes straight to Terminated (§17.1.1.2).  RFC 6026 §7.2 later added an
+#   "Accepted" state that keeps the transaction alive for 64*T1 to hand 2xx
+#   retransmissions up; we keep the RFC 3261 shape and make those retransmissions
+#   the TU's business instead: the transaction is gone, so the caller matches a
+#   retransmitted 2xx to its dialog (Call-ID, tags, CSeq) and re-sends the same ACK
+#   (§13.2.2.4: the UAC core answers every 2xx retransmission with its ACK).
+# - In Completed, a retransmitted final response is acknowledged again but not
+#   delivered again (§17.1.1.2); a late 2xx or 1xx there is absorbed.
+# - Proceeding has no timer: Timer B guards only Calling.  Once the far end said it
+#   is working on the call, how long to let it ring is the TU's choice (it CANCELs,
+#   §9.1), so get_timer() returns None there.
+INVITE_TRANSITIONS: dict[
+    InviteTransactionState, dict[_InviteEvent, tuple[InviteTransactionState, tuple[_Effect, ...]]]
+] = {
+    _IS.CALLING: {
+        _IE.PROVISIONAL: (_IS.PROCEEDING, (_FX.DELIVER,)),
+        _IE.SUCCESS: (_IS.TERMINATED, (_FX.DELIVER,)),
+        _IE.FAILURE: (_IS.COMPLETED, (_FX.DELIVER, _FX.SEND_ACK)),
+        _IE.TIMER_A: (_IS.CALLING, (_FX.RETRANSMIT,)),
+        _IE.TIMER_B: (_IS.TERMINATED, (_FX.TIME_OUT,)),
+    },
+    _IS.PROCEEDING: {
+        _IE.PROVISIONAL: (_IS.PROCEEDING, (_FX.DELIVER,)),
+        _IE.SUCCESS: (_IS.TERMINATED, (_FX.DELIVER,)),
+        _IE.FAILURE: (_IS.COMPLETED, (_FX.DELIVER, _FX.SEND_ACK)),
+    },
+    _IS.COMPLETED: {
+        _IE.FAILURE: (_IS.COMPLETED, (_FX.SEND_ACK,)),
+        _IE.TIMER_D: (_IS.TERMINATED, ()),
+    },
+    _IS.TERMINATED: {},
+}
+
+
+class InviteClientTransaction:
+    """Timers and states of one INVITE we sent at time ``now`` (§17.1.1).
+
+    The caller matches responses to the transaction first (§17.1.3,
+    :func:`probe.sip.match_response`) and carries out the returned actions:
+    :class:`Retransmit` (Timer A), :class:`TimedOut` (Timer B: report 408, §8.1.3.1),
+    :class:`Deliver` and :class:`SendAck`.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        *,
+        reliable: bool,
+        now: float,
+        timers: TimerConfig = TimerConfig(),  # frozen, so one shared default is safe
+    ) -> None:
+        if request.method != "INVITE":
+            raise SipBuildError(
+                f"an INVITE client transaction needs an INVITE, not {request.method}"
+            )
+        self.request = request
+        self.reliable = reliable
+        self.timers = timers
+        self.final_response: Response | None = None
+        self.ack: Request | None = None
+        self._state = InviteTransactionState.CALLING
+        # §17.1.1.2: Timer B = 64*T1 on every transport; Timer A only where the
+        # transport may lose the request.
+        self._timer_b: float | None = now + 64 * timers.t1
+        self._timer_a: float | None = None if reliable else now + timers.t1
+        self._interval_a = timers.t1
+        self._timer_d: float | None = None
+
+    @property
+    def state(self) -> InviteTransactionState:
+        return self._state
+
+    @property
+    def terminated(self) -> bool:
+        return self._state is InviteTransactionState.TERMINATED
+
+    def get_timer(self) -> float | None:
+        """Absolute time the caller should next call :meth:`handle_timer`, or None."""
+        armed = [t for t in (self._timer_a, self._timer_b, self._timer_d) if t is not None]
+        return min(armed, default=None)
+
+    def handle_timer(self, now: float) -> list[InviteTransactionAction]:
+        """Fire whatever timer is due at ``now``."""
+        if self._timer_b is not None and now >= self._timer_b:
+            return self._step(_InviteEvent.TIMER_B, now)
+        if self._timer_d is not None and now >= self._timer_d:
+            return self._step(_InviteEvent.TIMER_D, now)
+        if self._timer_a is not None and now >= self._timer_a:
+            # §17.1.1.2: Timer A doubles every time, with no T2 cap (unlike Timer E);
+            # Timer B ends it at 64*T1 after six retransmissions with default timers.
+            # It restarts from `now`, so a late caller gets one retransmission.
+            self._interval_a *= 2
+            self._timer_a = now + self._interval_a
+            return self._step(_InviteEvent.TIMER_A, now)
+        return []
+
+    def receive_response(self, response: Response, now: float) -> list[InviteTransactionAction]:
+        """Feed a response already matched to this transaction (§17.1.3)."""
+        code = response.status_code
+        if code < 200:
+            event = _InviteEvent.PROVISIONAL
+        elif code < 300:
+            event = _InviteEvent.SUCCESS
+        else:
+            event = _InviteEvent.FAILURE
+        return self._step(event, now, response)
+
+    def _step(
+        self, event: _InviteEvent, now: float, response: Response | None = None
+    ) -> list[InviteTransactionAction]:
+        row = INVITE_TRANSITIONS[self._state]
+        if event not in row:
+            return []
+        new_state, effects = row[event]
+        entering = new_state is not self._state
+        self._state = new_state
+        if entering:
+            self._enter(new_state, now, response)
+        actions: list[InviteTransactionAction] = []
+        for effect in effects:
+            if effect is _Effect.DELIVER and response is not None:
+                actions.append(Deliver(response))
+            elif effect is _Effect.SEND_ACK and self.ack is not None:
+                # §17.1.1.2: the same ACK for every retransmission of the response.
+                actions.append(SendAck(self.ack))
+            elif effect is _Effect.RETRANSMIT:
+                actions.append(Retransmit())
+            elif effect is _Effect.TIME_OUT:
+                actions.append(TimedOut())
+        if entering and new_state is InviteTransactionState.COMPLETED and self.reliable:
+            # Timer D is zero on reliable transports: no retransmissions to absorb.
+            actions += self._step(_InviteEvent.TIMER_D, now)
+        return actions
+
+    def _enter(self, state: InviteTransactionState, now: float, response: Response | None) -> None:
+        """Arm and cancel timers on entering ``state`` (§17.1.1.2)."""
+        # Leaving Calling, whatever the way, stops retransmissions and Timer B.
+        self._timer_a = self._timer_b = None
+        if state is InviteTransactionState.COMPLETED and response is not None:
+            self.final_response = response
+            self.ack = build_ack_non2xx(self.request, response)
+            self._timer_d = None if self.reliable else now + TIMER_D_UNRELIABLE
+        elif state is InviteTransactionState.TERMINATED:
+            if response is not None:
+                self.final_response = response
+            self._timer_d = None

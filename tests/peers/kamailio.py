@@ -48,10 +48,9 @@ listen=udp:{bracketed}:{plain_port}
 server_header="Server: kamailio-sipprobe-test"
 mpath="{module_dir}/"
 loadmodule "tls.so"
-loadmodule "sl.so"
+{relay_modules}loadmodule "sl.so"
 loadmodule "textops.so"
 loadmodule "pv.so"
-{relay_modules}
 modparam("tls", "config", "{tls_cfg}")
 
 request_route {{{relay_route}
@@ -85,6 +84,7 @@ MinProtocol = TLSv1
 # As an SBC in front of a media server: TLS towards sipprobe, UDP towards a SIPp UAS, with
 # double Record-Route so in-dialog requests (ACK, BYE) come back through it.
 RELAY_MODULES = """loadmodule "tm.so"
+loadmodule "siputils.so"
 loadmodule "rr.so"
 modparam("rr", "enable_double_rr", 1)
 """

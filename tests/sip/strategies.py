@@ -230,3 +230,49 @@ def mutated_messages(draw: st.DrawFn) -> bytes:
 
 
 junk_bytes = st.one_of(st.binary(max_size=200), mutated_messages())
+
+
+# --- authentication challenges (WWW-Authenticate / Proxy-Authenticate) ----------------
+
+_CHALLENGE_FRAGMENTS = [
+    "Digest ",
+    "digest",
+    "Basic ",
+    " ",
+    "\t",
+    ",",
+    "=",
+    '"',
+    "\\",
+    '\\"',
+    "\\\x00",
+    "\\\x7f",
+    "realm",
+    "nonce",
+    "opaque",
+    "qop",
+    "stale",
+    "algorithm",
+    "domain",
+    "userhash",
+    '"auth"',
+    '"auth,auth-int"',
+    '"auth-conf"',
+    "auth",
+    "MD5",
+    "md5-SESS",
+    "SHA-256",
+    "SHA-512-256",
+    "TRUE",
+    "maybe",
+    '"x"',
+    '""',
+    "abc",
+    "é",
+    "\x00",
+    "\r\n",
+]
+challenge_text = st.one_of(
+    st.text(max_size=80),
+    st.lists(st.sampled_from(_CHALLENGE_FRAGMENTS), max_size=24).map("".join),
+)

@@ -1,0 +1,453 @@
+"""A test call: INVITE with an SDP offer, the answer collected, and the call always ended.
+
+RFC 3261 §13 (INVITE), §17.1.1 (its client transaction), §9.1 (CANCEL only after a
+provisional response), §13.2.2.4 (ACK for a 2xx), §15.1.1 (BYE), §22.2 (digest). Every path
+out of here — answer, rejection, timeout, a broken peer, an internal error, Ctrl-C — ends
+what was started: ACK+BYE after a 2xx, CANCEL before a final response, BYE for a 2xx that
+arrives after CANCEL. The evidence counts the dialogs left open; the target is zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from probe.evidence import CallEvidence, CallTeardown, WireEvent
+from probe.net.connect import StreamConnection
+from probe.sdp import DEFAULT_SUITES, SessionDescription, build_offer
+from probe.sip import (
+    Dialog,
+    DigestCredentials,
+    Request,
+    Response,
+    SipError,
+    SipUri,
+    StreamFramer,
+    authorize,
+    build_ack_non2xx,
+    build_cancel,
+    build_invite,
+    build_response,
+    new_branch,
+    random_token,
+)
+
+HangupMode = Literal["on-answer", "on-early-media", "immediately"]
+OfferKind = Literal["sdes", "dtls", "rtp"]
+READ_SIZE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    """What the test call is, and how it ends."""
+
+    to: SipUri
+    """Request-URI and To: the number or user being called (`--to`)."""
+    from_uri: SipUri | None = None
+    offer_kind: OfferKind = "sdes"
+    suites: tuple[str, ...] = DEFAULT_SUITES
+    hangup: HangupMode = "on-answer"
+    credentials: DigestCredentials | None = field(default=None, repr=False)
+    allow_cleartext_keys: bool = False
+    answer_timeout: float = 30.0
+    """How long the far end may ring before the call is cancelled."""
+    fingerprint: object | None = None
+    """The DTLS certificate fingerprint for a `dtls` offer (probe.sdp.Fingerprint)."""
+
+
+class PeerGone(Exception):
+    """The connection ended (closed, reset, TLS alert, unframeable bytes)."""
+
+
+class _Channel:
+    """Requests out, responses in, over one stream; every message kept as evidence."""
+
+    def __init__(
+        self, connection: StreamConnection, clock_ms: Callable[[], float], user_agent: str
+    ) -> None:
+        self.connection = connection
+        self.framer = StreamFramer()
+        self.clock_ms = clock_ms
+        self.user_agent = user_agent
+        self.events: list[WireEvent] = []
+        self.remote_bye = False
+
+    async def send(self, message: Request | Response, note: str | None = None) -> None:
+        wire = message.to_bytes()
+        self.events.append(WireEvent(self.clock_ms(), "sent", wire, note))
+        try:
+            self.connection.writer.write(wire)
+            await self.connection.writer.drain()
+        except (OSError, ssl.SSLError) as exc:
+            raise PeerGone(f"could not send {note or 'a message'}: {exc}") from exc
+
+    async def receive(self, timeout: float) -> Response | None:
+        """The next response within `timeout` seconds; None when the time is up.
+
+        Requests from the far end are answered here: a BYE ends the dialog from its side
+        (RFC 3261 §15.1.2), anything else gets 501.
+        """
+        try:
+            async with asyncio.timeout(max(0.0, timeout)):
+                while True:
+                    message = self.framer.next_message()
+                    if message is None:
+                        data = await self.connection.reader.read(READ_SIZE)
+                        if not data:
+                            raise PeerGone("the server closed the connection")
+                        self.framer.feed(data)
+                        continue
+                    self.events.append(
+                        WireEvent(self.clock_ms(), "received", self.framer.last_frame)
+                    )
+                    if isinstance(message, Response):
+                        return message
+                    await self._answer_request(message)
+        except TimeoutError:
+            return None
+        except SipError as exc:
+            raise PeerGone(f"the server sent something that is not SIP: {exc}") from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise PeerGone(f"the connection broke: {exc}") from exc
+
+    async def _answer_request(self, request: Request) -> None:
+        if request.method == "ACK":
+            return
+        if request.method == "BYE":
+            self.remote_bye = True
+            response = build_response(request, 200, "OK", to_tag=None)
+        else:
+            response = build_response(request, 501, "Not Implemented", to_tag=random_token(6))
+        await self.send(response, f"answer to the server's {request.method}")
+
+
+def _has_sdp(response: Response) -> bool:
+    content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+    return bool(response.body) and content_type == "application/sdp"
+
+
+def _is_invite_response(invite: Request, response: Response) -> bool:
+    try:
+        return (
+            response.top_via.branch == invite.top_via.branch
+            and response.cseq.method == "INVITE"
+            and response.cseq.number == invite.cseq.number
+        )
+    except SipError:
+        return False
+
+
+@dataclass
+class _CallState:
+    invite: Request
+    offer: SessionDescription
+    provisional: list[int] = field(default_factory=list)
+    early_answer: tuple[bytes, str] | None = None
+    cancelled: bool = False
+    cancel: Request | None = None
+    dialog: Dialog | None = None
+    bye_done: bool = False
+    bye_answer: str | None = None
+    authenticated: bool = False
+    final: Response | None = None
+
+
+def reserve_media_port(local_address: str) -> socket.socket:
+    """A real UDP port on our address for the offer's m= line, held for the whole call."""
+    family = socket.AF_INET6 if ":" in local_address else socket.AF_INET
+    media = socket.socket(family, socket.SOCK_DGRAM)
+    media.bind((local_address, 0))
+    return media
+
+
+async def place_call(
+    connection: StreamConnection,
+    *,
+    transport: str,
+    local_address: str,
+    local_port: int,
+    settings: CallSettings,
+    timeout: float,
+    user_agent: str,
+    clock_ms: Callable[[], float],
+) -> CallEvidence:
+    """Run one call on an open connection; returns what happened, never raises for it."""
+    started = clock_ms()
+    media = reserve_media_port(local_address)
+    try:
+        offer = build_offer(
+            settings.offer_kind,
+            address=local_address,
+            port=int(media.getsockname()[1]),
+            session_id=secrets.randbits(31),
+            suites=settings.suites,
+            random_bytes=secrets.token_bytes,
+            fingerprint=settings.fingerprint,  # type: ignore[arg-type]
+        )
+        offer_wire = offer.to_bytes(reveal_keys=True)
+        if (
+            settings.offer_kind == "sdes"
+            and transport != "tls"
+            and not settings.allow_cleartext_keys
+        ):
+            return CallEvidence(
+                offer_kind=settings.offer_kind,
+                offer=offer_wire,
+                teardown="not_sent",
+                teardown_detail=(
+                    f"the INVITE was not sent: its SDES keys would cross {transport.upper()} "
+                    "in cleartext (--allow-cleartext-keys to send them anyway)"
+                ),
+                elapsed_ms=clock_ms() - started,
+            )
+        channel = _Channel(connection, clock_ms, user_agent)
+        invite = build_invite(
+            settings.to,
+            transport=transport.upper(),
+            local_host=local_address,
+            local_port=local_port,
+            branch=new_branch(random_token()),
+            from_tag=random_token(6),
+            call_id=random_token(),
+            user_agent=user_agent,
+            body=offer_wire,
+            from_uri=settings.from_uri,
+        )
+        state = _CallState(invite=invite, offer=offer)
+        teardown: CallTeardown = "no_answer"
+        detail: str | None = None
+        error: str | None = None
+        try:
+            teardown, detail = await _run(
+                channel, state, settings, timeout, transport, local_address, local_port, user_agent
+            )
+        except PeerGone as exc:
+            error = str(exc)
+            teardown, detail = "failed", f"the call ended abnormally: {exc}"
+        finally:
+            leftover = await _end_whatever_is_open(
+                channel, state, transport, local_address, local_port, user_agent, timeout
+            )
+            if leftover:
+                detail = f"{detail}; {leftover}" if detail else leftover
+        final = state.final
+        answer: bytes | None = None
+        source: str | None = None
+        if final is not None and 200 <= final.status_code < 300 and _has_sdp(final):
+            answer, source = final.body, f"{final.status_code} {final.reason}"
+        elif state.early_answer is not None:
+            answer, source = state.early_answer
+        open_dialogs = 1 if state.dialog is not None and not state.bye_done else 0
+        bye_status = int(state.bye_answer.split()[0]) if state.bye_answer else None
+        return CallEvidence(
+            offer_kind=settings.offer_kind,
+            offer=offer_wire,
+            events=tuple(channel.events),
+            final_status=final.status_code if final is not None else None,
+            final_reason=final.reason if final is not None else None,
+            answer=answer,
+            answer_source=source,
+            provisional=tuple(state.provisional),
+            authenticated=state.authenticated,
+            cancelled=state.cancelled,
+            teardown=teardown,
+            teardown_detail=detail,
+            dialogs_left_open=open_dialogs,
+            bye_status=bye_status,
+            keys_sent=settings.offer_kind == "sdes",
+            error=error,
+            elapsed_ms=clock_ms() - started,
+        )
+    finally:
+        media.close()
+
+
+async def _send_cancel(channel: _Channel, state: _CallState) -> None:
+    # §9.1: CANCEL only once a provisional response shows the INVITE arrived.
+    if state.cancelled or not state.provisional:
+        return
+    state.cancel = build_cancel(state.invite)
+    state.cancelled = True
+    await channel.send(state.cancel, "CANCEL")
+
+
+async def _run(
+    channel: _Channel,
+    state: _CallState,
+    settings: CallSettings,
+    timeout: float,
+    transport: str,
+    local_address: str,
+    local_port: int,
+    user_agent: str,
+) -> tuple[CallTeardown, str | None]:
+    loop = asyncio.get_running_loop()
+    await channel.send(state.invite, "INVITE")
+    deadline = loop.time() + settings.answer_timeout
+    while True:
+        response = await channel.receive(deadline - loop.time())
+        if response is None:
+            if not state.cancelled and state.provisional:
+                await _send_cancel(channel, state)
+                deadline = loop.time() + timeout
+                continue
+            if state.cancelled:
+                return "failed", f"CANCEL sent but no final response within {timeout:g} s"
+            return "no_answer", (
+                f"no response within {settings.answer_timeout:g} s; with no provisional "
+                "response there is nothing to CANCEL (RFC 3261 §9.1)"
+            )
+        if not _is_invite_response(state.invite, response):
+            continue  # the 200 to our CANCEL, or a stray: the INVITE's answer decides
+        code = response.status_code
+        if code < 200:
+            state.provisional.append(code)
+            if code > 100 and _has_sdp(response) and state.early_answer is None:
+                state.early_answer = (response.body, f"{code} {response.reason}")
+            wants_cancel = settings.hangup == "immediately" or (
+                settings.hangup == "on-early-media" and state.early_answer is not None
+            )
+            if wants_cancel:
+                await _send_cancel(channel, state)
+                deadline = loop.time() + timeout
+            continue
+        if code >= 300:
+            # §17.1.1.3: every non-2xx final is ACKed on the INVITE's own branch.
+            await channel.send(build_ack_non2xx(state.invite, response), f"ACK for {code}")
+            if code in (401, 407) and settings.credentials and not state.authenticated:
+                state.authenticated = True
+                state.invite = authorize(
+                    state.invite,
+                    response,
+                    settings.credentials,
+                    branch=new_branch(random_token()),
+                    cnonce=random_token(8),
+                    cseq=state.invite.cseq.number + 1,
+                )
+                state.provisional.clear()
+                await channel.send(state.invite, "INVITE with credentials")
+                deadline = loop.time() + settings.answer_timeout
+                continue
+            state.final = response
+            if state.cancelled and code == 487:
+                return "cancel", "CANCEL answered; 487 Request Terminated ACKed"
+            return "rejected", f"rejected with {code} {response.reason} (ACKed)"
+        state.final = response
+        await _confirm_and_bye(
+            channel, state, response, transport, local_address, local_port, user_agent, timeout
+        )
+        prefix = "a 2xx raced our CANCEL: " if state.cancelled else ""
+        return "bye", prefix + (state_bye_text(state, channel))
+
+
+def state_bye_text(state: _CallState, channel: _Channel) -> str:
+    if channel.remote_bye:
+        return "the far end hung up with BYE, answered 200"
+    if state.bye_done:
+        return f"ACK sent; BYE answered {state.bye_answer}"
+    return "ACK and BYE sent; BYE unanswered"
+
+
+async def _confirm_and_bye(
+    channel: _Channel,
+    state: _CallState,
+    response: Response,
+    transport: str,
+    local_address: str,
+    local_port: int,
+    user_agent: str,
+    timeout: float,
+) -> None:
+    try:
+        dialog = Dialog.from_response(state.invite, response)
+    except SipError:
+        # A 2xx without a usable Contact: ending the call matters more than strictness,
+        # so the BYE goes to the Request-URI (the documented fallback).
+        dialog = Dialog.fallback(state.invite, response)
+    state.dialog = dialog
+    ack = dialog.build_ack(
+        invite=state.invite,
+        branch=new_branch(random_token()),
+        local_host=local_address,
+        local_port=local_port,
+        transport=transport.upper(),
+    )
+    await channel.send(ack, "ACK for 2xx")
+    await _bye(channel, state, transport, local_address, local_port, user_agent, timeout)
+
+
+async def _bye(
+    channel: _Channel,
+    state: _CallState,
+    transport: str,
+    local_address: str,
+    local_port: int,
+    user_agent: str,
+    timeout: float,
+) -> None:
+    assert state.dialog is not None
+    if channel.remote_bye:
+        state.bye_done = True
+        return
+    bye, state.dialog = state.dialog.build_bye(
+        branch=new_branch(random_token()),
+        local_host=local_address,
+        local_port=local_port,
+        transport=transport.upper(),
+        user_agent=user_agent,
+    )
+    await channel.send(bye, "BYE")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (response := await channel.receive(deadline - loop.time())) is not None:
+        try:
+            is_bye = response.cseq.method == "BYE" and response.top_via.branch == bye.top_via.branch
+        except SipError:
+            continue
+        if is_bye and response.status_code >= 200:
+            # §15.1.1: whatever the answer, the session is over for us; a non-2xx is still
+            # worth saying, since the far end may not have let go.
+            state.bye_done = True
+            state.bye_answer = f"{response.status_code} {response.reason}"
+            return
+        if _is_invite_response(state.invite, response) and 200 <= response.status_code < 300:
+            # A retransmitted 2xx means our ACK was lost: ACK it again (§13.2.2.4).
+            ack = state.dialog.build_ack(
+                invite=state.invite,
+                branch=new_branch(random_token()),
+                local_host=local_address,
+                local_port=local_port,
+                transport=transport.upper(),
+            )
+            await channel.send(ack, "ACK for a retransmitted 2xx")
+        if channel.remote_bye:
+            state.bye_done = True
+            return
+
+
+async def _end_whatever_is_open(
+    channel: _Channel,
+    state: _CallState,
+    transport: str,
+    local_address: str,
+    local_port: int,
+    user_agent: str,
+    timeout: float,
+) -> str | None:
+    """Last line of defence (errors, Ctrl-C): BYE an open dialog, CANCEL a ringing call."""
+    with contextlib.suppress(PeerGone, TimeoutError, OSError):
+        if state.dialog is not None and not state.bye_done:
+            await _bye(
+                channel, state, transport, local_address, local_port, user_agent, min(timeout, 2.0)
+            )
+            return "an open dialog was ended with BYE during clean-up"
+        if state.final is None and state.provisional and not state.cancelled:
+            await _send_cancel(channel, state)
+            return "a ringing call was cancelled during clean-up"
+    return None

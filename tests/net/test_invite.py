@@ -1,0 +1,203 @@
+"""Test calls through a real Kamailio TLS listener to a SIPp UAS (Debian's SIPp has no TLS,
+so Kamailio sits in front of it as an SBC would). Each case checks our verdict, and SIPp's
+exit code proves from the far side that the call was ended (it exits 0 only when its
+scenario, BYE or CANCEL included, completed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from probe.app import InviteRequest, OptionsRequest, run_invite_command
+from probe.findings import Finding, Status
+from probe.report.model import Report
+from probe.tls.lab import LabFiles
+from tests.conftest import LAB_NAME
+from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
+from tests.peers.sipp import Sipp, start_sipp
+
+pytestmark = pytest.mark.peer
+
+CALLEE = f"sip:+15550100@{LAB_NAME}"
+SIPP_KEY = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+
+
+@dataclass
+class Sbc:
+    kamailio: Kamailio
+    sipp: Sipp
+    lab: LabFiles
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{LAB_NAME}:{self.kamailio.tls_port};transport=tls"
+
+    @property
+    def pin(self) -> str:
+        return f"{LAB_NAME}:{self.kamailio.tls_port}:127.0.0.1"
+
+
+@pytest.fixture
+def sbc(request: pytest.FixtureRequest, tmp_path: Path, lab: LabFiles) -> Iterator[Sbc]:
+    sipp = start_sipp(tmp_path / "sipp", request.param)
+    try:
+        kamailio = start_kamailio(
+            tmp_path / "kamailio",
+            [TlsProfile("tls", lab.server, lab.server_key)],
+            relay_to=("127.0.0.1", sipp.port),
+        )
+    except BaseException:
+        sipp.stop()
+        raise
+    yield Sbc(kamailio, sipp, lab)
+    sipp.stop()
+    kamailio.stop()
+
+
+def _usage(message: str) -> NoReturn:
+    raise AssertionError(f"unexpected usage error: {message}")
+
+
+def call(sbc: Sbc, **options: Any) -> dict[str, Finding]:
+    common = OptionsRequest(targets=[sbc.uri], pins=[sbc.pin], ca=sbc.lab.ca, timeout=3)
+    report: Report = run_invite_command(
+        InviteRequest(common, to=CALLEE, **options), on_usage_error=_usage
+    )
+    return {finding.check: finding for finding in report.findings}
+
+
+def assert_far_end_done(sbc: Sbc) -> None:
+    code = sbc.sipp.wait()
+    assert code == 0, f"SIPp exited {code}: the scenario did not complete\n{sbc.sipp.errors()}"
+
+
+@pytest.mark.parametrize("sbc", ["uas_srtp.xml"], indirect=True)
+def test_srtp_answer_echoing_the_offered_tag_passes(sbc: Sbc) -> None:
+    checks = call(sbc)
+    assert checks["sip.invite"].status is Status.PASS, checks["sip.invite"].summary
+    srtp = checks["sdp.srtp"]
+    assert srtp.status is Status.PASS, srtp.summary
+    assert "AES_CM_128_HMAC_SHA1_80" in srtp.summary
+    assert checks["sdp.sdes_transport"].status is Status.PASS
+    teardown = checks["sip.teardown"]
+    assert teardown.status is Status.PASS, teardown.summary
+    assert teardown.details["dialogs_left_open"] == 0
+    assert teardown.details["teardown"] == "bye"
+    assert teardown.details["bye_status"] == 200
+    assert_far_end_done(sbc)
+
+
+@pytest.mark.parametrize("sbc", ["uas_rtp.xml"], indirect=True)
+def test_plain_rtp_answer_fails(sbc: Sbc) -> None:
+    checks = call(sbc)
+    assert checks["sdp.srtp"].status is Status.FAIL
+    assert "RTP/AVP" in checks["sdp.srtp"].summary
+    assert checks["sip.teardown"].status is Status.PASS
+    assert_far_end_done(sbc)
+
+
+@pytest.mark.parametrize("sbc", ["uas_488.xml"], indirect=True)
+def test_488_fails_and_is_acked(sbc: Sbc) -> None:
+    checks = call(sbc)
+    assert checks["sdp.srtp"].status is Status.FAIL
+    assert "488" in checks["sdp.srtp"].summary
+    assert checks["sip.teardown"].details["teardown"] == "rejected"
+    assert checks["sip.teardown"].details["dialogs_left_open"] == 0
+    assert_far_end_done(sbc)
+
+
+@pytest.mark.parametrize("sbc", ["uas_auth.xml"], indirect=True)
+def test_digest_challenge_then_srtp_answer(sbc: Sbc, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIPPROBE_AUTH_USER", "alice")
+    monkeypatch.setenv("SIPPROBE_AUTH_PASSWORD", "s3cret")
+    checks = call(sbc)
+    assert checks["sip.invite"].status is Status.PASS, checks["sip.invite"].summary
+    assert "digest authentication" in checks["sip.invite"].summary
+    assert checks["sdp.srtp"].status is Status.PASS, checks["sdp.srtp"].summary
+    assert_far_end_done(sbc)
+    rendered = json.dumps([f.to_dict() for f in checks.values()])
+    assert "s3cret" not in rendered
+
+
+@pytest.mark.parametrize("sbc", ["uas_early_media.xml"], indirect=True)
+def test_early_media_is_judged_then_cancelled(sbc: Sbc) -> None:
+    checks = call(sbc, hangup="on-early-media")
+    srtp = checks["sdp.srtp"]
+    assert srtp.status is Status.PASS, srtp.summary
+    assert "183 Session Progress" in srtp.summary
+    teardown = checks["sip.teardown"]
+    assert teardown.details["teardown"] == "cancel", teardown.summary
+    assert teardown.details["dialogs_left_open"] == 0
+    assert_far_end_done(sbc)
+
+
+@pytest.mark.parametrize("sbc", ["uas_no_answer.xml"], indirect=True)
+def test_no_answer_is_cancelled_after_the_deadline(sbc: Sbc) -> None:
+    checks = call(sbc, answer_timeout=1.0)
+    assert checks["sip.teardown"].details["teardown"] == "cancel"
+    assert checks["sdp.srtp"].status is Status.FAIL
+    assert "no SDP" in checks["sdp.srtp"].summary
+    assert_far_end_done(sbc)
+
+
+@pytest.mark.parametrize("sbc", ["uas_2xx_after_cancel.xml"], indirect=True)
+def test_2xx_after_cancel_is_acked_and_byed(sbc: Sbc) -> None:
+    checks = call(sbc, hangup="immediately")
+    teardown = checks["sip.teardown"]
+    assert teardown.details["teardown"] == "bye", teardown.summary
+    assert "raced our CANCEL" in teardown.summary
+    assert teardown.details["dialogs_left_open"] == 0
+    assert teardown.details["bye_status"] == 200
+    assert_far_end_done(sbc)
+
+
+@pytest.mark.parametrize("sbc", ["uas_srtp.xml"], indirect=True)
+def test_no_key_is_ever_printed(sbc: Sbc) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "probe",
+            "invite",
+            sbc.uri,
+            "--to",
+            CALLEE,
+            "--resolve",
+            sbc.pin,
+            "--ca",
+            str(sbc.lab.ca),
+            "--format",
+            "json",
+            "-v",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert SIPP_KEY not in output
+    assert not re.search(r"inline:[A-Za-z0-9+/]{20,}", output)
+    report = json.loads(result.stdout)
+    exchange = next(f for f in report["findings"] if f["check"] == "sip.invite")["details"]
+    assert any("INVITE" in event["first_line"] for event in exchange["exchange"])
+    assert_far_end_done(sbc)
+
+
+def test_sdes_keys_are_not_sent_over_tcp(kamailio: Kamailio, lab: LabFiles) -> None:
+    common = OptionsRequest(targets=[f"sip:127.0.0.1:{kamailio.plain_port};transport=tcp"])
+    report = run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=_usage)
+    checks = {finding.check: finding for finding in report.findings}
+    assert checks["sip.invite"].status is Status.SKIP
+    assert "cleartext" in checks["sip.invite"].summary
+    assert checks["sip.teardown"].details["teardown"] == "not_sent"
