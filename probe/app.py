@@ -266,6 +266,7 @@ class InviteRequest:
     auth_file: Path | None = None
     allow_cleartext_keys: bool = False
     answer_timeout: float = 30.0
+    verify_media: bool = False
 
 
 AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
@@ -319,6 +320,15 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
     except SipError as exc:
         usage(f"--to/--from: {exc}")
     credentials = load_credentials(request.auth_file, os.environ, usage)
+    if request.verify_media:
+        from probe.net.media import MediaExtraMissing, require_extra
+
+        if request.offer != "sdes":
+            usage("--verify-media checks SDES-keyed SRTP: use it with --offer sdes")
+        try:
+            require_extra()
+        except MediaExtraMissing as exc:
+            usage(str(exc))
     from probe.sdp import DEFAULT_SUITES
 
     return CallSettings(
@@ -331,6 +341,7 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
         allow_cleartext_keys=request.allow_cleartext_keys,
         answer_timeout=request.answer_timeout,
         fingerprint=_dtls_fingerprint() if request.offer == "dtls" else None,
+        verify_media=request.verify_media,
     )
 
 

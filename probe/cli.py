@@ -353,6 +353,12 @@ def failover(
     is_flag=True,
     help="Send SDES keys even over a non-TLS hop (they travel in the clear).",
 )
+@click.option(
+    "--verify-media",
+    is_flag=True,
+    help="While the call is up, exchange SRTP packets and authenticate the far end's with "
+    "its answered key (needs the srtp extra; sends only to loopback).",
+)
 def invite(
     target: str,
     to: str,
@@ -363,6 +369,7 @@ def invite(
     answer_timeout: float,
     auth_file: Path | None,
     allow_cleartext_keys: bool,
+    verify_media: bool,
     **values: Any,
 ) -> None:
     """Place one test call through TARGET (the next hop, as for `options`) to --to.
@@ -383,6 +390,7 @@ def invite(
         auth_file=auth_file,
         allow_cleartext_keys=allow_cleartext_keys,
         answer_timeout=answer_timeout,
+        verify_media=verify_media,
     )
     _emit_and_exit(run_invite_command(request, on_usage_error=_usage), values)
 

@@ -212,6 +212,20 @@ CallTeardown = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class MediaEvidence:
+    """`--verify-media`: SRTP packets sent with our key, received and authenticated with
+    the far end's key."""
+
+    suite: str
+    sent: int
+    received: int
+    authenticated: int
+    remote: str
+    send_skipped: str | None = None
+    first_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CallEvidence:
     """A test call from INVITE to its end: every message, the offer, the answer, the end."""
 
@@ -235,3 +249,5 @@ class CallEvidence:
     keys_sent: bool = False
     error: str | None = None
     elapsed_ms: float | None = None
+    media: MediaEvidence | None = None
+    media_skipped: str | None = None

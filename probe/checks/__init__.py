@@ -49,7 +49,7 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
 
 def judge_call(evidence: ProbeEvidence) -> list[Finding]:
     """The findings of a test call: how it was answered, the SRTP verdict, how it ended."""
-    from probe.checks.call import check_invite, check_teardown
+    from probe.checks.call import check_invite, check_media, check_teardown
     from probe.checks.srtp import check_sdes_transport, check_srtp
     from probe.sdp import parse_sdp
 
@@ -77,6 +77,7 @@ def judge_call(evidence: ProbeEvidence) -> list[Finding]:
             keys_sent=call.keys_sent and call.teardown != "not_sent",
         )
     )
+    findings.append(check_media(call, label))
     findings.append(check_teardown(call, label))
     return [finding for finding in findings if finding is not None]
 

@@ -93,3 +93,45 @@ def check_teardown(call: CallEvidence, label: str) -> Finding:
         summary += " (a BYE refused by the far end may leave the call up on its side)"
         return Finding(CheckId.SIP_TEARDOWN, Status.WARN, label, summary, details)
     return Finding(CheckId.SIP_TEARDOWN, Status.PASS, label, summary, details)
+
+
+def check_media(call: CallEvidence, label: str) -> Finding | None:
+    """`media.srtp` (`--verify-media`): did SRTP flow, and did it authenticate?"""
+    if call.media is None and call.media_skipped is None:
+        return None
+    if call.media is None:
+        return Finding(
+            CheckId.MEDIA_SRTP, Status.SKIP, label, f"media not checked: {call.media_skipped}"
+        )
+    media = call.media
+    details: dict[str, JsonValue] = {
+        "suite": media.suite,
+        "sent": media.sent,
+        "received": media.received,
+        "authenticated": media.authenticated,
+        "remote": media.remote,
+        "send_skipped": media.send_skipped,
+        "first_error": media.first_error,
+    }
+    sent = f"{media.sent} sent" if not media.send_skipped else f"none sent ({media.send_skipped})"
+    counts = f"{sent}; {media.received} received, {media.authenticated} authenticated"
+    if media.authenticated:
+        return Finding(
+            CheckId.MEDIA_SRTP, Status.PASS, label, f"SRTP flows ({media.suite}): {counts}", details
+        )
+    if media.received:
+        return Finding(
+            CheckId.MEDIA_SRTP,
+            Status.FAIL,
+            label,
+            f"packets arrived but none authenticated with the answered key: {counts}"
+            + (f" ({media.first_error})" if media.first_error else ""),
+            details,
+        )
+    return Finding(
+        CheckId.MEDIA_SRTP,
+        Status.FAIL,
+        label,
+        f"no media arrived from the far end: {counts}",
+        details,
+    )

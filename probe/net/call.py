@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from probe.evidence import CallEvidence, CallTeardown, WireEvent
+from probe.evidence import CallEvidence, CallTeardown, MediaEvidence, WireEvent
 from probe.net.connect import StreamConnection
-from probe.sdp import DEFAULT_SUITES, SessionDescription, build_offer
+from probe.sdp import DEFAULT_SUITES, SdpError, SessionDescription, build_offer, parse_sdp
 from probe.sip import (
     Dialog,
     DigestCredentials,
@@ -59,6 +59,8 @@ class CallSettings:
     """How long the far end may ring before the call is cancelled."""
     fingerprint: object | None = None
     """The DTLS certificate fingerprint for a `dtls` offer (probe.sdp.Fingerprint)."""
+    verify_media: bool = False
+    """After the answer, exchange SRTP packets and authenticate the far end's (extra)."""
 
 
 class PeerGone(Exception):
@@ -156,6 +158,9 @@ class _CallState:
     bye_answer: str | None = None
     authenticated: bool = False
     final: Response | None = None
+    media_socket: socket.socket | None = None
+    media: MediaEvidence | None = None
+    media_skipped: str | None = None
 
 
 def reserve_media_port(local_address: str) -> socket.socket:
@@ -219,7 +224,7 @@ async def place_call(
             body=offer_wire,
             from_uri=settings.from_uri,
         )
-        state = _CallState(invite=invite, offer=offer)
+        state = _CallState(invite=invite, offer=offer, media_socket=media)
         teardown: CallTeardown = "no_answer"
         detail: str | None = None
         error: str | None = None
@@ -263,6 +268,8 @@ async def place_call(
             keys_sent=settings.offer_kind == "sdes",
             error=error,
             elapsed_ms=clock_ms() - started,
+            media=state.media,
+            media_skipped=state.media_skipped,
         )
     finally:
         media.close()
@@ -340,7 +347,15 @@ async def _run(
             return "rejected", f"rejected with {code} {response.reason} (ACKed)"
         state.final = response
         await _confirm_and_bye(
-            channel, state, response, transport, local_address, local_port, user_agent, timeout
+            channel,
+            state,
+            settings,
+            response,
+            transport,
+            local_address,
+            local_port,
+            user_agent,
+            timeout,
         )
         prefix = "a 2xx raced our CANCEL: " if state.cancelled else ""
         return "bye", prefix + (state_bye_text(state, channel))
@@ -357,6 +372,7 @@ def state_bye_text(state: _CallState, channel: _Channel) -> str:
 async def _confirm_and_bye(
     channel: _Channel,
     state: _CallState,
+    settings: CallSettings,
     response: Response,
     transport: str,
     local_address: str,
@@ -379,7 +395,28 @@ async def _confirm_and_bye(
         transport=transport.upper(),
     )
     await channel.send(ack, "ACK for 2xx")
+    if settings.verify_media:
+        await _check_media(state, response)
     await _bye(channel, state, transport, local_address, local_port, user_agent, timeout)
+
+
+async def _check_media(state: _CallState, response: Response) -> None:
+    """Exchange SRTP with the far end while the call is up (`--verify-media`)."""
+    from probe.net.media import plan_media, verify_media
+
+    if not _has_sdp(response) or state.media_socket is None:
+        state.media_skipped = "the 2xx carried no SDP answer"
+        return
+    try:
+        answer = parse_sdp(response.body)
+    except SdpError as exc:
+        state.media_skipped = f"the SDP answer cannot be parsed: {exc}"
+        return
+    plan = plan_media(state.offer, answer)
+    if isinstance(plan, str):
+        state.media_skipped = plan
+        return
+    state.media = await verify_media(state.media_socket, plan)
 
 
 async def _bye(

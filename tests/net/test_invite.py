@@ -22,6 +22,7 @@ from probe.findings import Finding, Status
 from probe.report.model import Report
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
+from tests.peers.baresip import Baresip, start_baresip
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 from tests.peers.sipp import Sipp, start_sipp
 
@@ -201,3 +202,48 @@ def test_sdes_keys_are_not_sent_over_tcp(kamailio: Kamailio, lab: LabFiles) -> N
     assert checks["sip.invite"].status is Status.SKIP
     assert "cleartext" in checks["sip.invite"].summary
     assert checks["sip.teardown"].details["teardown"] == "not_sent"
+
+
+@pytest.fixture
+def phone(tmp_path: Path, lab: LabFiles) -> Iterator[Baresip]:
+    instance = start_baresip(tmp_path / "baresip", lab.server, lab.server_key, lab.ca)
+    yield instance
+    instance.stop()
+
+
+def call_phone(phone: Baresip, lab: LabFiles, **options: Any) -> dict[str, Finding]:
+    common = OptionsRequest(
+        targets=[f"sip:{LAB_NAME}:{phone.tls_port};transport=tls"],
+        pins=[f"{LAB_NAME}:{phone.tls_port}:127.0.0.1"],
+        ca=lab.ca,
+        timeout=3,
+    )
+    report = run_invite_command(
+        InviteRequest(common, to="sip:bob@127.0.0.1", answer_timeout=10, **options),
+        on_usage_error=_usage,
+    )
+    return {finding.check: finding for finding in report.findings}
+
+
+def test_real_phone_with_mandatory_srtp(phone: Baresip, lab: LabFiles) -> None:
+    checks = call_phone(phone, lab)
+    assert checks["sip.invite"].status is Status.PASS, checks["sip.invite"].summary
+    assert checks["sdp.srtp"].status is Status.PASS, checks["sdp.srtp"].summary
+    assert checks["sip.teardown"].details["bye_status"] == 200
+    assert checks["sip.teardown"].details["dialogs_left_open"] == 0
+
+
+def test_real_phone_media_authenticates(phone: Baresip, lab: LabFiles) -> None:
+    checks = call_phone(phone, lab, verify_media=True)
+    media = checks["media.srtp"]
+    assert media.status is Status.PASS, media.summary
+    assert media.details["authenticated"] >= 1
+    assert media.details["authenticated"] == media.details["received"]
+    assert checks["sip.teardown"].status is Status.PASS
+
+
+def test_real_phone_refuses_plain_rtp(phone: Baresip, lab: LabFiles) -> None:
+    checks = call_phone(phone, lab, offer="rtp")
+    srtp = checks["sdp.srtp"]
+    assert srtp.status is Status.PASS, srtp.summary
+    assert "488" in srtp.summary
