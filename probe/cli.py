@@ -542,14 +542,20 @@ def demo(no_color: bool, verbose: bool, output_format: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="sipprobe")
+        code = cli.main(args=args, prog_name="sipprobe", standalone_mode=False)
     except SystemExit:
         raise
-    except KeyboardInterrupt:
+    except click.ClickException as exc:  # usage errors: a sentence and exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        # Every call was already ended by the clean-up that ran while the run was
+        # cancelled; say so plainly and exit as an interrupted command does.
         click.echo("sipprobe: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # the last line of defence: say what broke, exit 3
         click.echo(f"sipprobe: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    sys.exit(EXIT_OK)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

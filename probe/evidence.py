@@ -182,6 +182,8 @@ class ProbeEvidence:
     started_at: str
     """ISO 8601 UTC wall-clock time at which the probe started."""
     timeout_s: float
+    method: str = "OPTIONS"
+    """What the probe was to send once connected: OPTIONS, or INVITE for a test call."""
     resolve: ResolveEvidence | None = None
     connect: ConnectEvidence | None = None
     tls: TlsEvidence | None = None

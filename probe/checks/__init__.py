@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from probe.checks.connection import check_connect, check_handshake, check_resolve
-from probe.checks.options import check_options, check_response
+from probe.checks.options import check_answer_sdp, check_options, check_response
 from probe.checks.policy import OptionsPolicy, TlsPolicy
 from probe.checks.tls_session import (
     check_ciphers,
@@ -42,6 +42,7 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
     elif evidence.exchanges:
         findings.append(check_options(evidence, policy.accept))
         findings.append(check_response(evidence))
+        findings.append(check_answer_sdp(evidence))
     else:
         findings.append(not_sent(evidence))
     return [finding for finding in findings if finding is not None]
@@ -83,7 +84,7 @@ def judge_call(evidence: ProbeEvidence) -> list[Finding]:
 
 
 def not_sent(evidence: ProbeEvidence) -> Finding:
-    """`sip.options` skipped, naming the phase that stopped the probe."""
+    """`sip.options` (or `sip.invite`) skipped, naming the phase that stopped the probe."""
     if evidence.resolve is not None and not evidence.resolve.addresses:
         why = "the name did not resolve"
     elif evidence.connect is not None and not evidence.connect.ok:
@@ -92,6 +93,5 @@ def not_sent(evidence: ProbeEvidence) -> Finding:
         why = "the TLS handshake failed"
     else:
         why = "the probe ended before OPTIONS"
-    return Finding(
-        CheckId.SIP_OPTIONS, Status.SKIP, evidence.target.label, f"OPTIONS not sent: {why}"
-    )
+    check = CheckId.SIP_INVITE if evidence.method == "INVITE" else CheckId.SIP_OPTIONS
+    return Finding(check, Status.SKIP, evidence.target.label, f"{evidence.method} not sent: {why}")

@@ -298,3 +298,19 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
     if missing_recommended:
         summary += f" (no {', '.join(sorted(missing_recommended))} header, RFC 3261 §11.2)"
     return Finding(CheckId.SIP_RESPONSE, Status.PASS, target.label, summary, details)
+
+
+def check_answer_sdp(evidence: ProbeEvidence) -> Finding | None:
+    """SDP carried by the final answer to OPTIONS (RFC 3261 §11.2): informational only."""
+    if not evidence.exchanges:
+        return None
+    final = _read(evidence.exchanges[0], stream=evidence.target.transport != "udp").final
+    if final is None or not final.body:
+        return None
+    from probe.checks.srtp import check_options_sdp
+
+    return check_options_sdp(
+        label=evidence.target.label,
+        body=final.body,
+        content_type=final.headers.get("Content-Type"),
+    )

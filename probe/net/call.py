@@ -477,14 +477,37 @@ async def _end_whatever_is_open(
     user_agent: str,
     timeout: float,
 ) -> str | None:
-    """Last line of defence (errors, Ctrl-C): BYE an open dialog, CANCEL a ringing call."""
-    with contextlib.suppress(PeerGone, TimeoutError, OSError):
+    """Last line of defence (errors, Ctrl-C): BYE an open dialog, CANCEL a ringing call and
+    see its final response ACKed (or, should a 2xx win the race, ACKed and BYEd)."""
+    grace = min(timeout, 2.0)
+    with contextlib.suppress(PeerGone, TimeoutError, OSError, SipError):
         if state.dialog is not None and not state.bye_done:
-            await _bye(
-                channel, state, transport, local_address, local_port, user_agent, min(timeout, 2.0)
-            )
+            await _bye(channel, state, transport, local_address, local_port, user_agent, grace)
             return "an open dialog was ended with BYE during clean-up"
-        if state.final is None and state.provisional and not state.cancelled:
+        if state.final is None and state.provisional:
             await _send_cancel(channel, state)
-            return "a ringing call was cancelled during clean-up"
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            while (response := await channel.receive(deadline - loop.time())) is not None:
+                if not _is_invite_response(state.invite, response) or response.status_code < 200:
+                    continue
+                state.final = response
+                if response.status_code >= 300:
+                    await channel.send(build_ack_non2xx(state.invite, response), "ACK")
+                    return "a ringing call was cancelled during clean-up"
+                dialog = Dialog.from_response(state.invite, response)
+                state.dialog = dialog
+                await channel.send(
+                    dialog.build_ack(
+                        invite=state.invite,
+                        branch=new_branch(random_token()),
+                        local_host=local_address,
+                        local_port=local_port,
+                        transport=transport.upper(),
+                    ),
+                    "ACK for 2xx",
+                )
+                await _bye(channel, state, transport, local_address, local_port, user_agent, grace)
+                return "a 2xx arrived during clean-up; it was ACKed and ended with BYE"
+            return "a ringing call was cancelled during clean-up (no final response seen)"
     return None

@@ -85,6 +85,7 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
         target=target,
         started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         timeout_s=settings.timeout,
+        method="OPTIONS" if settings.call is None else "INVITE",
     )
     if target.address is None:
         resolved = await resolve_host(

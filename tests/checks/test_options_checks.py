@@ -12,6 +12,7 @@ from probe.checks.options import (
     parse_accept,
 )
 from probe.findings import Status
+from probe.sip import build_response
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 
 ACCEPT_2XX = AcceptedCodes()
@@ -165,3 +166,23 @@ def test_ping_mode_with_an_error_answer_fails() -> None:
     finding = check_options(ev, ACCEPT_2XX)
     assert finding is not None
     assert finding.status is Status.FAIL
+
+
+def test_sdp_in_the_options_answer_is_summarised_not_judged() -> None:
+    from probe.checks.options import check_answer_sdp
+
+    request = options_request()
+    sdp = (
+        b"v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+        b"m=audio 0 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 "
+        b"inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+    )
+    answer = build_response(
+        request, 200, "OK", to_tag="t", body=sdp, content_type="application/sdp"
+    ).to_bytes()
+    finding = check_answer_sdp(evidence(exchange(request, [answer])))
+    assert finding is not None
+    assert finding.check == "sdp.srtp"
+    assert finding.status is Status.SKIP
+    assert "WVNfX19zZW1jdGwg" not in finding.summary + str(finding.details)
+    assert check_answer_sdp(evidence(exchange(request, [response(request, 200, "OK")]))) is None

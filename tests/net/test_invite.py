@@ -247,3 +247,37 @@ def test_real_phone_refuses_plain_rtp(phone: Baresip, lab: LabFiles) -> None:
     srtp = checks["sdp.srtp"]
     assert srtp.status is Status.PASS, srtp.summary
     assert "488" in srtp.summary
+
+
+@pytest.mark.parametrize("sbc", ["uas_no_answer.xml"], indirect=True)
+def test_ctrl_c_while_ringing_still_ends_the_call(sbc: Sbc) -> None:
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "probe",
+            "invite",
+            sbc.uri,
+            "--to",
+            CALLEE,
+            "--resolve",
+            sbc.pin,
+            "--ca",
+            str(sbc.lab.ca),
+            "--answer-timeout",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)  # ringing by now: SIPp has sent 180
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, out + err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert_far_end_done(sbc)  # SIPp saw the CANCEL, answered 487 and got its ACK
