@@ -68,15 +68,28 @@ class PeerGone(Exception):
 
 
 class _Channel:
-    """Requests out, responses in, over one stream; every message kept as evidence."""
+    """One call leg: requests out, responses in, over one stream, every message kept as
+    evidence; plus what our side of the leg is (transport, address, port, deadline)."""
 
     def __init__(
-        self, connection: StreamConnection, clock_ms: Callable[[], float], user_agent: str
+        self,
+        connection: StreamConnection,
+        clock_ms: Callable[[], float],
+        *,
+        transport: str,
+        local_address: str,
+        local_port: int,
+        user_agent: str,
+        timeout: float,
     ) -> None:
         self.connection = connection
         self.framer = StreamFramer()
         self.clock_ms = clock_ms
+        self.transport = transport.upper()
+        self.local_address = local_address
+        self.local_port = local_port
         self.user_agent = user_agent
+        self.timeout = timeout
         self.events: list[WireEvent] = []
         self.remote_bye = False
 
@@ -149,16 +162,15 @@ def _is_invite_response(invite: Request, response: Response) -> bool:
 class _CallState:
     invite: Request
     offer: SessionDescription
+    media_socket: socket.socket
     provisional: list[int] = field(default_factory=list)
     early_answer: tuple[bytes, str] | None = None
     cancelled: bool = False
-    cancel: Request | None = None
     dialog: Dialog | None = None
     bye_done: bool = False
     bye_answer: str | None = None
     authenticated: bool = False
     final: Response | None = None
-    media_socket: socket.socket | None = None
     media: MediaEvidence | None = None
     media_skipped: str | None = None
 
@@ -196,11 +208,8 @@ async def place_call(
             fingerprint=settings.fingerprint,  # type: ignore[arg-type]
         )
         offer_wire = offer.to_bytes(reveal_keys=True)
-        if (
-            settings.offer_kind == "sdes"
-            and transport != "tls"
-            and not settings.allow_cleartext_keys
-        ):
+        cleartext = transport != "tls" and not settings.allow_cleartext_keys
+        if settings.offer_kind == "sdes" and cleartext:
             return CallEvidence(
                 offer_kind=settings.offer_kind,
                 offer=offer_wire,
@@ -211,10 +220,18 @@ async def place_call(
                 ),
                 elapsed_ms=clock_ms() - started,
             )
-        channel = _Channel(connection, clock_ms, user_agent)
+        leg = _Channel(
+            connection,
+            clock_ms,
+            transport=transport,
+            local_address=local_address,
+            local_port=local_port,
+            user_agent=user_agent,
+            timeout=timeout,
+        )
         invite = build_invite(
             settings.to,
-            transport=transport.upper(),
+            transport=leg.transport,
             local_host=local_address,
             local_port=local_port,
             branch=new_branch(random_token()),
@@ -229,83 +246,84 @@ async def place_call(
         detail: str | None = None
         error: str | None = None
         try:
-            teardown, detail = await _run(
-                channel, state, settings, timeout, transport, local_address, local_port, user_agent
-            )
+            teardown, detail = await _run(leg, state, settings)
         except PeerGone as exc:
             error = str(exc)
             teardown, detail = "failed", f"the call ended abnormally: {exc}"
         finally:
-            leftover = await _end_whatever_is_open(
-                channel, state, transport, local_address, local_port, user_agent, timeout
-            )
+            leftover = await _end_whatever_is_open(leg, state)
             if leftover:
                 detail = f"{detail}; {leftover}" if detail else leftover
-        final = state.final
-        answer: bytes | None = None
-        source: str | None = None
-        if final is not None and 200 <= final.status_code < 300 and _has_sdp(final):
-            answer, source = final.body, f"{final.status_code} {final.reason}"
-        elif state.early_answer is not None:
-            answer, source = state.early_answer
-        open_dialogs = 1 if state.dialog is not None and not state.bye_done else 0
-        bye_status = int(state.bye_answer.split()[0]) if state.bye_answer else None
-        return CallEvidence(
-            offer_kind=settings.offer_kind,
-            offer=offer_wire,
-            events=tuple(channel.events),
-            final_status=final.status_code if final is not None else None,
-            final_reason=final.reason if final is not None else None,
-            answer=answer,
-            answer_source=source,
-            provisional=tuple(state.provisional),
-            authenticated=state.authenticated,
-            cancelled=state.cancelled,
-            teardown=teardown,
-            teardown_detail=detail,
-            dialogs_left_open=open_dialogs,
-            bye_status=bye_status,
-            keys_sent=settings.offer_kind == "sdes",
-            error=error,
-            elapsed_ms=clock_ms() - started,
-            media=state.media,
-            media_skipped=state.media_skipped,
+        return _evidence(
+            settings, offer_wire, leg, state, teardown, detail, error, clock_ms() - started
         )
     finally:
         media.close()
 
 
-async def _send_cancel(channel: _Channel, state: _CallState) -> None:
+def _evidence(
+    settings: CallSettings,
+    offer_wire: bytes,
+    leg: _Channel,
+    state: _CallState,
+    teardown: CallTeardown,
+    detail: str | None,
+    error: str | None,
+    elapsed_ms: float,
+) -> CallEvidence:
+    final = state.final
+    answer: bytes | None = None
+    source: str | None = None
+    if final is not None and 200 <= final.status_code < 300 and _has_sdp(final):
+        answer, source = final.body, f"{final.status_code} {final.reason}"
+    elif state.early_answer is not None:
+        answer, source = state.early_answer
+    return CallEvidence(
+        offer_kind=settings.offer_kind,
+        offer=offer_wire,
+        events=tuple(leg.events),
+        final_status=final.status_code if final is not None else None,
+        final_reason=final.reason if final is not None else None,
+        answer=answer,
+        answer_source=source,
+        provisional=tuple(state.provisional),
+        authenticated=state.authenticated,
+        cancelled=state.cancelled,
+        teardown=teardown,
+        teardown_detail=detail,
+        dialogs_left_open=1 if state.dialog is not None and not state.bye_done else 0,
+        bye_status=int(state.bye_answer.split()[0]) if state.bye_answer else None,
+        keys_sent=settings.offer_kind == "sdes",
+        error=error,
+        elapsed_ms=elapsed_ms,
+        media=state.media,
+        media_skipped=state.media_skipped,
+    )
+
+
+async def _send_cancel(leg: _Channel, state: _CallState) -> None:
     # §9.1: CANCEL only once a provisional response shows the INVITE arrived.
     if state.cancelled or not state.provisional:
         return
-    state.cancel = build_cancel(state.invite)
     state.cancelled = True
-    await channel.send(state.cancel, "CANCEL")
+    await leg.send(build_cancel(state.invite), "CANCEL")
 
 
 async def _run(
-    channel: _Channel,
-    state: _CallState,
-    settings: CallSettings,
-    timeout: float,
-    transport: str,
-    local_address: str,
-    local_port: int,
-    user_agent: str,
+    leg: _Channel, state: _CallState, settings: CallSettings
 ) -> tuple[CallTeardown, str | None]:
     loop = asyncio.get_running_loop()
-    await channel.send(state.invite, "INVITE")
+    await leg.send(state.invite, "INVITE")
     deadline = loop.time() + settings.answer_timeout
     while True:
-        response = await channel.receive(deadline - loop.time())
+        response = await leg.receive(deadline - loop.time())
         if response is None:
             if not state.cancelled and state.provisional:
-                await _send_cancel(channel, state)
-                deadline = loop.time() + timeout
+                await _send_cancel(leg, state)
+                deadline = loop.time() + leg.timeout
                 continue
             if state.cancelled:
-                return "failed", f"CANCEL sent but no final response within {timeout:g} s"
+                return "failed", f"CANCEL sent but no final response within {leg.timeout:g} s"
             return "no_answer", (
                 f"no response within {settings.answer_timeout:g} s; with no provisional "
                 "response there is nothing to CANCEL (RFC 3261 §9.1)"
@@ -321,12 +339,12 @@ async def _run(
                 settings.hangup == "on-early-media" and state.early_answer is not None
             )
             if wants_cancel:
-                await _send_cancel(channel, state)
-                deadline = loop.time() + timeout
+                await _send_cancel(leg, state)
+                deadline = loop.time() + leg.timeout
             continue
         if code >= 300:
             # §17.1.1.3: every non-2xx final is ACKed on the INVITE's own branch.
-            await channel.send(build_ack_non2xx(state.invite, response), f"ACK for {code}")
+            await leg.send(build_ack_non2xx(state.invite, response), f"ACK for {code}")
             if code in (401, 407) and settings.credentials and not state.authenticated:
                 state.authenticated = True
                 state.invite = authorize(
@@ -338,7 +356,7 @@ async def _run(
                     cseq=state.invite.cseq.number + 1,
                 )
                 state.provisional.clear()
-                await channel.send(state.invite, "INVITE with credentials")
+                await leg.send(state.invite, "INVITE with credentials")
                 deadline = loop.time() + settings.answer_timeout
                 continue
             state.final = response
@@ -346,65 +364,50 @@ async def _run(
                 return "cancel", "CANCEL answered; 487 Request Terminated ACKed"
             return "rejected", f"rejected with {code} {response.reason} (ACKed)"
         state.final = response
-        await _confirm_and_bye(
-            channel,
-            state,
-            settings,
-            response,
-            transport,
-            local_address,
-            local_port,
-            user_agent,
-            timeout,
-        )
+        await _confirm(leg, state, response)
+        if settings.verify_media:
+            await _check_media(state, response)
+        await _bye(leg, state, leg.timeout)
         prefix = "a 2xx raced our CANCEL: " if state.cancelled else ""
-        return "bye", prefix + (state_bye_text(state, channel))
+        return "bye", prefix + _bye_text(state, leg)
 
 
-def state_bye_text(state: _CallState, channel: _Channel) -> str:
-    if channel.remote_bye:
+def _bye_text(state: _CallState, leg: _Channel) -> str:
+    if leg.remote_bye:
         return "the far end hung up with BYE, answered 200"
     if state.bye_done:
         return f"ACK sent; BYE answered {state.bye_answer}"
     return "ACK and BYE sent; BYE unanswered"
 
 
-async def _confirm_and_bye(
-    channel: _Channel,
-    state: _CallState,
-    settings: CallSettings,
-    response: Response,
-    transport: str,
-    local_address: str,
-    local_port: int,
-    user_agent: str,
-    timeout: float,
-) -> None:
+async def _ack_2xx(leg: _Channel, state: _CallState, note: str) -> None:
+    """§13.2.2.4: a 2xx is ACKed in a transaction of its own, along the route set."""
+    assert state.dialog is not None
+    ack = state.dialog.build_ack(
+        invite=state.invite,
+        branch=new_branch(random_token()),
+        local_host=leg.local_address,
+        local_port=leg.local_port,
+        transport=leg.transport,
+    )
+    await leg.send(ack, note)
+
+
+async def _confirm(leg: _Channel, state: _CallState, response: Response) -> None:
     try:
-        dialog = Dialog.from_response(state.invite, response)
+        state.dialog = Dialog.from_response(state.invite, response)
     except SipError:
         # A 2xx without a usable Contact: ending the call matters more than strictness,
         # so the BYE goes to the Request-URI (the documented fallback).
-        dialog = Dialog.fallback(state.invite, response)
-    state.dialog = dialog
-    ack = dialog.build_ack(
-        invite=state.invite,
-        branch=new_branch(random_token()),
-        local_host=local_address,
-        local_port=local_port,
-        transport=transport.upper(),
-    )
-    await channel.send(ack, "ACK for 2xx")
-    if settings.verify_media:
-        await _check_media(state, response)
-    await _bye(channel, state, transport, local_address, local_port, user_agent, timeout)
+        state.dialog = Dialog.fallback(state.invite, response)
+    await _ack_2xx(leg, state, "ACK for 2xx")
 
 
 async def _check_media(state: _CallState, response: Response) -> None:
     """Exchange SRTP with the far end while the call is up (`--verify-media`)."""
     from probe.net.media import plan_media, verify_media
 
-    if not _has_sdp(response) or state.media_socket is None:
+    if not _has_sdp(response):
         state.media_skipped = "the 2xx carried no SDP answer"
         return
     try:
@@ -419,30 +422,22 @@ async def _check_media(state: _CallState, response: Response) -> None:
     state.media = await verify_media(state.media_socket, plan)
 
 
-async def _bye(
-    channel: _Channel,
-    state: _CallState,
-    transport: str,
-    local_address: str,
-    local_port: int,
-    user_agent: str,
-    timeout: float,
-) -> None:
+async def _bye(leg: _Channel, state: _CallState, timeout: float) -> None:
     assert state.dialog is not None
-    if channel.remote_bye:
+    if leg.remote_bye:
         state.bye_done = True
         return
     bye, state.dialog = state.dialog.build_bye(
         branch=new_branch(random_token()),
-        local_host=local_address,
-        local_port=local_port,
-        transport=transport.upper(),
-        user_agent=user_agent,
+        local_host=leg.local_address,
+        local_port=leg.local_port,
+        transport=leg.transport,
+        user_agent=leg.user_agent,
     )
-    await channel.send(bye, "BYE")
+    await leg.send(bye, "BYE")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while (response := await channel.receive(deadline - loop.time())) is not None:
+    while (response := await leg.receive(deadline - loop.time())) is not None:
         try:
             is_bye = response.cseq.method == "BYE" and response.top_via.branch == bye.top_via.branch
         except SipError:
@@ -455,59 +450,33 @@ async def _bye(
             return
         if _is_invite_response(state.invite, response) and 200 <= response.status_code < 300:
             # A retransmitted 2xx means our ACK was lost: ACK it again (§13.2.2.4).
-            ack = state.dialog.build_ack(
-                invite=state.invite,
-                branch=new_branch(random_token()),
-                local_host=local_address,
-                local_port=local_port,
-                transport=transport.upper(),
-            )
-            await channel.send(ack, "ACK for a retransmitted 2xx")
-        if channel.remote_bye:
+            await _ack_2xx(leg, state, "ACK for a retransmitted 2xx")
+        if leg.remote_bye:
             state.bye_done = True
             return
 
 
-async def _end_whatever_is_open(
-    channel: _Channel,
-    state: _CallState,
-    transport: str,
-    local_address: str,
-    local_port: int,
-    user_agent: str,
-    timeout: float,
-) -> str | None:
+async def _end_whatever_is_open(leg: _Channel, state: _CallState) -> str | None:
     """Last line of defence (errors, Ctrl-C): BYE an open dialog, CANCEL a ringing call and
     see its final response ACKed (or, should a 2xx win the race, ACKed and BYEd)."""
-    grace = min(timeout, 2.0)
+    grace = min(leg.timeout, 2.0)
     with contextlib.suppress(PeerGone, TimeoutError, OSError, SipError):
         if state.dialog is not None and not state.bye_done:
-            await _bye(channel, state, transport, local_address, local_port, user_agent, grace)
+            await _bye(leg, state, grace)
             return "an open dialog was ended with BYE during clean-up"
         if state.final is None and state.provisional:
-            await _send_cancel(channel, state)
+            await _send_cancel(leg, state)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + grace
-            while (response := await channel.receive(deadline - loop.time())) is not None:
+            while (response := await leg.receive(deadline - loop.time())) is not None:
                 if not _is_invite_response(state.invite, response) or response.status_code < 200:
                     continue
                 state.final = response
                 if response.status_code >= 300:
-                    await channel.send(build_ack_non2xx(state.invite, response), "ACK")
+                    await leg.send(build_ack_non2xx(state.invite, response), "ACK")
                     return "a ringing call was cancelled during clean-up"
-                dialog = Dialog.from_response(state.invite, response)
-                state.dialog = dialog
-                await channel.send(
-                    dialog.build_ack(
-                        invite=state.invite,
-                        branch=new_branch(random_token()),
-                        local_host=local_address,
-                        local_port=local_port,
-                        transport=transport.upper(),
-                    ),
-                    "ACK for 2xx",
-                )
-                await _bye(channel, state, transport, local_address, local_port, user_agent, grace)
+                await _confirm(leg, state, response)
+                await _bye(leg, state, grace)
                 return "a 2xx arrived during clean-up; it was ACKed and ended with BYE"
             return "a ringing call was cancelled during clean-up (no final response seen)"
     return None
