@@ -17,8 +17,8 @@ from probe.checks import OptionsPolicy, TlsPolicy
 from probe.checks.failover import Endpoint, OrderMode
 from probe.checks.options import AcceptError, parse_accept
 from probe.checks.policy import FailoverPolicy
+from probe.locate.pins import Pin, PinError, parse_pin
 from probe.net.options import ProbeSettings
-from probe.net.resolve import Pin, PinError, parse_pin
 from probe.report.model import Report
 from probe.runner import LocateSettings, TargetError, check_target_uri, run_failover, run_options
 from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
@@ -286,10 +286,12 @@ def load_credentials(
         values: dict[str, str] = {}
         for line in text.splitlines():
             name, sep, value = line.partition("=")
-            if sep and name.strip() in ("username", "password"):
-                values[name.strip()] = value.strip()
-        if set(values) != {"username", "password"}:
-            usage(f"--auth-file {auth_file}: needs a username= line and a password= line")
+            key = name.strip()
+            if sep and key in ("username", "password"):
+                # Everything after '=' is the password, exactly: it may hold spaces.
+                values[key] = value if key == "password" else value.strip()
+        if set(values) != {"username", "password"} or not all(values.values()):
+            usage(f"--auth-file {auth_file}: needs a non-empty username= and password= line")
         return DigestCredentials(values["username"], values["password"])
     user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
     if user and password:

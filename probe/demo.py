@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from probe.checks import OptionsPolicy
+from probe.locate.pins import Pin
 from probe.net.options import ProbeSettings
-from probe.net.resolve import Pin
 from probe.report.model import Report
 from probe.runner import run_options
 from probe.sip import parse_uri

@@ -60,18 +60,6 @@ class Target:
         return f"{name} ({self.endpoint})" if name else self.endpoint
 
 
-ResolveSource = Literal["literal", "pinned", "system"]
-
-
-@dataclass(frozen=True, slots=True)
-class ResolveEvidence:
-    source: ResolveSource
-    addresses: tuple[str, ...] = ()
-    elapsed_ms: float | None = None
-    error_kind: Literal["not_found", "timeout", "error"] | None = None
-    error: str | None = None
-
-
 ConnectErrorKind = Literal["refused", "timeout", "unreachable", "reset", "error"]
 
 
@@ -184,7 +172,6 @@ class ProbeEvidence:
     timeout_s: float
     method: str = "OPTIONS"
     """What the probe was to send once connected: OPTIONS, or INVITE for a test call."""
-    resolve: ResolveEvidence | None = None
     connect: ConnectEvidence | None = None
     tls: TlsEvidence | None = None
     exchanges: tuple[SipExchange, ...] = ()

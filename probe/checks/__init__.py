@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe.checks.connection import check_connect, check_handshake, check_resolve
+from probe.checks.connection import check_connect, check_handshake
 from probe.checks.options import check_answer_sdp, check_options, check_response
 from probe.checks.policy import OptionsPolicy, TlsPolicy
 from probe.checks.tls_session import (
@@ -20,7 +20,6 @@ __all__ = ["OptionsPolicy", "TlsPolicy", "judge_options", "not_sent"]
 def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Finding]:
     """Every finding for one OPTIONS probe, in the order the phases happened."""
     findings: list[Finding | None] = [
-        check_resolve(evidence),
         check_connect(evidence),
         check_handshake(evidence),
     ]
@@ -85,9 +84,7 @@ def judge_call(evidence: ProbeEvidence) -> list[Finding]:
 
 def not_sent(evidence: ProbeEvidence) -> Finding:
     """`sip.options` (or `sip.invite`) skipped, naming the phase that stopped the probe."""
-    if evidence.resolve is not None and not evidence.resolve.addresses:
-        why = "the name did not resolve"
-    elif evidence.connect is not None and not evidence.connect.ok:
+    if evidence.connect is not None and not evidence.connect.ok:
         why = "the connection failed"
     elif evidence.tls is not None and not evidence.tls.ok:
         why = "the TLS handshake failed"

@@ -1,4 +1,7 @@
-"""Checks on reaching the target: name lookup, TCP connect, TLS handshake."""
+"""Checks on reaching the target: TCP connect (or the UDP socket), TLS handshake.
+
+How the address was found is `dns.resolve`, judged from the locate evidence
+(probe.checks.location)."""
 
 from __future__ import annotations
 
@@ -8,37 +11,6 @@ from probe.findings import CheckId, Finding, Status, rounded_ms
 
 def _ms(value: float | None) -> str:
     return "?" if value is None else f"{value:.1f} ms"
-
-
-def check_resolve(evidence: ProbeEvidence) -> Finding | None:
-    """`dns.resolve`, only when a lookup was needed (not for IP literals or pins)."""
-    resolved = evidence.resolve
-    target = evidence.target
-    if resolved is None or resolved.source != "system":
-        return None
-    details = {
-        "name": target.host,
-        "source": resolved.source,
-        "addresses": list(resolved.addresses),
-        "elapsed_ms": rounded_ms(resolved.elapsed_ms),
-    }
-    if resolved.error is not None:
-        details |= {"error_kind": resolved.error_kind, "error": resolved.error}
-        return Finding(
-            CheckId.DNS_RESOLVE,
-            Status.FAIL,
-            target.label,
-            f"cannot resolve {target.host}: {resolved.error}",
-            details,
-        )
-    shown = ", ".join(resolved.addresses)
-    return Finding(
-        CheckId.DNS_RESOLVE,
-        Status.PASS,
-        target.label,
-        f"{target.host} resolved to {shown} in {_ms(resolved.elapsed_ms)}",
-        details,
-    )
 
 
 def check_connect(evidence: ProbeEvidence) -> Finding | None:

@@ -8,7 +8,7 @@ finding that names what DNS said. Pure.
 from __future__ import annotations
 
 from probe.findings import CheckId, Finding, JsonValue, Status
-from probe.locate import LocatedTarget, LocateResult
+from probe.locate.records import LocatedTarget, LocateResult
 
 
 def _answers(located: LocateResult) -> list[JsonValue]:

@@ -23,7 +23,7 @@ from dns.rdtypes.IN.AAAA import AAAA
 from dns.rdtypes.IN.NAPTR import NAPTR
 from dns.rdtypes.IN.SRV import SRV
 
-from probe.net.resolve import Pin
+from probe.locate.pins import Pin
 from probe.sip.uri import SipUri
 
 from .plan import LocatePlanner

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from probe.evidence import DEFAULT_PORTS, Transport
-from probe.net.resolve import Pin, find_pin
+from probe.locate.pins import Pin, find_pin
 from probe.sip.errors import SipParseError
 from probe.sip.uri import SipUri, parse_host
 

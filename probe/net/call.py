@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import secrets
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -92,14 +91,22 @@ class _Channel:
         self.timeout = timeout
         self.events: list[WireEvent] = []
         self.remote_bye = False
+        self.call_id: str | None = None
+        """The Call-ID of our call: only a BYE for it ends the dialog from the far side."""
 
     async def send(self, message: Request | Response, note: str | None = None) -> None:
         wire = message.to_bytes()
         self.events.append(WireEvent(self.clock_ms(), "sent", wire, note))
         try:
             self.connection.writer.write(wire)
-            await self.connection.writer.drain()
-        except (OSError, ssl.SSLError) as exc:
+            async with asyncio.timeout(self.timeout):
+                await self.connection.writer.drain()
+        except TimeoutError as exc:
+            self.connection.writer.transport.abort()
+            raise PeerGone(
+                f"could not send {note or 'a message'}: the server stopped reading"
+            ) from exc
+        except OSError as exc:  # ssl.SSLError is an OSError
             raise PeerGone(f"could not send {note or 'a message'}: {exc}") from exc
 
     async def receive(self, timeout: float) -> Response | None:
@@ -128,15 +135,20 @@ class _Channel:
             return None
         except SipError as exc:
             raise PeerGone(f"the server sent something that is not SIP: {exc}") from exc
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:  # ssl.SSLError is an OSError
             raise PeerGone(f"the connection broke: {exc}") from exc
 
     async def _answer_request(self, request: Request) -> None:
         if request.method == "ACK":
             return
-        if request.method == "BYE":
+        if request.method == "BYE" and request.call_id == self.call_id:
             self.remote_bye = True
             response = build_response(request, 200, "OK", to_tag=None)
+        elif request.method == "BYE":
+            # §12.2.2: a BYE for a dialog we do not have.
+            response = build_response(
+                request, 481, "Call/Transaction Does Not Exist", to_tag=random_token(6)
+            )
         else:
             response = build_response(request, 501, "Not Implemented", to_tag=random_token(6))
         await self.send(response, f"answer to the server's {request.method}")
@@ -173,6 +185,8 @@ class _CallState:
     final: Response | None = None
     media: MediaEvidence | None = None
     media_skipped: str | None = None
+    unusable_2xx: bool = False
+    """A 2xx arrived that not even the fallback could turn into a dialog to end."""
 
 
 def reserve_media_port(local_address: str) -> socket.socket:
@@ -242,12 +256,15 @@ async def place_call(
             from_uri=settings.from_uri,
         )
         state = _CallState(invite=invite, offer=offer, media_socket=media)
+        leg.call_id = invite.call_id
         teardown: CallTeardown = "no_answer"
         detail: str | None = None
         error: str | None = None
         try:
             teardown, detail = await _run(leg, state, settings)
-        except PeerGone as exc:
+        except (PeerGone, SipError, SdpError) as exc:
+            # The far end sent something we cannot act on (or the connection broke): say
+            # so, and let the clean-up below still end whatever is open.
             error = str(exc)
             teardown, detail = "failed", f"the call ended abnormally: {exc}"
         finally:
@@ -291,7 +308,9 @@ def _evidence(
         cancelled=state.cancelled,
         teardown=teardown,
         teardown_detail=detail,
-        dialogs_left_open=1 if state.dialog is not None and not state.bye_done else 0,
+        dialogs_left_open=(
+            1 if (state.dialog is not None and not state.bye_done) or state.unusable_2xx else 0
+        ),
         bye_status=int(state.bye_answer.split()[0]) if state.bye_answer else None,
         keys_sent=settings.offer_kind == "sdes",
         error=error,
@@ -301,12 +320,16 @@ def _evidence(
     )
 
 
-async def _send_cancel(leg: _Channel, state: _CallState) -> None:
-    # §9.1: CANCEL only once a provisional response shows the INVITE arrived.
+async def _send_cancel(leg: _Channel, state: _CallState) -> bool:
+    """Send CANCEL once; True when it was sent now.
+
+    §9.1: CANCEL only once a provisional response shows the INVITE arrived.
+    """
     if state.cancelled or not state.provisional:
-        return
+        return False
     state.cancelled = True
     await leg.send(build_cancel(state.invite), "CANCEL")
+    return True
 
 
 async def _run(
@@ -338,23 +361,29 @@ async def _run(
             wants_cancel = settings.hangup == "immediately" or (
                 settings.hangup == "on-early-media" and state.early_answer is not None
             )
-            if wants_cancel:
-                await _send_cancel(leg, state)
+            if wants_cancel and await _send_cancel(leg, state):
                 deadline = loop.time() + leg.timeout
             continue
         if code >= 300:
             # §17.1.1.3: every non-2xx final is ACKed on the INVITE's own branch.
             await leg.send(build_ack_non2xx(state.invite, response), f"ACK for {code}")
-            if code in (401, 407) and settings.credentials and not state.authenticated:
+            retry = code in (401, 407) and settings.credentials and not state.authenticated
+            # Once we have cancelled, a challenge is just the final answer: re-sending
+            # would start a call nobody asked for.
+            if retry and not state.cancelled and settings.credentials is not None:
                 state.authenticated = True
-                state.invite = authorize(
-                    state.invite,
-                    response,
-                    settings.credentials,
-                    branch=new_branch(random_token()),
-                    cnonce=random_token(8),
-                    cseq=state.invite.cseq.number + 1,
-                )
+                try:
+                    state.invite = authorize(
+                        state.invite,
+                        response,
+                        settings.credentials,
+                        branch=new_branch(random_token()),
+                        cnonce=random_token(8),
+                        cseq=state.invite.cseq.number + 1,
+                    )
+                except SipError as exc:
+                    state.final = response
+                    return "rejected", f"challenged with {code}, which cannot be answered: {exc}"
                 state.provisional.clear()
                 await leg.send(state.invite, "INVITE with credentials")
                 deadline = loop.time() + settings.answer_timeout
@@ -397,9 +426,13 @@ async def _confirm(leg: _Channel, state: _CallState, response: Response) -> None
     try:
         state.dialog = Dialog.from_response(state.invite, response)
     except SipError:
-        # A 2xx without a usable Contact: ending the call matters more than strictness,
-        # so the BYE goes to the Request-URI (the documented fallback).
-        state.dialog = Dialog.fallback(state.invite, response)
+        # A 2xx without a usable Contact or Record-Route: ending the call matters more
+        # than strictness, so the BYE goes to the Request-URI (the documented fallback).
+        try:
+            state.dialog = Dialog.fallback(state.invite, response)
+        except SipError as exc:
+            state.unusable_2xx = True
+            raise PeerGone(f"the 2xx cannot even be ACKed ({exc}); the call may be up") from exc
     await _ack_2xx(leg, state, "ACK for 2xx")
 
 
@@ -442,6 +475,11 @@ async def _bye(leg: _Channel, state: _CallState, timeout: float) -> None:
             is_bye = response.cseq.method == "BYE" and response.top_via.branch == bye.top_via.branch
         except SipError:
             continue
+        if is_bye and response.status_code in (401, 407):
+            # A challenged BYE did not end anything on the far side: the dialog stays
+            # counted as open (credentials for BYE are not sent twice here).
+            state.bye_answer = f"{response.status_code} {response.reason}"
+            return
         if is_bye and response.status_code >= 200:
             # §15.1.1: whatever the answer, the session is over for us; a non-2xx is still
             # worth saying, since the far end may not have let go.
@@ -465,7 +503,7 @@ async def _end_whatever_is_open(leg: _Channel, state: _CallState) -> str | None:
             await _bye(leg, state, grace)
             return "an open dialog was ended with BYE during clean-up"
         if state.final is None and state.provisional:
-            await _send_cancel(leg, state)
+            sent = await _send_cancel(leg, state)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + grace
             while (response := await leg.receive(deadline - loop.time())) is not None:
@@ -478,5 +516,7 @@ async def _end_whatever_is_open(leg: _Channel, state: _CallState) -> str | None:
                 await _confirm(leg, state, response)
                 await _bye(leg, state, grace)
                 return "a 2xx arrived during clean-up; it was ACKed and ended with BYE"
-            return "a ringing call was cancelled during clean-up (no final response seen)"
+            if sent:
+                return "a ringing call was cancelled during clean-up (no final response seen)"
+            return "the call was cancelled; no final response was seen"
     return None

@@ -62,25 +62,21 @@ async def _attempt(
             await connection.writer.start_tls(
                 context, server_hostname=sni, ssl_handshake_timeout=timeout + 5
             )
+        ssl_object = connection.writer.get_extra_info("ssl_object")
+        cipher = ssl_object.cipher() if ssl_object is not None else None
+        return HandshakeAttempt(label, version, cipher[0] if cipher else None, accepted=True)
     except (OSError, TimeoutError, EOFError) as exc:
         kind, message, _alert = classify_tls_error(exc)
         local = isinstance(exc, ssl.SSLError) and (exc.reason or "") in (
             "NO_CIPHERS_AVAILABLE",
             "NO_PROTOCOLS_AVAILABLE",
         )
-        await connection.close()
+        error = message if kind != "timeout" else f"{message} in time"
         return HandshakeAttempt(
-            label,
-            version,
-            None,
-            accepted=False,
-            local_refusal=local,
-            error=message if kind != "timeout" else f"{message} in time",
+            label, version, None, accepted=False, local_refusal=local, error=error
         )
-    ssl_object = connection.writer.get_extra_info("ssl_object")
-    negotiated = ssl_object.cipher()[0] if ssl_object is not None else None
-    await connection.close()
-    return HandshakeAttempt(label, version, negotiated, accepted=True)
+    finally:
+        await connection.close()
 
 
 async def enumerate_tls(

@@ -23,14 +23,14 @@ from probe.evidence import (
     SipExchange,
     Target,
 )
-from probe.net.connect import classify_connect_error, open_tcp, start_tls
+from probe.locate.pins import Pin
+from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
 from probe.net.exchange import (
     Clock,
     DatagramEndpoint,
     exchange_over_datagram,
     exchange_over_stream,
 )
-from probe.net.resolve import Pin, resolve_host
 from probe.sip import (
     Request,
     SipUri,
@@ -88,13 +88,7 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
         method="OPTIONS" if settings.call is None else "INVITE",
     )
     if target.address is None:
-        resolved = await resolve_host(
-            target.host, target.port, settings.pins, timeout=settings.timeout
-        )
-        evidence = replace(evidence, resolve=resolved)
-        if not resolved.addresses:
-            return evidence
-        target = replace(target, address=resolved.addresses[0])
+        raise ValueError("collect_options needs a located target (probe.locate)")
     address = target.address
     assert address is not None
     # RFC 6066 §3: SNI carries host names only, never IP literals.
@@ -124,39 +118,50 @@ async def _probe_stream(
     if connection is None:
         return evidence
     try:
-        if target.transport == "tls":
-            tls = await start_tls(
-                connection, settings.tls, sni=target.sni, timeout=settings.timeout
-            )
-            evidence = replace(evidence, tls=tls)
-            if not tls.ok:
-                return evidence
-        if settings.call is not None:
-            from probe.net.call import place_call
-
-            call = await place_call(
-                connection,
-                transport=target.transport,
-                local_address=connected.local_address or "0.0.0.0",
-                local_port=connected.local_port or 0,
-                settings=settings.call,
-                timeout=settings.timeout,
-                user_agent=settings.user_agent,
-                clock_ms=clock_ms,
-            )
-            return replace(evidence, call=call)
-        framer = StreamFramer()
-
-        async def send(request: Request) -> SipExchange:
-            return await exchange_over_stream(
-                connection, framer, request, timeout=settings.timeout, clock_ms=clock_ms
-            )
-
-        exchanges = await _repeat_options(uri, target, connected, settings, send)
-        evidence = replace(evidence, exchanges=exchanges)
+        evidence = await _over_connection(uri, evidence, settings, connection, connected, clock_ms)
     finally:
-        evidence = replace(evidence, closed_cleanly=await connection.close())
-    return evidence
+        clean = await connection.close()
+    return replace(evidence, closed_cleanly=clean)
+
+
+async def _over_connection(
+    uri: SipUri,
+    evidence: ProbeEvidence,
+    settings: ProbeSettings,
+    connection: StreamConnection,
+    connected: ConnectEvidence,
+    clock_ms: Clock,
+) -> ProbeEvidence:
+    """TLS if the target wants it, then the test call or the OPTIONS probes."""
+    target = evidence.target
+    if target.transport == "tls":
+        tls = await start_tls(connection, settings.tls, sni=target.sni, timeout=settings.timeout)
+        evidence = replace(evidence, tls=tls)
+        if not tls.ok:
+            return evidence
+    if settings.call is not None:
+        from probe.net.call import place_call
+
+        call = await place_call(
+            connection,
+            transport=target.transport,
+            local_address=connected.local_address or "0.0.0.0",
+            local_port=connected.local_port or 0,
+            settings=settings.call,
+            timeout=settings.timeout,
+            user_agent=settings.user_agent,
+            clock_ms=clock_ms,
+        )
+        return replace(evidence, call=call)
+    framer = StreamFramer()
+
+    async def send(request: Request) -> SipExchange:
+        return await exchange_over_stream(
+            connection, framer, request, timeout=settings.timeout, clock_ms=clock_ms
+        )
+
+    exchanges = await _repeat_options(uri, target, connected, settings, send)
+    return replace(evidence, exchanges=exchanges)
 
 
 async def _probe_udp(

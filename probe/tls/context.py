@@ -65,8 +65,17 @@ def build_capture_context(config: TlsClientConfig) -> tuple[ssl.SSLContext, Hand
         except ssl.SSLError as exc:
             raise TlsConfigError(f"no usable cipher in {config.ciphers!r}") from exc
     if config.cert_file is not None:
+
+        def no_passphrase() -> str:
+            # Never let OpenSSL prompt on the terminal (or hang in CI) for a pass phrase.
+            raise TlsConfigError(
+                f"the private key for {config.cert_file} is encrypted; give an unencrypted key"
+            )
+
         try:
-            context.load_cert_chain(config.cert_file, config.key_file)
+            context.load_cert_chain(config.cert_file, config.key_file, password=no_passphrase)
+        except TlsConfigError:
+            raise
         except (OSError, ssl.SSLError) as exc:
             # Never echo key material: name the files and the kind of failure only.
             raise TlsConfigError(

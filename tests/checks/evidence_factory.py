@@ -7,7 +7,6 @@ from probe.evidence import (
     ExchangeOutcome,
     ProbeEvidence,
     Received,
-    ResolveEvidence,
     SipExchange,
     Target,
 )
@@ -74,7 +73,6 @@ def evidence(*exchanges: SipExchange, target: Target = TARGET) -> ProbeEvidence:
         target=target,
         started_at="2026-11-27T00:00:00.000+00:00",
         timeout_s=5.0,
-        resolve=ResolveEvidence(source="pinned", addresses=("127.0.0.1",)),
         connect=ConnectEvidence(
             ok=True, elapsed_ms=0.5, local_address="127.0.0.1", local_port=40000
         ),

@@ -1,4 +1,4 @@
-"""`dns.resolve`, `net.connect`, `tls.handshake` on hand-made evidence."""
+"""`net.connect`, `tls.handshake` and the skipped probe, on hand-made evidence."""
 
 from __future__ import annotations
 
@@ -6,35 +6,23 @@ import datetime as dt
 from dataclasses import replace
 
 from probe.checks import OptionsPolicy, judge_options
-from probe.checks.connection import check_connect, check_handshake, check_resolve
-from probe.evidence import ConnectEvidence, ResolveEvidence, TlsEvidence
+from probe.checks.connection import check_connect, check_handshake
+from probe.evidence import ConnectEvidence, TlsEvidence
 from probe.findings import Status
 from tests.checks.evidence_factory import TARGET, evidence
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 
 
-def test_pinned_and_literal_targets_have_no_dns_finding() -> None:
-    assert check_resolve(evidence()) is None
-
-
-def test_resolution_failure_is_named() -> None:
+def test_not_sent_names_the_failed_phase() -> None:
     ev = replace(
         evidence(),
-        resolve=ResolveEvidence(
-            source="system", error_kind="not_found", error="sbc.example.test: Name unknown"
-        ),
-        connect=None,
+        connect=ConnectEvidence(ok=False, error_kind="refused", error="connection refused"),
     )
-    finding = check_resolve(ev)
-    assert finding is not None
-    assert finding.status is Status.FAIL
-    assert finding.check == "dns.resolve"
-    assert "cannot resolve sbc.example.test" in finding.summary
     skipped = judge_options(ev, OptionsPolicy(now=NOW))[-1]
     assert skipped.check == "sip.options"
     assert skipped.status is Status.SKIP
-    assert "did not resolve" in skipped.summary
+    assert skipped.summary == "OPTIONS not sent: the connection failed"
 
 
 def test_refused_connection() -> None:

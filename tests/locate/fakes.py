@@ -17,7 +17,7 @@ from probe.locate import (
     NaptrRecord,
     SrvRecord,
 )
-from probe.net.resolve import Pin
+from probe.locate.pins import Pin
 from probe.sip.uri import parse_uri
 
 SERVER = "192.0.2.53:53"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from probe.locate import LocateResult, format_plan, locate
-from probe.net.resolve import parse_pin
+from probe.locate.pins import parse_pin
 from probe.sip.uri import parse_uri
 from tests.locate.conftest import TRUNK
 from tests.peers.dnsmasq import Dnsmasq

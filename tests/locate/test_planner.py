@@ -9,7 +9,7 @@ from probe.locate import (
     DnsQuery,
     SrvRecord,
 )
-from probe.net.resolve import parse_pin
+from probe.locate.pins import parse_pin
 from tests.locate.fakes import (
     DOMAIN,
     TRUNK,

@@ -11,8 +11,8 @@ import pytest
 from probe.checks import OptionsPolicy, judge_options
 from probe.evidence import Target
 from probe.findings import Finding, Status
+from probe.locate.pins import Pin
 from probe.net.options import ProbeSettings, collect_options
-from probe.net.resolve import Pin
 from probe.sip import Request, parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
@@ -27,7 +27,9 @@ async def probe_scripted(
     async with scripted_server(script, context) as port:
         transport = "tls" if tls else "tcp"
         text = f"sip:{LAB_NAME}:{port};transport={transport}"
-        target = Target(uri=text, host=LAB_NAME, port=port, transport=transport)
+        target = Target(
+            uri=text, host=LAB_NAME, port=port, transport=transport, address="127.0.0.1"
+        )
         settings = ProbeSettings(timeout=timeout, pins=(Pin(LAB_NAME, port, "127.0.0.1"),))
         evidence = await collect_options(parse_uri(text), target, settings)
     policy = OptionsPolicy(anchors=load_trust_anchors(lab.ca), now=dt.datetime.now(dt.UTC))
@@ -127,7 +129,7 @@ async def test_server_that_does_not_speak_tls_is_named() -> None:
     port = int(server.sockets[0].getsockname()[1])
     try:
         text = f"sip:127.0.0.1:{port};transport=tls"
-        target = Target(uri=text, host="127.0.0.1", port=port, transport="tls")
+        target = Target(uri=text, host="127.0.0.1", port=port, transport="tls", address="127.0.0.1")
         evidence = await collect_options(parse_uri(text), target, ProbeSettings(timeout=1.0))
     finally:
         server.close()

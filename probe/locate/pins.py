@@ -1,0 +1,46 @@
+"""`--resolve NAME:PORT:ADDRESS` pins (as curl's option): the name is still used for SNI
+and for the certificate identity, only the address it leads to is fixed. Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class PinError(ValueError):
+    """A `--resolve` value that is not NAME:PORT:ADDRESS."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    name: str
+    port: int
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.port}:{self.address}"
+
+
+def parse_pin(text: str) -> Pin:
+    """Parse `NAME:PORT:ADDRESS`; ADDRESS may be IPv6, bracketed or not."""
+    name, sep, rest = text.partition(":")
+    port_text, sep2, address = rest.partition(":")
+    if not (sep and sep2 and name and port_text and address):
+        raise PinError(f"--resolve {text!r}: expected NAME:PORT:ADDRESS")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise PinError(f"--resolve {text!r}: port {port_text!r} is not 1-65535")
+    address = address.strip("[]")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise PinError(f"--resolve {text!r}: {address!r} is not an IP address") from None
+    return Pin(name.lower().rstrip("."), int(port_text), address)
+
+
+def find_pin(pins: Iterable[Pin], host: str, port: int) -> Pin | None:
+    host = host.lower().rstrip(".")
+    for pin in pins:
+        if pin.name == host and pin.port == port:
+            return pin
+    return None
