@@ -242,3 +242,23 @@ def test_mozilla_trust_does_not_know_the_lab_root(kamailio: Kamailio) -> None:
     assert chain["status"] == "fail"
     assert chain["details"]["trust"].startswith("Mozilla (certifi)")
     assert chain["details"]["chain"][0]["pem"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_encrypted_client_key_is_a_usage_error_not_a_prompt(tmp_path: Path, lab: LabFiles) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(lab.client_key.read_bytes(), password=None)
+    encrypted = tmp_path / "client-encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret-pass"),
+        )
+    )
+    result = run(
+        "options", "sips:127.0.0.1", "--cert", str(lab.client), "--key", str(encrypted), timeout=20
+    )
+    assert result.returncode == 2
+    assert "encrypted" in result.stderr
+    assert "secret-pass" not in result.stdout + result.stderr
