@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -20,6 +20,7 @@ from probe.findings import Finding, Status
 from probe.report.model import Report
 from probe.tls.lab import VARIANT_NAMES, LabFiles, write_lab
 from tests.conftest import LAB_NAME
+from tests.helpers import no_usage_error
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 
 pytestmark = pytest.mark.peer
@@ -119,10 +120,6 @@ def variant_server(
     assert not instance.crashed(), "Kamailio crashed (signal 11) during the variant tests"
 
 
-def _usage(message: str) -> NoReturn:
-    raise AssertionError(f"unexpected usage error: {message}")
-
-
 def probe(server: Kamailio, lab: LabFiles, names: list[str], **options: Any) -> Report:
     ports = [server.ports[name] for name in names]
     return run_options_command(
@@ -132,7 +129,7 @@ def probe(server: Kamailio, lab: LabFiles, names: list[str], **options: Any) -> 
             ca=lab.ca,
             **options,
         ),
-        on_usage_error=_usage,
+        on_usage_error=no_usage_error,
     )
 
 

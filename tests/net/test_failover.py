@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -20,6 +20,7 @@ from probe.app import FailoverRequest, OptionsRequest, run_failover_command
 from probe.findings import Finding, Status
 from probe.report.model import Report
 from probe.tls.pki import Issued, generate_key, make_leaf, make_root_ca
+from tests.helpers import no_usage_error
 from tests.peers.dnsmasq import Dnsmasq, Host, Naptr, Srv, start_dnsmasq
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 
@@ -134,10 +135,6 @@ def busy_trunk(tmp_path: Path, region_pki: dict[str, tuple[Path, Path]]) -> Iter
     lab.dns.stop()
 
 
-def _usage(message: str) -> NoReturn:
-    raise AssertionError(f"unexpected usage error: {message}")
-
-
 def failover(lab: TrunkLab, targets: list[str], **options: Any) -> Report:
     failover_options = {
         k: options.pop(k) for k in ("priorities", "weights", "order") if k in options
@@ -145,7 +142,9 @@ def failover(lab: TrunkLab, targets: list[str], **options: Any) -> Report:
     common = OptionsRequest(
         targets=targets, ca=lab.ca, dns_server=lab.dns_server, timeout=2, **options
     )
-    return run_failover_command(FailoverRequest(common, **failover_options), on_usage_error=_usage)
+    return run_failover_command(
+        FailoverRequest(common, **failover_options), on_usage_error=no_usage_error
+    )
 
 
 def south_then_east(lab: TrunkLab) -> list[str]:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -22,6 +22,7 @@ from probe.findings import Finding, Status
 from probe.report.model import Report
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
+from tests.helpers import no_usage_error
 from tests.peers.baresip import Baresip, start_baresip
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 from tests.peers.sipp import Sipp, start_sipp
@@ -64,14 +65,10 @@ def sbc(request: pytest.FixtureRequest, tmp_path: Path, lab: LabFiles) -> Iterat
     kamailio.stop()
 
 
-def _usage(message: str) -> NoReturn:
-    raise AssertionError(f"unexpected usage error: {message}")
-
-
 def call(sbc: Sbc, **options: Any) -> dict[str, Finding]:
     common = OptionsRequest(targets=[sbc.uri], pins=[sbc.pin], ca=sbc.lab.ca, timeout=3)
     report: Report = run_invite_command(
-        InviteRequest(common, to=CALLEE, **options), on_usage_error=_usage
+        InviteRequest(common, to=CALLEE, **options), on_usage_error=no_usage_error
     )
     return {finding.check: finding for finding in report.findings}
 
@@ -197,7 +194,7 @@ def test_no_key_is_ever_printed(sbc: Sbc) -> None:
 
 def test_sdes_keys_are_not_sent_over_tcp(kamailio: Kamailio, lab: LabFiles) -> None:
     common = OptionsRequest(targets=[f"sip:127.0.0.1:{kamailio.plain_port};transport=tcp"])
-    report = run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=_usage)
+    report = run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=no_usage_error)
     checks = {finding.check: finding for finding in report.findings}
     assert checks["sip.invite"].status is Status.SKIP
     assert "cleartext" in checks["sip.invite"].summary
@@ -220,7 +217,7 @@ def call_phone(phone: Baresip, lab: LabFiles, **options: Any) -> dict[str, Findi
     )
     report = run_invite_command(
         InviteRequest(common, to="sip:bob@127.0.0.1", answer_timeout=10, **options),
-        on_usage_error=_usage,
+        on_usage_error=no_usage_error,
     )
     return {finding.check: finding for finding in report.findings}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -12,17 +12,16 @@ from probe.findings import Status
 from probe.report.model import Report
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
+from tests.helpers import no_usage_error
 from tests.peers.kamailio import Kamailio
 
 pytestmark = pytest.mark.peer
 
 
-def _usage(message: str) -> NoReturn:
-    raise AssertionError(f"unexpected usage error: {message}")
-
-
 def probe(targets: list[str], **options: Any) -> Report:
-    return run_options_command(OptionsRequest(targets=targets, **options), on_usage_error=_usage)
+    return run_options_command(
+        OptionsRequest(targets=targets, **options), on_usage_error=no_usage_error
+    )
 
 
 def by_check(report: Report) -> dict[str, Any]:

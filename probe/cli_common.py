@@ -1,0 +1,209 @@
+"""Options and helpers shared by the `sipprobe` commands (probe.cli)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from probe.report.model import Report
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def usage_error(message: str) -> NoReturn:
+    click.echo(f"sipprobe: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def connection_options(function: F) -> F:
+    """Options shared by every command that connects to a SIP server."""
+    decorators = [
+        click.option(
+            "--resolve",
+            "pins",
+            multiple=True,
+            metavar="NAME:PORT:ADDRESS",
+            help="Connect to ADDRESS for NAME:PORT; SNI and identity still use NAME.",
+        ),
+        click.option(
+            "--trust",
+            metavar="system|mozilla|PATH",
+            help="Trust anchors: the system store (default), Mozilla's (certifi), or a PEM "
+            "file or directory.",
+        ),
+        click.option(
+            "--ca",
+            type=click.Path(path_type=Path),
+            help="Trust anchors from a PEM file or directory (same as --trust PATH).",
+        ),
+        click.option("--cert", type=click.Path(path_type=Path), help="Client certificate (PEM)."),
+        click.option("--key", type=click.Path(path_type=Path), help="Client private key (PEM)."),
+        click.option("--sni", help="Server name to send (default: the URI host)."),
+        click.option(
+            "--min-tls",
+            type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
+            default="1.2",
+            show_default=True,
+            help="Lowest TLS version offered.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.05),
+            default=5.0,
+            show_default=True,
+            help="Deadline of each phase, in seconds.",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Report certificate failures as warnings and carry on.",
+        ),
+        click.option(
+            "--warn-days",
+            type=click.IntRange(min=0),
+            default=30,
+            show_default=True,
+            help="Warn when a certificate expires within this many days.",
+        ),
+        click.option(
+            "--critical-days",
+            type=click.IntRange(min=0),
+            default=7,
+            show_default=True,
+            help="Fail when a certificate expires within this many days.",
+        ),
+        click.option(
+            "--accept-wildcard",
+            is_flag=True,
+            help="Accept RFC 2818 wildcard certificates (RFC 5922 forbids them for SIP).",
+        ),
+        click.option(
+            "--enumerate",
+            "enumerate_tls",
+            is_flag=True,
+            help="Also try each TLS version and TLS 1.2 suite, one handshake each.",
+        ),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["console", "json"]),
+            default="console",
+            show_default=True,
+        ),
+        click.option(
+            "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
+        ),
+        click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def read_targets_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        usage_error(f"--targets {path}: {exc}")
+    targets = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            targets.append(line)
+    return targets
+
+
+def emit(report: Report, output_format: str, *, verbose: bool, no_color: bool) -> int:
+    from probe.report.model import exit_code
+
+    if output_format == "json":
+        from probe.report.json import render_json
+
+        click.echo(render_json(report))
+    else:
+        from probe.report.console import render_console
+
+        render_console(report, sys.stdout, color=False if no_color else None, verbose=verbose)
+    return exit_code(report)
+
+
+def location_options(function: F) -> F:
+    """How names are located (RFC 3263): the DNS server and the SRV weighting seed."""
+    decorators = [
+        click.option(
+            "--dns-server",
+            metavar="ADDRESS[:PORT]",
+            help="Ask this DNS server instead of the system's resolver.",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            help="Seed for the RFC 2782 weighted SRV order, to reproduce it.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def probe_options(function: F) -> F:
+    """Options of the commands that send OPTIONS (options, failover)."""
+    decorators = [
+        click.option(
+            "--targets",
+            "targets_file",
+            type=click.Path(path_type=Path),
+            help="File with one target URI per line (# starts a comment).",
+        ),
+        connection_options,
+        location_options,
+        click.option(
+            "--accept",
+            default="2xx",
+            show_default=True,
+            help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=50,
+            show_default=True,
+            help="Targets probed at once.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+_OUTPUT_KEYS = ("output_format", "verbose", "no_color")
+
+
+def options_request(command: str, targets: Sequence[str], values: dict[str, Any]) -> Any:
+    """An OptionsRequest from the shared options; output options are left in `values`."""
+    from probe.app import OptionsRequest
+
+    targets_file = values.pop("targets_file", None)
+    all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
+    if not all_targets:
+        usage_error(f"{command}: give at least one TARGET or --targets FILE")
+    shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
+    return OptionsRequest(targets=all_targets, **shared)
+
+
+def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:
+    sys.exit(
+        emit(
+            report,
+            values["output_format"],
+            verbose=values["verbose"],
+            no_color=values["no_color"],
+        )
+    )
