@@ -346,7 +346,7 @@ def certs_lab(directory: Path, names: Sequence[str]) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["console", "json"]),
+    type=click.Choice(["console", "json", "junit"]),
     default="console",
     show_default=True,
 )

@@ -93,7 +93,7 @@ def connection_options(function: F) -> F:
         click.option(
             "--format",
             "output_format",
-            type=click.Choice(["console", "json"]),
+            type=click.Choice(["console", "json", "junit"]),
             default="console",
             show_default=True,
         ),
@@ -127,6 +127,10 @@ def emit(report: Report, output_format: str, *, verbose: bool, no_color: bool) -
         from probe.report.json import render_json
 
         click.echo(render_json(report))
+    elif output_format == "junit":
+        from probe.report.junit import render_junit
+
+        click.echo(render_junit(report))
     else:
         from probe.report.console import render_console
 

@@ -79,3 +79,24 @@ def test_verbose_detail_lines_nest() -> None:
         }
     )
     assert lines == ["leaf:", "  subject: CN=a", "  dns_names: a, b", "presented:", "  - s: 1"]
+
+
+def test_junit_has_one_case_per_finding_and_failures_marked() -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    from probe.report.junit import render_junit
+
+    report = make_report(Status.PASS, Status.FAIL, Status.SKIP, Status.WARN)
+    root = ElementTree.fromstring(render_junit(report))
+    assert root.tag == "testsuites"
+    assert root.get("tests") == "4"
+    assert root.get("failures") == "1"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.get("name") == "sbc.example.test (127.0.0.1:5061/tls)"
+    cases = suite.findall("testcase")
+    assert [case.get("classname") for case in cases] == ["check.0", "check.1", "check.2", "check.3"]
+    assert cases[1].find("failure") is not None
+    assert cases[1].find("failure").get("message") == "summary 1"  # type: ignore[union-attr]
+    assert cases[2].find("skipped") is not None
+    assert cases[3].find("failure") is None
