@@ -176,19 +176,38 @@ def _notes(request: OptionsRequest) -> list[str]:
     return notes
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Everything a probing command needs, validated before any connection is opened."""
+
+    uris: list[tuple[str, SipUri]]
+    settings: ProbeSettings
+    policy: OptionsPolicy
+    where: LocateSettings
+    notes: list[str]
+
+
+def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
+    uris = parse_targets(request.targets, usage)
+    return Prepared(
+        uris=uris,
+        settings=build_settings(request, usage),
+        policy=build_policy(request, could_use_tls(uris), usage),
+        where=build_locate(request, usage),
+        notes=_notes(request),
+    )
+
+
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
-    uris = parse_targets(request.targets, on_usage_error)
-    settings = build_settings(request, on_usage_error)
-    policy = build_policy(request, could_use_tls(uris), on_usage_error)
-    where = build_locate(request, on_usage_error)
+    run = prepare(request, on_usage_error)
     return asyncio.run(
         run_options(
-            uris,
-            settings,
-            policy,
-            where=where,
+            run.uris,
+            run.settings,
+            run.policy,
+            where=run.where,
             concurrency=request.concurrency,
-            notes=_notes(request),
+            notes=run.notes,
         )
     )
 
@@ -222,21 +241,17 @@ def build_endpoints(
 
 
 def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
-    common = request.common
-    uris = parse_targets(common.targets, on_usage_error)
-    endpoints, mode = build_endpoints(request, uris, on_usage_error)
-    settings = build_settings(common, on_usage_error)
-    policy = build_policy(common, could_use_tls(uris), on_usage_error)
-    where = build_locate(common, on_usage_error)
+    run = prepare(request.common, on_usage_error)
+    endpoints, mode = build_endpoints(request, run.uris, on_usage_error)
     return asyncio.run(
         run_failover(
             endpoints,
-            settings,
-            policy,
+            run.settings,
+            run.policy,
             FailoverPolicy(mode=mode),
-            where=where,
-            concurrency=common.concurrency,
-            notes=[*_notes(common), *request.extra_notes],
+            where=run.where,
+            concurrency=request.common.concurrency,
+            notes=[*run.notes, *request.extra_notes],
         )
     )
 
@@ -348,18 +363,19 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
 
 
 def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
-    common = request.common
-    uris = parse_targets(common.targets, on_usage_error)
-    call = build_call(request, on_usage_error)
-    settings = replace(build_settings(common, on_usage_error), call=call)
-    policy = build_policy(common, could_use_tls(uris), on_usage_error)
-    where = build_locate(common, on_usage_error)
-    notes = _notes(common)
+    run = prepare(request.common, on_usage_error)
+    settings = replace(run.settings, call=build_call(request, on_usage_error))
+    notes = run.notes
     if request.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
     report = asyncio.run(
         run_options(
-            uris, settings, policy, where=where, concurrency=common.concurrency, notes=notes
+            run.uris,
+            settings,
+            run.policy,
+            where=run.where,
+            concurrency=request.common.concurrency,
+            notes=notes,
         )
     )
     return replace(report, command="invite")
