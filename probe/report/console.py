@@ -30,10 +30,12 @@ _VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.WARN: "bold yellow", Verdi
 
 
 def _details(result: TargetResult, check: str) -> Mapping[str, JsonValue]:
-    for finding in result.findings:
-        if finding.check == check:
-            return finding.details
-    return {}
+    finding = result_finding(result, check)
+    return finding.details if finding is not None else {}
+
+
+def result_finding(result: TargetResult, check: str) -> Finding | None:
+    return next((finding for finding in result.findings if finding.check == check), None)
 
 
 def _joined(values: JsonValue) -> str:
@@ -70,6 +72,15 @@ def _facts(result: TargetResult) -> Table | None:
             + f" · {options.get('answered')}/{options.get('sent')} answered"
             + f" · {float(options.get('loss_pct') or 0):.0f}% loss",
         )
+    call = _details(result, CheckId.SIP_INVITE)
+    if call.get("final_status") is not None:
+        facts.add_row("Call", f"{call['final_status']} {call.get('final_reason') or ''}".strip())
+    srtp = result_finding(result, CheckId.SDP_SRTP)
+    if srtp is not None and call:
+        facts.add_row("SRTP", srtp.summary)
+    teardown = result_finding(result, CheckId.SIP_TEARDOWN)
+    if teardown is not None:
+        facts.add_row("Ended", teardown.summary)
     handshake = _details(result, CheckId.TLS_HANDSHAKE)
     if handshake.get("version"):
         cipher = f"{handshake.get('cipher')} ({handshake.get('cipher_bits')} bits)"

@@ -100,3 +100,28 @@ def test_junit_has_one_case_per_finding_and_failures_marked() -> None:
     assert cases[1].find("failure").get("message") == "summary 1"  # type: ignore[union-attr]
     assert cases[2].find("skipped") is not None
     assert cases[3].find("failure") is None
+
+
+def test_console_sums_up_a_test_call() -> None:
+    label = TARGET.label
+    findings = (
+        Finding(
+            "sip.invite",
+            Status.PASS,
+            label,
+            "answered 200 OK",
+            {"final_status": 200, "final_reason": "OK"},
+        ),
+        Finding("sdp.srtp", Status.PASS, label, "SRTP negotiated: AES_CM_128_HMAC_SHA1_80"),
+        Finding("sip.teardown", Status.PASS, label, "BYE answered 200 OK; dialogs left open: 0"),
+    )
+    report = Report(
+        command="invite", started_at="x", duration_ms=1.0, results=(TargetResult(TARGET, findings),)
+    )
+    out = io.StringIO()
+    render_console(report, out, color=False)
+    text = out.getvalue()
+    assert "Call" in text
+    assert "200 OK" in text
+    assert "SRTP negotiated: AES_CM_128_HMAC_SHA1_80" in text.replace("\n", " ")
+    assert "dialogs left open: 0" in text.replace("\n", " ")
