@@ -93,9 +93,17 @@ def connection_options(function: F) -> F:
         click.option(
             "--format",
             "output_format",
-            type=click.Choice(["console", "json", "junit"]),
+            metavar="FORMAT[,FORMAT]",
             default="console",
             show_default=True,
+            help="console, json, junit or nagios; several, comma-separated, in one run.",
+        ),
+        click.option(
+            "--output",
+            "outputs",
+            multiple=True,
+            metavar="[FORMAT=]FILE",
+            help="Write a format to FILE instead of standard output; repeatable.",
         ),
         click.option(
             "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
@@ -120,21 +128,44 @@ def read_targets_file(path: Path) -> list[str]:
     return targets
 
 
-def emit(report: Report, output_format: str, *, verbose: bool, no_color: bool) -> int:
+def emit(
+    report: Report,
+    output_format: str,
+    *,
+    verbose: bool,
+    no_color: bool,
+    outputs: Sequence[str] = (),
+) -> int:
+    """Render the report in every asked format; the exit code of the run."""
     from probe.report.model import exit_code
+    from probe.report.output import OutputError, nagios, plan_outputs, render, write_file
 
-    if output_format == "json":
-        from probe.report.json import render_json
+    try:
+        destinations = plan_outputs(output_format, outputs)
+    except OutputError as exc:
+        usage_error(str(exc))
+    for destination in destinations:
+        if destination.path is None:
+            if destination.format == "console":
+                from probe.report.console import render_console
 
-        click.echo(render_json(report))
-    elif output_format == "junit":
-        from probe.report.junit import render_junit
-
-        click.echo(render_junit(report))
-    else:
-        from probe.report.console import render_console
-
-        render_console(report, sys.stdout, color=False if no_color else None, verbose=verbose)
+                render_console(
+                    report, sys.stdout, color=False if no_color else None, verbose=verbose
+                )
+            else:
+                click.echo(
+                    render(report, destination.format, color=False, verbose=verbose), nl=False
+                )
+            continue
+        try:
+            write_file(
+                destination.path, render(report, destination.format, color=False, verbose=verbose)
+            )
+        except OSError as exc:
+            click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
+            return EXIT_INTERNAL
+    if any(d.format == "nagios" and d.path is None for d in destinations):
+        return nagios(report)[1]
     return exit_code(report)
 
 
@@ -187,7 +218,7 @@ def probe_options(function: F) -> F:
     return function
 
 
-_OUTPUT_KEYS = ("output_format", "verbose", "no_color")
+_OUTPUT_KEYS = ("output_format", "verbose", "no_color", "outputs")
 
 
 def options_request(command: str, targets: Sequence[str], values: dict[str, Any]) -> Any:
@@ -198,6 +229,12 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
     all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
     if not all_targets:
         usage_error(f"{command}: give at least one TARGET or --targets FILE")
+    from probe.report.output import OutputError, plan_outputs
+
+    try:  # before any probe runs: a bad --format/--output must not waste one
+        plan_outputs(values["output_format"], values.get("outputs", ()))
+    except OutputError as exc:
+        usage_error(str(exc))
     shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
     return OptionsRequest(targets=all_targets, **shared)
 
@@ -209,5 +246,6 @@ def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:
             values["output_format"],
             verbose=values["verbose"],
             no_color=values["no_color"],
+            outputs=values.get("outputs", ()),
         )
     )

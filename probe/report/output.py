@@ -1,0 +1,114 @@
+"""Where reports go: one or several formats in one run, each to stdout or to a file.
+
+`--format console,json --output json=report.json` prints the console report and writes the
+JSON one; `--output FILE` alone is enough when there is a single format. At most one format
+may go to stdout. `nagios` is one status line with performance data, and its exit code
+follows the Nagios plugin convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from probe.findings import CheckId, Verdict
+from probe.report.model import Report
+
+FORMATS = ("console", "json", "junit", "nagios")
+_NAGIOS_CODES = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.FAIL: 2}
+_NAGIOS_WORDS = {Verdict.PASS: "OK", Verdict.WARN: "WARNING", Verdict.FAIL: "CRITICAL"}
+
+
+class OutputError(ValueError):
+    """A `--format`/`--output` combination that cannot be honoured."""
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    format: str
+    path: Path | None
+    """None: standard output."""
+
+
+def plan_outputs(formats: str, outputs: Sequence[str]) -> tuple[Destination, ...]:
+    chosen = [name.strip().lower() for name in formats.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in FORMATS]
+    if unknown or not chosen:
+        raise OutputError(
+            f"--format {formats!r}: choose from {', '.join(FORMATS)} (comma-separated)"
+        )
+    if len(set(chosen)) != len(chosen):
+        raise OutputError(f"--format {formats!r} names a format twice")
+    paths: dict[str, Path] = {}
+    for item in outputs:
+        name, sep, path = item.partition("=")
+        if sep and name.strip().lower() in FORMATS:
+            key = name.strip().lower()
+        elif len(chosen) == 1:
+            key, path = chosen[0], item
+        else:
+            raise OutputError(f"--output {item!r}: with several formats write FORMAT=FILE")
+        if key not in chosen:
+            raise OutputError(f"--output {item!r}: {key} is not among --format {formats}")
+        paths[key] = Path(path)
+    destinations = tuple(Destination(name, paths.get(name)) for name in chosen)
+    if sum(d.path is None for d in destinations) > 1:
+        raise OutputError(
+            "only one format can go to standard output; give the others --output FORMAT=FILE"
+        )
+    return destinations
+
+
+def nagios(report: Report) -> tuple[str, int]:
+    """One Nagios status line with perfdata, and the plugin exit code."""
+    verdict = report.verdict
+    failing = [f for f in report.findings if f.status.value in ("fail", "error")]
+    warning = [f for f in report.findings if f.status.value == "warn"]
+    if failing:
+        text = f"{failing[0].check} {failing[0].target}: {failing[0].summary}"
+    elif warning:
+        text = f"{warning[0].check} {warning[0].target}: {warning[0].summary}"
+    else:
+        text = f"{len(report.results)} target(s), {len(report.findings)} checks pass"
+    perf: list[str] = []
+    for number, result in enumerate(report.results, start=1):
+        for finding in result.findings:
+            value = finding.details.get("rtt_ms")
+            if finding.check == CheckId.SIP_OPTIONS and isinstance(value, int | float):
+                perf.append(f"rtt_{number}={value:.3f}ms;;;0")
+            if finding.check == CheckId.TLS_VALIDITY:
+                days = finding.details.get("earliest_days_left")
+                if isinstance(days, int):
+                    perf.append(f"days_left_{number}={days};;;")
+    line = f"SIPPROBE {_NAGIOS_WORDS[verdict]} - {text}".replace("|", "/")
+    if perf:
+        line += " | " + " ".join(perf)
+    return line, _NAGIOS_CODES[verdict]
+
+
+def render(report: Report, fmt: str, *, color: bool | None, verbose: bool) -> str:
+    if fmt == "json":
+        from probe.report.json import render_json
+
+        return render_json(report) + "\n"
+    if fmt == "junit":
+        from probe.report.junit import render_junit
+
+        return render_junit(report) + "\n"
+    if fmt == "nagios":
+        return nagios(report)[0] + "\n"
+    from probe.report.console import render_console
+
+    buffer = io.StringIO()
+    render_console(report, buffer, color=color, verbose=verbose)
+    return buffer.getvalue()
+
+
+def write_file(path: Path, text: str) -> None:
+    """Reports can name internal hosts and addresses: not world-readable by default."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+        sink.write(text)

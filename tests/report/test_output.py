@@ -1,0 +1,78 @@
+"""Formats and destinations: several formats in one run, files, Nagios."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from probe.cli import cli
+from probe.findings import Status
+from probe.report.output import OutputError, nagios, plan_outputs
+from tests.report.test_report import make_report
+
+
+def test_one_format_one_file() -> None:
+    (destination,) = plan_outputs("json", ["out.json"])
+    assert destination.format == "json"
+    assert destination.path == Path("out.json")
+
+
+def test_several_formats_need_named_files() -> None:
+    plan = plan_outputs("console,json,junit", ["json=r.json", "junit=r.xml"])
+    assert [(d.format, d.path) for d in plan] == [
+        ("console", None),
+        ("json", Path("r.json")),
+        ("junit", Path("r.xml")),
+    ]
+    with pytest.raises(OutputError, match="FORMAT=FILE"):
+        plan_outputs("console,json", ["r.json"])
+    with pytest.raises(OutputError, match="only one format"):
+        plan_outputs("console,json", [])
+    with pytest.raises(OutputError, match="choose from"):
+        plan_outputs("yaml", [])
+
+
+@pytest.mark.parametrize(
+    ("statuses", "word", "code"),
+    [
+        ((Status.PASS,), "OK", 0),
+        ((Status.PASS, Status.WARN), "WARNING", 1),
+        ((Status.FAIL,), "CRITICAL", 2),
+    ],
+)
+def test_nagios_line_and_code(statuses: tuple[Status, ...], word: str, code: int) -> None:
+    line, exit_code = nagios(make_report(*statuses))
+    assert line.startswith(f"SIPPROBE {word} - ")
+    assert exit_code == code
+    assert "\n" not in line
+
+
+def test_cli_writes_json_to_a_file_and_console_to_stdout(tmp_path: Path, closed_port: int) -> None:
+    target = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "options",
+            f"sip:127.0.0.1:{closed_port};transport=tcp",
+            "--format",
+            "console,json",
+            "--output",
+            f"json={target}",
+            "--no-color",
+        ],
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("FAIL")
+    assert json.loads(target.read_text())["verdict"] == "fail"
+    assert target.stat().st_mode & 0o007 == 0
+
+
+def test_bad_output_plan_is_refused_before_probing() -> None:
+    result = CliRunner().invoke(
+        cli, ["options", "sip:127.0.0.1:9;transport=tcp", "--format", "console,json"]
+    )
+    assert result.exit_code == 2
+    assert "only one format" in result.output
