@@ -210,6 +210,34 @@ def _render_trunk(console: Console, findings: tuple[Finding, ...], verbose: bool
     console.print(table)
 
 
+def headline_facts(report: Report) -> list[Text]:
+    """What a person wants first: where calls land, and whether SRTP was negotiated."""
+    lines: list[Text] = []
+    for finding in report.trunk_findings:
+        if finding.check == CheckId.FAILOVER_ORDER:
+            lands_on = finding.details.get("lands_on")
+            line = Text("  calls land on ")
+            if lands_on:
+                line.append(str(lands_on), style="bold")
+            else:
+                line.append("no healthy target", style="bold red")
+            lines.append(line)
+    for finding in report.findings:
+        if finding.check != CheckId.SDP_SRTP or finding.status is Status.SKIP:
+            continue
+        suite = finding.details.get("negotiated_suite")
+        if finding.status is Status.PASS and suite:
+            line = Text("  SRTP negotiated: ")
+            line.append(str(suite), style="bold green")
+            line.append(f" ({finding.target})")
+        else:
+            line = Text("  SRTP: ", style="bold")
+            line.append(finding.summary, style=_STYLE[finding.status])
+            line.append(f" ({finding.target})")
+        lines.append(line)
+    return lines
+
+
 def render_console(
     report: Report, stream: IO[str], *, color: bool | None = None, verbose: bool = False
 ) -> None:
@@ -230,6 +258,8 @@ def render_console(
         f" in {report.duration_ms / 1000:.2f} s"
     )
     console.print(headline)
+    for line in headline_facts(report):
+        console.print(line)
     for note in report.notes:
         console.print(Text(f"note: {note}", style="yellow"))
     if report.trunk_findings:

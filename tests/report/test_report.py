@@ -125,3 +125,33 @@ def test_console_sums_up_a_test_call() -> None:
     assert "200 OK" in text
     assert "SRTP negotiated: AES_CM_128_HMAC_SHA1_80" in text.replace("\n", " ")
     assert "dialogs left open: 0" in text.replace("\n", " ")
+
+
+def test_headline_says_where_calls_land_and_the_srtp_suite() -> None:
+    label = TARGET.label
+    report = Report(
+        command="failover",
+        started_at="x",
+        duration_ms=1.0,
+        results=(
+            TargetResult(
+                TARGET,
+                (
+                    Finding(
+                        "sdp.srtp",
+                        Status.PASS,
+                        label,
+                        "SRTP negotiated",
+                        {"negotiated_suite": "AES_CM_128_HMAC_SHA1_80"},
+                    ),
+                ),
+            ),
+        ),
+        trunk_findings=(
+            Finding("failover.order", Status.PASS, "trunk", "calls land on x", {"lands_on": label}),
+        ),
+    )
+    out = io.StringIO()
+    render_console(report, out, color=False)
+    head = " ".join(line.strip() for line in out.getvalue().splitlines()[1:4])
+    assert head.startswith(f"calls land on {label} SRTP negotiated: AES_CM_128_HMAC_SHA1_80")
