@@ -1,0 +1,70 @@
+"""The JSON report's schema (`sipprobe.report/1`), as pydantic models.
+
+`docs/report-schema.json` is generated from these models (`python -m probe.report.schema`)
+and a test keeps the two equal, so the published schema never drifts from what the tool
+writes. Consumers may rely on every field here; `details` is per check and open-ended.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal["pass", "warn", "skip", "fail", "error"]
+Verdict = Literal["pass", "warn", "fail"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FindingModel(_Strict):
+    check: str = Field(description="Stable check id, e.g. tls.chain or sip.options.")
+    status: Status
+    target: str = Field(
+        description="`name (address:port/transport)`, `address:port/transport`, or `trunk`."
+    )
+    summary: str = Field(description="One sentence a person can act on.")
+    details: dict[str, Any] = Field(description="The evidence behind the finding.")
+
+
+class TargetModel(_Strict):
+    target: str
+    uri: str
+    host: str
+    address: str | None
+    port: int
+    transport: Literal["tls", "tcp", "udp"]
+    sni: str | None
+    verdict: Verdict
+
+
+class ToolModel(_Strict):
+    name: Literal["sipprobe"]
+    version: str
+
+
+class ReportModel(_Strict):
+    schema_: Literal["sipprobe.report/1"] = Field(alias="schema")
+    tool: ToolModel
+    command: str
+    started_at: str = Field(description="ISO 8601 UTC.")
+    duration_ms: float
+    verdict: Verdict
+    counts: dict[Status, int]
+    notes: list[str]
+    targets: list[TargetModel]
+    findings: list[FindingModel]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ReportModel.model_json_schema(by_alias=True)
+    schema["$id"] = "https://sipprobe.invalid/report-schema/1"
+    schema["title"] = "sipprobe.report/1"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))
