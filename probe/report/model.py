@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from probe import __version__
 from probe.findings import Finding, JsonValue, TargetResult, Verdict, overall_verdict
 
-__all__ = ["SCHEMA", "Report", "TargetResult", "exit_code"]
+__all__ = ["SCHEMA", "Report", "TargetResult", "combine_reports", "exit_code"]
 
 SCHEMA = "sipprobe.report/1"
 
@@ -53,3 +53,19 @@ class Report:
 def exit_code(report: Report) -> int:
     """0 when nothing failed (warnings allowed), 1 when something failed."""
     return 1 if report.verdict is Verdict.FAIL else 0
+
+
+def combine_reports(
+    reports: tuple[Report, ...], *, command: str, notes: tuple[str, ...] = ()
+) -> Report:
+    """One report out of several runs of one job (a failover check and a test call, say)."""
+    if not reports:
+        raise ValueError("nothing to combine")
+    return Report(
+        command=command,
+        started_at=min(report.started_at for report in reports),
+        duration_ms=sum(report.duration_ms for report in reports),
+        results=tuple(result for report in reports for result in report.results),
+        notes=(*notes, *(note for report in reports for note in report.notes)),
+        trunk_findings=tuple(f for report in reports for f in report.trunk_findings),
+    )

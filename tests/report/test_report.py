@@ -155,3 +155,14 @@ def test_headline_says_where_calls_land_and_the_srtp_suite() -> None:
     render_console(report, out, color=False)
     head = " ".join(line.strip() for line in out.getvalue().splitlines()[1:4])
     assert head.startswith(f"calls land on {label} SRTP negotiated: AES_CM_128_HMAC_SHA1_80")
+
+
+def test_combined_reports_keep_every_finding_in_order() -> None:
+    from probe.report.model import combine_reports
+
+    first, second = make_report(Status.PASS), make_report(Status.FAIL, Status.WARN)
+    combined = combine_reports((first, second), command="check", notes=("scenario x",))
+    assert combined.command == "check"
+    assert [f.status for f in combined.findings] == [Status.PASS, Status.FAIL, Status.WARN]
+    assert combined.verdict is Verdict.FAIL
+    assert combined.notes[0] == "scenario x"
