@@ -7,6 +7,7 @@ is a usage error (exit 2) with a sentence, never a half-run probe.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,11 +21,20 @@ from probe.checks.policy import FailoverPolicy
 from probe.locate.pins import Pin, PinError, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
-from probe.runner import LocateSettings, TargetError, check_target_uri, run_failover, run_options
+from probe.runner import (
+    LocateSettings,
+    TargetError,
+    check_target_uri,
+    collect_failover_run,
+    collect_run,
+    judge_run,
+)
 from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
 
 if TYPE_CHECKING:
+    from probe.diff import Change
+    from probe.evidence_io import RunEvidence
     from probe.locate import LocateResult
     from probe.net.call import CallSettings
     from probe.tls.trust import TrustAnchors
@@ -57,6 +67,8 @@ class OptionsRequest:
     concurrency: int = 50
     dns_server: str | None = None
     seed: int | None = None
+    evidence_out: Path | None = None
+    """Where to save the run's evidence (`sipprobe.evidence/1`), verdict pass or fail."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +199,19 @@ class Prepared:
     notes: list[str]
 
 
+def check_evidence_out(path: Path | None, usage: UsageError) -> None:
+    """Refuse an evidence path that cannot be written, before the run rather than after."""
+    if path is None:
+        return
+    if path.is_dir():
+        usage(f"--evidence-out {path}: is a directory")
+    if not path.parent.is_dir():
+        usage(f"--evidence-out {path}: the directory {path.parent} does not exist")
+
+
 def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     uris = parse_targets(request.targets, usage)
+    check_evidence_out(request.evidence_out, usage)
     return Prepared(
         uris=uris,
         settings=build_settings(request, usage),
@@ -198,18 +221,31 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     )
 
 
+def finish(
+    evidence: RunEvidence,
+    policy: OptionsPolicy,
+    notes: Sequence[str],
+    request: OptionsRequest,
+    usage: UsageError,
+) -> Report:
+    """Save the evidence when asked (first: it is worth keeping whatever the verdict),
+    then judge it."""
+    if request.evidence_out is not None:
+        from probe.evidence_io import write_evidence
+
+        try:
+            write_evidence(request.evidence_out, evidence)
+        except OSError as exc:
+            usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
+    return judge_run(evidence, policy, notes=notes)
+
+
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request, on_usage_error)
-    return asyncio.run(
-        run_options(
-            run.uris,
-            run.settings,
-            run.policy,
-            where=run.where,
-            concurrency=request.concurrency,
-            notes=run.notes,
-        )
+    evidence = asyncio.run(
+        collect_run(run.uris, run.settings, where=run.where, concurrency=request.concurrency)
     )
+    return finish(evidence, run.policy, run.notes, request, on_usage_error)
 
 
 def build_endpoints(
@@ -243,17 +279,17 @@ def build_endpoints(
 def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request.common, on_usage_error)
     endpoints, mode = build_endpoints(request, run.uris, on_usage_error)
-    return asyncio.run(
-        run_failover(
+    evidence = asyncio.run(
+        collect_failover_run(
             endpoints,
             run.settings,
-            run.policy,
             FailoverPolicy(mode=mode),
             where=run.where,
             concurrency=request.common.concurrency,
-            notes=[*run.notes, *request.extra_notes],
         )
     )
+    notes = [*run.notes, *request.extra_notes]
+    return finish(evidence, run.policy, notes, request.common, on_usage_error)
 
 
 def run_resolve_command(
@@ -368,14 +404,91 @@ def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) ->
     notes = run.notes
     if request.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
-    report = asyncio.run(
-        run_options(
+    evidence = asyncio.run(
+        collect_run(
             run.uris,
             settings,
-            run.policy,
             where=run.where,
             concurrency=request.common.concurrency,
-            notes=notes,
+            command="invite",
         )
     )
-    return replace(report, command="invite")
+    return finish(evidence, run.policy, notes, request.common, on_usage_error)
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeRequest:
+    """`sipprobe judge`: saved evidence and the policy to judge it against."""
+
+    evidence: Path
+    accept: str = "2xx"
+    ca: Path | None = None
+    trust: str | None = None
+    min_tls: str = "1.2"
+    warn_days: int = 30
+    critical_days: int = 7
+    accept_wildcard: bool = False
+    insecure: bool = False
+    now: str | None = None
+    """ISO 8601 instant to judge certificates at (default: when the run started)."""
+
+
+def load_run(path: Path, usage: UsageError) -> RunEvidence:
+    from probe.evidence_io import EvidenceError, load_evidence
+
+    try:
+        return load_evidence(path)
+    except EvidenceError as exc:
+        usage(str(exc))
+
+
+def parse_instant(text: str, usage: UsageError) -> dt.datetime:
+    """`--now`: an ISO 8601 date and time; without an offset it is taken as UTC."""
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        usage(f"--now {text!r}: not an ISO 8601 date and time (e.g. 2027-01-31T12:00:00Z)")
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
+def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
+    """Judge saved evidence again, offline: no socket, no DNS; only the policy is new."""
+    run = load_run(request.evidence, on_usage_error)
+    as_options = OptionsRequest(
+        targets=(),
+        accept=request.accept,
+        ca=request.ca,
+        trust=request.trust,
+        min_tls=request.min_tls,
+        warn_days=request.warn_days,
+        critical_days=request.critical_days,
+        accept_wildcard=request.accept_wildcard,
+        insecure=request.insecure,
+    )
+    has_tls = any(p.evidence is not None and p.evidence.tls is not None for p in run.probed())
+    policy = build_policy(as_options, has_tls, on_usage_error)
+    when = f"collected {run.started_at}"
+    if request.now is not None:
+        policy = policy.at(parse_instant(request.now, on_usage_error))
+        assert policy.now is not None
+        when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
+    notes = [f"judged again from {request.evidence} ({when})", *_notes(as_options)]
+    return judge_run(run, policy, notes=notes)
+
+
+def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:
+    """Compare two evidence files; both are judged with the default policy."""
+    from probe.diff import diff_runs
+
+    old, new = load_run(before, on_usage_error), load_run(after, on_usage_error)
+    anchors = None
+    if any(
+        p.evidence is not None and p.evidence.tls is not None for p in old.probed() + new.probed()
+    ):
+        from probe.tls.trust import TrustStoreError, load_trust_anchors
+
+        try:
+            anchors = load_trust_anchors("system")
+        except TrustStoreError:
+            anchors = None  # both runs judged alike: chains are then not judged at all
+    return diff_runs(old, new, OptionsPolicy(anchors=anchors))

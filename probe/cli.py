@@ -10,9 +10,9 @@ Exit codes: 0 all passed (warnings allowed), 1 something failed, 2 usage or inpu
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -34,6 +34,20 @@ from probe.cli_common import (
     usage_error,
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def evidence_option(function: F) -> F:
+    """`--evidence-out FILE`: save what the run collected, to judge again or diff later."""
+    decorator = click.option(
+        "--evidence-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Also save the run's evidence to FILE (JSON, mode 0600, keys and credentials "
+        "redacted), whatever the verdict; see `sipprobe judge` and `sipprobe diff`.",
+    )
+    return decorator(function)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sipprobe", message="%(prog)s %(version)s")
@@ -44,6 +58,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("targets", nargs=-1)
 @probe_options
+@evidence_option
 @click.option(
     "--count",
     type=click.IntRange(min=1),
@@ -74,6 +89,7 @@ def options(targets: Sequence[str], **values: Any) -> None:
 @cli.command()
 @click.argument("targets", nargs=-1)
 @probe_options
+@evidence_option
 @click.option(
     "--priority",
     "priorities",
@@ -129,6 +145,7 @@ def failover(
 @click.option("--from", "from_", metavar="URI", help="The From URI (default: sipprobe@local).")
 @connection_options
 @location_options
+@evidence_option
 @click.option(
     "--offer",
     type=click.Choice(["sdes", "dtls", "rtp"]),
@@ -210,6 +227,99 @@ def invite(
         verify_media=verify_media,
     )
     emit_and_exit(run_invite_command(request, on_usage_error=usage_error), values)
+
+
+@cli.command()
+@click.argument("evidence", type=click.Path(path_type=Path))
+@click.option(
+    "--accept",
+    default="2xx",
+    show_default=True,
+    help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
+)
+@click.option(
+    "--trust",
+    metavar="system|mozilla|PATH",
+    help="Trust anchors: the system store (default), Mozilla's (certifi), or a PEM file or "
+    "directory.",
+)
+@click.option("--ca", type=click.Path(path_type=Path), help="Trust anchors from a PEM file.")
+@click.option(
+    "--min-tls",
+    type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
+    default="1.2",
+    show_default=True,
+    help="Lowest acceptable TLS version.",
+)
+@click.option(
+    "--warn-days",
+    type=click.IntRange(min=0),
+    default=30,
+    show_default=True,
+    help="Warn when a certificate expires within this many days.",
+)
+@click.option(
+    "--critical-days",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Fail when a certificate expires within this many days.",
+)
+@click.option("--accept-wildcard", is_flag=True, help="Accept RFC 2818 wildcard certificates.")
+@click.option("--insecure", is_flag=True, help="Report certificate failures as warnings.")
+@click.option(
+    "--now",
+    metavar="ISO8601",
+    help="Judge certificates at this instant (default: when the run started).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["console", "json", "junit"]),
+    default="console",
+    show_default=True,
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show the evidence behind each finding.")
+@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
+def judge(evidence: Path, **values: Any) -> None:
+    """Judge saved EVIDENCE (from --evidence-out) again under another policy, offline.
+
+    Nothing is sent: the same evidence with the same options gives the same findings as
+    the run that collected it.
+    """
+    from probe.app import JudgeRequest, run_judge_command
+
+    output = {key: values.pop(key) for key in ("output_format", "verbose", "no_color")}
+    request = JudgeRequest(evidence=evidence, **values)
+    emit_and_exit(run_judge_command(request, on_usage_error=usage_error), output)
+
+
+@cli.command()
+@click.argument("before", type=click.Path(path_type=Path))
+@click.argument("after", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["console", "json"]),
+    default="console",
+    show_default=True,
+)
+def diff(before: Path, after: Path, output_format: str) -> None:
+    """Compare two evidence files target by target: certificate, TLS, answer, RTT, health
+    and failover order. One line per change; exit 0 when nothing changed, 1 when
+    something did, 2 when a file cannot be used."""
+    import json
+
+    from probe.app import run_diff_command
+    from probe.diff import diff_document
+
+    changes = run_diff_command(before, after, on_usage_error=usage_error)
+    if output_format == "json":
+        click.echo(json.dumps(diff_document(changes), indent=2, ensure_ascii=False))
+    else:  # like diff(1): nothing at all when nothing changed; the exit code says so
+        for change in changes:
+            click.echo(change.summary)
+    sys.exit(EXIT_FAIL if changes else EXIT_OK)
 
 
 @cli.command()

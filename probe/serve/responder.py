@@ -1,50 +1,38 @@
 """The embedded responder: a small SIP UAS over TLS (and TCP/UDP) on a loopback port.
 
-It answers OPTIONS with 200 and the headers RFC 3261 §11.2 says a 200 to OPTIONS should
-carry, answers every other request it cannot handle with 501 (§21.5.2), never answers
-ACK (§17.1.1.3), and answers CRLF keep-alive pings with a pong (RFC 5626 §4.4.1). It is
-what `sipprobe demo` probes, and a far end for testing a path.
+Over TLS and TCP it answers OPTIONS with 200 (RFC 3261 §11.2), takes calls (INVITE →
+100, 180, 200 with an SDP answer, or a refusal; CANCEL, ACK, BYE; see
+probe.serve.calls), answers every other request with 501 (§21.5.2), never answers ACK
+(§17.1.1.3), and answers CRLF keep-alive pings with a pong (RFC 5626 §4.4.1).  Over UDP it
+stays stateless: OPTIONS 200, everything else 501.  It is what `sipprobe demo` probes,
+and a far end for testing a path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal, cast
+from dataclasses import dataclass
+from typing import cast
 
-from probe import __version__
+from probe.serve.calls import CallTable
+from probe.serve.uas import ALLOW, ResponderConfig, ServeTransport, answer
 from probe.sip import (
     Request,
-    Response,
     SipError,
     StreamFramer,
-    build_response,
     parse_message,
     random_token,
 )
 
-ServeTransport = Literal["tls", "tcp", "udp"]
+__all__ = ["ALLOW", "Listener", "Responder", "ResponderConfig", "ServeTransport", "answer"]
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 READ_SIZE = 65536
+STOP_GRACE = 2.0
+"""Seconds `stop()` gives aborted connections to finish their clean-up."""
 _KEEPALIVE_PING = b"\r\n\r\n"
-
-
-@dataclass(frozen=True, slots=True)
-class ResponderConfig:
-    host: str = "127.0.0.1"
-    port: int = 0
-    """0 picks a free port."""
-    transports: Sequence[ServeTransport] = ("tls",)
-    cert_file: Path | None = None
-    """Certificate chain presented to clients, leaf first (PEM)."""
-    key_file: Path | None = None
-    server_header: str = f"sipprobe-responder/{__version__}"
-    extra_headers: Sequence[tuple[str, str]] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,43 +40,6 @@ class Listener:
     transport: ServeTransport
     host: str
     port: int
-
-
-def answer(
-    request: Request,
-    config: ResponderConfig,
-    *,
-    to_tag: str,
-    source: tuple[str, int] | None = None,
-) -> Response | None:
-    """The response to `request`, or None where SIP forbids one (ACK)."""
-    if request.method == "ACK":
-        return None
-    common = (("Server", config.server_header), *config.extra_headers)
-    if request.method == "OPTIONS":
-        return build_response(
-            request,
-            200,
-            "OK",
-            to_tag=to_tag,
-            source=source,
-            extra_headers=(
-                ("Allow", ALLOW),
-                ("Accept", "application/sdp"),
-                ("Accept-Encoding", "identity"),
-                ("Accept-Language", "en"),
-                ("Supported", "replaces, timer"),
-                *common,
-            ),
-        )
-    return build_response(
-        request,
-        501,
-        "Not Implemented",
-        to_tag=to_tag,
-        source=source,
-        extra_headers=(("Allow", ALLOW), *common),
-    )
 
 
 def server_context(config: ResponderConfig) -> ssl.SSLContext:
@@ -130,7 +81,8 @@ class Responder:
         self.listeners: list[Listener] = []
         self._servers: list[asyncio.Server] = []
         self._datagrams: list[asyncio.DatagramTransport] = []
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._tables: set[CallTable] = set()
 
     async def __aenter__(self) -> Responder:
         await self.start()
@@ -139,40 +91,60 @@ class Responder:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    @property
+    def open_dialogs(self) -> int:
+        """Calls held on every connection: ringing (early dialogs) or answered and not yet
+        ended by BYE.  Zero once every call the far side started has been ended."""
+        return sum(table.open_dialogs for table in self._tables)
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         context = server_context(self.config) if "tls" in self.config.transports else None
-        for transport in self.config.transports:
-            if transport == "udp":
-                datagram, _ = await loop.create_datagram_endpoint(
-                    lambda: _UdpResponder(self.config),
-                    local_addr=(self.config.host, self.config.port),
-                )
-                self._datagrams.append(datagram)
-                sockname = datagram.get_extra_info("sockname")
-            else:
-                server = await asyncio.start_server(
-                    self._serve_stream,
-                    self.config.host,
-                    self.config.port,
-                    ssl=context if transport == "tls" else None,
-                )
-                self._servers.append(server)
-                sockname = server.sockets[0].getsockname()
-            self.listeners.append(Listener(transport, str(sockname[0]), int(sockname[1])))
+        try:
+            for transport in self.config.transports:
+                if transport == "udp":
+                    datagram, _ = await loop.create_datagram_endpoint(
+                        lambda: _UdpResponder(self.config),
+                        local_addr=(self.config.host, self.config.port),
+                    )
+                    self._datagrams.append(datagram)
+                    sockname = datagram.get_extra_info("sockname")
+                else:
+                    server = await asyncio.start_server(
+                        functools.partial(self._serve_stream, transport),
+                        self.config.host,
+                        self.config.port,
+                        ssl=context if transport == "tls" else None,
+                    )
+                    self._servers.append(server)
+                    sockname = server.sockets[0].getsockname()
+                self.listeners.append(Listener(transport, str(sockname[0]), int(sockname[1])))
+        except BaseException:
+            await self.stop()  # a listener that failed to bind leaves none of the others
+            raise
 
     async def stop(self) -> None:
+        """Close every listener and connection; every call's socket and timer with them."""
         for server in self._servers:
             server.close()
         for datagram in self._datagrams:
             datagram.close()
+        # Each connection is aborted, so its handler reads EOF and ends by itself, with its
+        # clean-up (calls, sockets, timers); cancelling is only the fallback (3.11 logs a
+        # cancelled connection handler as an error).
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
+        if self._connections:
+            await asyncio.wait(list(self._connections), timeout=STOP_GRACE)
         for task in list(self._connections):
             task.cancel()
-        for task in list(self._connections):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for server in self._servers:
             await server.wait_closed()
+        for table in list(self._tables):
+            table.close()  # already done by each connection's clean-up; never twice harmful
+        self._tables.clear()
         self._servers.clear()
         self._datagrams.clear()
 
@@ -183,15 +155,25 @@ class Responder:
         raise LookupError(f"no {transport} listener")
 
     async def _serve_stream(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        transport: ServeTransport,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         framer = StreamFramer()
-        to_tag = random_token(6)
         peer = writer.get_extra_info("peername")
-        source = (str(peer[0]), int(peer[1])) if peer else None
+        local = writer.get_extra_info("sockname") or (self.config.host, self.config.port)
+        calls = CallTable(
+            self.config,
+            transport=transport,
+            local=(str(local[0]), int(local[1])),
+            send=lambda response: writer.write(response.to_bytes()),
+            source=(str(peer[0]), int(peer[1])) if peer else None,
+        )
+        self._tables.add(calls)
         try:
             while True:
                 data = await reader.read(READ_SIZE)
@@ -200,16 +182,17 @@ class Responder:
                 framer.feed(data)
                 while (message := framer.next_message()) is not None:
                     if isinstance(message, Request):
-                        response = answer(message, self.config, to_tag=to_tag, source=source)
-                        if response is not None:
-                            writer.write(response.to_bytes())
+                        calls.receive(message)
                 if data.endswith(_KEEPALIVE_PING) and framer.buffered_bytes == 0:
                     writer.write(b"\r\n")  # RFC 5626 §4.4.1: pong
                 await writer.drain()
         except (SipError, OSError, ssl.SSLError):
             pass  # a broken client gets its connection closed, nothing more
         finally:
-            self._connections.discard(task)
+            # The connection is gone: so are its calls (their sockets and timers).
+            calls.close()
+            self._tables.discard(calls)
+            self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
                 await writer.wait_closed()

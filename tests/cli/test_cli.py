@@ -137,12 +137,18 @@ def test_exit_code_1_when_the_target_fails(closed_port: int) -> None:
 
 def test_demo_prints_a_real_report() -> None:
     result = run("demo", "--format", "json", timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # us-west is broken on purpose, so the verdict is FAIL and the exit code 1.
+    assert result.returncode == 1, result.stdout + result.stderr
     report = json.loads(result.stdout)
-    assert report["verdict"] == "pass"
-    statuses = {finding["check"]: finding["status"] for finding in report["findings"]}
-    assert statuses["tls.chain"] == "pass"
-    assert statuses["sip.options"] == "pass"
+    assert report["verdict"] == "fail"
+    findings = report["findings"]
+    trunk = {f["check"]: f["status"] for f in findings if f["target"] == "trunk"}
+    assert set(trunk.values()) == {"pass"}, trunk
+    failing = [(f["check"], f["target"]) for f in findings if f["status"] == "fail"]
+    assert [check for check, _target in failing] == ["net.connect"]
+    assert failing[0][1].startswith("us-west.demo.sipprobe.test")
+    south = {f["check"]: f["status"] for f in findings if f["target"].startswith("us-south.")}
+    assert (south["tls.chain"], south["sip.options"], south["sdp.srtp"]) == ("pass",) * 3
 
 
 def test_internal_error_exits_3_without_a_traceback(

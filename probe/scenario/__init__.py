@@ -1,0 +1,60 @@
+"""Declarative trunk checks: scenario files in TOML, validated with pydantic v2.
+
+    scenario = load("builtin:teams-direct-routing")   # or load_scenario(Path("acme.toml"))
+    requests = scenario.to_requests()                   # probe.app requests for the runner
+    findings = judge_scenario(scenario, report_findings)  # + scenario.* and policy.* findings
+
+The schema, key by key, is in scenarios/README.md.
+"""
+
+from probe.scenario.expect import judge_expectations, judge_scenario
+from probe.scenario.loader import (
+    BUILTIN_PREFIX,
+    Problem,
+    ScenarioError,
+    builtin_source,
+    list_builtins,
+    load,
+    load_builtin,
+    load_scenario,
+    parse_scenario,
+)
+from probe.scenario.model import (
+    Endpoint,
+    Failover,
+    Invite,
+    Options,
+    Order,
+    Run,
+    Scenario,
+    Tls,
+    Trunk,
+)
+from probe.scenario.profiles import judge_profile
+from probe.scenario.requests import ScenarioRequests, build_requests
+
+__all__ = [
+    "BUILTIN_PREFIX",
+    "Endpoint",
+    "Failover",
+    "Invite",
+    "Options",
+    "Order",
+    "Problem",
+    "Run",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioRequests",
+    "Tls",
+    "Trunk",
+    "build_requests",
+    "builtin_source",
+    "judge_expectations",
+    "judge_profile",
+    "judge_scenario",
+    "list_builtins",
+    "load",
+    "load_builtin",
+    "load_scenario",
+    "parse_scenario",
+]

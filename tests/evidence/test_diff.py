@@ -1,0 +1,164 @@
+"""`sipprobe diff`: changes between two evidence files, target by target."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from probe.checks import OptionsPolicy
+from probe.cli import cli
+from probe.diff import Change, diff_runs
+from probe.evidence import ProbeEvidence
+from probe.evidence_io import ProbedTarget, RunEvidence, write_evidence
+from probe.tls.trust import TrustAnchors
+from tests.checks.evidence_factory import exchange, options_request, response
+from tests.evidence import sample
+
+FIRST = "sbc.example.test (192.0.2.1:5061/tls)"
+GONE = "gone.example.test (gone.example.test:5061/tls)"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def save(path: Path, run: RunEvidence) -> str:
+    write_evidence(path, run)
+    return str(path)
+
+
+def with_first(run: RunEvidence, evidence: ProbeEvidence) -> RunEvidence:
+    """`run` with the evidence of its first target replaced."""
+    first = run.uris[0]
+    targets = (replace(first.targets[0], evidence=evidence), *first.targets[1:])
+    return replace(run, uris=(replace(first, targets=targets), *run.uris[1:]))
+
+
+def first_evidence(run: RunEvidence) -> ProbeEvidence:
+    evidence = run.uris[0].targets[0].evidence
+    assert evidence is not None
+    return evidence
+
+
+def answered(code: int, reason: str, rtt_ms: float = 2.5) -> ProbeEvidence:
+    """The first target's evidence, answered with `code` after `rtt_ms`."""
+    request = options_request()
+    evidence = first_evidence(sample.run())
+    item = exchange(request, [response(request, code, reason)], final_at=10.0 + rtt_ms)
+    return replace(evidence, exchanges=(item,))
+
+
+def lab_policy() -> OptionsPolicy:
+    return OptionsPolicy(anchors=TrustAnchors((sample.lab().root.cert,), "lab root"))
+
+
+def test_identical_files_report_nothing(tmp_path: Path) -> None:
+    a = save(tmp_path / "a.json", sample.run())
+    b = save(tmp_path / "b.json", sample.run())
+    result = invoke("diff", a, b)
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    result = invoke("diff", a, b, "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"schema": "sipprobe.diff/1", "changes": []}
+
+
+def test_a_changed_certificate_and_status_code(tmp_path: Path) -> None:
+    before = with_first(sample.run(), answered(200, "OK"))
+    renewed = sample.lab().variants["good"].chain
+    after_evidence = answered(503, "Service Unavailable")
+    assert after_evidence.tls is not None
+    der = tuple(c.public_bytes(Encoding.DER) for c in renewed)
+    tls = replace(after_evidence.tls, presented_chain=der)
+    after = with_first(sample.run(), replace(after_evidence, tls=tls))
+    a, b = save(tmp_path / "a.json", before), save(tmp_path / "b.json", after)
+    result = invoke("diff", a, b)
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert any(line.startswith(f"{FIRST}: certificate changed: sha256 ") for line in lines)
+    assert f"{FIRST}: answer 200 → 503" in lines
+    document = json.loads(invoke("diff", a, b, "--format", "json").output)
+    assert document["schema"] == "sipprobe.diff/1"
+    whats = {(c["target"], c["what"]) for c in document["changes"]}
+    assert whats == {(FIRST, "certificate"), (FIRST, "sip.status")}
+    certificate = next(c for c in document["changes"] if c["what"] == "certificate")
+    assert len(certificate["before"]["sha256"]) == 64
+    assert certificate["before"]["not_after"].endswith("Z")
+
+
+def test_health_is_judged_with_one_policy_for_both() -> None:
+    before = with_first(sample.run(), answered(200, "OK"))
+    after = with_first(sample.run(), answered(503, "Service Unavailable"))
+    changes = {c.what: c for c in diff_runs(before, after, lab_policy())}
+    assert changes["health"].before is True
+    assert changes["health"].after is False
+    assert "unhealthy (sip.options" in changes["health"].summary
+
+
+@pytest.mark.parametrize(
+    ("before_ms", "after_ms", "reported"),
+    [
+        (2.5, 20.0, True),  # +700 %, +17.5 ms
+        (2.5, 7.0, False),  # +180 % but only 4.5 ms
+        (100.0, 140.0, False),  # 40 ms but only +40 %
+        (100.0, 151.0, True),
+        (40.0, 10.0, True),  # faster counts too
+    ],
+)
+def test_rtt_change_only_above_half_and_5_ms(
+    before_ms: float, after_ms: float, reported: bool
+) -> None:
+    before = with_first(sample.run(), answered(200, "OK", before_ms))
+    after = with_first(sample.run(), answered(200, "OK", after_ms))
+    changes = [c for c in diff_runs(before, after, lab_policy()) if c.what == "sip.rtt"]
+    assert bool(changes) is reported
+    if reported:
+        assert changes[0].before == before_ms
+        assert changes[0].after == after_ms
+
+
+def test_tls_version_cipher_order_and_targets() -> None:
+    before = sample.run()
+    evidence = first_evidence(before)
+    assert evidence.tls is not None
+    tls = replace(evidence.tls, version="TLSv1.2", cipher="ECDHE-RSA-AES256-GCM-SHA384")
+    assert before.failover is not None
+    swapped = replace(
+        before.failover,
+        order=(before.failover.order[1], before.failover.order[0], *before.failover.order[2:]),
+    )
+    gone = before.uris[1]
+    new_target = ProbedTarget(unresolved=replace(gone.targets[0].target, host="new.example.test"))
+    after = replace(
+        with_first(before, replace(evidence, tls=tls)),
+        failover=swapped,
+    )
+    after = replace(after, uris=(after.uris[0], replace(gone, targets=(new_target,))))
+    changes: list[Change] = diff_runs(before, after, lab_policy())
+    whats = [(c.target, c.what) for c in changes]
+    assert (FIRST, "tls.version") in whats
+    assert (FIRST, "tls.cipher") in whats
+    assert ("trunk", "failover.order") in whats
+    assert (GONE, "target") in whats
+    assert ("new.example.test (new.example.test:5061/tls)", "target") in whats
+    summaries = [c.summary for c in changes]
+    assert f"{FIRST}: TLS version TLSv1.3 → TLSv1.2" in summaries
+    assert f"{GONE}: gone" in summaries
+
+
+@pytest.mark.parametrize("content", [None, "[]", '{"schema": "sipprobe.evidence/9"}'])
+def test_a_bad_file_is_exit_2_with_a_sentence(tmp_path: Path, content: str | None) -> None:
+    good = save(tmp_path / "good.json", sample.run())
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    for args in ((good, str(bad)), (str(bad), good)):
+        result = invoke("diff", *args)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"sipprobe: {bad}")
+        assert "Traceback" not in result.output
