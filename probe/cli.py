@@ -461,11 +461,19 @@ def certs_lab(directory: Path, names: Sequence[str]) -> None:
     show_default=True,
 )
 def demo(no_color: bool, verbose: bool, output_format: str) -> None:
-    """Start local TLS endpoints with a lab PKI, probe them, print the report."""
-    from probe.demo import run_demo
+    """Start local TLS endpoints with a lab PKI, probe them, print the report.
+
+    The third endpoint fails on purpose; the exit status says whether the demo showed what
+    it is designed to show (0) or not (1).
+    """
+    from probe.demo import demo_as_designed, run_demo
 
     report = run_demo()
-    sys.exit(emit(report, output_format, verbose=verbose, no_color=no_color))
+    emit(report, output_format, verbose=verbose, no_color=no_color)
+    problems = demo_as_designed(report)
+    for problem in problems:
+        click.echo(f"sipprobe demo: {problem}", err=True)
+    sys.exit(EXIT_FAIL if problems else EXIT_OK)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from probe.checks import OptionsPolicy
 from probe.checks.failover import Endpoint
 from probe.checks.policy import FailoverPolicy
+from probe.findings import CheckId, Status
 from probe.locate.pins import Pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report, combine_reports
@@ -240,3 +241,30 @@ def _notes(ports: dict[str, int], left_open: int) -> tuple[str, ...]:
         f" {REGIONS[0].host}",
         f"far side: the responders held {left_open} open dialog(s) after the call",
     )
+
+
+def demo_as_designed(report: Report) -> list[str]:
+    """What the demo must show; an empty list means it did.
+
+    The demo fails on purpose (us-west listens nowhere), so its exit status follows these
+    expectations rather than the report's verdict: `make demo` fails only when sipprobe
+    itself does not behave as designed.
+    """
+    problems: list[str] = []
+    by_check = {finding.check: finding for finding in report.trunk_findings}
+    order = by_check.get(CheckId.FAILOVER_ORDER)
+    if order is None or "us-south" not in str(order.details.get("lands_on")):
+        problems.append("calls should land on us-south")
+    redundancy = by_check.get(CheckId.FAILOVER_REDUNDANCY)
+    if redundancy is None or redundancy.status is not Status.PASS:
+        problems.append("us-south and us-east should give a real failover path")
+    checks = [finding for finding in report.findings if finding.check == CheckId.SDP_SRTP]
+    if not checks or any(finding.status is not Status.PASS for finding in checks):
+        problems.append("the test call should negotiate SRTP")
+    for finding in report.findings:
+        if finding.check == CheckId.SIP_TEARDOWN and finding.details.get("dialogs_left_open"):
+            problems.append("the test call should leave no dialog open")
+        failed = finding.status in (Status.FAIL, Status.ERROR)
+        if failed and finding.target != "trunk" and "us-west" not in finding.target:
+            problems.append(f"unexpected failure: {finding.check} {finding.target}")
+    return problems

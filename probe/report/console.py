@@ -167,30 +167,36 @@ def chain_tree(result: TargetResult) -> Tree | None:
 
 
 def _order_table(order: JsonValue) -> Table | None:
-    """The provider's try order, one row per target."""
-    if not isinstance(order, list) or not order:
+    """The provider's try order, one row per target; the target and reason wrap."""
+    rows = [row for row in order if isinstance(row, dict)] if isinstance(order, list) else []
+    if not rows:
         return None
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
-    for name in ("#", "target", "prio/weight", "health", "rtt", "why"):
-        table.add_column(name, no_wrap=name != "why", overflow="fold")
-    for row in order:
-        if not isinstance(row, dict):
-            continue
-        weights = ""
-        if row.get("priority") is not None:
-            weights = f"{row['priority']}/{row.get('weight')}"
-            if row.get("share") is not None:
-                weights += f" ({float(row['share']) * 100:.0f}%)"
+    weighted = any(row.get("priority") is not None for row in rows)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("#", no_wrap=True)
+    table.add_column("target", overflow="fold", ratio=3)
+    if weighted:
+        table.add_column("prio/weight", no_wrap=True)
+    table.add_column("health", no_wrap=True)
+    table.add_column("rtt", no_wrap=True)
+    table.add_column("why", overflow="fold", ratio=2)
+    for row in rows:
         healthy = bool(row.get("healthy"))
         rtt = row.get("rtt_ms")
-        table.add_row(
-            str(row.get("rank")),
-            str(row.get("target")),
-            weights,
+        cells: list[str | Text] = [str(row.get("rank")), str(row.get("target"))]
+        if weighted:
+            weights = ""
+            if row.get("priority") is not None:
+                weights = f"{row['priority']}/{row.get('weight')}"
+                if row.get("share") is not None:
+                    weights += f" ({float(row['share']) * 100:.0f}%)"
+            cells.append(weights)
+        cells += [
             Text("up" if healthy else "DOWN", style="green" if healthy else "bold red"),
             f"{float(rtt):.1f} ms" if isinstance(rtt, int | float) else "",
             "" if healthy else str(row.get("reason", "")),
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 
