@@ -33,6 +33,7 @@ from probe.cli_common import (
     probe_options,
     usage_error,
 )
+from probe.cli_scenario import check, scenarios
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -474,6 +475,10 @@ def demo(no_color: bool, verbose: bool, output_format: str) -> None:
     for problem in problems:
         click.echo(f"sipprobe demo: {problem}", err=True)
     sys.exit(EXIT_FAIL if problems else EXIT_OK)
+
+
+cli.add_command(check)
+cli.add_command(scenarios)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -1,0 +1,52 @@
+"""`sipprobe check SCENARIO`: one file describes a trunk, one command checks it all.
+
+The scenario becomes the same requests the command line makes (a failover check over its
+endpoints, and a test call when it has an `[invite]` section); the runs are combined into
+one report, then judged once more as the scenario sees them: its own expectations
+(`scenario.*`) and its provider's documented rules (`policy.<provider>.*`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from probe.app import UsageError, run_failover_command, run_invite_command
+from probe.findings import Finding
+from probe.report.model import Report, TargetResult, combine_reports
+
+
+def regroup(report: Report, judged: list[Finding]) -> Report:
+    """Put `judged` (the report's findings, possibly adjusted, then new ones) back in shape.
+
+    The first findings line up one to one with `report.findings` (trunk first, then each
+    target in order); whatever follows concerns the trunk as a whole.
+    """
+    position = len(report.trunk_findings)
+    trunk = list(judged[:position])
+    results: list[TargetResult] = []
+    for result in report.results:
+        count = len(result.findings)
+        results.append(replace(result, findings=tuple(judged[position : position + count])))
+        position += count
+    trunk.extend(judged[position:])
+    return replace(report, results=tuple(results), trunk_findings=tuple(trunk))
+
+
+def run_check_command(spec: str, *, to: str | None, on_usage_error: UsageError) -> Report:
+    from probe.scenario import ScenarioError, judge_scenario, load
+
+    try:
+        scenario = load(spec)
+        if to is not None:
+            scenario = scenario.with_invite_to(to)
+        requests = scenario.to_requests()
+    except (ScenarioError, ValueError) as exc:
+        on_usage_error(str(exc))
+    reports = [run_failover_command(requests.failover, on_usage_error=on_usage_error)]
+    notes = [f"scenario {scenario.trunk.name} ({spec})", *requests.notes]
+    if requests.invite is not None:
+        reports.append(run_invite_command(requests.invite, on_usage_error=on_usage_error))
+    elif requests.invite_skipped:
+        notes.append(f"no test call: {requests.invite_skipped}")
+    combined = combine_reports(tuple(reports), command="check", notes=tuple(notes))
+    return regroup(combined, judge_scenario(scenario, combined.findings))

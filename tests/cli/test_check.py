@@ -1,0 +1,147 @@
+"""`sipprobe check SCENARIO` end to end: two embedded responders as the trunk's regions, a
+scenario file naming them, and the combined report with scenario and provider findings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from probe.tls.lab import LabFiles
+from tests.conftest import LAB_NAME
+
+SIPPROBE = [sys.executable, "-m", "probe"]
+
+
+@pytest.fixture
+def regions(lab: LabFiles) -> Iterator[dict[str, int]]:
+    """`sipprobe serve` on 127.0.0.1 and 127.0.0.2, each on a free port."""
+    processes: list[subprocess.Popen[str]] = []
+    ports: dict[str, int] = {}
+    try:
+        for name, address in (("a", "127.0.0.1"), ("b", "127.0.0.2")):
+            process = subprocess.Popen(
+                [
+                    *SIPPROBE,
+                    "serve",
+                    "--listen",
+                    address,
+                    "--port",
+                    "0",
+                    "--cert",
+                    str(lab.server),
+                    "--key",
+                    str(lab.server_key),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            processes.append(process)
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("listening on tls"), line
+            ports[name] = int(line.rsplit(":", 1)[1])
+        yield ports
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+SCENARIO = """
+[trunk]
+name = "acme-lab"
+provider = "twilio"
+
+[order]
+mode = "priority"
+
+[[endpoint]]
+uri = "sip:{name}:{a};transport=tls"
+region = "lab-a"
+priority = 10
+weight = 1
+
+[[endpoint]]
+uri = "sip:sip2.example.test:{b};transport=tls"
+region = "lab-b"
+priority = 20
+weight = 1
+
+[tls]
+trust = "{ca}"
+
+[options]
+max_rtt_ms = 5000
+
+[invite]
+to = "sip:+15550100@{name}"
+via = "lab-a"
+
+[failover]
+primary = "lab-a"
+
+[run]
+timeout = 3.0
+resolve = ["{name}:{a}:127.0.0.1", "sip2.example.test:{b}:127.0.0.2"]
+"""
+
+
+def test_check_runs_failover_call_and_provider_rules(
+    tmp_path: Path, lab: LabFiles, regions: dict[str, int]
+) -> None:
+    scenario = tmp_path / "acme.toml"
+    scenario.write_text(SCENARIO.format(name=LAB_NAME, ca=lab.ca, **regions))
+    result = subprocess.run(
+        [*SIPPROBE, "check", str(scenario), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    assert report["command"] == "check"
+    checks: dict[str, list[str]] = {}
+    for finding in report["findings"]:
+        checks.setdefault(finding["check"], []).append(finding["status"])
+    assert checks["failover.order"] == ["pass"]
+    assert checks["failover.primary"] == ["pass"]
+    assert checks["sdp.srtp"] == ["pass"]
+    assert checks["sip.teardown"] == ["pass"]
+    assert any(check.startswith("scenario.") for check in checks)
+    twilio = {c: s for c, s in checks.items() if c.startswith("policy.twilio.")}
+    assert twilio, checks
+    # The lab's ports are not 5061, which Twilio's TLS endpoints use: a policy finding says so.
+    assert "fail" in {s for statuses in twilio.values() for s in statuses}
+    assert result.returncode == 1
+
+
+def test_a_bad_scenario_lists_every_problem(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text(
+        '[trunk]\nname = "x"\n\n[[endpoint]]\nuri = "sip:a.example.test;transport=tls"\n'
+        'priorty = 10\n\n[options]\naccept = "2xx"\ncount = 0\n'
+    )
+    result = subprocess.run(
+        [*SIPPROBE, "check", str(scenario)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert "bad.toml:6 endpoint[0].priorty" in result.stderr
+    assert "bad.toml:10 options.count" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scenarios_lists_the_builtins() -> None:
+    result = subprocess.run(
+        [*SIPPROBE, "scenarios"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0
+    for name in ("ibm-voice-agent", "twilio-secure-trunk", "teams-direct-routing", "amazon-chime"):
+        assert f"builtin:{name}" in result.stdout
