@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.checks import OptionsPolicy, TlsPolicy
 from probe.checks.failover import Endpoint, OrderMode
@@ -240,9 +240,17 @@ def finish(
     return judge_run(evidence, policy, notes=notes)
 
 
+def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
+    """Run a collection, with a progress display on stderr when it is a terminal."""
+    from probe.progress import progress_display
+
+    with progress_display():
+        return asyncio.run(run)
+
+
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request, on_usage_error)
-    evidence = asyncio.run(
+    evidence = _collect(
         collect_run(run.uris, run.settings, where=run.where, concurrency=request.concurrency)
     )
     return finish(evidence, run.policy, run.notes, request, on_usage_error)
@@ -279,7 +287,7 @@ def build_endpoints(
 def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request.common, on_usage_error)
     endpoints, mode = build_endpoints(request, run.uris, on_usage_error)
-    evidence = asyncio.run(
+    evidence = _collect(
         collect_failover_run(
             endpoints,
             run.settings,
@@ -404,7 +412,7 @@ def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) ->
     notes = run.notes
     if request.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
-    evidence = asyncio.run(
+    evidence = _collect(
         collect_run(
             run.uris,
             settings,

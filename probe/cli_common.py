@@ -99,6 +99,11 @@ def connection_options(function: F) -> F:
             help="console, json, junit or nagios; several, comma-separated, in one run.",
         ),
         click.option(
+            "--nagios",
+            is_flag=True,
+            help="Same as --format nagios: one status line with perfdata, Nagios exit codes.",
+        ),
+        click.option(
             "--output",
             "outputs",
             multiple=True,
@@ -231,6 +236,8 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
         usage_error(f"{command}: give at least one TARGET or --targets FILE")
     from probe.report.output import OutputError, plan_outputs
 
+    if values.pop("nagios", False):
+        values["output_format"] = "nagios"
     try:  # before any probe runs: a bad --format/--output must not waste one
         plan_outputs(values["output_format"], values.get("outputs", ()))
     except OutputError as exc:

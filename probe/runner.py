@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from probe import progress
 from probe.checks import OptionsPolicy, judge_options
 from probe.checks.failover import (
     Endpoint,
@@ -173,10 +174,12 @@ async def collect_located(
     """Collect the evidence of every target of every located URI, at most `concurrency`
     at a time; input order kept. A URI that located nothing keeps its unprobed target."""
     gate = asyncio.Semaphore(max(1, concurrency))
+    progress.started(sum(len(entry.result.targets) for entry in located))
 
     async def one(entry: Located, found: LocatedTarget, target: Target) -> ProbedTarget:
         async with gate:
             evidence = await collect_options(entry.uri, target, settings)
+        progress.advanced(evidence.target.label)
         return ProbedTarget(located=found, evidence=evidence)
 
     async def per_uri(entry: Located) -> ProbedUri:
