@@ -22,7 +22,10 @@ def version_number(openssl_name: str | None) -> str | None:
 
 
 def _at_least(version: str, minimum: str) -> bool:
-    return TLS_VERSIONS[version] >= TLS_VERSIONS[minimum]
+    """`version` ≥ `minimum`; a name this tool does not know (say, from a hand-edited
+    evidence file) never counts as good enough, and never raises."""
+    known, floor = TLS_VERSIONS.get(version), TLS_VERSIONS.get(minimum)
+    return known is not None and floor is not None and known >= floor
 
 
 def check_version(evidence: ProbeEvidence, min_version: str) -> Finding | None:

@@ -183,3 +183,11 @@ def test_client_cert_refused_during_a_tls12_handshake() -> None:
     assert finding is not None
     assert finding.status is Status.FAIL
     assert "rejected our client certificate" in finding.summary
+
+
+def test_an_unknown_version_name_is_judged_not_raised() -> None:
+    unknown = (HandshakeAttempt("TLS 9.9", "9.9", "C", accepted=True),)
+    ev = replace(with_tls(TLS_OK), enumeration=TlsEnumeration(versions=unknown))
+    finding = check_versions(ev, "1.2")
+    assert finding is not None
+    assert finding.status is Status.FAIL
