@@ -43,10 +43,8 @@ def run_check_command(spec: str, *, to: str | None, on_usage_error: UsageError) 
     except (ScenarioError, ValueError) as exc:
         on_usage_error(str(exc))
     reports = [run_failover_command(requests.failover, on_usage_error=on_usage_error)]
-    notes = [f"scenario {scenario.trunk.name} ({spec})", *requests.notes]
+    notes = list(requests.notes)  # they name the scenario, and say why a call is skipped
     if requests.invite is not None:
         reports.append(run_invite_command(requests.invite, on_usage_error=on_usage_error))
-    elif requests.invite_skipped:
-        notes.append(f"no test call: {requests.invite_skipped}")
     combined = combine_reports(tuple(reports), command="check", notes=tuple(notes))
     return regroup(combined, judge_scenario(scenario, combined.findings))

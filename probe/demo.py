@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import socket
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -83,8 +84,17 @@ def run_serve_command(
                 )
             await asyncio.Event().wait()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_forever())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_forever())
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        # A bad --cert/--key or a port in use is the user's to fix, not an internal error.
+        what = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        print(
+            f"sipprobe serve: cannot serve on {host}:{port} with --cert {cert} --key {key}: {what}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

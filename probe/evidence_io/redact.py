@@ -118,7 +118,9 @@ def _event(event: WireEvent) -> WireEvent:
 def _media(media: MediaEvidence | None) -> MediaEvidence | None:
     if media is None:
         return None
-    return replace(media, first_error=mask_text(media.first_error))
+    return replace(
+        media, first_error=mask_text(media.first_error), send_skipped=mask_text(media.send_skipped)
+    )
 
 
 def _call(call: CallEvidence | None) -> CallEvidence | None:
@@ -131,6 +133,9 @@ def _call(call: CallEvidence | None) -> CallEvidence | None:
         events=tuple(_event(event) for event in call.events),
         error=mask_text(call.error),
         teardown_detail=mask_text(call.teardown_detail),
+        final_reason=mask_text(call.final_reason),
+        answer_source=mask_text(call.answer_source),
+        media_skipped=mask_text(call.media_skipped),
         media=_media(call.media),
     )
 

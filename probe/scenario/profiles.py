@@ -262,7 +262,13 @@ def _teams_eku(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
                 )
             )
         else:
-            missing = [name for name in ("serverAuth", "clientAuth") if name not in ekus]
+            # anyExtendedKeyUsage allows both (RFC 5280 §4.2.1.12): the check's own booleans
+            # say what the certificate permits, whatever names it lists.
+            allowed = {
+                "serverAuth": bool(finding.details.get("server_auth")) or "serverAuth" in ekus,
+                "clientAuth": bool(finding.details.get("client_auth")) or "clientAuth" in ekus,
+            }
+            missing = [name for name, ok in allowed.items() if not ok]
             if missing:
                 rows.append(_Row(finding.target, Status.FAIL, f"EKU lacks {' and '.join(missing)}"))
             else:
@@ -332,8 +338,8 @@ def _twilio_srtp(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
     rows = []
     for finding in _findings(findings, CheckId.SDP_SRTP):
         suite = finding.details.get("negotiated_suite")
-        if not isinstance(suite, str):
-            continue  # OPTIONS SDP summaries and failed answers: nothing negotiated
+        if not isinstance(suite, str) or finding.status is not Status.PASS:
+            continue  # nothing negotiated, or sdp.srtp already says what is wrong
         if suite not in TWILIO_SRTP_SUITES:
             rows.append(_Row(finding.target, Status.FAIL, f"{suite} is not a Twilio suite"))
         elif finding.details.get("mki"):

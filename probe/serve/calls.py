@@ -61,6 +61,10 @@ def _uri_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+MAX_CALLS_PER_CONNECTION = 16
+"""Each call holds a UDP media socket: a bound on them per client connection."""
+
+
 class CallTable:
     """The INVITEs and dialogs of one connection; `receive` answers every request."""
 
@@ -184,6 +188,14 @@ class CallTable:
         plan = plan_answer(offer, self.config.media)
         if isinstance(plan, Refusal):
             self._refuse(request, plan, to_tag)
+            return
+        if len(self.calls) >= MAX_CALLS_PER_CONNECTION:
+            # A test peer, not a PBX: a client piling up calls gets told to back off.
+            self._refuse(
+                request,
+                Refusal(486, "Busy Here", 399, f"at most {MAX_CALLS_PER_CONNECTION} calls"),
+                to_tag,
+            )
             return
         try:
             media = self._bind_media()

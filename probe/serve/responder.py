@@ -30,6 +30,10 @@ from probe.sip import (
 __all__ = ["ALLOW", "Listener", "Responder", "ResponderConfig", "ServeTransport", "answer"]
 
 READ_SIZE = 65536
+IDLE_SECONDS = 300.0
+"""A connection silent this long is closed, and its calls with it."""
+HANDSHAKE_SECONDS = 10.0
+"""Deadline of a client's TLS handshake, and of a write to a client that stops reading."""
 STOP_GRACE = 2.0
 """Seconds `stop()` gives aborted connections to finish their clean-up."""
 _KEEPALIVE_PING = b"\r\n\r\n"
@@ -115,6 +119,8 @@ class Responder:
                         self.config.host,
                         self.config.port,
                         ssl=context if transport == "tls" else None,
+                        # A client that never finishes its handshake is dropped, not kept.
+                        ssl_handshake_timeout=HANDSHAKE_SECONDS if transport == "tls" else None,
                     )
                     self._servers.append(server)
                     sockname = server.sockets[0].getsockname()
@@ -176,7 +182,8 @@ class Responder:
         self._tables.add(calls)
         try:
             while True:
-                data = await reader.read(READ_SIZE)
+                async with asyncio.timeout(IDLE_SECONDS):
+                    data = await reader.read(READ_SIZE)
                 if not data:
                     break
                 framer.feed(data)
@@ -185,8 +192,9 @@ class Responder:
                         calls.receive(message)
                 if data.endswith(_KEEPALIVE_PING) and framer.buffered_bytes == 0:
                     writer.write(b"\r\n")  # RFC 5626 §4.4.1: pong
-                await writer.drain()
-        except (SipError, OSError, ssl.SSLError):
+                async with asyncio.timeout(HANDSHAKE_SECONDS):
+                    await writer.drain()
+        except (SipError, OSError, TimeoutError):
             pass  # a broken client gets its connection closed, nothing more
         finally:
             # The connection is gone: so are its calls (their sockets and timers).

@@ -282,3 +282,12 @@ def test_demo_expectations_catch_a_wrong_shape() -> None:
         "calls should land on us-south",
         "us-south and us-east should give a real failover path",
     ]
+
+
+def test_serve_with_an_unusable_certificate_is_a_usage_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    result = run("serve", "--cert", str(junk), "--key", str(junk), timeout=20)
+    assert result.returncode == 2
+    assert "cannot serve" in result.stderr
+    assert "internal error" not in result.stderr
