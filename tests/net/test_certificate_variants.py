@@ -127,6 +127,9 @@ def probe(server: Kamailio, lab: LabFiles, names: list[str], **options: Any) -> 
             targets=[f"sip:{LAB_NAME}:{port};transport=tls" for port in ports],
             pins=[f"{LAB_NAME}:{port}:127.0.0.1" for port in ports],
             ca=lab.ca,
+            # Kamailio 5.6 + OpenSSL 3 can crash under bursts of parallel TLS handshakes
+            # (research/peers.md); a few at a time keeps the ground truth about certificates.
+            concurrency=4,
             **options,
         ),
         on_usage_error=no_usage_error,
