@@ -128,8 +128,8 @@ def probe(server: Kamailio, lab: LabFiles, names: list[str], **options: Any) -> 
             pins=[f"{LAB_NAME}:{port}:127.0.0.1" for port in ports],
             ca=lab.ca,
             # Kamailio 5.6 + OpenSSL 3 can crash under bursts of parallel TLS handshakes
-            # (research/peers.md); a few at a time keeps the ground truth about certificates.
-            concurrency=4,
+            # (research/peers.md); two at a time keeps the ground truth about certificates.
+            concurrency=2,
             **options,
         ),
         on_usage_error=no_usage_error,

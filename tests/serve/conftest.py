@@ -25,6 +25,7 @@ StartResponder = Callable[..., Awaitable[Responder]]
 def no_resource_leaks() -> Iterator[None]:
     """Every socket and transport a test's responders opened is closed by them, not by
     the garbage collector: a ResourceWarning anywhere in the test fails it."""
+    gc.collect()  # what earlier tests left for the collector is not this test's doing
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         yield
