@@ -30,6 +30,7 @@ from probe.cli_common import (
     emit_and_exit,
     location_options,
     options_request,
+    policy_options,
     probe_options,
     usage_error,
 )
@@ -238,36 +239,7 @@ def invite(
     show_default=True,
     help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
 )
-@click.option(
-    "--trust",
-    metavar="system|mozilla|PATH",
-    help="Trust anchors: the system store (default), Mozilla's (certifi), or a PEM file or "
-    "directory.",
-)
-@click.option("--ca", type=click.Path(path_type=Path), help="Trust anchors from a PEM file.")
-@click.option(
-    "--min-tls",
-    type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
-    default="1.2",
-    show_default=True,
-    help="Lowest acceptable TLS version.",
-)
-@click.option(
-    "--warn-days",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="Warn when a certificate expires within this many days.",
-)
-@click.option(
-    "--critical-days",
-    type=click.IntRange(min=0),
-    default=7,
-    show_default=True,
-    help="Fail when a certificate expires within this many days.",
-)
-@click.option("--accept-wildcard", is_flag=True, help="Accept RFC 2818 wildcard certificates.")
-@click.option("--insecure", is_flag=True, help="Report certificate failures as warnings.")
+@policy_options
 @click.option(
     "--now",
     metavar="ISO8601",

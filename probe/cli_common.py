@@ -22,102 +22,122 @@ def usage_error(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def connection_options(function: F) -> F:
-    """Options shared by every command that connects to a SIP server."""
-    decorators = [
-        click.option(
-            "--resolve",
-            "pins",
-            multiple=True,
-            metavar="NAME:PORT:ADDRESS",
-            help="Connect to ADDRESS for NAME:PORT; SNI and identity still use NAME.",
-        ),
-        click.option(
-            "--trust",
-            metavar="system|mozilla|PATH",
-            help="Trust anchors: the system store (default), Mozilla's (certifi), or a PEM "
-            "file or directory.",
-        ),
-        click.option(
-            "--ca",
-            type=click.Path(path_type=Path),
-            help="Trust anchors from a PEM file or directory (same as --trust PATH).",
-        ),
-        click.option("--cert", type=click.Path(path_type=Path), help="Client certificate (PEM)."),
-        click.option("--key", type=click.Path(path_type=Path), help="Client private key (PEM)."),
-        click.option("--sni", help="Server name to send (default: the URI host)."),
-        click.option(
-            "--min-tls",
-            type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
-            default="1.2",
-            show_default=True,
-            help="Lowest TLS version offered.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0.05),
-            default=5.0,
-            show_default=True,
-            help="Deadline of each phase, in seconds.",
-        ),
-        click.option(
-            "--insecure",
-            is_flag=True,
-            help="Report certificate failures as warnings and carry on.",
-        ),
-        click.option(
-            "--warn-days",
-            type=click.IntRange(min=0),
-            default=30,
-            show_default=True,
-            help="Warn when a certificate expires within this many days.",
-        ),
-        click.option(
-            "--critical-days",
-            type=click.IntRange(min=0),
-            default=7,
-            show_default=True,
-            help="Fail when a certificate expires within this many days.",
-        ),
-        click.option(
-            "--accept-wildcard",
-            is_flag=True,
-            help="Accept RFC 2818 wildcard certificates (RFC 5922 forbids them for SIP).",
-        ),
-        click.option(
-            "--enumerate",
-            "enumerate_tls",
-            is_flag=True,
-            help="Also try each TLS version and TLS 1.2 suite, one handshake each.",
-        ),
-        click.option(
-            "--format",
-            "output_format",
-            metavar="FORMAT[,FORMAT]",
-            default="console",
-            show_default=True,
-            help="console, json, junit or nagios; several, comma-separated, in one run.",
-        ),
-        click.option(
-            "--nagios",
-            is_flag=True,
-            help="Same as --format nagios: one status line with perfdata, Nagios exit codes.",
-        ),
-        click.option(
-            "--output",
-            "outputs",
-            multiple=True,
-            metavar="[FORMAT=]FILE",
-            help="Write a format to FILE instead of standard output; repeatable.",
-        ),
-        click.option(
-            "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
-        ),
-        click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
-    ]
+def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
     for decorator in reversed(decorators):
         function = decorator(function)
     return function
+
+
+def policy_options(function: F) -> F:
+    """How certificates and TLS are judged: for probing and for re-judging evidence."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--trust",
+                metavar="system|mozilla|PATH",
+                help="Trust anchors: the system store (default), Mozilla's (certifi), or a "
+                "PEM file or directory.",
+            ),
+            click.option(
+                "--ca",
+                type=click.Path(path_type=Path),
+                help="Trust anchors from a PEM file or directory (same as --trust PATH).",
+            ),
+            click.option(
+                "--min-tls",
+                type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
+                default="1.2",
+                show_default=True,
+                help="Lowest TLS version offered and accepted.",
+            ),
+            click.option(
+                "--insecure",
+                is_flag=True,
+                help="Report certificate failures as warnings and carry on.",
+            ),
+            click.option(
+                "--warn-days",
+                type=click.IntRange(min=0),
+                default=30,
+                show_default=True,
+                help="Warn when a certificate expires within this many days.",
+            ),
+            click.option(
+                "--critical-days",
+                type=click.IntRange(min=0),
+                default=7,
+                show_default=True,
+                help="Fail when a certificate expires within this many days.",
+            ),
+            click.option(
+                "--accept-wildcard",
+                is_flag=True,
+                help="Accept RFC 2818 wildcard certificates (RFC 5922 forbids them for SIP).",
+            ),
+        ],
+    )
+
+
+def connection_options(function: F) -> F:
+    """Options shared by every command that connects to a SIP server."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--resolve",
+                "pins",
+                multiple=True,
+                metavar="NAME:PORT:ADDRESS",
+                help="Connect to ADDRESS for NAME:PORT; SNI and identity still use NAME.",
+            ),
+            policy_options,
+            click.option(
+                "--cert", type=click.Path(path_type=Path), help="Client certificate (PEM)."
+            ),
+            click.option(
+                "--key", type=click.Path(path_type=Path), help="Client private key (PEM)."
+            ),
+            click.option("--sni", help="Server name to send (default: the URI host)."),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0.05),
+                default=5.0,
+                show_default=True,
+                help="Deadline of each phase, in seconds.",
+            ),
+            click.option(
+                "--enumerate",
+                "enumerate_tls",
+                is_flag=True,
+                help="Also try each TLS version and TLS 1.2 suite, one handshake each.",
+            ),
+            click.option(
+                "--format",
+                "output_format",
+                metavar="FORMAT[,FORMAT]",
+                default="console",
+                show_default=True,
+                help="console, json, junit or nagios; several, comma-separated, in one run.",
+            ),
+            click.option(
+                "--nagios",
+                is_flag=True,
+                help="Same as --format nagios: one status line with perfdata, Nagios exit codes.",
+            ),
+            click.option(
+                "--output",
+                "outputs",
+                multiple=True,
+                metavar="[FORMAT=]FILE",
+                help="Write a format to FILE instead of standard output; repeatable.",
+            ),
+            click.option(
+                "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
+            ),
+            click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
+        ],
+    )
 
 
 def read_targets_file(path: Path) -> list[str]:
@@ -176,7 +196,7 @@ def emit(
 
 def location_options(function: F) -> F:
     """How names are located (RFC 3263): the DNS server and the SRV weighting seed."""
-    decorators = [
+    decorators: list[Callable[[F], F]] = [
         click.option(
             "--dns-server",
             metavar="ADDRESS[:PORT]",
@@ -188,14 +208,12 @@ def location_options(function: F) -> F:
             help="Seed for the RFC 2782 weighted SRV order, to reproduce it.",
         ),
     ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
+    return _apply(function, decorators)
 
 
 def probe_options(function: F) -> F:
     """Options of the commands that send OPTIONS (options, failover)."""
-    decorators = [
+    decorators: list[Callable[[F], F]] = [
         click.option(
             "--targets",
             "targets_file",
@@ -218,9 +236,7 @@ def probe_options(function: F) -> F:
             help="Targets probed at once.",
         ),
     ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
-    return function
+    return _apply(function, decorators)
 
 
 _OUTPUT_KEYS = ("output_format", "verbose", "no_color", "outputs")
