@@ -25,6 +25,7 @@ from probe.evidence import (
 )
 from probe.locate.pins import Pin
 from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
+from probe.net.deadlines import Deadlines
 from probe.net.exchange import (
     Clock,
     DatagramEndpoint,
@@ -71,6 +72,13 @@ class ProbeSettings:
     """Also ask, one handshake each, which TLS versions and 1.2 suites are accepted."""
     call: CallSettings | None = None
     """Place a test call instead of sending OPTIONS (`sipprobe invite`)."""
+    deadlines: Deadlines | None = None
+    """Per-phase deadlines; None means `timeout` for every phase."""
+
+    @property
+    def phases(self) -> Deadlines:
+        """The deadline of each phase (`deadlines`, or `timeout` for all)."""
+        return self.deadlines if self.deadlines is not None else Deadlines.uniform(self.timeout)
 
 
 async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) -> ProbeEvidence:
