@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -23,20 +22,21 @@ from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.runner import (
     LocateSettings,
+    RunControls,
     TargetError,
     check_target_uri,
     collect_failover_run,
     collect_run,
     judge_run,
 )
-from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
+from probe.sip import SipError, SipUri, parse_uri
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
 
 if TYPE_CHECKING:
     from probe.diff import Change
     from probe.evidence_io import RunEvidence
+    from probe.evidence_io.model import RunCommand
     from probe.locate import LocateResult
-    from probe.net.call import CallSettings
     from probe.tls.trust import TrustAnchors
 
 UsageError = Callable[[str], NoReturn]
@@ -69,6 +69,14 @@ class OptionsRequest:
     seed: int | None = None
     evidence_out: Path | None = None
     """Where to save the run's evidence (`sipprobe.evidence/1`), verdict pass or fail."""
+    deadlines: Sequence[str] = ()
+    """`PHASE=SECONDS` overrides of `timeout` for one phase each."""
+    max_time: float | None = None
+    """Seconds the whole run may take."""
+    rate: float | None = None
+    """Targets started per second, at most."""
+    per_target: int = 1
+    """Connections to one target at once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +164,21 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         check_client_config(tls)
     except TlsConfigError as exc:
         usage(str(exc))
+    deadlines = None
+    if request.deadlines:
+        from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
+
+        overrides: dict[str, float] = {}
+        try:
+            for text in request.deadlines:
+                phase, seconds = parse_deadline(text)
+                overrides[phase] = seconds
+        except DeadlineError as exc:
+            usage(f"--deadline {exc}")
+        deadlines = Deadlines.uniform(request.timeout).with_overrides(overrides)
     return ProbeSettings(
         timeout=request.timeout,
+        deadlines=deadlines,
         tls=tls,
         sni=request.sni,
         pins=tuple(pins),
@@ -197,6 +218,7 @@ class Prepared:
     policy: OptionsPolicy
     where: LocateSettings
     notes: list[str]
+    controls: RunControls
 
 
 def check_evidence_out(path: Path | None, usage: UsageError) -> None:
@@ -209,15 +231,36 @@ def check_evidence_out(path: Path | None, usage: UsageError) -> None:
         usage(f"--evidence-out {path}: the directory {path.parent} does not exist")
 
 
+def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunControls, list[str]]:
+    """Concurrency fitted to the file-descriptor limit, the start rate, the run deadline."""
+    from probe.net.pacing import bound_concurrency
+
+    if request.rate is not None and request.rate <= 0:
+        usage("--rate must be a positive number of targets per second")
+    if request.max_time is not None and request.max_time <= 0:
+        usage("--max-time must be a positive number of seconds")
+    bound = bound_concurrency(request.concurrency)
+    controls = RunControls(
+        concurrency=bound.used,
+        rate=request.rate,
+        per_target=request.per_target,
+        max_time=request.max_time,
+        keep_partial_on_cancel=True,
+    )
+    return controls, [bound.note] if bound.note else []
+
+
 def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     uris = parse_targets(request.targets, usage)
     check_evidence_out(request.evidence_out, usage)
+    controls, control_notes = build_controls(request, usage)
     return Prepared(
         uris=uris,
         settings=build_settings(request, usage),
         policy=build_policy(request, could_use_tls(uris), usage),
         where=build_locate(request, usage),
-        notes=_notes(request),
+        notes=[*_notes(request), *control_notes],
+        controls=controls,
     )
 
 
@@ -248,11 +291,21 @@ def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
         return asyncio.run(run)
 
 
+def collect_with_controls(
+    uris: Sequence[tuple[str, SipUri]],
+    settings: ProbeSettings,
+    run: Prepared,
+    *,
+    command: RunCommand = "options",
+) -> RunEvidence:
+    return _collect(
+        collect_run(uris, settings, where=run.where, command=command, controls=run.controls)
+    )
+
+
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request, on_usage_error)
-    evidence = _collect(
-        collect_run(run.uris, run.settings, where=run.where, concurrency=request.concurrency)
-    )
+    evidence = collect_with_controls(run.uris, run.settings, run)
     return finish(evidence, run.policy, run.notes, request, on_usage_error)
 
 
@@ -293,7 +346,7 @@ def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError
             run.settings,
             FailoverPolicy(mode=mode),
             where=run.where,
-            concurrency=request.common.concurrency,
+            controls=run.controls,
         )
     )
     notes = [*run.notes, *request.extra_notes]
@@ -310,118 +363,6 @@ def run_resolve_command(
     where = build_locate(request, on_usage_error)
     located = asyncio.run(locate_all(uris, settings, where))
     return [entry.result for entry in located]
-
-
-@dataclass(frozen=True, slots=True)
-class InviteRequest:
-    """`sipprobe invite`: the next hop (common.targets), who is called, how it ends."""
-
-    common: OptionsRequest
-    to: str
-    from_: str | None = None
-    offer: str = "sdes"
-    suites: Sequence[str] = ()
-    hangup: str = "on-answer"
-    auth_file: Path | None = None
-    allow_cleartext_keys: bool = False
-    answer_timeout: float = 30.0
-    verify_media: bool = False
-
-
-AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
-AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
-
-
-def load_credentials(
-    auth_file: Path | None, environ: Mapping[str, str], usage: UsageError
-) -> DigestCredentials | None:
-    """Digest credentials from a file (`username=` and `password=` lines) or from the
-    environment; never from the command line, where `ps` would show them."""
-    if auth_file is not None:
-        try:
-            text = auth_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            usage(f"--auth-file {auth_file}: {getattr(exc, 'strerror', None) or exc}")
-        values: dict[str, str] = {}
-        for line in text.splitlines():
-            name, sep, value = line.partition("=")
-            key = name.strip()
-            if sep and key in ("username", "password"):
-                # Everything after '=' is the password, exactly: it may hold spaces.
-                values[key] = value if key == "password" else value.strip()
-        if set(values) != {"username", "password"} or not all(values.values()):
-            usage(f"--auth-file {auth_file}: needs a non-empty username= and password= line")
-        return DigestCredentials(values["username"], values["password"])
-    user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
-    if user and password:
-        return DigestCredentials(user, password)
-    if user or password:
-        usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
-    return None
-
-
-def _dtls_fingerprint() -> object:
-    """A throw-away certificate's SHA-256 fingerprint for a DTLS-SRTP offer (RFC 8122)."""
-    from cryptography.hazmat.primitives import hashes
-
-    from probe.sdp import Fingerprint
-    from probe.tls.pki import make_leaf
-
-    certificate = make_leaf(None, common_name="sipprobe", key_type="ec").cert
-    digest = certificate.fingerprint(hashes.SHA256())
-    return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
-
-
-def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
-    from probe.net.call import CallSettings
-
-    try:
-        to = parse_uri(request.to)
-        from_uri = parse_uri(request.from_) if request.from_ else None
-    except SipError as exc:
-        usage(f"--to/--from: {exc}")
-    credentials = load_credentials(request.auth_file, os.environ, usage)
-    if request.verify_media:
-        from probe.net.media import MediaExtraMissing, require_extra
-
-        if request.offer != "sdes":
-            usage("--verify-media checks SDES-keyed SRTP: use it with --offer sdes")
-        try:
-            require_extra()
-        except MediaExtraMissing as exc:
-            usage(str(exc))
-    from probe.sdp import DEFAULT_SUITES
-
-    return CallSettings(
-        to=to,
-        from_uri=from_uri,
-        offer_kind=request.offer,  # type: ignore[arg-type]
-        suites=tuple(request.suites) or tuple(DEFAULT_SUITES),
-        hangup=request.hangup,  # type: ignore[arg-type]
-        credentials=credentials,
-        allow_cleartext_keys=request.allow_cleartext_keys,
-        answer_timeout=request.answer_timeout,
-        fingerprint=_dtls_fingerprint() if request.offer == "dtls" else None,
-        verify_media=request.verify_media,
-    )
-
-
-def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
-    run = prepare(request.common, on_usage_error)
-    settings = replace(run.settings, call=build_call(request, on_usage_error))
-    notes = run.notes
-    if request.allow_cleartext_keys:
-        notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
-    evidence = _collect(
-        collect_run(
-            run.uris,
-            settings,
-            where=run.where,
-            concurrency=request.common.concurrency,
-            command="invite",
-        )
-    )
-    return finish(evidence, run.policy, notes, request.common, on_usage_error)
 
 
 @dataclass(frozen=True, slots=True)

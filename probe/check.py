@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from probe.app import UsageError, run_failover_command, run_invite_command
+from probe.app import UsageError, run_failover_command
+from probe.app_invite import run_invite_command
 from probe.findings import Finding
 from probe.report.model import Report, TargetResult, combine_reports
 

@@ -214,7 +214,7 @@ def invite(
     was really negotiated. The call is always ended: ACK and BYE after an answer, CANCEL
     before one. Keys and passwords are never printed.
     """
-    from probe.app import InviteRequest, run_invite_command
+    from probe.app_invite import InviteRequest, run_invite_command
 
     request = InviteRequest(
         options_request("invite", [target], values),

@@ -104,7 +104,23 @@ def connection_options(function: F) -> F:
                 type=click.FloatRange(min=0.05),
                 default=5.0,
                 show_default=True,
-                help="Deadline of each phase, in seconds.",
+                help="Deadline of each phase, in seconds (DNS query, connect, handshake, "
+                "first byte, message, transaction).",
+            ),
+            click.option(
+                "--deadline",
+                "deadlines",
+                multiple=True,
+                metavar="PHASE=SECONDS",
+                help="Deadline of one phase instead of --timeout: dns, connect, handshake, "
+                "first_byte, message or transaction; repeatable.",
+            ),
+            click.option(
+                "--max-time",
+                type=click.FloatRange(min=0.1),
+                metavar="SECONDS",
+                help="Deadline of the whole run: targets not finished by then are reported "
+                "as such (calls in progress are still ended).",
             ),
             click.option(
                 "--enumerate",
@@ -189,6 +205,9 @@ def emit(
         except OSError as exc:
             click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
             return EXIT_INTERNAL
+    if report.interrupted:
+        # Every call in flight was ended before this report was made.
+        click.echo("sipprobe: interrupted: the report is partial", err=True)
     if any(d.format == "nagios" and d.path is None for d in destinations):
         return nagios(report)[1]
     return exit_code(report)
@@ -233,7 +252,20 @@ def probe_options(function: F) -> F:
             type=click.IntRange(min=1),
             default=50,
             show_default=True,
-            help="Targets probed at once.",
+            help="Targets probed at once (lowered if the file-descriptor limit is smaller).",
+        ),
+        click.option(
+            "--rate",
+            type=click.FloatRange(min=0.01),
+            metavar="PER_SECOND",
+            help="Start at most this many targets a second (a token bucket).",
+        ),
+        click.option(
+            "--per-target",
+            type=click.IntRange(min=1, max=16),
+            default=1,
+            show_default=True,
+            help="Connections to one address:port at once (targets sharing one wait).",
         ),
     ]
     return _apply(function, decorators)

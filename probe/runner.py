@@ -29,7 +29,7 @@ from probe.checks.failover import (
 )
 from probe.checks.location import check_location, check_unlocated
 from probe.checks.policy import FailoverPolicy
-from probe.evidence import DEFAULT_PORTS, Target, Transport
+from probe.evidence import DEFAULT_PORTS, ProbeEvidence, Target, Transport
 from probe.evidence_io.model import (
     CallPlan,
     FailoverEvidence,
@@ -39,10 +39,12 @@ from probe.evidence_io.model import (
     RunCommand,
     RunEvidence,
     RunSettings,
+    StopReason,
 )
 from probe.findings import CheckId, Finding, Status, TargetResult
 from probe.locate import LocatedTarget, LocateResult, locate
 from probe.net.options import ProbeSettings, collect_options
+from probe.net.pacing import Pacer, TargetGates
 from probe.report.model import Report
 from probe.sip import SipUri
 
@@ -105,21 +107,32 @@ class Located:
 
 
 async def locate_all(
-    uris: Sequence[tuple[str, SipUri]], settings: ProbeSettings, where: LocateSettings
+    uris: Sequence[tuple[str, SipUri]],
+    settings: ProbeSettings,
+    where: LocateSettings,
+    *,
+    into: dict[int, Located] | None = None,
 ) -> list[Located]:
+    """Locate every URI concurrently; each result also lands in `into` as it comes, so a
+    run cut short still knows what was located."""
     rng = random.Random(where.seed)
+    seeds = [rng.random() for _ in uris]  # drawn up front: the order of answers cannot matter
+    found = into if into is not None else {}
 
-    async def one(text: str, uri: SipUri) -> Located:
+    async def one(index: int, text: str, uri: SipUri) -> Located:
         result = await locate(
             uri,
             pins=settings.pins,
             dns_server=where.dns_server,
-            timeout=settings.timeout,
-            rng=random.Random(rng.random()),
+            timeout=settings.phases.dns,
+            rng=random.Random(seeds[index]),
         )
-        return Located(text, uri, result)
+        found[index] = Located(text, uri, result)
+        return found[index]
 
-    return list(await asyncio.gather(*(one(text, uri) for text, uri in uris)))
+    return list(
+        await asyncio.gather(*(one(index, text, uri) for index, (text, uri) in enumerate(uris)))
+    )
 
 
 def _started() -> dt.datetime:
@@ -168,32 +181,114 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@dataclass(frozen=True, slots=True)
+class RunControls:
+    """How hard and how long a run may go: bounded, paced, polite."""
+
+    concurrency: int = 50
+    """Targets probed at once (already fitted to the file-descriptor limit)."""
+    rate: float | None = None
+    """Targets started per second at most (a token bucket); None: as fast as allowed."""
+    per_target: int = 1
+    """Connections to one address/port/transport at once."""
+    max_time: float | None = None
+    """Seconds the whole run may take; unfinished targets are then reported as such."""
+    keep_partial_on_cancel: bool = False
+    """On cancellation (Ctrl-C), return what was collected instead of re-raising."""
+
+
 async def collect_located(
-    located: Sequence[Located], settings: ProbeSettings, *, concurrency: int
+    located: Sequence[Located],
+    settings: ProbeSettings,
+    *,
+    concurrency: int = 50,
+    controls: RunControls | None = None,
+    into: dict[tuple[int, int], ProbedTarget] | None = None,
 ) -> list[ProbedUri]:
     """Collect the evidence of every target of every located URI, at most `concurrency`
-    at a time; input order kept. A URI that located nothing keeps its unprobed target."""
-    gate = asyncio.Semaphore(max(1, concurrency))
+    at a time, paced and one connection per target; input order kept. Each finished
+    target also lands in `into`. A URI that located nothing keeps its unprobed target."""
+    controls = controls or RunControls(concurrency=concurrency)
+    gate = asyncio.Semaphore(max(1, controls.concurrency))
+    pacer = Pacer(controls.rate)
+    per_target = TargetGates(controls.per_target)
+    finished = into if into is not None else {}
     progress.started(sum(len(entry.result.targets) for entry in located))
 
-    async def one(entry: Located, found: LocatedTarget, target: Target) -> ProbedTarget:
-        async with gate:
+    async def one(
+        place: tuple[int, int], entry: Located, found: LocatedTarget, target: Target
+    ) -> ProbedTarget:
+        async with gate, per_target.hold((target.address, target.port, target.transport)):
+            await pacer.wait()
             evidence = await collect_options(entry.uri, target, settings)
+        finished[place] = ProbedTarget(located=found, evidence=evidence)
         progress.advanced(evidence.target.label)
-        return ProbedTarget(located=found, evidence=evidence)
+        return finished[place]
 
-    async def per_uri(entry: Located) -> ProbedUri:
+    async def per_uri(index: int, entry: Located) -> ProbedUri:
         pairs = entry.targets()
         if pairs:
-            targets = await asyncio.gather(*(one(entry, f, t) for f, t in pairs))
+            targets = await asyncio.gather(
+                *(one((index, number), entry, f, t) for number, (f, t) in enumerate(pairs))
+            )
         else:
             targets = [ProbedTarget(unresolved=unresolved_target(entry.uri, entry.text))]
         return ProbedUri(entry.text, entry.result, tuple(targets))
 
-    return list(await asyncio.gather(*(per_uri(entry) for entry in located)))
+    return list(
+        await asyncio.gather(*(per_uri(index, entry) for index, entry in enumerate(located)))
+    )
 
 
-def judge_target(entry: ProbedUri, probed: ProbedTarget, policy: OptionsPolicy) -> TargetResult:
+def _unfinished(
+    uris: Sequence[tuple[str, SipUri]],
+    settings: ProbeSettings,
+    located: dict[int, Located],
+    finished: dict[tuple[int, int], ProbedTarget],
+    reason: StopReason,
+    started_at: str,
+) -> tuple[ProbedUri, ...]:
+    """The evidence of a run cut short: what finished, and every other target marked."""
+    why = "the run was interrupted" if reason == "interrupted" else "the run hit --max-time"
+    entries = []
+    for index, (text, uri) in enumerate(uris):
+        entry = located.get(index)
+        if entry is None:
+            result = LocateResult(text, "", (), (), (f"not located: {why}",))
+            unresolved = ProbedTarget(unresolved=unresolved_target(uri, text))
+            entries.append(ProbedUri(text, result, (unresolved,)))
+            continue
+        targets = []
+        for number, (found, target) in enumerate(entry.targets()):
+            done = finished.get((index, number))
+            if done is None:
+                evidence = ProbeEvidence(
+                    target=replace(target, sni=settings.sni or target.name),
+                    started_at=started_at,
+                    timeout_s=settings.timeout,
+                    method="OPTIONS" if settings.call is None else "INVITE",
+                )
+                done = ProbedTarget(located=found, evidence=evidence, stopped=reason)
+            targets.append(done)
+        if not targets:
+            targets.append(ProbedTarget(unresolved=unresolved_target(uri, text)))
+        entries.append(ProbedUri(text, entry.result, tuple(targets)))
+    return tuple(entries)
+
+
+def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -> Finding:
+    assert probed.evidence is not None
+    assert probed.stopped is not None
+    check = CheckId.SIP_INVITE if probed.evidence.method == "INVITE" else CheckId.SIP_OPTIONS
+    if probed.stopped == "interrupted":
+        return Finding(check, Status.SKIP, label, "not finished: the run was interrupted")
+    limit = f" of {max_time:g} s" if max_time is not None else ""
+    return Finding(check, Status.FAIL, label, f"not finished within the run's --max-time{limit}")
+
+
+def judge_target(
+    entry: ProbedUri, probed: ProbedTarget, policy: OptionsPolicy, max_time: float | None = None
+) -> TargetResult:
     """Every finding about one target: how it was located, then its probe. Pure."""
     target = probed.target
     if probed.evidence is None:
@@ -201,7 +296,10 @@ def judge_target(entry: ProbedUri, probed: ProbedTarget, policy: OptionsPolicy) 
             CheckId.SIP_OPTIONS, Status.SKIP, target.label, "OPTIONS not sent: no target"
         )
         return TargetResult(target, (check_unlocated(entry.locate, target.label), skipped))
-    findings = judge_options(probed.evidence, policy)
+    if probed.stopped is not None:
+        findings = [_stopped_finding(probed, target.label, max_time)]
+    else:
+        findings = judge_options(probed.evidence, policy)
     location = (
         check_location(entry.locate, probed.located, target.label)
         if probed.located is not None
@@ -277,7 +375,10 @@ def judge_run(run: RunEvidence, policy: OptionsPolicy, *, notes: Sequence[str] =
     """
     if policy.now is None:
         policy = policy.at(dt.datetime.fromisoformat(run.started_at))
-    results = [[judge_target(entry, one, policy) for one in entry.targets] for entry in run.uris]
+    results = [
+        [judge_target(entry, one, policy, run.max_time_s) for one in entry.targets]
+        for entry in run.uris
+    ]
     flat = tuple(result for group in results for result in group)
     trunk: tuple[Finding, ...] = ()
     if run.failover is not None:
@@ -302,9 +403,23 @@ def judge_run(run: RunEvidence, policy: OptionsPolicy, *, notes: Sequence[str] =
         started_at=run.started_at,
         duration_ms=run.duration_ms,
         results=flat,
-        notes=tuple(notes),
+        notes=(*notes, *_stop_notes(run)),
         trunk_findings=trunk,
+        interrupted=run.stopped == "interrupted",
     )
+
+
+def _stop_notes(run: RunEvidence) -> tuple[str, ...]:
+    if run.stopped is None:
+        return ()
+    targets = run.probed()
+    done = sum(1 for target in targets if target.stopped is None)
+    why = (
+        "interrupted (Ctrl-C)"
+        if run.stopped == "interrupted"
+        else f"stopped at --max-time {run.max_time_s:g} s"
+    )
+    return (f"run {why}: {done} of {len(targets)} targets finished; the others are marked",)
 
 
 async def collect_run(
@@ -314,18 +429,45 @@ async def collect_run(
     where: LocateSettings = LocateSettings(),
     concurrency: int = 50,
     command: RunCommand = "options",
+    controls: RunControls | None = None,
 ) -> RunEvidence:
-    """Locate and probe every URI; the evidence only, judged by `judge_run`."""
+    """Locate and probe every URI; the evidence only, judged by `judge_run`.
+
+    With `controls.max_time` the run ends at that deadline, and with
+    `controls.keep_partial_on_cancel` a cancellation (Ctrl-C) ends it: either way every
+    probe in flight is cancelled first (its connection closed, its call ended) and the
+    evidence says which targets did not finish.
+    """
+    controls = controls or RunControls(concurrency=concurrency)
     started_at = _started()
+    started_iso = started_at.isoformat(timespec="milliseconds")
     started = time.perf_counter()
-    located = await locate_all(uris, settings, where)
-    probed = await collect_located(located, settings, concurrency=concurrency)
+    located: dict[int, Located] = {}
+    finished: dict[tuple[int, int], ProbedTarget] = {}
+    stopped: StopReason | None = None
+    probed: tuple[ProbedUri, ...] = ()
+    try:
+        async with asyncio.timeout(controls.max_time):
+            found = await locate_all(uris, settings, where, into=located)
+            probed = tuple(await collect_located(found, settings, controls=controls, into=finished))
+    except TimeoutError:
+        stopped = "max_time"
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not controls.keep_partial_on_cancel or task is None:
+            raise
+        task.uncancel()  # the cancellation is answered: by the partial report
+        stopped = "interrupted"
+    if stopped is not None:
+        probed = _unfinished(uris, settings, located, finished, stopped, started_iso)
     return RunEvidence(
         command=command,
-        started_at=started_at.isoformat(timespec="milliseconds"),
+        started_at=started_iso,
         duration_ms=(time.perf_counter() - started) * 1000,
-        settings=run_settings(settings, where, concurrency),
-        uris=tuple(probed),
+        settings=run_settings(settings, where, controls.concurrency),
+        uris=probed,
+        stopped=stopped,
+        max_time_s=controls.max_time,
     )
 
 
@@ -336,6 +478,7 @@ async def collect_failover_run(
     *,
     where: LocateSettings = LocateSettings(),
     concurrency: int = 50,
+    controls: RunControls | None = None,
 ) -> RunEvidence:
     """Probe every target of every endpoint and place them in the provider's order."""
     run = await collect_run(
@@ -344,6 +487,7 @@ async def collect_failover_run(
         where=where,
         concurrency=concurrency,
         command="failover",
+        controls=controls,
     )
     uris = tuple(
         replace(entry, endpoint=endpoint)
@@ -387,6 +531,7 @@ __all__ = [
     "LocateSettings",
     "Located",
     "OrderMode",
+    "RunControls",
     "TargetError",
     "check_target_uri",
     "collect_failover_run",

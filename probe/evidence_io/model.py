@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 RunCommand = Literal["options", "failover", "invite"]
+StopReason = Literal["interrupted", "max_time"]
+"""Why a run ended before every target finished: Ctrl-C, or the run-wide deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,9 @@ class ProbedTarget:
     located: LocatedTarget | None = None
     evidence: ProbeEvidence | None = None
     unresolved: Target | None = None
+    stopped: StopReason | None = None
+    """Why this target's probe did not finish, when the run was cut short; its evidence
+    then holds only the target."""
 
     def __post_init__(self) -> None:
         if (self.evidence is None) == (self.unresolved is None):
@@ -133,6 +138,10 @@ class RunEvidence:
     settings: RunSettings
     uris: tuple[ProbedUri, ...]
     failover: FailoverEvidence | None = None
+    stopped: StopReason | None = None
+    """Set when the run was cut short (Ctrl-C, `--max-time`): some targets did not finish."""
+    max_time_s: float | None = None
+    """The run-wide deadline (`--max-time`), when one was set."""
 
     def __post_init__(self) -> None:
         try:

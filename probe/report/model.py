@@ -22,6 +22,8 @@ class Report:
     notes: tuple[str, ...] = field(default=())
     trunk_findings: tuple[Finding, ...] = field(default=())
     """Findings about the endpoint list as a whole (failover), shown first."""
+    interrupted: bool = False
+    """The run was cut short by Ctrl-C: the report is partial and the exit code says so."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -50,8 +52,15 @@ class Report:
         }
 
 
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a command ended by Ctrl-C."""
+
+
 def exit_code(report: Report) -> int:
-    """0 when nothing failed (warnings allowed), 1 when something failed."""
+    """0 when nothing failed (warnings allowed), 1 when something failed, 130 when the run
+    was interrupted (whatever it found before)."""
+    if report.interrupted:
+        return EXIT_INTERRUPTED
     return 1 if report.verdict is Verdict.FAIL else 0
 
 
@@ -68,4 +77,5 @@ def combine_reports(
         results=tuple(result for report in reports for result in report.results),
         notes=(*notes, *(note for report in reports for note in report.notes)),
         trunk_findings=tuple(f for report in reports for f in report.trunk_findings),
+        interrupted=any(report.interrupted for report in reports),
     )

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from probe.app import FailoverRequest, InviteRequest, OptionsRequest
+from probe.app import FailoverRequest, OptionsRequest
+from probe.app_invite import InviteRequest
 from probe.scenario.model import ENV_CREDENTIALS, Scenario
 
 _PROVIDER_NAMES = {

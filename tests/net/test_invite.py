@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from probe.app import InviteRequest, OptionsRequest, run_invite_command
+from probe.app import OptionsRequest
+from probe.app_invite import InviteRequest, run_invite_command
 from probe.findings import Finding, Status
 from probe.report.model import Report
 from probe.tls.lab import LabFiles
@@ -275,6 +276,9 @@ def test_ctrl_c_while_ringing_still_ends_the_call(sbc: Sbc) -> None:
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 130, out + err
-    assert "interrupted" in err
+    assert "interrupted: the report is partial" in err
+    # The partial report is printed: the call's target is marked, not silently dropped.
+    assert "not finished: the run was interrupted" in out
+    assert "run interrupted (Ctrl-C): 0 of 1 targets finished" in out
     assert "Traceback" not in err
     assert_far_end_done(sbc)  # SIPp saw the CANCEL, answered 487 and got its ACK

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probe.app import FailoverRequest, InviteRequest, OptionsRequest
+from probe.app import FailoverRequest, OptionsRequest
+from probe.app_invite import InviteRequest
 from probe.scenario import build_requests, load_builtin
 from tests.scenario.helpers import load_text, two_endpoints
 

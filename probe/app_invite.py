@@ -1,0 +1,121 @@
+"""`sipprobe invite`: the test call's inputs (who is called, how the call ends, the
+credentials) validated and wired into a probe run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from probe.app import OptionsRequest, UsageError, collect_with_controls, finish, prepare
+from probe.report.model import Report
+from probe.sip import DigestCredentials, SipError, parse_uri
+
+if TYPE_CHECKING:
+    from probe.net.call import CallSettings
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRequest:
+    """`sipprobe invite`: the next hop (common.targets), who is called, how it ends."""
+
+    common: OptionsRequest
+    to: str
+    from_: str | None = None
+    offer: str = "sdes"
+    suites: Sequence[str] = ()
+    hangup: str = "on-answer"
+    auth_file: Path | None = None
+    allow_cleartext_keys: bool = False
+    answer_timeout: float = 30.0
+    verify_media: bool = False
+
+
+AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
+AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
+
+
+def load_credentials(
+    auth_file: Path | None, environ: Mapping[str, str], usage: UsageError
+) -> DigestCredentials | None:
+    """Digest credentials from a file (`username=` and `password=` lines) or from the
+    environment; never from the command line, where `ps` would show them."""
+    if auth_file is not None:
+        try:
+            text = auth_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            usage(f"--auth-file {auth_file}: {getattr(exc, 'strerror', None) or exc}")
+        values: dict[str, str] = {}
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            key = name.strip()
+            if sep and key in ("username", "password"):
+                # Everything after '=' is the password, exactly: it may hold spaces.
+                values[key] = value if key == "password" else value.strip()
+        if set(values) != {"username", "password"} or not all(values.values()):
+            usage(f"--auth-file {auth_file}: needs a non-empty username= and password= line")
+        return DigestCredentials(values["username"], values["password"])
+    user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
+    if user and password:
+        return DigestCredentials(user, password)
+    if user or password:
+        usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
+    return None
+
+
+def _dtls_fingerprint() -> object:
+    """A throw-away certificate's SHA-256 fingerprint for a DTLS-SRTP offer (RFC 8122)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from probe.sdp import Fingerprint
+    from probe.tls.pki import make_leaf
+
+    certificate = make_leaf(None, common_name="sipprobe", key_type="ec").cert
+    digest = certificate.fingerprint(hashes.SHA256())
+    return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
+
+
+def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
+    from probe.net.call import CallSettings
+
+    try:
+        to = parse_uri(request.to)
+        from_uri = parse_uri(request.from_) if request.from_ else None
+    except SipError as exc:
+        usage(f"--to/--from: {exc}")
+    credentials = load_credentials(request.auth_file, os.environ, usage)
+    if request.verify_media:
+        from probe.net.media import MediaExtraMissing, require_extra
+
+        if request.offer != "sdes":
+            usage("--verify-media checks SDES-keyed SRTP: use it with --offer sdes")
+        try:
+            require_extra()
+        except MediaExtraMissing as exc:
+            usage(str(exc))
+    from probe.sdp import DEFAULT_SUITES
+
+    return CallSettings(
+        to=to,
+        from_uri=from_uri,
+        offer_kind=request.offer,  # type: ignore[arg-type]
+        suites=tuple(request.suites) or tuple(DEFAULT_SUITES),
+        hangup=request.hangup,  # type: ignore[arg-type]
+        credentials=credentials,
+        allow_cleartext_keys=request.allow_cleartext_keys,
+        answer_timeout=request.answer_timeout,
+        fingerprint=_dtls_fingerprint() if request.offer == "dtls" else None,
+        verify_media=request.verify_media,
+    )
+
+
+def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
+    run = prepare(request.common, on_usage_error)
+    settings = replace(run.settings, call=build_call(request, on_usage_error))
+    notes = run.notes
+    if request.allow_cleartext_keys:
+        notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
+    evidence = collect_with_controls(run.uris, settings, run, command="invite")
+    return finish(evidence, run.policy, notes, request.common, on_usage_error)

@@ -1,0 +1,142 @@
+"""How hard a run may push: a start rate (token bucket), a file-descriptor budget, and at
+most one connection per target at a time.
+
+A verifier runs against production trunks: it must never look like an attack, and it must
+not die of its own success (EMFILE half-way through a sweep leaves targets unjudged and
+says nothing true about them). So the run bounds itself before it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+from collections.abc import AsyncIterator, Callable, Hashable
+from dataclasses import dataclass, field
+
+FDS_PER_PROBE = 2
+"""A probe holds one socket; a test call adds its media socket (and --verify-media
+another). Two per probe is the budget, so the bound holds for both."""
+
+FDS_RESERVED = 64
+"""For the interpreter, the trust store, DNS sockets, log and report files."""
+
+
+class TokenBucket:
+    """`rate` tokens a second, at most `burst` saved up; sans-I/O: time is passed in.
+
+    `reserve(now)` takes one token and says how long to wait before using it; waiting
+    callers are served in the order they asked, each one `1 / rate` after the previous.
+    """
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._updated: float | None = None
+
+    def reserve(self, now: float) -> float:
+        """Take a token; the seconds to wait before it may be used (0 when one was free)."""
+        if self._updated is None:
+            self._updated = now
+        else:
+            elapsed = max(0.0, now - self._updated)
+            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
+            self._updated = now
+        self._tokens -= 1.0
+        if self._tokens >= 0:
+            return 0.0
+        # The debt is paid back at `rate`: this caller waits for its share of it.
+        return -self._tokens / self.rate
+
+
+@dataclass(slots=True)
+class Pacer:
+    """A token bucket on the running loop's clock; `None` rate means no pacing."""
+
+    rate: float | None = None
+    burst: int = 1
+    _bucket: TokenBucket | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.rate is not None:
+            self._bucket = TokenBucket(self.rate, self.burst)
+
+    async def wait(self) -> None:
+        if self._bucket is None:
+            return
+        delay = self._bucket.reserve(asyncio.get_running_loop().time())
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class TargetGates:
+    """At most `per_target` connections to one target (address, port, transport) at once:
+    two URIs leading to the same address are probed one after the other."""
+
+    def __init__(self, per_target: int = 1) -> None:
+        if per_target < 1:
+            raise ValueError("per_target must be at least 1")
+        self.per_target = per_target
+        self._gates: dict[Hashable, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        gate = self._gates.setdefault(key, asyncio.Semaphore(self.per_target))
+        async with gate:
+            yield
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyBound:
+    """The concurrency a run will use, and why it differs from the one asked, if it does."""
+
+    asked: int
+    used: int
+    fd_limit: int | None
+
+    @property
+    def note(self) -> str | None:
+        if self.used >= self.asked:
+            return None
+        return (
+            f"--concurrency {self.asked} lowered to {self.used}: the file-descriptor limit is "
+            f"{self.fd_limit} (raise it with `ulimit -n`)"
+        )
+
+
+def bound_concurrency(
+    asked: int,
+    *,
+    fds_per_probe: int = FDS_PER_PROBE,
+    limits: Callable[[], tuple[int, int]] | None = None,
+    raise_soft: Callable[[int, int], None] | None = None,
+) -> ConcurrencyBound:
+    """The concurrency that fits the process's file-descriptor limit.
+
+    The soft limit is first raised towards the hard one as far as the run needs (what
+    every long-running network tool does); whatever still does not fit lowers the
+    concurrency instead of failing targets with EMFILE.
+    """
+    get = limits or (lambda: resource.getrlimit(resource.RLIMIT_NOFILE))
+    soft, hard = get()
+    needed = FDS_RESERVED + asked * fds_per_probe
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if target > soft:
+            setter = raise_soft or _raise_soft_limit
+            with contextlib.suppress(OSError, ValueError):
+                setter(target, hard)
+                soft = target
+    if soft == resource.RLIM_INFINITY:
+        return ConcurrencyBound(asked, asked, None)
+    fitting = max(1, (soft - FDS_RESERVED) // fds_per_probe)
+    return ConcurrencyBound(asked, min(asked, fitting), soft)
+
+
+def _raise_soft_limit(soft: int, hard: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -1,0 +1,183 @@
+"""The run as a whole: --max-time, Ctrl-C, one connection per target, against scripted
+servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from probe.app import OptionsRequest, prepare
+from probe.checks import OptionsPolicy
+from probe.evidence_io import dumps_evidence, loads_evidence
+from probe.findings import CheckId, Status
+from probe.runner import RunControls, collect_run, judge_run
+from probe.sip import Request
+from probe.tls.lab import LabFiles
+from probe.tls.trust import load_trust_anchors
+from tests.conftest import LAB_NAME
+from tests.helpers import no_usage_error
+from tests.net.scripted import response_bytes, scripted_server, tls_server_context
+
+NEVER = 3600.0
+
+
+async def answer_ok(request: Request, writer: asyncio.StreamWriter) -> None:
+    writer.write(response_bytes(request, 200, "OK"))
+
+
+async def stay_silent(request: Request, writer: asyncio.StreamWriter) -> None:
+    await asyncio.sleep(NEVER)
+
+
+def uri(port: int, user: str = "") -> str:
+    return f"sip:{user + '@' if user else ''}{LAB_NAME}:{port};transport=tls"
+
+
+def pins(*ports: int) -> tuple[str, ...]:
+    return tuple(f"{LAB_NAME}:{port}:127.0.0.1" for port in ports)
+
+
+async def test_max_time_ends_the_run_and_names_the_unfinished_target(lab: LabFiles) -> None:
+    context = tls_server_context(lab.server, lab.server_key)
+    async with (
+        scripted_server(answer_ok, context) as healthy,
+        scripted_server(stay_silent, context) as silent,
+    ):
+        request = OptionsRequest(
+            targets=[uri(healthy), uri(silent)],
+            pins=pins(healthy, silent),
+            ca=lab.ca,
+            timeout=5.0,
+            max_time=0.6,
+        )
+        run = prepare(request, no_usage_error)
+        began = time.monotonic()
+        evidence = await collect_run(run.uris, run.settings, controls=run.controls)
+        elapsed = time.monotonic() - began
+    assert elapsed < 1.5, "the run deadline, not the 5 s phase deadline, ended the run"
+    assert evidence.stopped == "max_time"
+    report = judge_run(evidence, run.policy)
+    healthy_result, silent_result = report.results
+    options = {f.check: f for f in healthy_result.findings}[CheckId.SIP_OPTIONS]
+    assert options.status is Status.PASS
+    unfinished = {f.check: f for f in silent_result.findings}[CheckId.SIP_OPTIONS]
+    assert unfinished.status is Status.FAIL
+    assert unfinished.summary == "not finished within the run's --max-time of 0.6 s"
+    assert "run stopped at --max-time 0.6 s: 1 of 2 targets finished" in report.notes[-1]
+    assert not report.interrupted
+    # The saved evidence is judged again to the same findings.
+    again = judge_run(loads_evidence(dumps_evidence(evidence)), run.policy)
+    assert again.findings == report.findings
+
+
+async def test_cancelling_a_run_keeps_what_finished_when_asked(lab: LabFiles) -> None:
+    context = tls_server_context(lab.server, lab.server_key)
+    async with (
+        scripted_server(answer_ok, context) as healthy,
+        scripted_server(stay_silent, context) as silent,
+    ):
+        run = prepare(
+            OptionsRequest(targets=[uri(healthy), uri(silent)], pins=pins(healthy, silent)),
+            no_usage_error,
+        )
+        task = asyncio.create_task(
+            collect_run(run.uris, run.settings, controls=RunControls(keep_partial_on_cancel=True))
+        )
+        await asyncio.sleep(0.5)
+        task.cancel()
+        evidence = await task
+    assert evidence.stopped == "interrupted"
+    stopped = [target.stopped for target in evidence.probed()]
+    assert stopped == [None, "interrupted"]
+    policy = OptionsPolicy(anchors=load_trust_anchors(lab.ca))
+    report = judge_run(evidence, policy)
+    assert report.interrupted
+    last = {f.check: f for f in report.results[1].findings}[CheckId.SIP_OPTIONS]
+    assert (last.status, last.summary) == (Status.SKIP, "not finished: the run was interrupted")
+
+
+async def test_without_keep_partial_a_cancellation_propagates(lab: LabFiles) -> None:
+    context = tls_server_context(lab.server, lab.server_key)
+    async with scripted_server(stay_silent, context) as silent:
+        run = prepare(OptionsRequest(targets=[uri(silent)], pins=pins(silent)), no_usage_error)
+        task = asyncio.create_task(collect_run(run.uris, run.settings, controls=RunControls()))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        else:
+            raise AssertionError("the cancellation was swallowed")
+
+
+async def test_ctrl_c_prints_the_partial_report_and_exits_130(
+    lab: LabFiles, tmp_path: Path
+) -> None:
+    context = tls_server_context(lab.server, lab.server_key)
+    saved = tmp_path / "evidence.json"
+    async with (
+        scripted_server(answer_ok, context) as healthy,
+        scripted_server(stay_silent, context) as silent,
+    ):
+        args = [uri(healthy), uri(silent), "--ca", str(lab.ca), "--format", "console,json"]
+        args += ["--output", f"json={tmp_path / 'report.json'}", "--evidence-out", str(saved)]
+        for pin in pins(healthy, silent):
+            args += ["--resolve", pin]
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "probe",
+            "options",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        await asyncio.sleep(1.5)  # the healthy target is done; the silent one is waiting
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(process.communicate(), 20)
+    text, errors = out.decode(), err.decode()
+    assert process.returncode == 130, text + errors
+    assert "Traceback" not in errors
+    assert "interrupted: the report is partial" in errors
+    assert "not finished: the run was interrupted" in text
+    assert "run interrupted (Ctrl-C): 1 of 2 targets finished" in text
+    report = json.loads((tmp_path / "report.json").read_text())
+    skipped = [f for f in report["findings"] if f["summary"].startswith("not finished")]
+    assert [(f["check"], f["status"]) for f in skipped] == [("sip.options", "skip")]
+    assert loads_evidence(saved.read_text()).stopped == "interrupted"
+
+
+async def test_targets_sharing_an_address_are_probed_one_at_a_time(lab: LabFiles) -> None:
+    inside = peak = 0
+
+    async def slow_ok(request: Request, writer: asyncio.StreamWriter) -> None:
+        nonlocal inside, peak
+        inside += 1
+        peak = max(peak, inside)
+        await asyncio.sleep(0.1)
+        inside -= 1
+        writer.write(response_bytes(request, 200, "OK"))
+
+    context = tls_server_context(lab.server, lab.server_key)
+    peaks = {}
+    async with scripted_server(slow_ok, context) as port:
+        for per_target in (1, 4):
+            peak = 0
+            request = OptionsRequest(
+                targets=[uri(port, f"u{n}") for n in range(4)],
+                pins=pins(port),
+                ca=lab.ca,
+                concurrency=10,
+                per_target=per_target,
+            )
+            run = prepare(request, no_usage_error)
+            evidence = await collect_run(run.uris, run.settings, controls=run.controls)
+            assert all(t.evidence and t.evidence.exchanges for t in evidence.probed())
+            peaks[per_target] = peak
+    assert peaks[1] == 1
+    assert peaks[4] >= 2
