@@ -77,6 +77,8 @@ class OptionsRequest:
     """Targets started per second, at most."""
     per_target: int = 1
     """Connections to one target at once."""
+    follow_redirects: bool = False
+    """Probe the Contact URIs of a 3xx answer too (one hop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,7 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
         per_target=request.per_target,
         max_time=request.max_time,
         keep_partial_on_cancel=True,
+        follow_redirects=request.follow_redirects,
     )
     return controls, [bound.note] if bound.note else []
 

@@ -75,6 +75,12 @@ def cli() -> None:
     show_default=True,
     help="Seconds between probes with --count.",
 )
+@click.option(
+    "--follow-redirects",
+    is_flag=True,
+    help="Also probe the Contact URIs of a 3xx answer (one hop); by default a redirect "
+    "is reported, not followed.",
+)
 def options(targets: Sequence[str], **values: Any) -> None:
     """Send SIP OPTIONS to each TARGET (sip:host[:port];transport=tls|tcp|udp or sips:host).
 

@@ -82,9 +82,17 @@ def judge_run(run: RunEvidence, policy: OptionsPolicy, *, notes: Sequence[str] =
         started_at=run.started_at,
         duration_ms=run.duration_ms,
         results=flat,
-        notes=(*notes, *_stop_notes(run)),
+        notes=(*notes, *_redirect_notes(run), *_stop_notes(run)),
         trunk_findings=trunk,
         interrupted=run.stopped == "interrupted",
+    )
+
+
+def _redirect_notes(run: RunEvidence) -> tuple[str, ...]:
+    return tuple(
+        f"--follow-redirects: {entry.uri} probed because {entry.redirected_from} redirected to it"
+        for entry in run.uris
+        if entry.redirected_from is not None
     )
 
 

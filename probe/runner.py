@@ -43,8 +43,9 @@ from probe.judging import judge_run, judge_target
 from probe.locate import LocatedTarget, LocateResult, locate
 from probe.net.options import ProbeSettings, collect_options
 from probe.net.pacing import Pacer, TargetGates
+from probe.redirects import redirect_contacts
 from probe.report.model import Report
-from probe.sip import SipUri
+from probe.sip import SipError, SipUri, parse_uri
 
 
 class TargetError(ValueError):
@@ -193,6 +194,8 @@ class RunControls:
     """Seconds the whole run may take; unfinished targets are then reported as such."""
     keep_partial_on_cancel: bool = False
     """On cancellation (Ctrl-C), return what was collected instead of re-raising."""
+    follow_redirects: bool = False
+    """Probe the Contact URIs of 3xx answers too, one hop."""
 
 
 async def collect_located(
@@ -362,6 +365,8 @@ async def collect_run(
         async with asyncio.timeout(controls.max_time):
             found = await locate_all(uris, settings, where, into=located)
             probed = tuple(await collect_located(found, settings, controls=controls, into=finished))
+            if controls.follow_redirects:
+                probed += await _follow_redirects(probed, settings, where, controls)
     except TimeoutError:
         stopped = "max_time"
     except asyncio.CancelledError:
@@ -380,6 +385,38 @@ async def collect_run(
         uris=probed,
         stopped=stopped,
         max_time_s=controls.max_time,
+    )
+
+
+async def _follow_redirects(
+    probed: Sequence[ProbedUri],
+    settings: ProbeSettings,
+    where: LocateSettings,
+    controls: RunControls,
+) -> tuple[ProbedUri, ...]:
+    """Locate and probe, once, every new URI a 3xx answer named; never a second hop."""
+    seen = {entry.uri for entry in probed}
+    extra: list[tuple[str, SipUri, str]] = []
+    for entry in probed:
+        for target in entry.targets:
+            if target.evidence is None:
+                continue
+            for text in redirect_contacts(target.evidence):
+                try:
+                    uri = parse_uri(text)
+                    check_target_uri(uri, text)
+                except (SipError, TargetError):
+                    continue  # the 3xx finding already names it
+                if text not in seen:
+                    seen.add(text)
+                    extra.append((text, uri, entry.uri))
+    if not extra:
+        return ()
+    located = await locate_all([(text, uri) for text, uri, _ in extra], settings, where)
+    more = await collect_located(located, settings, controls=controls)
+    return tuple(
+        replace(entry, redirected_from=source)
+        for entry, (_text, _uri, source) in zip(more, extra, strict=True)
     )
 
 

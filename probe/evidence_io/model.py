@@ -70,6 +70,8 @@ class ProbedUri:
     targets: tuple[ProbedTarget, ...]
     endpoint: Endpoint | None = None
     """`failover`: the endpoint as configured (position, priority, weight)."""
+    redirected_from: str | None = None
+    """`--follow-redirects`: the URI whose 3xx answer named this one."""
 
 
 @dataclass(frozen=True, slots=True)
