@@ -181,3 +181,44 @@ async def test_targets_sharing_an_address_are_probed_one_at_a_time(lab: LabFiles
             peaks[per_target] = peak
     assert peaks[1] == 1
     assert peaks[4] >= 2
+
+
+async def test_a_silent_dns_server_fails_the_lookup_on_the_dns_deadline() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        port = silent.getsockname()[1]
+        request = OptionsRequest(
+            targets=["sip:trunk.example.test;transport=tls"],
+            dns_server=f"127.0.0.1:{port}",
+            timeout=5.0,
+            deadlines=["dns=0.3"],
+        )
+        run = prepare(request, no_usage_error)
+        began = time.monotonic()
+        evidence = await collect_run(run.uris, run.settings, where=run.where)
+        elapsed = time.monotonic() - began
+    assert elapsed < 2.0, "the 5 s --timeout was used instead of --deadline dns=0.3"
+    report = judge_run(evidence, run.policy)
+    located = {f.check: f for f in report.findings}[CheckId.DNS_RESOLVE]
+    assert located.status is Status.FAIL
+    assert "within 0.3 s" in located.summary
+
+
+async def test_requests_carry_an_identifying_user_agent(lab: LabFiles) -> None:
+    seen: list[str | None] = []
+
+    async def record(request: Request, writer: asyncio.StreamWriter) -> None:
+        seen.append(request.headers.get("User-Agent"))
+        writer.write(response_bytes(request, 200, "OK"))
+
+    context = tls_server_context(lab.server, lab.server_key)
+    async with scripted_server(record, context) as port:
+        run = prepare(
+            OptionsRequest(targets=[uri(port)], pins=pins(port), ca=lab.ca), no_usage_error
+        )
+        await collect_run(run.uris, run.settings, controls=run.controls)
+    from probe import __version__
+
+    assert seen == [f"sipprobe/{__version__}"]

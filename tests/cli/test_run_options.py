@@ -1,0 +1,36 @@
+"""Usage errors of the run controls: refused before any connection, exit 2, one sentence."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from probe.cli import cli
+
+TARGET = "sip:127.0.0.1:9;transport=tls"  # never contacted: every case is refused first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--deadline", "handshake"], "expected PHASE=SECONDS"),
+        (["--deadline", "lunch=2"], "unknown phase 'lunch'"),
+        (["--deadline", "connect=soon"], "'soon' is not a number of seconds"),
+        (["--deadline", "connect=0"], "between 0.01 and 3600"),
+        (["--max-time", "0"], "--max-time"),
+        (["--rate", "0"], "--rate"),
+        (["--per-target", "0"], "--per-target"),
+        (["--concurrency", "0"], "--concurrency"),
+    ],
+)
+def test_bad_run_controls_are_usage_errors(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["options", TARGET, *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_every_phase_is_named_in_the_help() -> None:
+    result = CliRunner().invoke(cli, ["options", "--help"])
+    for word in ("--deadline", "first_byte", "transaction", "--max-time", "--rate"):
+        assert word in result.output
