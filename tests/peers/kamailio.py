@@ -197,8 +197,13 @@ def start_kamailio(
     `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there."""
     binary = require_binary("kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
-    ports = {profile.name: free_port_both(host) for profile in profiles}
-    plain_port = free_port_both(host)
+    # Free ports are found one at a time, so one can be handed out twice: ask until all
+    # differ (Kamailio refuses two TLS profiles on one address).
+    chosen: set[int] = set()
+    while len(chosen) < len(profiles) + 1:
+        chosen.add(free_port_both(host))
+    *listen_ports, plain_port = sorted(chosen)
+    ports = {profile.name: port for profile, port in zip(profiles, listen_ports, strict=True)}
     # The default server profile is required by Kamailio; it is never listened on alone.
     first = profiles[0]
     default = f"[server:default]\nmethod = TLSv1.2+\ncertificate = {first.cert}\n"
