@@ -12,8 +12,8 @@ import dns.message
 import dns.resolver
 import pytest
 
-from probe.locate import driver, locate
-from probe.locate.driver import _classify_no_nameservers
+from probe.locate import dns_client, locate
+from probe.locate.dns_client import _classify_no_nameservers
 from probe.sip.uri import parse_uri
 
 SERVER = "127.0.0.1:5353"
@@ -93,7 +93,7 @@ async def test_a_hanging_resolver_is_cut_off_by_the_safety_net(
         await asyncio.sleep(60)
 
     monkeypatch.setattr(dns.asyncresolver.Resolver, "resolve", hang)
-    monkeypatch.setattr(driver, "SAFETY_MARGIN", 0.05)
+    monkeypatch.setattr(dns_client, "SAFETY_MARGIN", 0.05)
     started = time.monotonic()
     result = await locate(parse_uri("sip:x.test"), dns_server=("127.0.0.1", 5353), timeout=0.1)
     assert time.monotonic() - started < 1.0
