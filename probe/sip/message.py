@@ -185,19 +185,30 @@ class _Head:
 
 
 def _decode(raw: bytes, what: str, line: int) -> str:
+    # §25.1: the reason phrase and header values are TEXT-UTF8 (UTF8-NONASCII and
+    # UTF8-CONT): any other non-ASCII byte breaks the grammar, and a receiver cannot
+    # guess which charset was meant.  Such a message is malformed, not "tolerated".
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        status_line = what == "start line" and raw[:4].upper() == b"SIP/"
+        if status_line and raw.count(b" ", 0, exc.start) >= 2:
+            what = "the reason phrase"
         raise SipParseError(
-            f"{what} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+            f"{what} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1},"
+            " §25.1)",
             line=line,
         ) from None
 
 
 def _check_version(version: str) -> None:
     if version != SIP_VERSION:
+        # §7.1: SIP/2.0 is the only version there is; a peer announcing another one may
+        # not mean anything this parser would understand, so the message is not read on.
         hint = " (it must be sent in upper case, §7.1)" if version.upper() == SIP_VERSION else ""
-        raise SipParseError(f"protocol version {_excerpt(version)} is not SIP/2.0{hint}", line=1)
+        raise SipParseError(
+            f"unsupported SIP version: {_excerpt(version)} is not SIP/2.0{hint}", line=1
+        )
 
 
 def _parse_start_line(raw: bytes) -> tuple[str | None, SipUri | None, int, str]:
@@ -213,8 +224,12 @@ def _parse_start_line(raw: bytes) -> tuple[str | None, SipUri | None, int, str]:
             )
         version, code, reason = match.groups()
         _check_version(version)
+        # §7.2/§21: a status code is three digits whose first names its class, 1 to 6;
+        # 199 or 699 are valid codes of their class, 700 or 1000 are no code at all.
         if not _STATUS_CODE_RE.fullmatch(code) or not 100 <= int(code) <= 699:
-            raise SipParseError(f"status code {_excerpt(code)} is not in 100-699 (§7.2)", line=1)
+            raise SipParseError(
+                f"invalid status code: {_excerpt(code)} is not in 100-699 (§7.2, §21)", line=1
+            )
         return None, None, int(code), reason
     # Request-Line = Method SP Request-URI SP SIP-Version (§7.1)
     match = _abnf.REQUEST_LINE_RE.fullmatch(text)
@@ -281,7 +296,13 @@ def _validate(
         first_line.setdefault(key, number)
     for name in REQUIRED_HEADERS:
         if name.lower() not in first_line:
-            raise SipParseError(f"missing mandatory {name} header (RFC 3261 §8.1.1)")
+            # §17.1.3 matches a response to its transaction by Via branch and CSeq.
+            why = (
+                "; the response cannot be matched to its transaction (§17.1.3)"
+                if method is None and name in ("Via", "CSeq")
+                else ""
+            )
+            raise SipParseError(f"missing mandatory {name} header (RFC 3261 §8.1.1){why}")
 
     def check(name: str, parse: Callable[[str], _T], value: str | None = None) -> _T:
         try:
@@ -324,15 +345,29 @@ def _validate(
 _SINGLE_KEYS = frozenset(name.lower() for name in SINGLE_HEADERS)
 
 
+def _line_name(raw: bytes, number: int) -> str:
+    """`the start line`, `the Via header`, or `a header line`: where a byte was found."""
+    if number == 1:
+        return "the start line"
+    name = raw.split(b":", 1)[0].strip(b" \t") if b":" in raw else b""
+    if _abnf.TOKEN_RE.fullmatch(name.decode("ascii", "replace")):
+        return f"the {name.decode('ascii')} header"
+    return "a header line"
+
+
 def parse_head(head: bytes, limits: Limits) -> _Head:
     """Parse a complete head (as found by HeadScanner, ending in CRLF CRLF)."""
     lines = head[:-4].split(b"\r\n")
     for number, raw in enumerate(lines, start=1):
         bad = _BAD_HEAD_BYTE_RE.search(raw)
         if bad:
+            # §25.1: no rule of the grammar admits NUL or another control byte but HTAB
+            # in a head (and a NUL truncates C strings in many SIP stacks): malformed.
             byte = bad.group()[0]
             what = {0x00: "NUL byte", 0x0D: "CR without LF"}.get(byte, f"control byte 0x{byte:02x}")
-            raise SipParseError(f"{what} at column {bad.start() + 1}", line=number)
+            raise SipParseError(
+                f"{what} at column {bad.start() + 1} of {_line_name(raw, number)}", line=number
+            )
     method, uri, status_code, reason = _parse_start_line(lines[0])
     fields, numbers = _parse_header_lines(lines[1:], limits)
     headers = Headers(fields)
