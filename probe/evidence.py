@@ -154,6 +154,9 @@ class SipExchange:
     pending_bytes: int = 0
     """Bytes of an incomplete message still buffered when the exchange ended."""
     error: str | None = None
+    expired: str | None = None
+    """With outcome `timeout`: the deadline that passed first (`first_byte`, `message` or
+    `transaction`, probe.net.deadlines)."""
 
     @property
     def rtt_ms(self) -> float | None:
@@ -240,3 +243,9 @@ class CallEvidence:
     elapsed_ms: float | None = None
     media: MediaEvidence | None = None
     media_skipped: str | None = None
+    expired: str | None = None
+    """The deadline that cut the call short, if one did (`first_byte`, `message`,
+    `transaction`, or `answer` for the ring time)."""
+    faults: tuple[str, ...] = ()
+    """What the far end got wrong without stopping the call (e.g. a 2xx without Contact,
+    a stray response), one sentence each."""

@@ -9,7 +9,6 @@ arrives after CANCEL. The evidence counts the dialogs left open; the target is z
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 import socket
@@ -17,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from probe.evidence import CallEvidence, CallTeardown, MediaEvidence, WireEvent
+from probe.evidence import CallEvidence, CallTeardown, MediaEvidence
 from probe.net.connect import StreamConnection
+from probe.net.deadlines import Deadlines
+from probe.net.leg import CallLeg, PeerGone
+from probe.net.receive import Wait
 from probe.sdp import DEFAULT_SUITES, SdpError, SessionDescription, build_offer, parse_sdp
 from probe.sip import (
     Dialog,
@@ -27,19 +29,18 @@ from probe.sip import (
     Response,
     SipError,
     SipUri,
-    StreamFramer,
     authorize,
     build_ack_non2xx,
     build_cancel,
     build_invite,
-    build_response,
     new_branch,
     random_token,
 )
 
 HangupMode = Literal["on-answer", "on-early-media", "immediately"]
 OfferKind = Literal["sdes", "dtls", "rtp"]
-READ_SIZE = 65536
+
+__all__ = ["CallSettings", "PeerGone", "place_call", "reserve_media_port"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,98 +61,6 @@ class CallSettings:
     """The DTLS certificate fingerprint for a `dtls` offer (probe.sdp.Fingerprint)."""
     verify_media: bool = False
     """After the answer, exchange SRTP packets and authenticate the far end's (extra)."""
-
-
-class PeerGone(Exception):
-    """The connection ended (closed, reset, TLS alert, unframeable bytes)."""
-
-
-class _Channel:
-    """One call leg: requests out, responses in, over one stream, every message kept as
-    evidence; plus what our side of the leg is (transport, address, port, deadline)."""
-
-    def __init__(
-        self,
-        connection: StreamConnection,
-        clock_ms: Callable[[], float],
-        *,
-        transport: str,
-        local_address: str,
-        local_port: int,
-        user_agent: str,
-        timeout: float,
-    ) -> None:
-        self.connection = connection
-        self.framer = StreamFramer()
-        self.clock_ms = clock_ms
-        self.transport = transport.upper()
-        self.local_address = local_address
-        self.local_port = local_port
-        self.user_agent = user_agent
-        self.timeout = timeout
-        self.events: list[WireEvent] = []
-        self.remote_bye = False
-        self.call_id: str | None = None
-        """The Call-ID of our call: only a BYE for it ends the dialog from the far side."""
-
-    async def send(self, message: Request | Response, note: str | None = None) -> None:
-        wire = message.to_bytes()
-        self.events.append(WireEvent(self.clock_ms(), "sent", wire, note))
-        try:
-            self.connection.writer.write(wire)
-            async with asyncio.timeout(self.timeout):
-                await self.connection.writer.drain()
-        except TimeoutError as exc:
-            self.connection.writer.transport.abort()
-            raise PeerGone(
-                f"could not send {note or 'a message'}: the server stopped reading"
-            ) from exc
-        except OSError as exc:  # ssl.SSLError is an OSError
-            raise PeerGone(f"could not send {note or 'a message'}: {exc}") from exc
-
-    async def receive(self, timeout: float) -> Response | None:
-        """The next response within `timeout` seconds; None when the time is up.
-
-        Requests from the far end are answered here: a BYE ends the dialog from its side
-        (RFC 3261 §15.1.2), anything else gets 501.
-        """
-        try:
-            async with asyncio.timeout(max(0.0, timeout)):
-                while True:
-                    message = self.framer.next_message()
-                    if message is None:
-                        data = await self.connection.reader.read(READ_SIZE)
-                        if not data:
-                            raise PeerGone("the server closed the connection")
-                        self.framer.feed(data)
-                        continue
-                    self.events.append(
-                        WireEvent(self.clock_ms(), "received", self.framer.last_frame)
-                    )
-                    if isinstance(message, Response):
-                        return message
-                    await self._answer_request(message)
-        except TimeoutError:
-            return None
-        except SipError as exc:
-            raise PeerGone(f"the server sent something that is not SIP: {exc}") from exc
-        except OSError as exc:  # ssl.SSLError is an OSError
-            raise PeerGone(f"the connection broke: {exc}") from exc
-
-    async def _answer_request(self, request: Request) -> None:
-        if request.method == "ACK":
-            return
-        if request.method == "BYE" and request.call_id == self.call_id:
-            self.remote_bye = True
-            response = build_response(request, 200, "OK", to_tag=None)
-        elif request.method == "BYE":
-            # §12.2.2: a BYE for a dialog we do not have.
-            response = build_response(
-                request, 481, "Call/Transaction Does Not Exist", to_tag=random_token(6)
-            )
-        else:
-            response = build_response(request, 501, "Not Implemented", to_tag=random_token(6))
-        await self.send(response, f"answer to the server's {request.method}")
 
 
 def _has_sdp(response: Response) -> bool:
@@ -187,6 +96,11 @@ class _CallState:
     media_skipped: str | None = None
     unusable_2xx: bool = False
     """A 2xx arrived that not even the fallback could turn into a dialog to end."""
+    expired: str | None = None
+    faults: list[str] = field(default_factory=list)
+    cancel_unanswered: bool = False
+    """CANCEL went out and its whole transaction deadline passed in silence: waiting
+    again during clean-up would only double the time the verdict takes."""
 
 
 def reserve_media_port(local_address: str) -> socket.socket:
@@ -204,11 +118,22 @@ async def place_call(
     local_address: str,
     local_port: int,
     settings: CallSettings,
-    timeout: float,
     user_agent: str,
     clock_ms: Callable[[], float],
+    deadlines: Deadlines | None = None,
+    timeout: float | None = None,
 ) -> CallEvidence:
-    """Run one call on an open connection; returns what happened, never raises for it."""
+    """Run one call on an open connection; returns what happened, never raises for it.
+
+    Deadlines: `first_byte` from each INVITE to the first response (a UAS sends 100
+    Trying at once, §8.2.6.1/§17.2.1); `CallSettings.answer_timeout` from the INVITE to its
+    final response (ringing, so provisionals do not extend it; it plays Timer C's part,
+    §16.6); `message` for every message begun; `transaction` for CANCEL and BYE.
+    """
+    if deadlines is None:
+        if timeout is None:
+            raise TypeError("place_call needs its deadlines (or one timeout for every phase)")
+        deadlines = Deadlines.uniform(timeout)
     started = clock_ms()
     media = reserve_media_port(local_address)
     try:
@@ -234,14 +159,14 @@ async def place_call(
                 ),
                 elapsed_ms=clock_ms() - started,
             )
-        leg = _Channel(
+        leg = CallLeg(
             connection,
             clock_ms,
             transport=transport,
             local_address=local_address,
             local_port=local_port,
             user_agent=user_agent,
-            timeout=timeout,
+            deadlines=deadlines,
         )
         invite = build_invite(
             settings.to,
@@ -266,6 +191,8 @@ async def place_call(
             # The far end sent something we cannot act on (or the connection broke): say
             # so, and let the clean-up below still end whatever is open.
             error = str(exc)
+            if isinstance(exc, PeerGone) and exc.expired is not None:
+                state.expired = exc.expired
             teardown, detail = "failed", f"the call ended abnormally: {exc}"
         finally:
             leftover = await _end_whatever_is_open(leg, state)
@@ -281,7 +208,7 @@ async def place_call(
 def _evidence(
     settings: CallSettings,
     offer_wire: bytes,
-    leg: _Channel,
+    leg: CallLeg,
     state: _CallState,
     teardown: CallTeardown,
     detail: str | None,
@@ -317,10 +244,12 @@ def _evidence(
         elapsed_ms=elapsed_ms,
         media=state.media,
         media_skipped=state.media_skipped,
+        expired=state.expired,
+        faults=tuple(state.faults),
     )
 
 
-async def _send_cancel(leg: _Channel, state: _CallState) -> bool:
+async def _send_cancel(leg: CallLeg, state: _CallState) -> bool:
     """Send CANCEL once; True when it was sent now.
 
     §9.1: CANCEL only once a provisional response shows the INVITE arrived.
@@ -332,26 +261,39 @@ async def _send_cancel(leg: _Channel, state: _CallState) -> bool:
     return True
 
 
+def _invite_waits(leg: CallLeg, settings: CallSettings) -> tuple[Wait, ...]:
+    """The deadlines of a freshly sent INVITE: its first response, then its answer."""
+    return (
+        leg.wait(leg.deadlines.first_byte, "first_byte", first_byte=True),
+        leg.wait(settings.answer_timeout, "answer"),
+    )
+
+
 async def _run(
-    leg: _Channel, state: _CallState, settings: CallSettings
+    leg: CallLeg, state: _CallState, settings: CallSettings
 ) -> tuple[CallTeardown, str | None]:
-    loop = asyncio.get_running_loop()
     await leg.send(state.invite, "INVITE")
-    deadline = loop.time() + settings.answer_timeout
+    waits = _invite_waits(leg, settings)
     while True:
-        response = await leg.receive(deadline - loop.time())
+        response = await leg.receive(*waits)
         if response is None:
+            expired = leg.expired
+            state.expired = expired.phase if expired is not None else None
+            why = str(expired) if expired is not None else "no response"
             if not state.cancelled and state.provisional:
                 await _send_cancel(leg, state)
-                deadline = loop.time() + leg.timeout
+                waits = (leg.wait(leg.timeout),)
                 continue
             if state.cancelled:
-                return "failed", f"CANCEL sent but no final response within {leg.timeout:g} s"
+                state.cancel_unanswered = True
+                return "failed", f"CANCEL sent but {why}"
             return "no_answer", (
-                f"no response within {settings.answer_timeout:g} s; with no provisional "
-                "response there is nothing to CANCEL (RFC 3261 §9.1)"
+                f"{why}; with no provisional response there is nothing to CANCEL (RFC 3261 §9.1)"
             )
+        # Something came back: the first byte is no longer awaited.
+        waits = tuple(wait for wait in waits if not wait.until_data)
         if not _is_invite_response(state.invite, response):
+            _note_stray(state, response)
             continue  # the 200 to our CANCEL, or a stray: the INVITE's answer decides
         code = response.status_code
         if code < 200:
@@ -362,7 +304,7 @@ async def _run(
                 settings.hangup == "on-early-media" and state.early_answer is not None
             )
             if wants_cancel and await _send_cancel(leg, state):
-                deadline = loop.time() + leg.timeout
+                waits = (leg.wait(leg.timeout),)
             continue
         if code >= 300:
             # §17.1.1.3: every non-2xx final is ACKed on the INVITE's own branch.
@@ -386,7 +328,7 @@ async def _run(
                     return "rejected", f"challenged with {code}, which cannot be answered: {exc}"
                 state.provisional.clear()
                 await leg.send(state.invite, "INVITE with credentials")
-                deadline = loop.time() + settings.answer_timeout
+                waits = _invite_waits(leg, settings)
                 continue
             state.final = response
             if state.cancelled and code == 487:
@@ -401,7 +343,24 @@ async def _run(
         return "bye", prefix + _bye_text(state, leg)
 
 
-def _bye_text(state: _CallState, leg: _Channel) -> str:
+def _note_stray(state: _CallState, response: Response) -> None:
+    """A response that answers none of our requests (§17.1.3) is evidence, not an
+    answer; the 200 to our own CANCEL (same branch, CSeq CANCEL) is no stray."""
+    try:
+        ours = response.top_via.branch == state.invite.top_via.branch
+        method = response.cseq.method
+    except SipError as exc:
+        state.faults.append(f"ignored a {response.status_code} that cannot be matched: {exc}")
+        return
+    if ours and method in ("CANCEL", "INVITE"):
+        return
+    state.faults.append(
+        f"ignored a stray {response.status_code} {response.reason} (CSeq {method},"
+        " not this INVITE's branch, RFC 3261 §17.1.3)"
+    )
+
+
+def _bye_text(state: _CallState, leg: CallLeg) -> str:
     if leg.remote_bye:
         return "the far end hung up with BYE, answered 200"
     if state.bye_done:
@@ -409,7 +368,7 @@ def _bye_text(state: _CallState, leg: _Channel) -> str:
     return "ACK and BYE sent; BYE unanswered"
 
 
-async def _ack_2xx(leg: _Channel, state: _CallState, note: str) -> None:
+async def _ack_2xx(leg: CallLeg, state: _CallState, note: str) -> None:
     """§13.2.2.4: a 2xx is ACKed in a transaction of its own, along the route set."""
     assert state.dialog is not None
     ack = state.dialog.build_ack(
@@ -422,10 +381,10 @@ async def _ack_2xx(leg: _Channel, state: _CallState, note: str) -> None:
     await leg.send(ack, note)
 
 
-async def _confirm(leg: _Channel, state: _CallState, response: Response) -> None:
+async def _confirm(leg: CallLeg, state: _CallState, response: Response) -> None:
     try:
         state.dialog = Dialog.from_response(state.invite, response)
-    except SipError:
+    except SipError as problem:
         # A 2xx without a usable Contact or Record-Route: ending the call matters more
         # than strictness, so the BYE goes to the Request-URI (the documented fallback).
         try:
@@ -433,6 +392,12 @@ async def _confirm(leg: _Channel, state: _CallState, response: Response) -> None
         except SipError as exc:
             state.unusable_2xx = True
             raise PeerGone(f"the 2xx cannot even be ACKed ({exc}); the call may be up") from exc
+        # §13.3.1.4: a 2xx to INVITE MUST carry a Contact (§12.1.1 makes it the remote
+        # target); without one, in-dialog requests can only guess where to go.
+        state.faults.append(
+            f"{problem}; the ACK and BYE went to the Request-URI instead"
+            " (RFC 3261 §12.1.1, §13.3.1.4)"
+        )
     await _ack_2xx(leg, state, "ACK for 2xx")
 
 
@@ -455,7 +420,7 @@ async def _check_media(state: _CallState, response: Response) -> None:
     state.media = await verify_media(state.media_socket, plan)
 
 
-async def _bye(leg: _Channel, state: _CallState, timeout: float) -> None:
+async def _bye(leg: CallLeg, state: _CallState, timeout: float) -> None:
     assert state.dialog is not None
     if leg.remote_bye:
         state.bye_done = True
@@ -468,9 +433,8 @@ async def _bye(leg: _Channel, state: _CallState, timeout: float) -> None:
         user_agent=leg.user_agent,
     )
     await leg.send(bye, "BYE")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (response := await leg.receive(deadline - loop.time())) is not None:
+    wait = leg.wait(timeout)
+    while (response := await leg.receive(wait)) is not None:
         try:
             is_bye = response.cseq.method == "BYE" and response.top_via.branch == bye.top_via.branch
         except SipError:
@@ -494,7 +458,7 @@ async def _bye(leg: _Channel, state: _CallState, timeout: float) -> None:
             return
 
 
-async def _end_whatever_is_open(leg: _Channel, state: _CallState) -> str | None:
+async def _end_whatever_is_open(leg: CallLeg, state: _CallState) -> str | None:
     """Last line of defence (errors, Ctrl-C): BYE an open dialog, CANCEL a ringing call and
     see its final response ACKed (or, should a 2xx win the race, ACKed and BYEd)."""
     grace = min(leg.timeout, 2.0)
@@ -502,11 +466,10 @@ async def _end_whatever_is_open(leg: _Channel, state: _CallState) -> str | None:
         if state.dialog is not None and not state.bye_done:
             await _bye(leg, state, grace)
             return "an open dialog was ended with BYE during clean-up"
-        if state.final is None and state.provisional:
+        if state.final is None and state.provisional and not state.cancel_unanswered:
             sent = await _send_cancel(leg, state)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + grace
-            while (response := await leg.receive(deadline - loop.time())) is not None:
+            wait = leg.wait(grace)
+            while (response := await leg.receive(wait)) is not None:
                 if not _is_invite_response(state.invite, response) or response.status_code < 200:
                     continue
                 state.final = response

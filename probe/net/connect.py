@@ -36,12 +36,21 @@ class StreamConnection:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    handshake_failed: bool = False
+    """A failed or timed-out `start_tls` has already closed the socket underneath."""
 
     async def close(self, *, timeout: float = 1.0) -> bool:
         """Close politely (TLS close_notify), abort if the peer does not let go in time.
 
         Returns True when the close completed cleanly.
         """
+        if self.handshake_failed:
+            # asyncio closed the transport when the handshake failed, and its protocol no
+            # longer reports to the stream: waiting for the close would only run out the
+            # timeout against a peer that may never speak (e.g. one that ignores the
+            # ClientHello).
+            self.writer.transport.abort()
+            return False
         self.writer.close()
         try:
             async with asyncio.timeout(timeout):
@@ -79,7 +88,7 @@ async def open_tcp(
     except (OSError, TimeoutError) as exc:
         kind, message = classify_connect_error(exc)
         if kind == "timeout":
-            message = f"{message} within {timeout:g} s"
+            message = f"{message} within {timeout:g} s (connect deadline)"
         return None, ConnectEvidence(
             ok=False,
             elapsed_ms=(loop.time() - started) * 1000,
@@ -142,9 +151,10 @@ async def start_tls(
                 ssl_handshake_timeout=timeout + 5,
             )
     except (OSError, TimeoutError, EOFError) as exc:
+        connection.handshake_failed = True
         kind, message, alert = classify_tls_error(exc)
         if kind == "timeout":
-            message = f"{message} within {timeout:g} s"
+            message = f"{message} within {timeout:g} s (handshake deadline)"
         return TlsEvidence(
             ok=False,
             sni=sni,

@@ -15,6 +15,8 @@ from typing import cast
 
 from probe.evidence import ExchangeOutcome, Received, SipExchange
 from probe.net.connect import StreamConnection, alert_text
+from probe.net.deadlines import Deadlines
+from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text
 from probe.sip import (
     Message,
     NonInviteClientTransaction,
@@ -29,7 +31,6 @@ from probe.sip import (
     parse_message,
 )
 
-READ_SIZE = 65536
 _SNIPPET_BYTES = 512
 """How much of unframeable data is kept as evidence."""
 
@@ -45,56 +46,72 @@ def is_final_answer(request: Request, message: Message) -> bool:
     )
 
 
+def _phases(timeout: float | None, deadlines: Deadlines | None) -> Deadlines:
+    if deadlines is not None:
+        return deadlines
+    if timeout is None:
+        raise TypeError("give the exchange its deadlines (or one timeout for every phase)")
+    return Deadlines.uniform(timeout)
+
+
 async def exchange_over_stream(
     connection: StreamConnection,
     framer: StreamFramer,
     request: Request,
     *,
-    timeout: float,
     clock_ms: Clock,
+    deadlines: Deadlines | None = None,
+    timeout: float | None = None,
 ) -> SipExchange:
+    """Send `request` and read until its final response, under three deadlines:
+    `first_byte` (nothing at all came back), `message` (a message begun and not
+    finished) and `transaction` (no final response; provisionals do not extend it)."""
+    phases = _phases(timeout, deadlines)
+    loop = asyncio.get_running_loop()
     wire = request.to_bytes()
     sent_at = clock_ms()
+    sent = loop.time()
     try:
         connection.writer.write(wire)
-        await connection.writer.drain()
-    except (OSError, ssl.SSLError) as exc:
+        async with asyncio.timeout(phases.transaction):
+            await connection.writer.drain()
+    except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+        why = "the server stopped reading" if isinstance(exc, TimeoutError) else str(exc)
         return SipExchange(
             method=request.method,
             request=wire,
             sent_at_ms=sent_at,
             outcome="send_failed",
-            error=f"could not send the request: {exc}",
+            error=f"could not send the request: {why}",
         )
+    receiver = StreamReceiver(connection, framer, message_s=phases.message)
+    first_byte = Wait(sent + phases.first_byte, "first_byte", phases.first_byte, until_data=True)
+    transaction = Wait(sent + phases.transaction, "transaction", phases.transaction)
     received: list[Received] = []
     outcome: ExchangeOutcome = "timeout"
     final_at: float | None = None
     error: str | None = None
+    expired: str | None = None
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                try:
-                    message = framer.next_message()
-                except SipError as exc:
-                    # The stream lost its framing: nothing after this can be trusted.
-                    outcome, error = "malformed", str(exc)
-                    received.append(Received(clock_ms(), framer.buffered(_SNIPPET_BYTES), error))
-                    break
-                if message is None:
-                    data = await connection.reader.read(READ_SIZE)
-                    if not data:
-                        outcome, error = "closed", "the server closed the connection"
-                        break
-                    framer.feed(data)
-                    continue
-                at = clock_ms()
-                received.append(Received(at, framer.last_frame))
-                if is_final_answer(request, message):
-                    outcome, final_at = "answered", at
-                    break
-    except TimeoutError:
-        outcome = "timeout"
-        error = f"no final response within {timeout:g} s"
+        while True:
+            # Until something arrives the first byte is awaited too; listed first, it
+            # names a silent server when both deadlines fall together.
+            waits = (transaction,) if received else (first_byte, transaction)
+            message = await receiver.next_message(*waits)
+            at = clock_ms()
+            received.append(Received(at, framer.last_frame))
+            if is_final_answer(request, message):
+                outcome, final_at = "answered", at
+                _drain_ready(receiver, received, clock_ms)
+                break
+    except SipError as exc:
+        # The stream lost its framing: nothing after this can be trusted.
+        outcome, error = "malformed", str(exc)
+        received.append(Received(clock_ms(), framer.buffered(_SNIPPET_BYTES), error))
+    except DeadlineExpired as exc:
+        outcome, error, expired = "timeout", str(exc), exc.phase
+    except PeerClosed as exc:
+        outcome, error = "closed", str(exc)
     except ssl.SSLError as exc:
         alert = alert_text(exc.reason or "")
         if alert is not None:
@@ -102,7 +119,7 @@ async def exchange_over_stream(
         else:
             outcome, error = "closed", f"TLS error while reading: {exc.reason or exc}"
     except ConnectionResetError:
-        outcome, error = "reset", "the server reset the connection"
+        outcome, error = "reset", "the server reset the connection" + _mid_message(framer)
     except OSError as exc:
         outcome, error = "closed", f"read failed: {exc}"
     return SipExchange(
@@ -112,9 +129,27 @@ async def exchange_over_stream(
         outcome=outcome,
         received=tuple(received),
         final_at_ms=final_at,
-        pending_bytes=framer.buffered_bytes,
+        pending_bytes=framer.buffered_bytes if framer.partial else 0,
         error=error,
+        expired=expired,
     )
+
+
+def _mid_message(framer: StreamFramer) -> str:
+    if not framer.partial:
+        return ""
+    return f" in the middle of a message ({framer.buffered_bytes} bytes received)"
+
+
+def _drain_ready(receiver: StreamReceiver, received: list[Received], clock_ms: Clock) -> None:
+    """Record messages that arrived with the final response (e.g. in the same TLS
+    record): they are evidence too (an extra or stray response), though nothing waits
+    for them."""
+    try:
+        while (receiver.ready()) is not None:
+            received.append(Received(clock_ms(), receiver.framer.last_frame))
+    except SipError as exc:
+        received.append(Received(clock_ms(), receiver.framer.buffered(_SNIPPET_BYTES), str(exc)))
 
 
 class DatagramEndpoint(asyncio.DatagramProtocol):
@@ -140,37 +175,55 @@ async def exchange_over_datagram(
     endpoint: DatagramEndpoint,
     request: Request,
     *,
-    timeout: float,
     timers: TimerConfig,
     clock_ms: Clock,
+    deadlines: Deadlines | None = None,
+    timeout: float | None = None,
 ) -> SipExchange:
-    """One request over UDP, retransmitted on Timer E (RFC 3261 §17.1.2.2)."""
+    """One request over UDP, retransmitted on Timer E (RFC 3261 §17.1.2.2), under the
+    `first_byte` and `transaction` deadlines (a datagram is a whole message: the
+    `message` deadline has nothing to time)."""
     assert endpoint.transport is not None
+    phases = _phases(timeout, deadlines)
     loop = asyncio.get_running_loop()
     wire = request.to_bytes()
     transaction = NonInviteClientTransaction(
         request, reliable=False, now=loop.time(), timers=timers
     )
-    deadline = loop.time() + timeout
+    started = loop.time()
+    deadline = started + phases.transaction
+    first_byte_by = started + phases.first_byte
     sent_at = clock_ms()
     endpoint.transport.sendto(wire)
     received: list[Received] = []
     retransmissions = 0
     outcome: ExchangeOutcome = "timeout"
     final_at: float | None = None
-    error: str | None = f"no final response within {timeout:g} s"
+    error: str | None = None
+    expired: str | None = None
     while True:
         now = loop.time()
         timer_at = transaction.get_timer()
-        wake_at = deadline if timer_at is None else min(deadline, timer_at)
+        limit = deadline if received else min(first_byte_by, deadline)
+        wake_at = limit if timer_at is None else min(limit, timer_at)
         try:
             async with asyncio.timeout(max(0.0, wake_at - now)):
                 item = await endpoint.queue.get()
         except TimeoutError:
-            if loop.time() >= deadline:
+            now = loop.time()
+            if not received and now >= first_byte_by:
+                expired = "first_byte"
+                error = deadline_text(expired, phases.first_byte, 0)
                 break
-            actions = transaction.handle_timer(loop.time())
+            if now >= deadline:
+                expired = "transaction"
+                error = deadline_text(expired, phases.transaction, 0)
+                break
+            actions = transaction.handle_timer(now)
             if any(isinstance(action, TimedOut) for action in actions):
+                # Timer F (64*T1) ran out before our own deadline did.
+                expired = "transaction"
+                error = f"no final response before Timer F ({now - started:.3g} s, §17.1.2.2)"
                 break
             for action in actions:
                 if isinstance(action, Retransmit):
@@ -211,4 +264,5 @@ async def exchange_over_datagram(
         final_at_ms=final_at,
         retransmissions=retransmissions,
         error=error,
+        expired=expired,
     )

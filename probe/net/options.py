@@ -109,8 +109,10 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
     if settings.enumerate_tls and target.transport == "tls" and connected:
         from probe.net.enumerate import enumerate_tls
 
+        # Each enumerated version is one more connect and handshake.
+        phases = settings.phases
         enumeration = await enumerate_tls(
-            address, target.port, target.sni, timeout=settings.timeout
+            address, target.port, target.sni, timeout=max(phases.connect, phases.handshake)
         )
         evidence = replace(evidence, enumeration=enumeration)
     return evidence
@@ -121,7 +123,9 @@ async def _probe_stream(
 ) -> ProbeEvidence:
     target = evidence.target
     assert target.address is not None
-    connection, connected = await open_tcp(target.address, target.port, timeout=settings.timeout)
+    connection, connected = await open_tcp(
+        target.address, target.port, timeout=settings.phases.connect
+    )
     evidence = replace(evidence, connect=connected)
     if connection is None:
         return evidence
@@ -143,7 +147,9 @@ async def _over_connection(
     """TLS if the target wants it, then the test call or the OPTIONS probes."""
     target = evidence.target
     if target.transport == "tls":
-        tls = await start_tls(connection, settings.tls, sni=target.sni, timeout=settings.timeout)
+        tls = await start_tls(
+            connection, settings.tls, sni=target.sni, timeout=settings.phases.handshake
+        )
         evidence = replace(evidence, tls=tls)
         if not tls.ok:
             return evidence
@@ -156,7 +162,7 @@ async def _over_connection(
             local_address=connected.local_address or "0.0.0.0",
             local_port=connected.local_port or 0,
             settings=settings.call,
-            timeout=settings.timeout,
+            deadlines=settings.phases,
             user_agent=settings.user_agent,
             clock_ms=clock_ms,
         )
@@ -165,7 +171,7 @@ async def _over_connection(
 
     async def send(request: Request) -> SipExchange:
         return await exchange_over_stream(
-            connection, framer, request, timeout=settings.timeout, clock_ms=clock_ms
+            connection, framer, request, deadlines=settings.phases, clock_ms=clock_ms
         )
 
     exchanges = await _repeat_options(uri, target, connected, settings, send)
@@ -200,7 +206,11 @@ async def _probe_udp(
 
     async def send(request: Request) -> SipExchange:
         return await exchange_over_datagram(
-            endpoint, request, timeout=settings.timeout, timers=settings.timers, clock_ms=clock_ms
+            endpoint,
+            request,
+            deadlines=settings.phases,
+            timers=settings.timers,
+            clock_ms=clock_ms,
         )
 
     try:

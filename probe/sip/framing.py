@@ -67,6 +67,14 @@ class StreamFramer:
         """The exact bytes of the message last returned by `next_message`: evidence."""
         return self._last_frame
 
+    @property
+    def partial(self) -> bool:
+        """True while a message has begun but not ended, as of the last `next_message`.
+
+        Keep-alive CRLFs between messages start no message and do not count.
+        """
+        return self._in_message
+
     def buffered(self, limit: int | None = None) -> bytes:
         """A copy of the bytes waiting (at most `limit`), e.g. to show what did not frame."""
         return bytes(self._buf if limit is None else self._buf[:limit])
