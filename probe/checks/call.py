@@ -47,6 +47,8 @@ def check_invite(call: CallEvidence, label: str) -> Finding:
         "authenticated": call.authenticated,
         "cancelled": call.cancelled,
         "elapsed_ms": None if call.elapsed_ms is None else round(call.elapsed_ms, 3),
+        "expired": call.expired,
+        "faults": list(call.faults),
         "exchange": _exchange(call),
     }
     if call.teardown == "not_sent":
@@ -62,9 +64,13 @@ def check_invite(call: CallEvidence, label: str) -> Finding:
         )
     answer = f"{call.final_status} {call.final_reason}"
     if 200 <= call.final_status < 300:
-        return Finding(
-            CheckId.SIP_INVITE, Status.PASS, label, f"answered {answer}{ringing}{auth}", details
-        )
+        summary = f"answered {answer}{ringing}{auth}"
+        if call.faults:
+            # The call worked, but a far end that breaks these rules breaks other UACs.
+            return Finding(
+                CheckId.SIP_INVITE, Status.WARN, label, f"{summary}, but {call.faults[0]}", details
+            )
+        return Finding(CheckId.SIP_INVITE, Status.PASS, label, summary, details)
     if call.cancelled and call.final_status == 487:
         return Finding(
             CheckId.SIP_INVITE,

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from probe.evidence import ProbeEvidence, SipExchange
 from probe.findings import CheckId, Finding, JsonValue, Status, rounded_ms
-from probe.sip import Request, Response, SipError, match_response, parse_message
+from probe.sip import Request, Response, SipError, match_response, parse_message, parse_name_addr
+from probe.sip.headers import split_list
+
+# RFC 3261 §21: the class of a final response, by its first digit.
+_CLASSES = {
+    3: "a redirection (3xx, §21.3)",
+    4: "a request failure (4xx, §21.4)",
+    5: "a server failure (5xx, §21.5)",
+    6: "a global failure (6xx, §21.6)",
+}
 
 
 class AcceptError(ValueError):
@@ -64,6 +73,8 @@ class _Read:
     provisional: tuple[Response, ...]
     stray: tuple[tuple[Response, str], ...]
     malformed: tuple[str, ...]
+    extra: tuple[Response, ...] = ()
+    """Final responses to the request after the first (retransmitted or duplicated)."""
 
 
 def _read(exchange: SipExchange, *, stream: bool) -> _Read:
@@ -75,6 +86,7 @@ def _read(exchange: SipExchange, *, stream: bool) -> _Read:
     provisional: list[Response] = []
     stray: list[tuple[Response, str]] = []
     malformed: list[str] = []
+    extra: list[Response] = []
     for item in exchange.received:
         if item.error is not None:
             malformed.append(item.error)
@@ -93,12 +105,15 @@ def _read(exchange: SipExchange, *, stream: bool) -> _Read:
             provisional.append(message)
         elif final is None:
             final = message
+        else:
+            extra.append(message)
     return _Read(
         request if isinstance(request, Request) else None,
         final,
         tuple(provisional),
         tuple(stray),
         tuple(malformed),
+        tuple(extra),
     )
 
 
@@ -120,15 +135,30 @@ def _answer_details(response: Response) -> dict[str, JsonValue]:
     }
 
 
+def _redirect_targets(response: Response) -> list[str]:
+    """The Contact URIs of a 3xx (§21.3: where to try instead), as sent."""
+    targets: list[str] = []
+    for value in response.headers.get_all("Contact"):
+        for item in split_list(value):
+            try:
+                targets.append(str(parse_name_addr(item).uri))
+            except SipError:
+                targets.append(item.strip())
+    return targets
+
+
 def _why_unanswered(exchange: SipExchange, read: _Read) -> str:
     text = exchange.error or exchange.outcome
     if exchange.outcome == "tls_alert" and "certificate required" in text:
         text += " (the server requires a client certificate: --cert/--key)"
     if exchange.outcome == "timeout":
+        # A provisional response does not extend the transaction (§17.1.2.2): say which
+        # one the server stopped after.
         if read.provisional:
             last = read.provisional[-1]
-            text += f" (last provisional: {last.status_code} {last.reason})"
-        if exchange.pending_bytes:
+            text += f"; last provisional: {last.status_code} {last.reason}"
+        # The message deadline's own sentence already counts the bytes.
+        if exchange.pending_bytes and exchange.expired != "message":
             text += (
                 f"; {exchange.pending_bytes} bytes of an incomplete message were received"
                 " and the server stalled"
@@ -152,17 +182,18 @@ def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | N
         "rtt_ms": rounded_ms(exchange.rtt_ms),
         "accepted": str(accept),
         "retransmissions": exchange.retransmissions,
+        "expired": exchange.expired,
+        "provisional": [response.status_code for response in read.provisional],
+        "stray": [f"{r.status_code} {r.reason}: {why}" for r, why in read.stray],
     }
     if read.final is None:
         details["error"] = exchange.error
         details["last_provisional"] = read.provisional[-1].status_code if read.provisional else None
-        return Finding(
-            CheckId.SIP_OPTIONS,
-            Status.FAIL,
-            target.label,
-            f"no answer to OPTIONS: {_why_unanswered(exchange, read)}",
-            details,
-        )
+        if exchange.outcome == "malformed":
+            summary = f"the answer to OPTIONS is not valid SIP: {exchange.error}"
+        else:
+            summary = f"no answer to OPTIONS: {_why_unanswered(exchange, read)}"
+        return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
     final = read.final
     details |= _answer_details(final)
     answer = f"{final.status_code} {final.reason}"
@@ -175,10 +206,37 @@ def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | N
             f"provider will fail over (RFC 3261 §21.5.4){retry_text}"
         )
         return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
+    if 300 <= final.status_code <= 399:
+        return _redirected(evidence, final, accept, answer, rtt, details)
     if final.status_code not in accept:
-        summary = f"answered {answer}{rtt}, which is not an accepted answer ({accept})"
+        kind = _CLASSES.get(final.status_code // 100)
+        what = f", {kind}," if kind else ""
+        summary = f"answered {answer}{rtt}{what} which is not an accepted answer ({accept})"
         return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
     return Finding(CheckId.SIP_OPTIONS, Status.PASS, target.label, f"{answer}{rtt}", details)
+
+
+def _redirected(
+    evidence: ProbeEvidence,
+    final: Response,
+    accept: AcceptedCodes,
+    reason: str,
+    rtt: str,
+    details: dict[str, JsonValue],
+) -> Finding:
+    """A 3xx names other places to try (§21.3, §8.1.3.4). The probe reports them and does
+    not chase them: a redirect to another host is a new target, probed only when asked."""
+    targets = _redirect_targets(final)
+    details["redirect_to"] = targets
+    where = ", ".join(targets) if targets else "no Contact at all (RFC 3261 §21.3 expects one)"
+    summary = (
+        f"the server redirected with {reason} to {where}; not followed"
+        " (use --follow-redirects to probe it)"
+    )
+    if rtt:
+        summary += f"; answered{rtt}"
+    status = Status.PASS if final.status_code in accept else Status.FAIL
+    return Finding(CheckId.SIP_OPTIONS, status, evidence.target.label, summary, details)
 
 
 def rtt_statistics(rtts: Iterable[float]) -> dict[str, float] | None:
@@ -244,6 +302,7 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
         return None
     malformed: list[str] = []
     stray: list[str] = []
+    extra: list[str] = []
     missing_tag = False
     missing_recommended: set[str] = set()
     finals = 0
@@ -251,6 +310,7 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
         read = _read(exchange, stream=evidence.target.transport != "udp")
         malformed.extend(read.malformed)
         stray.extend(f"{r.status_code} {r.reason}: {why}" for r, why in read.stray)
+        extra.extend(f"{r.status_code} {r.reason}" for r in read.extra)
         if read.final is not None:
             finals += 1
             headers = read.final.headers
@@ -265,6 +325,7 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
     details: dict[str, JsonValue] = {
         "malformed": malformed,
         "stray": stray,
+        "extra_finals": extra,
         "final_responses": finals,
         "missing_to_tag": missing_tag,
         "missing_recommended_headers": sorted(missing_recommended),
@@ -289,6 +350,11 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
     if stray:
         notes.append(
             f"ignored {len(stray)} response(s) that did not match the request ({stray[0]})"
+        )
+    if extra:
+        notes.append(
+            f"{len(extra)} more final response(s) to the same request after the first"
+            f" ({extra[0]}), ignored (RFC 3261 §17.1.2.2)"
         )
     if missing_tag:
         notes.append("the final response has no To tag (RFC 3261 §8.2.6.2)")
