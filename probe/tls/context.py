@@ -65,25 +65,73 @@ def build_capture_context(config: TlsClientConfig) -> tuple[ssl.SSLContext, Hand
         except ssl.SSLError as exc:
             raise TlsConfigError(f"no usable cipher in {config.ciphers!r}") from exc
     if config.cert_file is not None:
-
-        def no_passphrase() -> str:
-            # Never let OpenSSL prompt on the terminal (or hang in CI) for a pass phrase.
-            raise TlsConfigError(
-                f"the private key for {config.cert_file} is encrypted; give an unencrypted key"
-            )
-
-        try:
-            context.load_cert_chain(config.cert_file, config.key_file, password=no_passphrase)
-        except TlsConfigError:
-            raise
-        except (OSError, ssl.SSLError) as exc:
-            # Never echo key material: name the files and the kind of failure only.
-            raise TlsConfigError(
-                f"cannot load client certificate {config.cert_file}"
-                + (f" with key {config.key_file}" if config.key_file else "")
-                + f": {getattr(exc, 'strerror', None) or type(exc).__name__}"
-            ) from exc
+        _load_client_identity(context, config.cert_file, config.key_file)
     return context, install_recorder(context)
+
+
+def _load_client_identity(context: ssl.SSLContext, cert_file: Path, key_file: Path | None) -> None:
+    """Load the client certificate and key, or say which file is wrong and how.
+
+    Messages name the files and the kind of failure only, never key material.
+    """
+    prefix = f"cannot load client certificate {cert_file}" + (
+        f" with key {key_file}" if key_file else ""
+    )
+    key_path = key_file or cert_file
+
+    def no_passphrase() -> str:
+        # Never let OpenSSL prompt on the terminal (or hang in CI) for a pass phrase.
+        raise TlsConfigError(f"{prefix}: {key_path} is encrypted; give an unencrypted key")
+
+    for path in (cert_file, key_file):
+        if path is not None:
+            problem = _unreadable(path)
+            if problem is not None:
+                raise TlsConfigError(f"{prefix}: {problem}")
+    try:
+        context.load_cert_chain(cert_file, key_file, password=no_passphrase)
+    except TlsConfigError:
+        raise
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsConfigError(f"{prefix}: {_identity_problem(cert_file, key_file, exc)}") from None
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why `path` cannot be read, or None."""
+    try:
+        with path.open("rb"):
+            return None
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    except IsADirectoryError:
+        return f"{path} is a directory, not a PEM file"
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror or exc}"
+
+
+def _identity_problem(cert_file: Path, key_file: Path | None, exc: Exception) -> str:
+    """What is wrong with a certificate and key OpenSSL refused, as a clause."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    reason = getattr(exc, "reason", None)
+    if reason == "KEY_VALUES_MISMATCH":
+        return "the key does not match the certificate"
+    try:
+        x509.load_pem_x509_certificates(cert_file.read_bytes())
+    except (OSError, ValueError):
+        return f"{cert_file} holds no PEM certificate"
+    key_path = key_file or cert_file
+    try:
+        load_pem_private_key(key_path.read_bytes(), password=None)
+    except TypeError:  # encrypted, and OpenSSL did not ask (a legacy PEM header)
+        return f"{key_path} is encrypted; give an unencrypted key"
+    except (OSError, ValueError, UnsupportedAlgorithm):
+        if key_file is None:
+            return f"{cert_file} holds no private key; name the key file too"
+        return f"{key_file} holds no usable PEM private key"
+    return str(reason or getattr(exc, "strerror", None) or type(exc).__name__)
 
 
 def check_client_config(config: TlsClientConfig) -> None:
