@@ -169,6 +169,22 @@ def find_line(index: dict[KeyPath, int], path: KeyPath) -> int | None:
     return None
 
 
+def _quoted(key: str) -> str:
+    """`key` as a TOML basic string with every unprintable character escaped (`\\n`,
+    `\\u0085`), so a problem naming a strange key stays on its own line."""
+    out = []
+    for char in key:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
 def format_path(path: KeyPath) -> str:
     """`("endpoint", 1, "priority")` → `endpoint[1].priority` (quoting keys TOML must)."""
     text = ""
@@ -176,6 +192,6 @@ def format_path(path: KeyPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
             continue
-        name = part if part and set(part) <= _BARE else '"' + part.replace('"', '\\"') + '"'
+        name = part if part and set(part) <= _BARE else _quoted(part)
         text += f".{name}" if text else name
     return text

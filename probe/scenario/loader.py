@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from probe.scenario.lines import KeyPath, find_line, format_path, index_keys
-from probe.scenario.model import Scenario
+from probe.scenario.model import ENV_CREDENTIALS, TRUST_STORES, Scenario
 
 BUILTIN_PREFIX = "builtin:"
 SECRET_KEYS = frozenset({"password", "passwd", "secret"})
@@ -68,20 +68,69 @@ class ScenarioError(Exception):
 
 
 def load(spec: str) -> Scenario:
-    """`builtin:NAME` or a file path, as typed on the command line."""
+    """`builtin:NAME` or a file path, as typed on the command line: a file's scenario must
+    also name files that exist (trust anchors, client identity, credentials)."""
     if spec.startswith(BUILTIN_PREFIX):
         return load_builtin(spec.removeprefix(BUILTIN_PREFIX))
-    return load_scenario(Path(spec))
+    return load_scenario(Path(spec), check_files=True)
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate one scenario file; relative paths in it resolve against its folder."""
+def load_scenario(path: Path, *, check_files: bool = False) -> Scenario:
+    """Read and validate one scenario file; relative paths in it resolve against its folder.
+
+    With `check_files`, every file the scenario names must exist and be readable, each
+    missing one reported at its key.
+    """
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
         raise ScenarioError([Problem(str(path), None, "", f"cannot read: {reason}")]) from None
-    return parse_scenario(text, source=str(path), base_dir=path.resolve().parent)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {reason}")]) from None
+    scenario = parse_scenario(text, source=str(path), base_dir=path.resolve().parent)
+    if check_files:
+        index = index_keys(text)
+        problems = [
+            Problem(str(path), find_line(index, key), format_path(key), message)
+            for key, message in _file_problems(scenario)
+        ]
+        if problems:
+            raise ScenarioError(problems)
+    return scenario
+
+
+def _file_problems(scenario: Scenario) -> list[tuple[KeyPath, str]]:
+    """(key, what is wrong) for each file the scenario names that cannot be read."""
+    named: list[tuple[KeyPath, str | None, bool]] = [
+        (
+            ("tls", "trust"),
+            None if scenario.tls.trust in TRUST_STORES else scenario.tls.trust,
+            True,
+        ),
+        (("tls", "client_cert"), scenario.tls.client_cert, False),
+        (("tls", "client_key"), scenario.tls.client_key, False),
+    ]
+    if scenario.invite is not None and scenario.invite.credentials != ENV_CREDENTIALS:
+        named.append((("invite", "credentials"), scenario.invite.credentials, False))
+    problems = []
+    for key, value, folder_ok in named:
+        if value is None:
+            continue
+        path = Path(value)
+        if folder_ok and path.is_dir():
+            continue
+        try:
+            with path.open("rb"):
+                pass
+        except FileNotFoundError:
+            problems.append((key, f"{path} does not exist"))
+        except IsADirectoryError:
+            problems.append((key, f"{path} is a directory, not a file"))
+        except OSError as exc:
+            problems.append((key, f"{path} cannot be read: {exc.strerror or exc}"))
+    return problems
 
 
 def parse_scenario(text: str, *, source: str, base_dir: Path | None = None) -> Scenario:
