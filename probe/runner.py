@@ -42,7 +42,7 @@ from probe.findings import TargetResult
 from probe.judging import judge_run, judge_target
 from probe.locate import LocatedTarget, LocateResult, locate
 from probe.net.options import ProbeSettings, collect_options
-from probe.net.pacing import Pacer, TargetGates
+from probe.net.pacing import Pacer, PoliteQueue
 from probe.redirects import redirect_contacts
 from probe.report.model import Report
 from probe.sip import SipError, SipUri, parse_uri
@@ -210,35 +210,40 @@ async def collect_located(
     at a time, paced and one connection per target; input order kept. Each finished
     target also lands in `into`. A URI that located nothing keeps its unprobed target."""
     controls = controls or RunControls(concurrency=concurrency)
-    gate = asyncio.Semaphore(max(1, controls.concurrency))
     pacer = Pacer(controls.rate)
-    per_target = TargetGates(controls.per_target)
     finished = into if into is not None else {}
-    progress.started(sum(len(entry.result.targets) for entry in located))
+    jobs = [
+        ((target.address, target.port, target.transport), (index, number, found, target))
+        for index, entry in enumerate(located)
+        for number, (found, target) in enumerate(entry.targets())
+    ]
+    queue = PoliteQueue(jobs, controls.per_target)
+    progress.started(len(jobs))
 
-    async def one(
-        place: tuple[int, int], entry: Located, found: LocatedTarget, target: Target
-    ) -> ProbedTarget:
-        async with gate, per_target.hold((target.address, target.port, target.transport)):
-            await pacer.wait()
-            evidence = await collect_options(entry.uri, target, settings)
-        finished[place] = ProbedTarget(located=found, evidence=evidence)
-        progress.advanced(evidence.target.label)
-        return finished[place]
+    async def worker() -> None:
+        # A fixed pool of workers rather than a task per target: memory and scheduling
+        # stay set by the concurrency, whatever the number of targets.
+        while (taken := await queue.take()) is not None:
+            key, (index, number, found, target) = taken
+            try:
+                await pacer.wait()
+                evidence = await collect_options(located[index].uri, target, settings)
+            finally:
+                queue.done(key)
+            finished[index, number] = ProbedTarget(located=found, evidence=evidence)
+            progress.advanced(evidence.target.label)
 
-    async def per_uri(index: int, entry: Located) -> ProbedUri:
-        pairs = entry.targets()
-        if pairs:
-            targets = await asyncio.gather(
-                *(one((index, number), entry, f, t) for number, (f, t) in enumerate(pairs))
-            )
-        else:
-            targets = [ProbedTarget(unresolved=unresolved_target(entry.uri, entry.text))]
-        return ProbedUri(entry.text, entry.result, tuple(targets))
-
-    return list(
-        await asyncio.gather(*(per_uri(index, entry) for index, entry in enumerate(located)))
-    )
+    async with asyncio.TaskGroup() as workers:
+        for _ in range(min(max(1, controls.concurrency), len(jobs))):
+            workers.create_task(worker())
+    results = []
+    for index, entry in enumerate(located):
+        count = len(entry.result.targets)
+        targets = [finished[index, number] for number in range(count)] or [
+            ProbedTarget(unresolved=unresolved_target(entry.uri, entry.text))
+        ]
+        results.append(ProbedUri(entry.text, entry.result, tuple(targets)))
+    return results
 
 
 def _unfinished(

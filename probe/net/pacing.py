@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
-from collections.abc import AsyncIterator, Callable, Hashable
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 FDS_PER_PROBE = 2
 """A probe holds one socket; a test call adds its media socket (and --verify-media
 another). Two per probe is the budget, so the bound holds for both."""
+
+Job = TypeVar("Job")
 
 FDS_RESERVED = 64
 """For the interpreter, the trust store, DNS sockets, log and report files."""
@@ -74,21 +78,40 @@ class Pacer:
             await asyncio.sleep(delay)
 
 
-class TargetGates:
-    """At most `per_target` connections to one target (address, port, transport) at once:
-    two URIs leading to the same address are probed one after the other."""
+class PoliteQueue(Generic[Job]):
+    """Jobs handed to a fixed pool of workers, at most `per_target` at once for one key
+    (address, port, transport): two URIs leading to the same address are probed one after
+    the other, while the workers carry on with other targets instead of waiting."""
 
-    def __init__(self, per_target: int = 1) -> None:
+    def __init__(self, jobs: Iterable[tuple[Hashable, Job]], per_target: int = 1) -> None:
         if per_target < 1:
             raise ValueError("per_target must be at least 1")
         self.per_target = per_target
-        self._gates: dict[Hashable, asyncio.Semaphore] = {}
+        self._jobs: deque[tuple[Hashable, Job]] = deque(jobs)
+        self._busy: Counter[Hashable] = Counter()
+        self._changed = asyncio.Event()
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        gate = self._gates.setdefault(key, asyncio.Semaphore(self.per_target))
-        async with gate:
-            yield
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    async def take(self) -> tuple[Hashable, Job] | None:
+        """The first job whose target is free, waiting while every target left is busy;
+        None when no job is left."""
+        while self._jobs:
+            for index, (key, job) in enumerate(self._jobs):
+                if self._busy[key] < self.per_target:
+                    del self._jobs[index]
+                    self._busy[key] += 1
+                    return key, job
+            self._changed.clear()
+            await self._changed.wait()
+        return None
+
+    def done(self, key: Hashable) -> None:
+        self._busy[key] -= 1
+        if not self._busy[key]:
+            del self._busy[key]
+        self._changed.set()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from probe.net.pacing import (
     FDS_PER_PROBE,
     FDS_RESERVED,
     Pacer,
-    TargetGates,
+    PoliteQueue,
     TokenBucket,
     bound_concurrency,
 )
@@ -95,29 +95,40 @@ def test_a_refused_raise_falls_back_to_lowering_concurrency() -> None:
     assert bound.used == (256 - FDS_RESERVED) // FDS_PER_PROBE
 
 
-async def test_one_connection_per_target_unless_asked() -> None:
+async def test_one_job_per_target_at_a_time_unless_asked() -> None:
+    busy_key = ("127.0.0.1", 5061, "tls")
     for per_target, expected in ((1, 1), (3, 3)):
-        gates = TargetGates(per_target)
+        queue = PoliteQueue([(busy_key, n) for n in range(6)], per_target)
         inside = peak = 0
 
-        async def visit(gates: TargetGates, key: object) -> None:
+        async def worker(queue: PoliteQueue[int]) -> None:
             nonlocal inside, peak
-            async with gates.hold(key):
+            while (taken := await queue.take()) is not None:
                 inside += 1
                 peak = max(peak, inside)
                 await asyncio.sleep(0.01)
                 inside -= 1
+                queue.done(taken[0])
 
-        await asyncio.gather(*(visit(gates, ("127.0.0.1", 5061, "tls")) for _ in range(6)))
+        await asyncio.gather(*(worker(queue) for _ in range(6)))
         assert peak == expected
-    # Different targets do not wait for each other.
-    gates = TargetGates(1)
-    loop = asyncio.get_running_loop()
-    began = loop.time()
+        assert len(queue) == 0
 
-    async def hold(key: object) -> None:
-        async with gates.hold(key):
-            await asyncio.sleep(0.05)
 
-    await asyncio.gather(*(hold(("127.0.0.1", port, "tls")) for port in range(10)))
-    assert loop.time() - began < 0.2
+async def test_workers_pass_a_busy_target_by_for_a_free_one() -> None:
+    busy, free = ("127.0.0.1", 5061, "tls"), ("127.0.0.2", 5061, "tls")
+    queue = PoliteQueue([(busy, "a1"), (busy, "a2"), (busy, "a3"), (free, "b1")])
+    first = await queue.take()
+    second = await queue.take()
+    assert first == (busy, "a1")
+    assert second == (free, "b1"), "the second worker waited behind a busy target"
+    waiting = asyncio.create_task(queue.take())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    queue.done(busy)
+    assert await asyncio.wait_for(waiting, 1) == (busy, "a2")
+
+
+def test_queue_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="per_target"):
+        PoliteQueue([], 0)
