@@ -28,6 +28,8 @@ class InviteRequest:
     suites: Sequence[str] = ()
     hangup: str = "on-answer"
     auth_file: Path | None = None
+    auth_source: str = "--auth-file"
+    """How the user named `auth_file`, for messages (a scenario names it differently)."""
     allow_cleartext_keys: bool = False
     answer_timeout: float = 30.0
     verify_media: bool = False
@@ -38,7 +40,10 @@ AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
 
 
 def load_credentials(
-    auth_file: Path | None, environ: Mapping[str, str], usage: UsageError
+    auth_file: Path | None,
+    environ: Mapping[str, str],
+    usage: UsageError,
+    source: str = "--auth-file",
 ) -> DigestCredentials | None:
     """Digest credentials from a file (`username=` and `password=` lines) or from the
     environment; never from the command line, where `ps` would show them."""
@@ -46,7 +51,8 @@ def load_credentials(
         try:
             text = auth_file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            usage(f"--auth-file {auth_file}: {getattr(exc, 'strerror', None) or exc}")
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            usage(f"{source} {auth_file}: {why or exc}")
         values: dict[str, str] = {}
         for line in text.splitlines():
             name, sep, value = line.partition("=")
@@ -55,7 +61,7 @@ def load_credentials(
                 # Everything after '=' is the password, exactly: it may hold spaces.
                 values[key] = value if key == "password" else value.strip()
         if set(values) != {"username", "password"} or not all(values.values()):
-            usage(f"--auth-file {auth_file}: needs a non-empty username= and password= line")
+            usage(f"{source} {auth_file}: needs a non-empty username= and password= line")
         return DigestCredentials(values["username"], values["password"])
     user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
     if user and password:
@@ -85,7 +91,7 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
         from_uri = parse_uri(request.from_) if request.from_ else None
     except SipError as exc:
         usage(f"--to/--from: {exc}")
-    credentials = load_credentials(request.auth_file, os.environ, usage)
+    credentials = load_credentials(request.auth_file, os.environ, usage, source=request.auth_source)
     if request.verify_media:
         from probe.net.media import MediaExtraMissing, require_extra
 

@@ -92,11 +92,17 @@ def connection_options(function: F) -> F:
                 help="Connect to ADDRESS for NAME:PORT; SNI and identity still use NAME.",
             ),
             policy_options,
+            # Existence and readability are checked by the TLS layer, whose one-line
+            # messages name the file and the problem (click's would take three lines).
             click.option(
-                "--cert", type=click.Path(path_type=Path), help="Client certificate (PEM)."
+                "--cert",
+                type=click.Path(path_type=Path, readable=False),
+                help="Client certificate (PEM).",
             ),
             click.option(
-                "--key", type=click.Path(path_type=Path), help="Client private key (PEM)."
+                "--key",
+                type=click.Path(path_type=Path, readable=False),
+                help="Client private key (PEM).",
             ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
@@ -159,8 +165,10 @@ def connection_options(function: F) -> F:
 def read_targets_file(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        usage_error(f"--targets {path}: {exc}")
+    except UnicodeDecodeError:
+        usage_error(f"--targets {path}: not UTF-8 text")
+    except OSError as exc:
+        usage_error(f"--targets {path}: {exc.strerror or exc}")
     targets = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -179,7 +187,13 @@ def emit(
 ) -> int:
     """Render the report in every asked format; the exit code of the run."""
     from probe.report.model import exit_code
-    from probe.report.output import OutputError, nagios, plan_outputs, render, write_file
+    from probe.report.output import (
+        OutputError,
+        nagios,
+        plan_outputs,
+        private_file,
+        write_report,
+    )
 
     try:
         destinations = plan_outputs(output_format, outputs)
@@ -187,21 +201,12 @@ def emit(
         usage_error(str(exc))
     for destination in destinations:
         if destination.path is None:
-            if destination.format == "console":
-                from probe.report.console import render_console
-
-                render_console(
-                    report, sys.stdout, color=False if no_color else None, verbose=verbose
-                )
-            else:
-                click.echo(
-                    render(report, destination.format, color=False, verbose=verbose), nl=False
-                )
+            color = (False if no_color else None) if destination.format == "console" else False
+            write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
             continue
         try:
-            write_file(
-                destination.path, render(report, destination.format, color=False, verbose=verbose)
-            )
+            with private_file(destination.path) as sink:
+                write_report(report, destination.format, sink, color=False, verbose=verbose)
         except OSError as exc:
             click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
             return EXIT_INTERNAL

@@ -37,8 +37,10 @@ class Report:
     def status_counts(self) -> Counter[str]:
         return Counter(finding.status.value for finding in self.findings)
 
-    def to_dict(self) -> dict[str, JsonValue]:
-        return {
+    def to_dict(self, *, include_lists: bool = True) -> dict[str, JsonValue]:
+        """The JSON object; without `include_lists`, only its head (the streaming writer
+        adds the targets and findings one at a time)."""
+        head: dict[str, JsonValue] = {
             "schema": SCHEMA,
             "tool": {"name": "sipprobe", "version": __version__},
             "command": self.command,
@@ -47,9 +49,11 @@ class Report:
             "verdict": self.verdict.value,
             "counts": dict(sorted(self.status_counts().items())),
             "notes": list(self.notes),
-            "targets": [result.to_dict() for result in self.results],
-            "findings": [finding.to_dict() for finding in self.findings],
         }
+        if include_lists:
+            head["targets"] = [result.to_dict() for result in self.results]
+            head["findings"] = [finding.to_dict() for finding in self.findings]
+        return head
 
 
 EXIT_INTERRUPTED = 130

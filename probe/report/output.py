@@ -8,11 +8,13 @@ follows the Nagios plugin convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from probe.findings import CheckId, Verdict
 from probe.report.model import Report
@@ -89,26 +91,40 @@ def nagios(report: Report) -> tuple[str, int]:
     return line, _NAGIOS_CODES[verdict]
 
 
-def render(report: Report, fmt: str, *, color: bool | None, verbose: bool) -> str:
+def write_report(
+    report: Report, fmt: str, sink: TextIO, *, color: bool | None, verbose: bool
+) -> None:
+    """Write the report in `fmt` to `sink` (JSON is streamed, never held whole)."""
     if fmt == "json":
-        from probe.report.json import render_json
+        from probe.report.json import write_json
 
-        return render_json(report) + "\n"
-    if fmt == "junit":
+        write_json(report, sink)
+    elif fmt == "junit":
         from probe.report.junit import render_junit
 
-        return render_junit(report) + "\n"
-    if fmt == "nagios":
-        return nagios(report)[0] + "\n"
-    from probe.report.console import render_console
+        sink.write(render_junit(report) + "\n")
+    elif fmt == "nagios":
+        sink.write(nagios(report)[0] + "\n")
+    else:
+        from probe.report.console import render_console
 
+        render_console(report, sink, color=color, verbose=verbose)
+
+
+def render(report: Report, fmt: str, *, color: bool | None, verbose: bool) -> str:
     buffer = io.StringIO()
-    render_console(report, buffer, color=color, verbose=verbose)
+    write_report(report, fmt, buffer, color=color, verbose=verbose)
     return buffer.getvalue()
 
 
-def write_file(path: Path, text: str) -> None:
+@contextlib.contextmanager
+def private_file(path: Path) -> Iterator[TextIO]:
     """Reports can name internal hosts and addresses: not world-readable by default."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+        yield sink
+
+
+def write_file(path: Path, text: str) -> None:
+    with private_file(path) as sink:
         sink.write(text)

@@ -112,6 +112,7 @@ def invite_request(scenario: Scenario, common: OptionsRequest) -> InviteRequest 
         hangup=invite.hangup,
         # `env`: probe.app reads SIPPROBE_AUTH_USER / SIPPROBE_AUTH_PASSWORD itself.
         auth_file=None if invite.credentials == ENV_CREDENTIALS else Path(invite.credentials),
+        auth_source="credentials file",
         answer_timeout=invite.answer_timeout,
         verify_media=invite.verify_media,
     )

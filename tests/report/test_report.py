@@ -166,3 +166,27 @@ def test_combined_reports_keep_every_finding_in_order() -> None:
     assert [f.status for f in combined.findings] == [Status.PASS, Status.FAIL, Status.WARN]
     assert combined.verdict is Verdict.FAIL
     assert combined.notes[0] == "scenario x"
+
+
+def test_json_is_streamed_one_target_and_one_finding_per_line() -> None:
+    from probe.report.json import write_json
+
+    report = make_report(Status.PASS, Status.WARN, Status.FAIL)
+    sink = io.StringIO()
+    write_json(report, sink)
+    text = sink.getvalue()
+    assert json.loads(text) == report.to_dict()
+    finding_lines = [line for line in text.splitlines() if line.startswith('    {"check"')]
+    assert len(finding_lines) == len(report.findings)
+    assert all(json.loads(line.rstrip(",")) for line in finding_lines)
+    assert any('"status": "fail"' in line for line in finding_lines)
+    assert text.endswith("}\n")
+
+
+def test_json_of_an_empty_report_is_valid() -> None:
+    empty = Report(
+        command="options", started_at="2026-11-27T00:00:00.000+00:00", duration_ms=0, results=()
+    )
+    data = json.loads(render_json(empty))
+    assert data["targets"] == []
+    assert data["findings"] == []
