@@ -68,24 +68,6 @@ async def test_a_challenge_after_cancel_is_not_answered_with_a_new_call(lab: Lab
     assert checks["sip.teardown"].status is Status.PASS, checks["sip.teardown"].summary
 
 
-async def test_a_2xx_without_contact_is_still_acked_and_ended(lab: LabFiles) -> None:
-    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
-        if request.method == "INVITE":
-            answer = response_bytes(request, 200, "OK", ("Content-Type", "application/sdp"))
-            answer = answer.replace(
-                b"Content-Length: 0\r\n\r\n",
-                f"Content-Length: {len(SDP_ANSWER)}\r\n\r\n{SDP_ANSWER}".encode(),
-            )
-            writer.write(answer)
-        elif request.method == "BYE":
-            writer.write(response_bytes(request, 200, "OK"))
-
-    evidence, checks = await run_call(script, lab)
-    assert sent_methods(evidence) == ["INVITE", "ACK", "BYE"]
-    assert checks["sdp.srtp"].status is Status.PASS, checks["sdp.srtp"].summary
-    assert checks["sip.teardown"].details["dialogs_left_open"] == 0
-
-
 async def test_a_challenged_bye_leaves_the_dialog_counted_open(lab: LabFiles) -> None:
     async def script(request: Request, writer: asyncio.StreamWriter) -> None:
         if request.method == "INVITE":
