@@ -41,7 +41,11 @@ def listeners(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Iterat
                 TlsProfile(f"tls{n}", lab.server, lab.server_key)
                 for n in range(LISTENERS_PER_INSTANCE)
             ]
-            instances.append(start_kamailio(tmp_path_factory.mktemp("load"), profiles, host))
+            instances.append(
+                start_kamailio(
+                    tmp_path_factory.mktemp("load"), profiles, host, shared_memory_mb=512
+                )
+            )
         yield [f"{i.host}:{port}" for i in instances for port in i.ports.values()]
         for instance in instances:
             assert not instance.crashed(), instance.log.read_text()[-2000:]
@@ -108,7 +112,9 @@ def assert_every_target_judged(report: dict[str, object], count: int) -> None:
     assert isinstance(findings, list)
     options = Counter(f["status"] for f in findings if f["check"] == "sip.options")
     chains = Counter(f["status"] for f in findings if f["check"] == "tls.chain")
-    assert options == {"pass": count}, [f for f in findings if f["status"] != "pass"][:3]
+    failing = [f for f in findings if f["status"] not in ("pass", "skip")]
+    assert not failing, failing[:3]
+    assert options == {"pass": count}
     assert chains == {"pass": count}
 
 
@@ -117,8 +123,8 @@ def test_two_thousand_targets_at_concurrency_200_under_1024_descriptors(
 ) -> None:
     targets, pins = write_targets(tmp_path, listeners, 2000)
     completed, report = run_sweep(tmp_path, lab, targets, pins, 1024, "--concurrency", "200")
-    assert completed.returncode == 0, completed.stderr[-2000:]
     assert_every_target_judged(report, 2000)
+    assert completed.returncode == 0, completed.stderr[-2000:]
     notes = report["notes"]
     assert isinstance(notes, list)
     assert not any("lowered" in note for note in notes)
@@ -129,8 +135,8 @@ def test_concurrency_is_bounded_by_a_tight_descriptor_limit(
 ) -> None:
     targets, pins = write_targets(tmp_path, listeners, 400)
     completed, report = run_sweep(tmp_path, lab, targets, pins, 160, "--concurrency", "400")
-    assert completed.returncode == 0, completed.stderr[-2000:]
     assert_every_target_judged(report, 400)
+    assert completed.returncode == 0, completed.stderr[-2000:]
     notes = report["notes"]
     assert isinstance(notes, list)
     assert any("--concurrency 400 lowered to 48" in note for note in notes), notes
@@ -155,8 +161,8 @@ def test_rate_is_honoured_within_ten_percent(
         "--evidence-out",
         str(evidence_file),
     )
-    assert completed.returncode == 0, completed.stderr[-2000:]
     assert_every_target_judged(report, 300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
     sent = []
     for probed in load_evidence(evidence_file).probed():
         assert probed.evidence is not None

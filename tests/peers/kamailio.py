@@ -191,6 +191,7 @@ def start_kamailio(
     options_reply: tuple[int, str] = (200, "OK"),
     reply_headers: Sequence[str] = (),
     relay_to: tuple[str, int] | None = None,
+    shared_memory_mb: int = 64,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
@@ -255,8 +256,11 @@ def start_kamailio(
                 str(runtime),
                 "-w",
                 str(workdir),
+                # Every TLS connection and every TLS profile (an SSL_CTX per process) lives
+                # in shared memory; when it runs low, Kamailio's OpenSSL workaround fails
+                # handshakes on purpose (resets), so many listeners need more of it.
                 "-m",
-                "64",
+                str(shared_memory_mb),
                 "-M",
                 "8",
             ],
