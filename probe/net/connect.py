@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence
 from probe.tls.capture import presented_chain_der
-from probe.tls.context import TlsClientConfig, build_capture_context
+from probe.tls.context import TlsClientConfig, capture_contexts
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -139,32 +139,33 @@ async def start_tls(
     timeout: float,
 ) -> TlsEvidence:
     """Upgrade `connection` to TLS in place and capture what the server presented."""
-    context, recorder = build_capture_context(config)
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        async with asyncio.timeout(timeout):
-            await connection.writer.start_tls(
-                context,
-                server_hostname=sni,
-                # asyncio's own handshake timer stays out of the way of ours.
-                ssl_handshake_timeout=timeout + 5,
+    with capture_contexts(config).checkout() as (context, recorder):
+        started = loop.time()
+        try:
+            async with asyncio.timeout(timeout):
+                await connection.writer.start_tls(
+                    context,
+                    server_hostname=sni,
+                    # asyncio's own handshake timer stays out of the way of ours.
+                    ssl_handshake_timeout=timeout + 5,
+                )
+        except (OSError, TimeoutError, EOFError) as exc:
+            connection.handshake_failed = True
+            kind, message, alert = classify_tls_error(exc)
+            if kind == "timeout":
+                message = f"{message} within {timeout:g} s (handshake deadline)"
+            return TlsEvidence(
+                ok=False,
+                sni=sni,
+                elapsed_ms=(loop.time() - started) * 1000,
+                client_cert_requested=recorder.client_cert_requested or None,
+                client_cert_sent=config.cert_file is not None,
+                error_kind=kind,
+                error=message,
+                alert=alert,
             )
-    except (OSError, TimeoutError, EOFError) as exc:
-        connection.handshake_failed = True
-        kind, message, alert = classify_tls_error(exc)
-        if kind == "timeout":
-            message = f"{message} within {timeout:g} s (handshake deadline)"
-        return TlsEvidence(
-            ok=False,
-            sni=sni,
-            elapsed_ms=(loop.time() - started) * 1000,
-            client_cert_requested=recorder.client_cert_requested or None,
-            client_cert_sent=config.cert_file is not None,
-            error_kind=kind,
-            error=message,
-            alert=alert,
-        )
+        client_cert_requested = recorder.client_cert_requested
     elapsed = (loop.time() - started) * 1000
     ssl_object = connection.writer.get_extra_info("ssl_object")
     chain: tuple[bytes, ...] = ()
@@ -185,6 +186,6 @@ async def start_tls(
         cipher=cipher,
         cipher_bits=bits,
         presented_chain=chain,
-        client_cert_requested=recorder.client_cert_requested,
+        client_cert_requested=client_cert_requested,
         client_cert_sent=config.cert_file is not None,
     )

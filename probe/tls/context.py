@@ -8,8 +8,11 @@ context alone.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ssl
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -67,6 +70,42 @@ def build_capture_context(config: TlsClientConfig) -> tuple[ssl.SSLContext, Hand
     if config.cert_file is not None:
         _load_client_identity(context, config.cert_file, config.key_file)
     return context, install_recorder(context)
+
+
+class CaptureContexts:
+    """Capture contexts for one client configuration, reused from one handshake to the
+    next: creating an OpenSSL context costs about as much CPU as the rest of a probe's
+    client side, so a sweep makes one per concurrent handshake, not one per target.
+
+    A context is held by one handshake at a time because its recorder belongs to that
+    connection; once the handshake is over the context goes back for the next one. The
+    connection keeps using it afterwards, but the only message the recorder looks for,
+    CertificateRequest, cannot come after the handshake (post-handshake authentication,
+    RFC 8446 §4.6.2, is never offered). Clients keep no session cache, so every handshake
+    is a full one and presents the chain again.
+    """
+
+    def __init__(self, config: TlsClientConfig) -> None:
+        self.config = config
+        self._idle: list[ssl.SSLContext] = []
+
+    @contextlib.contextmanager
+    def checkout(self) -> Iterator[tuple[ssl.SSLContext, HandshakeRecorder]]:
+        if self._idle:
+            context = self._idle.pop()
+            recorder = install_recorder(context)
+        else:
+            context, recorder = build_capture_context(self.config)
+        try:
+            yield context, recorder
+        finally:
+            self._idle.append(context)
+
+
+@functools.lru_cache(maxsize=16)
+def capture_contexts(config: TlsClientConfig) -> CaptureContexts:
+    """The shared contexts of one configuration (a run uses one or two)."""
+    return CaptureContexts(config)
 
 
 def _load_client_identity(context: ssl.SSLContext, cert_file: Path, key_file: Path | None) -> None:

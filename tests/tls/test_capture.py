@@ -44,3 +44,18 @@ def test_unloadable_client_certificate_is_a_config_error(tmp_path: Path) -> None
     missing = tmp_path / "nope.pem"
     with pytest.raises(TlsConfigError, match="cannot load client certificate"):
         build_capture_context(TlsClientConfig(cert_file=missing))
+
+
+def test_capture_contexts_are_reused_one_handshake_at_a_time() -> None:
+    from probe.tls.context import CaptureContexts
+
+    pool = CaptureContexts(TlsClientConfig(min_version="1.2"))
+    with pool.checkout() as (first, first_recorder):
+        first_recorder.client_cert_requested = True
+        with pool.checkout() as (second, _):
+            assert second is not first, "two handshakes at once shared a context"
+    with pool.checkout() as (again, recorder):
+        assert again in (first, second)
+        assert recorder.client_cert_requested is False, "a recorder outlived its handshake"
+        assert again._msg_callback is recorder  # type: ignore[attr-defined]
+        assert again.verify_mode is ssl.CERT_NONE
