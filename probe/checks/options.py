@@ -7,6 +7,7 @@ server"; it is never healthy, whatever `--accept` says.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -77,7 +78,10 @@ class _Read:
     """Final responses to the request after the first (retransmitted or duplicated)."""
 
 
+@functools.lru_cache(maxsize=16)
 def _read(exchange: SipExchange, *, stream: bool) -> _Read:
+    """Parse an exchange once for all the checks that look at it (they run one after the
+    other for one target, so a handful of entries is enough)."""
     try:
         request = parse_message(exchange.request, stream=False)
     except SipError:
