@@ -290,8 +290,18 @@ def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
     """Run a collection, with a progress display on stderr when it is a terminal."""
     from probe.progress import progress_display
 
+    collected: list[RunEvidence] = []
+
+    async def main() -> None:
+        # The evidence is handed over beside the task, not as its result: when asyncio.run
+        # restores the SIGINT handler, CPython 3.11 formats the repr of the old one, which
+        # holds the main task and so its result, and a sweep's whole evidence as text
+        # costs as much memory as the sweep itself.
+        collected.append(await run)
+
     with progress_display():
-        return asyncio.run(run)
+        asyncio.run(main())
+    return collected[0]
 
 
 def collect_with_controls(
