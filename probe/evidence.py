@@ -8,6 +8,7 @@ event loop's monotonic clock by the collect layer.
 from __future__ import annotations
 
 import ipaddress
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,7 +58,9 @@ class Target:
     def label(self) -> str:
         """How reports name the target: `name (address:port/transport)`."""
         name = self.name
-        return f"{name} ({self.endpoint})" if name else self.endpoint
+        # Interned: every finding about the target carries it, and a sweep of thousands of
+        # targets should hold each label once, not once per finding.
+        return sys.intern(f"{name} ({self.endpoint})" if name else self.endpoint)
 
 
 ConnectErrorKind = Literal["refused", "timeout", "unreachable", "reset", "error"]

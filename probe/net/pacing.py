@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import resource
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable
@@ -81,37 +82,72 @@ class Pacer:
 class PoliteQueue(Generic[Job]):
     """Jobs handed to a fixed pool of workers, at most `per_target` at once for one key
     (address, port, transport): two URIs leading to the same address are probed one after
-    the other, while the workers carry on with other targets instead of waiting."""
+    the other, while the workers carry on with other targets instead of waiting.
+
+    Jobs wait in one line per key; the keys that can take another job sit in a heap by
+    the position of their next job, so jobs start in the order given as far as the rule
+    allows, and handing one out costs O(log keys) however many jobs wait.
+    """
 
     def __init__(self, jobs: Iterable[tuple[Hashable, Job]], per_target: int = 1) -> None:
         if per_target < 1:
             raise ValueError("per_target must be at least 1")
         self.per_target = per_target
-        self._jobs: deque[tuple[Hashable, Job]] = deque(jobs)
+        self._lines: dict[Hashable, deque[tuple[int, Job]]] = {}
+        for position, (key, job) in enumerate(jobs):
+            self._lines.setdefault(key, deque()).append((position, job))
+        self._ready: list[tuple[int, int, Hashable]] = []
+        self._order: dict[Hashable, int] = {}
+        for key, line in self._lines.items():
+            self._order[key] = len(self._order)
+            heapq.heappush(self._ready, (line[0][0], self._order[key], key))
         self._busy: Counter[Hashable] = Counter()
-        self._changed = asyncio.Event()
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        return sum(len(line) for line in self._lines.values())
 
     async def take(self) -> tuple[Hashable, Job] | None:
-        """The first job whose target is free, waiting while every target left is busy;
-        None when no job is left."""
-        while self._jobs:
-            for index, (key, job) in enumerate(self._jobs):
-                if self._busy[key] < self.per_target:
-                    del self._jobs[index]
-                    self._busy[key] += 1
-                    return key, job
-            self._changed.clear()
-            await self._changed.wait()
-        return None
+        """The next job whose target is free, waiting while every target with jobs left is
+        busy; None when no job is left to hand out."""
+        while not self._ready:
+            if not self._lines:
+                return None
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiting:
+                    self._waiting.remove(waiter)
+        _position, order, key = heapq.heappop(self._ready)
+        line = self._lines[key]
+        _position, job = line.popleft()
+        self._busy[key] += 1
+        if not line:
+            del self._lines[key]
+            if not self._lines:
+                self._wake(everyone=True)  # nothing left: let idle workers finish
+        elif self._busy[key] < self.per_target:
+            heapq.heappush(self._ready, (line[0][0], order, key))
+        return key, job
 
     def done(self, key: Hashable) -> None:
         self._busy[key] -= 1
         if not self._busy[key]:
             del self._busy[key]
-        self._changed.set()
+        line = self._lines.get(key)
+        if line and self._busy[key] == self.per_target - 1:
+            heapq.heappush(self._ready, (line[0][0], self._order[key], key))
+            self._wake()
+
+    def _wake(self, *, everyone: bool = False) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                if not everyone:
+                    return
 
 
 @dataclass(frozen=True, slots=True)
