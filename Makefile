@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint fuzz peers venv clean
+.PHONY: demo test lint fuzz bench peers venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,8 @@ test: venv peers
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check probe tests
-	$(BIN)/ruff format --check probe tests
+	$(BIN)/ruff check probe tests bench
+	$(BIN)/ruff format --check probe tests bench
 	$(BIN)/mypy
 
 # Every hypothesis property with 100,000 examples (about an hour on two cores); the
@@ -33,6 +33,12 @@ lint: venv
 fuzz: venv
 	SIPPROBE_FUZZ_EXAMPLES=100000 $(BIN)/python -m pytest -m fuzz -p no:randomly -q \
 		--timeout 0 --hypothesis-show-statistics
+
+# Real servers, interleaved contenders, BENCHMARKS.md written from the measurements
+# (about five minutes; `python -m bench.run --quick` for a smoke run).
+bench: venv
+	./scripts/install-peers --bench
+	$(BIN)/python -m bench.run --profile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
