@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from probe.checks.connection import check_connect, check_handshake
-from probe.checks.options import check_answer_sdp, check_options, check_response
+from probe.checks.options import (
+    check_answer_sdp,
+    check_options,
+    check_response,
+    forget_parsed,
+)
 from probe.checks.policy import OptionsPolicy, TlsPolicy
 from probe.checks.tls_session import (
     check_ciphers,
@@ -42,6 +47,7 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
         findings.append(check_options(evidence, policy.accept))
         findings.append(check_response(evidence))
         findings.append(check_answer_sdp(evidence))
+        forget_parsed()
     else:
         findings.append(not_sent(evidence))
     return [finding for finding in findings if finding is not None]

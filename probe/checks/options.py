@@ -78,10 +78,10 @@ class _Read:
     """Final responses to the request after the first (retransmitted or duplicated)."""
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4096)
 def _read(exchange: SipExchange, *, stream: bool) -> _Read:
-    """Parse an exchange once for all the checks that look at it (they run one after the
-    other for one target, so a handful of entries is enough)."""
+    """Parse an exchange once for all the checks that look at it (a ping run has thousands
+    of exchanges per target; `forget_parsed()` empties the cache after each target)."""
     try:
         request = parse_message(exchange.request, stream=False)
     except SipError:
@@ -119,6 +119,11 @@ def _read(exchange: SipExchange, *, stream: bool) -> _Read:
         tuple(malformed),
         tuple(extra),
     )
+
+
+def forget_parsed() -> None:
+    """Drop the parsed exchanges of the target just judged."""
+    _read.cache_clear()
 
 
 def _list_header(response: Response, name: str) -> list[str]:
