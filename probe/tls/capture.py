@@ -30,6 +30,12 @@ class HandshakeRecorder:
     def __init__(self) -> None:
         self.client_cert_requested = False
 
+    @property
+    def user_function(self) -> HandshakeRecorder:
+        """What reading `SSLContext._msg_callback` returns: the property expects its own
+        wrapper there, which keeps the user's callback under this name."""
+        return self
+
     def __call__(
         self,
         conn: object,
@@ -48,9 +54,19 @@ class HandshakeRecorder:
 
 
 def install_recorder(context: ssl.SSLContext) -> HandshakeRecorder:
-    """Attach a fresh recorder; one context per connection keeps the facts apart."""
+    """Attach a fresh recorder; one context per handshake keeps the facts apart.
+
+    The recorder is set on the C-level slot, under `ssl.SSLContext._msg_callback`'s
+    Python wrapper: that wrapper turns three integers into enums for every record and
+    message of the handshake (dozens per connection), work the recorder, which compares
+    plain integers, has no use for.
+    """
     recorder = HandshakeRecorder()
-    context._msg_callback = recorder  # type: ignore[attr-defined]
+    slot = getattr(_ssl._SSLContext, "_msg_callback", None)
+    if slot is not None:
+        slot.__set__(context, recorder)
+    else:  # pragma: no cover - a Python without the C slot: the wrapped property
+        context._msg_callback = recorder  # type: ignore[attr-defined]
     return recorder
 
 
