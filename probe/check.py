@@ -45,7 +45,9 @@ def run_check_command(spec: str, *, to: str | None, on_usage_error: UsageError) 
         on_usage_error(str(exc))
     reports = [run_failover_command(requests.failover, on_usage_error=on_usage_error)]
     notes = list(requests.notes)  # they name the scenario, and say why a call is skipped
-    if requests.invite is not None:
+    if requests.invite is not None and reports[0].interrupted:
+        notes.append("test call not placed: the run was interrupted")
+    elif requests.invite is not None:
         reports.append(run_invite_command(requests.invite, on_usage_error=on_usage_error))
     combined = combine_reports(tuple(reports), command="check", notes=tuple(notes))
     return regroup(combined, judge_scenario(scenario, combined.findings))

@@ -145,3 +145,32 @@ def test_scenarios_lists_the_builtins() -> None:
     assert result.returncode == 0
     for name in ("ibm-voice-agent", "twilio-secure-trunk", "teams-direct-routing", "amazon-chime"):
         assert f"builtin:{name}" in result.stdout
+
+
+def test_ctrl_c_during_the_failover_check_places_no_call(
+    tmp_path: Path, lab: LabFiles, regions: dict[str, int], silent_listener: int
+) -> None:
+    import signal
+    import time
+
+    scenario = tmp_path / "acme.toml"
+    text = SCENARIO.format(name=LAB_NAME, ca=lab.ca, a=regions["a"], b=silent_listener)
+    # Region b never answers the ClientHello: the failover check waits on it.
+    text = text.replace(f":{silent_listener}:127.0.0.2", f":{silent_listener}:127.0.0.1")
+    scenario.write_text(text.replace("timeout = 3.0", "timeout = 30.0"))
+    process = subprocess.Popen(
+        [*SIPPROBE, "check", str(scenario), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "interrupted: the report is partial" in err
+    report = json.loads(out)
+    assert "test call not placed: the run was interrupted" in report["notes"]
+    checks = {finding["check"] for finding in report["findings"]}
+    assert "sip.invite" not in checks
+    assert "sdp.srtp" not in checks
