@@ -14,6 +14,7 @@ URI headers are kept exactly as received, escapes included.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -223,6 +224,7 @@ def _first_of(text: str, chars: str, start: int) -> int:
     return min(hits, default=len(text))
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP or SIPS URI (§25.1 ``SIP-URI`` / ``SIPS-URI``)."""
     for offset, ch in enumerate(text):
@@ -390,6 +392,9 @@ def parse_params(
     return tuple(params)
 
 
+# Both are pure and their results immutable: cached, since the same From, To and Contact
+# come back in every response of a ping run and every target of a sweep.
+@functools.lru_cache(maxsize=1024)
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a From/To/Contact style value: name-addr or bare addr-spec, then params."""
     value = text.strip(" \t")
