@@ -101,12 +101,27 @@ def sweep(bench: Bench) -> WorkloadResult:
 def cold_start(bench: Bench) -> WorkloadResult:
     python = str(bench.tools.python)
     report = bench.workdir / "report-single.json"
+    listener = bench.fleet.listeners("tls")[0]
+    floor_target = c.write_floor_targets(
+        bench.workdir / "floor-single.txt",
+        [(f"sip:{NAME}:{listener.port};transport=tls", listener)],
+    )
     commands = {
         "python": [python, "-c", "pass"],
         "version": [str(bench.tools.sipprobe), "--version"],
         "options": c.sipprobe_single(bench.tools, bench.fleet),
         "options-json": c.sipprobe_single(
             bench.tools, bench.fleet, "--format", "json", "--output", f"json={report}"
+        ),
+        # The runtime's own floor for the same probe: asyncio + ssl, one handshake, one
+        # OPTIONS, nothing judged.
+        "floor": c.floor(
+            bench.tools,
+            bench.fleet,
+            "sweep",
+            floor_target,
+            bench.workdir / "floor-single.json",
+            concurrency=1,
         ),
     }
 
@@ -127,6 +142,7 @@ def cold_start(bench: Bench) -> WorkloadResult:
         "version": "sipprobe --version",
         "options": "sipprobe options, 1 probe, console report",
         "options-json": "sipprobe options, 1 probe, JSON report to a file",
+        "floor": "bare asyncio + ssl loop, 1 probe",
     }
     base = series["python"]
     return WorkloadResult(
@@ -163,6 +179,8 @@ def cold_start(bench: Bench) -> WorkloadResult:
                 threshold=1.6,
             ),
             time_ratio(series["options-json"], base, "same, JSON report ÷ python -c pass"),
+            time_ratio(series["floor"], base, "the runtime's floor: bare probe ÷ python -c pass"),
+            time_ratio(series["options"], series["floor"], "one sipprobe probe ÷ bare probe"),
         ],
         rate_unit=None,
     )
