@@ -369,7 +369,7 @@ def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError
 def run_resolve_command(
     request: OptionsRequest, *, on_usage_error: UsageError
 ) -> list[LocateResult]:
-    from probe.runner import locate_all
+    from probe.locating import locate_all
 
     uris = parse_targets(request.targets, on_usage_error)
     settings = build_settings(request, on_usage_error)
@@ -435,7 +435,9 @@ def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> R
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
     notes = [f"judged again from {request.evidence} ({when})", *_notes(as_options)]
-    return judge_run(run, policy, notes=notes)
+    # A saved run that was interrupted is judged like any other: the exit code says how
+    # judging went, not that the recording once was cut short (its note says so).
+    return replace(judge_run(run, policy, notes=notes), interrupted=False)
 
 
 def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from probe.checks import OptionsPolicy, judge_options
+from probe.checks import OptionsPolicy, forget_cached, judge_options
 from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
 from probe.evidence_io.model import ProbedTarget, ProbedUri, RunEvidence
@@ -16,9 +16,9 @@ from probe.report.model import Report
 
 
 def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -> Finding:
-    assert probed.evidence is not None
     assert probed.stopped is not None
-    check = CheckId.SIP_INVITE if probed.evidence.method == "INVITE" else CheckId.SIP_OPTIONS
+    invite = probed.evidence is not None and probed.evidence.method == "INVITE"
+    check = CheckId.SIP_INVITE if invite else CheckId.SIP_OPTIONS
     if probed.stopped == "interrupted":
         return Finding(check, Status.SKIP, label, "not finished: the run was interrupted")
     limit = f" of {max_time:g} s" if max_time is not None else ""
@@ -30,6 +30,9 @@ def judge_target(
 ) -> TargetResult:
     """Every finding about one target: how it was located, then its probe. Pure."""
     target = probed.target
+    if probed.stopped is not None and probed.evidence is None:
+        # Cut short before its name was even located: nothing is known about it.
+        return TargetResult(target, (_stopped_finding(probed, target.label, max_time),))
     if probed.evidence is None:
         skipped = Finding(
             CheckId.SIP_OPTIONS, Status.SKIP, target.label, "OPTIONS not sent: no target"
@@ -76,7 +79,20 @@ def judge_run(run: RunEvidence, policy: OptionsPolicy, *, notes: Sequence[str] =
                 )
             )
         trunk = tuple(judge_failover(ordered, mode=run.failover.mode))
+        if run.stopped is not None:
+            # Unfinished targets would read as down: the trunk cannot be judged.
+            trunk = tuple(
+                Finding(
+                    f.check,
+                    Status.SKIP,
+                    f.target,
+                    "not judged: the run did not finish every target",
+                    f.details,
+                )
+                for f in trunk
+            )
         flat = tuple(target.result for target in ordered)
+    forget_cached()
     return Report(
         command=run.command,
         started_at=run.started_at,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +25,7 @@ from probe.checks.failover import (
     weight_shares,
 )
 from probe.checks.policy import FailoverPolicy
-from probe.evidence import DEFAULT_PORTS, ProbeEvidence, Target, Transport
+from probe.evidence import ProbeEvidence
 from probe.evidence_io.model import (
     CallPlan,
     FailoverEvidence,
@@ -40,98 +39,20 @@ from probe.evidence_io.model import (
 )
 from probe.findings import TargetResult
 from probe.judging import judge_run, judge_target
-from probe.locate import LocatedTarget, LocateResult, locate
+from probe.locate import LocatedTarget, LocateResult
+from probe.locating import (
+    Located,
+    LocateSettings,
+    TargetError,
+    check_target_uri,
+    locate_all,
+    unresolved_target,
+)
 from probe.net.options import ProbeSettings, collect_options
 from probe.net.pacing import Pacer, PoliteQueue
 from probe.redirects import redirect_contacts
 from probe.report.model import Report
 from probe.sip import SipError, SipUri, parse_uri
-
-
-class TargetError(ValueError):
-    """A target URI that cannot be probed (unsupported transport...)."""
-
-
-def check_target_uri(uri: SipUri, text: str) -> Transport:
-    """Refuse what cannot be probed before any lookup; the transport RFC 3263 §4.1 implies
-    without DNS (TLS for `sips:`/`transport=tls`, else the parameter, else UDP)."""
-    if uri.scheme == "sips" and uri.transport not in (None, "tls", "tcp"):
-        raise TargetError(f"{text}: a sips: URI needs TLS, not transport={uri.transport}")
-    if uri.is_secure:
-        return "tls"
-    transport = uri.transport
-    if transport is None or transport == "udp":
-        return "udp"
-    if transport == "tcp":
-        return "tcp"
-    raise TargetError(f"{text}: transport={transport} is not supported (tls, tcp or udp)")
-
-
-def unresolved_target(uri: SipUri, text: str) -> Target:
-    """A target for a URI that located nothing: named, but with no address."""
-    transport = check_target_uri(uri, text)
-    port = uri.port if uri.port is not None else DEFAULT_PORTS[transport]
-    return Target(uri=text, host=uri.host, port=port, transport=transport)
-
-
-@dataclass(frozen=True, slots=True)
-class LocateSettings:
-    dns_server: tuple[str, int] | None = None
-    seed: int | None = None
-    """Seed for the RFC 2782 weighted choice, so an SRV order can be reproduced."""
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """One URI and where it led."""
-
-    text: str
-    uri: SipUri
-    result: LocateResult
-
-    def targets(self) -> list[tuple[LocatedTarget, Target]]:
-        return [
-            (
-                found,
-                Target(
-                    uri=self.text,
-                    host=found.host,
-                    port=found.port,
-                    transport=found.transport,
-                    address=found.address,
-                ),
-            )
-            for found in self.result.targets
-        ]
-
-
-async def locate_all(
-    uris: Sequence[tuple[str, SipUri]],
-    settings: ProbeSettings,
-    where: LocateSettings,
-    *,
-    into: dict[int, Located] | None = None,
-) -> list[Located]:
-    """Locate every URI concurrently; each result also lands in `into` as it comes, so a
-    run cut short still knows what was located."""
-    rng = random.Random(where.seed)
-    seeds = [rng.random() for _ in uris]  # drawn up front: the order of answers cannot matter
-    found = into if into is not None else {}
-
-    async def one(index: int, text: str, uri: SipUri) -> Located:
-        result = await locate(
-            uri,
-            pins=settings.pins,
-            dns_server=where.dns_server,
-            timeout=settings.phases.dns,
-            rng=random.Random(seeds[index]),
-        )
-        found[index] = Located(text, uri, result)
-        return found[index]
-
-    return list(
-        await asyncio.gather(*(one(index, text, uri) for index, (text, uri) in enumerate(uris)))
-    )
 
 
 def _started() -> dt.datetime:
@@ -178,6 +99,10 @@ def run_settings(settings: ProbeSettings, where: LocateSettings, concurrency: in
 
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+SYSTEM_RESOLVER = LocateSettings()
+"""Names looked up through the system's resolver, SRV weights drawn at random."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +186,7 @@ def _unfinished(
         entry = located.get(index)
         if entry is None:
             result = LocateResult(text, "", (), (), (f"not located: {why}",))
-            unresolved = ProbedTarget(unresolved=unresolved_target(uri, text))
+            unresolved = ProbedTarget(unresolved=unresolved_target(uri, text), stopped=reason)
             entries.append(ProbedUri(text, result, (unresolved,)))
             continue
         targets = []
@@ -346,7 +271,7 @@ async def collect_run(
     uris: Sequence[tuple[str, SipUri]],
     settings: ProbeSettings,
     *,
-    where: LocateSettings = LocateSettings(),
+    where: LocateSettings = SYSTEM_RESOLVER,
     concurrency: int = 50,
     command: RunCommand = "options",
     controls: RunControls | None = None,
@@ -366,13 +291,18 @@ async def collect_run(
     finished: dict[tuple[int, int], ProbedTarget] = {}
     stopped: StopReason | None = None
     probed: tuple[ProbedUri, ...] = ()
+    deadline = asyncio.timeout(controls.max_time)
     try:
-        async with asyncio.timeout(controls.max_time):
-            found = await locate_all(uris, settings, where, into=located)
+        async with deadline:
+            found = await locate_all(
+                uris, settings, where, into=located, concurrency=controls.concurrency
+            )
             probed = tuple(await collect_located(found, settings, controls=controls, into=finished))
             if controls.follow_redirects:
                 probed += await _follow_redirects(probed, settings, where, controls)
     except TimeoutError:
+        if not deadline.expired():
+            raise
         stopped = "max_time"
     except asyncio.CancelledError:
         task = asyncio.current_task()
@@ -430,11 +360,14 @@ async def collect_failover_run(
     settings: ProbeSettings,
     failover: FailoverPolicy,
     *,
-    where: LocateSettings = LocateSettings(),
+    where: LocateSettings = SYSTEM_RESOLVER,
     concurrency: int = 50,
     controls: RunControls | None = None,
 ) -> RunEvidence:
-    """Probe every target of every endpoint and place them in the provider's order."""
+    """Probe every target of every endpoint and place them in the provider's order (a 3xx
+    is a finding here, never followed: the provider would not follow it either)."""
+    if controls is not None and controls.follow_redirects:
+        controls = replace(controls, follow_redirects=False)
     run = await collect_run(
         [(endpoint.uri, uri) for endpoint, uri in endpoints],
         settings,
@@ -455,7 +388,7 @@ async def run_options(
     settings: ProbeSettings,
     policy: OptionsPolicy,
     *,
-    where: LocateSettings = LocateSettings(),
+    where: LocateSettings = SYSTEM_RESOLVER,
     concurrency: int = 50,
     notes: Sequence[str] = (),
 ) -> Report:
@@ -469,7 +402,7 @@ async def run_failover(
     policy: OptionsPolicy,
     failover: FailoverPolicy,
     *,
-    where: LocateSettings = LocateSettings(),
+    where: LocateSettings = SYSTEM_RESOLVER,
     concurrency: int = 50,
     notes: Sequence[str] = (),
 ) -> Report:
@@ -493,8 +426,10 @@ __all__ = [
     "collect_run",
     "judge_run",
     "judge_target",
+    "locate_all",
     "place_failover",
     "probe_located",
     "run_failover",
     "run_options",
+    "unresolved_target",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from probe.checks.connection import check_connect, check_handshake
 from probe.checks.options import (
     check_answer_sdp,
@@ -19,7 +21,16 @@ from probe.checks.tls_session import (
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, Status
 
-__all__ = ["OptionsPolicy", "TlsPolicy", "judge_options", "not_sent"]
+__all__ = ["OptionsPolicy", "TlsPolicy", "forget_cached", "judge_options", "not_sent"]
+
+
+def forget_cached() -> None:
+    """Drop what judging remembers between targets (parsed exchanges, certificate
+    verdicts): a run's judgement is done."""
+    forget_parsed()
+    certificate = sys.modules.get("probe.checks.certificate")
+    if certificate is not None:
+        certificate.forget_verdicts()
 
 
 def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Finding]:

@@ -60,6 +60,11 @@ _VERDICTS_KEPT = 256
 """Distinct (chain, name, policy, instant) verdicts remembered within one process."""
 
 
+def forget_verdicts() -> None:
+    """Drop the remembered verdicts (and the trust anchors they hold) after a run."""
+    _VERDICTS.clear()
+
+
 def judge_certificates(
     evidence: ProbeEvidence,
     anchors: TrustAnchors | None,

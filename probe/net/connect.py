@@ -150,6 +150,10 @@ async def start_tls(
                     # asyncio's own handshake timer stays out of the way of ours.
                     ssl_handshake_timeout=timeout + 5,
                 )
+        except asyncio.CancelledError:
+            # The handshake never finished: closing must not wait on its close_notify.
+            connection.handshake_failed = True
+            raise
         except (OSError, TimeoutError, EOFError) as exc:
             connection.handshake_failed = True
             kind, message, alert = classify_tls_error(exc)

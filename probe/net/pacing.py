@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 FDS_PER_PROBE = 2
-"""A probe holds one socket; a test call adds its media socket (and --verify-media
-another). Two per probe is the budget, so the bound holds for both."""
+"""A probe holds one socket; a test call adds its media socket. Two per probe is the
+budget, so the bound holds for both."""
 
 Job = TypeVar("Job")
 

@@ -18,17 +18,19 @@ from typing import Any
 
 # RFC 8446 §4: HandshakeType certificate_request(13); also TLS 1.2 (RFC 5246 §7.4).
 _CERTIFICATE_REQUEST = 13
-_HANDSHAKE = 22  # ContentType handshake(22), RFC 8446 §5.1
+_CLIENT_HELLO = 1  # HandshakeType client_hello(1)
 _HANDSHAKE = 22  # ContentType handshake(22), RFC 8446 §5.1
 
 
 class HandshakeRecorder:
-    """Receives `_msg_callback` calls for one connection's context."""
+    """Receives the message callbacks of a capture context for one handshake: whether
+    the server asked our connection for a client certificate."""
 
-    __slots__ = ("client_cert_requested",)
+    __slots__ = ("_owner", "client_cert_requested")
 
     def __init__(self) -> None:
         self.client_cert_requested = False
+        self._owner: object | None = None
 
     @property
     def user_function(self) -> HandshakeRecorder:
@@ -45,9 +47,17 @@ class HandshakeRecorder:
         msg_type: object,
         data: bytes,
     ) -> None:
-        # The values are ssl's private IntEnums; comparing with plain ints keeps us
-        # independent of their names.
-        if direction != "read" or content_type != _HANDSHAKE:
+        # The C-level slot passes plain integers, numbered as in RFC 8446 §4 and §5.1.
+        if content_type != _HANDSHAKE:
+            return
+        # A reused context still carries earlier connections (their session tickets, a
+        # TLS 1.2 renegotiation): the recorder belongs to the connection that sends the
+        # next ClientHello, and hears no other.
+        if self._owner is None:
+            if direction == "write" and msg_type == _CLIENT_HELLO:
+                self._owner = conn
+            return
+        if conn is not self._owner or direction != "read":
             return
         if msg_type == _CERTIFICATE_REQUEST:
             self.client_cert_requested = True

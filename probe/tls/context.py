@@ -79,10 +79,10 @@ class CaptureContexts:
 
     A context is held by one handshake at a time because its recorder belongs to that
     connection; once the handshake is over the context goes back for the next one. The
-    connection keeps using it afterwards, but the only message the recorder looks for,
-    CertificateRequest, cannot come after the handshake (post-handshake authentication,
-    RFC 8446 §4.6.2, is never offered). Clients keep no session cache, so every handshake
-    is a full one and presents the chain again.
+    earlier connection keeps using it afterwards (session tickets, a TLS 1.2
+    renegotiation), so each recorder hears only the connection that sent the next
+    ClientHello (probe.tls.capture). Clients keep no session cache, so every handshake is
+    a full one and presents the chain again.
     """
 
     def __init__(self, config: TlsClientConfig) -> None:

@@ -9,38 +9,44 @@ from probe.evidence import ExchangeOutcome, ProbeEvidence, Received, SipExchange
 from probe.findings import CheckId
 from probe.redirects import redirect_contacts
 from probe.runner import collect_run, judge_run
-from probe.sip import Request
+from probe.sip import Request, build_options, build_response, parse_uri
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.scripted import response_bytes, scripted_server, tls_server_context
 
+REQUEST = build_options(
+    parse_uri("sip:a.test;transport=tls"),
+    transport="TLS",
+    local_host="127.0.0.1",
+    local_port=5000,
+    branch="z9hG4bKredirect",
+    from_tag="1",
+    call_id="c",
+    user_agent="test",
+)
 
-def evidence_with(response: bytes, outcome: ExchangeOutcome = "answered") -> ProbeEvidence:
+
+def evidence_with(*responses: bytes, outcome: ExchangeOutcome = "answered") -> ProbeEvidence:
     exchange = SipExchange(
         method="OPTIONS",
-        request=b"",
+        request=REQUEST.to_bytes(),
         sent_at_ms=0.0,
         outcome=outcome,
-        received=(Received(1.0, response),),
+        received=tuple(Received(1.0, response) for response in responses),
         final_at_ms=1.0,
     )
     target = Target(uri="sip:a.test", host="a.test", port=5061, transport="tls")
     return ProbeEvidence(target=target, started_at="", timeout_s=1.0, exchanges=(exchange,))
 
 
-def redirect(code: int, *contacts: str) -> bytes:
-    lines = [
-        f"SIP/2.0 {code} Moved",
-        "Via: SIP/2.0/TLS 127.0.0.1:5000;branch=z9hG4bKx",
-        "From: <sip:p@a.test>;tag=1",
-        "To: <sip:a.test>;tag=2",
-        "Call-ID: c",
-        "CSeq: 1 OPTIONS",
-        *(f"Contact: {contact}" for contact in contacts),
-        "Content-Length: 0",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+def redirect(code: int, *contacts: str, branch: str | None = None) -> bytes:
+    response = build_response(
+        REQUEST, code, "Moved", to_tag="2", extra_headers=[("Contact", c) for c in contacts]
+    ).to_bytes()
+    if branch is not None:
+        response = response.replace(b"z9hG4bKredirect", branch.encode())
+    return response
 
 
 def test_contacts_come_highest_q_first_and_only_sip_uris() -> None:
@@ -58,11 +64,18 @@ def test_contacts_come_highest_q_first_and_only_sip_uris() -> None:
     ]
 
 
-def test_no_contacts_from_anything_but_a_3xx() -> None:
+def test_no_contacts_from_anything_but_the_final_3xx() -> None:
     ok = redirect(200, "<sip:elsewhere.test>")
     assert redirect_contacts(evidence_with(ok)) == []
-    assert redirect_contacts(evidence_with(redirect(302, "<sip:x.test>"), "timeout")) == []
+    moved = redirect(302, "<sip:x.test>")
+    assert redirect_contacts(evidence_with(moved, outcome="timeout")) == []
     assert redirect_contacts(evidence_with(b"garbage\r\n\r\n")) == []
+    # A stray 3xx (another transaction's) beside the real 200 sends nobody anywhere...
+    stray = redirect(302, "<sip:evil.test>", branch="z9hG4bKother")
+    assert redirect_contacts(evidence_with(ok, stray)) == []
+    assert redirect_contacts(evidence_with(stray, ok)) == []
+    # ...while the real 302 is followed even when something else comes after it.
+    assert redirect_contacts(evidence_with(moved, stray)) == ["sip:x.test"]
 
 
 async def test_a_redirect_is_reported_and_followed_only_when_asked(lab: LabFiles) -> None:

@@ -150,6 +150,21 @@ async def test_ctrl_c_prints_the_partial_report_and_exits_130(
     skipped = [f for f in report["findings"] if f["summary"].startswith("not finished")]
     assert [(f["check"], f["status"]) for f in skipped] == [("sip.options", "skip")]
     assert loads_evidence(saved.read_text()).stopped == "interrupted"
+    # Judged again later, the saved run keeps its note but is no interrupted command.
+    judged = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "probe",
+        "judge",
+        str(saved),
+        "--ca",
+        str(lab.ca),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    judged_out, _ = await asyncio.wait_for(judged.communicate(), 20)
+    assert judged.returncode == 0, judged_out.decode()
+    assert "run interrupted (Ctrl-C): 1 of 2 targets finished" in judged_out.decode()
 
 
 async def test_targets_sharing_an_address_are_probed_one_at_a_time(lab: LabFiles) -> None:
@@ -222,3 +237,57 @@ async def test_requests_carry_an_identifying_user_agent(lab: LabFiles) -> None:
     from probe import __version__
 
     assert seen == [f"sipprobe/{__version__}"]
+
+
+async def test_a_failover_cut_short_leaves_the_trunk_unjudged(lab: LabFiles) -> None:
+    from probe.app import FailoverRequest, build_endpoints
+    from probe.checks.policy import FailoverPolicy
+    from probe.runner import collect_failover_run
+
+    context = tls_server_context(lab.server, lab.server_key)
+    async with (
+        scripted_server(answer_ok, context) as healthy,
+        scripted_server(stay_silent, context) as silent,
+    ):
+        common = OptionsRequest(
+            targets=[uri(healthy), uri(silent)],
+            pins=pins(healthy, silent),
+            ca=lab.ca,
+            timeout=5.0,
+            max_time=0.6,
+        )
+        run = prepare(common, no_usage_error)
+        endpoints, mode = build_endpoints(FailoverRequest(common), run.uris, no_usage_error)
+        evidence = await collect_failover_run(
+            endpoints, run.settings, FailoverPolicy(mode=mode), controls=run.controls
+        )
+    report = judge_run(evidence, run.policy)
+    assert report.trunk_findings
+    # The silent endpoint was never judged: "primary down" or "no failover path" would
+    # be claims about a target nobody finished probing.
+    assert {f.status for f in report.trunk_findings} == {Status.SKIP}
+    assert all("did not finish" in f.summary for f in report.trunk_findings)
+
+
+async def test_a_name_not_yet_located_when_the_run_stops_is_not_a_dns_failure() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        request = OptionsRequest(
+            targets=["sip:trunk.example.test;transport=tls"],
+            dns_server=f"127.0.0.1:{silent.getsockname()[1]}",
+            timeout=5.0,
+            max_time=0.3,
+        )
+        run = prepare(request, no_usage_error)
+        evidence = await collect_run(run.uris, run.settings, where=run.where, controls=run.controls)
+    report = judge_run(evidence, run.policy)
+    (result,) = report.results
+    (finding,) = result.findings
+    assert finding.check == CheckId.SIP_OPTIONS
+    assert (finding.status, finding.summary) == (
+        Status.FAIL,
+        "not finished within the run's --max-time of 0.3 s",
+    )
+    assert "0 of 1 targets finished" in report.notes[-1]

@@ -19,11 +19,25 @@ def test_private_hooks_exist_on_this_python() -> None:
 
 
 def test_recorder_sees_only_a_received_certificate_request() -> None:
+    ours = object()
     recorder = HandshakeRecorder()
-    recorder(None, "write", None, 22, 13, b"")
-    recorder(None, "read", None, 23, 13, b"")
+    recorder(ours, "write", None, 22, 1, b"")  # our ClientHello: the recorder is ours now
+    recorder(ours, "write", None, 22, 13, b"")
+    recorder(ours, "read", None, 23, 13, b"")
     assert not recorder.client_cert_requested
-    recorder(None, "read", None, 22, 13, b"")
+    recorder(ours, "read", None, 22, 13, b"")
+    assert recorder.client_cert_requested
+
+
+def test_recorder_ignores_the_earlier_connections_of_a_reused_context() -> None:
+    earlier, ours = object(), object()
+    recorder = HandshakeRecorder()
+    # Before our ClientHello, and from any other connection after it: not ours.
+    recorder(earlier, "read", None, 22, 13, b"")
+    recorder(ours, "write", None, 22, 1, b"")
+    recorder(earlier, "read", None, 22, 13, b"")
+    assert not recorder.client_cert_requested
+    recorder(ours, "read", None, 22, 13, b"")
     assert recorder.client_cert_requested
 
 
