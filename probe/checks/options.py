@@ -82,6 +82,17 @@ class _Read:
 def _read(exchange: SipExchange, *, stream: bool) -> _Read:
     """Parse an exchange once for all the checks that look at it (a ping run has thousands
     of exchanges per target; `forget_parsed()` empties the cache after each target)."""
+    only = exchange.received[0] if len(exchange.received) == 1 else None
+    if exchange.outcome == "answered" and only is not None and only.error is None:
+        # The collector called the exchange answered because this, the only message, is a
+        # final response matching the request (§17.1.3): no need to parse the request
+        # again to match it.
+        try:
+            alone = parse_message(only.data, stream=stream)
+        except SipError:
+            alone = None
+        if isinstance(alone, Response) and alone.status_code >= 200:
+            return _Read(None, alone, (), (), ())
     try:
         request = parse_message(exchange.request, stream=False)
     except SipError:
