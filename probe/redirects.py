@@ -8,15 +8,9 @@ each reported as its own target next to the one that redirected.
 
 from __future__ import annotations
 
-from probe.evidence import ProbeEvidence, SipExchange
-from probe.sip import (
-    Request,
-    Response,
-    SipError,
-    match_response,
-    parse_message,
-    parse_name_addr,
-)
+from probe.checks.options import read_exchange
+from probe.evidence import ProbeEvidence
+from probe.sip import SipError, parse_name_addr
 
 MAX_FOLLOWED = 8
 """Contacts taken from one redirect: a 300 may list many, and each costs a probe."""
@@ -28,7 +22,10 @@ def redirect_contacts(evidence: ProbeEvidence) -> list[str]:
     answered = [x for x in evidence.exchanges if x.outcome == "answered" and x.received]
     if not answered:
         return []
-    message = _final_response(answered[-1])
+    # The final response that answers the request (§17.1.3), read as the checks read it:
+    # a stray 3xx beside it, or anything after it, must not send a probe elsewhere.
+    stream = evidence.target.transport != "udp"
+    message = read_exchange(answered[-1], stream=stream).final
     if message is None or not 300 <= message.status_code <= 399:
         return []
     ranked: list[tuple[float, int, str]] = []
@@ -45,31 +42,6 @@ def redirect_contacts(evidence: ProbeEvidence) -> list[str]:
         if uri not in seen:
             seen.append(uri)
     return seen[:MAX_FOLLOWED]
-
-
-def _final_response(exchange: SipExchange) -> Response | None:
-    """The first final response that answers the exchange's request (§17.1.3): a stray
-    3xx beside it, or anything after it, must not send a probe elsewhere."""
-    try:
-        request = parse_message(exchange.request, stream=False)
-    except SipError:
-        return None
-    if not isinstance(request, Request):
-        return None
-    for item in exchange.received:
-        if item.error is not None:
-            continue
-        try:
-            message = parse_message(item.data)
-        except SipError:
-            continue
-        if (
-            isinstance(message, Response)
-            and message.status_code >= 200
-            and match_response(request, message).matched
-        ):
-            return message
-    return None
 
 
 def _q_value(text: str | None) -> float:

@@ -79,7 +79,7 @@ class _Read:
 
 
 @functools.lru_cache(maxsize=4096)
-def _read(exchange: SipExchange, *, stream: bool) -> _Read:
+def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
     """Parse an exchange once for all the checks that look at it (a ping run has thousands
     of exchanges per target; `forget_parsed()` empties the cache after each target)."""
     only = exchange.received[0] if len(exchange.received) == 1 else None
@@ -134,7 +134,7 @@ def _read(exchange: SipExchange, *, stream: bool) -> _Read:
 
 def forget_parsed() -> None:
     """Drop the parsed exchanges of the target just judged."""
-    _read.cache_clear()
+    read_exchange.cache_clear()
 
 
 def _list_header(response: Response, name: str) -> list[str]:
@@ -196,7 +196,7 @@ def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | N
     if len(exchanges) > 1:
         return _check_ping(evidence, accept)
     exchange = exchanges[0]
-    read = _read(exchange, stream=evidence.target.transport != "udp")
+    read = read_exchange(exchange, stream=evidence.target.transport != "udp")
     details: dict[str, JsonValue] = {
         "outcome": exchange.outcome,
         "rtt_ms": rounded_ms(exchange.rtt_ms),
@@ -279,7 +279,7 @@ def _check_ping(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding:
     codes: list[int | None] = []
     healthy = 0
     for exchange in evidence.exchanges:
-        final = _read(exchange, stream=evidence.target.transport != "udp").final
+        final = read_exchange(exchange, stream=evidence.target.transport != "udp").final
         codes.append(final.status_code if final else None)
         if final is not None and exchange.rtt_ms is not None:
             rtts.append(exchange.rtt_ms)
@@ -327,7 +327,7 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
     missing_recommended: set[str] = set()
     finals = 0
     for exchange in evidence.exchanges:
-        read = _read(exchange, stream=evidence.target.transport != "udp")
+        read = read_exchange(exchange, stream=evidence.target.transport != "udp")
         malformed.extend(read.malformed)
         stray.extend(f"{r.status_code} {r.reason}: {why}" for r, why in read.stray)
         extra.extend(f"{r.status_code} {r.reason}" for r in read.extra)
@@ -390,7 +390,7 @@ def check_answer_sdp(evidence: ProbeEvidence) -> Finding | None:
     """SDP carried by the final answer to OPTIONS (RFC 3261 §11.2): informational only."""
     if not evidence.exchanges:
         return None
-    final = _read(evidence.exchanges[0], stream=evidence.target.transport != "udp").final
+    final = read_exchange(evidence.exchanges[0], stream=evidence.target.transport != "udp").final
     if final is None or not final.body:
         return None
     from probe.checks.srtp import check_options_sdp
