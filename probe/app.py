@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -19,6 +19,8 @@ from probe.checks import OptionsPolicy, TlsPolicy
 from probe.checks.failover import Endpoint, OrderMode
 from probe.checks.options import AcceptError, parse_accept
 from probe.checks.policy import FailoverPolicy
+from probe.findings import TargetResult
+from probe.judging import TargetJudge
 from probe.locate.pins import Pin, PinError, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
@@ -223,6 +225,9 @@ class Prepared:
     where: LocateSettings
     notes: list[str]
     controls: RunControls
+    judge: TargetJudge
+    """Judges each target as it finishes (the collection then keeps only what the
+    evidence file, if any, needs)."""
 
 
 def check_evidence_out(path: Path | None, usage: UsageError) -> None:
@@ -259,13 +264,17 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     uris = parse_targets(request.targets, usage)
     check_evidence_out(request.evidence_out, usage)
     controls, control_notes = build_controls(request, usage)
+    policy = build_policy(request, could_use_tls(uris), usage)
+    # The whole evidence is kept only for the file and for the redirects to follow.
+    keep = request.evidence_out is not None or request.follow_redirects
     return Prepared(
         uris=uris,
         settings=build_settings(request, usage),
-        policy=build_policy(request, could_use_tls(uris), usage),
+        policy=policy,
         where=build_locate(request, usage),
         notes=[*_notes(request), *control_notes],
         controls=controls,
+        judge=TargetJudge(policy, keep_evidence=keep),
     )
 
 
@@ -275,9 +284,10 @@ def finish(
     notes: Sequence[str],
     request: OptionsRequest,
     usage: UsageError,
+    judged: Mapping[tuple[int, int], TargetResult] | None = None,
 ) -> Report:
     """Save the evidence when asked (first: it is worth keeping whatever the verdict),
-    then judge it."""
+    then judge it (`judged`: the targets already judged as they finished)."""
     if request.evidence_out is not None:
         from probe.evidence_io import write_evidence
 
@@ -286,7 +296,7 @@ def finish(
         except OSError as exc:
             usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
     with steady_heap():
-        return judge_run(evidence, policy, notes=notes)
+        return judge_run(evidence, policy, notes=notes, judged=judged)
 
 
 def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
@@ -330,14 +340,21 @@ def collect_with_controls(
     command: RunCommand = "options",
 ) -> RunEvidence:
     return _collect(
-        collect_run(uris, settings, where=run.where, command=command, controls=run.controls)
+        collect_run(
+            uris,
+            settings,
+            where=run.where,
+            command=command,
+            controls=run.controls,
+            judge=run.judge,
+        )
     )
 
 
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request, on_usage_error)
     evidence = collect_with_controls(run.uris, run.settings, run)
-    return finish(evidence, run.policy, run.notes, request, on_usage_error)
+    return finish(evidence, run.policy, run.notes, request, on_usage_error, run.judge.results)
 
 
 def build_endpoints(
@@ -378,10 +395,11 @@ def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError
             FailoverPolicy(mode=mode),
             where=run.where,
             controls=run.controls,
+            judge=run.judge,
         )
     )
     notes = [*run.notes, *request.extra_notes]
-    return finish(evidence, run.policy, notes, request.common, on_usage_error)
+    return finish(evidence, run.policy, notes, request.common, on_usage_error, run.judge.results)
 
 
 def run_resolve_command(

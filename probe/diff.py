@@ -104,7 +104,7 @@ def _answer(evidence: ProbeEvidence, result: TargetResult) -> tuple[str | None, 
 
 
 def _facts(run: RunEvidence, index: int, probed: ProbedTarget, policy: OptionsPolicy) -> _Facts:
-    result = judge_target(run.uris[index], probed, policy)
+    result = judge_target(run.uris[index].locate, probed, policy)
     healthy, why = health(result)
     evidence = probed.evidence
     if evidence is None:

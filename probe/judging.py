@@ -5,13 +5,16 @@ go through the same code."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from probe.checks import OptionsPolicy, forget_cached, judge_options
 from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
-from probe.evidence_io.model import ProbedTarget, ProbedUri, RunEvidence
+from probe.evidence import ProbeEvidence
+from probe.evidence_io.model import ProbedTarget, RunEvidence
 from probe.findings import CheckId, Finding, Status, TargetResult
+from probe.locate import LocateResult
 from probe.report.model import Report
 
 
@@ -26,9 +29,13 @@ def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -
 
 
 def judge_target(
-    entry: ProbedUri, probed: ProbedTarget, policy: OptionsPolicy, max_time: float | None = None
+    locate: LocateResult,
+    probed: ProbedTarget,
+    policy: OptionsPolicy,
+    max_time: float | None = None,
 ) -> TargetResult:
-    """Every finding about one target: how it was located, then its probe. Pure."""
+    """Every finding about one target: how it was located (`locate`, its URI's plan),
+    then its probe. Pure."""
     target = probed.target
     if probed.stopped is not None and probed.evidence is None:
         # Cut short before its name was even located: nothing is known about it.
@@ -37,29 +44,77 @@ def judge_target(
         skipped = Finding(
             CheckId.SIP_OPTIONS, Status.SKIP, target.label, "OPTIONS not sent: no target"
         )
-        return TargetResult(target, (check_unlocated(entry.locate, target.label), skipped))
+        return TargetResult(target, (check_unlocated(locate, target.label), skipped))
     if probed.stopped is not None:
         findings = [_stopped_finding(probed, target.label, max_time)]
     else:
         findings = judge_options(probed.evidence, policy)
     location = (
-        check_location(entry.locate, probed.located, target.label)
-        if probed.located is not None
-        else None
+        check_location(locate, probed.located, target.label) if probed.located is not None else None
     )
     return TargetResult(target, tuple([location, *findings] if location else findings))
 
 
-def judge_run(run: RunEvidence, policy: OptionsPolicy, *, notes: Sequence[str] = ()) -> Report:
+class TargetJudge:
+    """Judges each target the moment its probe finishes, during the collection.
+
+    A sweep then need not hold every target's evidence until the end: unless the evidence
+    is to be kept (`--evidence-out`), only the target itself stays, beside its result, and
+    memory follows the concurrency rather than the number of targets. The results are the
+    ones `judge_run` would reach from the whole evidence (the same `judge_target`, the same
+    instant for certificates); `judge_run(run, policy, judged=judge.results)` uses them.
+    """
+
+    def __init__(self, policy: OptionsPolicy, *, keep_evidence: bool) -> None:
+        self.policy = policy
+        self.keep_evidence = keep_evidence
+        self.results: dict[tuple[int, int], TargetResult] = {}
+        """By (URI index, target index) in the run's evidence."""
+
+    def start(self, started_at: str) -> None:
+        """The run started: certificates are judged at that instant (as `judge_run`)."""
+        if self.policy.now is None:
+            self.policy = self.policy.at(dt.datetime.fromisoformat(started_at))
+
+    def finished(
+        self, key: tuple[int, int], locate: LocateResult, probed: ProbedTarget
+    ) -> ProbedTarget:
+        """Judge one finished target; what of it the run's evidence keeps."""
+        self.results[key] = judge_target(locate, probed, self.policy)
+        evidence = probed.evidence
+        if self.keep_evidence or evidence is None:
+            return probed
+        target_only = ProbeEvidence(
+            target=evidence.target,
+            started_at=evidence.started_at,
+            timeout_s=evidence.timeout_s,
+            method=evidence.method,
+        )
+        return replace(probed, evidence=target_only)
+
+
+def judge_run(
+    run: RunEvidence,
+    policy: OptionsPolicy,
+    *,
+    notes: Sequence[str] = (),
+    judged: Mapping[tuple[int, int], TargetResult] | None = None,
+) -> Report:
     """The report of a run's evidence, fresh or loaded from a file. Pure.
 
     Certificates are judged at `policy.now`, by default at the instant the run started.
+    `judged` holds targets already judged as they finished (`TargetJudge`), by (URI index,
+    target index); every other target is judged here.
     """
     if policy.now is None:
         policy = policy.at(dt.datetime.fromisoformat(run.started_at))
+    early = judged or {}
     results = [
-        [judge_target(entry, one, policy, run.max_time_s) for one in entry.targets]
-        for entry in run.uris
+        [
+            early.get((index, number)) or judge_target(entry.locate, one, policy, run.max_time_s)
+            for number, one in enumerate(entry.targets)
+        ]
+        for index, entry in enumerate(run.uris)
     ]
     flat = tuple(result for group in results for result in group)
     trunk: tuple[Finding, ...] = ()

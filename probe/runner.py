@@ -38,7 +38,7 @@ from probe.evidence_io.model import (
     StopReason,
 )
 from probe.findings import TargetResult
-from probe.judging import judge_run, judge_target
+from probe.judging import TargetJudge, judge_run, judge_target
 from probe.locate import LocatedTarget, LocateResult
 from probe.locating import (
     Located,
@@ -130,10 +130,13 @@ async def collect_located(
     concurrency: int = 50,
     controls: RunControls | None = None,
     into: dict[tuple[int, int], ProbedTarget] | None = None,
+    judge: TargetJudge | None = None,
 ) -> list[ProbedUri]:
     """Collect the evidence of every target of every located URI, at most `concurrency`
     at a time, paced and one connection per target; input order kept. Each finished
-    target also lands in `into`. A URI that located nothing keeps its unprobed target."""
+    target also lands in `into`, judged first by `judge` when there is one (which then
+    says what of its evidence to keep). A URI that located nothing keeps its unprobed
+    target."""
     controls = controls or RunControls(concurrency=concurrency)
     pacer = Pacer(controls.rate)
     finished = into if into is not None else {}
@@ -155,7 +158,10 @@ async def collect_located(
                 evidence = await collect_options(located[index].uri, target, settings)
             finally:
                 queue.done(key)
-            finished[index, number] = ProbedTarget(located=found, evidence=evidence)
+            probed = ProbedTarget(located=found, evidence=evidence)
+            if judge is not None:
+                probed = judge.finished((index, number), located[index].result, probed)
+            finished[index, number] = probed
             progress.advanced(evidence.target.label)
 
     async with asyncio.TaskGroup() as workers:
@@ -220,7 +226,7 @@ async def probe_located(
     that located nothing gets one result carrying the failing `dns.resolve`.
     """
     probed = await collect_located(located, settings, concurrency=concurrency)
-    return [[judge_target(entry, one, policy) for one in entry.targets] for entry in probed]
+    return [[judge_target(entry.locate, one, policy) for one in entry.targets] for entry in probed]
 
 
 def _placement(
@@ -275,8 +281,10 @@ async def collect_run(
     concurrency: int = 50,
     command: RunCommand = "options",
     controls: RunControls | None = None,
+    judge: TargetJudge | None = None,
 ) -> RunEvidence:
-    """Locate and probe every URI; the evidence only, judged by `judge_run`.
+    """Locate and probe every URI; the evidence only, judged by `judge_run` (with
+    `judge`, each target is judged as it finishes and `judge_run` takes its results).
 
     With `controls.max_time` the run ends at that deadline, and with
     `controls.keep_partial_on_cancel` a cancellation (Ctrl-C) ends it: either way every
@@ -287,6 +295,8 @@ async def collect_run(
     started_at = _started()
     started_iso = started_at.isoformat(timespec="milliseconds")
     started = time.perf_counter()
+    if judge is not None:
+        judge.start(started_iso)
     located: dict[int, Located] = {}
     finished: dict[tuple[int, int], ProbedTarget] = {}
     stopped: StopReason | None = None
@@ -297,7 +307,11 @@ async def collect_run(
             found = await locate_all(
                 uris, settings, where, into=located, concurrency=controls.concurrency
             )
-            probed = tuple(await collect_located(found, settings, controls=controls, into=finished))
+            probed = tuple(
+                await collect_located(
+                    found, settings, controls=controls, into=finished, judge=judge
+                )
+            )
             if controls.follow_redirects:
                 probed += await _follow_redirects(probed, settings, where, controls)
     except TimeoutError:
@@ -363,6 +377,7 @@ async def collect_failover_run(
     where: LocateSettings = SYSTEM_RESOLVER,
     concurrency: int = 50,
     controls: RunControls | None = None,
+    judge: TargetJudge | None = None,
 ) -> RunEvidence:
     """Probe every target of every endpoint and place them in the provider's order (a 3xx
     is a finding here, never followed: the provider would not follow it either)."""
@@ -375,6 +390,7 @@ async def collect_failover_run(
         concurrency=concurrency,
         command="failover",
         controls=controls,
+        judge=judge,
     )
     uris = tuple(
         replace(entry, endpoint=endpoint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import statistics
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -138,16 +139,22 @@ def forget_parsed() -> None:
 
 
 def _list_header(response: Response, name: str) -> list[str]:
-    return [value.strip() for value in response.headers.get_all(name) if value.strip()]
+    return [sys.intern(value.strip()) for value in response.headers.get_all(name) if value.strip()]
+
+
+def _shared(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
 
 
 def _answer_details(response: Response) -> dict[str, JsonValue]:
+    # Interned: a sweep's servers mostly answer with the same reason, Server and lists,
+    # and a finding outlives its response; thousands of targets then hold one copy.
     headers = response.headers
     return {
         "status_code": response.status_code,
-        "reason": response.reason,
-        "server": headers.get("Server"),
-        "user_agent": headers.get("User-Agent"),
+        "reason": _shared(response.reason),
+        "server": _shared(headers.get("Server")),
+        "user_agent": _shared(headers.get("User-Agent")),
         "allow": _list_header(response, "Allow"),
         "supported": _list_header(response, "Supported"),
         "accept": _list_header(response, "Accept"),
@@ -200,7 +207,7 @@ def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | N
     details: dict[str, JsonValue] = {
         "outcome": exchange.outcome,
         "rtt_ms": rounded_ms(exchange.rtt_ms),
-        "accepted": str(accept),
+        "accepted": sys.intern(str(accept)),
         "retransmissions": exchange.retransmissions,
         "expired": exchange.expired,
         "provisional": [response.status_code for response in read.provisional],
@@ -296,7 +303,7 @@ def _check_ping(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding:
         "codes": codes,
         "rtts_ms": [rounded_ms(rtt) for rtt in rtts],
         "rtt_ms": {key: rounded_ms(value) for key, value in stats.items()} if stats else None,
-        "accepted": str(accept),
+        "accepted": sys.intern(str(accept)),
     }
     spread = (
         "rtt min/avg/max/stdev = {min:.1f}/{avg:.1f}/{max:.1f}/{stdev:.1f} ms".format(**stats)
