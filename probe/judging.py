@@ -13,7 +13,7 @@ from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
 from probe.evidence import ProbeEvidence
 from probe.evidence_io.model import ProbedTarget, RunEvidence
-from probe.findings import CheckId, Finding, Status, TargetResult
+from probe.findings import CheckId, Finding, JsonValue, Status, TargetResult
 from probe.locate import LocateResult
 from probe.report.model import Report
 
@@ -55,6 +55,9 @@ def judge_target(
     return TargetResult(target, tuple([location, *findings] if location else findings))
 
 
+_REMEMBERED_FINDINGS = 64
+
+
 class TargetJudge:
     """Judges each target the moment its probe finishes, during the collection.
 
@@ -70,6 +73,36 @@ class TargetJudge:
         self.keep_evidence = keep_evidence
         self.results: dict[tuple[int, int], TargetResult] = {}
         """By (URI index, target index) in the run's evidence."""
+        self._said: dict[tuple[object, ...], tuple[str, Mapping[str, JsonValue]]] = {}
+
+    def _shared(self, finding: Finding) -> Finding:
+        """`finding`, its summary and details shared with an earlier target's equal ones.
+
+        Most of a sweep's findings say the same thing of every target (the TLS version, no
+        client certificate asked, a well-formed answer): the results then hold one copy
+        of each text and details rather than one per target. Only the last few distinct
+        ones are remembered, so findings unique to their target cost nothing more."""
+        try:
+            key = (
+                finding.check,
+                finding.summary,
+                *(
+                    (name, type(value), tuple(value) if isinstance(value, list) else value)
+                    for name, value in finding.details.items()
+                ),
+            )
+            said = self._said.get(key)
+        except TypeError:  # details holding objects or nested lists: kept as they are
+            return finding
+        if said is None:
+            if len(self._said) >= _REMEMBERED_FINDINGS:
+                del self._said[next(iter(self._said))]
+            self._said[key] = (finding.summary, finding.details)
+            return finding
+        summary, details = said
+        if details is finding.details:
+            return finding
+        return Finding(finding.check, finding.status, finding.target, summary, details)
 
     def start(self, started_at: str) -> None:
         """The run started: certificates are judged at that instant (as `judge_run`)."""
@@ -80,7 +113,8 @@ class TargetJudge:
         self, key: tuple[int, int], locate: LocateResult, probed: ProbedTarget
     ) -> ProbedTarget:
         """Judge one finished target; what of it the run's evidence keeps."""
-        self.results[key] = judge_target(locate, probed, self.policy)
+        result = judge_target(locate, probed, self.policy)
+        self.results[key] = replace(result, findings=tuple(map(self._shared, result.findings)))
         evidence = probed.evidence
         if self.keep_evidence or evidence is None:
             return probed

@@ -139,7 +139,15 @@ def forget_parsed() -> None:
 
 
 def _list_header(response: Response, name: str) -> list[str]:
-    return [sys.intern(value.strip()) for value in response.headers.get_all(name) if value.strip()]
+    return _shared_list(tuple(value.strip() for value in response.headers.get_all(name)))
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_list(values: tuple[str, ...]) -> list[str]:
+    """One list per distinct Allow/Supported/Accept: a sweep's servers mostly send the
+    same ones, and the findings that quote them live until the report (shared, so never
+    to be changed in place)."""
+    return [sys.intern(value) for value in values if value]
 
 
 def _shared(text: str | None) -> str | None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import sys
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -237,7 +238,11 @@ class LocatePlanner:
             )
         elif self._uri.port is not None:
             assert transport is not None
-            note = f"explicit port {self._uri.port}: A/AAAA only, no NAPTR/SRV (RFC 3263 §4.2)"
+            # Interned, as the other plan texts below: a sweep plans thousands of URIs
+            # with the same few explanations.
+            note = sys.intern(
+                f"explicit port {self._uri.port}: A/AAAA only, no NAPTR/SRV (RFC 3263 §4.2)"
+            )
             self._begin_addresses([_Slot(host, self._uri.port, transport, (*via, note))])
         elif transport is not None:
             # §4.2: a transport but no port: the SRV of that transport only.
@@ -269,7 +274,7 @@ class LocatePlanner:
         # RFC 3263 §4.1: a SIPS URI with transport=tcp means TLS over TCP.
         transport: Transport = "tls" if self._sips else chosen
         extra = " (TLS, as the URI is sips:)" if self._sips and param == "tcp" else ""
-        self._transport_reason = f"{where} in the URI{extra} (RFC 3263 §4.1)"
+        self._transport_reason = sys.intern(f"{where} in the URI{extra} (RFC 3263 §4.1)")
         return transport
 
     def _standard_step(self, transport: Transport) -> _SrvStep:
@@ -414,7 +419,7 @@ class LocatePlanner:
             pin = find_pin(self._pins, slot.name, slot.port)
             found: list[tuple[str, tuple[str, ...]]]
             if pin is not None:
-                found = [(pin.address, (f"pinned by --resolve {pin}",))]
+                found = [(pin.address, (sys.intern(f"pinned by --resolve {pin}"),))]
             else:
                 found = self._addresses_of(slot.name)
             for address, lines in found:

@@ -10,11 +10,17 @@ import asyncio
 import contextlib
 import errno
 import ssl
+import sys
 from dataclasses import dataclass
 
 from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence
 from probe.tls.capture import presented_chain_der
 from probe.tls.context import TlsClientConfig, capture_contexts
+
+
+def _shared(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
+
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -98,7 +104,10 @@ async def open_tcp(
     elapsed = (loop.time() - started) * 1000
     sockname = writer.get_extra_info("sockname") or ("", None)
     return StreamConnection(reader, writer), ConnectEvidence(
-        ok=True, elapsed_ms=elapsed, local_address=str(sockname[0]), local_port=sockname[1]
+        ok=True,
+        elapsed_ms=elapsed,
+        local_address=sys.intern(str(sockname[0])),
+        local_port=sockname[1],
     )
 
 
@@ -178,10 +187,12 @@ async def start_tls(
     if ssl_object is not None:
         with contextlib.suppress(AttributeError, ValueError):
             chain = presented_chain_der(ssl_object)
-        version = ssl_object.version()
+        # Interned: every connection of a sweep names the same few versions and suites,
+        # and the findings that quote them live until the report.
+        version = _shared(ssl_object.version())
         cipher_info = ssl_object.cipher()
         if cipher_info is not None:
-            cipher, _protocol, bits = cipher_info
+            cipher, bits = _shared(cipher_info[0]), cipher_info[2]
     return TlsEvidence(
         ok=True,
         sni=sni,

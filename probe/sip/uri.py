@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,7 +90,9 @@ def parse_host(text: str) -> tuple[str, HostKind]:
             raise SipParseError(f"invalid IPv4 address {_excerpt(text)}: octet above 255")
         return ".".join(map(str, octets)), "ipv4"
     if _abnf.HOSTNAME_RE.fullmatch(text):
-        return text.lower(), "name"
+        # Interned (as parameter names and values below): a sweep's thousands of URIs
+        # name the same few hosts and parameters, and the parsed URIs live all run long.
+        return sys.intern(text.lower()), "name"
     # §25.1: labels of letters, digits and inner '-', the last starting with a letter.
     raise SipParseError(f"invalid host {_excerpt(text)}: not a hostname, IPv4 or [IPv6]")
 
@@ -294,7 +297,7 @@ def parse_uri(text: str) -> SipUri:
             has_value and not _abnf.PARAMCHARS_RE.fullmatch(value)
         ):
             raise _uri_error(text, offset, f"invalid URI parameter {_excerpt(piece)}")
-        params.append((name.lower(), value if has_value else None))
+        params.append((sys.intern(name.lower()), sys.intern(value) if has_value else None))
         offset += len(piece) + 1
 
     # headers = "?" header *("&" header)
