@@ -4,6 +4,7 @@ servers on loopback."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -291,3 +292,44 @@ async def test_a_name_not_yet_located_when_the_run_stops_is_not_a_dns_failure() 
         "not finished within the run's --max-time of 0.3 s",
     )
     assert "0 of 1 targets finished" in report.notes[-1]
+
+
+async def test_targets_judged_as_they_finish_give_the_report_of_the_whole_evidence(
+    lab: LabFiles,
+) -> None:
+    """The run of `sipprobe options` without --evidence-out: each target judged as it
+    finishes and only its target kept; the report is the one the whole evidence gives,
+    the stopped target included."""
+    context = tls_server_context(lab.server, lab.server_key)
+    async with (
+        scripted_server(answer_ok, context) as healthy,
+        scripted_server(stay_silent, context) as silent,
+    ):
+        targets = [uri(healthy, "a"), uri(healthy, "b"), uri(silent)]
+        request = OptionsRequest(
+            targets=targets, pins=pins(healthy, silent), ca=lab.ca, timeout=5.0, max_time=0.8
+        )
+        slim = prepare(request, no_usage_error)
+        kept = prepare(dataclasses.replace(request, follow_redirects=True), no_usage_error)
+        assert not slim.judge.keep_evidence
+        assert kept.judge.keep_evidence
+        light = await collect_run(
+            slim.uris, slim.settings, controls=slim.controls, judge=slim.judge
+        )
+        whole = await collect_run(
+            kept.uris, kept.settings, controls=kept.controls, judge=kept.judge
+        )
+    assert sorted(slim.judge.results) == [(0, 0), (1, 0)]  # the silent one never finished
+    for probed in light.probed()[:2]:
+        assert probed.evidence is not None
+        assert probed.evidence.exchanges == ()
+        assert probed.evidence.tls is None
+    assert all(probed.evidence and probed.evidence.exchanges for probed in whole.probed()[:2])
+    early = judge_run(light, slim.policy, judged=slim.judge.results)
+    late = judge_run(whole, kept.policy)
+    assert [r.target.uri for r in early.results] == [r.target.uri for r in late.results]
+    assert [[(f.check, f.status) for f in r.findings] for r in early.results] == [
+        [(f.check, f.status) for f in r.findings] for r in late.results
+    ]
+    assert early.verdict == late.verdict
+    assert early.notes == late.notes
