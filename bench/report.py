@@ -214,6 +214,8 @@ def markdown(info: RunInfo, results: list[WorkloadResult], results_json: str) ->
         f"| rounds | {plan.rounds} per workload (cold start: {plan.coldstart_runs} runs of "
         f"each; growth: {plan.growth_rounds}), after one untimed warm-up run of each "
         "contender (growth: of the smaller sweep) |",
+        "| bytecode | the project's modules compiled before the run, as `pip install` "
+        "compiles an installed copy (dependencies and the standard library come compiled) |",
         "",
         "## Summary",
         "",
