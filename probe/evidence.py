@@ -7,6 +7,7 @@ event loop's monotonic clock by the collect layer.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ DEFAULT_PORTS: dict[str, int] = {"tls": 5061, "tcp": 5060, "udp": 5060}
 """RFC 3261 §19.1.2: 5060 for sip over UDP/TCP, 5061 for TLS."""
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
