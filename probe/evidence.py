@@ -51,18 +51,24 @@ class Target:
     @property
     def endpoint(self) -> str:
         """`address:port/transport`, with IPv6 in brackets; the host when unresolved."""
-        where = self.address or self.host
-        if ":" in where:
-            where = f"[{where}]"
-        return f"{where}:{self.port}/{self.transport}"
+        return _endpoint(self.address or self.host, self.port, self.transport)
 
     @property
     def label(self) -> str:
         """How reports name the target: `name (address:port/transport)`."""
-        name = self.name
-        # Interned: every finding about the target carries it, and a sweep of thousands of
-        # targets should hold each label once, not once per finding.
-        return sys.intern(f"{name} ({self.endpoint})" if name else self.endpoint)
+        return _label(self.host, self.address, self.port, self.transport)
+
+
+def _endpoint(where: str, port: int, transport: str) -> str:
+    return f"[{where}]:{port}/{transport}" if ":" in where else f"{where}:{port}/{transport}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _label(host: str, address: str | None, port: int, transport: str) -> str:
+    # Cached, as every check of a target asks for it; interned: every finding about the
+    # target carries it, and a sweep of thousands of targets should hold each label once.
+    endpoint = _endpoint(address or host, port, transport)
+    return sys.intern(endpoint if is_ip_literal(host) else f"{host} ({endpoint})")
 
 
 ConnectErrorKind = Literal["refused", "timeout", "unreachable", "reset", "error"]

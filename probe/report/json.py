@@ -16,9 +16,12 @@ from typing import TextIO
 from probe.findings import JsonValue
 from probe.report.model import Report
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+"""One encoder for every line (`json.dumps` with options builds a new one per call)."""
+
 
 def _line(value: JsonValue) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def _write_list(sink: TextIO, key: str, items: Iterable[JsonValue], last: bool) -> None:
@@ -37,7 +40,7 @@ def write_json(report: Report, sink: TextIO) -> None:
     head = report.to_dict(include_lists=False)
     sink.write("{\n")
     for key, value in head.items():
-        sink.write(f"  {_line(key)}: {json.dumps(value, ensure_ascii=False, indent=None)},\n")
+        sink.write(f"  {_line(key)}: {_line(value)},\n")
     _write_list(sink, "targets", (result.to_dict() for result in report.results), last=False)
     _write_list(sink, "findings", (finding.to_dict() for finding in report.findings), last=True)
     sink.write("}\n")
