@@ -94,6 +94,8 @@ class Bench:
     plan: Plan
     workdir: Path
     log: Callable[[str], None]
+    done: dict[str, WorkloadResult] = field(default_factory=dict)
+    """The workloads measured so far in this run (the budget reads their medians)."""
 
     def shown(self, argv: Sequence[str]) -> str:
         """The command line for a reader: work paths shortened, pins after the first

@@ -135,7 +135,25 @@ def _per_round(comparison: Comparison) -> str:
 def _workload(result: WorkloadResult) -> list[str]:
     lines = [f"## {result.title}", "", result.what, ""]
     lines += [f"- {item}" for item in result.fairness]
-    lines += ["", "Commands (`$WORK` is the run's scratch directory):", ""]
+    lines.append("")
+    if result.contenders:
+        lines += _contenders(result)
+    lines += [
+        "| figure | from the medians | round by round (min–max) | target | result |",
+        "|---|---:|---:|---:|:---:|",
+    ]
+    for comparison in result.comparisons:
+        lines.append(
+            f"| {comparison.label} | {_value(comparison)} | {_per_round(comparison)} | "
+            f"{_target(comparison)} | {_verdict(comparison)} |"
+        )
+    if result.facts:
+        lines += ["", *[f"- {fact}" for fact in result.facts]]
+    return [*lines, ""]
+
+
+def _contenders(result: WorkloadResult) -> list[str]:
+    lines = ["Commands (`$WORK` is the run's scratch directory):", ""]
     lines += [f"- {ct.label}: `{ct.command}`" for ct in result.contenders]
     lines.append("")
     if result.rate_unit:
@@ -164,18 +182,6 @@ def _workload(result: WorkloadResult) -> list[str]:
             lines.append(
                 f"| {ct.label} | {wall.count} | {_span(ms)} | {_num(cpu.median * 1000)} | {peak} |"
             )
-    lines += [
-        "",
-        "| figure | from the medians | round by round (min–max) | target | result |",
-        "|---|---:|---:|---:|:---:|",
-    ]
-    for comparison in result.comparisons:
-        lines.append(
-            f"| {comparison.label} | {_value(comparison)} | {_per_round(comparison)} | "
-            f"{_target(comparison)} | {_verdict(comparison)} |"
-        )
-    if result.facts:
-        lines += ["", *[f"- {fact}" for fact in result.facts]]
     return [*lines, ""]
 
 

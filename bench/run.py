@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             for key in args.workloads:
                 log(f"== {key}")
                 try:
-                    results.append(RUNNERS[key](bench))
+                    result = RUNNERS[key](bench)
+                    results.append(result)
+                    bench.done[key] = result
                 except InvalidMeasurement as exc:
                     info.invalid[key] = str(exc)
                     log(f"   INVALID: {exc}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench import contenders as c
+from bench.budget import budget
 from bench.measure import GNU_TIME, InvalidMeasurement, Sample
 from bench.model import (
     Bench,
@@ -20,7 +21,7 @@ from bench.model import (
 from bench.servers import NAME
 from bench.sipsak import versus_sipsak
 
-WORKLOADS = ("sweep", "sipsak", "coldstart", "ping", "growth")
+WORKLOADS = ("sweep", "sipsak", "coldstart", "ping", "growth", "budget")
 
 
 # --- 1. sweep ------------------------------------------------------------------------
@@ -314,4 +315,5 @@ RUNNERS: dict[str, Callable[[Bench], WorkloadResult]] = {
     "coldstart": cold_start,
     "ping": ping,
     "growth": growth,
+    "budget": budget,
 }
