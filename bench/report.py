@@ -88,10 +88,26 @@ def machine_info(root: Path, kamailio: str, sipsak: str) -> dict[str, str]:
     }
 
 
+HARNESS_OUTPUTS = ("BENCHMARKS.md", "bench/results.json", "bench/profile-sweep.txt")
+
+
 def git_state(root: Path) -> str:
-    """The commit, and whether tracked files differ from it (others edit the same tree)."""
+    """The commit, and whether tracked files differ from it (others edit the same tree).
+    The harness's own outputs do not count: the profile is written before the end."""
     commit = _first(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
-    dirty = _first(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"])
+    dirty = _first(
+        [
+            "git",
+            "-C",
+            str(root),
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            *(f":(exclude){path}" for path in HARNESS_OUTPUTS),
+        ]
+    )
     return commit + (", with uncommitted changes" if dirty not in ("unknown", "") else "")
 
 
