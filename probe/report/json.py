@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
-from probe.findings import JsonValue
+from probe.findings import Finding, JsonValue
 from probe.report.model import Report
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
@@ -22,6 +22,18 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 def _line(value: JsonValue) -> str:
     return _ENCODER.encode(value)
+
+
+def _finding_line(finding: Finding) -> JsonValue:
+    """`finding.to_dict()` without copying its details: the line is encoded at once."""
+    details = finding.details
+    return {
+        "check": finding.check,
+        "status": finding.status.value,
+        "target": finding.target,
+        "summary": finding.summary,
+        "details": details if isinstance(details, dict) else dict(details),
+    }
 
 
 def _write_list(sink: TextIO, key: str, items: Iterable[JsonValue], last: bool) -> None:
@@ -42,7 +54,7 @@ def write_json(report: Report, sink: TextIO) -> None:
     for key, value in head.items():
         sink.write(f"  {_line(key)}: {_line(value)},\n")
     _write_list(sink, "targets", (result.to_dict() for result in report.results), last=False)
-    _write_list(sink, "findings", (finding.to_dict() for finding in report.findings), last=True)
+    _write_list(sink, "findings", map(_finding_line, report.findings), last=True)
     sink.write("}\n")
 
 
