@@ -246,10 +246,42 @@ def _parse_start_line(raw: bytes) -> tuple[str | None, SipUri | None, int, str]:
     return method, uri, 0, ""
 
 
+# One header field on one line (§7.3.1): its name, the colon with white space around it,
+# and the value without the white space at either end.
+_FIELD_LINE_RE = re.compile(
+    f"^({_abnf.TOKEN})[ \t]*:[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.MULTILINE
+)
+
+
 def _parse_header_lines(
     lines: list[bytes], limits: Limits
 ) -> tuple[list[tuple[str, str]], list[int]]:
     """Header lines (the head minus its start line) -> fields and their line numbers."""
+    fields = _field_lines(lines, limits)
+    if fields is not None:
+        return fields, list(range(2, len(fields) + 2))
+    return _parse_header_lines_one_by_one(lines, limits)
+
+
+def _field_lines(lines: list[bytes], limits: Limits) -> list[tuple[str, str]] | None:
+    """The common head, read in one pass: every line a whole field, no folding, UTF-8,
+    within max_headers. Anything else (None) is read line by line, which says what and
+    where the fault is; both readings agree wherever this one answers."""
+    if len(lines) > limits.max_headers:
+        return None
+    try:
+        # The head has no LF but in its CRLFs (HeadScanner) and no other control byte
+        # (parse_head): joined on LF, one line of text is one line of the head.
+        text = b"\n".join(lines).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    fields = _FIELD_LINE_RE.findall(text)
+    return fields if len(fields) == len(lines) else None
+
+
+def _parse_header_lines_one_by_one(
+    lines: list[bytes], limits: Limits
+) -> tuple[list[tuple[str, str]], list[int]]:
     names: list[str] = []
     values: list[list[str]] = []
     numbers: list[int] = []

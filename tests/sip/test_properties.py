@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from probe.sip import (
@@ -18,6 +18,8 @@ from probe.sip import (
     parse_uri,
     parse_via,
 )
+from probe.sip.limits import DEFAULT_LIMITS
+from probe.sip.message import _field_lines, _parse_header_lines_one_by_one
 
 from .strategies import (
     chunkings,
@@ -119,3 +121,59 @@ def test_any_chunking_gives_the_same_messages(data):
     assert got_chunked == expected
     assert chunked.keepalives == whole.keepalives
     assert chunked.buffered_bytes == whole.buffered_bytes == 0
+
+
+# Header lines as a peer may send them: fields with white space around names, colons and
+# values, empty values; now and then a fold, a bad name, control or non-UTF-8 bytes.
+_space = st.sampled_from(["", " ", "\t", "  \t", " \t "])
+_value_parts = st.sampled_from(
+    ["", "v", "a b", "a\tb", "x:y", "SIP/2.0/TLS h;branch=z9hG4bK1", "é", "\u2028", "\x85", " "]
+)
+_fields = st.builds(
+    lambda name, s1, s2, value, s3: f"{name}{s1}:{s2}{value}{s3}".encode(),
+    st.sampled_from(["Via", "To", "x-Custom", "CSeq", "a", "i", "Call-ID"]),
+    _space,
+    _space,
+    st.lists(_value_parts, max_size=3).map("".join),
+    _space,
+)
+_odd_lines = st.one_of(
+    st.builds(lambda s, value: f"{s}{value}".encode(), st.sampled_from([" ", "\t"]), _value_parts),
+    st.sampled_from([b"Bad Name: x", b": no name", b"\xc3\x28: x", b"X: \xff", b"Na\x00me: x"]),
+    st.binary(max_size=12).filter(lambda raw: b"\r\n" not in raw and b"\n" not in raw),
+)
+header_lines = st.builds(
+    lambda fields, odd, where: [*fields[:where], *odd, *fields[where:]],
+    st.lists(_fields, max_size=8),
+    st.lists(_odd_lines, max_size=1),
+    st.integers(min_value=0, max_value=8),
+)
+
+
+@fuzz_settings()
+@given(header_lines, st.integers(min_value=1, max_value=10))
+def test_header_lines_read_in_one_pass_agree_with_the_line_by_line_reading(lines, most):
+    """The one-pass reading of a plain head answers only where the line-by-line reading
+    accepts the same lines, and then with the same fields."""
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_headers=most)
+    fast = _field_lines(lines, limits)
+    event("one pass" if fast is not None else "line by line")
+    if fast is None:
+        return
+    fields, numbers = _parse_header_lines_one_by_one(lines, limits)
+    assert fast == fields
+    assert numbers == list(range(2, len(lines) + 2))
+
+
+def test_a_plain_head_is_read_in_one_pass_and_a_folded_one_line_by_line():
+    plain = [b"Via: SIP/2.0/TLS h;branch=z9hG4bK1", b"To:\t<sip:a@b> ;tag=1 ", b"X-Empty:"]
+    assert _field_lines(plain, DEFAULT_LIMITS) == [
+        ("Via", "SIP/2.0/TLS h;branch=z9hG4bK1"),
+        ("To", "<sip:a@b> ;tag=1"),
+        ("X-Empty", ""),
+    ]
+    assert _field_lines([*plain, b" folded"], DEFAULT_LIMITS) is None
+    assert _field_lines([b"Bad Name: x"], DEFAULT_LIMITS) is None
+    assert _field_lines([b"X: \xff"], DEFAULT_LIMITS) is None
+    too_many = dataclasses.replace(DEFAULT_LIMITS, max_headers=2)
+    assert _field_lines(plain, too_many) is None
