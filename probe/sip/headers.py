@@ -301,6 +301,10 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.host_port}{params}"
 
 
+# Pure, and its result immutable: cached, since a response's top Via is read when it is
+# parsed and again when it is matched to its request (§17.1.3), whose own Via is read for
+# every message that arrives while it waits.
+@functools.lru_cache(maxsize=256)
 def parse_via(value: str) -> Via:
     """Parse one via-parm (§25.1); use ``Headers.get_all("Via")`` to get them one each."""
     text = value.strip(" \t")
