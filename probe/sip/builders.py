@@ -7,6 +7,7 @@ callers that want fresh ones.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -58,6 +59,7 @@ def _require(ok: bool, message: str) -> None:
         raise SipBuildError(message)
 
 
+@functools.lru_cache(maxsize=256)
 def _local_host(text: str) -> tuple[str, HostKind]:
     # Accept an IPv6 address bare ("::1", as socket APIs give it) or bracketed.
     candidate = f"[{text}]" if ":" in text and not text.startswith("[") else text
@@ -142,32 +144,57 @@ def _origin(
     check_cseq(cseq)
     host, host_kind = _local_host(local_host)
     scheme = target.scheme  # §8.1.1.8: a SIPS Request-URI needs SIPS From and Contact
-
     if from_uri is None:
-        from_uri = SipUri(scheme, PROBE_USER, None, host, host_kind, None)
-    from_addr = NameAddr(None, from_uri, (("tag", from_tag),))
-    if to_uri is None:
-        # §19.1.1 table: To takes no port, transport, maddr, ttl, lr or headers; the
-        # password is dropped too, so no secret is echoed into a header.
-        to_uri = SipUri(scheme, target.user, None, target.host, target.host_kind, None)
-    # sips: already means TLS over TCP; RFC 5630 §3.1.3 deprecates adding transport=tls.
-    if scheme == "sips" and transport.upper() in ("TLS", "TCP"):
-        contact_params: tuple[tuple[str, str | None], ...] = ()
-    else:
-        contact_params = (("transport", transport.lower()),)
-    contact = NameAddr(
-        None, SipUri(scheme, PROBE_USER, None, host, host_kind, local_port, contact_params)
-    )
+        from_uri = _probe_uri(scheme, host, host_kind)
     items = [
         ("Via", str(via)),
         ("Max-Forwards", str(MAX_FORWARDS)),
-        ("From", str(from_addr)),
-        ("To", str(NameAddr(None, to_uri))),
+        ("From", _from_value(from_uri, from_tag)),
+        ("To", _to_value(target) if to_uri is None else str(NameAddr(None, to_uri))),
         ("Call-ID", call_id),
         ("CSeq", f"{cseq} {method}"),
-        ("Contact", str(contact)),
+        ("Contact", _contact_value(scheme, host, host_kind, local_port, transport)),
     ]
-    return request_uri_of(target), items
+    return _request_uri(target), items
+
+
+# The header values a probe repeats request after request (a ping run sends thousands to
+# one target, a sweep one to each), built once: the URIs are immutable.
+@functools.lru_cache(maxsize=256)
+def _probe_uri(scheme: str, host: str, host_kind: HostKind) -> SipUri:
+    return SipUri(scheme, PROBE_USER, None, host, host_kind, None)
+
+
+@functools.lru_cache(maxsize=256)
+def _from_value(from_uri: SipUri, from_tag: str) -> str:
+    return str(NameAddr(None, from_uri, (("tag", from_tag),)))
+
+
+@functools.lru_cache(maxsize=256)
+def _to_value(target: SipUri) -> str:
+    # §19.1.1 table: To takes no port, transport, maddr, ttl, lr or headers; the
+    # password is dropped too, so no secret is echoed into a header.
+    to_uri = SipUri(target.scheme, target.user, None, target.host, target.host_kind, None)
+    return str(NameAddr(None, to_uri))
+
+
+@functools.lru_cache(maxsize=256)
+def _contact_value(
+    scheme: str, host: str, host_kind: HostKind, local_port: int, transport: str
+) -> str:
+    # sips: already means TLS over TCP; RFC 5630 §3.1.3 deprecates adding transport=tls.
+    if scheme == "sips" and transport.upper() in ("TLS", "TCP"):
+        params: tuple[tuple[str, str | None], ...] = ()
+    else:
+        params = (("transport", transport.lower()),)
+    return str(
+        NameAddr(None, SipUri(scheme, PROBE_USER, None, host, host_kind, local_port, params))
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _request_uri(target: SipUri) -> SipUri:
+    return request_uri_of(target)
 
 
 def build_options(

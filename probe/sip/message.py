@@ -248,9 +248,7 @@ def _parse_start_line(raw: bytes) -> tuple[str | None, SipUri | None, int, str]:
 
 # One header field on one line (§7.3.1): its name, the colon with white space around it,
 # and the value without the white space at either end.
-_FIELD_LINE_RE = re.compile(
-    f"^({_abnf.TOKEN})[ \t]*:[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.MULTILINE
-)
+_FIELD_LINE_RE = re.compile(f"^({_abnf.TOKEN})[ \t]*:[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.MULTILINE)
 
 
 def _parse_header_lines(
