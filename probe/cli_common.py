@@ -173,7 +173,9 @@ def read_targets_file(path: Path) -> list[str]:
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
-            targets.append(line)
+            # Interned: the plan of each URI names it again, and a sweep's file may
+            # hold thousands of them.
+            targets.append(sys.intern(line))
     return targets
 
 

@@ -159,9 +159,10 @@ async def collect_located(
             finally:
                 queue.done(key)
             probed = ProbedTarget(located=found, evidence=evidence)
+            place = (index, number)  # one key for both records of the target
             if judge is not None:
-                probed = judge.finished((index, number), located[index].result, probed)
-            finished[index, number] = probed
+                probed = judge.finished(place, located[index].result, probed)
+            finished[place] = probed
             progress.advanced(evidence.target.label)
 
     async with asyncio.TaskGroup() as workers:

@@ -192,7 +192,8 @@ class LocatePlanner:
         return LocateResult(
             # Evidence gets printed and saved: never the URI's password (RFC 3261 §19.1.1
             # deprecates it, but someone will still type one).
-            uri=str(replace(self._uri, password=None)),
+            # Interned, as the URIs read from --targets: the same text, held once.
+            uri=sys.intern(str(replace(self._uri, password=None))),
             transport_reason=self._transport_reason,
             targets=tuple(self._targets),
             answers=tuple(self._answers),
