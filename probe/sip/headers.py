@@ -358,6 +358,8 @@ def _bounded_int(digits: str, maximum: int, what: str) -> int:
     return int(significant or "0")
 
 
+# Cached as parse_via: a response's CSeq is read when it is parsed and when it is matched.
+@functools.lru_cache(maxsize=256)
 def parse_cseq(value: str) -> CSeq:
     """Parse ``1*DIGIT LWS Method`` (§20.16); the number must be below 2**31."""
     text = value.strip(" \t")
