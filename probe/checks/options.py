@@ -8,7 +8,6 @@ server"; it is never healthy, whatever `--accept` says.
 from __future__ import annotations
 
 import functools
-import statistics
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -275,6 +274,8 @@ def _redirected(
 
 
 def rtt_statistics(rtts: Iterable[float]) -> dict[str, float] | None:
+    import statistics  # only ping runs (--count) need it: kept off the start-up path
+
     values = list(rtts)
     if not values:
         return None
