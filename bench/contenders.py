@@ -90,24 +90,12 @@ def sipprobe_sweep(
 
 
 def sipprobe_ping(tools: Tools, fleet: Fleet, count: int, report: Path) -> list[str]:
-    listener = fleet.listeners("tls")[0]
-    return [
-        str(tools.sipprobe),
-        "options",
-        f"sip:{NAME}:{listener.port};transport=tls",
-        "--resolve",
-        listener.pin,
-        "--ca",
-        str(fleet.lab.ca),
-        "--count",
-        str(count),
-        "--interval",
-        "0",
-        "--format",
-        "json",
-        "--output",
-        f"json={report}",
-    ]
+    return sipprobe_single(
+        tools,
+        fleet,
+        *("--count", str(count), "--interval", "0"),
+        *("--format", "json", "--output", f"json={report}"),
+    )
 
 
 def sipprobe_single(tools: Tools, fleet: Fleet, *extra: str) -> list[str]:

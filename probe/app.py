@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -19,7 +19,6 @@ from probe.checks import OptionsPolicy, TlsPolicy
 from probe.checks.failover import Endpoint, OrderMode
 from probe.checks.options import AcceptError, parse_accept
 from probe.checks.policy import FailoverPolicy
-from probe.findings import TargetResult
 from probe.judging import TargetJudge
 from probe.locate.pins import Pin, PinError, parse_pin
 from probe.net.options import ProbeSettings
@@ -280,14 +279,13 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
 
 def finish(
     evidence: RunEvidence,
-    policy: OptionsPolicy,
+    run: Prepared,
     notes: Sequence[str],
     request: OptionsRequest,
     usage: UsageError,
-    judged: Mapping[tuple[int, int], TargetResult] | None = None,
 ) -> Report:
     """Save the evidence when asked (first: it is worth keeping whatever the verdict),
-    then judge it (`judged`: the targets already judged as they finished)."""
+    then judge it (the targets judged as they finished are taken as judged)."""
     if request.evidence_out is not None:
         from probe.evidence_io import write_evidence
 
@@ -296,7 +294,7 @@ def finish(
         except OSError as exc:
             usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
     with steady_heap():
-        return judge_run(evidence, policy, notes=notes, judged=judged)
+        return judge_run(evidence, run.policy, notes=notes, judged=run.judge.results)
 
 
 def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
@@ -354,7 +352,7 @@ def collect_with_controls(
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request, on_usage_error)
     evidence = collect_with_controls(run.uris, run.settings, run)
-    return finish(evidence, run.policy, run.notes, request, on_usage_error, run.judge.results)
+    return finish(evidence, run, run.notes, request, on_usage_error)
 
 
 def build_endpoints(
@@ -399,7 +397,7 @@ def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError
         )
     )
     notes = [*run.notes, *request.extra_notes]
-    return finish(evidence, run.policy, notes, request.common, on_usage_error, run.judge.results)
+    return finish(evidence, run, notes, request.common, on_usage_error)
 
 
 def run_resolve_command(

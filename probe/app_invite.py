@@ -124,4 +124,4 @@ def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) ->
     if request.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
     evidence = collect_with_controls(run.uris, settings, run, command="invite")
-    return finish(evidence, run.policy, notes, request.common, on_usage_error, run.judge.results)
+    return finish(evidence, run, notes, request.common, on_usage_error)

@@ -19,6 +19,12 @@ DEFAULT_PORTS: dict[str, int] = {"tls": 5061, "tcp": 5060, "udp": 5060}
 """RFC 3261 §19.1.2: 5060 for sip over UDP/TCP, 5061 for TLS."""
 
 
+def interned(text: str | None) -> str | None:
+    """`text` interned: one copy of a string that thousands of targets' evidence and
+    findings repeat (a TLS version, a cipher suite, a Server header)."""
+    return None if text is None else sys.intern(text)
+
+
 @functools.lru_cache(maxsize=1024)
 def is_ip_literal(host: str) -> bool:
     try:

@@ -37,7 +37,6 @@ from probe.evidence_io.model import (
     RunSettings,
     StopReason,
 )
-from probe.findings import TargetResult
 from probe.judging import TargetJudge, judge_run, judge_target
 from probe.locate import LocatedTarget, LocateResult
 from probe.locating import (
@@ -212,22 +211,6 @@ def _unfinished(
             targets.append(ProbedTarget(unresolved=unresolved_target(uri, text)))
         entries.append(ProbedUri(text, entry.result, tuple(targets)))
     return tuple(entries)
-
-
-async def probe_located(
-    located: Sequence[Located],
-    settings: ProbeSettings,
-    policy: OptionsPolicy,
-    *,
-    concurrency: int,
-) -> list[list[TargetResult]]:
-    """Probe every target of every located URI, at most `concurrency` at a time.
-
-    Results keep the input order: one list per URI, its targets in location order; a URI
-    that located nothing gets one result carrying the failing `dns.resolve`.
-    """
-    probed = await collect_located(located, settings, concurrency=concurrency)
-    return [[judge_target(entry.locate, one, policy) for one in entry.targets] for entry in probed]
 
 
 def _placement(
@@ -445,7 +428,6 @@ __all__ = [
     "judge_target",
     "locate_all",
     "place_failover",
-    "probe_located",
     "run_failover",
     "run_options",
     "unresolved_target",

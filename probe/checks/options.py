@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from probe.evidence import ProbeEvidence, SipExchange
+from probe.evidence import ProbeEvidence, SipExchange, interned
 from probe.findings import CheckId, Finding, JsonValue, Status, rounded_ms
 from probe.sip import Request, Response, SipError, match_response, parse_message, parse_name_addr
 from probe.sip.headers import split_list
@@ -149,19 +149,15 @@ def _shared_list(values: tuple[str, ...]) -> list[str]:
     return [sys.intern(value) for value in values if value]
 
 
-def _shared(text: str | None) -> str | None:
-    return None if text is None else sys.intern(text)
-
-
 def _answer_details(response: Response) -> dict[str, JsonValue]:
     # Interned: a sweep's servers mostly answer with the same reason, Server and lists,
     # and a finding outlives its response; thousands of targets then hold one copy.
     headers = response.headers
     return {
         "status_code": response.status_code,
-        "reason": _shared(response.reason),
-        "server": _shared(headers.get("Server")),
-        "user_agent": _shared(headers.get("User-Agent")),
+        "reason": interned(response.reason),
+        "server": interned(headers.get("Server")),
+        "user_agent": interned(headers.get("User-Agent")),
         "allow": _list_header(response, "Allow"),
         "supported": _list_header(response, "Supported"),
         "accept": _list_header(response, "Accept"),

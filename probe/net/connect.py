@@ -13,14 +13,9 @@ import ssl
 import sys
 from dataclasses import dataclass
 
-from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence
+from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.tls.capture import presented_chain_der
 from probe.tls.context import TlsClientConfig, capture_contexts
-
-
-def _shared(text: str | None) -> str | None:
-    return None if text is None else sys.intern(text)
-
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -189,10 +184,10 @@ async def start_tls(
             chain = presented_chain_der(ssl_object)
         # Interned: every connection of a sweep names the same few versions and suites,
         # and the findings that quote them live until the report.
-        version = _shared(ssl_object.version())
+        version = interned(ssl_object.version())
         cipher_info = ssl_object.cipher()
         if cipher_info is not None:
-            cipher, bits = _shared(cipher_info[0]), cipher_info[2]
+            cipher, bits = interned(cipher_info[0]), cipher_info[2]
     return TlsEvidence(
         ok=True,
         sni=sni,

@@ -9,7 +9,6 @@ follows the Nagios plugin convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -111,20 +110,9 @@ def write_report(
         render_console(report, sink, color=color, verbose=verbose)
 
 
-def render(report: Report, fmt: str, *, color: bool | None, verbose: bool) -> str:
-    buffer = io.StringIO()
-    write_report(report, fmt, buffer, color=color, verbose=verbose)
-    return buffer.getvalue()
-
-
 @contextlib.contextmanager
 def private_file(path: Path) -> Iterator[TextIO]:
     """Reports can name internal hosts and addresses: not world-readable by default."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
         yield sink
-
-
-def write_file(path: Path, text: str) -> None:
-    with private_file(path) as sink:
-        sink.write(text)
