@@ -18,30 +18,52 @@ from probe.report.model import Report
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """One encoder for every line (`json.dumps` with options builds a new one per call)."""
+_DETAILS_KEPT = 512
+"""Encoded details remembered by identity while one report is written."""
 
 
 def _line(value: JsonValue) -> str:
     return _ENCODER.encode(value)
 
 
-def _finding_line(finding: Finding) -> JsonValue:
-    """`finding.to_dict()` without copying its details: the line is encoded at once."""
-    details = finding.details
-    return {
-        "check": finding.check,
-        "status": finding.status.value,
-        "target": finding.target,
-        "summary": finding.summary,
-        "details": details if isinstance(details, dict) else dict(details),
-    }
+class _FindingLines:
+    """Encodes findings, one line each, as `_line(finding.to_dict())` would.
+
+    A sweep's certificate findings share one details object among every target behind
+    the same chain (probe.checks.certificate), and those are the longest details of a
+    report: each is encoded once and its text reused. The objects are held while their
+    text is, so an identity cannot be reused for other details meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._details: dict[int, tuple[object, str]] = {}
+        self._target: tuple[str, str] = ("", '""')
+
+    def __call__(self, finding: Finding) -> str:
+        details = finding.details
+        kept = self._details.get(id(details))
+        if kept is not None and kept[0] is details:
+            details_text = kept[1]
+        else:
+            details_text = _line(details if isinstance(details, dict) else dict(details))
+            if len(self._details) >= _DETAILS_KEPT:
+                self._details.clear()
+            self._details[id(details)] = (details, details_text)
+        if self._target[0] is not finding.target:
+            self._target = (finding.target, _line(finding.target))
+        return (
+            f'{{"check": {_line(finding.check)}, "status": {_line(finding.status.value)}, '
+            f'"target": {self._target[1]}, "summary": {_line(finding.summary)}, '
+            f'"details": {details_text}}}'
+        )
 
 
-def _write_list(sink: TextIO, key: str, items: Iterable[JsonValue], last: bool) -> None:
+def _write_list(sink: TextIO, key: str, lines: Iterable[str], last: bool) -> None:
     sink.write(f"  {_line(key)}: [")
     first = True
-    for item in items:
+    for line in lines:
         sink.write("\n    " if first else ",\n    ")
-        sink.write(_line(item))
+        sink.write(line)
         first = False
     sink.write("]" if first else "\n  ]")
     sink.write("\n" if last else ",\n")
@@ -53,8 +75,9 @@ def write_json(report: Report, sink: TextIO) -> None:
     sink.write("{\n")
     for key, value in head.items():
         sink.write(f"  {_line(key)}: {_line(value)},\n")
-    _write_list(sink, "targets", (result.to_dict() for result in report.results), last=False)
-    _write_list(sink, "findings", map(_finding_line, report.findings), last=True)
+    targets = (_line(result.to_dict()) for result in report.results)
+    _write_list(sink, "targets", targets, last=False)
+    _write_list(sink, "findings", map(_FindingLines(), report.findings), last=True)
     sink.write("}\n")
 
 

@@ -190,3 +190,40 @@ def test_json_of_an_empty_report_is_valid() -> None:
     data = json.loads(render_json(empty))
     assert data["targets"] == []
     assert data["findings"] == []
+
+
+def test_json_finding_lines_equal_their_dicts_encoded_whole_shared_details_included() -> None:
+    """Each finding's line is what encoding `to_dict()` gives, byte for byte, when the
+    details are shared by several targets, are a read-only mapping, or hold text that
+    needs escaping."""
+    from types import MappingProxyType
+
+    shared: dict[str, object] = {"chain": ["leaf é", 'root "CA"'], "days": 364, "ok": None}
+    findings = [
+        Finding(
+            "tls.chain", Status.PASS, f"sbc-{n}.example.test (127.0.0.{n}:5061/tls)", "s", shared
+        )
+        for n in range(1, 4)
+    ]
+    findings.append(
+        Finding(
+            "sip.options",
+            Status.FAIL,
+            'sbc "quoted" \u2192 x',
+            "no answer\n",
+            MappingProxyType({"rtt_ms": 1.5}),
+        )
+    )
+    findings.append(Finding("tls.chain", Status.WARN, findings[0].target, "t", {"n": [1, 2.25]}))
+    report = Report(
+        command="options",
+        started_at="2026-11-27T00:00:00.000+00:00",
+        duration_ms=1.0,
+        results=(TargetResult(TARGET, tuple(findings)),),
+    )
+    text = render_json(report)
+    lines = [
+        line.strip().rstrip(",") for line in text.splitlines() if line.startswith('    {"check"')
+    ]
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    assert lines == [encoder.encode(finding.to_dict()) for finding in findings]
