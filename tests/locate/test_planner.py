@@ -438,3 +438,21 @@ def test_unparseable_maddr_is_a_problem() -> None:
     plan = planner(f"sip:{DOMAIN};maddr=bad_host")
     assert plan.done
     assert plan.result().problems[0].startswith("maddr 'bad_host' is not a host")
+
+
+def test_find_pin_takes_the_first_match_whatever_the_container() -> None:
+    from probe.locate.pins import find_pin
+
+    first, second = (
+        parse_pin("SBC.example.test.:5061:127.0.0.2"),
+        parse_pin("sbc.example.test:5061:127.0.0.3"),
+    )
+    other = parse_pin("sbc.example.test:5062:127.0.0.4")
+    pins = (first, second, other)
+    assert find_pin(pins, "sbc.example.test.", 5061) is first
+    assert find_pin(pins, "SBC.EXAMPLE.TEST", 5062) is other
+    assert find_pin(pins, "sbc.example.test", 5063) is None
+    # Another run's pins (a new tuple, or a list) are indexed afresh.
+    assert find_pin((second,), "sbc.example.test", 5061) is second
+    assert find_pin([other, first], "sbc.example.test", 5061) is first
+    assert find_pin((), "sbc.example.test", 5061) is None
