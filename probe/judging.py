@@ -74,6 +74,7 @@ class TargetJudge:
         self.results: dict[tuple[int, int], TargetResult] = {}
         """By (URI index, target index) in the run's evidence."""
         self._said: dict[tuple[object, ...], tuple[str, Mapping[str, JsonValue]]] = {}
+        self._known: dict[int, Mapping[str, JsonValue]] = {}
 
     def _shared(self, finding: Finding) -> Finding:
         """`finding`, its summary and details shared with an earlier target's equal ones.
@@ -82,27 +83,38 @@ class TargetJudge:
         client certificate asked, a well-formed answer): the results then hold one copy
         of each text and details rather than one per target. Only the last few distinct
         ones are remembered, so findings unique to their target cost nothing more."""
+        details = finding.details
+        if self._known.get(id(details)) is details:
+            # Already shared: the certificate findings of every target behind one chain
+            # carry the same details (probe.checks.certificate), and so do earlier results.
+            return finding
         try:
             key = (
                 finding.check,
                 finding.summary,
                 *(
                     (name, type(value), tuple(value) if isinstance(value, list) else value)
-                    for name, value in finding.details.items()
+                    for name, value in details.items()
                 ),
             )
             said = self._said.get(key)
         except TypeError:  # details holding objects or nested lists: kept as they are
+            self._know(details)
             return finding
         if said is None:
             if len(self._said) >= _REMEMBERED_FINDINGS:
                 del self._said[next(iter(self._said))]
-            self._said[key] = (finding.summary, finding.details)
+            self._said[key] = (finding.summary, details)
+            self._know(details)
             return finding
         summary, details = said
-        if details is finding.details:
-            return finding
         return Finding(finding.check, finding.status, finding.target, summary, details)
+
+    def _know(self, details: Mapping[str, JsonValue]) -> None:
+        """Remember `details` as already seen; held, so its identity is not reused."""
+        if len(self._known) >= _REMEMBERED_FINDINGS:
+            del self._known[next(iter(self._known))]
+        self._known[id(details)] = details
 
     def start(self, started_at: str) -> None:
         """The run started: certificates are judged at that instant (as `judge_run`)."""
