@@ -22,6 +22,7 @@ from probe.evidence import (
     ProbeEvidence,
     SipExchange,
     Target,
+    TlsEvidence,
 )
 from probe.locate.pins import Pin
 from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
@@ -89,19 +90,18 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
     def clock_ms() -> float:
         return (loop.time() - origin) * 1000
 
-    evidence = ProbeEvidence(
-        target=target,
-        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-        timeout_s=settings.timeout,
-        method="OPTIONS" if settings.call is None else "INVITE",
-    )
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     if target.address is None:
         raise ValueError("collect_options needs a located target (probe.locate)")
     address = target.address
-    assert address is not None
     # RFC 6066 §3: SNI carries host names only, never IP literals.
-    target = replace(target, sni=settings.sni or target.name)
-    evidence = replace(evidence, target=target)
+    evidence = ProbeEvidence(
+        target=replace(target, sni=settings.sni or target.name),
+        started_at=started_at,
+        timeout_s=settings.timeout,
+        method="OPTIONS" if settings.call is None else "INVITE",
+    )
+    target = evidence.target
     if target.transport == "udp":
         return await _probe_udp(uri, evidence, settings, clock_ms)
     evidence = await _probe_stream(uri, evidence, settings, clock_ms)
@@ -126,33 +126,42 @@ async def _probe_stream(
     connection, connected = await open_tcp(
         target.address, target.port, timeout=settings.phases.connect
     )
-    evidence = replace(evidence, connect=connected)
     if connection is None:
-        return evidence
+        return replace(evidence, connect=connected)
     try:
-        evidence = await _over_connection(uri, evidence, settings, connection, connected, clock_ms)
+        tls, call, exchanges = await _over_connection(
+            uri, target, settings, connection, connected, clock_ms
+        )
     finally:
         clean = await connection.close()
-    return replace(evidence, closed_cleanly=clean)
+    # One copy of the evidence per probe, however many phases it went through.
+    return replace(
+        evidence,
+        connect=connected,
+        tls=tls,
+        call=call,
+        exchanges=exchanges,
+        closed_cleanly=clean,
+    )
 
 
 async def _over_connection(
     uri: SipUri,
-    evidence: ProbeEvidence,
+    target: Target,
     settings: ProbeSettings,
     connection: StreamConnection,
     connected: ConnectEvidence,
     clock_ms: Clock,
-) -> ProbeEvidence:
-    """TLS if the target wants it, then the test call or the OPTIONS probes."""
-    target = evidence.target
+) -> tuple[TlsEvidence | None, CallEvidence | None, tuple[SipExchange, ...]]:
+    """TLS if the target wants it, then the test call or the OPTIONS probes: the TLS
+    evidence, the call's, and the exchanges."""
+    tls = None
     if target.transport == "tls":
         tls = await start_tls(
             connection, settings.tls, sni=target.sni, timeout=settings.phases.handshake
         )
-        evidence = replace(evidence, tls=tls)
         if not tls.ok:
-            return evidence
+            return tls, None, ()
     if settings.call is not None:
         from probe.net.call import place_call
 
@@ -166,7 +175,7 @@ async def _over_connection(
             user_agent=settings.user_agent,
             clock_ms=clock_ms,
         )
-        return replace(evidence, call=call)
+        return tls, call, ()
     framer = StreamFramer()
 
     async def send(request: Request) -> SipExchange:
@@ -174,8 +183,7 @@ async def _over_connection(
             connection, framer, request, deadlines=settings.phases, clock_ms=clock_ms
         )
 
-    exchanges = await _repeat_options(uri, target, connected, settings, send)
-    return replace(evidence, exchanges=exchanges)
+    return tls, None, await _repeat_options(uri, target, connected, settings, send)
 
 
 async def _probe_udp(
