@@ -37,11 +37,11 @@ LWS = "[ \t]+"
 # qdtext        = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
 # quoted-pair   = "\" (%x00-09 / %x0B-0C / %x0E-7F)
 # UTF8-NONASCII is any non-ASCII scalar value; surrogates are excluded so that
-# whatever we accept can be encoded back to UTF-8.
-QUOTED_STRING = (
-    '"(?:[ \t\\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\ud7ff\\ue000-\\U0010ffff]'
-    '|\\\\[\\x00-\\x09\\x0b\\x0c\\x0e-\\x7f])*"'
-)
+# whatever we accept can be encoded back to UTF-8.  qdtext is written as its complement
+# (every other control, DQUOTE, backslash, DEL and the surrogates): the same set, which the
+# regex compiler builds in a fraction of the time the ranges up to U+10FFFF take.
+QDTEXT = '[^\\x00-\\x08\\x0a-\\x1f"\\\\\\x7f\\ud800-\\udfff]'
+QUOTED_STRING = f'"(?:{QDTEXT}|\\\\[\\x00-\\x09\\x0b\\x0c\\x0e-\\x7f])*"'
 
 # --- §25.1 SIP-URI pieces ----------------------------------------------------------
 # user = 1*(unreserved / escaped / user-unreserved)
