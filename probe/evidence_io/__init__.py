@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -99,6 +98,8 @@ def dumps_evidence(run: RunEvidence) -> str:
 
 def write_evidence(path: Path, run: RunEvidence) -> None:
     """Write `run` to `path` (mode 0600), replacing it whole or not at all."""
+    import tempfile  # only runs that keep their evidence need it
+
     text = dumps_evidence(run)
     # mkstemp creates the file 0600 whatever the umask; os.replace keeps that mode.
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -6,6 +6,9 @@ Strict parsing of RFC 3261 (grammar in §25), with every size bound a named
 this package opens a socket, reads a clock or draws randomness on import.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .builders import (
     ResponseMatch,
     build_options,
@@ -13,15 +16,6 @@ from .builders import (
     match_response,
     new_branch,
     random_token,
-)
-from .dialog import Dialog, creates_dialog
-from .digest import (
-    DigestChallenge,
-    DigestCredentials,
-    authorize,
-    build_authorization,
-    choose_challenge,
-    parse_challenge,
 )
 from .errors import SipBuildError, SipError, SipLimitError, SipParseError
 from .framing import StreamFramer
@@ -34,7 +28,6 @@ from .headers import (
     parse_cseq,
     parse_via,
 )
-from .invite import build_ack_non2xx, build_cancel, build_invite
 from .limits import DEFAULT_LIMITS, Limits
 from .message import Message, Request, Response, parse_message
 from .transaction import (
@@ -52,6 +45,43 @@ from .transaction import (
     TransactionState,
 )
 from .uri import NameAddr, SipUri, parse_name_addr, parse_uri
+
+if TYPE_CHECKING:
+    from .dialog import Dialog, creates_dialog
+    from .digest import (
+        DigestChallenge,
+        DigestCredentials,
+        authorize,
+        build_authorization,
+        choose_challenge,
+        parse_challenge,
+    )
+    from .invite import build_ack_non2xx, build_cancel, build_invite
+
+# What only test calls use (dialogs, digest, INVITE), imported on first use (PEP 562) so
+# that an OPTIONS run does not pay for it at every start.
+_ON_FIRST_USE = {
+    "Dialog": "dialog",
+    "creates_dialog": "dialog",
+    "DigestChallenge": "digest",
+    "DigestCredentials": "digest",
+    "authorize": "digest",
+    "build_authorization": "digest",
+    "choose_challenge": "digest",
+    "parse_challenge": "digest",
+    "build_ack_non2xx": "invite",
+    "build_cancel": "invite",
+    "build_invite": "invite",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "DEFAULT_LIMITS",
