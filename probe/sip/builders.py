@@ -16,7 +16,7 @@ from . import _abnf
 from .errors import SipBuildError, SipParseError
 from .headers import CSEQ_MAX, Headers, Via, parse_via
 from .message import Request, Response
-from .uri import HostKind, NameAddr, SipUri, parse_host
+from .uri import HostKind, NameAddr, SipUri, format_uri, parse_host
 
 __all__ = [
     "BRANCH_COOKIE",
@@ -115,6 +115,8 @@ def request_uri_of(target: SipUri) -> SipUri:
 
     The table in §19.1.1 allows everything else, transport and maddr included.
     """
+    if not target.headers and all(name != "method" for name, _ in target.params):
+        return target  # nothing to drop: the URI as it is
     return replace(target, params=tuple(p for p in target.params if p[0] != "method"), headers=())
 
 
@@ -153,7 +155,7 @@ def _origin(
         ("To", _to_value(target) if to_uri is None else str(NameAddr(None, to_uri))),
         ("Call-ID", call_id),
         ("CSeq", f"{cseq} {method}"),
-        ("Contact", _contact_value(scheme, host, host_kind, local_port, transport)),
+        ("Contact", _contact_value(scheme, host, local_port, transport)),
     ]
     return _request_uri(target), items
 
@@ -167,29 +169,24 @@ def _probe_uri(scheme: str, host: str, host_kind: HostKind) -> SipUri:
 
 @functools.lru_cache(maxsize=256)
 def _from_value(from_uri: SipUri, from_tag: str) -> str:
-    return str(NameAddr(None, from_uri, (("tag", from_tag),)))
+    return f"<{from_uri}>;tag={from_tag}"
 
 
 @functools.lru_cache(maxsize=256)
 def _to_value(target: SipUri) -> str:
     # §19.1.1 table: To takes no port, transport, maddr, ttl, lr or headers; the
     # password is dropped too, so no secret is echoed into a header.
-    to_uri = SipUri(target.scheme, target.user, None, target.host, target.host_kind, None)
-    return str(NameAddr(None, to_uri))
+    return f"<{format_uri(target.scheme, target.user, None, target.host, None)}>"
 
 
 @functools.lru_cache(maxsize=256)
-def _contact_value(
-    scheme: str, host: str, host_kind: HostKind, local_port: int, transport: str
-) -> str:
+def _contact_value(scheme: str, host: str, local_port: int, transport: str) -> str:
     # sips: already means TLS over TCP; RFC 5630 §3.1.3 deprecates adding transport=tls.
     if scheme == "sips" and transport.upper() in ("TLS", "TCP"):
         params: tuple[tuple[str, str | None], ...] = ()
     else:
         params = (("transport", transport.lower()),)
-    return str(
-        NameAddr(None, SipUri(scheme, PROBE_USER, None, host, host_kind, local_port, params))
-    )
+    return f"<{format_uri(scheme, PROBE_USER, None, host, local_port, params)}>"
 
 
 @functools.lru_cache(maxsize=256)

@@ -209,16 +209,33 @@ class SipUri:
         return host if self.port is None else f"{host}:{self.port}"
 
     def __str__(self) -> str:
-        userinfo = ""
-        if self.user is not None:
-            userinfo = _escape(self.user, _abnf.USER_SAFE)
-            if self.password is not None:
-                userinfo += ":" + _escape(self.password, _abnf.PASSWORD_SAFE)
-            userinfo += "@"
-        text = f"{self.scheme}:{userinfo}{self.host_port}{_format_params(self.params)}"
-        if self.headers:
-            text += "?" + "&".join(f"{k}={v}" for k, v in self.headers)
-        return text
+        return format_uri(
+            self.scheme, self.user, self.password, self.host, self.port, self.params, self.headers
+        )
+
+
+def format_uri(
+    scheme: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port: int | None,
+    params: Params = (),
+    headers: tuple[tuple[str, str], ...] = (),
+) -> str:
+    """The wire form of a URI made of parts already valid for a `SipUri` (a request
+    builder's variations on a parsed URI), without building and checking one."""
+    userinfo = ""
+    if user is not None:
+        userinfo = _escape(user, _abnf.USER_SAFE)
+        if password is not None:
+            userinfo += ":" + _escape(password, _abnf.PASSWORD_SAFE)
+        userinfo += "@"
+    host_port = _format_host(host) if port is None else f"{_format_host(host)}:{port}"
+    text = f"{scheme}:{userinfo}{host_port}{_format_params(params)}"
+    if headers:
+        text += "?" + "&".join(f"{k}={v}" for k, v in headers)
+    return text
 
 
 def _first_of(text: str, chars: str, start: int) -> int:

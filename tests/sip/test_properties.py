@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 
 from probe.sip import (
     Headers,
+    NameAddr,
     SipParseError,
+    SipUri,
     StreamFramer,
     parse_message,
     parse_name_addr,
     parse_uri,
     parse_via,
 )
+from probe.sip.builders import _contact_value, _from_value, _probe_uri, _to_value, request_uri_of
 from probe.sip.limits import DEFAULT_LIMITS
 from probe.sip.message import _field_lines, _parse_header_lines_one_by_one
 
@@ -28,8 +31,10 @@ from .strategies import (
     junk_text,
     message_streams,
     options_requests,
+    ports,
     responses,
     sip_uris,
+    transports,
 )
 
 pytestmark = pytest.mark.fuzz
@@ -177,3 +182,32 @@ def test_a_plain_head_is_read_in_one_pass_and_a_folded_one_line_by_line():
     assert _field_lines([b"X: \xff"], DEFAULT_LIMITS) is None
     too_many = dataclasses.replace(DEFAULT_LIMITS, max_headers=2)
     assert _field_lines(plain, too_many) is None
+
+
+@fuzz_settings()
+@given(sip_uris(), ports, transports, st.booleans())
+def test_header_values_are_the_uris_a_builder_would_check_and_print(
+    target: SipUri, local_port: int, transport: str, dialled_with_extras: bool
+) -> None:
+    """From, To, Contact and the Request-URI are formatted from parts without building a
+    SipUri each time: the text is what the checked objects print."""
+    if dialled_with_extras:  # what a Request-URI must drop (RFC 3261 §19.1.5)
+        target = dataclasses.replace(
+            target, params=(*target.params, ("method", "INVITE")), headers=(("subject", "x"),)
+        )
+    to_uri = SipUri(target.scheme, target.user, None, target.host, target.host_kind, None)
+    assert _to_value(target) == str(NameAddr(None, to_uri))
+    secure_stream = target.scheme == "sips" and transport in ("TLS", "TCP")
+    contact_params = () if secure_stream else (("transport", transport.lower()),)
+    contact = SipUri(
+        target.scheme, "sipprobe", None, target.host, target.host_kind, local_port, contact_params
+    )
+    assert _contact_value(target.scheme, target.host, local_port, transport) == str(
+        NameAddr(None, contact)
+    )
+    probe_uri = _probe_uri(target.scheme, target.host, target.host_kind)
+    assert _from_value(probe_uri, "t4g") == str(NameAddr(None, probe_uri, (("tag", "t4g"),)))
+    expected = dataclasses.replace(
+        target, params=tuple(p for p in target.params if p[0] != "method"), headers=()
+    )
+    assert request_uri_of(target) == expected
