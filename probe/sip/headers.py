@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import _abnf
@@ -208,6 +208,16 @@ class Headers:
                     raise SipBuildError(f"header {name}: value is not valid Unicode") from None
         object.__setattr__(self, "_items", checked)
         object.__setattr__(self, "_keys", tuple(_key(name) for name, _ in checked))
+
+    @classmethod
+    def parsed(cls, fields: Sequence[tuple[str, str]]) -> Headers:
+        """Fields read by the message parser, which admits only token names and values
+        without CR, LF or NUL (§7.3.1, §25.1): kept without checking them again."""
+        headers = cls.__new__(cls)
+        checked = tuple(fields)
+        object.__setattr__(headers, "_items", checked)
+        object.__setattr__(headers, "_keys", tuple(_key(name) for name, _ in checked))
+        return headers
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Headers is immutable")

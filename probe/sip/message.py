@@ -388,6 +388,18 @@ def _line_name(raw: bytes, number: int) -> str:
 def parse_head(head: bytes, limits: Limits) -> _Head:
     """Parse a complete head (as found by HeadScanner, ending in CRLF CRLF)."""
     lines = head[:-4].split(b"\r\n")
+    if _BAD_HEAD_BYTE_RE.search(b"".join(lines)) is not None:
+        _refuse_control_bytes(lines)
+    method, uri, status_code, reason = _parse_start_line(lines[0])
+    fields, numbers = _parse_header_lines(lines[1:], limits)
+    # The fields are tokens and text without CR, LF or NUL, checked above: not again.
+    headers = Headers.parsed(fields)
+    length, length_line = _validate(method, headers, numbers)
+    return _Head(method, uri, status_code, reason, headers, length, length_line)
+
+
+def _refuse_control_bytes(lines: list[bytes]) -> None:
+    """Name the first control byte of the head, by line and column."""
     for number, raw in enumerate(lines, start=1):
         bad = _BAD_HEAD_BYTE_RE.search(raw)
         if bad:
@@ -398,11 +410,6 @@ def parse_head(head: bytes, limits: Limits) -> _Head:
             raise SipParseError(
                 f"{what} at column {bad.start() + 1} of {_line_name(raw, number)}", line=number
             )
-    method, uri, status_code, reason = _parse_start_line(lines[0])
-    fields, numbers = _parse_header_lines(lines[1:], limits)
-    headers = Headers(fields)
-    length, length_line = _validate(method, headers, numbers)
-    return _Head(method, uri, status_code, reason, headers, length, length_line)
 
 
 def body_length(head: _Head, available: int, *, stream: bool, limits: Limits) -> int:

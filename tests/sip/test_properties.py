@@ -47,6 +47,9 @@ def test_parse_message_raises_only_parse_errors(data, stream):
         message = parse_message(data, stream=stream)
     except SipParseError:
         return
+    # The parser keeps its fields unchecked (Headers.parsed): they must be fields the
+    # checking constructor accepts as they are.
+    assert Headers(message.headers.items()) == message.headers
     # Whatever parses must serialise and parse back unchanged, except for the
     # Content-Length that to_bytes adds when the datagram had none.
     reparsed = parse_message(message.to_bytes())
