@@ -22,6 +22,10 @@ _DETAILS_KEPT = 512
 """Encoded details remembered by identity while one report is written."""
 
 
+_text = json.encoder.encode_basestring
+"""A string as JSON, as `_ENCODER.encode` gives it, without the encoder's dispatch."""
+
+
 def _line(value: JsonValue) -> str:
     return _ENCODER.encode(value)
 
@@ -50,22 +54,21 @@ class _FindingLines:
                 self._details.clear()
             self._details[id(details)] = (details, details_text)
         if self._target[0] is not finding.target:
-            self._target = (finding.target, _line(finding.target))
+            self._target = (finding.target, _text(finding.target))
         return (
-            f'{{"check": {_line(finding.check)}, "status": {_line(finding.status.value)}, '
-            f'"target": {self._target[1]}, "summary": {_line(finding.summary)}, '
+            f'{{"check": {_text(finding.check)}, "status": {_text(finding.status.value)}, '
+            f'"target": {self._target[1]}, "summary": {_text(finding.summary)}, '
             f'"details": {details_text}}}'
         )
 
 
 def _write_list(sink: TextIO, key: str, lines: Iterable[str], last: bool) -> None:
     sink.write(f"  {_line(key)}: [")
-    first = True
+    separator = "\n    "
     for line in lines:
-        sink.write("\n    " if first else ",\n    ")
-        sink.write(line)
-        first = False
-    sink.write("]" if first else "\n  ]")
+        sink.write(separator + line)
+        separator = ",\n    "
+    sink.write("]" if separator == "\n    " else "\n  ]")
     sink.write("\n" if last else ",\n")
 
 
