@@ -19,13 +19,10 @@ from probe.net.deadlines import Deadlines
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text
 from probe.sip import (
     Message,
-    NonInviteClientTransaction,
     Request,
     Response,
-    Retransmit,
     SipError,
     StreamFramer,
-    TimedOut,
     TimerConfig,
     match_response,
     parse_message,
@@ -183,6 +180,8 @@ async def exchange_over_datagram(
     """One request over UDP, retransmitted on Timer E (RFC 3261 §17.1.2.2), under the
     `first_byte` and `transaction` deadlines (a datagram is a whole message: the
     `message` deadline has nothing to time)."""
+    from probe.sip.transaction import NonInviteClientTransaction, Retransmit, TimedOut
+
     assert endpoint.transport is not None
     phases = _phases(timeout, deadlines)
     loop = asyncio.get_running_loop()

@@ -30,20 +30,7 @@ from .headers import (
 )
 from .limits import DEFAULT_LIMITS, Limits
 from .message import Message, Request, Response, parse_message
-from .transaction import (
-    TIMER_D_UNRELIABLE,
-    Deliver,
-    InviteClientTransaction,
-    InviteTransactionAction,
-    InviteTransactionState,
-    NonInviteClientTransaction,
-    Retransmit,
-    SendAck,
-    TimedOut,
-    TimerConfig,
-    TransactionAction,
-    TransactionState,
-)
+from .timers import TimerConfig
 from .uri import NameAddr, SipUri, parse_name_addr, parse_uri
 
 if TYPE_CHECKING:
@@ -57,9 +44,23 @@ if TYPE_CHECKING:
         parse_challenge,
     )
     from .invite import build_ack_non2xx, build_cancel, build_invite
+    from .transaction import (
+        TIMER_D_UNRELIABLE,
+        Deliver,
+        InviteClientTransaction,
+        InviteTransactionAction,
+        InviteTransactionState,
+        NonInviteClientTransaction,
+        Retransmit,
+        SendAck,
+        TimedOut,
+        TransactionAction,
+        TransactionState,
+    )
 
-# What only test calls use (dialogs, digest, INVITE), imported on first use (PEP 562) so
-# that an OPTIONS run does not pay for it at every start.
+# What only test calls and UDP exchanges use (dialogs, digest, INVITE, transactions),
+# imported on first use (PEP 562) so that an OPTIONS run over TLS does not pay for it at
+# every start.
 _ON_FIRST_USE = {
     "Dialog": "dialog",
     "creates_dialog": "dialog",
@@ -72,6 +73,17 @@ _ON_FIRST_USE = {
     "build_ack_non2xx": "invite",
     "build_cancel": "invite",
     "build_invite": "invite",
+    "TIMER_D_UNRELIABLE": "transaction",
+    "Deliver": "transaction",
+    "InviteClientTransaction": "transaction",
+    "InviteTransactionAction": "transaction",
+    "InviteTransactionState": "transaction",
+    "NonInviteClientTransaction": "transaction",
+    "Retransmit": "transaction",
+    "SendAck": "transaction",
+    "TimedOut": "transaction",
+    "TransactionAction": "transaction",
+    "TransactionState": "transaction",
 }
 
 
@@ -82,6 +94,7 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -21,6 +21,7 @@ from typing import TypeAlias
 from .errors import SipBuildError
 from .invite import build_ack_non2xx
 from .message import Request, Response
+from .timers import TimerConfig
 
 __all__ = [
     "TIMER_D_UNRELIABLE",
@@ -36,21 +37,6 @@ __all__ = [
     "TransactionAction",
     "TransactionState",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TimerConfig:
-    """§17.1.1.1 timer values in seconds (defaults from §17, Table 4)."""
-
-    t1: float = 0.5  # RTT estimate; base of Timer E and of Timer F = 64*T1
-    t2: float = 4.0  # cap on the non-INVITE retransmit interval
-    t4: float = 5.0  # maximum time a message stays in the network; Timer K
-
-    def __post_init__(self) -> None:
-        for name in ("t1", "t2", "t4"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not value > 0:
-                raise SipBuildError(f"TimerConfig.{name} must be a positive number, got {value!r}")
 
 
 class TransactionState(enum.Enum):
