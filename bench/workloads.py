@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bench import contenders as c
 from bench.budget import budget
+from bench.instructions import instructions
 from bench.measure import GNU_TIME, InvalidMeasurement, Sample
 from bench.model import (
     Bench,
@@ -21,7 +22,7 @@ from bench.model import (
 from bench.servers import NAME
 from bench.sipsak import versus_sipsak
 
-WORKLOADS = ("sweep", "sipsak", "coldstart", "ping", "growth", "budget")
+WORKLOADS = ("sweep", "sipsak", "coldstart", "ping", "growth", "budget", "instructions")
 
 
 # --- 1. sweep ------------------------------------------------------------------------
@@ -316,4 +317,5 @@ RUNNERS: dict[str, Callable[[Bench], WorkloadResult]] = {
     "ping": ping,
     "growth": growth,
     "budget": budget,
+    "instructions": instructions,
 }
