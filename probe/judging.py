@@ -55,7 +55,12 @@ def judge_target(
     return TargetResult(target, tuple([location, *findings] if location else findings))
 
 
-_REMEMBERED_FINDINGS = 64
+_REMEMBERED_FINDINGS = 256
+
+
+def _alike(kept: Mapping[str, JsonValue], details: Mapping[str, JsonValue]) -> bool:
+    """Equal details whose values are of the same types (a `true` is not written `1`)."""
+    return kept == details and all(type(kept[name]) is type(v) for name, v in details.items())
 
 
 class TargetJudge:
@@ -73,48 +78,30 @@ class TargetJudge:
         self.keep_evidence = keep_evidence
         self.results: dict[tuple[int, int], TargetResult] = {}
         """By (URI index, target index) in the run's evidence."""
-        self._said: dict[tuple[object, ...], tuple[str, Mapping[str, JsonValue]]] = {}
-        self._known: dict[int, Mapping[str, JsonValue]] = {}
+        self._said: dict[tuple[str, str], tuple[str, Mapping[str, JsonValue]]] = {}
 
     def _shared(self, finding: Finding) -> Finding:
         """`finding`, its summary and details shared with an earlier target's equal ones.
 
         Most of a sweep's findings say the same thing of every target (the TLS version, no
         client certificate asked, a well-formed answer): the results then hold one copy
-        of each text and details rather than one per target. Only the last few distinct
-        ones are remembered, so findings unique to their target cost nothing more."""
-        details = finding.details
-        if self._known.get(id(details)) is details:
-            # Already shared: the certificate findings of every target behind one chain
-            # carry the same details (probe.checks.certificate), and so do earlier results.
-            return finding
-        try:
-            key = (
-                finding.check,
-                finding.summary,
-                *(
-                    (name, type(value), tuple(value) if isinstance(value, list) else value)
-                    for name, value in details.items()
-                ),
-            )
-            said = self._said.get(key)
-        except TypeError:  # details holding objects or nested lists: kept as they are
-            self._know(details)
-            return finding
-        if said is None:
-            if len(self._said) >= _REMEMBERED_FINDINGS:
-                del self._said[next(iter(self._said))]
-            self._said[key] = (finding.summary, details)
-            self._know(details)
-            return finding
-        summary, details = said
-        return Finding(finding.check, finding.status, finding.target, summary, details)
-
-    def _know(self, details: Mapping[str, JsonValue]) -> None:
-        """Remember `details` as already seen; held, so its identity is not reused."""
-        if len(self._known) >= _REMEMBERED_FINDINGS:
-            del self._known[next(iter(self._known))]
-        self._known[id(details)] = details
+        of each text and details rather than one per target. A finding is looked up by
+        its check and summary, which findings carrying a target's own times or ports never
+        repeat; only the last few distinct ones are remembered."""
+        key = (finding.check, finding.summary)
+        said = self._said.get(key)
+        if said is not None:
+            summary, details = said
+            if details is finding.details:
+                # Already shared: the certificate findings of every target behind one
+                # chain carry the same details (probe.checks.certificate).
+                return finding
+            if _alike(details, finding.details):
+                return Finding(finding.check, finding.status, finding.target, summary, details)
+        if len(self._said) >= _REMEMBERED_FINDINGS:
+            del self._said[next(iter(self._said))]
+        self._said[key] = (finding.summary, finding.details)
+        return finding
 
     def start(self, started_at: str) -> None:
         """The run started: certificates are judged at that instant (as `judge_run`)."""

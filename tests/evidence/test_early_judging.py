@@ -8,7 +8,7 @@ import dataclasses
 
 from probe.checks import OptionsPolicy
 from probe.evidence_io import RunEvidence
-from probe.findings import TargetResult
+from probe.findings import Finding, Status, TargetResult
 from probe.judging import TargetJudge, judge_run
 from probe.report.json import render_json
 from probe.tls.trust import TrustAnchors
@@ -103,9 +103,21 @@ def test_equal_findings_of_different_targets_share_their_details() -> None:
     }
     for finding in second.findings:
         assert finding.target == second.target.label  # each still names its own target
-    # Flat details alike are shared (the version, the client certificate, the answer's
-    # form); the connection's address is not alike, and nested details (the DNS answers)
-    # are kept as they are.
-    assert {"tls.version", "tls.client_cert", "sip.response"} <= shared
+    # Details alike are shared (the version, the client certificate, the answer's form,
+    # the DNS answers); the connection's address is not alike.
+    assert {"tls.version", "tls.client_cert", "sip.response", "dns.resolve"} <= shared
     assert "net.connect" not in shared
-    assert "dns.resolve" not in shared
+
+
+def test_details_equal_only_by_value_are_not_shared() -> None:
+    """`1 == True` in Python, not in the report: the same check and summary with a
+    value of another type keeps its own details."""
+    judge = TargetJudge(policy(), keep_evidence=False)
+    first = Finding("x.check", Status.PASS, "a", "same words", {"flag": True, "n": 1})
+    retyped = Finding("x.check", Status.PASS, "b", "same words", {"flag": 1, "n": 1})
+    alike = Finding("x.check", Status.PASS, "c", "same words", {"flag": True, "n": 1})
+    kept = judge._shared(first)
+    shared = judge._shared(alike)
+    assert shared.details is kept.details
+    assert shared.target == "c"
+    assert judge._shared(retyped).details is retyped.details
