@@ -73,11 +73,41 @@ def _counted(bench: Bench, who: str, n: int) -> int:
     return _count(out)
 
 
+IMPORT_LINES = {
+    "interpreter": "pass",
+    "runtime": "import asyncio, json, ssl",
+    "click": "import asyncio, json, ssl, click",
+    "cryptography": "import asyncio, json, ssl, cryptography.x509",
+    "sipprobe": "import probe.cli, probe.app, probe.checks.certificate, probe.report.json",
+}
+"""What starting costs, by part: each line run alone under callgrind. The last is what a
+sweep imports (its command, its run, the certificate judgement and the JSON report)."""
+
+
+def _import_counts(bench: Bench) -> dict[str, int]:
+    counts = {}
+    for part, line in IMPORT_LINES.items():
+        out = bench.workdir / f"callgrind-import-{part}.out"
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        argv += [str(bench.tools.python), "-c", line]
+
+        def check(sample: Sample, part: str = part) -> dict[str, float]:
+            c.check_exit(f"import line {part}", sample)
+            return {}
+
+        bench.step(f"callgrind-import-{part}", argv, check, timeout=120, fresh=[out], rss=False)()
+        counts[part] = _count(out)
+    return counts
+
+
 def instructions(bench: Bench) -> WorkloadResult:
     if shutil.which("valgrind") is None:
         raise InvalidMeasurement("valgrind is not installed (Debian package valgrind)")
     small, large = _sizes(bench)
     counts = {(who, n): _counted(bench, who, n) for n in (small, large) for who in WHO}
+    imports = _import_counts(bench)
+    interpreter, runtime = imports["interpreter"], imports["runtime"]
+    own = imports["sipprobe"] - imports["click"] - imports["cryptography"] + runtime
     per_target = {who: (counts[who, large] - counts[who, small]) / (large - small) for who in WHO}
     fixed = {who: counts[who, small] - small * per_target[who] for who in WHO}
     n = bench.plan.sweep_n
@@ -97,7 +127,8 @@ def instructions(bench: Bench) -> WorkloadResult:
             "which counts every instruction the client process executes: its interpreter, "
             "OpenSSL and its own code. The difference between the two sizes is the cost of "
             "one more target; what is left at N = 0 is the cost of starting (interpreter, "
-            "imports, arguments, trust anchors)."
+            "imports, arguments, trust anchors). The parts of starting are import lines run "
+            'alone (`python -c "import …"`), each counted the same way.'
         ),
         fairness=[
             "Counts repeat to a few parts in ten thousand from run to run on the same code, "
@@ -117,6 +148,11 @@ def instructions(bench: Bench) -> WorkloadResult:
             ),
             millions("sipprobe: instructions before the first target", fixed["sipprobe"]),
             millions("bare loop: instructions before the first target", fixed["floor"]),
+            millions("starting the interpreter (`python -c pass`)", imports["interpreter"]),
+            millions("importing asyncio, json and ssl (both need them)", runtime - interpreter),
+            millions("importing click beyond those", imports["click"] - runtime),
+            millions("importing cryptography.x509 beyond those", imports["cryptography"] - runtime),
+            millions("importing sipprobe's own modules for a sweep", own),
             Comparison(
                 f"a {n}-target sweep's client instructions: bare loop ÷ sipprobe",
                 at("floor") / at("sipprobe"),
