@@ -131,6 +131,8 @@ def _unescape(text: str, what: str) -> str:
 
 
 def _escape(text: str, safe: frozenset[str]) -> str:
+    if safe.issuperset(text):  # the common case: nothing to escape
+        return text
     return "".join(
         ch if ch in safe else "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
         for ch in text
