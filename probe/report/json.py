@@ -31,42 +31,48 @@ def _line(value: JsonValue) -> str:
 
 
 class _FindingLines:
-    """Encodes findings, one line each, as `_line(finding.to_dict())` would.
+    """Encodes findings, one line each, as `_line(finding.to_dict())` would, in two
+    pieces: up to the details, and the details with the closing brace.
 
     A sweep's certificate findings share one details object among every target behind
     the same chain (probe.checks.certificate), and those are the longest details of a
     report: each is encoded once and its text reused. The objects are held while their
-    text is, so an identity cannot be reused for other details meanwhile.
+    text is, so an identity cannot be reused for other details meanwhile. Kept apart
+    from a summary that is not ASCII ("a → b"), long ASCII details reach the file
+    without being encoded again.
     """
 
     def __init__(self) -> None:
         self._details: dict[int, tuple[object, str]] = {}
         self._target: tuple[str, str] = ("", '""')
 
-    def __call__(self, finding: Finding) -> str:
+    def __call__(self, finding: Finding) -> tuple[str, str]:
         details = finding.details
         kept = self._details.get(id(details))
         if kept is not None and kept[0] is details:
             details_text = kept[1]
         else:
-            details_text = _line(details if isinstance(details, dict) else dict(details))
+            details_text = _line(details if isinstance(details, dict) else dict(details)) + "}"
             if len(self._details) >= _DETAILS_KEPT:
                 self._details.clear()
             self._details[id(details)] = (details, details_text)
         if self._target[0] is not finding.target:
             self._target = (finding.target, _text(finding.target))
-        return (
+        head = (
             f'{{"check": {_text(finding.check)}, "status": {_text(finding.status.value)}, '
-            f'"target": {self._target[1]}, "summary": {_text(finding.summary)}, '
-            f'"details": {details_text}}}'
+            f'"target": {self._target[1]}, "summary": {_text(finding.summary)}, "details": '
         )
+        return head, details_text
 
 
-def _write_list(sink: TextIO, key: str, lines: Iterable[str], last: bool) -> None:
+def _write_list(sink: TextIO, key: str, lines: Iterable[tuple[str, ...]], last: bool) -> None:
+    """A list of `key`, one item a line, each line given in pieces."""
     sink.write(f"  {_line(key)}: [")
     separator = "\n    "
-    for line in lines:
-        sink.write(separator + line)
+    for pieces in lines:
+        sink.write(separator)
+        for piece in pieces:
+            sink.write(piece)
         separator = ",\n    "
     sink.write("]" if separator == "\n    " else "\n  ]")
     sink.write("\n" if last else ",\n")
@@ -78,7 +84,7 @@ def write_json(report: Report, sink: TextIO) -> None:
     sink.write("{\n")
     for key, value in head.items():
         sink.write(f"  {_line(key)}: {_line(value)},\n")
-    targets = (_line(result.to_dict()) for result in report.results)
+    targets = ((_line(result.to_dict()),) for result in report.results)
     _write_list(sink, "targets", targets, last=False)
     _write_list(sink, "findings", map(_FindingLines(), report.findings), last=True)
     sink.write("}\n")
