@@ -80,6 +80,17 @@ def install_recorder(context: ssl.SSLContext) -> HandshakeRecorder:
     return recorder
 
 
+def remove_recorder(context: ssl.SSLContext) -> None:
+    """Stop the callbacks once the handshake is over: the connection goes on sending and
+    receiving records (the request, the answer, session tickets, close_notify) that
+    would each reach Python for nothing."""
+    slot = getattr(_ssl._SSLContext, "_msg_callback", None)
+    if slot is not None:
+        slot.__set__(context, None)
+    else:  # pragma: no cover - a Python without the C slot: the wrapped property
+        context._msg_callback = None  # type: ignore[attr-defined]
+
+
 _INTERNED: dict[bytes, bytes] = {}
 _INTERN_LIMIT = 4096
 """Distinct certificates kept for sharing; past this, new ones are simply not shared."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from probe.tls.capture import HandshakeRecorder, install_recorder
+from probe.tls.capture import HandshakeRecorder, install_recorder, remove_recorder
 
 TlsVersionName = Literal["1.0", "1.1", "1.2", "1.3"]
 
@@ -78,9 +78,10 @@ class CaptureContexts:
     client side, so a sweep makes one per concurrent handshake, not one per target.
 
     A context is held by one handshake at a time because its recorder belongs to that
-    connection; once the handshake is over the context goes back for the next one. The
-    earlier connection keeps using it afterwards (session tickets, a TLS 1.2
-    renegotiation), so each recorder hears only the connection that sent the next
+    connection; once the handshake is over the recorder is removed and the context goes
+    back for the next one. The earlier connection keeps using it afterwards (session
+    tickets, a TLS 1.2 renegotiation) while a later handshake may have its recorder
+    installed, so each recorder hears only the connection that sent the next
     ClientHello (probe.tls.capture). Clients keep no session cache, so every handshake is
     a full one and presents the chain again.
     """
@@ -99,6 +100,7 @@ class CaptureContexts:
         try:
             yield context, recorder
         finally:
+            remove_recorder(context)
             self._idle.append(context)
 
 
