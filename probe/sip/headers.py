@@ -318,16 +318,19 @@ class Via:
 def parse_via(value: str) -> Via:
     """Parse one via-parm (§25.1); use ``Headers.get_all("Via")`` to get them one each."""
     text = value.strip(" \t")
-    where = f"Via {_excerpt(text)}"
+
+    def where() -> str:  # only an error needs the excerpt
+        return f"Via {_excerpt(text)}"
+
     match = _abnf.VIA_HEAD_RE.match(text)
     if not match:
-        raise SipParseError(f"{where}: expected 'SIP/2.0/<transport> host[:port]'")
+        raise SipParseError(f"{where()}: expected 'SIP/2.0/<transport> host[:port]'")
     name, version, transport, host_text, port_text = match.groups()
     try:
         host, _ = parse_host(host_text)
         port = parse_port(port_text) if port_text is not None else None
     except SipParseError as exc:
-        raise SipParseError(f"{where}: {exc.detail}") from None
+        raise SipParseError(f"{where()}: {exc.detail}") from None
     params = parse_params(text, match.end(), what=where, pattern=_abnf.VIA_PARAM_RE)
     rport = _find_param(params, "rport")
     if rport is not None:
@@ -335,7 +338,7 @@ def parse_via(value: str) -> Via:
         try:
             parse_port(rport)
         except SipParseError as exc:
-            raise SipParseError(f"{where}: rport: {exc.detail}") from None
+            raise SipParseError(f"{where()}: rport: {exc.detail}") from None
     # Protocol name and transport are tokens compared case-insensitively (§7.3.1);
     # upper case is how every implementation writes them.
     return Via(f"{name.upper()}/{version}", transport.upper(), host, port, params)

@@ -324,8 +324,8 @@ def _validate(
                 f"second {canonical_name(name)} header (it may appear only once)", line=number
             )
         first_line.setdefault(key, number)
-    for name in REQUIRED_HEADERS:
-        if name.lower() not in first_line:
+    for name, key in _REQUIRED_KEYS:
+        if key not in first_line:
             # §17.1.3 matches a response to its transaction by Via branch and CSeq.
             why = (
                 "; the response cannot be matched to its transaction (§17.1.3)"
@@ -373,6 +373,7 @@ def _validate(
 
 
 _SINGLE_KEYS = frozenset(name.lower() for name in SINGLE_HEADERS)
+_REQUIRED_KEYS = tuple((name, name.lower()) for name in REQUIRED_HEADERS)
 
 
 def _line_name(raw: bytes, number: int) -> str:

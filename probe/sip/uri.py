@@ -18,6 +18,7 @@ import functools
 import ipaddress
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,8 +68,11 @@ def _format_host(host: str) -> str:
 # --- host and port -----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_host(text: str) -> tuple[str, HostKind]:
     """Parse ``host = hostname / IPv4address / IPv6reference`` (§25.1).
+
+    Cached: pure, and the same few hosts come back in every URI, Via and header.
 
     Returns the normalised host (lowercased; IPv6 without brackets) and its kind.
     """
@@ -246,14 +250,18 @@ def _first_of(text: str, chars: str, start: int) -> int:
     return min(hits, default=len(text))
 
 
+_NOT_URI_CHAR_RE = re.compile("[^!-~]")
+"""Anything but the printable ASCII characters SP excluded (0x21-0x7E)."""
+
+
 @functools.lru_cache(maxsize=1024)
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP or SIPS URI (§25.1 ``SIP-URI`` / ``SIPS-URI``)."""
-    for offset, ch in enumerate(text):
-        # Catch whitespace, controls and raw non-ASCII first for a precise message;
-        # none of them can appear unescaped anywhere in a SIP URI (§19.1.2).
-        if not " " < ch < "\x7f":
-            raise _uri_error(text, offset, f"character {ch!r} is not allowed")
+    # Catch whitespace, controls and raw non-ASCII first for a precise message; none of
+    # them can appear unescaped anywhere in a SIP URI (§19.1.2).
+    bad = _NOT_URI_CHAR_RE.search(text)
+    if bad is not None:
+        raise _uri_error(text, bad.start(), f"character {bad.group()!r} is not allowed")
     colon = text.find(":")
     if colon <= 0:
         raise _uri_error(text, 0, "no 'sip:' or 'sips:' scheme")
@@ -391,6 +399,7 @@ _DISPLAY_THEN_LAQUOT_RE = re.compile(
     f"(?:({_abnf.TOKEN}(?:{_abnf.LWS}{_abnf.TOKEN})*){_abnf.SWS})?<"
 )
 _ADDR_SPEC_END = frozenset(" \t;")
+_LINE_BREAK_OR_NUL_RE = re.compile("[\r\n\x00]")
 
 
 def unquote(quoted: str) -> str:
@@ -399,15 +408,22 @@ def unquote(quoted: str) -> str:
 
 
 def parse_params(
-    text: str, pos: int, *, what: str, pattern: re.Pattern[str] = _abnf.GENERIC_PARAM_RE
+    text: str,
+    pos: int,
+    *,
+    what: str | Callable[[], str],
+    pattern: re.Pattern[str] = _abnf.GENERIC_PARAM_RE,
 ) -> Params:
-    """Parse ``*(SEMI generic-param)`` from ``text[pos:]`` to the end of ``text``."""
+    """Parse ``*(SEMI generic-param)`` from ``text[pos:]`` to the end of ``text``.
+
+    ``what`` names the value in an error; a callable is asked only then."""
     params: list[tuple[str, str | None]] = []
     while pos < len(text):
         match = pattern.match(text, pos)
         if not match:
+            name = what() if callable(what) else what
             raise SipParseError(
-                f"invalid parameter in {what} at offset {pos}: {_excerpt(text[pos:])}"
+                f"invalid parameter in {name} at offset {pos}: {_excerpt(text[pos:])}"
             )
         params.append((match[1].lower(), match[2]))
         pos = match.end()
@@ -420,22 +436,25 @@ def parse_params(
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a From/To/Contact style value: name-addr or bare addr-spec, then params."""
     value = text.strip(" \t")
-    where = f"address {_excerpt(value)}"
+
+    def where() -> str:  # only an error needs the excerpt
+        return f"address {_excerpt(value)}"
+
     if not value:
         raise SipParseError("empty address: expected name-addr or addr-spec")
-    bad = next((ch for ch in value if ch in "\r\n\x00"), None)
+    bad = _LINE_BREAK_OR_NUL_RE.search(value)
     if bad is not None:
-        raise SipParseError(f"{where}: character {bad!r} is not allowed")
+        raise SipParseError(f"{where()}: character {bad.group()!r} is not allowed")
 
     display: str | None = None
     if value.startswith('"'):
         quoted = _abnf.QUOTED_STRING_RE.match(value)
         if not quoted:
-            raise SipParseError(f"{where}: unterminated or invalid quoted display name")
+            raise SipParseError(f"{where()}: unterminated or invalid quoted display name")
         display = unquote(quoted.group())
         laquot = len(value) - len(value[quoted.end() :].lstrip(" \t"))
         if not value.startswith("<", laquot):
-            raise SipParseError(f"{where}: expected '<' after the display name")
+            raise SipParseError(f"{where()}: expected '<' after the display name")
     elif match := _DISPLAY_THEN_LAQUOT_RE.match(value):
         # display-name = *(token LWS): runs of white space count as one separator.
         display = " ".join(match[1].split()) if match[1] else None
@@ -447,11 +466,11 @@ def parse_name_addr(text: str) -> NameAddr:
         uri_text = value[:end]
         for ch in ",?":
             if ch in uri_text:
-                raise SipParseError(f"{where}: {ch!r} in a URI outside '<...>' (§20.10)")
+                raise SipParseError(f"{where()}: {ch!r} in a URI outside '<...>' (§20.10)")
         return NameAddr(None, parse_uri(uri_text), parse_params(value, end, what=where))
 
     raquot = value.find(">", laquot)
     if raquot == -1:
-        raise SipParseError(f"{where}: '<' without '>'")
+        raise SipParseError(f"{where()}: '<' without '>'")
     uri = parse_uri(value[laquot + 1 : raquot])
     return NameAddr(display, uri, parse_params(value, raquot + 1, what=where))
