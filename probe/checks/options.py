@@ -138,15 +138,16 @@ def forget_parsed() -> None:
 
 
 def _list_header(response: Response, name: str) -> list[str]:
-    return _shared_list(tuple(value.strip() for value in response.headers.get_all(name)))
+    return _shared_list(response.headers.fields(name))
 
 
 @functools.lru_cache(maxsize=64)
-def _shared_list(values: tuple[str, ...]) -> list[str]:
-    """One list per distinct Allow/Supported/Accept: a sweep's servers mostly send the
-    same ones, and the findings that quote them live until the report (shared, so never
-    to be changed in place)."""
-    return [sys.intern(value) for value in values if value]
+def _shared_list(fields: tuple[str, ...]) -> list[str]:
+    """The elements of Allow, Supported or Accept fields, one list per distinct fields:
+    a sweep's servers mostly send the same ones, so they are split once, and the findings
+    that quote them, living until the report, share it (never to be changed in place)."""
+    elements = (item.strip() for field in fields for item in split_list(field))
+    return [sys.intern(element) for element in elements if element]
 
 
 def _answer_details(response: Response) -> dict[str, JsonValue]:

@@ -237,6 +237,11 @@ class Headers:
             return values
         return [item for value in values for item in split_list(value)]
 
+    def fields(self, name: str) -> tuple[str, ...]:
+        """The value of each field called ``name``, as received (lists not split)."""
+        key = _key(name)
+        return tuple(v for k, (_n, v) in zip(self._keys, self._items, strict=True) if k == key)
+
     def items(self) -> tuple[tuple[str, str], ...]:
         """All fields in order, as ``(name-as-received, value)``."""
         return self._items

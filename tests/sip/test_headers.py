@@ -278,3 +278,12 @@ def test_parse_content_length(value, expected):
 def test_parse_invalid_content_length(value):
     with pytest.raises(SipParseError, match="Content-Length"):
         parse_content_length(value)
+
+
+def test_fields_are_the_values_as_received_compact_names_included() -> None:
+    headers = Headers([("Supported", "path, outbound"), ("Via", "SIP/2.0/TLS a"), ("k", "gruu")])
+    assert headers.fields("supported") == ("path, outbound", "gruu")
+    assert headers.fields("Allow") == ()
+    # The elements are what get_all splits them into.
+    split = [item for field in headers.fields("Supported") for item in split_list(field)]
+    assert split == headers.get_all("Supported")
