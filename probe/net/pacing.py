@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import heapq
 import resource
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -101,7 +101,9 @@ class PoliteQueue(Generic[Job]):
         for key, line in self._lines.items():
             self._order[key] = len(self._order)
             heapq.heappush(self._ready, (line[0][0], self._order[key], key))
-        self._busy: Counter[Hashable] = Counter()
+        self._busy: dict[Hashable, int] = {}
+        """Jobs out per key (a plain dict: Counter's missing keys and deletions run in
+        Python, twice per target)."""
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     def __len__(self) -> int:
@@ -123,21 +125,23 @@ class PoliteQueue(Generic[Job]):
         _position, order, key = heapq.heappop(self._ready)
         line = self._lines[key]
         _position, job = line.popleft()
-        self._busy[key] += 1
+        busy = self._busy[key] = self._busy.get(key, 0) + 1
         if not line:
             del self._lines[key]
             if not self._lines:
                 self._wake(everyone=True)  # nothing left: let idle workers finish
-        elif self._busy[key] < self.per_target:
+        elif busy < self.per_target:
             heapq.heappush(self._ready, (line[0][0], order, key))
         return key, job
 
     def done(self, key: Hashable) -> None:
-        self._busy[key] -= 1
-        if not self._busy[key]:
+        busy = self._busy[key] - 1
+        if busy:
+            self._busy[key] = busy
+        else:
             del self._busy[key]
         line = self._lines.get(key)
-        if line and self._busy[key] == self.per_target - 1:
+        if line and busy == self.per_target - 1:
             heapq.heappush(self._ready, (line[0][0], self._order[key], key))
             self._wake()
 
