@@ -69,9 +69,15 @@ async def exchange_over_stream(
     sent_at = clock_ms()
     sent = loop.time()
     try:
-        connection.writer.write(wire)
-        async with asyncio.timeout(phases.transaction):
-            await connection.writer.drain()
+        writer = connection.writer
+        writer.write(wire)
+        if writer.transport.get_write_buffer_size() == 0:
+            # Everything went to the socket: drain only reports a lost connection, and
+            # cannot block (it waits only above the buffer's high-water mark).
+            await writer.drain()
+        else:
+            async with asyncio.timeout(phases.transaction):
+                await writer.drain()
     except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
         why = "the server stopped reading" if isinstance(exc, TimeoutError) else str(exc)
         return SipExchange(

@@ -93,3 +93,53 @@ async def test_server_that_does_not_speak_tls_is_named() -> None:
     assert evidence.tls is not None
     assert evidence.tls.error_kind == "not_tls"
     assert "did not answer with TLS" in (evidence.tls.error or "")
+
+
+async def test_a_server_that_stops_reading_fails_the_send_on_its_deadline() -> None:
+    """A request larger than the socket buffers, to a server that never reads: the send
+    waits on the transaction deadline and says the server stopped reading."""
+    from probe.net.connect import open_tcp
+    from probe.net.deadlines import Deadlines
+    from probe.net.exchange import exchange_over_stream
+    from probe.sip import Headers, StreamFramer
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.transport.pause_reading()
+        held.append(writer)
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    body = b"x" * (32 * 1024 * 1024)
+    uri = parse_uri(f"sip:{LAB_NAME}:{port};transport=tcp")
+    headers = Headers(
+        [
+            ("Via", "SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bKstall"),
+            ("From", "<sip:a@127.0.0.1>;tag=1"),
+            ("To", f"<sip:{LAB_NAME}>"),
+            ("Call-ID", "stall"),
+            ("CSeq", "1 OPTIONS"),
+            ("Content-Length", str(len(body))),
+        ]
+    )
+    try:
+        connection, connected = await open_tcp("127.0.0.1", port, timeout=2)
+        assert connection is not None, connected
+        started = time.monotonic()
+        exchange = await exchange_over_stream(
+            connection,
+            StreamFramer(),
+            Request("OPTIONS", uri, headers, body),
+            clock_ms=lambda: 0.0,
+            deadlines=Deadlines.uniform(0.5),
+        )
+        assert time.monotonic() - started < 3
+        assert exchange.outcome == "send_failed"
+        assert "the server stopped reading" in (exchange.error or "")
+        await connection.close(timeout=0.2)
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
