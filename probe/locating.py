@@ -92,18 +92,15 @@ async def locate_all(
 
     async def one(index: int, text: str, uri: SipUri) -> Located:
         async with gate:
-            result = await _locate_one(index, uri)
+            result = await locate(
+                uri,
+                pins=settings.pins,
+                dns_server=where.dns_server,
+                timeout=settings.phases.dns,
+                rng=random.Random(seeds[index]),
+            )
         found[index] = Located(text, uri, result)
         return found[index]
-
-    async def _locate_one(index: int, uri: SipUri) -> LocateResult:
-        return await locate(
-            uri,
-            pins=settings.pins,
-            dns_server=where.dns_server,
-            timeout=settings.phases.dns,
-            rng=random.Random(seeds[index]),
-        )
 
     return list(
         await asyncio.gather(*(one(index, text, uri) for index, (text, uri) in enumerate(uris)))

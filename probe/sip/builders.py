@@ -157,7 +157,7 @@ def _origin(
         ("CSeq", f"{cseq} {method}"),
         ("Contact", _contact_value(scheme, host, local_port, transport)),
     ]
-    return _request_uri(target), items
+    return request_uri_of(target), items
 
 
 # The header values a probe repeats request after request (a ping run sends thousands to
@@ -187,11 +187,6 @@ def _contact_value(scheme: str, host: str, local_port: int, transport: str) -> s
     else:
         params = (("transport", transport.lower()),)
     return f"<{format_uri(scheme, PROBE_USER, None, host, local_port, params)}>"
-
-
-@functools.lru_cache(maxsize=256)
-def _request_uri(target: SipUri) -> SipUri:
-    return request_uri_of(target)
 
 
 def build_options(

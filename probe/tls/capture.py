@@ -64,19 +64,9 @@ class HandshakeRecorder:
 
 
 def install_recorder(context: ssl.SSLContext) -> HandshakeRecorder:
-    """Attach a fresh recorder; one context per handshake keeps the facts apart.
-
-    The recorder is set on the C-level slot, under `ssl.SSLContext._msg_callback`'s
-    Python wrapper: that wrapper turns three integers into enums for every record and
-    message of the handshake (dozens per connection), work the recorder, which compares
-    plain integers, has no use for.
-    """
+    """Attach a fresh recorder; one context per handshake keeps the facts apart."""
     recorder = HandshakeRecorder()
-    slot = getattr(_ssl._SSLContext, "_msg_callback", None)
-    if slot is not None:
-        slot.__set__(context, recorder)
-    else:  # pragma: no cover - a Python without the C slot: the wrapped property
-        context._msg_callback = recorder  # type: ignore[attr-defined]
+    _set_message_callback(context, recorder)
     return recorder
 
 
@@ -84,11 +74,19 @@ def remove_recorder(context: ssl.SSLContext) -> None:
     """Stop the callbacks once the handshake is over: the connection goes on sending and
     receiving records (the request, the answer, session tickets, close_notify) that
     would each reach Python for nothing."""
+    _set_message_callback(context, None)
+
+
+def _set_message_callback(context: ssl.SSLContext, callback: HandshakeRecorder | None) -> None:
+    """Set the C-level slot under `ssl.SSLContext._msg_callback`'s Python wrapper: that
+    wrapper turns three integers into enums for every record and message of the
+    handshake (dozens per connection), work the recorder, which compares plain
+    integers, has no use for."""
     slot = getattr(_ssl._SSLContext, "_msg_callback", None)
     if slot is not None:
-        slot.__set__(context, None)
+        slot.__set__(context, callback)
     else:  # pragma: no cover - a Python without the C slot: the wrapped property
-        context._msg_callback = None  # type: ignore[attr-defined]
+        context._msg_callback = callback  # type: ignore[attr-defined]
 
 
 _INTERNED: dict[bytes, bytes] = {}
