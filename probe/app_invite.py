@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.app import OptionsRequest, UsageError, collect_with_controls, finish, prepare
+from probe.locating import known_transport
 from probe.report.model import Report
-from probe.sip import DigestCredentials, SipError, parse_uri
+from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
@@ -117,8 +118,32 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
     )
 
 
+def refuse_before_sending(
+    uri: SipUri, text: str, request: InviteRequest, usage: UsageError
+) -> None:
+    """What can be known of the target before any packet is a usage error, not a finding:
+    a call over UDP, or SDES keys over a hop that is cleartext by the URI alone (RFC 4568
+    §8.3: the keys travel in the SDP). The transport is known without DNS for `sips:`, an
+    explicit `transport=`, or (RFC 3263 §4.1) an IP literal or explicit port, which mean
+    UDP for `sip:`; otherwise locating decides, and a refusal then is a failing finding."""
+    transport = known_transport(uri)
+    if transport == "udp":
+        usage(
+            f"invite {text!r}: test calls run over TLS or TCP, and this target means UDP "
+            "(RFC 3263 §4.1); add ;transport=tls (or ;transport=tcp)"
+        )
+    if transport == "tcp" and request.offer == "sdes" and not request.allow_cleartext_keys:
+        usage(
+            f"invite {text!r}: the SDES keys of the offer would cross TCP in cleartext; "
+            "use a TLS target (;transport=tls or sips:), --offer dtls, --offer rtp, or "
+            "--allow-cleartext-keys to send them anyway"
+        )
+
+
 def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request.common, on_usage_error)
+    for text, uri in run.uris:
+        refuse_before_sending(uri, text, request, on_usage_error)
     settings = replace(run.settings, call=build_call(request, on_usage_error))
     notes = run.notes
     if request.allow_cleartext_keys:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from probe.app import UsageError, run_failover_command
 from probe.app_invite import run_invite_command
-from probe.findings import Finding
+from probe.findings import CheckId, Finding, Status
 from probe.report.model import Report, TargetResult, combine_reports
 
 
@@ -46,7 +46,15 @@ def run_check_command(spec: str, *, to: str | None, on_usage_error: UsageError) 
     reports = [run_failover_command(requests.failover, on_usage_error=on_usage_error)]
     notes = list(requests.notes)  # they name the scenario, and say why a call is skipped
     if requests.invite is not None and reports[0].interrupted:
-        notes.append("test call not placed: the run was interrupted")
+        # The scenario asked for a call: not placing it is work undone, not a note.
+        unplaced = Finding(
+            CheckId.SIP_INVITE,
+            Status.INCOMPLETE,
+            "trunk",
+            "test call not placed: the run was interrupted",
+        )
+        first = reports[0]
+        reports[0] = replace(first, trunk_findings=(*first.trunk_findings, unplaced))
     elif requests.invite is not None:
         reports.append(run_invite_command(requests.invite, on_usage_error=on_usage_error))
     combined = combine_reports(tuple(reports), command="check", notes=tuple(notes))

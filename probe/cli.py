@@ -3,8 +3,9 @@
 Heavy modules (cryptography, rich, asyncio machinery) are imported inside the commands that
 need them, so `sipprobe --version` and `--help` start fast.
 
-Exit codes: 0 all passed (warnings allowed), 1 something failed, 2 usage or input error,
-3 internal error. A traceback is never the answer to bad network input.
+Exit codes (docs/exit-codes.md, probe.exit_codes): 0 pass or warn, 1 something failed,
+2 usage or input error, 3 internal error, 4 incomplete, 128+N ended by signal N. A
+traceback is never the answer to bad network input.
 """
 
 from __future__ import annotations

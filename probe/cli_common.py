@@ -12,7 +12,10 @@ import click
 if TYPE_CHECKING:
     from probe.report.model import Report
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+from probe.exit_codes import EXIT_FAIL as EXIT_FAIL
+from probe.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
+from probe.exit_codes import EXIT_OK as EXIT_OK
+from probe.exit_codes import EXIT_USAGE
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -20,11 +20,17 @@ JsonValue = Any
 
 
 class Status(enum.StrEnum):
-    """Outcome of one check, from best to worst for the verdict's purposes."""
+    """Outcome of one check.
+
+    `skip` says a check did not apply (no certificate on a TCP target, say); `incomplete`
+    says work that was asked for was not done: interrupted, refused, cut off by a deadline,
+    never sent. A skip is neutral; an incomplete finding is never a pass.
+    """
 
     PASS = "pass"
     WARN = "warn"
     SKIP = "skip"
+    INCOMPLETE = "incomplete"
     FAIL = "fail"
     ERROR = "error"
 
@@ -82,8 +88,16 @@ class Finding:
 
 
 class Verdict(enum.StrEnum):
+    """A run's or a target's outcome (docs/verdicts.md).
+
+    PASS: every required check ran and passed. WARN: they all ran, some warn. FAIL:
+    something failed, whatever else happened. INCOMPLETE: nothing failed, but work that
+    was asked for was not done, so nothing can be promised (Nagios UNKNOWN).
+    """
+
     PASS = "pass"
     WARN = "warn"
+    INCOMPLETE = "incomplete"
     FAIL = "fail"
 
 
@@ -92,17 +106,44 @@ def rounded_ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def overall_verdict(findings: Iterable[Finding]) -> Verdict:
-    """Fail if anything failed or errored, warn if anything warned, otherwise pass.
+_CONCLUSIVE = frozenset({Status.PASS, Status.WARN, Status.FAIL, Status.ERROR})
+"""What a required check must have reached to count as done."""
 
-    Skipped checks do not count either way: a skip says a check did not apply.
+
+def missing_checks(findings: Iterable[Finding], required: Iterable[str]) -> tuple[str, ...]:
+    """The required checks that no finding concluded (absent, skipped or incomplete)."""
+    concluded = {finding.check for finding in findings if finding.status in _CONCLUSIVE}
+    return tuple(check for check in required if check not in concluded)
+
+
+def overall_verdict(findings: Iterable[Finding], required: Iterable[str] = ()) -> Verdict:
+    """Fail if anything failed or errored; otherwise incomplete if any work asked for was
+    not done (an incomplete finding, a required check with no conclusive finding, or no
+    finding at all); otherwise warn if anything warned; otherwise pass.
+
+    A failure seen is reported as such even when other work is unfinished: it is already
+    enough to act on. Skipped checks count neither way: a skip says a check did not apply,
+    which is why absence of a finding is judged against `required`, never assumed fine.
     """
+    findings = tuple(findings)
     statuses = {finding.status for finding in findings}
     if statuses & {Status.FAIL, Status.ERROR}:
         return Verdict.FAIL
+    if not findings or Status.INCOMPLETE in statuses or missing_checks(findings, required):
+        return Verdict.INCOMPLETE
     if Status.WARN in statuses:
         return Verdict.WARN
     return Verdict.PASS
+
+
+def worst_verdict(verdicts: Iterable[Verdict]) -> Verdict:
+    """The verdict of several parts: fail, then incomplete, then warn, then pass; no
+    part at all is incomplete (nothing was verified)."""
+    seen = set(verdicts)
+    for verdict in (Verdict.FAIL, Verdict.INCOMPLETE, Verdict.WARN, Verdict.PASS):
+        if verdict in seen:
+            return verdict
+    return Verdict.INCOMPLETE
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +152,18 @@ class TargetResult:
 
     target: Target
     findings: tuple[Finding, ...]
+    required: tuple[str, ...] = ()
+    """The checks this target had to conclude (probe.checks.required_checks): a verdict
+    is PASS only when each of them has a pass or warn finding."""
 
     @property
     def verdict(self) -> Verdict:
-        return overall_verdict(self.findings)
+        return overall_verdict(self.findings, self.required)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Required checks that did not conclude."""
+        return missing_checks(self.findings, self.required)
 
     def to_dict(self) -> dict[str, JsonValue]:
         target = self.target
@@ -127,4 +176,6 @@ class TargetResult:
             "transport": target.transport,
             "sni": target.sni,
             "verdict": self.verdict.value,
+            "required": list(self.required),
+            "missing": list(self.missing),
         }

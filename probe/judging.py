@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from probe.checks import OptionsPolicy, forget_cached, judge_options
+from probe.checks import OptionsPolicy, forget_cached, judge_options, required_checks
 from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
 from probe.evidence import ProbeEvidence
@@ -23,9 +23,11 @@ def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -
     invite = probed.evidence is not None and probed.evidence.method == "INVITE"
     check = CheckId.SIP_INVITE if invite else CheckId.SIP_OPTIONS
     if probed.stopped == "interrupted":
-        return Finding(check, Status.SKIP, label, "not finished: the run was interrupted")
+        return Finding(check, Status.INCOMPLETE, label, "not finished: the run was interrupted")
     limit = f" of {max_time:g} s" if max_time is not None else ""
-    return Finding(check, Status.FAIL, label, f"not finished within the run's --max-time{limit}")
+    return Finding(
+        check, Status.INCOMPLETE, label, f"not finished within the run's --max-time{limit}"
+    )
 
 
 def judge_target(
@@ -37,14 +39,16 @@ def judge_target(
     """Every finding about one target: how it was located (`locate`, its URI's plan),
     then its probe. Pure."""
     target = probed.target
+    required = required_checks(probed.evidence)
     if probed.stopped is not None and probed.evidence is None:
         # Cut short before its name was even located: nothing is known about it.
-        return TargetResult(target, (_stopped_finding(probed, target.label, max_time),))
+        stopped = _stopped_finding(probed, target.label, max_time)
+        return TargetResult(target, (stopped,), required)
     if probed.evidence is None:
         skipped = Finding(
             CheckId.SIP_OPTIONS, Status.SKIP, target.label, "OPTIONS not sent: no target"
         )
-        return TargetResult(target, (check_unlocated(locate, target.label), skipped))
+        return TargetResult(target, (check_unlocated(locate, target.label), skipped), required)
     if probed.stopped is not None:
         findings = [_stopped_finding(probed, target.label, max_time)]
     else:
@@ -52,7 +56,7 @@ def judge_target(
     location = (
         check_location(locate, probed.located, target.label) if probed.located is not None else None
     )
-    return TargetResult(target, tuple([location, *findings] if location else findings))
+    return TargetResult(target, tuple([location, *findings] if location else findings), required)
 
 
 _REMEMBERED_FINDINGS = 256
@@ -172,7 +176,7 @@ def judge_run(
             trunk = tuple(
                 Finding(
                     f.check,
-                    Status.SKIP,
+                    Status.INCOMPLETE,
                     f.target,
                     "not judged: the run did not finish every target",
                     f.details,

@@ -36,6 +36,19 @@ def check_target_uri(uri: SipUri, text: str) -> Transport:
     raise TargetError(f"{text}: transport={transport} is not supported (tls, tcp or udp)")
 
 
+def known_transport(uri: SipUri) -> Transport | None:
+    """The transport a URI means before any DNS lookup, or None when NAPTR decides:
+    RFC 3263 §4.1 — `sips:` is TLS, an explicit `transport=` is that, and an IP literal or
+    an explicit port with no `transport=` means UDP (TCP for `sips:`, which is TLS)."""
+    if uri.is_secure:
+        return "tls"
+    if uri.transport is not None:
+        return check_target_uri(uri, str(uri))
+    if uri.port is not None or uri.host_kind != "name":
+        return "udp"
+    return None
+
+
 def unresolved_target(uri: SipUri, text: str) -> Target:
     """A target for a URI that located nothing: named, but with no address."""
     transport = check_target_uri(uri, text)

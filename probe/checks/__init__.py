@@ -22,7 +22,14 @@ from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, Status
 from probe.sip.message import forget_framed
 
-__all__ = ["OptionsPolicy", "TlsPolicy", "forget_cached", "judge_options", "not_sent"]
+__all__ = [
+    "OptionsPolicy",
+    "TlsPolicy",
+    "forget_cached",
+    "judge_options",
+    "not_sent",
+    "required_checks",
+]
 
 
 def forget_cached() -> None:
@@ -33,6 +40,27 @@ def forget_cached() -> None:
     certificate = sys.modules.get("probe.checks.certificate")
     if certificate is not None:
         certificate.forget_verdicts()
+
+
+def required_checks(evidence: ProbeEvidence | None) -> tuple[str, ...]:
+    """The checks a target must conclude for its verdict to be PASS: what the command
+    asked to verify of it. A target that was never reached still owes its SIP check, so
+    an empty result can never read as a pass."""
+    if evidence is None:
+        return (CheckId.SIP_OPTIONS,)
+    required: list[str] = [CheckId.NET_CONNECT]
+    if evidence.target.transport == "tls":
+        required += [CheckId.TLS_HANDSHAKE, CheckId.TLS_CHAIN, CheckId.TLS_IDENTITY]
+    if evidence.enumeration is not None:
+        required += [CheckId.TLS_VERSIONS, CheckId.TLS_CIPHERS]
+    if evidence.method == "INVITE":
+        required += [CheckId.SIP_INVITE, CheckId.SDP_SRTP, CheckId.SIP_TEARDOWN]
+        call = evidence.call
+        if call is not None and (call.media is not None or call.media_skipped is not None):
+            required.append(CheckId.MEDIA_SRTP)
+    else:
+        required.append(CheckId.SIP_OPTIONS)
+    return tuple(required)
 
 
 def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Finding]:
@@ -102,12 +130,19 @@ def judge_call(evidence: ProbeEvidence) -> list[Finding]:
 
 
 def not_sent(evidence: ProbeEvidence) -> Finding:
-    """`sip.options` (or `sip.invite`) skipped, naming the phase that stopped the probe."""
+    """`sip.options` (or `sip.invite`) not sent, naming the phase that stopped the probe:
+    skipped behind a failed phase (whose finding already fails the target), incomplete
+    when nothing failed and the request still never went out."""
+    check = CheckId.SIP_INVITE if evidence.method == "INVITE" else CheckId.SIP_OPTIONS
     if evidence.connect is not None and not evidence.connect.ok:
         why = "the connection failed"
     elif evidence.tls is not None and not evidence.tls.ok:
         why = "the TLS handshake failed"
     else:
-        why = "the probe ended before OPTIONS"
-    check = CheckId.SIP_INVITE if evidence.method == "INVITE" else CheckId.SIP_OPTIONS
+        return Finding(
+            check,
+            Status.INCOMPLETE,
+            evidence.target.label,
+            f"{evidence.method} not sent: the probe ended before it",
+        )
     return Finding(check, Status.SKIP, evidence.target.label, f"{evidence.method} not sent: {why}")

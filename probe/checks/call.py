@@ -52,8 +52,15 @@ def check_invite(call: CallEvidence, label: str) -> Finding:
         "exchange": _exchange(call),
     }
     if call.teardown == "not_sent":
+        # Refused once the target was located (SDES keys over a cleartext hop, a UDP
+        # target a NAPTR chose): the trunk offers no way to place the call the command
+        # asked for. What is known before locating is refused as a usage error instead.
         return Finding(
-            CheckId.SIP_INVITE, Status.SKIP, label, call.teardown_detail or "not sent", details
+            CheckId.SIP_INVITE,
+            Status.FAIL,
+            label,
+            f"call not placed: {call.teardown_detail or 'the INVITE was not sent'}",
+            details,
         )
     ringing = f" after {', '.join(map(str, call.provisional))}" if call.provisional else ""
     auth = " (with digest authentication)" if call.authenticated else ""
@@ -106,8 +113,12 @@ def check_media(call: CallEvidence, label: str) -> Finding | None:
     if call.media is None and call.media_skipped is None:
         return None
     if call.media is None:
+        # --verify-media asked for it; media that could not be checked is unproven.
         return Finding(
-            CheckId.MEDIA_SRTP, Status.SKIP, label, f"media not checked: {call.media_skipped}"
+            CheckId.MEDIA_SRTP,
+            Status.INCOMPLETE,
+            label,
+            f"media not checked: {call.media_skipped}",
         )
     media = call.media
     details: dict[str, JsonValue] = {

@@ -25,8 +25,14 @@ _STYLE = {
     Status.FAIL: "bold red",
     Status.ERROR: "bold magenta",
     Status.SKIP: "dim",
+    Status.INCOMPLETE: "bold cyan",
 }
-_VERDICT_STYLE = {Verdict.PASS: "bold green", Verdict.WARN: "bold yellow", Verdict.FAIL: "bold red"}
+_VERDICT_STYLE = {
+    Verdict.PASS: "bold green",
+    Verdict.WARN: "bold yellow",
+    Verdict.INCOMPLETE: "bold cyan",
+    Verdict.FAIL: "bold red",
+}
 
 
 def _details(result: TargetResult, check: str) -> Mapping[str, JsonValue]:
@@ -281,6 +287,10 @@ def render_console(
         table.add_column("summary", overflow="fold")
         _finding_rows(table, result.findings, verbose)
         console.print(table)
+        if result.missing:
+            console.print(
+                Text(f"not verified: {', '.join(result.missing)}", style=_STYLE[Status.INCOMPLETE])
+            )
         facts = _facts(result)
         if facts is not None:
             console.print(facts)

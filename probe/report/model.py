@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from probe import __version__
-from probe.findings import Finding, JsonValue, TargetResult, Verdict, overall_verdict
+from probe.exit_codes import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGNAL_BASE
+from probe.findings import Finding, JsonValue, TargetResult, Verdict, overall_verdict, worst_verdict
 
 __all__ = ["SCHEMA", "Report", "TargetResult", "combine_reports", "exit_code"]
 
@@ -23,7 +24,10 @@ class Report:
     trunk_findings: tuple[Finding, ...] = field(default=())
     """Findings about the endpoint list as a whole (failover), shown first."""
     interrupted: bool = False
-    """The run was cut short by Ctrl-C: the report is partial and the exit code says so."""
+    """The run was cut short by a signal: the report is partial and the exit code says so."""
+    stop_signal: int = 2
+    """Which signal cut it short (SIGINT unless said otherwise); read only when
+    `interrupted`."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -32,7 +36,16 @@ class Report:
 
     @property
     def verdict(self) -> Verdict:
-        return overall_verdict(self.findings)
+        """Fail, incomplete, warn or pass over the trunk findings and every target
+        (docs/verdicts.md). An interrupted run is at best incomplete, and a report with
+        nothing in it verified nothing."""
+        parts = [result.verdict for result in self.results]
+        if self.trunk_findings:
+            parts.append(overall_verdict(self.trunk_findings))
+        verdict = worst_verdict(parts)
+        if self.interrupted and verdict in (Verdict.PASS, Verdict.WARN):
+            return Verdict.INCOMPLETE
+        return verdict
 
     def status_counts(self) -> Counter[str]:
         return Counter(finding.status.value for finding in self.findings)
@@ -56,16 +69,21 @@ class Report:
         return head
 
 
-EXIT_INTERRUPTED = 130
-"""128 + SIGINT, as a shell reports a command ended by Ctrl-C."""
+EXIT_BY_VERDICT = {
+    Verdict.PASS: EXIT_OK,
+    Verdict.WARN: EXIT_OK,
+    Verdict.FAIL: EXIT_FAIL,
+    Verdict.INCOMPLETE: EXIT_INCOMPLETE,
+}
 
 
 def exit_code(report: Report) -> int:
-    """0 when nothing failed (warnings allowed), 1 when something failed, 130 when the run
-    was interrupted (whatever it found before)."""
+    """The verdict's exit code; 128 + the signal's number when a signal cut the run
+    short (130 for Ctrl-C, 143 for SIGTERM), as a shell reports it, whatever was found
+    before."""
     if report.interrupted:
-        return EXIT_INTERRUPTED
-    return 1 if report.verdict is Verdict.FAIL else 0
+        return EXIT_SIGNAL_BASE + report.stop_signal
+    return EXIT_BY_VERDICT[report.verdict]
 
 
 def combine_reports(
@@ -82,4 +100,5 @@ def combine_reports(
         notes=(*notes, *(note for report in reports for note in report.notes)),
         trunk_findings=tuple(f for report in reports for f in report.trunk_findings),
         interrupted=any(report.interrupted for report in reports),
+        stop_signal=next((r.stop_signal for r in reports if r.interrupted), 2),
     )

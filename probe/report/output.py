@@ -19,8 +19,14 @@ from probe.findings import CheckId, Verdict
 from probe.report.model import Report
 
 FORMATS = ("console", "json", "junit", "nagios")
-_NAGIOS_CODES = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.FAIL: 2}
-_NAGIOS_WORDS = {Verdict.PASS: "OK", Verdict.WARN: "WARNING", Verdict.FAIL: "CRITICAL"}
+# The plugin API's codes; work not done is UNKNOWN, never OK.
+_NAGIOS_CODES = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.FAIL: 2, Verdict.INCOMPLETE: 3}
+_NAGIOS_WORDS = {
+    Verdict.PASS: "OK",
+    Verdict.WARN: "WARNING",
+    Verdict.FAIL: "CRITICAL",
+    Verdict.INCOMPLETE: "UNKNOWN",
+}
 
 
 class OutputError(ValueError):
@@ -67,9 +73,18 @@ def nagios(report: Report) -> tuple[str, int]:
     """One Nagios status line with perfdata, and the plugin exit code."""
     verdict = report.verdict
     failing = [f for f in report.findings if f.status.value in ("fail", "error")]
+    unfinished = [f for f in report.findings if f.status.value == "incomplete"]
+    missing = [(r.target.label, r.missing) for r in report.results if r.missing]
     warning = [f for f in report.findings if f.status.value == "warn"]
     if failing:
         text = f"{failing[0].check} {failing[0].target}: {failing[0].summary}"
+    elif unfinished:
+        text = f"{unfinished[0].check} {unfinished[0].target}: {unfinished[0].summary}"
+    elif missing:
+        label, checks = missing[0]
+        text = f"{label}: not verified: {', '.join(checks)}"
+    elif verdict is Verdict.INCOMPLETE:
+        text = "interrupted: the report is partial" if report.interrupted else "nothing verified"
     elif warning:
         text = f"{warning[0].check} {warning[0].target}: {warning[0].summary}"
     else:

@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["pass", "warn", "skip", "fail", "error"]
-Verdict = Literal["pass", "warn", "fail"]
+Status = Literal["pass", "warn", "skip", "incomplete", "fail", "error"]
+Verdict = Literal["pass", "warn", "incomplete", "fail"]
 
 
 class _Strict(BaseModel):
@@ -38,7 +38,15 @@ class TargetModel(_Strict):
     port: int
     transport: Literal["tls", "tcp", "udp"]
     sni: str | None
-    verdict: Verdict
+    verdict: Verdict = Field(
+        description="pass: every required check ran and passed; warn: they ran, some "
+        "warn; fail: something failed; incomplete: nothing failed but required work was "
+        "not done (docs/verdicts.md)."
+    )
+    required: list[str] = Field(description="The checks this target had to conclude.")
+    missing: list[str] = Field(
+        description="Required checks with no pass, warn or fail finding: not verified."
+    )
 
 
 class ToolModel(_Strict):

@@ -170,7 +170,11 @@ def test_ctrl_c_during_the_failover_check_places_no_call(
     assert process.returncode == 130, err
     assert "interrupted: the report is partial" in err
     report = json.loads(out)
-    assert "test call not placed: the run was interrupted" in report["notes"]
+    unplaced = [f for f in report["findings"] if f["check"] == "sip.invite"]
+    assert [(f["status"], f["summary"]) for f in unplaced] == [
+        ("incomplete", "test call not placed: the run was interrupted")
+    ]
+    assert report["verdict"] != "pass"
     checks = {finding["check"] for finding in report["findings"]}
     assert "sip.invite" not in checks
     assert "sdp.srtp" not in checks

@@ -23,7 +23,7 @@ from probe.findings import Finding, Status
 from probe.report.model import Report
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
-from tests.helpers import no_usage_error
+from tests.helpers import Refused, no_usage_error, refuse
 from tests.peers.baresip import Baresip, start_baresip
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 from tests.peers.sipp import Sipp, start_sipp
@@ -194,12 +194,33 @@ def test_no_key_is_ever_printed(sbc: Sbc) -> None:
 
 
 def test_sdes_keys_are_not_sent_over_tcp(kamailio: Kamailio, lab: LabFiles) -> None:
+    # The URI alone says TCP: refused before any packet, as a usage error.
     common = OptionsRequest(targets=[f"sip:127.0.0.1:{kamailio.plain_port};transport=tcp"])
-    report = run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=no_usage_error)
+    with pytest.raises(Refused, match="cleartext"):
+        run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=refuse)
+    # With the flag the keys go anyway, and the report says so.
+    report = run_invite_command(
+        InviteRequest(common, to=CALLEE, allow_cleartext_keys=True, answer_timeout=2),
+        on_usage_error=no_usage_error,
+    )
+    assert any("--allow-cleartext-keys" in note for note in report.notes)
     checks = {finding.check: finding for finding in report.findings}
-    assert checks["sip.invite"].status is Status.SKIP
-    assert "cleartext" in checks["sip.invite"].summary
-    assert checks["sip.teardown"].details["teardown"] == "not_sent"
+    assert checks["sdp.sdes_transport"].status is Status.FAIL
+
+
+def test_invite_over_udp_is_refused_before_any_packet() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        for target in (f"sip:127.0.0.1:{port};transport=udp", f"sip:127.0.0.1:{port}"):
+            common = OptionsRequest(targets=[target], timeout=1)
+            with pytest.raises(Refused, match=r"TLS or TCP.*UDP"):
+                run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=refuse)
+        with pytest.raises(BlockingIOError):
+            listener.recv(65535)  # nothing was sent
 
 
 @pytest.fixture

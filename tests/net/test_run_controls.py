@@ -14,7 +14,8 @@ from pathlib import Path
 from probe.app import OptionsRequest, prepare
 from probe.checks import OptionsPolicy
 from probe.evidence_io import dumps_evidence, loads_evidence
-from probe.findings import CheckId, Status
+from probe.findings import CheckId, Status, Verdict
+from probe.report.model import exit_code
 from probe.runner import RunControls, collect_run, judge_run
 from probe.sip import Request
 from probe.tls.lab import LabFiles
@@ -66,8 +67,11 @@ async def test_max_time_ends_the_run_and_names_the_unfinished_target(lab: LabFil
     options = {f.check: f for f in healthy_result.findings}[CheckId.SIP_OPTIONS]
     assert options.status is Status.PASS
     unfinished = {f.check: f for f in silent_result.findings}[CheckId.SIP_OPTIONS]
-    assert unfinished.status is Status.FAIL
+    assert unfinished.status is Status.INCOMPLETE
     assert unfinished.summary == "not finished within the run's --max-time of 0.6 s"
+    # One target healthy, one cut off: work undone is never a pass.
+    assert report.verdict is Verdict.INCOMPLETE
+    assert exit_code(report) == 4
     assert "run stopped at --max-time 0.6 s: 1 of 2 targets finished" in report.notes[-1]
     assert not report.interrupted
     # The saved evidence is judged again to the same findings.
@@ -98,7 +102,11 @@ async def test_cancelling_a_run_keeps_what_finished_when_asked(lab: LabFiles) ->
     report = judge_run(evidence, policy)
     assert report.interrupted
     last = {f.check: f for f in report.results[1].findings}[CheckId.SIP_OPTIONS]
-    assert (last.status, last.summary) == (Status.SKIP, "not finished: the run was interrupted")
+    assert (last.status, last.summary) == (
+        Status.INCOMPLETE,
+        "not finished: the run was interrupted",
+    )
+    assert report.verdict is Verdict.INCOMPLETE
 
 
 async def test_without_keep_partial_a_cancellation_propagates(lab: LabFiles) -> None:
@@ -149,7 +157,8 @@ async def test_ctrl_c_prints_the_partial_report_and_exits_130(
     assert "run interrupted (Ctrl-C): 1 of 2 targets finished" in text
     report = json.loads((tmp_path / "report.json").read_text())
     skipped = [f for f in report["findings"] if f["summary"].startswith("not finished")]
-    assert [(f["check"], f["status"]) for f in skipped] == [("sip.options", "skip")]
+    assert [(f["check"], f["status"]) for f in skipped] == [("sip.options", "incomplete")]
+    assert report["verdict"] == "incomplete"  # one target passed; the other was not done
     assert loads_evidence(saved.read_text()).stopped == "interrupted"
     # Judged again later, the saved run keeps its note but is no interrupted command.
     judged = await asyncio.create_subprocess_exec(
@@ -266,7 +275,7 @@ async def test_a_failover_cut_short_leaves_the_trunk_unjudged(lab: LabFiles) -> 
     assert report.trunk_findings
     # The silent endpoint was never judged: "primary down" or "no failover path" would
     # be claims about a target nobody finished probing.
-    assert {f.status for f in report.trunk_findings} == {Status.SKIP}
+    assert {f.status for f in report.trunk_findings} == {Status.INCOMPLETE}
     assert all("did not finish" in f.summary for f in report.trunk_findings)
 
 
@@ -288,7 +297,7 @@ async def test_a_name_not_yet_located_when_the_run_stops_is_not_a_dns_failure() 
     (finding,) = result.findings
     assert finding.check == CheckId.SIP_OPTIONS
     assert (finding.status, finding.summary) == (
-        Status.FAIL,
+        Status.INCOMPLETE,
         "not finished within the run's --max-time of 0.3 s",
     )
     assert "0 of 1 targets finished" in report.notes[-1]

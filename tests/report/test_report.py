@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
 from probe.findings import Finding, Status, Verdict, overall_verdict
 from probe.report.console import detail_lines, render_console
 from probe.report.json import render_json
+from probe.report.junit import render_junit
 from probe.report.model import Report, TargetResult, exit_code
+from probe.report.output import nagios
 from tests.checks.evidence_factory import TARGET
 
 
@@ -26,16 +29,55 @@ def make_report(*statuses: Status) -> Report:
 
 
 def test_verdict_rules() -> None:
-    assert overall_verdict([]) is Verdict.PASS
+    assert overall_verdict([]) is Verdict.INCOMPLETE  # nothing verified is no pass
     assert make_report(Status.PASS, Status.SKIP).verdict is Verdict.PASS
     assert make_report(Status.PASS, Status.WARN).verdict is Verdict.WARN
     assert make_report(Status.WARN, Status.FAIL).verdict is Verdict.FAIL
     assert make_report(Status.ERROR).verdict is Verdict.FAIL
+    assert make_report(Status.PASS, Status.INCOMPLETE).verdict is Verdict.INCOMPLETE
+    assert make_report(Status.WARN, Status.INCOMPLETE).verdict is Verdict.INCOMPLETE
+    # A failure seen is enough to act on, whatever else was left undone.
+    assert make_report(Status.INCOMPLETE, Status.FAIL).verdict is Verdict.FAIL
+    assert make_report(Status.SKIP).verdict is Verdict.PASS
+
+
+def test_a_required_check_without_a_conclusion_is_incomplete() -> None:
+    passed = Finding("net.connect", Status.PASS, TARGET.label, "connected")
+    skipped = Finding("sip.options", Status.SKIP, TARGET.label, "not sent")
+    result = TargetResult(TARGET, (passed, skipped), ("net.connect", "sip.options"))
+    assert result.missing == ("sip.options",)
+    assert result.verdict is Verdict.INCOMPLETE
+    absent = TargetResult(TARGET, (passed,), ("net.connect", "tls.chain"))
+    assert absent.missing == ("tls.chain",)
+    assert absent.verdict is Verdict.INCOMPLETE
+    done = TargetResult(TARGET, (passed,), ("net.connect",))
+    assert (done.missing, done.verdict) == ((), Verdict.PASS)
+    report = Report("options", "2026-11-27T00:00:00.000+00:00", 1.0, (absent,))
+    assert exit_code(report) == 4
+    data = json.loads(render_json(report))
+    assert data["verdict"] == "incomplete"
+    assert data["targets"][0]["missing"] == ["tls.chain"]
+    assert 'errors="1"' in render_junit(report)
+    assert "not verified: tls.chain" in nagios(report)[0]
+
+
+def test_an_empty_or_interrupted_report_never_passes() -> None:
+    empty = Report("options", "2026-11-27T00:00:00.000+00:00", 1.0, ())
+    assert empty.verdict is Verdict.INCOMPLETE
+    assert nagios(empty) == ("SIPPROBE UNKNOWN - nothing verified", 3)
+    passed = make_report(Status.PASS)
+    interrupted = dataclasses.replace(passed, interrupted=True)
+    assert interrupted.verdict is Verdict.INCOMPLETE
+    assert exit_code(interrupted) == 130
+    assert exit_code(dataclasses.replace(interrupted, stop_signal=15)) == 143
+    assert nagios(interrupted)[1] == 3  # UNKNOWN, never OK
 
 
 def test_exit_codes_follow_the_verdict() -> None:
     assert exit_code(make_report(Status.PASS, Status.WARN)) == 0
     assert exit_code(make_report(Status.PASS, Status.FAIL)) == 1
+    assert exit_code(make_report(Status.PASS, Status.INCOMPLETE)) == 4
+    assert nagios(make_report(Status.PASS, Status.INCOMPLETE))[1] == 3
 
 
 def test_json_shape() -> None:
