@@ -226,7 +226,8 @@ def location_options(function: F) -> F:
         click.option(
             "--dns-server",
             metavar="ADDRESS[:PORT]",
-            help="Ask this DNS server instead of the system's resolver.",
+            help="Ask this DNS server for NAPTR, SRV and A/AAAA (default: A/AAAA through "
+            "the system's name service, /etc/hosts included).",
         ),
         click.option(
             "--seed",
