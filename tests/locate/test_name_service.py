@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -274,3 +276,27 @@ async def test_names_found_and_not_found_in_one_uri_set() -> None:
     assert [t.address for t in found.targets] == ["127.0.0.2"]
     assert missing.targets == ()
     assert missing.problems[0].startswith("b.lab: name not found")
+
+
+def test_a_hung_lookup_does_not_keep_the_process_alive_at_exit() -> None:
+    """asyncio's default executor joins its threads at shutdown: a getaddrinfo stuck in
+    one would hold the exit for as long as it hangs.  The lookup's own daemon thread
+    does not."""
+    program = (
+        "import asyncio, random, time\n"
+        "from probe.locate import locate\n"
+        "from probe.sip.uri import parse_uri\n"
+        "def hang(name):\n"
+        "    time.sleep(60)\n"
+        "    return []\n"
+        "result = asyncio.run(locate(parse_uri('sip:stuck.test:5060'), timeout=0.2,\n"
+        "                            rng=random.Random(1), system_lookup=hang))\n"
+        "print(result.answers[0].error_kind)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "timeout"
+    assert time.monotonic() - started < 20
