@@ -82,6 +82,8 @@ class OptionsRequest:
     """Connections to one target at once."""
     follow_redirects: bool = False
     """Probe the Contact URIs of a 3xx answer too (one hop)."""
+    target_notes: Sequence[str] = ()
+    """What reading the targets noticed (a `--targets` line repeated, probed once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ def _notes(request: OptionsRequest) -> list[str]:
         notes.append("--insecure: certificate failures are reported as warnings")
     if request.seed is not None:
         notes.append(f"SRV weighted order drawn with --seed {request.seed}")
+    notes.extend(request.target_notes)
     return notes
 
 

@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from probe.report.model import Report
+    from probe.target_list import TargetList
 
 from probe.exit_codes import EXIT_FAIL as EXIT_FAIL
 from probe.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
@@ -165,21 +166,18 @@ def connection_options(function: F) -> F:
     )
 
 
-def read_targets_file(path: Path) -> list[str]:
+def read_targets_file(path: Path) -> TargetList:
+    """`--targets FILE`, or one usage error listing every line that is not a target."""
+    from probe.target_list import TargetListError, parse_target_list
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        usage_error(f"--targets {path}: not UTF-8 text")
+        data = path.read_bytes()
     except OSError as exc:
         usage_error(f"--targets {path}: {exc.strerror or exc}")
-    targets = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            # Interned: the plan of each URI names it again, and a sweep's file may
-            # hold thousands of them.
-            targets.append(sys.intern(line))
-    return targets
+    try:
+        return parse_target_list(data, str(path))
+    except TargetListError as exc:
+        usage_error("\n".join([f"--targets {path}: {exc.summary}", *exc.problems]))
 
 
 def emit(
@@ -229,7 +227,8 @@ def location_options(function: F) -> F:
         click.option(
             "--dns-server",
             metavar="ADDRESS[:PORT]",
-            help="Ask this DNS server instead of the system's resolver.",
+            help="Ask this DNS server for NAPTR, SRV and A/AAAA (default: A/AAAA through "
+            "the system's name service, /etc/hosts included).",
         ),
         click.option(
             "--seed",
@@ -289,7 +288,10 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
     from probe.app import OptionsRequest
 
     targets_file = values.pop("targets_file", None)
-    all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
+    listed = read_targets_file(targets_file) if targets_file else None
+    all_targets = list(targets) + (list(listed.targets) if listed is not None else [])
+    if listed is not None and not all_targets:
+        usage_error(f"--targets {targets_file}: no target in it (only blank lines and comments)")
     if not all_targets:
         usage_error(f"{command}: give at least one TARGET or --targets FILE")
     from probe.report.output import OutputError, plan_outputs
@@ -301,7 +303,8 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
     except OutputError as exc:
         usage_error(str(exc))
     shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
-    return OptionsRequest(targets=all_targets, **shared)
+    notes = listed.notes if listed is not None else ()
+    return OptionsRequest(targets=all_targets, target_notes=notes, **shared)
 
 
 def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:

@@ -59,6 +59,8 @@ def unresolved_target(uri: SipUri, text: str) -> Target:
 @dataclass(frozen=True, slots=True)
 class LocateSettings:
     dns_server: tuple[str, int] | None = None
+    """Asked every question; None: NAPTR/SRV go to the system's DNS servers and A/AAAA
+    to its name service (getaddrinfo, so /etc/hosts is honoured)."""
     seed: int | None = None
     """Seed for the RFC 2782 weighted choice, so an SRV order can be reproduced."""
 
