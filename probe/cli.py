@@ -28,6 +28,7 @@ from probe.cli_common import (
     connection_options,
     emit,
     emit_and_exit,
+    evidence_option,
     location_options,
     options_request,
     policy_options,
@@ -37,18 +38,6 @@ from probe.cli_common import (
 from probe.cli_scenario import check, scenarios
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def evidence_option(function: F) -> F:
-    """`--evidence-out FILE`: save what the run collected, to judge again or diff later."""
-    decorator = click.option(
-        "--evidence-out",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Also save the run's evidence to FILE (JSON, mode 0600, keys and credentials "
-        "redacted), whatever the verdict; see `sipprobe judge` and `sipprobe diff`.",
-    )
-    return decorator(function)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -97,7 +97,7 @@ def test_health_is_judged_with_one_policy_for_both() -> None:
     changes = {c.what: c for c in diff_runs(before, after, lab_policy())}
     assert changes["health"].before is True
     assert changes["health"].after is False
-    assert "unhealthy (sip.options" in changes["health"].summary
+    assert f"{FIRST}: went down: sip.options: answered 503" in changes["health"].summary
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,9 @@ def test_tls_version_cipher_order_and_targets() -> None:
     assert ("new.example.test (new.example.test:5061/tls)", "target") in whats
     summaries = [c.summary for c in changes]
     assert f"{FIRST}: TLS version TLSv1.3 → TLSv1.2" in summaries
-    assert f"{GONE}: gone" in summaries
+    assert any(s.startswith(f"{GONE}: in the first run only (gone; was ") for s in summaries)
+    new_line = "new.example.test (new.example.test:5061/tls): in the second run only (new; FAIL)"
+    assert new_line in summaries
 
 
 @pytest.mark.parametrize("content", [None, "[]", '{"schema": "sipprobe.evidence/9"}'])
