@@ -95,7 +95,8 @@ def anchors_from_record(record: TrustRecord) -> TrustAnchors:
         # Whatever cryptography raises on a damaged file is a sentence, not a traceback.
         except Exception as exc:
             raise RecordError(f"settings.trust.pem certificate #{number}: {exc}") from None
-    return TrustAnchors(tuple(certificates), f"{record.source}, as recorded in the evidence")
+    # The run's own name for them: judging again gives the run's findings, details and all.
+    return TrustAnchors(tuple(certificates), record.source)
 
 
 def missing_anchors(record: TrustRecord, anchors: Iterable[x509.Certificate]) -> list[str]:
