@@ -42,7 +42,9 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
     Every connection option given here overrides the scenario's own setting for this run
     (--ca/--trust replace tls.trust, --timeout run.timeout, ...; --resolve adds pins, and
     replaces the scenario's pin for the same NAME:PORT); the report names each override.
-    A built-in scenario can so be pointed at a lab: --resolve NAME:PORT:ADDRESS --ca CA.
+    An option not given keeps the scenario's setting (the defaults shown below are those
+    of a scenario that has none). A built-in scenario can so be pointed at a lab:
+    --resolve NAME:PORT:ADDRESS --ca CA.
     """
     from probe.check import run_check_command
     from probe.report.output import OutputError, plan_outputs
