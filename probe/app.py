@@ -290,10 +290,12 @@ def finish(
     """Save the evidence when asked (first: it is worth keeping whatever the verdict),
     then judge it (the targets judged as they finished are taken as judged)."""
     if request.evidence_out is not None:
+        from probe.app_trust import with_trust_record
         from probe.evidence_io import write_evidence
 
         try:
-            write_evidence(request.evidence_out, evidence)
+            recorded = with_trust_record(evidence, run.policy.anchors, request)
+            write_evidence(request.evidence_out, recorded)
         except OSError as exc:
             usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
     with steady_heap():
@@ -464,32 +466,31 @@ def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> R
         accept_wildcard=request.accept_wildcard,
         insecure=request.insecure,
     )
-    has_tls = any(p.evidence is not None and p.evidence.tls is not None for p in run.probed())
-    policy = build_policy(as_options, has_tls, on_usage_error)
+    from probe.app_trust import anchors_for
+
+    policy = build_policy(as_options, False, on_usage_error)
+    anchors, trust_notes = anchors_for(run, as_options, on_usage_error, name=str(request.evidence))
+    policy = replace(policy, anchors=anchors)
     when = f"collected {run.started_at}"
     if request.now is not None:
         policy = policy.at(parse_instant(request.now, on_usage_error))
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
-    notes = [f"judged again from {request.evidence} ({when})", *_notes(as_options)]
+    notes = [f"judged again from {request.evidence} ({when})", *trust_notes, *_notes(as_options)]
     # A saved run that was interrupted is judged like any other: the exit code says how
     # judging went, not that the recording once was cut short (its note says so).
     return replace(judge_run(run, policy, notes=notes), interrupted=False)
 
 
 def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:
-    """Compare two evidence files; both are judged with the default policy."""
+    """Compare two evidence files, each judged with the default policy and the trust
+    anchors its run used (the system store for a file that does not record them)."""
+    from probe.app_trust import anchors_for
     from probe.diff import diff_runs
 
     old, new = load_run(before, on_usage_error), load_run(after, on_usage_error)
-    anchors = None
-    if any(
-        p.evidence is not None and p.evidence.tls is not None for p in old.probed() + new.probed()
-    ):
-        from probe.tls.trust import TrustStoreError, load_trust_anchors
-
-        try:
-            anchors = load_trust_anchors("system")
-        except TrustStoreError:
-            anchors = None  # both runs judged alike: chains are then not judged at all
-    return diff_runs(old, new, OptionsPolicy(anchors=anchors))
+    policies = [
+        OptionsPolicy(anchors=anchors_for(run, OptionsRequest(targets=()), on_usage_error)[0])
+        for run in (old, new)
+    ]
+    return diff_runs(old, new, policies[0], after_policy=policies[1])

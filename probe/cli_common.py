@@ -240,7 +240,7 @@ def location_options(function: F) -> F:
 
 
 def probe_options(function: F) -> F:
-    """Options of the commands that send OPTIONS (options, failover)."""
+    """Options of the commands that send OPTIONS to the targets given (options, failover)."""
     decorators: list[Callable[[F], F]] = [
         click.option(
             "--targets",
@@ -250,6 +250,15 @@ def probe_options(function: F) -> F:
         ),
         connection_options,
         location_options,
+        run_options,
+    ]
+    return _apply(function, decorators)
+
+
+def run_options(function: F) -> F:
+    """What answer counts as healthy and how hard a run goes: for every command that
+    probes a list of targets (options, failover, check)."""
+    decorators: list[Callable[[F], F]] = [
         click.option(
             "--accept",
             default="2xx",
@@ -278,6 +287,18 @@ def probe_options(function: F) -> F:
         ),
     ]
     return _apply(function, decorators)
+
+
+def evidence_option(function: F) -> F:
+    """`--evidence-out FILE`: save what the run collected, to judge again or diff later."""
+    decorator = click.option(
+        "--evidence-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Also save the run's evidence to FILE (JSON, mode 0600, keys and credentials "
+        "redacted), whatever the verdict; see `sipprobe judge` and `sipprobe diff`.",
+    )
+    return decorator(function)
 
 
 _OUTPUT_KEYS = ("output_format", "verbose", "no_color", "outputs")
