@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
@@ -158,6 +158,106 @@ def describe_certificate(cert: x509.Certificate, *, now: dt.datetime) -> Certifi
     )
 
 
+# --- certificates cryptography cannot read ----------------------------------------------
+# A presented certificate is input from the far end: cryptography parses its extensions,
+# names and keys lazily and raises whatever the bytes provoke (ValueError, DuplicateExtension,
+# UnsupportedGeneralNameType, and Rust panics surfacing as pyo3's PanicException, which
+# derives from BaseException). Every such failure is a verdict on that certificate.
+
+
+def is_read_failure(exc: BaseException) -> bool:
+    """True for an exception reading a certificate raised; False for interrupts and exits."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateDefect:
+    """The first part of a certificate that cryptography could not read."""
+
+    part: str
+    """`subject`, `extensions`, `public key`... as a sentence names it."""
+    exception: str
+    """The exception's class name, e.g. `DuplicateExtension`."""
+    message: str
+
+    def sentence(self, who: str) -> str:
+        """One sentence naming `who` (e.g. `the leaf certificate (#1)`) and what to do."""
+        return (
+            f"{who} cannot be read: cryptography raised {self.exception} on its {self.part} "
+            f"({self.message}); {_DEFECT_ADVICE.get(self.exception, _GENERIC_ADVICE)}"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {"part": self.part, "exception": self.exception, "message": self.message}
+
+
+_GENERIC_ADVICE = (
+    "TLS clients built on such a parser refuse the certificate: have it reissued by the CA"
+)
+_DEFECT_ADVICE = {
+    "DuplicateExtension": (
+        "RFC 5280 §4.2 allows each extension at most once and TLS clients refuse the "
+        "certificate: have it reissued by the CA"
+    ),
+    "UnsupportedGeneralNameType": (
+        "its subjectAltName holds an x400Address or ediPartyName, which most TLS libraries "
+        "cannot read: have it reissued with dNSName or sip: URI names only"
+    ),
+}
+
+
+def _read_public_key(cert: x509.Certificate) -> None:
+    with contextlib.suppress(UnsupportedAlgorithm):  # an unknown key type is judged elsewhere
+        cert.public_key()
+
+
+def _read_signature_parameters(cert: x509.Certificate) -> None:
+    with contextlib.suppress(UnsupportedAlgorithm):  # an unknown algorithm is judged elsewhere
+        _ = cert.signature_algorithm_parameters
+
+
+def _read_extensions(cert: x509.Certificate) -> None:
+    for extension in cert.extensions:
+        if isinstance(extension.value, x509.SubjectAlternativeName):
+            for name in extension.value:
+                str(name.value)
+
+
+_PARTS: tuple[tuple[str, Callable[[x509.Certificate], object]], ...] = (
+    ("subject", lambda cert: cert.subject.rfc4514_string()),
+    ("issuer", lambda cert: cert.issuer.rfc4514_string()),
+    ("validity dates", lambda cert: (cert.not_valid_before_utc, cert.not_valid_after_utc)),
+    ("serial number", lambda cert: cert.serial_number),
+    ("extensions", _read_extensions),
+    ("public key", _read_public_key),
+    ("signature algorithm", _read_signature_parameters),
+)
+
+
+def certificate_defect(cert: x509.Certificate) -> CertificateDefect | None:
+    """Read every part the judgement uses; the first that raises, or None when all read."""
+    for part, read in _PARTS:
+        try:
+            read(cert)
+        except BaseException as exc:
+            if not is_read_failure(exc):
+                raise
+            return CertificateDefect(part, type(exc).__name__, str(exc) or "no message")
+    return None
+
+
+def certificate_label(cert: x509.Certificate, position: int) -> str:
+    """`the leaf certificate (#1, CN=…)`: by subject when it reads, else by fingerprint."""
+    role = "leaf certificate" if position == 0 else "certificate"
+    try:
+        name = format_name(cert.subject)
+    except BaseException as exc:
+        if not is_read_failure(exc):
+            raise
+        name = "SHA-256 " + _colon_hex(cert.fingerprint(hashes.SHA256()))
+    return f"the {role} #{position + 1} ({name})"
+
+
 # --- chain tree ------------------------------------------------------------------------
 # Rows for the console chain tree and the JSON report; `probe.tls.quality` re-exports them.
 
@@ -250,7 +350,9 @@ class SipIdentities:
 
     san_present: bool
     sip_domains: tuple[str, ...]
-    """Hosts of `sip:` URIs without a user part: SIP domain identities proper."""
+    """Hosts of `sip:` URIs without a user part: SIP domain identities proper.
+
+    Every name here is as stated in the certificate (see `presented_name`)."""
     non_identity_uris: tuple[tuple[str, str], ...]
     """(uri, host) of `sips:` or user-part URIs: not identities, but worth naming."""
     dns_names: tuple[str, ...]
@@ -268,7 +370,8 @@ class SipIdentities:
 
 
 def sip_identities(cert: x509.Certificate) -> SipIdentities:
-    """Read SAN and CN; raises ValueError when the extensions cannot be parsed."""
+    """Read SAN and CN; raises what cryptography raises on a certificate it cannot read
+    (see `certificate_defect`)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -295,7 +398,9 @@ def sip_identities(cert: x509.Certificate) -> SipIdentities:
         san_present=True,
         sip_domains=tuple(dict.fromkeys(sip_domains)),
         non_identity_uris=tuple(other),
-        dns_names=tuple(normalise_host(name) for name in san.get_values_for_type(x509.DNSName)),
+        dns_names=tuple(
+            dict.fromkeys(presented_name(name) for name in san.get_values_for_type(x509.DNSName))
+        ),
         ip_addresses=addresses,
         common_name=_cn_identity(cert),
     )
@@ -303,7 +408,7 @@ def sip_identities(cert: x509.Certificate) -> SipIdentities:
 
 def _cn_identity(cert: x509.Certificate) -> str | None:
     cn = common_name(cert)
-    return normalise_host(cn) if cn else None
+    return presented_name(cn) if cn else None
 
 
 _URI_TAIL = re.compile(r"[;?]")
@@ -326,11 +431,25 @@ def _sip_uri(uri: str) -> tuple[str, bool, str] | None:
         host = hostport[1 : hostport.find("]")] if "]" in hostport else hostport[1:]
     else:
         host = hostport.partition(":")[0]
-    return scheme, has_user, normalise_host(host)
+    return scheme, has_user, presented_name(host)
+
+
+def presented_name(value: str) -> str:
+    """A name as the certificate states it, ready for comparison: only ASCII letters are
+    lower-cased (DNS names compare case-insensitively, RFC 4343 §3).
+
+    Nothing else changes. A trailing dot stays, and a raw UTF-8 label is not converted to
+    an A-label: the certificate does not state that A-label, and turning it into one would
+    match a name it never carries (RFC 5280 §7.2 requires IDNs to be written as A-labels).
+    Unicode case folding is avoided on purpose: `"\u212a".lower()` (Kelvin sign) is `k`.
+    """
+    return "".join(char.lower() if char.isascii() else char for char in value.strip())
 
 
 def normalise_host(value: str) -> str:
-    """Lower case, no brackets, no trailing dot; IDNs as A-labels (RFC 5890)."""
+    """The dialled host, for comparison: lower case, no brackets, no trailing dot (the
+    absolute form of the same name, RFC 1034 §3.1), U-labels as A-labels (RFC 5890, RFC
+    6125 §6.4.2 converts the reference identifier). Never applied to certificate names."""
     host = value.strip()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -459,8 +578,10 @@ def _extension(cert: x509.Certificate, kind: type[_E], problems: list[str]) -> _
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
-    except ValueError as exc:  # duplicate or malformed extensions (RFC 5280 §4.2)
-        problem = f"extensions could not be parsed: {exc}"
+    except BaseException as exc:  # duplicate or malformed extensions (RFC 5280 §4.2)
+        if not is_read_failure(exc):
+            raise
+        problem = f"extensions could not be parsed: {type(exc).__name__}: {exc}"
         if problem not in problems:
             problems.append(problem)
         return None

@@ -3,12 +3,15 @@
 Two questions, kept apart on purpose so a report can say exactly what is wrong:
 
 * `verify_chain`: does the chain the server sent lead to a trust anchor at `now`?
-  cryptography's verifier (RFC 5280 path validation with the webpki profile) decides; when
-  it refuses, the chain is rebuilt here by name and signature to say *why* in words an
-  engineer can act on (missing intermediate, wrong CA, expired...).
+  cryptography's verifier (RFC 5280 path validation with the webpki profile, asked about
+  no name) decides; when it refuses, the chain is rebuilt here by name and signature to say
+  *why* in words an engineer can act on (missing intermediate, wrong CA, expired...).
 * `match_identity`: is the leaf a certificate for the SIP domain that was dialled?
   RFC 5922 §7.1 and §7.2 decide, with the RFC 2818/6125 verdict reported alongside because
-  some providers accept wildcards.
+  some providers accept wildcards. Names are compared as the certificate states them.
+
+A certificate cryptography cannot read (a duplicated extension, an x400Address name...)
+gets a failing verdict naming it; neither function raises on a presented certificate.
 
 No I/O and no clock: the caller passes `now`.
 """
@@ -17,29 +20,30 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
+    ClientVerifier,
     Criticality,
     ExtensionPolicy,
     Policy,
     PolicyBuilder,
-    ServerVerifier,
     Store,
-    Subject,
-    VerificationError,
 )
 
 from probe.tls.certinfo import (
     SIP_DOMAIN_EKU,
     SipIdentities,
     as_utc,
+    certificate_defect,
+    certificate_label,
     format_name,
     ip_literal,
+    is_read_failure,
     is_self_signed,
     iso_utc,
     key_description,
@@ -53,7 +57,7 @@ from probe.tls.trust import TrustAnchors
 ChainReasonKind = Literal[
     "ok",
     "empty",
-    "no_san",
+    "unreadable",
     "self_signed",
     "missing_intermediate",
     "unknown_issuer",
@@ -71,9 +75,6 @@ MAX_CHAIN_DEPTH = 8
 MIN_RSA_ISSUER_BITS = 2048
 """cryptography's webpki policy refuses signatures made by smaller RSA keys."""
 _WEAK_SIGNATURE_HASHES = frozenset({"md5", "sha1"})
-# A wildcard-only leaf still needs a concrete name to drive the verifier; any single label
-# that the wildcard covers will do, and the chain verdict never depends on it.
-_WILDCARD_STAND_IN = "sipprobe-wildcard-probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +127,54 @@ def _server_or_sip_domain(
     raise ValueError("extendedKeyUsage has neither serverAuth nor id-kp-sipDomain")
 
 
-_CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
-_EE_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
-    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_or_sip_domain
+def _ca_may_issue_for_servers(
+    policy: Policy | None, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
+) -> None:
+    # The verifier is cryptography's client verifier (so that no name is part of the
+    # question), which would want clientAuth in a CA's EKU. A CA's EKU limits what it may
+    # issue (CA/B Forum BR §7.1.2.2), so ask what the server verifier asks: serverAuth or
+    # anyExtendedKeyUsage.
+    if eku is None or ExtendedKeyUsageOID.SERVER_AUTH in eku:
+        return
+    if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        return
+    raise ValueError("the CA's extendedKeyUsage allows neither serverAuth nor any purpose")
+
+
+_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _ca_may_issue_for_servers
+)
+# The names are `match_identity`'s question (RFC 5922 §7), not the chain's: a leaf whose
+# only name is URI:sip:example.com, or that has none, still has a path to a trust anchor.
+_EE_POLICY = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_or_sip_domain)
+    .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
 )
 
 
 def verify_chain(
     presented: Sequence[x509.Certificate], anchors: TrustAnchors, *, now: dt.datetime
 ) -> ChainVerdict:
-    """Judge the chain as sent: `presented[0]` is the leaf, the rest what came with it."""
+    """Judge the chain as sent: `presented[0]` is the leaf, the rest what came with it.
+
+    Only the path to a trust anchor is judged (RFC 5280 §6); which names the leaf carries
+    is `match_identity`'s question.
+    """
     now = as_utc(now)
     chain = tuple(presented)
     if not chain:
         return ChainVerdict(False, "the server presented no certificate", "empty")
+    for position, cert in enumerate(chain):
+        defect = certificate_defect(cert)
+        if defect is not None:
+            return ChainVerdict(
+                ok=False,
+                reason=defect.sentence(certificate_label(cert, position)),
+                reason_kind="unreadable",
+                presented_count=len(chain),
+                raw_error=f"{defect.exception}: {defect.message}",
+            )
     leaf, extra = chain[0], chain[1:]
     self_signed_leaf = is_self_signed(leaf)
 
@@ -160,69 +195,25 @@ def verify_chain(
             raw_error=raw_error,
         )
 
-    try:
-        subjects = list(_verifier_subjects(leaf))
-    except ValueError as exc:  # malformed or duplicate extensions
-        return verdict("invalid", f"the leaf's extensions cannot be parsed ({exc})")
-    if not subjects:
-        return verdict("no_san", _no_san_reason(leaf))
     if not anchors.certificates:
         return verdict("unknown_issuer", f"the trust store is empty ({anchors.source})")
-    verifier = _build_verifier(subjects, anchors, now)
-    if verifier is None:
-        reason = "none of the leaf's DNS or IP names is a name cryptography's verifier accepts"
-        return verdict("invalid", reason)
     try:
-        path = verifier.verify(leaf, list(extra))
-    except (VerificationError, ValueError) as exc:
+        verified = _build_verifier(anchors, now).verify(leaf, list(extra))
+    except BaseException as exc:  # VerificationError, or whatever a hostile anchor provokes
+        if not is_read_failure(exc):
+            raise
         kind, reason = _diagnose(leaf, extra, anchors, now, self_signed_leaf, str(exc))
         return verdict(kind, reason, raw_error=str(exc))
-    return verdict("ok", None, path)
+    return verdict("ok", None, verified.chain)
 
 
-def _verifier_subjects(leaf: x509.Certificate) -> Iterator[Subject]:
-    """Names taken from the leaf itself, so only chain problems can fail verification."""
-    try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return
-    dns_names = [name.rstrip(".") for name in san.get_values_for_type(x509.DNSName)]
-    for name in sorted(dns_names, key=lambda name: name.startswith("*.")):
-        yield x509.DNSName(_WILDCARD_STAND_IN + name[1:] if name.startswith("*.") else name)
-    for address in san.get_values_for_type(x509.IPAddress):
-        if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
-            yield x509.IPAddress(address)
-
-
-def _build_verifier(
-    subjects: list[Subject], anchors: TrustAnchors, now: dt.datetime
-) -> ServerVerifier | None:
-    builder = (
+def _build_verifier(anchors: TrustAnchors, now: dt.datetime) -> ClientVerifier:
+    return (
         PolicyBuilder()
         .store(Store(list(anchors.certificates)))
         .time(now)
         .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
-    )
-    for subject in subjects:
-        try:
-            return builder.build_server_verifier(subject)
-        except ValueError:  # e.g. an underscore or a U-label: not a valid DNS name
-            continue
-    return None
-
-
-def _no_san_reason(leaf: x509.Certificate) -> str:
-    ids = sip_identities(leaf)
-    if not ids.san_present:
-        what = f"only the Common Name {ids.common_name}" if ids.common_name else "no name at all"
-        return (
-            f"the leaf has no subjectAltName extension ({what}); cryptography's verifier "
-            "cannot validate such a chain, and RFC 5922 §7.1 / RFC 6125 expect names there"
-        )
-    uris = ", ".join(f"sip:{host}" for host in ids.sip_domains) or "nothing usable"
-    return (
-        f"the leaf's subjectAltName has no dNSName or iPAddress entry ({uris}); "
-        "cryptography's verifier needs one of those to validate the chain"
+        .build_client_verifier()
     )
 
 
@@ -373,7 +364,11 @@ _IP_WARNING = (
     "matched an iPAddress subjectAltName; RFC 5922 §7.2 does not accept IP addresses as SIP "
     "domain identities, so dial a domain name where the provider allows it"
 )
-_CN_WARNING = "matched the Common Name; RFC 5922 requires subjectAltName"
+_CN_WARNING = (
+    "matched the Common Name, which RFC 5922 §7.1 reads only from a certificate without "
+    "subjectAltName and many TLS clients no longer read at all (RFC 6125 §6.4.4): put the "
+    "name in a subjectAltName"
+)
 
 
 def match_identity(
@@ -386,11 +381,13 @@ def match_identity(
     so every judgement has the same shape.
     """
     del now
-    try:
-        ids = sip_identities(leaf)
-    except ValueError as exc:
-        reason = f"the certificate's extensions cannot be parsed ({exc})"
+    defect = certificate_defect(leaf)
+    if defect is not None:
+        reason = (
+            defect.sentence(certificate_label(leaf, 0)) + "; the names it claims cannot be checked"
+        )
         return IdentityVerdict(False, False, None, None, (), reason)
+    ids = sip_identities(leaf)
     covered = ids.covered()
     target = normalise_host(domain)
     if not target:
@@ -494,10 +491,47 @@ def _mismatch(ids: SipIdentities, covered: tuple[str, ...], target: str) -> str:
         reason = f"the certificate carries no identity a SIP client can check; not for {target}"
     else:
         reason = f"certificate is for {', '.join(covered)}; not for {target}"
-    near = [uri for uri, host in ids.non_identity_uris if host == target]
+    notes = [note for name in covered if (note := _misstated(name, target)) is not None]
+    if notes:
+        reason += " (" + "; ".join(notes) + ")"
+    near = [uri for uri, host in ids.non_identity_uris if host.rstrip(".") == target]
     if near:
         reason += (
             f" ({', '.join(near)} names it, but RFC 5922 §7.1 accepts only sip: URIs "
             "without a user part as SIP domain identities)"
         )
     return reason
+
+
+def _misstated(covered_name: str, target: str) -> str | None:
+    """Why a certificate name that is nearly `target` does not match it, or None.
+
+    Names are compared as the certificate states them (RFC 6125 §6.4.1: the presented
+    identifier against the reference identifier, label by label); these are the two ways a
+    misissued certificate comes close.
+    """
+    kind, _, name = covered_name.partition(":")
+    if not name.isascii():
+        try:
+            a_label: str | None = name.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            a_label = None
+        how = f"its A-label would be {a_label}" if a_label else "it has no A-label form"
+        return (
+            f"{covered_name} is written in raw UTF-8 ({how}); RFC 5280 §7.2 requires an IDN "
+            "in a certificate to be written as A-labels, and sipprobe does not convert it: "
+            "that would match a name the certificate does not state"
+        )
+    if name.endswith(".") and name.rstrip(".") == target:
+        # RFC 5280 §4.2.1.6 wants dNSName in RFC 1034 §3.5's preferred name syntax, which
+        # has no trailing dot, and RFC 6125 §6.4.1 compares the presented identifier label by
+        # label as stated, so `example.com.` (an empty last label) does not match
+        # `example.com`. TLS clients agree: OpenSSL's X509_check_host and Go strip a dot only
+        # from the name being looked for, never from the certificate's. RFC 5922 §7.2 defers
+        # to these rules for dNSName and compares a sip: URI host the same way.
+        return (
+            f"{covered_name} ends with a dot, which RFC 5280 §4.2.1.6 does not allow in a "
+            "certificate name and TLS clients do not match: reissue it as "
+            f"{kind}:{name.rstrip('.')}"
+        )
+    return None
