@@ -23,6 +23,7 @@ from probe.tls.certinfo import (
     certificate_label,
     common_name,
     describe_certificate,
+    format_name,
     is_read_failure,
 )
 from probe.tls.quality import chain_tree, judge_eku, judge_keys, judge_signatures, judge_validity
@@ -50,7 +51,7 @@ def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str 
 
 def short_name(certificate: x509.Certificate) -> str:
     """The Common Name when there is one, else the whole subject: for one-line summaries."""
-    return common_name(certificate) or certificate.subject.rfc4514_string()
+    return common_name(certificate) or format_name(certificate.subject)
 
 
 class _Judge:

@@ -148,12 +148,17 @@ def make_root_ca(
     key: PrivateKey | None = None,
     key_type: KeyType = "rsa",
     hash_alg: hashes.HashAlgorithm | None = None,
+    name_constraints: x509.NameConstraints | None = None,
 ) -> Issued:
-    """A self-signed root CA (no path length limit); `hash_alg` as for `make_leaf`."""
+    """A self-signed root CA (no path length limit); `hash_alg` as for `make_leaf`.
+
+    `name_constraints` (critical, RFC 5280 §4.2.1.10) limits the names below it."""
     now = aware_utc(now)
     key = key or generate_key(key_type)
     name = _name(common_name)
     builder = _ca_builder(name, name, key, key, None, now - CLOCK_SKEW, now + dt.timedelta(days))
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
     return Issued(_sign(builder, key, hash_alg or hashes.SHA256()), key)
 
 
@@ -166,8 +171,10 @@ def make_intermediate_ca(
     key: PrivateKey | None = None,
     key_type: KeyType = "rsa",
     hash_alg: hashes.HashAlgorithm | None = None,
+    name_constraints: x509.NameConstraints | None = None,
 ) -> Issued:
-    """A CA signed by `issuer` that may only issue leaves (pathLenConstraint 0)."""
+    """A CA signed by `issuer` that may only issue leaves (pathLenConstraint 0);
+    `name_constraints` as for `make_root_ca`."""
     now = aware_utc(now)
     key = key or generate_key(key_type)
     builder = _ca_builder(
@@ -179,6 +186,8 @@ def make_intermediate_ca(
         now - CLOCK_SKEW,
         now + dt.timedelta(days),
     )
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
     return Issued(_sign(builder, issuer.key, hash_alg or hashes.SHA256()), key)
 
 

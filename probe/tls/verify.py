@@ -141,6 +141,35 @@ def _ca_may_issue_for_servers(
     raise ValueError("the CA's extendedKeyUsage allows neither serverAuth nor any purpose")
 
 
+def _san_marked_as_rfc5280_says(
+    policy: Policy | None, cert: x509.Certificate, san: x509.SubjectAlternativeName | None
+) -> None:
+    # What the names are is match_identity's question; how the extension is marked is part
+    # of a well-formed leaf, checked as the server verifier checks it: critical exactly when
+    # the subject is empty (RFC 5280 §4.2.1.6, CA/B Forum BR §7.1.2.7.12).
+    problem = _san_marking_problem(cert)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _san_marking_problem(cert: x509.Certificate) -> str | None:
+    try:
+        critical = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).critical
+    except x509.ExtensionNotFound:
+        return None
+    if len(cert.subject) == 0 and not critical:
+        return (
+            "the leaf has an empty subject and a non-critical subjectAltName; RFC 5280 "
+            "§4.2.1.6 requires the extension to be critical then"
+        )
+    if len(cert.subject) > 0 and critical:
+        return (
+            "the leaf's subjectAltName is marked critical although its subject is not empty; "
+            "CA/B Forum BR §7.1.2.7.12 forbids that and webpki verifiers refuse it"
+        )
+    return None
+
+
 _CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
     x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _ca_may_issue_for_servers
 )
@@ -149,7 +178,7 @@ _CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
 _EE_POLICY = (
     ExtensionPolicy.webpki_defaults_ee()
     .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_or_sip_domain)
-    .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, _san_marked_as_rfc5280_says)
 )
 
 
@@ -295,6 +324,14 @@ def _diagnose(
         return "bad_eku", (
             "the leaf's extendedKeyUsage allows neither serverAuth nor id-kp-sipDomain "
             "(RFC 5924), so it cannot authenticate a SIP server"
+        )
+    san_problem = _san_marking_problem(leaf)
+    if san_problem is not None:
+        return "invalid", san_problem
+    if "name constraint" in raw_error:
+        return "invalid", (
+            "a CA on the path limits the names it may certify (nameConstraints, RFC 5280 "
+            f"§4.2.1.10) and the leaf's names break that limit ({raw_error})"
         )
     return "invalid", f"cryptography's verifier rejected the chain: {raw_error}"
 
