@@ -92,6 +92,8 @@ class CertificateInfo:
     not_after: str
     days_left: int
     """Whole days from `now` to notAfter, rounded down; negative once expired."""
+    expired_days_ago: int | None
+    """Whole days since notAfter, rounded down, once expired; None until then."""
     dns_names: tuple[str, ...]
     ip_addresses: tuple[str, ...]
     sip_uris: tuple[str, ...]
@@ -138,6 +140,7 @@ def describe_certificate(cert: x509.Certificate, *, now: dt.datetime) -> Certifi
         not_before=iso_utc(cert.not_valid_before_utc),
         not_after=iso_utc(not_after),
         days_left=days_left(cert, now=now),
+        expired_days_ago=expired_days_ago(cert, now=now),
         dns_names=tuple(san.get_values_for_type(x509.DNSName)) if san else (),
         ip_addresses=tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
         if san
@@ -333,6 +336,7 @@ def _row(
         "not_before": iso_utc(cert.not_valid_before_utc),
         "not_after": iso_utc(cert.not_valid_after_utc),
         "days_left": days_left(cert, now=now),
+        "expired_days_ago": expired_days_ago(cert, now=now),
         "key": key_text(cert),
         "signature": signature_algorithm_name(cert),
         "self_signed": is_self_signed(cert),
@@ -478,6 +482,16 @@ def as_utc(when: dt.datetime) -> dt.datetime:
 def days_left(cert: x509.Certificate, *, now: dt.datetime) -> int:
     """Whole days from `now` to notAfter, rounded down: 0 on the last day, -1 once expired."""
     return (cert.not_valid_after_utc - as_utc(now)) // dt.timedelta(days=1)
+
+
+def expired_days_ago(cert: x509.Certificate, *, now: dt.datetime) -> int | None:
+    """Whole days since notAfter, rounded down (0 on the first day), or None while valid.
+
+    RFC 5280 §4.1.2.5: notAfter itself is still inside the validity period."""
+    now = as_utc(now)
+    if now <= cert.not_valid_after_utc:
+        return None
+    return (now - cert.not_valid_after_utc) // dt.timedelta(days=1)
 
 
 def iso_utc(when: dt.datetime) -> str:
