@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from cryptography import x509
@@ -28,7 +29,12 @@ from probe.tls.certinfo import (
 )
 from probe.tls.quality import chain_tree, judge_eku, judge_keys, judge_signatures, judge_validity
 from probe.tls.trust import TrustAnchors
-from probe.tls.verify import ChainVerdict, match_identity, verify_chain
+from probe.tls.verify import (
+    ChainVerdict,
+    match_identity,
+    sip_domain_outside_constraints,
+    verify_chain,
+)
 
 
 def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str | None]:
@@ -144,7 +150,9 @@ def _judge_certificates(
             CheckId.TLS_CHAIN,
             lambda: _chain_finding(judge, certificates, verdict, anchors, now=now),
         ),
-        guarded(CheckId.TLS_IDENTITY, lambda: _identity_finding(judge, evidence, leaf, policy)),
+        guarded(
+            CheckId.TLS_IDENTITY, lambda: _identity_finding(judge, evidence, leaf, policy, path)
+        ),
         guarded(
             CheckId.TLS_VALIDITY,
             lambda: _quality(
@@ -248,10 +256,18 @@ def _chain_finding(
 
 
 def _identity_finding(
-    judge: _Judge, evidence: ProbeEvidence, leaf: x509.Certificate, policy: TlsPolicy
+    judge: _Judge,
+    evidence: ProbeEvidence,
+    leaf: x509.Certificate,
+    policy: TlsPolicy,
+    path: Sequence[x509.Certificate],
 ) -> Finding:
     domain = evidence.target.host
     verdict = match_identity(leaf, domain=domain)
+    if verdict.ok and verdict.matched_by == "uri":
+        outside = sip_domain_outside_constraints(domain, path)
+        if outside is not None:
+            verdict = replace(verdict, ok=False, reason=outside)
     details: dict[str, JsonValue] = {
         "domain": domain,
         "sni": evidence.tls.sni if evidence.tls is not None else None,

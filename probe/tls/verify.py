@@ -572,3 +572,49 @@ def _misstated(covered_name: str, target: str) -> str | None:
             f"{kind}:{name.rstrip('.')}"
         )
     return None
+
+
+def sip_domain_outside_constraints(domain: str, path: Sequence[x509.Certificate]) -> str | None:
+    """Why a CA on the verified `path` may not vouch for the SIP domain `domain`, or None.
+
+    RFC 5280 §4.2.1.10 applies dNSName constraints to dNSName entries only, so a CA limited
+    to `example.com` can still sign URI:sip:evil.com and the verifier lets it through. For
+    SIP that URI names a domain (RFC 5922 §7.1), so the CA's DNS limits are applied to it
+    here: a domain outside them is not an identity that CA could certify.
+    """
+    host = normalise_host(domain)
+    for cert in path[1:]:
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+        except x509.ExtensionNotFound:
+            continue
+        permitted = [
+            name.value
+            for name in constraints.permitted_subtrees or ()
+            if isinstance(name, x509.DNSName)
+        ]
+        excluded = [
+            name.value
+            for name in constraints.excluded_subtrees or ()
+            if isinstance(name, x509.DNSName)
+        ]
+        ca = format_name(cert.subject)
+        if permitted and not any(_within(host, base) for base in permitted):
+            return (
+                f"the CA {ca} may only certify names under {', '.join(permitted)} "
+                f"(nameConstraints, RFC 5280 §4.2.1.10), so its sip: URI for {host} is "
+                "outside its authority"
+            )
+        hit = next((base for base in excluded if _within(host, base)), None)
+        if hit is not None:
+            return (
+                f"the CA {ca} is barred from names under {hit} (nameConstraints, RFC 5280 "
+                f"§4.2.1.10), so its sip: URI for {host} is outside its authority"
+            )
+    return None
+
+
+def _within(host: str, base: str) -> bool:
+    """RFC 5280 §4.2.1.10: `base` covers itself and any name made by adding labels on the left."""
+    base = base.lower().lstrip(".")
+    return host == base or host.endswith("." + base)

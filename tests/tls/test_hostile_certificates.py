@@ -244,3 +244,31 @@ def test_san_present_with_a_matching_cn_fails_identity(lab: Lab) -> None:
     assert not verdict.ok
     assert verdict.reason is not None
     assert "Common Name" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("constraints", "uri", "ok"),
+    [
+        (x509.NameConstraints([x509.DNSName("example.test")], None), f"sip:{DOMAIN}", True),
+        (x509.NameConstraints([x509.DNSName("elsewhere.test")], None), f"sip:{DOMAIN}", False),
+        (x509.NameConstraints(None, [x509.DNSName("example.test")]), f"sip:{DOMAIN}", False),
+    ],
+    ids=["permitted", "outside-permitted", "excluded"],
+)
+def test_dns_name_constraints_bind_sip_uri_identities(
+    lab: Lab, constraints: x509.NameConstraints, uri: str, ok: bool
+) -> None:
+    # RFC 5280 lets a CA limited to DNS names sign any URI; for SIP that URI is a domain.
+    ca = pki.make_intermediate_ca(
+        lab.root, "Constrained CA", key_type="ec", now=NOW, name_constraints=constraints
+    )
+    leaf = pki.make_leaf(ca, common_name=None, sip_uris=[uri], key_type="ec", now=NOW).cert
+    assert verify_chain([leaf, ca.cert], lab.anchors, now=NOW).ok
+    findings = findings_by_check(
+        judge_certificates(evidence_for([leaf, ca.cert]), lab.anchors, TlsPolicy(), now=NOW)
+    )
+    identity = findings[CheckId.TLS_IDENTITY]
+    assert (identity.status is Status.PASS) is ok, identity.summary
+    if not ok:
+        assert "outside its authority" in identity.summary
+        assert "CN=Constrained CA" in identity.summary
