@@ -194,8 +194,8 @@ def _unjudged(
         details: dict[str, JsonValue] = {"position": position + 1, **defect.to_dict()}
     else:
         reason = (
-            f"cryptography raised {type(exc).__name__} ({exc}) while reading the presented "
-            "chain; a TLS client built on it would refuse the chain too"
+            f"judging the presented chain raised {type(exc).__name__} ({exc}); every part "
+            "of each certificate reads, so report this with the evidence file"
         )
         details = {"exception": type(exc).__name__, "message": str(exc)}
     return judge(check, Status.FAIL, f"not judged: {reason}", details)
