@@ -20,14 +20,12 @@ from probe.checks.policy import TlsPolicy
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, JsonValue, Status
 from probe.tls.certinfo import (
-    certificate_defect,
-    certificate_label,
     common_name,
     describe_certificate,
     format_name,
-    is_read_failure,
 )
 from probe.tls.quality import chain_tree, judge_eku, judge_keys, judge_signatures, judge_validity
+from probe.tls.readable import certificate_defect, certificate_label, is_read_failure
 from probe.tls.trust import TrustAnchors
 from probe.tls.verify import (
     ChainVerdict,

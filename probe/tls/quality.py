@@ -27,7 +27,6 @@ from probe.tls.certinfo import (
     common_name,
     days_left,
     format_name,
-    is_read_failure,
     is_self_signed,
     iso_utc,
     key_description,
@@ -37,6 +36,7 @@ from probe.tls.certinfo import (
 from probe.tls.certinfo import TreeRole as TreeRole
 from probe.tls.certinfo import chain_tree as chain_tree
 from probe.tls.certinfo import key_text as key_text
+from probe.tls.readable import is_read_failure
 
 Status = Literal["pass", "warn", "fail"]
 Role = Literal["leaf", "intermediate", "root"]

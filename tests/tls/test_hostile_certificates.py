@@ -19,8 +19,8 @@ from probe.checks.policy import TlsPolicy
 from probe.evidence import ProbeEvidence, TlsEvidence
 from probe.findings import CheckId, Finding, Status
 from probe.tls import pki
-from probe.tls.certinfo import certificate_defect
 from probe.tls.quality import judge_eku
+from probe.tls.readable import certificate_defect
 from probe.tls.trust import TrustAnchors
 from probe.tls.verify import match_identity, verify_chain
 from tests.checks.evidence_factory import TARGET
