@@ -526,13 +526,15 @@ def parse_name_addr(text: str) -> NameAddr:
 
     if not value:
         raise SipParseError("empty address: expected name-addr or addr-spec")
-    bad = _LINE_BREAK_OR_NUL_RE.search(value)
+    quoted = _abnf.QUOTED_STRING_RE.match(value) if value.startswith('"') else None
+    # A quoted display name may carry NUL through a quoted-pair (§25.1, RFC 4475
+    # §3.1.1.2); nowhere else may CR, LF or NUL appear.
+    bad = _LINE_BREAK_OR_NUL_RE.search(value, quoted.end() if quoted else 0)
     if bad is not None:
         raise SipParseError(f"{where()}: character {bad.group()!r} is not allowed")
 
     display: str | None = None
     if value.startswith('"'):
-        quoted = _abnf.QUOTED_STRING_RE.match(value)
         if not quoted:
             raise SipParseError(f"{where()}: unterminated or invalid quoted display name")
         display = unquote(quoted.group())
