@@ -21,6 +21,7 @@ from probe.checks.options import AcceptError, parse_accept
 from probe.checks.policy import FailoverPolicy
 from probe.judging import TargetJudge
 from probe.locate.pins import Pin, PinError, parse_pin
+from probe.locating import PASSWORD_REFUSED, check_uri_params
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.runner import (
@@ -33,6 +34,7 @@ from probe.runner import (
     judge_run,
 )
 from probe.sip import SipError, SipUri, parse_uri
+from probe.sip.uri import redact_uri_text
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
 
 if TYPE_CHECKING:
@@ -97,14 +99,24 @@ class FailoverRequest:
     extra_notes: Sequence[str] = field(default=())
 
 
-def parse_targets(targets: Sequence[str], usage: UsageError) -> list[tuple[str, SipUri]]:
+def parse_targets(
+    targets: Sequence[str], usage: UsageError, notes: list[str] | None = None
+) -> list[tuple[str, SipUri]]:
+    """Parse and check every target before any packet; a note for each unknown URI
+    parameter goes to ``notes``. A password is refused and never quoted (§19.1.1)."""
     parsed = []
     for text in targets:
+        shown = redact_uri_text(text)
         try:
             uri = parse_uri(text)
-            check_target_uri(uri, text)
+            if uri.password is not None:
+                raise TargetError(PASSWORD_REFUSED)
+            uri_notes = check_uri_params(uri, shown)
+            check_target_uri(uri, shown)
         except (SipError, TargetError) as exc:
-            usage(f"target {text!r}: {exc}")
+            usage(f"target {shown!r}: {exc}")
+        if notes is not None:
+            notes.extend(uri_notes)
         parsed.append((text, uri))
     return parsed
 
@@ -263,7 +275,8 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
 
 
 def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
-    uris = parse_targets(request.targets, usage)
+    uri_notes: list[str] = []
+    uris = parse_targets(request.targets, usage, uri_notes)
     check_evidence_out(request.evidence_out, usage)
     controls, control_notes = build_controls(request, usage)
     policy = build_policy(request, could_use_tls(uris), usage)
@@ -274,7 +287,7 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
         settings=build_settings(request, usage),
         policy=policy,
         where=build_locate(request, usage),
-        notes=[*_notes(request), *control_notes],
+        notes=[*_notes(request), *control_notes, *uri_notes],
         controls=controls,
         judge=TargetJudge(policy, keep_evidence=keep),
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.app import OptionsRequest, UsageError, collect_with_controls, finish, prepare
-from probe.locating import known_transport
+from probe.locating import PASSWORD_REFUSED, known_transport
 from probe.report.model import Report
 from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
 
@@ -91,7 +91,10 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
         to = parse_uri(request.to)
         from_uri = parse_uri(request.from_) if request.from_ else None
     except SipError as exc:
-        usage(f"--to/--from: {exc}")
+        usage(f"--to/--from: {exc}")  # the parse error quotes the URI without its password
+    for option, uri in (("--to", to), ("--from", from_uri)):
+        if uri is not None and uri.password is not None:
+            usage(f"{option} {uri.redacted()!r}: {PASSWORD_REFUSED}")
     credentials = load_credentials(request.auth_file, os.environ, usage, source=request.auth_source)
     if request.verify_media:
         from probe.net.media import MediaExtraMissing, require_extra
