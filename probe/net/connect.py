@@ -11,7 +11,7 @@ import contextlib
 import errno
 import ssl
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.tls.capture import presented_chain_der
@@ -39,6 +39,22 @@ class StreamConnection:
     writer: asyncio.StreamWriter
     handshake_failed: bool = False
     """A failed or timed-out `start_tls` has already closed the socket underneath."""
+    socket_transport: asyncio.WriteTransport = field(init=False)
+    """The TCP transport, kept when `start_tls` puts a TLS transport in front of it."""
+
+    def __post_init__(self) -> None:
+        self.socket_transport = self.writer.transport
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a TLS close_notify.
+
+        The TCP transport is aborted rather than the TLS one: on CPython 3.11.1 to 3.11.3
+        (Debian 12 ships 3.11.2) the TLS transport forgets its protocol when `close()` runs
+        a second time, which asyncio itself does when the peer breaks TLS while we close,
+        and its `abort()` then raises AttributeError (python/cpython gh-98539, fixed in
+        3.11.4 by gh-104474). Losing the socket ends the TLS layer on every version.
+        """
+        self.socket_transport.abort()
 
     async def close(self, *, timeout: float = 1.0) -> bool:
         """Close politely (TLS close_notify), abort if the peer does not let go in time.
@@ -50,18 +66,18 @@ class StreamConnection:
             # longer reports to the stream: waiting for the close would only run out the
             # timeout against a peer that may never speak (e.g. one that ignores the
             # ClientHello).
-            self.writer.transport.abort()
+            self.abort()
             return False
         self.writer.close()
         try:
             async with asyncio.timeout(timeout):
                 await self.writer.wait_closed()
         except TimeoutError:
-            self.writer.transport.abort()
+            self.abort()
             return False
         except (OSError, ssl.SSLError):
             # The peer reset or broke TLS while we were closing: closed all the same.
-            self.writer.transport.abort()
+            self.abort()
             return False
         return True
 
