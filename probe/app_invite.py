@@ -83,6 +83,34 @@ def _dtls_fingerprint() -> object:
     return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
 
 
+def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
+    """The --suite names checked before any packet is sent: each one a crypto-suite of
+    RFC 4568 §6.2, RFC 6188 or RFC 7714 that an offer can key. The registered names are
+    upper case and distinct ignoring case, so another case names one suite unambiguously."""
+    from probe.net.media import MEDIA_SUITES
+    from probe.sdp import DEFAULT_SUITES, SUITE_KEY_BYTES
+
+    if not request.suites:
+        return tuple(DEFAULT_SUITES)
+    if request.offer != "sdes":
+        usage(f"--suite chooses SDES keys (RFC 4568); --offer {request.offer} has none")
+    known = ", ".join(SUITE_KEY_BYTES)
+    suites: list[str] = []
+    for given in request.suites:
+        name = given.strip().upper()
+        if name not in SUITE_KEY_BYTES:
+            usage(f"--suite {given!r} is not an SDES crypto-suite; known: {known}")
+        if name in suites:
+            usage(f"--suite {name} is given twice")
+        suites.append(name)
+    if request.verify_media and not set(suites) & set(MEDIA_SUITES):
+        usage(
+            f"--verify-media cannot check {', '.join(suites)}: libsrtp does"
+            f" {', '.join(MEDIA_SUITES)}; offer one of them with --suite"
+        )
+    return tuple(suites)
+
+
 def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
     from probe.net.call import CallSettings
 
@@ -101,13 +129,11 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
             require_extra()
         except MediaExtraMissing as exc:
             usage(str(exc))
-    from probe.sdp import DEFAULT_SUITES
-
     return CallSettings(
         to=to,
         from_uri=from_uri,
         offer_kind=request.offer,  # type: ignore[arg-type]
-        suites=tuple(request.suites) or tuple(DEFAULT_SUITES),
+        suites=sdes_suites(request, usage),
         hangup=request.hangup,  # type: ignore[arg-type]
         credentials=credentials,
         allow_cleartext_keys=request.allow_cleartext_keys,
