@@ -31,6 +31,26 @@ _NOT_TLS_REASONS = {
 _PROTOCOL_REASONS = {"UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "NO_SHARED_CIPHER"}
 
 
+class TlsAwareStreamProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, told before the handshake that TLS is coming.
+
+    asyncio's own protocol learns that it runs over TLS only once `start_tls` has
+    returned. A server whose last handshake record and close_notify arrive together (a
+    TLS 1.2 server that closes at once) delivers the EOF before that, and the protocol's
+    answer, keep the half-closed stream open, made asyncio log "returning true from
+    eof_received() has no effect when using ssl" on stderr. TLS has no half-close
+    (RFC 8446 §6.1): an EOF over TLS ends the stream.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        super().__init__(reader)
+        self.tls = False
+
+    def eof_received(self) -> bool:
+        keep_open = bool(super().eof_received())
+        return keep_open and not self.tls
+
+
 @dataclass(slots=True)
 class StreamConnection:
     """An open stream; `close()` must always be awaited."""
@@ -39,11 +59,17 @@ class StreamConnection:
     writer: asyncio.StreamWriter
     handshake_failed: bool = False
     """A failed or timed-out `start_tls` has already closed the socket underneath."""
+    stream_protocol: TlsAwareStreamProtocol | None = None
     socket_transport: asyncio.WriteTransport = field(init=False)
     """The TCP transport, kept when `start_tls` puts a TLS transport in front of it."""
 
     def __post_init__(self) -> None:
         self.socket_transport = self.writer.transport
+
+    def expect_tls(self) -> None:
+        """Called before `start_tls`: an EOF from then on is a TLS one."""
+        if self.stream_protocol is not None:
+            self.stream_protocol.tls = True
 
     def abort(self) -> None:
         """Drop the connection at once, without a TLS close_notify.
@@ -101,7 +127,12 @@ async def open_tcp(
     started = loop.time()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port)
+            # asyncio.open_connection, with the protocol start_tls needs (its docstring
+            # invites copying it to customise the protocol).
+            reader = asyncio.StreamReader()
+            protocol = TlsAwareStreamProtocol(reader)
+            transport, _ = await loop.create_connection(lambda: protocol, address, port)
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     except (OSError, TimeoutError) as exc:
         kind, message = classify_connect_error(exc)
         if kind == "timeout":
@@ -114,7 +145,7 @@ async def open_tcp(
         )
     elapsed = (loop.time() - started) * 1000
     sockname = writer.get_extra_info("sockname") or ("", None)
-    return StreamConnection(reader, writer), ConnectEvidence(
+    return StreamConnection(reader, writer, stream_protocol=protocol), ConnectEvidence(
         ok=True,
         elapsed_ms=elapsed,
         local_address=sys.intern(str(sockname[0])),
@@ -160,6 +191,7 @@ async def start_tls(
 ) -> TlsEvidence:
     """Upgrade `connection` to TLS in place and capture what the server presented."""
     loop = asyncio.get_running_loop()
+    connection.expect_tls()
     with capture_contexts(config).checkout() as (context, recorder):
         started = loop.time()
         try:
