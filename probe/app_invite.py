@@ -4,6 +4,7 @@ credentials) validated and wired into a probe run."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from probe.app import OptionsRequest, UsageError, collect_with_controls, finish, prepare
 from probe.report.model import Report
-from probe.sip import DigestCredentials, SipError, parse_uri
+from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
+from probe.sip.uri import format_uri
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
@@ -111,11 +113,35 @@ def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
     return tuple(suites)
 
 
-def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
+# RFC 3966 §3: a global number is "+" and digits, with visual separators allowed.
+_GLOBAL_NUMBER = re.compile(r"\+[0-9][0-9().-]*")
+
+
+def callee_uri(to: str, next_hop: SipUri | None) -> tuple[str, str | None]:
+    """--to as a URI, and a note when it was a bare number or user part: `+15550100` is
+    called as `sip:+15550100@<the target's host>;user=phone` (RFC 3261 §19.1.6: a
+    telephone number in a SIP URI's user part carries user=phone; RFC 3966 §5.1.4)."""
+    if next_hop is None or "@" in to or ":" in to:
+        return to, None
+    phone = _GLOBAL_NUMBER.fullmatch(to) is not None
+    uri = format_uri(
+        next_hop.scheme,
+        to,
+        None,
+        next_hop.host,
+        None,
+        (("user", "phone"),) if phone else (),
+    )
+    return uri, f"--to {to} is called as {uri}"
+
+
+def build_call(
+    request: InviteRequest, usage: UsageError, next_hop: SipUri | None = None
+) -> CallSettings:
     from probe.net.call import CallSettings
 
     try:
-        to = parse_uri(request.to)
+        to = parse_uri(callee_uri(request.to.strip(), next_hop)[0])
         from_uri = parse_uri(request.from_) if request.from_ else None
     except SipError as exc:
         usage(f"--to/--from: {exc}")
@@ -145,8 +171,12 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
 
 def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request.common, on_usage_error)
-    settings = replace(run.settings, call=build_call(request, on_usage_error))
+    next_hop = run.uris[0][1] if run.uris else None
+    settings = replace(run.settings, call=build_call(request, on_usage_error, next_hop))
     notes = run.notes
+    _uri, callee_note = callee_uri(request.to.strip(), next_hop)
+    if callee_note is not None:
+        notes.append(callee_note)
     if request.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
     evidence = collect_with_controls(run.uris, settings, run, command="invite")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
+import threading
 from collections.abc import Iterator
 from typing import NoReturn
 
@@ -10,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from probe.app import OptionsRequest
-from probe.app_invite import InviteRequest, sdes_suites
+from probe.app_invite import InviteRequest, callee_uri, sdes_suites
 from probe.cli import cli
 from probe.net.media import MEDIA_SUITES
 from probe.sdp import SUITE_KEY_BYTES
+from probe.sip import Request, StreamFramer, build_response, parse_uri
 
 
 class Refused(Exception):
@@ -113,3 +117,63 @@ def test_verify_media_with_only_suites_libsrtp_cannot_do_exits_2(listener: socke
     assert result.exit_code == 2, result.output
     assert "--verify-media cannot check AES_256_CM_HMAC_SHA1_80" in result.output
     assert nothing_connected(listener)
+
+
+@pytest.mark.parametrize(
+    ("to", "next_hop", "called"),
+    [
+        ("+15550100", "sip:127.0.0.1:5070;transport=tcp", "sip:+15550100@127.0.0.1;user=phone"),
+        ("+1-555-0100", "sips:sbc.example.test", "sips:+1-555-0100@sbc.example.test;user=phone"),
+        ("alice", "sip:[::1]:5060", "sip:alice@[::1]"),
+        ("15550100", "sip:sbc.example.test", "sip:15550100@sbc.example.test"),
+    ],
+)
+def test_a_number_or_user_part_is_called_at_the_targets_host(
+    to: str, next_hop: str, called: str
+) -> None:
+    uri, note = callee_uri(to, parse_uri(next_hop))
+    assert uri == called
+    assert note == f"--to {to} is called as {called}"
+    assert str(parse_uri(uri)) == called
+
+
+def test_a_full_uri_in_to_is_kept() -> None:
+    assert callee_uri("sip:bob@b.test", parse_uri("sip:a.test")) == ("sip:bob@b.test", None)
+    assert callee_uri("tel:+15550100", parse_uri("sip:a.test")) == ("tel:+15550100", None)
+
+
+@pytest.fixture
+def busy_uas() -> Iterator[tuple[int, list[str]]]:
+    """A TCP UAS on loopback that answers every INVITE 486 Busy Here; yields its port and
+    the Request-URIs it received."""
+    seen: list[str] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), server.accept()[0] as connection:
+            framer = StreamFramer()
+            while data := connection.recv(65536):
+                framer.feed(data)
+                while (message := framer.next_message()) is not None:
+                    if isinstance(message, Request) and message.method == "INVITE":
+                        seen.append(str(message.uri))
+                        busy = build_response(message, 486, "Busy Here", to_tag="busy")
+                        connection.sendall(busy.to_bytes())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield int(server.getsockname()[1]), seen
+    server.close()
+    thread.join(10)
+
+
+def test_to_a_bare_number_places_the_call_and_says_how(busy_uas: tuple[int, list[str]]) -> None:
+    port, seen = busy_uas
+    target = f"sip:127.0.0.1:{port};transport=tcp"
+    options = ["--to", "+15550100", "--offer", "rtp", "--timeout", "2", "--format", "json"]
+    result = CliRunner().invoke(cli, ["invite", target, *options])
+    assert result.exit_code in (0, 1), result.output
+    assert seen == ["sip:+15550100@127.0.0.1;user=phone"]
+    report = json.loads(result.stdout)
+    assert "--to +15550100 is called as sip:+15550100@127.0.0.1;user=phone" in report["notes"]
