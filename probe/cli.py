@@ -138,7 +138,8 @@ def failover(
     "to",
     required=True,
     metavar="URI",
-    help="Who is called: the Request-URI and To (a number or user). Required.",
+    help="Who is called (Request-URI and To): a SIP URI, or a number or user called at the "
+    "target's host (+15550100 is sip:+15550100@HOST;user=phone). Required.",
 )
 @click.option("--from", "from_", metavar="URI", help="The From URI (default: sipprobe@local).")
 @connection_options

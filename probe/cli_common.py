@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -156,7 +158,8 @@ def connection_options(function: F) -> F:
                 "outputs",
                 multiple=True,
                 metavar="[FORMAT=]FILE",
-                help="Write a format to FILE instead of standard output; repeatable.",
+                help="Write a format to FILE instead of standard output; FORMAT=FILE also "
+                "adds a format --format did not name; repeatable.",
             ),
             click.option(
                 "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
@@ -178,6 +181,15 @@ def read_targets_file(path: Path) -> TargetList:
         return parse_target_list(data, str(path))
     except TargetListError as exc:
         usage_error("\n".join([f"--targets {path}: {exc.summary}", *exc.problems]))
+
+
+def stdout_gone() -> None:
+    """The reader of stdout went away (`| head -1`): the verdict stands. stdout now points
+    at /dev/null so that the flush at exit cannot fail again (the Python documentation's
+    advice, signal module, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def emit(
@@ -205,7 +217,11 @@ def emit(
     for destination in destinations:
         if destination.path is None:
             color = (False if no_color else None) if destination.format == "console" else False
-            write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
+            try:
+                write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                stdout_gone()
             continue
         try:
             with private_file(destination.path) as sink:

@@ -263,10 +263,17 @@ def headline_facts(report: Report) -> list[Text]:
     return lines
 
 
+class _ReportConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # rich exits with status 1 here; the caller knows the verdict and exits with it.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def render_console(
     report: Report, stream: IO[str], *, color: bool | None = None, verbose: bool = False
 ) -> None:
-    console = Console(
+    console = _ReportConsole(
         file=stream,
         no_color=color is False,
         force_terminal=True if color else None,
