@@ -47,6 +47,8 @@ SINGLE_HEADERS = ("From", "To", "Call-ID", "CSeq")
 # appears as part of CRLF, which the line split has already removed.
 _BAD_HEAD_BYTE_RE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS_CODE_RE = re.compile("[0-9]{3}")
+# A Contact value whose URI (in '<>' after a display name, or bare) is sip: or sips:.
+_SIP_CONTACT_RE = re.compile(r'(?:[^<"]*<|"(?:[^"\\]|\\.)*"\s*<)?\s*sips?:', re.IGNORECASE)
 # §25.1 rfc1123-date = wkday "," SP date1 SP time SP "GMT"; date1 = 2DIGIT SP month SP 4DIGIT
 _RFC1123_DATE_RE = re.compile(
     "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
@@ -362,8 +364,9 @@ def _validate(
     for value in headers.fields("Contact"):
         # §20.10: a Contact URI with ',' '?' or ';' must be inside '<>' (RFC 4475
         # §3.1.2.13); "*" is the one other value (§10.2.2).
+        # Only SIP and SIPS URIs are read: a 3xx may point at tel: or another scheme.
         for item in split_list(value):
-            if item != "*":
+            if item != "*" and _SIP_CONTACT_RE.match(item):
                 check("Contact", parse_name_addr, item)
     date = headers.get("Date")
     if date is not None and not _RFC1123_DATE_RE.fullmatch(date):

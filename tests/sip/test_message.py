@@ -439,3 +439,20 @@ def test_invalid_messages_cannot_be_built(make):
 def test_limit_error_is_a_parse_error():
     # Callers that catch SipParseError also catch limit violations.
     assert issubclass(SipLimitError, SipParseError)
+
+
+@pytest.mark.parametrize(
+    "contact",
+    ["<tel:+15550100>", "tel:+15550100", '"Help desk" <mailto:noc@example.test>'],
+)
+def test_a_redirect_to_another_scheme_parses(contact: str) -> None:
+    # A 3xx may point at a tel: or any other URI (RFC 3261 §21.3); the '<>' rule of §20.10
+    # is about SIP URIs, so only sip: and sips: Contacts are parsed.
+    message = parse_message(response(("Contact", f"Contact: {contact}"), start="SIP/2.0 302 Moved"))
+    assert isinstance(message, Response)
+    assert message.headers.get("Contact") == contact
+
+
+def test_a_sip_contact_with_a_question_mark_outside_brackets_is_still_refused() -> None:
+    with pytest.raises(SipParseError):
+        parse_message(response(("Contact", "Contact: sip:a@example.test?Subject=x")))
