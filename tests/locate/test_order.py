@@ -92,3 +92,36 @@ def test_naptr_sorting_and_filtering() -> None:
     ]
     usable, _ = usable_naptrs(records, sips=True)
     assert [c.transport for c in usable] == ["tls"]
+
+
+@pytest.mark.parametrize("weights", [[50, 30, 20], [70, 20, 5, 5], [1, 1, 2]])
+def test_second_pick_frequencies_follow_rfc_2782(weights: list[int]) -> None:
+    # RFC 2782: the record picked is removed and the draw repeats over the rest, so the
+    # second place goes to j with probability sum over i != j of P(i first) * w_j / (W - w_i).
+    records = [srv(w, f"t{i}.test") for i, w in enumerate(weights)]
+    total = sum(weights)
+    expected = {
+        r.target: sum(
+            (weights[i] / total) * r.weight / (total - weights[i])
+            for i in range(len(weights))
+            if records[i] is not r
+        )
+        for r in records
+    }
+    rng = random.Random(23)
+    seconds = Counter(order_srv(records, rng)[1].record.target for _ in range(DRAWS))
+    for target, share in expected.items():
+        tolerance = 4 * (DRAWS * share * (1 - share)) ** 0.5 + 1
+        assert abs(seconds[target] - DRAWS * share) <= tolerance, (target, seconds, expected)
+
+
+def test_every_place_is_drawn_from_what_is_left() -> None:
+    # Three records at one priority: each ordering is a permutation, and over many draws
+    # every record reaches the last place (a sort by weight would never put t0 last).
+    records = [srv(w, f"t{i}.test") for i, w in enumerate([60, 30, 10])]
+    rng = random.Random(3)
+    lasts = Counter(order_srv(records, rng)[-1].record.target for _ in range(DRAWS))
+    assert set(lasts) == {"t0.test", "t1.test", "t2.test"}
+    # t0 is last only when both others were drawn first: 0.3*0.1/0.7 + 0.1*0.3/0.9.
+    share = 0.3 * (10 / 70) + 0.1 * (30 / 90)
+    assert abs(lasts["t0.test"] - DRAWS * share) <= 4 * (DRAWS * share * (1 - share)) ** 0.5 + 1

@@ -493,3 +493,16 @@ def test_parse_challenge_raises_only_sip_errors(text):
     value = build_authorization(challenge, MUFASA, method="INVITE", uri="sip:x", cnonce="c")
     Headers([("Authorization", value)])
     assert server_params(value)["realm"] == challenge.realm
+
+
+@pytest.mark.parametrize(("nc", "written"), [(9, "00000009"), (10, "0000000a"), (255, "000000ff")])
+def test_nonce_count_is_eight_hex_digits(nc: int, written: str) -> None:
+    # RFC 7616 §3.4 (and RFC 2617 §3.2.2): nc is 8LHEX, so the tenth use is 0000000a, and
+    # the response hash covers that same text.
+    challenge = parse_challenge('Digest realm="r", nonce="n", qop="auth"')
+    value = build_authorization(
+        challenge, MUFASA, method="OPTIONS", uri="sip:x", cnonce="c", nc=nc, body=b""
+    )
+    params = server_params(value)
+    assert params["nc"] == written
+    assert params["response"] == server_expects(params, MUFASA.password, "OPTIONS", b"")
