@@ -197,10 +197,12 @@ def refuse_before_sending(
 
 def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request.common, on_usage_error)
+    next_hop = run.uris[0][1] if run.uris else None
+    # The call's own inputs first: a password in --to or --from is refused whatever the
+    # target, so the refusal never depends on which mistake is found first.
+    settings = replace(run.settings, call=build_call(request, on_usage_error, next_hop))
     for text, uri in run.uris:
         refuse_before_sending(uri, text, request, on_usage_error)
-    next_hop = run.uris[0][1] if run.uris else None
-    settings = replace(run.settings, call=build_call(request, on_usage_error, next_hop))
     notes = run.notes
     _uri, callee_note = callee_uri(request.to.strip(), next_hop)
     if callee_note is not None:

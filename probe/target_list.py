@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from probe.locating import TargetError, check_target_uri
 from probe.sip import SipError, parse_uri
+from probe.sip.uri import redact_uri_text
 
 __all__ = ["TargetList", "TargetListError", "parse_target_list"]
 
@@ -84,7 +85,9 @@ def parse_target_list(data: bytes, source: str) -> TargetList:
             check_target_uri(parse_uri(line), line)
         except (SipError, TargetError) as exc:
             # Worded as for a target on the command line (probe.app.parse_targets).
-            why_bad[line] = f"target {line!r}: {exc}"
+            # The line is quoted without its password (RFC 3261 §19.1.1): the refusal
+            # must not print what it refuses.
+            why_bad[line] = f"target {redact_uri_text(line)!r}: {exc}"
             problems.append(f"{source}:{number}: {why_bad[line]}")
             continue
         # Interned: the plan of each URI names it again, and a sweep's file may hold
