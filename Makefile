@@ -1,12 +1,20 @@
 # sipprobe — the two promises: `make demo` and `make test`, each from a fresh clone.
 PYTHON ?= python3
-VENV   := .venv
+# One virtualenv per interpreter: `make test PYTHON=/usr/bin/python3` builds and uses
+# .venv-usr-bin-python3 and leaves the default .venv alone.
+ifeq ($(PYTHON),python3)
+VENV   ?= .venv
+else
+VENV   ?= .venv-$(subst /,-,$(patsubst /%,%,$(PYTHON)))
+endif
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint fuzz bench peers venv clean
 
+# Debian's python3 has no venv (ensurepip) until python3-venv is installed.
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || ./scripts/install-peers
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,srtp]'
@@ -41,4 +49,4 @@ bench: venv
 	$(BIN)/python -m bench.run --profile
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv-* .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -21,6 +21,7 @@ from probe.checks.options import AcceptError, parse_accept
 from probe.checks.policy import FailoverPolicy
 from probe.judging import TargetJudge
 from probe.locate.pins import Pin, PinError, parse_pin
+from probe.locating import PASSWORD_REFUSED, check_uri_params
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.runner import (
@@ -33,6 +34,7 @@ from probe.runner import (
     judge_run,
 )
 from probe.sip import SipError, SipUri, parse_uri
+from probe.sip.uri import redact_uri_text
 from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
 
 if TYPE_CHECKING:
@@ -82,6 +84,8 @@ class OptionsRequest:
     """Connections to one target at once."""
     follow_redirects: bool = False
     """Probe the Contact URIs of a 3xx answer too (one hop)."""
+    target_notes: Sequence[str] = ()
+    """What reading the targets noticed (a `--targets` line repeated, probed once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +99,24 @@ class FailoverRequest:
     extra_notes: Sequence[str] = field(default=())
 
 
-def parse_targets(targets: Sequence[str], usage: UsageError) -> list[tuple[str, SipUri]]:
+def parse_targets(
+    targets: Sequence[str], usage: UsageError, notes: list[str] | None = None
+) -> list[tuple[str, SipUri]]:
+    """Parse and check every target before any packet; a note for each unknown URI
+    parameter goes to ``notes``. A password is refused and never quoted (§19.1.1)."""
     parsed = []
     for text in targets:
+        shown = redact_uri_text(text)
         try:
             uri = parse_uri(text)
-            check_target_uri(uri, text)
+            if uri.password is not None:
+                raise TargetError(PASSWORD_REFUSED)
+            uri_notes = check_uri_params(uri, shown)
+            check_target_uri(uri, shown)
         except (SipError, TargetError) as exc:
-            usage(f"target {text!r}: {exc}")
+            usage(f"target {shown!r}: {exc}")
+        if notes is not None:
+            notes.extend(uri_notes)
         parsed.append((text, uri))
     return parsed
 
@@ -211,6 +225,7 @@ def _notes(request: OptionsRequest) -> list[str]:
         notes.append("--insecure: certificate failures are reported as warnings")
     if request.seed is not None:
         notes.append(f"SRV weighted order drawn with --seed {request.seed}")
+    notes.extend(request.target_notes)
     return notes
 
 
@@ -260,7 +275,8 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
 
 
 def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
-    uris = parse_targets(request.targets, usage)
+    uri_notes: list[str] = []
+    uris = parse_targets(request.targets, usage, uri_notes)
     check_evidence_out(request.evidence_out, usage)
     controls, control_notes = build_controls(request, usage)
     policy = build_policy(request, could_use_tls(uris), usage)
@@ -271,7 +287,7 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
         settings=build_settings(request, usage),
         policy=policy,
         where=build_locate(request, usage),
-        notes=[*_notes(request), *control_notes],
+        notes=[*_notes(request), *control_notes, *uri_notes],
         controls=controls,
         judge=TargetJudge(policy, keep_evidence=keep),
     )
@@ -287,10 +303,12 @@ def finish(
     """Save the evidence when asked (first: it is worth keeping whatever the verdict),
     then judge it (the targets judged as they finished are taken as judged)."""
     if request.evidence_out is not None:
+        from probe.app_trust import with_trust_record
         from probe.evidence_io import write_evidence
 
         try:
-            write_evidence(request.evidence_out, evidence)
+            recorded = with_trust_record(evidence, run.policy.anchors, request)
+            write_evidence(request.evidence_out, recorded)
         except OSError as exc:
             usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
     with steady_heap():
@@ -461,32 +479,31 @@ def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> R
         accept_wildcard=request.accept_wildcard,
         insecure=request.insecure,
     )
-    has_tls = any(p.evidence is not None and p.evidence.tls is not None for p in run.probed())
-    policy = build_policy(as_options, has_tls, on_usage_error)
+    from probe.app_trust import anchors_for
+
+    policy = build_policy(as_options, False, on_usage_error)
+    anchors, trust_notes = anchors_for(run, as_options, on_usage_error, name=str(request.evidence))
+    policy = replace(policy, anchors=anchors)
     when = f"collected {run.started_at}"
     if request.now is not None:
         policy = policy.at(parse_instant(request.now, on_usage_error))
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
-    notes = [f"judged again from {request.evidence} ({when})", *_notes(as_options)]
+    notes = [f"judged again from {request.evidence} ({when})", *trust_notes, *_notes(as_options)]
     # A saved run that was interrupted is judged like any other: the exit code says how
     # judging went, not that the recording once was cut short (its note says so).
     return replace(judge_run(run, policy, notes=notes), interrupted=False)
 
 
 def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:
-    """Compare two evidence files; both are judged with the default policy."""
+    """Compare two evidence files, each judged with the default policy and the trust
+    anchors its run used (the system store for a file that does not record them)."""
+    from probe.app_trust import anchors_for
     from probe.diff import diff_runs
 
     old, new = load_run(before, on_usage_error), load_run(after, on_usage_error)
-    anchors = None
-    if any(
-        p.evidence is not None and p.evidence.tls is not None for p in old.probed() + new.probed()
-    ):
-        from probe.tls.trust import TrustStoreError, load_trust_anchors
-
-        try:
-            anchors = load_trust_anchors("system")
-        except TrustStoreError:
-            anchors = None  # both runs judged alike: chains are then not judged at all
-    return diff_runs(old, new, OptionsPolicy(anchors=anchors))
+    policies = [
+        OptionsPolicy(anchors=anchors_for(run, OptionsRequest(targets=()), on_usage_error)[0])
+        for run in (old, new)
+    ]
+    return diff_runs(old, new, policies[0], after_policy=policies[1])

@@ -4,15 +4,17 @@ credentials) validated and wired into a probe run."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.app import OptionsRequest, UsageError, collect_with_controls, finish, prepare
-from probe.locating import known_transport
+from probe.locating import PASSWORD_REFUSED, known_transport
 from probe.report.model import Report
 from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
+from probe.sip.uri import format_uri
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
@@ -84,14 +86,69 @@ def _dtls_fingerprint() -> object:
     return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
 
 
-def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
+def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
+    """The --suite names checked before any packet is sent: each one a crypto-suite of
+    RFC 4568 §6.2, RFC 6188 or RFC 7714 that an offer can key. The registered names are
+    upper case and distinct ignoring case, so another case names one suite unambiguously."""
+    from probe.net.media import MEDIA_SUITES
+    from probe.sdp import DEFAULT_SUITES, SUITE_KEY_BYTES
+
+    if not request.suites:
+        return tuple(DEFAULT_SUITES)
+    if request.offer != "sdes":
+        usage(f"--suite chooses SDES keys (RFC 4568); --offer {request.offer} has none")
+    known = ", ".join(SUITE_KEY_BYTES)
+    suites: list[str] = []
+    for given in request.suites:
+        name = given.strip().upper()
+        if name not in SUITE_KEY_BYTES:
+            usage(f"--suite {given!r} is not an SDES crypto-suite; known: {known}")
+        if name in suites:
+            usage(f"--suite {name} is given twice")
+        suites.append(name)
+    if request.verify_media and not set(suites) & set(MEDIA_SUITES):
+        usage(
+            f"--verify-media cannot check {', '.join(suites)}: libsrtp does"
+            f" {', '.join(MEDIA_SUITES)}; offer one of them with --suite"
+        )
+    return tuple(suites)
+
+
+# RFC 3966 §3: a global number is "+" and digits, with visual separators allowed.
+_GLOBAL_NUMBER = re.compile(r"\+[0-9][0-9().-]*")
+
+
+def callee_uri(to: str, next_hop: SipUri | None) -> tuple[str, str | None]:
+    """--to as a URI, and a note when it was a bare number or user part: `+15550100` is
+    called as `sip:+15550100@<the target's host>;user=phone` (RFC 3261 §19.1.6: a
+    telephone number in a SIP URI's user part carries user=phone; RFC 3966 §5.1.4)."""
+    if next_hop is None or "@" in to or ":" in to:
+        return to, None
+    phone = _GLOBAL_NUMBER.fullmatch(to) is not None
+    uri = format_uri(
+        next_hop.scheme,
+        to,
+        None,
+        next_hop.host,
+        None,
+        (("user", "phone"),) if phone else (),
+    )
+    return uri, f"--to {to} is called as {uri}"
+
+
+def build_call(
+    request: InviteRequest, usage: UsageError, next_hop: SipUri | None = None
+) -> CallSettings:
     from probe.net.call import CallSettings
 
     try:
-        to = parse_uri(request.to)
+        to = parse_uri(callee_uri(request.to.strip(), next_hop)[0])
         from_uri = parse_uri(request.from_) if request.from_ else None
     except SipError as exc:
-        usage(f"--to/--from: {exc}")
+        usage(f"--to/--from: {exc}")  # the parse error quotes the URI without its password
+    for option, uri in (("--to", to), ("--from", from_uri)):
+        if uri is not None and uri.password is not None:
+            usage(f"{option} {uri.redacted()!r}: {PASSWORD_REFUSED}")
     credentials = load_credentials(request.auth_file, os.environ, usage, source=request.auth_source)
     if request.verify_media:
         from probe.net.media import MediaExtraMissing, require_extra
@@ -102,13 +159,11 @@ def build_call(request: InviteRequest, usage: UsageError) -> CallSettings:
             require_extra()
         except MediaExtraMissing as exc:
             usage(str(exc))
-    from probe.sdp import DEFAULT_SUITES
-
     return CallSettings(
         to=to,
         from_uri=from_uri,
         offer_kind=request.offer,  # type: ignore[arg-type]
-        suites=tuple(request.suites) or tuple(DEFAULT_SUITES),
+        suites=sdes_suites(request, usage),
         hangup=request.hangup,  # type: ignore[arg-type]
         credentials=credentials,
         allow_cleartext_keys=request.allow_cleartext_keys,
@@ -144,8 +199,12 @@ def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) ->
     run = prepare(request.common, on_usage_error)
     for text, uri in run.uris:
         refuse_before_sending(uri, text, request, on_usage_error)
-    settings = replace(run.settings, call=build_call(request, on_usage_error))
+    next_hop = run.uris[0][1] if run.uris else None
+    settings = replace(run.settings, call=build_call(request, on_usage_error, next_hop))
     notes = run.notes
+    _uri, callee_note = callee_uri(request.to.strip(), next_hop)
+    if callee_note is not None:
+        notes.append(callee_note)
     if request.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
     evidence = collect_with_controls(run.uris, settings, run, command="invite")

@@ -8,7 +8,9 @@ one report, then judged once more as the scenario sees them: its own expectation
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from probe.app import UsageError, run_failover_command
 from probe.app_invite import run_invite_command
@@ -33,18 +35,29 @@ def regroup(report: Report, judged: list[Finding]) -> Report:
     return replace(report, results=tuple(results), trunk_findings=tuple(trunk))
 
 
-def run_check_command(spec: str, *, to: str | None, on_usage_error: UsageError) -> Report:
+def run_check_command(
+    spec: str,
+    *,
+    to: str | None,
+    on_usage_error: UsageError,
+    overrides: Mapping[str, Any] | None = None,
+) -> Report:
+    """`overrides`: the command line's options (fields of `OptionsRequest`) that replace
+    the scenario's settings for this run; the report names each one it replaced."""
     from probe.scenario import ScenarioError, judge_scenario, load
+    from probe.scenario.requests import with_overrides
 
     try:
         scenario = load(spec)
         if to is not None:
             scenario = scenario.with_invite_to(to)
-        requests = scenario.to_requests()
+        requests = with_overrides(scenario.to_requests(), overrides or {})
     except (ScenarioError, ValueError) as exc:
         on_usage_error(str(exc))
     reports = [run_failover_command(requests.failover, on_usage_error=on_usage_error)]
-    notes = list(requests.notes)  # they name the scenario, and say why a call is skipped
+    # The failover run's report already carries the scenario's notes (its extra_notes);
+    # only what concerns the test call is added here.
+    notes = [requests.invite_skipped] if requests.invite_skipped else []
     if requests.invite is not None and reports[0].interrupted:
         # The scenario asked for a call: not placing it is work undone, not a note.
         unplaced = Finding(

@@ -29,6 +29,7 @@ from probe.cli_common import (
     connection_options,
     emit,
     emit_and_exit,
+    evidence_option,
     location_options,
     options_request,
     policy_options,
@@ -38,18 +39,6 @@ from probe.cli_common import (
 from probe.cli_scenario import check, scenarios
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def evidence_option(function: F) -> F:
-    """`--evidence-out FILE`: save what the run collected, to judge again or diff later."""
-    decorator = click.option(
-        "--evidence-out",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Also save the run's evidence to FILE (JSON, mode 0600, keys and credentials "
-        "redacted), whatever the verdict; see `sipprobe judge` and `sipprobe diff`.",
-    )
-    return decorator(function)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -149,7 +138,8 @@ def failover(
     "to",
     required=True,
     metavar="URI",
-    help="Who is called: the Request-URI and To (a number or user). Required.",
+    help="Who is called (Request-URI and To): a SIP URI, or a number or user called at the "
+    "target's host (+15550100 is sip:+15550100@HOST;user=phone). Required.",
 )
 @click.option("--from", "from_", metavar="URI", help="The From URI (default: sipprobe@local).")
 @connection_options
@@ -265,7 +255,8 @@ def judge(evidence: Path, **values: Any) -> None:
     """Judge saved EVIDENCE (from --evidence-out) again under another policy, offline.
 
     Nothing is sent: the same evidence with the same options gives the same findings as
-    the run that collected it.
+    the run that collected it. Chains are judged with the trust anchors the run used (the
+    evidence records them) unless --ca or --trust names others.
     """
     from probe.app import JudgeRequest, run_judge_command
 
@@ -285,9 +276,10 @@ def judge(evidence: Path, **values: Any) -> None:
     show_default=True,
 )
 def diff(before: Path, after: Path, output_format: str) -> None:
-    """Compare two evidence files target by target: certificate, TLS, answer, RTT, health
-    and failover order. One line per change; exit 0 when nothing changed, 1 when
-    something did, 2 when a file cannot be used."""
+    """Compare two evidence files target by target: verdict, health (down or up),
+    certificate, TLS, answer, RTT; and where calls land first, the failover order and
+    the trust anchors. Each run is judged with the anchors it used. One line per change;
+    exit 0 when nothing changed, 1 when something did, 2 when a file cannot be used."""
     import json
 
     from probe.app import run_diff_command

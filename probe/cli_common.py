@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -11,6 +13,7 @@ import click
 
 if TYPE_CHECKING:
     from probe.report.model import Report
+    from probe.target_list import TargetList
 
 from probe.exit_codes import EXIT_FAIL as EXIT_FAIL
 from probe.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
@@ -155,7 +158,8 @@ def connection_options(function: F) -> F:
                 "outputs",
                 multiple=True,
                 metavar="[FORMAT=]FILE",
-                help="Write a format to FILE instead of standard output; repeatable.",
+                help="Write a format to FILE instead of standard output; FORMAT=FILE also "
+                "adds a format --format did not name; repeatable.",
             ),
             click.option(
                 "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
@@ -165,21 +169,27 @@ def connection_options(function: F) -> F:
     )
 
 
-def read_targets_file(path: Path) -> list[str]:
+def read_targets_file(path: Path) -> TargetList:
+    """`--targets FILE`, or one usage error listing every line that is not a target."""
+    from probe.target_list import TargetListError, parse_target_list
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        usage_error(f"--targets {path}: not UTF-8 text")
+        data = path.read_bytes()
     except OSError as exc:
         usage_error(f"--targets {path}: {exc.strerror or exc}")
-    targets = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            # Interned: the plan of each URI names it again, and a sweep's file may
-            # hold thousands of them.
-            targets.append(sys.intern(line))
-    return targets
+    try:
+        return parse_target_list(data, str(path))
+    except TargetListError as exc:
+        usage_error("\n".join([f"--targets {path}: {exc.summary}", *exc.problems]))
+
+
+def stdout_gone() -> None:
+    """The reader of stdout went away (`| head -1`): the verdict stands. stdout now points
+    at /dev/null so that the flush at exit cannot fail again (the Python documentation's
+    advice, signal module, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def emit(
@@ -207,7 +217,11 @@ def emit(
     for destination in destinations:
         if destination.path is None:
             color = (False if no_color else None) if destination.format == "console" else False
-            write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
+            try:
+                write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                stdout_gone()
             continue
         try:
             with private_file(destination.path) as sink:
@@ -229,7 +243,8 @@ def location_options(function: F) -> F:
         click.option(
             "--dns-server",
             metavar="ADDRESS[:PORT]",
-            help="Ask this DNS server instead of the system's resolver.",
+            help="Ask this DNS server for NAPTR, SRV and A/AAAA (default: A/AAAA through "
+            "the system's name service, /etc/hosts included).",
         ),
         click.option(
             "--seed",
@@ -241,7 +256,7 @@ def location_options(function: F) -> F:
 
 
 def probe_options(function: F) -> F:
-    """Options of the commands that send OPTIONS (options, failover)."""
+    """Options of the commands that send OPTIONS to the targets given (options, failover)."""
     decorators: list[Callable[[F], F]] = [
         click.option(
             "--targets",
@@ -251,6 +266,15 @@ def probe_options(function: F) -> F:
         ),
         connection_options,
         location_options,
+        run_options,
+    ]
+    return _apply(function, decorators)
+
+
+def run_options(function: F) -> F:
+    """What answer counts as healthy and how hard a run goes: for every command that
+    probes a list of targets (options, failover, check)."""
+    decorators: list[Callable[[F], F]] = [
         click.option(
             "--accept",
             default="2xx",
@@ -281,6 +305,18 @@ def probe_options(function: F) -> F:
     return _apply(function, decorators)
 
 
+def evidence_option(function: F) -> F:
+    """`--evidence-out FILE`: save what the run collected, to judge again or diff later."""
+    decorator = click.option(
+        "--evidence-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Also save the run's evidence to FILE (JSON, mode 0600, keys and credentials "
+        "redacted), whatever the verdict; see `sipprobe judge` and `sipprobe diff`.",
+    )
+    return decorator(function)
+
+
 _OUTPUT_KEYS = ("output_format", "verbose", "no_color", "outputs")
 
 
@@ -289,7 +325,10 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
     from probe.app import OptionsRequest
 
     targets_file = values.pop("targets_file", None)
-    all_targets = list(targets) + (read_targets_file(targets_file) if targets_file else [])
+    listed = read_targets_file(targets_file) if targets_file else None
+    all_targets = list(targets) + (list(listed.targets) if listed is not None else [])
+    if listed is not None and not all_targets:
+        usage_error(f"--targets {targets_file}: no target in it (only blank lines and comments)")
     if not all_targets:
         usage_error(f"{command}: give at least one TARGET or --targets FILE")
     from probe.report.output import OutputError, plan_outputs
@@ -301,7 +340,8 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
     except OutputError as exc:
         usage_error(str(exc))
     shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
-    return OptionsRequest(targets=all_targets, **shared)
+    notes = listed.notes if listed is not None else ()
+    return OptionsRequest(targets=all_targets, target_notes=notes, **shared)
 
 
 def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:

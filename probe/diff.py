@@ -1,11 +1,15 @@
 """`sipprobe diff`: what changed between two saved runs, target by target.
 
 Targets are matched by their label (`name (address:port/transport)`). For each, the
-comparison covers what drifts between regions or across a change window: the leaf
+comparison covers first what a person acts on: the target's verdict (FAIL → PASS), whether
+it went down or came up (health as the failover checks define it), whether it is in only
+one of the runs; then what drifts between regions or across a change window: the leaf
 certificate (SHA-256 of its DER, and its expiry), the TLS version and cipher, the final
-answer and its round-trip time, and health as the failover checks define it, judged
-under the default policy so that both runs are held to the same standard. For two
-`failover` runs, the provider's order of the targets is compared too. Pure: no I/O.
+answer and its round-trip time. For the run as a whole: where calls land first (the
+first healthy target in the order a caller tries them) and, for two `failover` runs, the
+provider's order of the targets; and the trust anchors, when the runs used different ones.
+Each run is judged under the default policy with the trust anchors it used itself (the
+caller passes one policy per run), so a lab run stays judged by the lab's CA. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ class Change:
     target: str
     """The target's label, or `trunk` for the failover order."""
     what: str
-    """`target`, `certificate`, `tls.version`, `tls.cipher`, `sip.status`, `sip.rtt`,
-    `health` or `failover.order`."""
+    """`target`, `verdict`, `health`, `certificate`, `tls.version`, `tls.cipher`,
+    `sip.status`, `sip.rtt`, `calls.land`, `failover.order` or `trust`."""
     before: JsonValue
     after: JsonValue
     summary: str
@@ -65,6 +69,7 @@ class _Facts:
     rtt_ms: float | None
     healthy: bool
     why: str
+    verdict: str
 
 
 def _certificate(evidence: ProbeEvidence) -> tuple[str | None, str | None]:
@@ -107,8 +112,9 @@ def _facts(run: RunEvidence, index: int, probed: ProbedTarget, policy: OptionsPo
     result = judge_target(run.uris[index].locate, probed, policy)
     healthy, why = health(result)
     evidence = probed.evidence
+    verdict = result.verdict.value
     if evidence is None:
-        return _Facts(None, None, None, None, None, None, healthy, why)
+        return _Facts(None, None, None, None, None, None, healthy, why, verdict)
     sha256, not_after = _certificate(evidence)
     tls = evidence.tls
     status, rtt = _answer(evidence, result)
@@ -121,6 +127,7 @@ def _facts(run: RunEvidence, index: int, probed: ProbedTarget, policy: OptionsPo
         rtt,
         healthy,
         why,
+        verdict,
     )
 
 
@@ -147,6 +154,33 @@ def _order(run: RunEvidence) -> list[str] | None:
     ]
 
 
+def _landing(run: RunEvidence, facts: dict[str, _Facts]) -> str | None:
+    """Where calls land first: the first healthy target in the provider's order (a
+    `failover` run) or in the order RFC 3263 gives a caller (URI order, then location
+    order). None when no target is healthy."""
+    order = _order(run)
+    labels = order if order is not None else list(facts)
+    # Labels made unique by _by_label (`#2`) only follow the first of their name.
+    return next((label for label in labels if label in facts and facts[label].healthy), None)
+
+
+def _trust(run: RunEvidence) -> str | None:
+    record = run.settings.trust
+    if record is None:
+        return None
+    # A PEM file is named by what it holds, not where it was (the same CA moved is no change).
+    if record.pem is not None:
+        return f"{record.store}: {hashlib.sha256(record.pem.encode()).hexdigest()[:16]}"
+    return record.store
+
+
+def _landing_change(before: str | None, after: str | None) -> Change | None:
+    if before == after:
+        return None
+    was, now = before or "nowhere (no healthy target)", after or "nowhere (no healthy target)"
+    return Change(TRUNK, "calls.land", before, after, f"{TRUNK}: calls land first on {was} → {now}")
+
+
 def _short(sha256: str | None) -> str:
     return "none" if sha256 is None else f"sha256 {sha256[:16]}…"
 
@@ -168,6 +202,19 @@ def _rtt_change(label: str, before: float | None, after: float | None) -> Change
 
 
 def _compare(label: str, a: _Facts, b: _Facts) -> Iterable[Change]:
+    if a.verdict != b.verdict:
+        yield Change(
+            label,
+            "verdict",
+            a.verdict,
+            b.verdict,
+            f"{label}: verdict {a.verdict.upper()} → {b.verdict.upper()}",
+        )
+    if a.healthy != b.healthy:
+        summary = (
+            f"{label}: went down: {b.why}" if a.healthy else f"{label}: came up (was: {a.why})"
+        )
+        yield Change(label, "health", a.healthy, b.healthy, summary)
     if a.sha256 != b.sha256:
         yield Change(
             label,
@@ -189,27 +236,43 @@ def _compare(label: str, a: _Facts, b: _Facts) -> Iterable[Change]:
     rtt = _rtt_change(label, a.rtt_ms, b.rtt_ms)
     if rtt is not None:
         yield rtt
-    if a.healthy != b.healthy:
-        now = "healthy" if b.healthy else f"unhealthy ({b.why})"
-        was = "healthy" if a.healthy else f"unhealthy ({a.why})"
-        yield Change(label, "health", a.healthy, b.healthy, f"{label}: {was} → {now}")
 
 
-def diff_runs(before: RunEvidence, after: RunEvidence, policy: OptionsPolicy) -> list[Change]:
+def diff_runs(
+    before: RunEvidence,
+    after: RunEvidence,
+    policy: OptionsPolicy,
+    *,
+    after_policy: OptionsPolicy | None = None,
+) -> list[Change]:
     """Every change from `before` to `after`; empty when nothing that matters changed.
 
-    Each run is judged at its own start (unless `policy.now` is set), as it was originally.
+    `before` is judged under `policy`, `after` under `after_policy` (default: the same);
+    each run at its own start (unless the policy's `now` is set), as it was originally.
     """
-    old, new = _by_label(before, policy), _by_label(after, policy)
+    old = _by_label(before, policy)
+    new = _by_label(after, after_policy or policy)
     changes: list[Change] = []
     for label, facts in old.items():
         if label not in new:
-            changes.append(Change(label, "target", "probed", None, f"{label}: gone"))
+            summary = f"{label}: in the first run only (gone; was {facts.verdict.upper()})"
+            changes.append(Change(label, "target", "probed", None, summary))
         else:
             changes.extend(_compare(label, facts, new[label]))
-    for label in new:
+    for label, facts in new.items():
         if label not in old:
-            changes.append(Change(label, "target", None, "probed", f"{label}: new target"))
+            summary = f"{label}: in the second run only (new; {facts.verdict.upper()})"
+            changes.append(Change(label, "target", None, "probed", summary))
+    landing = _landing_change(_landing(before, old), _landing(after, new))
+    if landing is not None:
+        changes.append(landing)
+    old_trust, new_trust = _trust(before), _trust(after)
+    if old_trust is not None and new_trust is not None and old_trust != new_trust:
+        was = before.settings.trust.source if before.settings.trust else old_trust
+        now = after.settings.trust.source if after.settings.trust else new_trust
+        changes.append(
+            Change(TRUNK, "trust", old_trust, new_trust, f"{TRUNK}: trust anchors {was} → {now}")
+        )
     old_order, new_order = _order(before), _order(after)
     if old_order is not None and new_order is not None and old_order != new_order:
         changes.append(

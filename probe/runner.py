@@ -52,6 +52,7 @@ from probe.net.pacing import Pacer, PoliteQueue
 from probe.redirects import redirect_contacts
 from probe.report.model import Report
 from probe.sip import SipError, SipUri, parse_uri
+from probe.sip.uri import redact_uri_text
 
 
 def _started() -> dt.datetime:
@@ -288,6 +289,9 @@ async def collect_run(
     evidence says which targets did not finish.
     """
     controls = controls or RunControls(concurrency=concurrency)
+    # The URIs as typed name the targets in the evidence and the report: a password in
+    # one (RFC 3261 §19.1.1 deprecates them; the CLI refuses them) is never written there.
+    uris = [(redact_uri_text(text), uri) for text, uri in uris]
     started_at = _started()
     started_iso = started_at.isoformat(timespec="milliseconds")
     started = time.perf_counter()
@@ -395,7 +399,7 @@ async def collect_failover_run(
         judge=judge,
     )
     uris = tuple(
-        replace(entry, endpoint=endpoint)
+        replace(entry, endpoint=replace(endpoint, uri=redact_uri_text(endpoint.uri)))
         for entry, (endpoint, _uri) in zip(run.uris, endpoints, strict=True)
     )
     return replace(run, uris=uris, failover=place_failover(uris, failover.mode))

@@ -10,7 +10,8 @@ runner passes in, and the TLS policy.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from cryptography import x509
@@ -18,10 +19,20 @@ from cryptography import x509
 from probe.checks.policy import TlsPolicy
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, JsonValue, Status
-from probe.tls.certinfo import common_name, describe_certificate
+from probe.tls.certinfo import (
+    common_name,
+    describe_certificate,
+    format_name,
+)
 from probe.tls.quality import chain_tree, judge_eku, judge_keys, judge_signatures, judge_validity
+from probe.tls.readable import certificate_defect, certificate_label, is_read_failure
 from probe.tls.trust import TrustAnchors
-from probe.tls.verify import ChainVerdict, match_identity, verify_chain
+from probe.tls.verify import (
+    ChainVerdict,
+    match_identity,
+    sip_domain_outside_constraints,
+    verify_chain,
+)
 
 
 def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str | None]:
@@ -30,14 +41,21 @@ def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str 
     for position, der in enumerate(chain):
         try:
             certificates.append(x509.load_der_x509_certificate(der))
-        except ValueError as exc:
-            return certificates, f"certificate #{position + 1} cannot be parsed: {exc}"
+        except BaseException as exc:
+            if not is_read_failure(exc):
+                raise
+            role = "the leaf certificate" if position == 0 else "certificate"
+            return certificates, (
+                f"{role} #{position + 1} the server sent cannot be parsed: cryptography raised "
+                f"{type(exc).__name__} ({exc}); TLS clients refuse a certificate they cannot "
+                "parse: check the certificate file the server is configured with"
+            )
     return certificates, None
 
 
 def short_name(certificate: x509.Certificate) -> str:
     """The Common Name when there is one, else the whole subject: for one-line summaries."""
-    return common_name(certificate) or certificate.subject.rfc4514_string()
+    return common_name(certificate) or format_name(certificate.subject)
 
 
 class _Judge:
@@ -111,24 +129,74 @@ def _judge_certificates(
     path = verdict.verified_path if verdict is not None and verdict.ok else ()
     anchor = path[-1] if path else None
     leaf = certificates[0]
-    judged_chain = [*certificates, *([anchor] if anchor is not None else [])]
+    # A server that sends its root too would otherwise have the root judged (and listed)
+    # twice, once as sent and once as the anchor. Certificates compare by their DER.
+    judged_chain = list(dict.fromkeys([*certificates, *([anchor] if anchor is not None else [])]))
+
+    def guarded(check: CheckId, make: Callable[[], Finding]) -> Finding:
+        # Every part verify_chain reads was read before, but a certificate from the far end
+        # can still make cryptography raise on a part only these judgements touch.
+        try:
+            return make()
+        except BaseException as exc:
+            if not is_read_failure(exc):
+                raise
+            return _unjudged(judge, check, certificates, exc)
+
     return [
-        _chain_finding(judge, certificates, verdict, anchors, now=now),
-        _identity_finding(judge, evidence, leaf, policy),
-        _quality(
-            judge,
+        guarded(
+            CheckId.TLS_CHAIN,
+            lambda: _chain_finding(judge, certificates, verdict, anchors, now=now),
+        ),
+        guarded(
+            CheckId.TLS_IDENTITY, lambda: _identity_finding(judge, evidence, leaf, policy, path)
+        ),
+        guarded(
             CheckId.TLS_VALIDITY,
-            judge_validity(
-                judged_chain,
-                now=now,
-                warn_days=policy.warn_days,
-                critical_days=policy.critical_days,
+            lambda: _quality(
+                judge,
+                CheckId.TLS_VALIDITY,
+                judge_validity(
+                    judged_chain,
+                    now=now,
+                    warn_days=policy.warn_days,
+                    critical_days=policy.critical_days,
+                ),
             ),
         ),
-        _quality(judge, CheckId.TLS_KEY, judge_keys(judged_chain)),
-        _quality(judge, CheckId.TLS_SIGNATURE, judge_signatures(judged_chain, anchor=anchor)),
-        _quality(judge, CheckId.TLS_EKU, judge_eku(leaf)),
+        guarded(
+            CheckId.TLS_KEY, lambda: _quality(judge, CheckId.TLS_KEY, judge_keys(judged_chain))
+        ),
+        guarded(
+            CheckId.TLS_SIGNATURE,
+            lambda: _quality(
+                judge, CheckId.TLS_SIGNATURE, judge_signatures(judged_chain, anchor=anchor)
+            ),
+        ),
+        guarded(CheckId.TLS_EKU, lambda: _quality(judge, CheckId.TLS_EKU, judge_eku(leaf))),
     ]
+
+
+def _unjudged(
+    judge: _Judge, check: CheckId, certificates: Sequence[x509.Certificate], exc: BaseException
+) -> Finding:
+    """A failing finding for a check that a certificate cryptography cannot read stopped."""
+    unreadable = [
+        (position, cert, defect)
+        for position, cert in enumerate(certificates)
+        if (defect := certificate_defect(cert)) is not None
+    ]
+    if unreadable:
+        position, cert, defect = unreadable[0]
+        reason = defect.sentence(certificate_label(cert, position))
+        details: dict[str, JsonValue] = {"position": position + 1, **defect.to_dict()}
+    else:
+        reason = (
+            f"judging the presented chain raised {type(exc).__name__} ({exc}); every part "
+            "of each certificate reads, so report this with the evidence file"
+        )
+        details = {"exception": type(exc).__name__, "message": str(exc)}
+    return judge(check, Status.FAIL, f"not judged: {reason}", details)
 
 
 class QualityVerdict(Protocol):
@@ -156,8 +224,12 @@ def _chain_finding(
     now: dt.datetime,
 ) -> Finding:
     path = verdict.verified_path if verdict is not None else ()
-    details: dict[str, JsonValue] = {
-        "trust": anchors.source if anchors is not None else None,
+    details: dict[str, JsonValue] = {"trust": anchors.source if anchors is not None else None}
+    if verdict is not None and verdict.reason_kind == "unreadable":
+        # The leaf's description and the chain tree read the very parts that failed.
+        details |= {"reason_kind": verdict.reason_kind, "error": verdict.raw_error}
+        return judge(CheckId.TLS_CHAIN, Status.FAIL, verdict.reason or "unreadable", details)
+    details |= {
         "leaf": describe_certificate(certificates[0], now=now).to_dict(),
         "chain": chain_tree(certificates, path, now=now),
     }
@@ -182,10 +254,18 @@ def _chain_finding(
 
 
 def _identity_finding(
-    judge: _Judge, evidence: ProbeEvidence, leaf: x509.Certificate, policy: TlsPolicy
+    judge: _Judge,
+    evidence: ProbeEvidence,
+    leaf: x509.Certificate,
+    policy: TlsPolicy,
+    path: Sequence[x509.Certificate],
 ) -> Finding:
     domain = evidence.target.host
     verdict = match_identity(leaf, domain=domain)
+    if verdict.ok and verdict.matched_by == "uri":
+        outside = sip_domain_outside_constraints(domain, path)
+        if outside is not None:
+            verdict = replace(verdict, ok=False, reason=outside)
     details: dict[str, JsonValue] = {
         "domain": domain,
         "sni": evidence.tls.sni if evidence.tls is not None else None,

@@ -8,7 +8,8 @@ The file is one JSON object::
       "redacted": "<what was taken out>",
       "command": "options" | "failover" | "invite",
       "started_at": "<ISO 8601 UTC>", "duration_ms": 123.4,
-      "settings": {<how it was collected: timeouts, count, SNI, pins, the call asked for>},
+      "settings": {<how it was collected: timeouts, count, SNI, pins, the call asked for,
+                    "trust": {"store", "source", "used_sha256", "pem"} | null>},
       "uris": [{"uri": ..., "locate": <LocateResult.to_dict()>,
                 "endpoint": <failover: uri, host, position, priority, weight> | null,
                 "targets": [{"located": <LocatedTarget.to_dict()> | null,
@@ -19,9 +20,11 @@ The file is one JSON object::
     }
 
 Field names are those of the dataclasses (probe.evidence, probe.evidence_io.model);
-bytes are base64. No policy is stored. Secrets are taken out before writing
-(probe.evidence_io.redact), in a way that leaves every judgement unchanged. The file is
-written with mode 0600, through a temporary file, so a reader never sees half of one.
+bytes are base64. No policy is stored but the trust anchors the run used (certificates
+and their fingerprints, never a key); files without them still load. Secrets are taken
+out before writing (probe.evidence_io.redact), in a way that leaves every judgement
+unchanged. The file is written with mode 0600, through a temporary file, so a reader never
+sees half of one.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from probe.evidence_io.model import (
     ProbedUri,
     RunEvidence,
     RunSettings,
+    TrustRecord,
 )
 from probe.evidence_io.redact import REDACTION_NOTE, redact_evidence
 
@@ -55,6 +59,7 @@ __all__ = [
     "ProbedUri",
     "RunEvidence",
     "RunSettings",
+    "TrustRecord",
     "dumps_evidence",
     "load_evidence",
     "loads_evidence",

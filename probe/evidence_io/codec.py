@@ -22,7 +22,14 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
-from probe.locate.records import DnsAnswer, DnsErrorKind, DnsQuery, NaptrRecord, SrvRecord
+from probe.locate.records import (
+    AnswerSource,
+    DnsAnswer,
+    DnsErrorKind,
+    DnsQuery,
+    NaptrRecord,
+    SrvRecord,
+)
 
 __all__ = ["Invalid", "decode", "encode"]
 
@@ -225,6 +232,8 @@ class _AnswerRest:
     error_kind: DnsErrorKind | None = None
     error: str | None = None
     canonical_name: str | None = None
+    source: AnswerSource = "dns"
+    """Evidence written before the system resolver answered A/AAAA has no source: DNS."""
 
 
 _READERS: dict[Any, Any] = {

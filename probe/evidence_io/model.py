@@ -2,9 +2,12 @@
 
 A run is what `options`, `failover` and `invite` collected before any judgement: the
 RFC 3263 plan of each URI, the evidence of each located target, the collect settings,
-and for `failover` the provider's order of the targets. Policy (accepted codes, trust
-anchors, expiry thresholds, `--insecure`) is deliberately absent: it is what `sipprobe
-judge` may change. Plain frozen data; nothing here does I/O.
+and for `failover` the provider's order of the targets. Policy (accepted codes, expiry
+thresholds, `--insecure`) is deliberately absent: it is what `sipprobe judge` may change.
+The trust anchors are the exception: which store the run judged chains against is part of
+what it concluded (a lab CA is in no system store), so `RunSettings.trust` records it and
+`sipprobe judge` and `diff` use the same anchors unless told otherwise. Plain frozen data;
+nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "RunCommand",
     "RunEvidence",
     "RunSettings",
+    "TrustRecord",
 ]
 
 RunCommand = Literal["options", "failover", "invite"]
@@ -111,6 +115,26 @@ class CallPlan:
     credentials: bool = False
 
 
+TrustStoreKind = Literal["system", "mozilla", "path"]
+"""`--trust system`, `--trust mozilla` (certifi), or a PEM file or directory (`--ca`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrustRecord:
+    """The trust anchors the run judged presented chains against. Certificates only:
+    a certificate is public, and nothing here can hold a private key."""
+
+    store: TrustStoreKind
+    source: str
+    """As the report's tls.chain details name it, e.g. `file lab/ca.pem (1 certificate)`."""
+    used_sha256: tuple[str, ...] = ()
+    """SHA-256 (hex, of the DER) of each anchor a presented chain was verified to."""
+    pem: str | None = None
+    """`path`: every certificate of the file or directory, PEM, so the run can be judged
+    again where that file is not (or has changed). None for the system and Mozilla
+    stores, which the judging side has of its own."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunSettings:
     """How the evidence was collected: what a later reader needs to interpret it."""
@@ -129,6 +153,9 @@ class RunSettings:
     seed: int | None = None
     concurrency: int = 50
     call: CallPlan | None = None
+    trust: TrustRecord | None = None
+    """The anchors chains were judged against; None in files written before they were
+    recorded, and in runs that loaded none (no TLS target)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
-"""RFC 3263 server location: a sans-I/O planner and its dnspython driver.
+"""RFC 3263 server location: a sans-I/O planner and its driver.
 
 ``LocatePlanner`` decides which NAPTR/SRV/A/AAAA query comes next and orders what comes
-back (pure; no I/O, no clock); ``locate()`` drives it over ``dns.asyncresolver``.
+back (pure; no I/O, no clock); ``locate()`` drives it over ``dns.asyncresolver``, and
+over the system's name service (getaddrinfo) for A/AAAA when no DNS server is given.
 """
 
 from .driver import DEFAULT_DNS_PORT, locate, parse_dns_server
 from .order import NAPTR_SERVICES, srv_shares
 from .plan import MAX_ADDRESS_NAMES, MAX_NAPTR_FOLLOWED, LocatePlanner
 from .records import (
+    AnswerSource,
     DnsAnswer,
     DnsErrorKind,
     DnsQuery,
@@ -25,6 +27,7 @@ __all__ = [
     "MAX_ADDRESS_NAMES",
     "MAX_NAPTR_FOLLOWED",
     "NAPTR_SERVICES",
+    "AnswerSource",
     "DnsAnswer",
     "DnsErrorKind",
     "DnsQuery",

@@ -181,7 +181,10 @@ class LocatePlanner:
             self._on_srv(answer)
         else:
             self._address_answers[answer.query] = answer
-            self._failed(answer, may_stop=False)
+            if answer.source == "dns":
+                # The system resolver's failures are said once per name, with what it
+                # found, in _addresses_of: its A and AAAA come from one lookup.
+                self._failed(answer, may_stop=False)
             if not self._outstanding and not self._queue:
                 self._build_targets()
 
@@ -453,18 +456,37 @@ class LocatePlanner:
                 continue
             lines = self._cname_line(answer)
             addresses = sorted({str(r) for r in answer.records}, key=ipaddress.ip_address)
+            source = " (system resolver)" if answer.source == "system" else ""
             found.extend(
-                (address, (*lines, f"{answer.query.rdtype} {address}")) for address in addresses
+                (address, (*lines, f"{answer.query.rdtype} {address}{source}"))
+                for address in addresses
             )
         if not found:
-            kinds = {answer.error_kind for answer in answers if answer is not None}
-            if kinds == {"nxdomain"}:
+            asked = [answer for answer in answers if answer is not None]
+            kinds = {answer.error_kind for answer in asked}
+            system = [answer for answer in asked if answer.source == "system"]
+            if system:
+                self._problem(self._not_found_by_system(name, system))
+            elif kinds == {"nxdomain"}:
                 self._problem(f"NXDOMAIN for {name}")
             elif kinds <= {None, "nxdomain", "nodata"}:
                 self._problem(f"no A/AAAA for {name}")
             else:
                 self._problem(f"no A/AAAA for {name} (the lookups failed)")
         return found
+
+    @staticmethod
+    def _not_found_by_system(name: str, answers: list[DnsAnswer]) -> str:
+        """One sentence for a name the system resolver gave no address for: getaddrinfo
+        has no NXDOMAIN, only "name not found" (EAI_NONAME) and its other errors."""
+        failures = [a for a in answers if a.error_kind not in (None, "nxdomain", "nodata")]
+        if failures:
+            why = failures[0].error or failures[0].outcome
+        elif {answer.error_kind for answer in answers} == {"nxdomain"}:
+            why = "name not found"
+        else:
+            why = "no address"
+        return f"{name}: {why}, according to the {answers[0].server}"
 
     # --- bookkeeping ------------------------------------------------------------------
 

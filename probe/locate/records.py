@@ -16,6 +16,7 @@ from typing import Any, Literal
 from probe.evidence import Transport
 
 __all__ = [
+    "AnswerSource",
     "DnsAnswer",
     "DnsErrorKind",
     "DnsQuery",
@@ -31,11 +32,24 @@ __all__ = [
 RecordType = Literal["NAPTR", "SRV", "A", "AAAA"]
 
 DnsErrorKind = Literal[
-    "nxdomain", "nodata", "servfail", "timeout", "refused", "no_nameservers", "error"
+    "nxdomain",
+    "nodata",
+    "servfail",
+    "timeout",
+    "refused",
+    "no_nameservers",
+    "temporary",
+    "error",
 ]
 """Why a question got no records.  ``nxdomain`` and ``nodata`` are answers (the name, or
 the type at that name, does not exist: RFC 2308 §1); the others mean the server could not
-or would not answer, so the absence of records proves nothing."""
+or would not answer, so the absence of records proves nothing.  ``temporary`` is the
+system resolver's EAI_AGAIN: the name service could not answer now."""
+
+AnswerSource = Literal["dns", "system"]
+"""Who answered: a DNS server asked directly (``server`` is its ``address:port``), or the
+system's name service through getaddrinfo (``server`` says which sources it consults),
+which answers A/AAAA only."""
 
 
 def normalise_name(name: str) -> str:
@@ -128,7 +142,8 @@ class DnsAnswer:
     """What came back for one :class:`DnsQuery`: records, or why there are none.
 
     ``server`` is ``address:port`` of the server that answered (or was asked, for a
-    failure); ``canonical_name`` is set only when CNAMEs led away from the query name.
+    failure), or for ``source="system"`` the system resolver and the sources it consults;
+    ``canonical_name`` is set only when CNAMEs led away from the query name.
     """
 
     query: DnsQuery
@@ -139,8 +154,11 @@ class DnsAnswer:
     error_kind: DnsErrorKind | None = None
     error: str | None = None
     canonical_name: str | None = None
+    source: AnswerSource = "dns"
 
     def __post_init__(self) -> None:
+        if self.source == "system" and self.query.rdtype not in ("A", "AAAA"):
+            raise ValueError(f"{self.query}: the system resolver answers A and AAAA only")
         expected = _RECORD_CLASS[self.query.rdtype]
         for record in self.records:
             if not isinstance(record, expected):
@@ -164,6 +182,8 @@ class DnsAnswer:
     @property
     def outcome(self) -> str:
         """A short text for reports: ``2 records``, ``NODATA``, ``timeout``..."""
+        if self.source == "system":
+            return self._system_outcome()
         if self.error_kind is None:
             if not self.records:
                 return "NODATA"
@@ -171,6 +191,20 @@ class DnsAnswer:
         return {"nxdomain": "NXDOMAIN", "nodata": "NODATA", "servfail": "SERVFAIL"}.get(
             self.error_kind, self.error_kind.replace("_", " ").upper()
         )
+
+    def _system_outcome(self) -> str:
+        # getaddrinfo has no NXDOMAIN or NODATA of its own; its words, not DNS's.
+        family = "IPv4" if self.query.rdtype == "A" else "IPv6"
+        if self.error_kind is None:
+            if not self.records:
+                return f"no {family} address"
+            count = len(self.records)
+            return "1 address" if count == 1 else f"{count} addresses"
+        return {
+            "nxdomain": "name not found",
+            "nodata": f"no {family} address",
+            "temporary": "temporary failure",
+        }.get(self.error_kind, self.error_kind.replace("_", " "))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +216,7 @@ class DnsAnswer:
             "error_kind": self.error_kind,
             "error": self.error,
             "canonical_name": self.canonical_name,
+            "source": self.source,
         }
 
 

@@ -28,7 +28,9 @@ def _answer_lines(answer: DnsAnswer) -> list[str]:
     if answer.ttl is not None:
         head += f", TTL {answer.ttl} s"
     if answer.server:
-        head += f", from {answer.server}"
+        # Which source answered: the system resolver names itself and its sources.
+        where = answer.server if answer.source == "system" else f"DNS server {answer.server}"
+        head += f", from {where}"
     if answer.elapsed_ms is not None:
         head += f", {answer.elapsed_ms:.1f} ms"
     lines = [head]
@@ -39,7 +41,7 @@ def _answer_lines(answer: DnsAnswer) -> list[str]:
 
 
 def format_plan(result: LocateResult) -> list[str]:
-    """Ordered targets with their derivation, then DNS answers, then problems."""
+    """Ordered targets with their derivation, then the lookups' answers, then problems."""
     lines = [f"{result.uri}", f"transport: {result.transport_reason}"]
     if result.targets:
         lines.append(f"targets, in the order a client tries them ({len(result.targets)}):")
@@ -49,7 +51,7 @@ def format_plan(result: LocateResult) -> list[str]:
     else:
         lines.append("targets: none")
     if result.answers:
-        lines.append(f"DNS answers ({len(result.answers)}):")
+        lines.append(f"name lookups ({len(result.answers)}):")
         for answer in result.answers:
             lines.extend("  " + line for line in _answer_lines(answer))
     if result.problems:

@@ -11,7 +11,7 @@ import contextlib
 import errno
 import ssl
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.tls.capture import presented_chain_der
@@ -31,6 +31,26 @@ _NOT_TLS_REASONS = {
 _PROTOCOL_REASONS = {"UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "NO_SHARED_CIPHER"}
 
 
+class TlsAwareStreamProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, told before the handshake that TLS is coming.
+
+    asyncio's own protocol learns that it runs over TLS only once `start_tls` has
+    returned. A server whose last handshake record and close_notify arrive together (a
+    TLS 1.2 server that closes at once) delivers the EOF before that, and the protocol's
+    answer, keep the half-closed stream open, made asyncio log "returning true from
+    eof_received() has no effect when using ssl" on stderr. TLS has no half-close
+    (RFC 8446 §6.1): an EOF over TLS ends the stream.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        super().__init__(reader)
+        self.tls = False
+
+    def eof_received(self) -> bool:
+        keep_open = bool(super().eof_received())
+        return keep_open and not self.tls
+
+
 @dataclass(slots=True)
 class StreamConnection:
     """An open stream; `close()` must always be awaited."""
@@ -39,6 +59,28 @@ class StreamConnection:
     writer: asyncio.StreamWriter
     handshake_failed: bool = False
     """A failed or timed-out `start_tls` has already closed the socket underneath."""
+    stream_protocol: TlsAwareStreamProtocol | None = None
+    socket_transport: asyncio.WriteTransport = field(init=False)
+    """The TCP transport, kept when `start_tls` puts a TLS transport in front of it."""
+
+    def __post_init__(self) -> None:
+        self.socket_transport = self.writer.transport
+
+    def expect_tls(self) -> None:
+        """Called before `start_tls`: an EOF from then on is a TLS one."""
+        if self.stream_protocol is not None:
+            self.stream_protocol.tls = True
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a TLS close_notify.
+
+        The TCP transport is aborted rather than the TLS one: on CPython 3.11.1 to 3.11.3
+        (Debian 12 ships 3.11.2) the TLS transport forgets its protocol when `close()` runs
+        a second time, which asyncio itself does when the peer breaks TLS while we close,
+        and its `abort()` then raises AttributeError (python/cpython gh-98539, fixed in
+        3.11.4 by gh-104474). Losing the socket ends the TLS layer on every version.
+        """
+        self.socket_transport.abort()
 
     async def close(self, *, timeout: float = 1.0) -> bool:
         """Close politely (TLS close_notify), abort if the peer does not let go in time.
@@ -50,18 +92,18 @@ class StreamConnection:
             # longer reports to the stream: waiting for the close would only run out the
             # timeout against a peer that may never speak (e.g. one that ignores the
             # ClientHello).
-            self.writer.transport.abort()
+            self.abort()
             return False
         self.writer.close()
         try:
             async with asyncio.timeout(timeout):
                 await self.writer.wait_closed()
         except TimeoutError:
-            self.writer.transport.abort()
+            self.abort()
             return False
         except (OSError, ssl.SSLError):
             # The peer reset or broke TLS while we were closing: closed all the same.
-            self.writer.transport.abort()
+            self.abort()
             return False
         return True
 
@@ -85,7 +127,12 @@ async def open_tcp(
     started = loop.time()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(address, port)
+            # asyncio.open_connection, with the protocol start_tls needs (its docstring
+            # invites copying it to customise the protocol).
+            reader = asyncio.StreamReader()
+            protocol = TlsAwareStreamProtocol(reader)
+            transport, _ = await loop.create_connection(lambda: protocol, address, port)
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     except (OSError, TimeoutError) as exc:
         kind, message = classify_connect_error(exc)
         if kind == "timeout":
@@ -98,7 +145,7 @@ async def open_tcp(
         )
     elapsed = (loop.time() - started) * 1000
     sockname = writer.get_extra_info("sockname") or ("", None)
-    return StreamConnection(reader, writer), ConnectEvidence(
+    return StreamConnection(reader, writer, stream_protocol=protocol), ConnectEvidence(
         ok=True,
         elapsed_ms=elapsed,
         local_address=sys.intern(str(sockname[0])),
@@ -144,6 +191,7 @@ async def start_tls(
 ) -> TlsEvidence:
     """Upgrade `connection` to TLS in place and capture what the server presented."""
     loop = asyncio.get_running_loop()
+    connection.expect_tls()
     with capture_contexts(config).checkout() as (context, recorder):
         started = loop.time()
         try:

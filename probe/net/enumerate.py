@@ -57,6 +57,7 @@ async def _attempt(
     connection, connected = await open_tcp(address, port, timeout=timeout)
     if connection is None:
         return HandshakeAttempt(label, version, None, accepted=False, error=connected.error)
+    connection.expect_tls()
     try:
         async with asyncio.timeout(timeout):
             await connection.writer.start_tls(
@@ -66,6 +67,7 @@ async def _attempt(
         cipher = ssl_object.cipher() if ssl_object is not None else None
         return HandshakeAttempt(label, version, cipher[0] if cipher else None, accepted=True)
     except (OSError, TimeoutError, EOFError) as exc:
+        connection.handshake_failed = True
         kind, message, _alert = classify_tls_error(exc)
         local = isinstance(exc, ssl.SSLError) and (exc.reason or "") in (
             "NO_CIPHERS_AVAILABLE",

@@ -74,7 +74,7 @@ class CallLeg:
             async with asyncio.timeout(self.timeout):
                 await writer.drain()
         except TimeoutError as exc:
-            writer.transport.abort()
+            self.connection.abort()
             raise PeerGone(
                 f"could not send {note or 'a message'}: the server stopped reading"
             ) from exc

@@ -26,6 +26,8 @@ _PROFILES = {
     "AEAD_AES_128_GCM": "SRTP_PROFILE_AEAD_AES_128_GCM",
     "AEAD_AES_256_GCM": "SRTP_PROFILE_AEAD_AES_256_GCM",
 }
+MEDIA_SUITES = tuple(_PROFILES)
+"""The SDES suites `--verify-media` can send and authenticate."""
 PACKETS_TO_SEND = 10
 LISTEN_SECONDS = 2.0
 
@@ -81,8 +83,20 @@ def plan_media(offer: SessionDescription, answer: SessionDescription) -> MediaPl
         return "the answer does not carry exactly one crypto line"
     theirs = answered[0]
     ours = next((c for c in offer.media[0].crypto if c.tag == theirs.tag), None)
-    if ours is None or theirs.suite not in _PROFILES:
-        return f"suite {theirs.suite} cannot be checked with libsrtp"
+    # RFC 4568 §7.1.2: the answer echoes one offered tag with its suite. Otherwise the two
+    # sides did not agree on a suite (sdp.srtp fails it), and there is nothing to check.
+    if ours is None:
+        return f"the answer's a=crypto tag {theirs.tag} was not offered: no agreed SRTP suite"
+    if ours.suite != theirs.suite:
+        return (
+            f"tag {theirs.tag} was offered as {ours.suite} but answered as {theirs.suite}:"
+            " no agreed SRTP suite"
+        )
+    if theirs.suite not in _PROFILES:
+        return (
+            f"libsrtp cannot do {theirs.suite}, the suite the far end chose"
+            f" (it does {', '.join(MEDIA_SUITES)})"
+        )
     address = answer.effective_connection(media) or ""
     return MediaPlan(theirs, ours, address, media.port)
 

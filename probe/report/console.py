@@ -102,8 +102,21 @@ def _facts(result: TargetResult) -> Table | None:
         )
         if sans:
             facts.add_row("", "SAN " + ", ".join(sans))
-        facts.add_row("", f"not after {leaf.get('not_after')} ({leaf.get('days_left')} days left)")
+        facts.add_row("", f"not after {leaf.get('not_after')} ({_time_left(leaf)})")
     return facts if facts.row_count else None
+
+
+def _time_left(certificate: Mapping[str, JsonValue]) -> str:
+    """`120 days left`, or `expired 3 days ago` once notAfter has passed (never `-3 days`)."""
+    ago = certificate.get("expired_days_ago")
+    if isinstance(ago, int):
+        return "expired less than a day ago" if ago == 0 else f"expired {_days(ago)} ago"
+    left = certificate.get("days_left")
+    return f"{_days(left)} left" if isinstance(left, int) else "days left unknown"
+
+
+def _days(count: int) -> str:
+    return f"{count} day{'' if count == 1 else 's'}"
 
 
 def detail_lines(details: Mapping[str, JsonValue], indent: str = "") -> list[str]:
@@ -164,7 +177,7 @@ def chain_tree(result: TargetResult) -> Tree | None:
             label.append("  (from the trust store, not sent)", style="dim")
         label.append(
             f"\nissuer {row.get('issuer')}\n"
-            f"not after {row.get('not_after')} ({row.get('days_left')} days) · "
+            f"not after {row.get('not_after')} ({_time_left(row)}) · "
             f"{row.get('key')} · {row.get('signature')}",
             style="dim",
         )
@@ -250,10 +263,17 @@ def headline_facts(report: Report) -> list[Text]:
     return lines
 
 
+class _ReportConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # rich exits with status 1 here; the caller knows the verdict and exits with it.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def render_console(
     report: Report, stream: IO[str], *, color: bool | None = None, verbose: bool = False
 ) -> None:
-    console = Console(
+    console = _ReportConsole(
         file=stream,
         no_color=color is False,
         force_terminal=True if color else None,

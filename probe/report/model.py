@@ -89,7 +89,11 @@ def exit_code(report: Report) -> int:
 def combine_reports(
     reports: tuple[Report, ...], *, command: str, notes: tuple[str, ...] = ()
 ) -> Report:
-    """One report out of several runs of one job (a failover check and a test call, say)."""
+    """One report out of several runs of one job (a failover check and a test call, say).
+
+    A note is kept once, where it first appears: the runs of one job share their settings,
+    so each run's report repeats the notes about them (`--insecure`, the scenario's name).
+    """
     if not reports:
         raise ValueError("nothing to combine")
     return Report(
@@ -97,7 +101,7 @@ def combine_reports(
         started_at=min(report.started_at for report in reports),
         duration_ms=sum(report.duration_ms for report in reports),
         results=tuple(result for report in reports for result in report.results),
-        notes=(*notes, *(note for report in reports for note in report.notes)),
+        notes=tuple(dict.fromkeys((*notes, *(n for report in reports for n in report.notes)))),
         trunk_findings=tuple(f for report in reports for f in report.trunk_findings),
         interrupted=any(report.interrupted for report in reports),
         stop_signal=next((r.stop_signal for r in reports if r.interrupted), 2),

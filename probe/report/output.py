@@ -1,8 +1,9 @@
 """Where reports go: one or several formats in one run, each to stdout or to a file.
 
 `--format console,json --output json=report.json` prints the console report and writes the
-JSON one; `--output FILE` alone is enough when there is a single format. At most one format
-may go to stdout. `nagios` is one status line with performance data, and its exit code
+JSON one; so does `--output json=report.json` alone, since naming a format in --output adds
+it. `--output FILE` alone is enough when there is a single format. At most one format may
+go to stdout. `nagios` is one status line with performance data, and its exit code
 follows the Nagios plugin convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 """
 
@@ -49,24 +50,40 @@ def plan_outputs(formats: str, outputs: Sequence[str]) -> tuple[Destination, ...
         )
     if len(set(chosen)) != len(chosen):
         raise OutputError(f"--format {formats!r} names a format twice")
+    single = chosen[0] if len(chosen) == 1 else None
     paths: dict[str, Path] = {}
     for item in outputs:
         name, sep, path = item.partition("=")
         if sep and name.strip().lower() in FORMATS:
             key = name.strip().lower()
-        elif len(chosen) == 1:
-            key, path = chosen[0], item
+            if key not in chosen:
+                # Naming the format is asking for it: `--output json=FILE` adds JSON to
+                # whatever --format prints.
+                chosen.append(key)
+        elif single is not None:
+            key, path = single, item
         else:
             raise OutputError(f"--output {item!r}: with several formats write FORMAT=FILE")
-        if key not in chosen:
-            raise OutputError(f"--output {item!r}: {key} is not among --format {formats}")
-        paths[key] = Path(path)
+        if not path.strip():
+            raise OutputError(f"--output {item!r}: no file name")
+        if key in paths:
+            raise OutputError(f"--output {item!r}: {key} is already written to {paths[key]}")
+        paths[key] = _writable(item, Path(path))
     destinations = tuple(Destination(name, paths.get(name)) for name in chosen)
     if sum(d.path is None for d in destinations) > 1:
         raise OutputError(
             "only one format can go to standard output; give the others --output FORMAT=FILE"
         )
     return destinations
+
+
+def _writable(item: str, path: Path) -> Path:
+    """Refuse a report file that cannot be written, before the run rather than after."""
+    if path.is_dir():
+        raise OutputError(f"--output {item!r}: {path} is a directory")
+    if not path.parent.is_dir():
+        raise OutputError(f"--output {item!r}: the directory {path.parent} does not exist")
+    return path
 
 
 def nagios(report: Report) -> tuple[str, int]:

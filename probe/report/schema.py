@@ -60,7 +60,11 @@ class ReportModel(_Strict):
     command: str
     started_at: str = Field(description="ISO 8601 UTC.")
     duration_ms: float
-    verdict: Verdict
+    verdict: Verdict = Field(
+        description="The run's verdict over every target and the trunk: fail if anything "
+        "failed; else incomplete if any work asked for was not done (or the run was "
+        "interrupted); else warn; else pass (docs/verdicts.md)."
+    )
     counts: dict[Status, int]
     notes: list[str]
     targets: list[TargetModel]

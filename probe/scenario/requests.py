@@ -5,12 +5,18 @@ endpoint, with the TLS, OPTIONS and run settings), `FailoverRequest` (the same e
 with their priorities, weights and order mode), and, when `[invite]` is present and names
 a real destination, an `InviteRequest` through one endpoint. `probe.app` still validates
 all of it before any connection is opened.
+
+`sipprobe check` takes every connection option the other commands take; one given on the
+command line overrides the scenario's setting for that run (`with_overrides`), and the
+report says which setting it replaced.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from probe.app import FailoverRequest, OptionsRequest
 from probe.app_invite import InviteRequest
@@ -131,3 +137,110 @@ def build_requests(scenario: Scenario) -> ScenarioRequests:
         )
     notes = [*failover.extra_notes, *([skipped] if skipped else [])]
     return ScenarioRequests(common, failover, invite, skipped, tuple(notes))
+
+
+# Where the command line's options live in a scenario file, for the note that says what
+# an option replaced. Options without an entry (--insecure, --max-time, --deadline,
+# --rate, --per-target, --evidence-out) have no scenario setting: they only add.
+_SCENARIO_KEYS = {
+    "pins": "run.resolve",
+    "ca": "tls.trust",
+    "trust": "tls.trust",
+    "cert": "tls.client_cert",
+    "key": "tls.client_key",
+    "sni": "tls.sni",
+    "min_tls": "tls.min_version",
+    "timeout": "run.timeout",
+    "warn_days": "tls.warn_days",
+    "critical_days": "tls.critical_days",
+    "accept_wildcard": "tls.accept_wildcard",
+    "enumerate_tls": "tls.enumerate",
+    "accept": "options.accept",
+    "concurrency": "run.concurrency",
+    "dns_server": "run.dns_server",
+    "seed": "run.seed",
+}
+_OPTION_NAMES = {"pins": "--resolve", "enumerate_tls": "--enumerate", "deadlines": "--deadline"}
+
+
+def _option(name: str) -> str:
+    return _OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ", ".join(str(item) for item in value) or "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _override_note(common: OptionsRequest, given: Mapping[str, Any]) -> str | None:
+    replaced = []
+    for name, value in given.items():
+        key = _SCENARIO_KEYS.get(name)
+        if key is None or (name in ("ca", "trust", "key") and value is None):
+            continue
+        before: Any = common.trust if name in ("ca", "trust") else getattr(common, name)
+        replaced.append(f"{_option(name)} {_shown(value)} (scenario {key}: {_shown(before)})")
+    if not replaced:
+        return None
+    return "the command line overrides the scenario for this run: " + "; ".join(replaced)
+
+
+def call_evidence_path(path: Path) -> Path:
+    """Where `check` saves the test call's evidence: beside the failover run's file."""
+    return path.with_name(f"{path.stem}.call{path.suffix or '.json'}")
+
+
+def with_overrides(requests: ScenarioRequests, given: Mapping[str, Any]) -> ScenarioRequests:
+    """The scenario's requests with the command line's options (`OptionsRequest` fields,
+    only those the user gave) in place of its own settings, for every request of the run.
+
+    The anchors are one choice: `--ca` or `--trust` replaces the scenario's `tls.trust`
+    whichever of the two it is. `--cert` without `--key` drops the scenario's key too (the
+    PEM then holds the key). `--resolve` pins come before the scenario's, so for the same
+    NAME:PORT the command line's wins (the first matching pin is used, as curl does).
+    """
+    known = {field.name for field in fields(OptionsRequest)} - {"targets"}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise ValueError(f"not an option of a scenario's run: {', '.join(unknown)}")
+    if not given:
+        return requests
+    common = requests.options
+    changes = dict(given)
+    if "ca" in changes or "trust" in changes:
+        changes = {"ca": None, "trust": None, **changes}
+    if "cert" in changes:
+        changes = {"key": None, **changes}
+    if "pins" in changes:
+        changes["pins"] = (*changes["pins"], *common.pins)
+    merged = replace(common, **changes)
+    note = _override_note(common, given)
+    notes = [*requests.failover.extra_notes, *([note] if note else [])]
+    invite = requests.invite
+    if invite is not None:
+        out = merged.evidence_out
+        invite = replace(
+            invite,
+            common=replace(
+                merged,
+                targets=invite.common.targets,
+                evidence_out=None if out is None else call_evidence_path(out),
+            ),
+        )
+        if out is not None:
+            notes.append(
+                f"--evidence-out: the failover check saved to {out}, "
+                f"the test call to {call_evidence_path(out)}"
+            )
+    failover = replace(requests.failover, common=merged, extra_notes=tuple(notes))
+    skipped = (requests.invite_skipped,) if requests.invite_skipped else ()
+    return replace(
+        requests,
+        options=merged,
+        failover=failover,
+        invite=invite,
+        notes=(*notes, *skipped),
+    )

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 
 from probe.sdp import SdpError
 from probe.serve.offer_answer import Refusal, build_answer, plan_answer, read_offer
-from probe.serve.uas import ALLOW, ResponderConfig, answer, common_headers
+from probe.serve.uas import (
+    ALLOW,
+    ResponderConfig,
+    accepts_sdp,
+    answer,
+    common_headers,
+    unsupported_required,
+)
 from probe.sip import Request, Response, SipError, build_response, random_token
 
 __all__ = ["CallTable", "DialogKey"]
@@ -175,11 +182,14 @@ class CallTable:
         to_tag = random_token(6)
         # §17.2.1: 100 Trying at once, so the client stops waiting for the transaction.
         self._respond(request, 100, "Trying", None)
-        required = [v.strip() for v in ",".join(request.headers.get_all("Require")).split(",")]
-        if any(required):
+        unsupported = unsupported_required(request)
+        if unsupported is not None:
             # §8.2.2.3: we support no extension, so every required one is unsupported.
-            unsupported = ", ".join(v for v in required if v)
             self._respond(request, 420, "Bad Extension", to_tag, (("Unsupported", unsupported),))
+            return
+        if not accepts_sdp(request):
+            # §8.2.3 / §21.4.7: the answer would be an SDP body the Accept rules out.
+            self._respond(request, 406, "Not Acceptable", to_tag, (("Accept", "application/sdp"),))
             return
         offer = read_offer(request)
         if isinstance(offer, Refusal):

@@ -111,13 +111,23 @@ def check_cseq(cseq: int) -> None:
 
 
 def request_uri_of(target: SipUri) -> SipUri:
-    """``target`` as a Request-URI: without URI headers and ``method`` (§19.1.5).
+    """``target`` as a Request-URI: without URI headers and ``method`` (§19.1.5), and
+    without a password (§19.1.1 deprecates them: a secret is never put on the wire).
 
     The table in §19.1.1 allows everything else, transport and maddr included.
     """
-    if not target.headers and all(name != "method" for name, _ in target.params):
+    if (
+        not target.headers
+        and target.password is None
+        and all(name != "method" for name, _ in target.params)
+    ):
         return target  # nothing to drop: the URI as it is
-    return replace(target, params=tuple(p for p in target.params if p[0] != "method"), headers=())
+    return replace(
+        target,
+        password=None,
+        params=tuple(p for p in target.params if p[0] != "method"),
+        headers=(),
+    )
 
 
 def _origin(
@@ -148,6 +158,9 @@ def _origin(
     scheme = target.scheme  # §8.1.1.8: a SIPS Request-URI needs SIPS From and Contact
     if from_uri is None:
         from_uri = _probe_uri(scheme, host, host_kind)
+    # §19.1.1: a password in a URI is deprecated; whatever the caller passed, none is sent.
+    from_uri = from_uri.without_password()
+    to_uri = to_uri.without_password() if to_uri is not None else None
     items = [
         ("Via", str(via)),
         ("Max-Forwards", str(MAX_FORWARDS)),

@@ -47,6 +47,12 @@ SINGLE_HEADERS = ("From", "To", "Call-ID", "CSeq")
 # appears as part of CRLF, which the line split has already removed.
 _BAD_HEAD_BYTE_RE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS_CODE_RE = re.compile("[0-9]{3}")
+# §25.1 rfc1123-date = wkday "," SP date1 SP time SP "GMT"; date1 = 2DIGIT SP month SP 4DIGIT
+_RFC1123_DATE_RE = re.compile(
+    "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
+    "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+    "[0-9]{2}:[0-9]{2}:[0-9]{2} GMT"
+)
 _T = TypeVar("_T")
 
 
@@ -243,6 +249,11 @@ def _parse_start_line(raw: bytes) -> tuple[str | None, SipUri | None, int, str]:
         uri = parse_uri(uri_text)
     except SipParseError as exc:
         raise SipParseError(f"Request-URI: {exc.detail}", line=1) from None
+    if uri.headers:
+        # §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11).
+        raise SipParseError(
+            "Request-URI carries URI headers ('?...'), not allowed (§19.1.1)", line=1
+        )
     return method, uri, 0, ""
 
 
@@ -348,6 +359,19 @@ def _validate(
         )
     check("From", parse_name_addr)
     check("To", parse_name_addr)
+    for value in headers.fields("Contact"):
+        # §20.10: a Contact URI with ',' '?' or ';' must be inside '<>' (RFC 4475
+        # §3.1.2.13); "*" is the one other value (§10.2.2).
+        for item in split_list(value):
+            if item != "*":
+                check("Contact", parse_name_addr, item)
+    date = headers.get("Date")
+    if date is not None and not _RFC1123_DATE_RE.fullmatch(date):
+        # §20.17: SIP-date is rfc1123-date and always in GMT (RFC 4475 §3.1.2.12).
+        raise SipParseError(
+            f"Date {_excerpt(date)} is not 'Wkd, DD Mon YYYY HH:MM:SS GMT' (§20.17)",
+            line=first_line["date"],
+        )
     if not _abnf.CALLID_RE.fullmatch(headers.get("Call-ID") or ""):
         raise SipParseError("Call-ID is not 'word[@word]' (§25.1)", line=first_line["call-id"])
     # Only the top Via matters to us (response matching, §17.1.3); the entries below
@@ -399,17 +423,50 @@ def parse_head(head: bytes, limits: Limits) -> _Head:
     return _Head(method, uri, status_code, reason, headers, length, length_line)
 
 
+_BACKSLASH, _DQUOTE, _CR_LF = 0x5C, 0x22, (0x0D, 0x0A)
+_CONTROL_BYTES = frozenset((*range(0x09), *range(0x0A, 0x20), 0x7F))
+
+
+def _unescaped_control(raw: bytes) -> int | None:
+    """Offset of the first control byte of a header line that no quoted-pair carries.
+
+    §25.1: quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F), so inside a quoted-string a
+    backslash may carry NUL, BEL or DEL (RFC 4475 §3.1.1.2 sends all three), but never
+    CR or LF; anywhere else no rule admits a control byte but HTAB."""
+    in_quotes = False
+    i = 0
+    while i < len(raw):
+        byte = raw[i]
+        if in_quotes and byte == _BACKSLASH and i + 1 < len(raw):
+            if raw[i + 1] in _CR_LF:
+                return i + 1
+            i += 2
+            continue
+        if byte == _DQUOTE:
+            in_quotes = not in_quotes
+        elif byte in _CONTROL_BYTES:
+            return i
+        i += 1
+    return None
+
+
 def _refuse_control_bytes(lines: list[bytes]) -> None:
-    """Name the first control byte of the head, by line and column."""
+    """Name the first control byte of the head that the grammar does not admit, by line
+    and column."""
     for number, raw in enumerate(lines, start=1):
-        bad = _BAD_HEAD_BYTE_RE.search(raw)
-        if bad:
-            # §25.1: no rule of the grammar admits NUL or another control byte but HTAB
-            # in a head (and a NUL truncates C strings in many SIP stacks): malformed.
-            byte = bad.group()[0]
+        # The start line has no quoted-string: any control byte there is malformed.
+        if number == 1:
+            bad = _BAD_HEAD_BYTE_RE.search(raw)
+            column = bad.start() if bad else None
+        else:
+            column = _unescaped_control(raw)
+        if column is not None:
+            # A NUL truncates C strings in many SIP stacks: a head with one unescaped
+            # is malformed, whatever follows.
+            byte = raw[column]
             what = {0x00: "NUL byte", 0x0D: "CR without LF"}.get(byte, f"control byte 0x{byte:02x}")
             raise SipParseError(
-                f"{what} at column {bad.start() + 1} of {_line_name(raw, number)}", line=number
+                f"{what} at column {column + 1} of {_line_name(raw, number)}", line=number
             )
 
 

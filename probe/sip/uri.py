@@ -7,9 +7,15 @@ them as errors keeps the ``SipUri`` type honest.
 
 Normalisation done while parsing (so that equal URIs compare equal as dataclasses):
 the scheme, host and parameter *names* are lowercased (§19.1.4 compares them
-case-insensitively), escapes in the user and password are resolved, and an IPv4
-address with leading zeros in an octet is written without them.  Parameter values and
-URI headers are kept exactly as received, escapes included.
+case-insensitively), escapes in the user and password are resolved, an escape in a
+parameter name that stands for a character a name may carry plainly is resolved too
+(§19.1.4: such a character and its escape are equivalent, so ``;%6C%72`` is ``;lr``),
+and an IPv4 address with leading zeros in an octet is written without them.  Parameter
+values and URI headers are kept exactly as received, escapes included.
+
+A password in the userinfo is parsed (peers send them, RFC 4475 §3.1.1.2) but never
+shown: :meth:`SipUri.redacted` and :func:`redact_uri_text` replace it with ``***``
+(RFC 3261 §19.1.1 deprecates passwords in URIs), and ``repr`` leaves it out.
 """
 
 from __future__ import annotations
@@ -17,15 +23,24 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import string
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from . import _abnf
 from .errors import SipBuildError, SipParseError
 
-__all__ = ["HostKind", "NameAddr", "SipUri", "parse_host", "parse_name_addr", "parse_uri"]
+__all__ = [
+    "HostKind",
+    "NameAddr",
+    "SipUri",
+    "parse_host",
+    "parse_name_addr",
+    "parse_uri",
+    "redact_uri_text",
+]
 
 HostKind = Literal["name", "ipv4", "ipv6"]
 Params = tuple[tuple[str, str | None], ...]
@@ -40,7 +55,10 @@ def _excerpt(text: str) -> str:
 
 
 def _uri_error(text: str, offset: int, why: str) -> SipParseError:
-    return SipParseError(f"invalid SIP URI {_excerpt(text)}: {why} at offset {offset}")
+    # The URI is quoted without its password: the message may reach a report.
+    return SipParseError(
+        f"invalid SIP URI {_excerpt(redact_uri_text(text))}: {why} at offset {offset}"
+    )
 
 
 def _find_param(params: Params, name: str) -> str | None:
@@ -143,6 +161,39 @@ def _escape(text: str, safe: frozenset[str]) -> str:
     )
 
 
+_PARAM_SAFE = frozenset(string.ascii_letters + string.digits + "-_.!~*'()[]/:&+$")
+"""paramchar without escapes (§25.1): what a parameter may carry unescaped."""
+_ESCAPE_RE = re.compile("%([0-9A-Fa-f]{2})")
+
+
+def _normal_param_text(text: str) -> str:
+    """``text`` with each escape of a character it could carry plainly resolved, the rest
+    kept: §19.1.4 makes a character and its escape equivalent unless it is reserved."""
+    if "%" not in text:
+        return text
+
+    def plain(match: re.Match[str]) -> str:
+        char = chr(int(match[1], 16))
+        return char if char in _PARAM_SAFE else match[0].upper()
+
+    return _ESCAPE_RE.sub(plain, text)
+
+
+def _normal_param_name(name: str) -> str:
+    """A parameter name as compared (§19.1.4): case folded, plain characters unescaped."""
+    return _normal_param_text(name).lower()
+
+
+# A password between the scheme and the '@' (§19.1.1 userinfo = user [":" password] "@").
+_USERINFO_PASSWORD_RE = re.compile(r"(?i)\b(sips?:[^:@<>\s\"]*):([^@<>\s\"]*)@")
+
+
+def redact_uri_text(text: str) -> str:
+    """``text`` with the password of every ``sip:user:password@host`` in it replaced by
+    ``***``: for messages that quote what a user typed, even when it did not parse."""
+    return _USERINFO_PASSWORD_RE.sub(r"\1:***@", text)
+
+
 # --- SipUri ----------------------------------------------------------------------------
 
 
@@ -152,7 +203,8 @@ class SipUri:
 
     scheme: str
     user: str | None
-    password: str | None
+    # Left out of repr: a URI may reach a log or a traceback (§19.1.1: deprecated, secret).
+    password: str | None = field(repr=False)
     host: str
     host_kind: HostKind
     port: int | None
@@ -180,8 +232,11 @@ class SipUri:
         for name, value in self.params:
             # Names in normal (lower) case, as parse_uri produces them, so that a built
             # URI and its parsed wire form compare equal.
-            if not _abnf.PARAMCHARS_RE.fullmatch(name) or name != name.lower():
-                raise SipBuildError(f"SipUri parameter name {name!r} is invalid or not lowercase")
+            if not _abnf.PARAMCHARS_RE.fullmatch(name) or name != _normal_param_name(name):
+                raise SipBuildError(
+                    f"SipUri parameter name {name!r} is invalid or not in normal form "
+                    f"{_normal_param_name(name)!r}"
+                )
             if value is not None and not _abnf.PARAMCHARS_RE.fullmatch(value):
                 raise SipBuildError(f"SipUri parameter {name}: invalid value {value!r}")
         for name, value in self.headers:
@@ -190,9 +245,10 @@ class SipUri:
 
     @property
     def transport(self) -> str | None:
-        """The lowercased ``transport`` URI parameter, if any (§19.1.1)."""
+        """The lowercased ``transport`` URI parameter, if any (§19.1.1), escapes of
+        plain characters resolved (§19.1.4: ``transport=%74ls`` is ``transport=tls``)."""
         value = _find_param(self.params, "transport")
-        return value.lower() if value is not None else None
+        return _normal_param_text(value).lower() if value is not None else None
 
     @property
     def is_secure(self) -> bool:
@@ -217,6 +273,33 @@ class SipUri:
     def __str__(self) -> str:
         return format_uri(
             self.scheme, self.user, self.password, self.host, self.port, self.params, self.headers
+        )
+
+    def redacted(self) -> str:
+        """The wire form with the password, if any, shown as ``***``: what a message,
+        a report or an evidence file may quote."""
+        if self.password is None:
+            return str(self)
+        text = format_uri(self.scheme, self.user, None, self.host, self.port, self.params)
+        userinfo_end = text.index("@")
+        text = f"{text[:userinfo_end]}:***{text[userinfo_end:]}"
+        if self.headers:
+            text += "?" + "&".join(f"{k}={v}" for k, v in self.headers)
+        return text
+
+    def without_password(self) -> SipUri:
+        """The same URI without its password: what may be put on the wire (§19.1.1)."""
+        if self.password is None:
+            return self
+        return SipUri(
+            self.scheme,
+            self.user,
+            None,
+            self.host,
+            self.host_kind,
+            self.port,
+            self.params,
+            self.headers,
         )
 
 
@@ -324,7 +407,8 @@ def parse_uri(text: str) -> SipUri:
             has_value and not _abnf.PARAMCHARS_RE.fullmatch(value)
         ):
             raise _uri_error(text, offset, f"invalid URI parameter {_excerpt(piece)}")
-        params.append((sys.intern(name.lower()), sys.intern(value) if has_value else None))
+        name = _normal_param_name(name)
+        params.append((sys.intern(name), sys.intern(value) if has_value else None))
         offset += len(piece) + 1
 
     # headers = "?" header *("&" header)
@@ -442,13 +526,15 @@ def parse_name_addr(text: str) -> NameAddr:
 
     if not value:
         raise SipParseError("empty address: expected name-addr or addr-spec")
-    bad = _LINE_BREAK_OR_NUL_RE.search(value)
+    quoted = _abnf.QUOTED_STRING_RE.match(value) if value.startswith('"') else None
+    # A quoted display name may carry NUL through a quoted-pair (§25.1, RFC 4475
+    # §3.1.1.2); nowhere else may CR, LF or NUL appear.
+    bad = _LINE_BREAK_OR_NUL_RE.search(value, quoted.end() if quoted else 0)
     if bad is not None:
         raise SipParseError(f"{where()}: character {bad.group()!r} is not allowed")
 
     display: str | None = None
     if value.startswith('"'):
-        quoted = _abnf.QUOTED_STRING_RE.match(value)
         if not quoted:
             raise SipParseError(f"{where()}: unterminated or invalid quoted display name")
         display = unquote(quoted.group())

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
+from probe.tls.readable import is_read_failure
+
 _E = TypeVar("_E", bound=x509.ExtensionType)
 TreeRole = Literal["leaf", "intermediate", "anchor", "extra"]
 
@@ -92,6 +94,8 @@ class CertificateInfo:
     not_after: str
     days_left: int
     """Whole days from `now` to notAfter, rounded down; negative once expired."""
+    expired_days_ago: int | None
+    """Whole days since notAfter, rounded down, once expired; None until then."""
     dns_names: tuple[str, ...]
     ip_addresses: tuple[str, ...]
     sip_uris: tuple[str, ...]
@@ -138,6 +142,7 @@ def describe_certificate(cert: x509.Certificate, *, now: dt.datetime) -> Certifi
         not_before=iso_utc(cert.not_valid_before_utc),
         not_after=iso_utc(not_after),
         days_left=days_left(cert, now=now),
+        expired_days_ago=expired_days_ago(cert, now=now),
         dns_names=tuple(san.get_values_for_type(x509.DNSName)) if san else (),
         ip_addresses=tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
         if san
@@ -233,6 +238,7 @@ def _row(
         "not_before": iso_utc(cert.not_valid_before_utc),
         "not_after": iso_utc(cert.not_valid_after_utc),
         "days_left": days_left(cert, now=now),
+        "expired_days_ago": expired_days_ago(cert, now=now),
         "key": key_text(cert),
         "signature": signature_algorithm_name(cert),
         "self_signed": is_self_signed(cert),
@@ -250,7 +256,9 @@ class SipIdentities:
 
     san_present: bool
     sip_domains: tuple[str, ...]
-    """Hosts of `sip:` URIs without a user part: SIP domain identities proper."""
+    """Hosts of `sip:` URIs without a user part: SIP domain identities proper.
+
+    Every name here is as stated in the certificate (see `presented_name`)."""
     non_identity_uris: tuple[tuple[str, str], ...]
     """(uri, host) of `sips:` or user-part URIs: not identities, but worth naming."""
     dns_names: tuple[str, ...]
@@ -268,7 +276,8 @@ class SipIdentities:
 
 
 def sip_identities(cert: x509.Certificate) -> SipIdentities:
-    """Read SAN and CN; raises ValueError when the extensions cannot be parsed."""
+    """Read SAN and CN; raises what cryptography raises on a certificate it cannot read
+    (see `certificate_defect`)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -295,7 +304,9 @@ def sip_identities(cert: x509.Certificate) -> SipIdentities:
         san_present=True,
         sip_domains=tuple(dict.fromkeys(sip_domains)),
         non_identity_uris=tuple(other),
-        dns_names=tuple(normalise_host(name) for name in san.get_values_for_type(x509.DNSName)),
+        dns_names=tuple(
+            dict.fromkeys(presented_name(name) for name in san.get_values_for_type(x509.DNSName))
+        ),
         ip_addresses=addresses,
         common_name=_cn_identity(cert),
     )
@@ -303,7 +314,7 @@ def sip_identities(cert: x509.Certificate) -> SipIdentities:
 
 def _cn_identity(cert: x509.Certificate) -> str | None:
     cn = common_name(cert)
-    return normalise_host(cn) if cn else None
+    return presented_name(cn) if cn else None
 
 
 _URI_TAIL = re.compile(r"[;?]")
@@ -326,11 +337,25 @@ def _sip_uri(uri: str) -> tuple[str, bool, str] | None:
         host = hostport[1 : hostport.find("]")] if "]" in hostport else hostport[1:]
     else:
         host = hostport.partition(":")[0]
-    return scheme, has_user, normalise_host(host)
+    return scheme, has_user, presented_name(host)
+
+
+def presented_name(value: str) -> str:
+    """A name as the certificate states it, ready for comparison: only ASCII letters are
+    lower-cased (DNS names compare case-insensitively, RFC 4343 §3).
+
+    Nothing else changes. A trailing dot stays, and a raw UTF-8 label is not converted to
+    an A-label: the certificate does not state that A-label, and turning it into one would
+    match a name it never carries (RFC 5280 §7.2 requires IDNs to be written as A-labels).
+    Unicode case folding is avoided on purpose: `"\u212a".lower()` (Kelvin sign) is `k`.
+    """
+    return "".join(char.lower() if char.isascii() else char for char in value.strip())
 
 
 def normalise_host(value: str) -> str:
-    """Lower case, no brackets, no trailing dot; IDNs as A-labels (RFC 5890)."""
+    """The dialled host, for comparison: lower case, no brackets, no trailing dot (the
+    absolute form of the same name, RFC 1034 §3.1), U-labels as A-labels (RFC 5890, RFC
+    6125 §6.4.2 converts the reference identifier). Never applied to certificate names."""
     host = value.strip()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -359,6 +384,16 @@ def as_utc(when: dt.datetime) -> dt.datetime:
 def days_left(cert: x509.Certificate, *, now: dt.datetime) -> int:
     """Whole days from `now` to notAfter, rounded down: 0 on the last day, -1 once expired."""
     return (cert.not_valid_after_utc - as_utc(now)) // dt.timedelta(days=1)
+
+
+def expired_days_ago(cert: x509.Certificate, *, now: dt.datetime) -> int | None:
+    """Whole days since notAfter, rounded down (0 on the first day), or None while valid.
+
+    RFC 5280 §4.1.2.5: notAfter itself is still inside the validity period."""
+    now = as_utc(now)
+    if now <= cert.not_valid_after_utc:
+        return None
+    return (now - cert.not_valid_after_utc) // dt.timedelta(days=1)
 
 
 def iso_utc(when: dt.datetime) -> str:
@@ -459,8 +494,10 @@ def _extension(cert: x509.Certificate, kind: type[_E], problems: list[str]) -> _
         return cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
-    except ValueError as exc:  # duplicate or malformed extensions (RFC 5280 §4.2)
-        problem = f"extensions could not be parsed: {exc}"
+    except BaseException as exc:  # duplicate or malformed extensions (RFC 5280 §4.2)
+        if not is_read_failure(exc):
+            raise
+        problem = f"extensions could not be parsed: {type(exc).__name__}: {exc}"
         if problem not in problems:
             problems.append(problem)
         return None

@@ -6,7 +6,9 @@ basicConstraints and keyUsage critical, subjectAltName non-critical unless the s
 empty (RFC 5280 §4.2.1.6). `make_leaf` takes enough knobs to produce every broken variant
 the checks must recognise (expired, wrong host, self-signed, CN-only, wildcard, weak key,
 SHA-1, sipDomain-only EKU...), so tests never need certificates from elsewhere;
-`probe.tls.lab` issues one of each and writes them to disk.
+`probe.tls.lab` issues one of each and writes them to disk. `RawExtension` writes what
+cryptography's builder refuses to (a second copy of an extension, a subjectAltName with a
+UTF-8 dNSName or an x400Address), for the hostile certificates a verifier must survive.
 """
 
 from __future__ import annotations
@@ -59,6 +61,48 @@ _RSA_LEGACY_ALGORITHMS: dict[str, bytes] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class RawExtension:
+    """An extension written byte for byte, even where cryptography's builder would refuse it.
+
+    An OID the certificate already carries is written a second time (RFC 5280 §4.2 forbids
+    that; a verifier must still survive it).
+    """
+
+    oid: x509.ObjectIdentifier
+    value: bytes
+    """DER of the extension value: what extnValue's OCTET STRING wraps."""
+    critical: bool = False
+
+
+def der_tlv(tag: int, content: bytes) -> bytes:
+    """One DER element (X.690 §8.1): tag, definite length, content."""
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
+
+
+def raw_dns_name(name: str) -> bytes:
+    """A dNSName GeneralName ([2] IA5String) holding `name`'s UTF-8 bytes as they are,
+    which is how a misissued certificate carries a U-label (RFC 5280 §7.2 wants A-labels)."""
+    return der_tlv(0x82, name.encode("utf-8"))
+
+
+X400_ADDRESS = der_tlv(0xA3, der_tlv(0x30, b""))
+"""An x400Address GeneralName ([3] ORAddress) with empty standard attributes."""
+
+
+def raw_subject_alt_name(*general_names: bytes, critical: bool = False) -> RawExtension:
+    """A subjectAltName of the given DER GeneralNames (`raw_dns_name`, `X400_ADDRESS`...)."""
+    return RawExtension(
+        x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        der_tlv(0x30, b"".join(general_names)),
+        critical,
+    )
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Issued:
     """A certificate and its private key. `repr` never shows the key."""
@@ -104,12 +148,17 @@ def make_root_ca(
     key: PrivateKey | None = None,
     key_type: KeyType = "rsa",
     hash_alg: hashes.HashAlgorithm | None = None,
+    name_constraints: x509.NameConstraints | None = None,
 ) -> Issued:
-    """A self-signed root CA (no path length limit); `hash_alg` as for `make_leaf`."""
+    """A self-signed root CA (no path length limit); `hash_alg` as for `make_leaf`.
+
+    `name_constraints` (critical, RFC 5280 §4.2.1.10) limits the names below it."""
     now = aware_utc(now)
     key = key or generate_key(key_type)
     name = _name(common_name)
     builder = _ca_builder(name, name, key, key, None, now - CLOCK_SKEW, now + dt.timedelta(days))
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
     return Issued(_sign(builder, key, hash_alg or hashes.SHA256()), key)
 
 
@@ -122,8 +171,10 @@ def make_intermediate_ca(
     key: PrivateKey | None = None,
     key_type: KeyType = "rsa",
     hash_alg: hashes.HashAlgorithm | None = None,
+    name_constraints: x509.NameConstraints | None = None,
 ) -> Issued:
-    """A CA signed by `issuer` that may only issue leaves (pathLenConstraint 0)."""
+    """A CA signed by `issuer` that may only issue leaves (pathLenConstraint 0);
+    `name_constraints` as for `make_root_ca`."""
     now = aware_utc(now)
     key = key or generate_key(key_type)
     builder = _ca_builder(
@@ -135,6 +186,8 @@ def make_intermediate_ca(
         now - CLOCK_SKEW,
         now + dt.timedelta(days),
     )
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
     return Issued(_sign(builder, issuer.key, hash_alg or hashes.SHA256()), key)
 
 
@@ -156,6 +209,7 @@ def make_leaf(
     include_san: bool = True,
     key: PrivateKey | None = None,
     now: dt.datetime | None = None,
+    raw_extensions: Sequence[RawExtension] = (),
 ) -> Issued:
     """An end-entity certificate.
 
@@ -164,7 +218,7 @@ def make_leaf(
     (e.g. "sip:example.test"). When none of the EKU flags is set the extension is left out,
     which RFC 5280 §4.2.1.12 reads as "any purpose". `hash_alg=hashes.SHA1()` (or MD5) is
     supported for RSA issuers only (see `_RSA_LEGACY_ALGORITHMS`). `key` reuses a key, e.g.
-    to model two "regions" that share one.
+    to model two "regions" that share one. `raw_extensions` are added last, as given.
     """
     now = aware_utc(now)
     key = key or generate_key(key_type, rsa_bits=rsa_bits)
@@ -199,7 +253,19 @@ def make_leaf(
         builder = builder.add_extension(
             x509.SubjectAlternativeName(names), critical=len(subject) == 0
         )
-    return Issued(_sign(builder, signer, hash_alg or hashes.SHA256()), key)
+    written = [
+        x509.BasicConstraints.oid,
+        x509.KeyUsage.oid,
+        x509.SubjectKeyIdentifier.oid,
+        x509.AuthorityKeyIdentifier.oid,
+        *([x509.ExtendedKeyUsage.oid] if ekus else []),
+        *([x509.SubjectAlternativeName.oid] if include_san and names else []),
+    ]
+    builder, renames = _add_raw_extensions(builder, written, raw_extensions)
+    cert = _sign(builder, signer, hash_alg or hashes.SHA256())
+    if renames:
+        cert = _rename_and_resign(cert, signer, hash_alg or hashes.SHA256(), renames)
+    return Issued(cert, key)
 
 
 def aware_utc(when: dt.datetime | None) -> dt.datetime:
@@ -332,3 +398,101 @@ def _resign_rsa(
     head, tail = der.split(tbs, 1)
     tail = tail.replace(_SHA256_WITH_RSA, algorithm_id).replace(cert.signature, signature)
     return x509.load_der_x509_certificate(head + new_tbs + tail)
+
+
+# --- raw extensions -----------------------------------------------------------------------
+# The builder refuses a second extension with the same OID, so the copy is written under a
+# stand-in OID of the same encoded length, renamed in the signed bytes, and signed again.
+
+
+def _add_raw_extensions(
+    builder: x509.CertificateBuilder,
+    written: Iterable[x509.ObjectIdentifier],
+    raw_extensions: Sequence[RawExtension],
+) -> tuple[x509.CertificateBuilder, list[tuple[bytes, bytes]]]:
+    taken = {_oid_der(oid) for oid in written}
+    renames: list[tuple[bytes, bytes]] = []
+    for raw in raw_extensions:
+        wanted = _oid_der(raw.oid)
+        oid = raw.oid
+        if wanted in taken:
+            stand_in = _stand_in_oid(wanted, taken)
+            renames.append((stand_in, wanted))
+            oid = x509.ObjectIdentifier(_oid_dotted(stand_in))
+        taken.add(_oid_der(oid))
+        builder = builder.add_extension(x509.UnrecognizedExtension(oid, raw.value), raw.critical)
+    return builder, renames
+
+
+def _oid_der(oid: x509.ObjectIdentifier) -> bytes:
+    """The OBJECT IDENTIFIER element (X.690 §8.19)."""
+    arcs = [int(arc) for arc in oid.dotted_string.split(".")]
+    body = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body += bytes(reversed(chunk))
+    return der_tlv(0x06, bytes(body))
+
+
+def _oid_dotted(element: bytes) -> str:
+    arcs: list[int] = []
+    value = 0
+    for byte in element[2:]:
+        value = value << 7 | byte & 0x7F
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(arc) for arc in [first, arcs[0] - 40 * first, *arcs[1:]])
+
+
+def _stand_in_oid(element: bytes, taken: set[bytes]) -> bytes:
+    for last in range(0x7F, 0, -1):  # change only the final sub-identifier byte
+        candidate = element[:-1] + bytes([last])
+        if candidate not in taken:
+            return candidate
+    raise ValueError("no stand-in OID available")
+
+
+def _rename_and_resign(
+    cert: x509.Certificate,
+    key: PrivateKey,
+    hash_alg: hashes.HashAlgorithm,
+    renames: Sequence[tuple[bytes, bytes]],
+) -> x509.Certificate:
+    der = cert.public_bytes(serialization.Encoding.DER)
+    tbs = cert.tbs_certificate_bytes
+    for stand_in, wanted in renames:
+        if tbs.count(stand_in) != 1:
+            raise ValueError("unexpected certificate layout; cannot rename the extension")
+        tbs = tbs.replace(stand_in, wanted)
+    # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+    # (RFC 5280 §4.1); the algorithm identifier is kept, the signature made again.
+    after_tbs = der[der.index(cert.tbs_certificate_bytes) + len(cert.tbs_certificate_bytes) :]
+    algorithm = after_tbs[: _element_length(after_tbs)]
+    signature = _signature(key, tbs, hash_alg)
+    body = tbs + algorithm + der_tlv(0x03, b"\x00" + signature)
+    return x509.load_der_x509_certificate(der_tlv(0x30, body))
+
+
+def _element_length(data: bytes) -> int:
+    """Total length of the DER element at the start of `data`."""
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+
+
+def _signature(key: PrivateKey, data: bytes, hash_alg: hashes.HashAlgorithm) -> bytes:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), hash_alg)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(hash_alg))
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return key.sign(data)
+    raise ValueError(f"cannot sign with a {type(key).__name__}")

@@ -36,6 +36,7 @@ from probe.tls.certinfo import (
 from probe.tls.certinfo import TreeRole as TreeRole
 from probe.tls.certinfo import chain_tree as chain_tree
 from probe.tls.certinfo import key_text as key_text
+from probe.tls.readable import is_read_failure
 
 Status = Literal["pass", "warn", "fail"]
 Role = Literal["leaf", "intermediate", "root"]
@@ -439,8 +440,13 @@ def judge_eku(leaf: x509.Certificate) -> EkuVerdict:
             "unrestricted: it may act as TLS server and client"
         )
         return EkuVerdict("pass", summary, False, True, True, False, False, ())
-    except ValueError as exc:  # duplicate or malformed extensions (RFC 5280 §4.2)
-        summary = f"{name}'s extendedKeyUsage cannot be parsed ({exc})"
+    except BaseException as exc:  # duplicate or malformed extensions (RFC 5280 §4.2)
+        if not is_read_failure(exc):
+            raise
+        summary = (
+            f"{name}'s extensions cannot be read: cryptography raised {type(exc).__name__} "
+            f"({exc}), so what it may be used for is unknown: have it reissued by the CA"
+        )
         return EkuVerdict("fail", summary, True, False, False, False, False, ())
     oids = list(eku)
     ekus = tuple(EKU_NAMES.get(oid, oid.dotted_string) for oid in oids)

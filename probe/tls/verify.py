@@ -3,12 +3,14 @@
 Two questions, kept apart on purpose so a report can say exactly what is wrong:
 
 * `verify_chain`: does the chain the server sent lead to a trust anchor at `now`?
-  cryptography's verifier (RFC 5280 path validation with the webpki profile) decides; when
-  it refuses, the chain is rebuilt here by name and signature to say *why* in words an
-  engineer can act on (missing intermediate, wrong CA, expired...).
-* `match_identity`: is the leaf a certificate for the SIP domain that was dialled?
-  RFC 5922 §7.1 and §7.2 decide, with the RFC 2818/6125 verdict reported alongside because
-  some providers accept wildcards.
+  cryptography's verifier (RFC 5280 path validation with the webpki profile, asked about
+  no name) decides; when it refuses, the chain is rebuilt here by name and signature to say
+  *why* in words an engineer can act on (missing intermediate, wrong CA, expired...).
+* `match_identity` (`probe.tls.identity`, re-exported here): is the leaf a certificate for
+  the SIP domain that was dialled? RFC 5922 §7.1 and §7.2 decide.
+
+A certificate cryptography cannot read (a duplicated extension, an x400Address name...)
+gets a failing verdict naming it; neither function raises on a presented certificate.
 
 No I/O and no clock: the caller passes `now`.
 """
@@ -16,44 +18,54 @@ No I/O and no clock: the caller passes `now`.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import (
+    ClientVerifier,
     Criticality,
     ExtensionPolicy,
     Policy,
     PolicyBuilder,
-    ServerVerifier,
     Store,
-    Subject,
-    VerificationError,
 )
 
 from probe.tls.certinfo import (
     SIP_DOMAIN_EKU,
-    SipIdentities,
     as_utc,
     format_name,
-    ip_literal,
     is_self_signed,
     iso_utc,
     key_description,
-    normalise_host,
     signature_hash_name,
     signed_by,
-    sip_identities,
 )
+from probe.tls.identity import (
+    IdentityMatch,
+    IdentityVerdict,
+    match_identity,
+    sip_domain_outside_constraints,
+)
+from probe.tls.readable import certificate_defect, certificate_label, is_read_failure
 from probe.tls.trust import TrustAnchors
+
+__all__ = [
+    "ChainReasonKind",
+    "ChainVerdict",
+    "IdentityMatch",
+    "IdentityVerdict",
+    "match_identity",
+    "sip_domain_outside_constraints",
+    "verify_chain",
+]
 
 ChainReasonKind = Literal[
     "ok",
     "empty",
-    "no_san",
+    "unreadable",
     "self_signed",
     "missing_intermediate",
     "unknown_issuer",
@@ -64,16 +76,12 @@ ChainReasonKind = Literal[
     "bad_eku",
     "invalid",
 ]
-IdentityMatch = Literal["uri", "dns", "ip", "cn", "wildcard"]
 
 MAX_CHAIN_DEPTH = 8
 """Same bound as cryptography's default `max_chain_depth`, for the diagnostic rebuild."""
 MIN_RSA_ISSUER_BITS = 2048
 """cryptography's webpki policy refuses signatures made by smaller RSA keys."""
 _WEAK_SIGNATURE_HASHES = frozenset({"md5", "sha1"})
-# A wildcard-only leaf still needs a concrete name to drive the verifier; any single label
-# that the wildcard covers will do, and the chain verdict never depends on it.
-_WILDCARD_STAND_IN = "sipprobe-wildcard-probe"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,24 +102,6 @@ class ChainVerdict:
     """cryptography's own message, when its verifier refused the chain."""
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityVerdict:
-    """Whether the leaf names the dialled SIP domain (RFC 5922), and under RFC 2818."""
-
-    ok: bool
-    """The RFC 5922 §7.2 verdict."""
-    rfc2818_ok: bool
-    """The HTTPS-style verdict (RFC 2818 §3.1 / RFC 6125 §6.4): wildcards and CN allowed."""
-    matched_by: IdentityMatch | None
-    matched_name: str | None
-    """The certificate value that matched, e.g. `sip:example.test` or `DNS:*.example.test`."""
-    covered_names: tuple[str, ...]
-    """Every identity the certificate carries: `sip:…`, `DNS:…`, `IP:…`, `CN:…`."""
-    reason: str | None
-    """Why `ok` is False; None when ok."""
-    warning: str | None = None
-
-
 # --- chain ---------------------------------------------------------------------------
 
 
@@ -126,20 +116,83 @@ def _server_or_sip_domain(
     raise ValueError("extendedKeyUsage has neither serverAuth nor id-kp-sipDomain")
 
 
-_CA_POLICY = ExtensionPolicy.webpki_defaults_ca()
-_EE_POLICY = ExtensionPolicy.webpki_defaults_ee().may_be_present(
-    x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_or_sip_domain
+def _ca_may_issue_for_servers(
+    policy: Policy | None, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
+) -> None:
+    # The verifier is cryptography's client verifier (so that no name is part of the
+    # question), which would want clientAuth in a CA's EKU. A CA's EKU limits what it may
+    # issue (CA/B Forum BR §7.1.2.2), so ask what the server verifier asks: serverAuth or
+    # anyExtendedKeyUsage.
+    if eku is None or ExtendedKeyUsageOID.SERVER_AUTH in eku:
+        return
+    if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        return
+    raise ValueError("the CA's extendedKeyUsage allows neither serverAuth nor any purpose")
+
+
+def _san_marked_as_rfc5280_says(
+    policy: Policy | None, cert: x509.Certificate, san: x509.SubjectAlternativeName | None
+) -> None:
+    # What the names are is match_identity's question; how the extension is marked is part
+    # of a well-formed leaf, checked as the server verifier checks it: critical exactly when
+    # the subject is empty (RFC 5280 §4.2.1.6, CA/B Forum BR §7.1.2.7.12).
+    problem = _san_marking_problem(cert)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def _san_marking_problem(cert: x509.Certificate) -> str | None:
+    try:
+        critical = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).critical
+    except x509.ExtensionNotFound:
+        return None
+    if len(cert.subject) == 0 and not critical:
+        return (
+            "the leaf has an empty subject and a non-critical subjectAltName; RFC 5280 "
+            "§4.2.1.6 requires the extension to be critical then"
+        )
+    if len(cert.subject) > 0 and critical:
+        return (
+            "the leaf's subjectAltName is marked critical although its subject is not empty; "
+            "CA/B Forum BR §7.1.2.7.12 forbids that and webpki verifiers refuse it"
+        )
+    return None
+
+
+_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _ca_may_issue_for_servers
+)
+# The names are `match_identity`'s question (RFC 5922 §7), not the chain's: a leaf whose
+# only name is URI:sip:example.com, or that has none, still has a path to a trust anchor.
+_EE_POLICY = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_or_sip_domain)
+    .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, _san_marked_as_rfc5280_says)
 )
 
 
 def verify_chain(
     presented: Sequence[x509.Certificate], anchors: TrustAnchors, *, now: dt.datetime
 ) -> ChainVerdict:
-    """Judge the chain as sent: `presented[0]` is the leaf, the rest what came with it."""
+    """Judge the chain as sent: `presented[0]` is the leaf, the rest what came with it.
+
+    Only the path to a trust anchor is judged (RFC 5280 §6); which names the leaf carries
+    is `match_identity`'s question.
+    """
     now = as_utc(now)
     chain = tuple(presented)
     if not chain:
         return ChainVerdict(False, "the server presented no certificate", "empty")
+    for position, cert in enumerate(chain):
+        defect = certificate_defect(cert)
+        if defect is not None:
+            return ChainVerdict(
+                ok=False,
+                reason=defect.sentence(certificate_label(cert, position)),
+                reason_kind="unreadable",
+                presented_count=len(chain),
+                raw_error=f"{defect.exception}: {defect.message}",
+            )
     leaf, extra = chain[0], chain[1:]
     self_signed_leaf = is_self_signed(leaf)
 
@@ -160,69 +213,25 @@ def verify_chain(
             raw_error=raw_error,
         )
 
-    try:
-        subjects = list(_verifier_subjects(leaf))
-    except ValueError as exc:  # malformed or duplicate extensions
-        return verdict("invalid", f"the leaf's extensions cannot be parsed ({exc})")
-    if not subjects:
-        return verdict("no_san", _no_san_reason(leaf))
     if not anchors.certificates:
         return verdict("unknown_issuer", f"the trust store is empty ({anchors.source})")
-    verifier = _build_verifier(subjects, anchors, now)
-    if verifier is None:
-        reason = "none of the leaf's DNS or IP names is a name cryptography's verifier accepts"
-        return verdict("invalid", reason)
     try:
-        path = verifier.verify(leaf, list(extra))
-    except (VerificationError, ValueError) as exc:
+        verified = _build_verifier(anchors, now).verify(leaf, list(extra))
+    except BaseException as exc:  # VerificationError, or whatever a hostile anchor provokes
+        if not is_read_failure(exc):
+            raise
         kind, reason = _diagnose(leaf, extra, anchors, now, self_signed_leaf, str(exc))
         return verdict(kind, reason, raw_error=str(exc))
-    return verdict("ok", None, path)
+    return verdict("ok", None, verified.chain)
 
 
-def _verifier_subjects(leaf: x509.Certificate) -> Iterator[Subject]:
-    """Names taken from the leaf itself, so only chain problems can fail verification."""
-    try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return
-    dns_names = [name.rstrip(".") for name in san.get_values_for_type(x509.DNSName)]
-    for name in sorted(dns_names, key=lambda name: name.startswith("*.")):
-        yield x509.DNSName(_WILDCARD_STAND_IN + name[1:] if name.startswith("*.") else name)
-    for address in san.get_values_for_type(x509.IPAddress):
-        if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
-            yield x509.IPAddress(address)
-
-
-def _build_verifier(
-    subjects: list[Subject], anchors: TrustAnchors, now: dt.datetime
-) -> ServerVerifier | None:
-    builder = (
+def _build_verifier(anchors: TrustAnchors, now: dt.datetime) -> ClientVerifier:
+    return (
         PolicyBuilder()
         .store(Store(list(anchors.certificates)))
         .time(now)
         .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
-    )
-    for subject in subjects:
-        try:
-            return builder.build_server_verifier(subject)
-        except ValueError:  # e.g. an underscore or a U-label: not a valid DNS name
-            continue
-    return None
-
-
-def _no_san_reason(leaf: x509.Certificate) -> str:
-    ids = sip_identities(leaf)
-    if not ids.san_present:
-        what = f"only the Common Name {ids.common_name}" if ids.common_name else "no name at all"
-        return (
-            f"the leaf has no subjectAltName extension ({what}); cryptography's verifier "
-            "cannot validate such a chain, and RFC 5922 §7.1 / RFC 6125 expect names there"
-        )
-    uris = ", ".join(f"sip:{host}" for host in ids.sip_domains) or "nothing usable"
-    return (
-        f"the leaf's subjectAltName has no dNSName or iPAddress entry ({uris}); "
-        "cryptography's verifier needs one of those to validate the chain"
+        .build_client_verifier()
     )
 
 
@@ -305,6 +314,14 @@ def _diagnose(
             "the leaf's extendedKeyUsage allows neither serverAuth nor id-kp-sipDomain "
             "(RFC 5924), so it cannot authenticate a SIP server"
         )
+    san_problem = _san_marking_problem(leaf)
+    if san_problem is not None:
+        return "invalid", san_problem
+    if "name constraint" in raw_error:
+        return "invalid", (
+            "a CA on the path limits the names it may certify (nameConstraints, RFC 5280 "
+            f"§4.2.1.10) and the leaf's names break that limit ({raw_error})"
+        )
     return "invalid", f"cryptography's verifier rejected the chain: {raw_error}"
 
 
@@ -365,139 +382,3 @@ def _leaf_eku(leaf: x509.Certificate) -> x509.ExtendedKeyUsage | None:
         return leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except (x509.ExtensionNotFound, ValueError):
         return None
-
-
-# --- identity --------------------------------------------------------------------------
-
-_IP_WARNING = (
-    "matched an iPAddress subjectAltName; RFC 5922 §7.2 does not accept IP addresses as SIP "
-    "domain identities, so dial a domain name where the provider allows it"
-)
-_CN_WARNING = "matched the Common Name; RFC 5922 requires subjectAltName"
-
-
-def match_identity(
-    leaf: x509.Certificate, *, domain: str, now: dt.datetime | None = None
-) -> IdentityVerdict:
-    """RFC 5922 §7.1-7.2: does `leaf` identify `domain`, the host of the dialled URI?
-
-    `domain` is a DNS name, an IPv4 literal or an IPv6 literal (brackets optional). The
-    chain is not considered here (see `verify_chain`), nor is time: `now` is accepted only
-    so every judgement has the same shape.
-    """
-    del now
-    try:
-        ids = sip_identities(leaf)
-    except ValueError as exc:
-        reason = f"the certificate's extensions cannot be parsed ({exc})"
-        return IdentityVerdict(False, False, None, None, (), reason)
-    covered = ids.covered()
-    target = normalise_host(domain)
-    if not target:
-        return IdentityVerdict(False, False, None, None, covered, "no domain to match")
-
-    def verdict(
-        ok: bool,
-        rfc2818_ok: bool,
-        matched_by: IdentityMatch | None,
-        matched_name: str | None,
-        reason: str | None,
-        warning: str | None = None,
-    ) -> IdentityVerdict:
-        return IdentityVerdict(ok, rfc2818_ok, matched_by, matched_name, covered, reason, warning)
-
-    address = ip_literal(target)
-    if address is not None:
-        # RFC 2818 §3.1: an IP literal must match an iPAddress SAN exactly, never a name.
-        for candidate in ids.ip_addresses:
-            if _same_ip(candidate, address):
-                return verdict(True, True, "ip", f"IP:{candidate}", None, _IP_WARNING)
-        return verdict(False, False, None, None, _mismatch(ids, covered, str(address)))
-
-    rfc2818 = _rfc2818_match(ids, target)
-    if target in ids.sip_domains:
-        return verdict(True, rfc2818 is not None, "uri", f"sip:{target}", None)
-    if target in ids.dns_names:
-        if ids.sip_domains:
-            # RFC 5922 §7.1: a dNSName is a SIP domain identity only when the certificate
-            # has no sip: URI identity at all.
-            reason = (
-                f"DNS:{target} names the domain, but the certificate also carries SIP URI "
-                f"identities ({', '.join(f'sip:{h}' for h in ids.sip_domains)}), and RFC 5922 "
-                "§7.1 then ignores dNSName entries"
-            )
-            return verdict(False, True, "dns", f"DNS:{target}", reason)
-        return verdict(True, True, "dns", f"DNS:{target}", None)
-    if rfc2818 is not None:
-        kind: IdentityMatch = "wildcard" if "*" in rfc2818 else "cn"
-        if kind == "wildcard":
-            reason = (
-                f"only the wildcard {rfc2818} covers {target}; RFC 5922 §7.2 forbids wildcard "
-                "matching for SIP (RFC 2818/6125 clients would accept it)"
-            )
-            return verdict(False, True, kind, rfc2818, reason)
-        if not ids.san_present:
-            return verdict(True, True, "cn", rfc2818, None, _CN_WARNING)
-        reason = (
-            f"only the Common Name names {target}; RFC 5922 §7.1 ignores the Common Name "
-            "when the certificate has a subjectAltName"
-        )
-        return verdict(False, True, "cn", rfc2818, reason)
-    return verdict(False, False, None, None, _mismatch(ids, covered, target))
-
-
-def _same_ip(
-    a: ipaddress.IPv4Address | ipaddress.IPv6Address,
-    b: ipaddress.IPv4Address | ipaddress.IPv6Address,
-) -> bool:
-    def plain(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> object:
-        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-        return mapped or ip
-
-    return plain(a) == plain(b)
-
-
-def _wildcard_covers(pattern: str, host: str) -> bool:
-    """RFC 6125 §6.4.3: `*` as the whole left-most label stands for exactly one label.
-
-    Patterns with fewer than three labels (`*.test`) are refused, as browsers do, so a
-    wildcard never spans a whole top-level domain (RFC 6125 §7.2).
-    """
-    labels = pattern.split(".")
-    if labels[0] != "*" or len(labels) < 3 or "*" in pattern[1:]:
-        return False
-    host_labels = host.split(".")
-    return (
-        len(host_labels) == len(labels) and bool(host_labels[0]) and host_labels[1:] == labels[1:]
-    )
-
-
-def _rfc2818_match(ids: SipIdentities, host: str) -> str | None:
-    """The value an HTTPS client would accept for `host` (RFC 2818 §3.1), or None."""
-    if ids.dns_names:
-        for name in ids.dns_names:
-            if name == host:
-                return f"DNS:{name}"
-        for name in ids.dns_names:
-            if _wildcard_covers(name, host):
-                return f"DNS:{name}"
-        return None
-    # Only without any dNSName does RFC 2818 fall back to the (most specific) CN.
-    cn = ids.common_name
-    if cn and (cn == host or _wildcard_covers(cn, host)):
-        return f"CN:{cn}"
-    return None
-
-
-def _mismatch(ids: SipIdentities, covered: tuple[str, ...], target: str) -> str:
-    if not covered:
-        reason = f"the certificate carries no identity a SIP client can check; not for {target}"
-    else:
-        reason = f"certificate is for {', '.join(covered)}; not for {target}"
-    near = [uri for uri, host in ids.non_identity_uris if host == target]
-    if near:
-        reason += (
-            f" ({', '.join(near)} names it, but RFC 5922 §7.1 accepts only sip: URIs "
-            "without a user part as SIP domain identities)"
-        )
-    return reason

@@ -4,6 +4,7 @@ scenario file naming them, and the combined report with scenario and provider fi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -176,5 +177,31 @@ def test_ctrl_c_during_the_failover_check_places_no_call(
     ]
     assert report["verdict"] != "pass"
     checks = {finding["check"] for finding in report["findings"]}
-    assert "sip.invite" not in checks
-    assert "sdp.srtp" not in checks
+    assert "sdp.srtp" not in checks  # no call, so no SDP verdict
+
+
+def test_each_note_appears_once_in_console_and_json(
+    tmp_path: Path, lab: LabFiles, regions: dict[str, int]
+) -> None:
+    # The failover check and the test call are two runs with the same settings: each run's
+    # report says --insecure, and the scenario's notes come with the failover run.
+    scenario = tmp_path / "acme.toml"
+    scenario.write_text(SCENARIO.format(name=LAB_NAME, ca=lab.ca, **regions))
+    json_out = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            *SIPPROBE, "check", str(scenario), "--insecure", "--no-color",
+            "--format", "console,json", "--output", f"json={json_out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+    notes = json.loads(json_out.read_text())["notes"]
+    assert "--insecure: certificate failures are reported as warnings" in notes
+    assert any(note.startswith("scenario acme-lab") for note in notes)
+    assert len(notes) == len(set(notes)), notes
+    console = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert sorted(line.removeprefix("note: ") for line in console) == sorted(notes)

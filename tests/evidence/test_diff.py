@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from probe.checks import OptionsPolicy
 from probe.cli import cli
-from probe.diff import Change, diff_runs
+from probe.diff import Change, diff_document, diff_runs
 from probe.evidence import ProbeEvidence
 from probe.evidence_io import ProbedTarget, RunEvidence, write_evidence
 from probe.tls.trust import TrustAnchors
@@ -97,7 +97,7 @@ def test_health_is_judged_with_one_policy_for_both() -> None:
     changes = {c.what: c for c in diff_runs(before, after, lab_policy())}
     assert changes["health"].before is True
     assert changes["health"].after is False
-    assert "unhealthy (sip.options" in changes["health"].summary
+    assert f"{FIRST}: went down: sip.options: answered 503" in changes["health"].summary
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,9 @@ def test_tls_version_cipher_order_and_targets() -> None:
     assert ("new.example.test (new.example.test:5061/tls)", "target") in whats
     summaries = [c.summary for c in changes]
     assert f"{FIRST}: TLS version TLSv1.3 → TLSv1.2" in summaries
-    assert f"{GONE}: gone" in summaries
+    assert any(s.startswith(f"{GONE}: in the first run only (gone; was ") for s in summaries)
+    new_line = "new.example.test (new.example.test:5061/tls): in the second run only (new; FAIL)"
+    assert new_line in summaries
 
 
 @pytest.mark.parametrize("content", [None, "[]", '{"schema": "sipprobe.evidence/9"}'])
@@ -162,3 +164,91 @@ def test_a_bad_file_is_exit_2_with_a_sentence(tmp_path: Path, content: str | Non
         assert result.exit_code == 2, result.output
         assert result.output.startswith(f"sipprobe: {bad}")
         assert "Traceback" not in result.output
+
+
+def plain(code: int, reason: str) -> ProbeEvidence:
+    """`answered` without the --enumerate result (whose refused suites warn): a target
+    that passes outright when answered 200."""
+    return replace(answered(code, reason), enumeration=None)
+
+
+def test_a_verdict_change_and_where_calls_land() -> None:
+    before = with_first(sample.run(), plain(200, "OK"))
+    after = with_first(sample.run(), plain(503, "Service Unavailable"))
+    changes = diff_runs(before, after, lab_policy())
+    by_what = {(c.target, c.what): c for c in changes}
+    verdict = by_what[(FIRST, "verdict")]
+    assert (verdict.before, verdict.after) == ("pass", "fail")
+    assert verdict.summary == f"{FIRST}: verdict PASS → FAIL"
+    # The first target was the only healthy one (the second carries a call, not OPTIONS).
+    landing = by_what[("trunk", "calls.land")]
+    assert (landing.before, landing.after) == (FIRST, None)
+    assert landing.summary == f"trunk: calls land first on {FIRST} → nowhere (no healthy target)"
+    # The reverse reads the other way round, one line each.
+    back = {(c.target, c.what): c.summary for c in diff_runs(after, before, lab_policy())}
+    assert back[(FIRST, "verdict")] == f"{FIRST}: verdict FAIL → PASS"
+    assert back[(FIRST, "health")].startswith(f"{FIRST}: came up (was: sip.options: answered 503")
+    assert back[("trunk", "calls.land")] == (
+        f"trunk: calls land first on nowhere (no healthy target) → {FIRST}"
+    )
+    document = diff_document(changes)
+    assert {"target": FIRST, "what": "verdict", "before": "pass", "after": "fail"}.items() <= next(
+        c for c in document["changes"] if c["what"] == "verdict"
+    ).items()
+
+
+def test_landing_moves_to_the_next_healthy_target_in_the_providers_order() -> None:
+    second = "sbc.example.test ([2001:db8::1]:5061/tls)"
+    both_up = sample.run()
+    first_target, call_target = both_up.uris[0].targets
+    assert call_target.evidence is not None
+    # The second target answers OPTIONS too: both are healthy, the first takes the calls.
+    options_second = replace(plain(200, "OK"), target=call_target.evidence.target)
+    up = replace(
+        both_up,
+        uris=(
+            replace(
+                both_up.uris[0],
+                targets=(
+                    replace(first_target, evidence=plain(200, "OK")),
+                    replace(call_target, evidence=options_second),
+                ),
+            ),
+            *both_up.uris[1:],
+        ),
+    )
+    down = with_first(up, plain(503, "Service Unavailable"))
+    landing = [c for c in diff_runs(up, down, lab_policy()) if c.what == "calls.land"]
+    assert [(c.before, c.after) for c in landing] == [(FIRST, second)]
+
+
+def test_each_run_is_judged_with_its_own_anchors() -> None:
+    run = with_first(sample.run(), plain(200, "OK"))
+    unrelated = OptionsPolicy(
+        anchors=TrustAnchors((sample.lab().variants["self-signed"].leaf.cert,), "unrelated")
+    )
+    # The same evidence: nothing changes under one policy, the verdict does under two.
+    assert diff_runs(run, run, lab_policy()) == []
+    changes = diff_runs(run, run, lab_policy(), after_policy=unrelated)
+    assert [(c.what, c.before, c.after) for c in changes if c.target == FIRST][:2] == [
+        ("verdict", "pass", "fail"),
+        ("health", True, False),
+    ]
+
+
+def test_a_change_of_trust_anchors_is_named() -> None:
+    from probe.evidence_io import TrustRecord
+
+    lab_record = TrustRecord("path", "file lab/ca.pem (1 certificate)", pem="PEM A")
+    system = TrustRecord("system", "system store /etc/ssl/certs/ca-certificates.crt")
+    run = sample.run()
+    before = replace(run, settings=replace(run.settings, trust=lab_record))
+    after = replace(run, settings=replace(run.settings, trust=system))
+    trust = [c for c in diff_runs(before, after, lab_policy()) if c.what == "trust"]
+    assert [c.summary for c in trust] == [
+        "trunk: trust anchors file lab/ca.pem (1 certificate) → "
+        "system store /etc/ssl/certs/ca-certificates.crt"
+    ]
+    moved = replace(lab_record, source="file elsewhere/ca.pem (1 certificate)")
+    same = replace(run, settings=replace(run.settings, trust=moved))
+    assert not [c for c in diff_runs(before, same, lab_policy()) if c.what == "trust"]

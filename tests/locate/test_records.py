@@ -125,9 +125,9 @@ def test_format_plan_lists_targets_answers_then_problems() -> None:
     assert lines[1].startswith("transport: NAPTR SIPS+D2T")
     assert "  1. [::1]:5061/tls  verify as example.test  SRV target sip-a.example.test" in text
     assert "       SRV 10 60 5061 sip-a.example.test (60% of priority 10)" in lines
-    assert "  NAPTR example.test: 2 records, TTL 300 s, from 192.0.2.53:53" in lines
+    assert "  NAPTR example.test: 2 records, TTL 300 s, from DNS server 192.0.2.53:53" in lines
     assert "problems" not in text
-    assert text.index("targets") < text.index("DNS answers")
+    assert text.index("targets") < text.index("name lookups")
 
 
 def test_format_plan_without_targets_shows_problems() -> None:

@@ -11,7 +11,7 @@ from probe.evidence import ProbeEvidence, Target
 from probe.findings import Finding, Status
 from probe.net.call import CallSettings
 from probe.net.options import ProbeSettings, collect_options
-from probe.sip import Request, parse_uri
+from probe.sip import Request, build_response, parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
 from tests.conftest import LAB_NAME
@@ -99,3 +99,34 @@ async def test_garbage_instead_of_an_answer_ends_with_a_finding(lab: LabFiles) -
     assert evidence.call.teardown == "failed"
     assert "not SIP" in (evidence.call.error or "")
     assert checks["sip.invite"].status is Status.FAIL
+
+
+async def test_an_answer_in_another_suite_is_a_finding_not_a_crash(lab: LabFiles) -> None:
+    """baresip answers an offer it cannot do (AES_256_CM_HMAC_SHA1_80, tag 1) by echoing
+    tag 1 with AES_CM_128_HMAC_SHA1_80; here with a loopback media address, so the media
+    check would key its own packets with the offered suite."""
+
+    async def script(request: Request, writer: asyncio.StreamWriter) -> None:
+        if request.method == "INVITE":
+            writer.write(
+                build_response(
+                    request,
+                    200,
+                    "OK",
+                    to_tag="scripted",
+                    extra_headers=(("Contact", "<sip:uas@127.0.0.1>"),),
+                    body=SDP_ANSWER.encode(),
+                    content_type="application/sdp",
+                ).to_bytes()
+            )
+        elif request.method == "BYE":
+            writer.write(response_bytes(request, 200, "OK"))
+
+    suites = ("AES_256_CM_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
+    evidence, checks = await run_call(script, lab, suites=suites, verify_media=True)
+    assert checks["sdp.srtp"].status is Status.FAIL
+    assert "offered as AES_256_CM_HMAC_SHA1_80" in checks["sdp.srtp"].summary
+    media = checks["media.srtp"]
+    assert media.status is not Status.PASS
+    assert "no agreed SRTP suite" in media.summary, media.summary
+    assert sent_methods(evidence) == ["INVITE", "ACK", "BYE"]

@@ -261,6 +261,36 @@ def test_real_phone_media_authenticates(phone: Baresip, lab: LabFiles) -> None:
     assert checks["sip.teardown"].status is Status.PASS
 
 
+def test_real_phone_answering_another_suite_fails_sdp_and_media_says_why(
+    phone: Baresip, lab: LabFiles
+) -> None:
+    """baresip does not do AES_256_CM_HMAC_SHA1_80 and answers its tag with the suite it
+    prefers; offered beside one libsrtp does, media is planned and cannot be checked."""
+    checks = call_phone(
+        phone, lab, suites=("aes_256_cm_hmac_sha1_80", "AES_CM_128_HMAC_SHA1_32"), verify_media=True
+    )
+    srtp, media = checks["sdp.srtp"], checks["media.srtp"]
+    if srtp.details["tag"] == 1:  # the far end answered the first offer with another suite
+        assert srtp.status is Status.FAIL
+        assert "offered as AES_256_CM_HMAC_SHA1_80" in srtp.summary
+        assert "no agreed SRTP suite" in media.summary
+    else:  # it chose the second offer, which libsrtp does
+        assert srtp.status is Status.PASS, srtp.summary
+        assert srtp.details["negotiated_suite"] == "AES_CM_128_HMAC_SHA1_32"
+        assert media.status is Status.PASS, media.summary
+    assert checks["sip.teardown"].status is Status.PASS
+
+
+def test_real_phone_answering_the_only_offer_with_another_suite_fails(
+    phone: Baresip, lab: LabFiles
+) -> None:
+    checks = call_phone(phone, lab, suites=("AES_256_CM_HMAC_SHA1_80",))
+    srtp = checks["sdp.srtp"]
+    assert srtp.status is Status.FAIL
+    assert "offered as AES_256_CM_HMAC_SHA1_80 but answered as" in srtp.summary
+    assert checks["sip.teardown"].status is Status.PASS
+
+
 def test_real_phone_refuses_plain_rtp(phone: Baresip, lab: LabFiles) -> None:
     checks = call_phone(phone, lab, offer="rtp")
     srtp = checks["sdp.srtp"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from probe.app import OptionsRequest, run_options_command
+from probe.app import FailoverRequest, OptionsRequest, run_failover_command, run_options_command
 from probe.findings import Status
 from probe.report.model import Report
 from probe.tls.lab import LabFiles
@@ -223,3 +223,20 @@ def test_client_certificate_required_and_missing(kamailio: Kamailio, lab: LabFil
         assert "certificate required" in checks["sip.options"].summary
     else:
         assert "client certificate" in checks["tls.handshake"].summary
+
+
+def test_failover_through_a_client_certificate_server_keeps_every_target(
+    kamailio: Kamailio, lab: LabFiles
+) -> None:
+    """The refused mutual-TLS endpoint is a failing target, not the end of the report."""
+    common = OptionsRequest(
+        targets=[tls_uri(kamailio.mtls_port), tls_uri(kamailio.tls_port)],
+        pins=[
+            f"{LAB_NAME}:{kamailio.mtls_port}:127.0.0.1",
+            f"{LAB_NAME}:{kamailio.tls_port}:127.0.0.1",
+        ],
+        ca=lab.ca,
+    )
+    report = run_failover_command(FailoverRequest(common), on_usage_error=no_usage_error)
+    verdicts = [result.verdict.value for result in report.results]
+    assert verdicts == ["fail", "pass"], [f.summary for f in report.findings]

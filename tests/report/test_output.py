@@ -76,3 +76,37 @@ def test_bad_output_plan_is_refused_before_probing() -> None:
     )
     assert result.exit_code == 2
     assert "only one format" in result.output
+
+
+def test_naming_a_format_in_output_adds_it() -> None:
+    plan = plan_outputs("console", ["json=r.json"])
+    assert [(d.format, d.path) for d in plan] == [("console", None), ("json", Path("r.json"))]
+    plan = plan_outputs("console", ["junit=r.xml", "c.txt", "json=r.json"])
+    assert [(d.format, d.path) for d in plan] == [
+        ("console", Path("c.txt")),
+        ("junit", Path("r.xml")),
+        ("json", Path("r.json")),
+    ]
+    with pytest.raises(OutputError, match=r"already written to r\.json"):
+        plan_outputs("console", ["json=r.json", "JSON=s.json"])
+    with pytest.raises(OutputError, match="no file name"):
+        plan_outputs("console", ["json="])
+
+
+def test_cli_output_json_file_without_format_json(tmp_path: Path, closed_port: int) -> None:
+    target = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        cli,
+        ["options", f"sip:127.0.0.1:{closed_port};transport=tcp", "--output", f"json={target}"],
+    )
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("FAIL")
+    report = json.loads(target.read_text())
+    assert report["verdict"] == "fail"
+
+
+def test_an_output_file_that_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="is a directory"):
+        plan_outputs("json", [str(tmp_path)])
+    with pytest.raises(OutputError, match="does not exist"):
+        plan_outputs("console", [f"json={tmp_path / 'missing' / 'r.json'}"])

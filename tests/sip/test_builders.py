@@ -216,3 +216,14 @@ def test_match_response_needs_a_branch_in_the_request():
     result = match_response(no_branch, response)
     assert not result.matched
     assert "request top Via has no branch" in (result.reason or "")
+
+
+def test_no_uri_password_is_put_on_the_wire():
+    """§19.1.1 deprecates a password in a URI: whatever URI a caller passes, the
+    Request-URI, To and From go out without it."""
+    target = parse_uri("sip:alice:s3cret@example.com:5061;transport=tls")
+    request = options(target, from_uri=parse_uri("sip:me:s3cret@example.org"))
+    wire = request.to_bytes()
+    assert b"s3cret" not in wire
+    assert request.uri == target.without_password()
+    assert wire.startswith(b"OPTIONS sip:alice@example.com:5061;transport=tls SIP/2.0\r\n")

@@ -211,6 +211,9 @@ def test_header_values_are_the_uris_a_builder_would_check_and_print(
     probe_uri = _probe_uri(target.scheme, target.host, target.host_kind)
     assert _from_value(probe_uri, "t4g") == str(NameAddr(None, probe_uri, (("tag", "t4g"),)))
     expected = dataclasses.replace(
-        target, params=tuple(p for p in target.params if p[0] != "method"), headers=()
+        target,
+        password=None,  # §19.1.1: never sent
+        params=tuple(p for p in target.params if p[0] != "method"),
+        headers=(),
     )
     assert request_uri_of(target) == expected

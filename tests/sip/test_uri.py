@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from probe.sip import NameAddr, SipBuildError, SipParseError, SipUri, parse_name_addr, parse_uri
+from probe.sip.uri import redact_uri_text
 
 VALID_URIS = [
     pytest.param(
@@ -270,3 +271,58 @@ def test_name_addr_str_escapes_display():
 def test_name_addr_refuses_crlf_display():
     with pytest.raises(SipBuildError):
         NameAddr("a\r\nVia: x", parse_uri("sip:a@b.example"))
+
+
+# --- passwords (§19.1.1) and escaped parameter names (§19.1.4) --------------------------
+
+
+def test_a_password_is_parsed_but_never_shown() -> None:
+    uri = parse_uri("sip:alice:s3cret@example.com;transport=tcp?subject=hi")
+    assert uri.password == "s3cret"
+    assert "s3cret" not in repr(uri)
+    assert uri.redacted() == "sip:alice:***@example.com;transport=tcp?subject=hi"
+    assert str(uri.without_password()) == "sip:alice@example.com;transport=tcp?subject=hi"
+    assert parse_uri("sip:bob@example.com").redacted() == "sip:bob@example.com"
+
+
+def test_a_parse_error_quotes_the_uri_without_its_password() -> None:
+    with pytest.raises(SipParseError) as caught:
+        parse_uri("sip:alice:s3cret@exa mple.com")
+    assert "s3cret" not in str(caught.value)
+    assert "sip:alice:***@exa mple.com" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("sip:a:pw@h", "sip:a:***@h"),
+        (
+            "target SIPS:a;x=y:pw@h:5061 and sip:h:5060",
+            "target SIPS:a;x=y:***@h:5061 and sip:h:5060",
+        ),
+        ("<sip:a:p%40w@h>", "<sip:a:***@h>"),
+        ("sip:host.example:5060;transport=tcp", "sip:host.example:5060;transport=tcp"),
+    ],
+)
+def test_redact_uri_text(text: str, redacted: str) -> None:
+    assert redact_uri_text(text) == redacted
+
+
+def test_escaped_parameter_names_compare_unescaped() -> None:
+    """§19.1.4: a character other than a reserved one equals its escape, so ;%6C%72 is
+    ;lr and the two URIs are the same; an escaped reserved character stays escaped."""
+    escaped = parse_uri("sip:carol@chicago.com;%6C%72;%74ransport=tcp")
+    assert escaped.has_param("lr")
+    assert escaped.transport == "tcp"
+    assert escaped == parse_uri("sip:carol@chicago.com;lr;transport=tcp")
+    assert parse_uri("sip:h;a%3bb").params == (("a%3bb", None),)
+
+
+def test_an_escaped_transport_value_is_the_transport() -> None:
+    assert parse_uri("sip:h;transport=%74ls").transport == "tls"
+    assert parse_uri("sip:h;transport=%74ls").is_secure
+
+
+def test_a_built_uri_needs_its_parameter_names_unescaped() -> None:
+    with pytest.raises(SipBuildError, match="normal form 'lr'"):
+        SipUri("sip", None, None, "h.example", "name", None, (("%6c%72", None),))

@@ -206,6 +206,44 @@ def test_sha1_with_ec_issuer_is_refused() -> None:
         pki.make_leaf(root, common_name="x", hash_alg=hashes.SHA1(), key_type="ec")
 
 
+@pytest.mark.parametrize("issuer_key", ["rsa", "ec"])
+def test_duplicate_extension_is_written_and_signed(issuer_key: pki.KeyType) -> None:
+    root = pki.make_root_ca("dup root", key_type=issuer_key, now=NOW)
+    leaf = pki.make_leaf(
+        root,
+        common_name="dup.test",
+        dns_names=["dup.test"],
+        key_type="ec",
+        now=NOW,
+        raw_extensions=[pki.raw_subject_alt_name(pki.raw_dns_name("other.test"))],
+    ).cert
+    with pytest.raises(x509.DuplicateExtension, match=r"2\.5\.29\.17"):
+        _ = leaf.extensions
+    leaf.verify_directly_issued_by(root.cert)  # the renamed bytes were signed again
+
+
+def test_raw_subject_alt_name_carries_what_the_builder_refuses(pki_lab: Lab) -> None:
+    with pytest.raises(ValueError, match="A-label"):
+        x509.DNSName("bücher.test")
+    utf8 = pki.make_leaf(
+        pki_lab.intermediate,
+        common_name=None,
+        include_san=False,
+        raw_extensions=[pki.raw_subject_alt_name(pki.raw_dns_name("bücher.test"), critical=True)],
+    ).cert
+    san = ext(utf8, x509.SubjectAlternativeName)
+    assert san.critical
+    assert san.value.get_values_for_type(x509.DNSName) == ["bücher.test"]
+    x400 = pki.make_leaf(
+        pki_lab.intermediate,
+        common_name="x400.test",
+        include_san=False,
+        raw_extensions=[pki.raw_subject_alt_name(pki.X400_ADDRESS)],
+    ).cert
+    with pytest.raises(x509.UnsupportedGeneralNameType):
+        _ = x400.extensions
+
+
 def test_weak_rsa_key_and_key_reuse(pki_lab: Lab) -> None:
     weak = pki.make_leaf(pki_lab.intermediate, common_name="weak.test", rsa_bits=1024)
     assert isinstance(weak.key, rsa.RSAPrivateKey)

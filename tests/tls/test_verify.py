@@ -9,6 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from probe.tls import pki
@@ -195,19 +196,61 @@ def test_empty_chain(lab: Lab) -> None:
     assert verdict.presented_count == 0
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "words"),
-    [
-        ({"include_san": False}, "only the Common Name sip.example.test"),
-        ({"sip_uris": [f"sip:{DOMAIN}"]}, "sip:sip.example.test"),
-    ],
-    ids=["cn-only", "uri-only"],
-)
-def test_no_san(lab: Lab, kwargs: dict[str, object], words: str) -> None:
-    verdict = verify_chain(lab.chain(lab.leaf(**kwargs)), lab.anchors, now=NOW)
-    assert verdict.reason_kind == "no_san"
-    assert verdict.reason is not None
-    assert words in verdict.reason
+def test_sip_uri_only_leaf_passes_chain_and_identity(lab: Lab) -> None:
+    # RFC 5922 §7.1's preferred form: the SIP domain as URI:sip:, no dNSName at all.
+    leaf = lab.leaf(common_name=None, sip_uris=["sip:example.com"])
+    verdict = verify_chain(lab.chain(leaf), lab.anchors, now=NOW)
+    assert verdict.ok, verdict.reason
+    assert verdict.verified_path == (leaf, lab.intermediate.cert, lab.root.cert)
+    identity = match_identity(leaf, domain="example.com")
+    assert identity.ok
+    assert (identity.matched_by, identity.matched_name) == ("uri", "sip:example.com")
+    other = match_identity(leaf, domain="example.net")
+    assert not other.ok
+    assert other.reason == "certificate is for sip:example.com; not for example.net"
+
+
+def test_chain_is_judged_without_any_name(lab: Lab) -> None:
+    # No subjectAltName: the path is still fine; match_identity decides about the CN.
+    leaf = lab.leaf(include_san=False)
+    assert verify_chain(lab.chain(leaf), lab.anchors, now=NOW).ok
+    nameless = lab.leaf(common_name=None, include_san=False)
+    assert verify_chain(lab.chain(nameless), lab.anchors, now=NOW).ok
+    assert not match_identity(nameless, domain=DOMAIN).ok
+
+
+def test_chain_still_refuses_a_ca_not_meant_for_servers(lab: Lab) -> None:
+    # The client verifier asks no name; a CA's EKU must still allow serverAuth, as before.
+    key = pki.generate_key("ec")
+    for ekus, ok in (
+        ([ExtendedKeyUsageOID.SERVER_AUTH], True),
+        ([ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE], True),
+        ([ExtendedKeyUsageOID.CLIENT_AUTH], False),
+    ):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "EKU CA")]))
+            .issuer_name(lab.root.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - dt.timedelta(days=1))
+            .not_valid_after(NOW + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(lab.root.key.public_key()),
+                False,
+            )
+            .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+        )
+        ca = pki.Issued(builder.sign(lab.root.key, hashes.SHA256()), key)
+        leaf = pki.make_leaf(ca, common_name=DOMAIN, dns_names=[DOMAIN], key_type="ec", now=NOW)
+        verdict = verify_chain([leaf.cert, ca.cert], lab.anchors, now=NOW)
+        assert verdict.ok is ok, (ekus, verdict.reason)
 
 
 def test_empty_trust_store(lab: Lab, server: x509.Certificate) -> None:
@@ -310,7 +353,9 @@ def test_cn_only_matches_with_warning(lab: Lab) -> None:
     assert verdict.ok
     assert verdict.rfc2818_ok
     assert (verdict.matched_by, verdict.matched_name) == ("cn", "CN:sip.example.test")
-    assert verdict.warning == "matched the Common Name; RFC 5922 requires subjectAltName"
+    assert verdict.warning is not None
+    assert "RFC 5922 §7.1" in verdict.warning
+    assert "subjectAltName" in verdict.warning
     assert verdict.covered_names == ("CN:sip.example.test",)
 
 
