@@ -135,16 +135,18 @@ def tally_exchanges(
 
 
 def reply_line(exchange: SipExchange, sequence: int, where: str) -> str:
-    """One line per reply, as ping prints: `200 OK from 127.0.0.1:5061/tls: seq=3
-    time=1.23 ms`, `timeout seq=4`."""
+    """One line per probe, as ping prints: `200 OK from 127.0.0.1:5061/tls: seq=3
+    time=1.23 ms`, `no answer from 127.0.0.1:5061/tls: seq=4 (timeout)`. Each names the
+    target: the lines of several targets interleave."""
     rtt = exchange.rtt_ms
     if exchange.outcome == "answered":
         status = _status_line(exchange)
         time = f" time={rtt:.2f} ms" if rtt is not None else ""
         return f"{status} from {where}: seq={sequence}{time}"
     if exchange.outcome == "timeout":
-        return f"timeout seq={sequence}"
-    return f"{exchange.outcome} seq={sequence}: {exchange.error or exchange.outcome}"
+        return f"no answer from {where}: seq={sequence} (timeout)"
+    why = exchange.error or exchange.outcome
+    return f"no answer from {where}: seq={sequence} ({exchange.outcome}: {why})"
 
 
 def _status_line(exchange: SipExchange) -> str:

@@ -99,21 +99,21 @@ def live_replies(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    sink = CURRENT.get()
-    if isinstance(sink, _RichSink):
-        console = sink.progress.console
-
-        def show(line: str) -> None:
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-    else:
-
-        def show(line: str) -> None:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-
-    token = REPLIES.set(show)
+    token = REPLIES.set(_show_reply)
     try:
         yield
     finally:
         REPLIES.reset(token)
+
+
+def _show_reply(line: str) -> None:
+    # The progress display, when there is one, is only known inside the run's context.
+    sink = CURRENT.get()
+    if isinstance(sink, _RichSink):
+        sink.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # a reader of stderr that went away does not end the run

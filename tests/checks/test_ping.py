@@ -255,6 +255,10 @@ def test_reply_lines_read_like_ping() -> None:
     assert reply_line(answered(3, rtt=1.234), 3, where) == (
         "200 OK from 127.0.0.1:5061/tls: seq=3 time=1.23 ms"
     )
-    assert reply_line(unanswered(4), 4, where) == "timeout seq=4"
+    assert reply_line(unanswered(4), 4, where) == (
+        "no answer from 127.0.0.1:5061/tls: seq=4 (timeout)"
+    )
     reset = unanswered(5, "reset", "the server reset the connection")
-    assert reply_line(reset, 5, where) == "reset seq=5: the server reset the connection"
+    assert reply_line(reset, 5, where) == (
+        "no answer from 127.0.0.1:5061/tls: seq=5 (reset: the server reset the connection)"
+    )
