@@ -8,6 +8,7 @@ server"; it is never healthy, whatever `--accept` says.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from dataclasses import dataclass
 
@@ -309,10 +310,10 @@ class PingThresholds:
             ("--loss-warn", self.loss_warn_pct),
             ("--loss-crit", self.loss_crit_pct),
         ):
-            if not 0 <= value <= 100:
+            if not 0 <= value <= 100:  # NaN included: it compares false with anything
                 raise ThresholdError(f"{name} {value:g}: a loss is a percentage, 0 to 100")
         for name, value in (("--rtt-warn", self.rtt_warn_ms), ("--rtt-crit", self.rtt_crit_ms)):
-            if value <= 0:
+            if not 0 < value < math.inf:
                 raise ThresholdError(f"{name} {value:g}: a round-trip time above 0 ms")
         if self.loss_warn_pct > self.loss_crit_pct:
             raise ThresholdError(

@@ -98,6 +98,10 @@ def read_until(stream: Any, words: str, deadline: float) -> list[str]:
         (["-w", "200,0%", "--rtt-warn", "100"], "-w and --rtt-warn/--loss-warn set the same"),
         (["--loss-crit", "120"], "--loss-crit"),
         (["--rtt-warn", "0"], "--rtt-warn"),
+        (["-w", "nan,10%"], "--rtt-warn nan: a round-trip time above 0 ms"),
+        (["-c", "inf,20%"], "--rtt-crit inf: a round-trip time above 0 ms"),
+        (["-w", "300,nan%"], "--loss-warn nan: a loss is a percentage"),
+        (["--rtt-crit", "nan"], "--rtt-crit nan"),
     ],
 )
 def test_bad_thresholds_are_usage_errors_before_any_packet(args: list[str], words: str) -> None:
