@@ -76,7 +76,8 @@ def _facts(result: TargetResult) -> Table | None:
             "RTT",
             "min/avg/max/stdev = {min:.2f}/{avg:.2f}/{max:.2f}/{stdev:.2f} ms".format(**rtt)
             + f" · {options.get('answered')}/{options.get('sent')} answered"
-            + f" · {float(options.get('loss_pct') or 0):.0f}% loss",
+            + f" · {float(options.get('loss_pct') or 0):.0f}% loss"
+            + (f" · {options['never_sent']} never sent" if options.get("never_sent") else ""),
         )
     call = _details(result, CheckId.SIP_INVITE)
     if call.get("final_status") is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from probe.checks.options import AcceptedCodes, PingThresholds, check_options
 from probe.cli import cli
 from probe.findings import Finding, Status
+from probe.report.console import render_console
 from probe.report.model import Report, TargetResult
 from probe.report.output import OutputError, nagios, plan_outputs
 from tests.checks.evidence_factory import evidence
@@ -171,3 +173,14 @@ def test_nagios_single_probe_rtt_carries_its_thresholds() -> None:
     line, code = nagios(_ping_report(finding))
     assert code == 0
     assert _perfdata(line) == ["rtt_1=1.500ms;100;200;0;"]
+
+
+def test_console_facts_of_a_ping_run_count_the_probes_never_sent() -> None:
+    exchanges = [answered(n) for n in range(1, 6)] + [unanswered(6, "reset", "reset by peer")]
+    finding = check_options(ping_run(20, exchanges, lost=True), AcceptedCodes())
+    assert finding is not None
+    out = io.StringIO()
+    render_console(_ping_report(finding), out, color=False)
+    facts = " ".join(out.getvalue().split("\nRTT", 1)[1].split())
+    assert facts.startswith("min/avg/max/stdev = 2.00/2.00/2.00/0.00 ms · 5/6 answered · 75% loss")
+    assert "· 75% loss · 14 never sent" in facts
