@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.checks import OptionsPolicy, TlsPolicy
 from probe.checks.failover import Endpoint, OrderMode
-from probe.checks.options import AcceptError, parse_accept
+from probe.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
 from probe.checks.policy import FailoverPolicy
 from probe.judging import TargetJudge
 from probe.locate.pins import Pin, PinError, parse_pin
@@ -86,6 +86,11 @@ class OptionsRequest:
     """Probe the Contact URIs of a 3xx answer too (one hop)."""
     target_notes: Sequence[str] = ()
     """What reading the targets noticed (a `--targets` line repeated, probed once)."""
+    loss_warn: float | None = None
+    loss_crit: float | None = None
+    rtt_warn: float | None = None
+    rtt_crit: float | None = None
+    """Loss (%) and average RTT (ms) thresholds; None: probe.checks.options.PingThresholds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +170,33 @@ def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) ->
         insecure=request.insecure,
     )
     anchors = load_anchors(request, usage) if needs_tls else None
-    return OptionsPolicy(accept=accept, tls=tls, anchors=anchors)
+    return OptionsPolicy(
+        accept=accept, tls=tls, anchors=anchors, ping=build_thresholds(request, usage)
+    )
+
+
+def build_thresholds(request: OptionsRequest, usage: UsageError) -> PingThresholds:
+    given = {
+        "loss_warn_pct": request.loss_warn,
+        "loss_crit_pct": request.loss_crit,
+        "rtt_warn_ms": request.rtt_warn,
+        "rtt_crit_ms": request.rtt_crit,
+    }
+    thresholds = PingThresholds(**{k: v for k, v in given.items() if v is not None})
+    try:
+        thresholds.check()
+    except ThresholdError as exc:
+        usage(f"{exc}{_defaulted_crit(request, str(exc))}")
+    return thresholds
+
+
+def _defaulted_crit(request: OptionsRequest, problem: str) -> str:
+    """When a warning is above a critical threshold the user never gave: say it is the
+    default, and how to raise it (check_icmp's own `-w 200,40%` is above the loss default)."""
+    for name, given in (("--loss-crit", request.loss_crit), ("--rtt-crit", request.rtt_crit)):
+        if given is None and f"is above {name}" in problem:
+            return f" ({name} was not given: that is its default; set it too, or use -c)"
+    return ""
 
 
 def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
@@ -204,6 +235,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         count=request.count,
         interval=request.interval,
         enumerate_tls=request.enumerate_tls,
+        keep_every_exchange=request.evidence_out is not None,
     )
 
 

@@ -66,6 +66,48 @@ def cli() -> None:
     help="Seconds between probes with --count.",
 )
 @click.option(
+    "--loss-warn",
+    type=click.FloatRange(0, 100),
+    metavar="PCT",
+    help="Warn when more than PCT% of the probes go unanswered.  [default: 0: any loss]",
+)
+@click.option(
+    "--loss-crit",
+    type=click.FloatRange(0, 100),
+    metavar="PCT",
+    help="Fail when more than PCT% of the probes go unanswered.  [default: 20]",
+)
+@click.option(
+    "--rtt-warn",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MS",
+    help="Warn when the RTT (the average with --count) is above MS.  [default: 300]",
+)
+@click.option(
+    "--rtt-crit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MS",
+    help="Fail when the RTT (the average with --count) is above MS.  [default: 500, SIP's T1]",
+)
+@click.option(
+    "-w",
+    "icmp_warn",
+    metavar="RTT,PCT%",
+    help="check_icmp's form of --rtt-warn and --loss-warn, e.g. 300,0%.",
+)
+@click.option(
+    "-c",
+    "icmp_crit",
+    metavar="RTT,PCT%",
+    help="check_icmp's form of --rtt-crit and --loss-crit, e.g. 500,20%.",
+)
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="A line per reply on stderr, as ping prints (default: with --count, when stderr "
+    "is a terminal and the console report goes to stdout).",
+)
+@click.option(
     "--follow-redirects",
     is_flag=True,
     help="Also probe the Contact URIs of a 3xx answer (one hop); by default a redirect "
@@ -79,9 +121,45 @@ def options(targets: Sequence[str], **values: Any) -> None:
     OPTIONS is sent.
     """
     from probe.app import run_options_command
+    from probe.progress import live_replies
 
+    live = values.pop("live")
+    _icmp_thresholds(values)
     request = options_request("options", targets, values)
-    emit_and_exit(run_options_command(request, on_usage_error=usage_error), values)
+    if live is None:
+        live = request.count > 1 and sys.stderr.isatty() and _console_on_stdout(values)
+    with live_replies(live):
+        report = run_options_command(request, on_usage_error=usage_error)
+    emit_and_exit(report, values)
+
+
+def _icmp_thresholds(values: dict[str, Any]) -> None:
+    """check_icmp's `-w RTT,PCT%` and `-c RTT,PCT%` as the four thresholds; one form each."""
+    from probe.checks.options import ThresholdError, parse_icmp_pair
+
+    for option, pair, rtt, loss in (
+        ("-w", "icmp_warn", "rtt_warn", "loss_warn"),
+        ("-c", "icmp_crit", "rtt_crit", "loss_crit"),
+    ):
+        text = values.pop(pair)
+        if text is None:
+            continue
+        if values[rtt] is not None or values[loss] is not None:
+            long_forms = f"--{rtt.replace('_', '-')}/--{loss.replace('_', '-')}"
+            usage_error(f"{option} and {long_forms} set the same thresholds; give one form")
+        try:
+            values[rtt], values[loss] = parse_icmp_pair(option, text)
+        except ThresholdError as exc:
+            usage_error(str(exc))
+
+
+def _console_on_stdout(values: dict[str, Any]) -> bool:
+    """Whether the report on stdout is the console's (not JSON, JUnit or Nagios, which a
+    program reads and a line per reply on stderr would only clutter)."""
+    from probe.report.output import plan_outputs
+
+    destinations = plan_outputs(values["output_format"], values.get("outputs", ()))
+    return any(d.path is None and d.format == "console" for d in destinations)
 
 
 @cli.command()

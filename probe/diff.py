@@ -100,9 +100,9 @@ def _answer(evidence: ProbeEvidence, result: TargetResult) -> tuple[str | None, 
     if isinstance(rtt, dict):  # --count: the average
         rtt = rtt.get("avg")
     rtt_ms = float(rtt) if isinstance(rtt, int | float) else None
-    if "codes" in details:
-        codes = details["codes"]
-        seen = dict.fromkeys("no answer" if code is None else str(code) for code in codes)
+    codes = details.get("codes")
+    if isinstance(codes, dict):  # --count: answers per status code, then the unanswered
+        seen = list(codes) + (["no answer"] if details.get("lost") else [])
         return ", ".join(seen), rtt_ms
     code = details.get("status_code")
     return ("no answer" if code is None else str(code)), rtt_ms

@@ -174,6 +174,8 @@ class SipExchange:
     expired: str | None = None
     """With outcome `timeout`: the deadline that passed first (`first_byte`, `message` or
     `transaction`, probe.net.deadlines)."""
+    final_status: int | None = None
+    """With outcome `answered`: the status code of the final response."""
 
     @property
     def rtt_ms(self) -> float | None:
@@ -198,6 +200,48 @@ class ProbeEvidence:
     closed_cleanly: bool = True
     enumeration: TlsEnumeration | None = None
     call: CallEvidence | None = None
+    ping: PingTally | None = None
+    """`--count` above 1: the run in figures; `exchanges` may then hold only a sample."""
+
+
+PingEnd = Literal["completed", "connection_lost", "max_time", "interrupted"]
+"""How a `--count` run ended: every probe sent, the connection died under it, or the run
+was cut short by `--max-time` or a signal."""
+
+
+@dataclass(frozen=True, slots=True)
+class RttSpread:
+    """Round-trip times in figures (Welford's running mean and sum of squared deviations),
+    so a run of any length keeps five numbers rather than every time."""
+
+    count: int = 0
+    mean_ms: float = 0.0
+    m2: float = 0.0
+    min_ms: float | None = None
+    max_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PingTally:
+    """A `--count` run in figures, however many of its exchanges the evidence keeps."""
+
+    count: int
+    """Probes asked for."""
+    sent: int
+    answered: int
+    """Probes answered by a final response matching the request (RFC 3261 §17.1.3)."""
+    codes: tuple[tuple[int, int], ...] = ()
+    """(status code, answers with it), by code."""
+    rtt: RttSpread = RttSpread()
+    ended: PingEnd = "completed"
+    ended_at: int | None = None
+    """The probe (its CSeq number) at which the connection died, or the last one sent
+    before the run was cut short."""
+    ended_detail: str | None = None
+    """What ended the connection (`reset: the server reset the connection`)."""
+    exchanges_kept: int = 0
+    """Exchanges the evidence holds: all of them, or the first, the last and the
+    failures up to a bound (probe.pingstats)."""
 
 
 @dataclass(frozen=True, slots=True)

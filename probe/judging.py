@@ -30,6 +30,25 @@ def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -
     )
 
 
+def _judge_stopped(
+    probed: ProbedTarget, evidence: ProbeEvidence, policy: OptionsPolicy, max_time: float | None
+) -> list[Finding]:
+    """A target whose probe the run cut short: what it had collected is judged (its
+    connection, its TLS, the answers already received, a ping run's figures); the request
+    it never finished is incomplete."""
+    stopped = _stopped_finding(probed, evidence.target.label, max_time)
+    if evidence.connect is None:
+        return [stopped]
+    findings = judge_options(evidence, policy)
+    if evidence.ping is not None or evidence.call is not None or evidence.exchanges:
+        # A ping run's figures say what was never sent; a finished exchange is judged.
+        return findings
+    if any(f.check == stopped.check and f.status is Status.SKIP for f in findings):
+        return findings  # not sent behind a failed phase, whose finding says why
+    # Not sent because the run was cut short, not for any reason the probe saw.
+    return [f for f in findings if f.check != stopped.check] + [stopped]
+
+
 def judge_target(
     locate: LocateResult,
     probed: ProbedTarget,
@@ -50,7 +69,7 @@ def judge_target(
         )
         return TargetResult(target, (check_unlocated(locate, target.label), skipped), required)
     if probed.stopped is not None:
-        findings = [_stopped_finding(probed, target.label, max_time)]
+        findings = _judge_stopped(probed, probed.evidence, policy, max_time)
     else:
         findings = judge_options(probed.evidence, policy)
     location = (

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from probe.evidence import SipExchange
 
 SHOW_FROM = 5
 """Fewer targets than this finish before a bar would be worth looking at."""
@@ -24,6 +27,19 @@ class ProgressSink(Protocol):
 
 
 CURRENT: ContextVar[ProgressSink | None] = ContextVar("sipprobe_progress", default=None)
+
+
+REPLIES: ContextVar[Callable[[str], None] | None] = ContextVar("sipprobe_replies", default=None)
+"""Where a ping run's line per reply goes (`--live`), when anywhere."""
+
+
+def replied(exchange: SipExchange, sequence: int, where: str) -> None:
+    """One probe of a `--count` run came back (or did not): its line, when shown."""
+    show = REPLIES.get()
+    if show is not None:
+        from probe.pingstats import reply_line
+
+        show(reply_line(exchange, sequence, where))
 
 
 def started(total: int) -> None:
@@ -73,3 +89,31 @@ def progress_display() -> Iterator[None]:
             yield
     finally:
         CURRENT.reset(token)
+
+
+@contextlib.contextmanager
+def live_replies(enabled: bool) -> Iterator[None]:
+    """A line per reply on stderr, as ping prints, while the run lasts (`--live`);
+    through the progress display's console when one is showing, so the two do not
+    overwrite each other."""
+    if not enabled:
+        yield
+        return
+    token = REPLIES.set(_show_reply)
+    try:
+        yield
+    finally:
+        REPLIES.reset(token)
+
+
+def _show_reply(line: str) -> None:
+    # The progress display, when there is one, is only known inside the run's context.
+    sink = CURRENT.get()
+    if isinstance(sink, _RichSink):
+        sink.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # a reader of stderr that went away does not end the run

@@ -47,7 +47,7 @@ from probe.locating import (
     locate_all,
     unresolved_target,
 )
-from probe.net.options import ProbeSettings, collect_options
+from probe.net.options import ProbeSettings, ProbeSoFar, collect_options
 from probe.net.pacing import Pacer, PoliteQueue
 from probe.redirects import redirect_contacts
 from probe.report.model import Report
@@ -131,15 +131,17 @@ async def collect_located(
     controls: RunControls | None = None,
     into: dict[tuple[int, int], ProbedTarget] | None = None,
     judge: TargetJudge | None = None,
+    in_flight: dict[tuple[int, int], ProbeSoFar] | None = None,
 ) -> list[ProbedUri]:
     """Collect the evidence of every target of every located URI, at most `concurrency`
     at a time, paced and one connection per target; input order kept. Each finished
     target also lands in `into`, judged first by `judge` when there is one (which then
     says what of its evidence to keep). A URI that located nothing keeps its unprobed
-    target."""
+    target. `in_flight` holds what each unfinished probe has collected so far."""
     controls = controls or RunControls(concurrency=concurrency)
     pacer = Pacer(controls.rate)
     finished = into if into is not None else {}
+    so_far = in_flight if in_flight is not None else {}
     jobs = [
         ((target.address, target.port, target.transport), (index, number, found, target))
         for index, entry in enumerate(located)
@@ -153,13 +155,17 @@ async def collect_located(
         # stay set by the concurrency, whatever the number of targets.
         while (taken := await queue.take()) is not None:
             key, (index, number, found, target) = taken
+            place = (index, number)  # one key for every record of the target
             try:
                 await pacer.wait()
-                evidence = await collect_options(located[index].uri, target, settings)
+                so_far[place] = ProbeSoFar()
+                evidence = await collect_options(
+                    located[index].uri, target, settings, so_far[place]
+                )
             finally:
                 queue.done(key)
+            del so_far[place]  # finished: a cancellation from now on loses nothing
             probed = ProbedTarget(located=found, evidence=evidence)
-            place = (index, number)  # one key for both records of the target
             if judge is not None:
                 probed = judge.finished(place, located[index].result, probed)
             finished[place] = probed
@@ -185,8 +191,10 @@ def _unfinished(
     finished: dict[tuple[int, int], ProbedTarget],
     reason: StopReason,
     started_at: str,
+    in_flight: dict[tuple[int, int], ProbeSoFar],
 ) -> tuple[ProbedUri, ...]:
-    """The evidence of a run cut short: what finished, and every other target marked."""
+    """The evidence of a run cut short: what finished, and every other target marked,
+    with what it had collected when the run stopped."""
     why = "the run was interrupted" if reason == "interrupted" else "the run hit --max-time"
     entries = []
     for index, (text, uri) in enumerate(uris):
@@ -199,7 +207,11 @@ def _unfinished(
         targets = []
         for number, (found, target) in enumerate(entry.targets()):
             done = finished.get((index, number))
-            if done is None:
+            partial = in_flight.get((index, number))
+            evidence_so_far = partial.snapshot(reason) if partial is not None else None
+            if done is None and evidence_so_far is not None:
+                done = ProbedTarget(located=found, evidence=evidence_so_far, stopped=reason)
+            elif done is None:
                 evidence = ProbeEvidence(
                     target=replace(target, sni=settings.sni or target.name),
                     started_at=started_at,
@@ -287,6 +299,7 @@ async def collect_run(
         judge.start(started_iso)
     located: dict[int, Located] = {}
     finished: dict[tuple[int, int], ProbedTarget] = {}
+    in_flight: dict[tuple[int, int], ProbeSoFar] = {}
     stopped: StopReason | None = None
     probed: tuple[ProbedUri, ...] = ()
     deadline = asyncio.timeout(controls.max_time)
@@ -297,7 +310,12 @@ async def collect_run(
             )
             probed = tuple(
                 await collect_located(
-                    found, settings, controls=controls, into=finished, judge=judge
+                    found,
+                    settings,
+                    controls=controls,
+                    into=finished,
+                    judge=judge,
+                    in_flight=in_flight,
                 )
             )
             if controls.follow_redirects:
@@ -313,7 +331,7 @@ async def collect_run(
         task.uncancel()  # the cancellation is answered: by the partial report
         stopped = "interrupted"
     if stopped is not None:
-        probed = _unfinished(uris, settings, located, finished, stopped, started_iso)
+        probed = _unfinished(uris, settings, located, finished, stopped, started_iso, in_flight)
     return RunEvidence(
         command=command,
         started_at=started_iso,

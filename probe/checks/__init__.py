@@ -84,8 +84,8 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
         findings.append(check_ciphers(evidence))
     if evidence.call is not None:
         findings.extend(judge_call(evidence))
-    elif evidence.exchanges:
-        findings.append(check_options(evidence, policy.accept))
+    elif evidence.exchanges or evidence.ping is not None:
+        findings.append(check_options(evidence, policy.accept, policy.ping))
         findings.append(check_response(evidence))
         findings.append(check_answer_sdp(evidence))
         forget_parsed()

@@ -8,12 +8,13 @@ server"; it is never healthy, whatever `--accept` says.
 from __future__ import annotations
 
 import functools
+import math
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from probe.evidence import ProbeEvidence, SipExchange, interned
+from probe.evidence import PingTally, ProbeEvidence, SipExchange, interned
 from probe.findings import CheckId, Finding, JsonValue, Status, rounded_ms
+from probe.pingstats import stdev_ms, tally_exchanges
 from probe.sip import Request, Response, SipError, match_response, parse_message, parse_name_addr
 from probe.sip.headers import split_list
 
@@ -199,13 +200,18 @@ def _why_unanswered(exchange: SipExchange, read: _Read) -> str:
     return text
 
 
-def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | None:
+def check_options(
+    evidence: ProbeEvidence,
+    accept: AcceptedCodes,
+    thresholds: PingThresholds | None = None,
+) -> Finding | None:
     target = evidence.target
     exchanges = evidence.exchanges
+    thresholds = thresholds if thresholds is not None else PingThresholds()
+    if evidence.ping is not None or len(exchanges) > 1:
+        return _check_ping(evidence, accept, thresholds)
     if not exchanges:
         return None
-    if len(exchanges) > 1:
-        return _check_ping(evidence, accept)
     exchange = exchanges[0]
     read = read_exchange(exchange, stream=evidence.target.transport != "udp")
     details: dict[str, JsonValue] = {
@@ -244,6 +250,11 @@ def check_options(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding | N
         what = f", {kind}," if kind else ""
         summary = f"answered {answer}{rtt}{what} which is not an accepted answer ({accept})"
         return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
+    details["thresholds"] = _threshold_details(thresholds)
+    status, slow = _rtt_verdict(exchange.rtt_ms, thresholds)
+    if slow:
+        summary = f"{answer}{rtt}: {slow}"
+        return Finding(CheckId.SIP_OPTIONS, status, target.label, summary, details)
     return Finding(CheckId.SIP_OPTIONS, Status.PASS, target.label, f"{answer}{rtt}", details)
 
 
@@ -270,61 +281,206 @@ def _redirected(
     return Finding(CheckId.SIP_OPTIONS, status, evidence.target.label, summary, details)
 
 
-def rtt_statistics(rtts: Iterable[float]) -> dict[str, float] | None:
-    import statistics  # only ping runs (--count) need it: kept off the start-up path
-
-    values = list(rtts)
-    if not values:
-        return None
-    return {
-        "min": min(values),
-        "avg": statistics.fmean(values),
-        "max": max(values),
-        "stdev": statistics.pstdev(values),
-    }
+class ThresholdError(ValueError):
+    """Loss or RTT thresholds that cannot be used."""
 
 
-def _check_ping(evidence: ProbeEvidence, accept: AcceptedCodes) -> Finding:
-    """Aggregate a `--count` run the way ping does: RTT spread and loss."""
-    target = evidence.target
-    sent = len(evidence.exchanges)
-    rtts: list[float] = []
+@dataclass(frozen=True, slots=True)
+class PingThresholds:
+    """Loss and round-trip thresholds, as check_icmp's `-w`/`-c`: a figure above its
+    threshold warns, or fails. RTT thresholds apply to the average of a `--count` run,
+    and to the one RTT of a single probe."""
+
+    loss_warn_pct: float = 0.0
+    """Any loss warns: an unanswered OPTIONS on TCP or TLS is no dropped packet (TCP
+    retransmits it) but a request the server left unanswered, and on UDP one whose every
+    retransmission went unanswered (RFC 3261 §17.1.2.2)."""
+    loss_crit_pct: float = 20.0
+    """Beyond a fifth unanswered, a provider's OPTIONS keepalive, which takes a trunk out
+    of service after a few unanswered probes, would already have done so."""
+    rtt_warn_ms: float = 300.0
+    """Twice ITU-T G.114's 150 ms one-way delay for conversational voice."""
+    rtt_crit_ms: float = 500.0
+    """T1, RFC 3261 §17.1.1.1's estimate of the round trip: slower than that, a UDP
+    client retransmits before the answer can arrive."""
+
+    def check(self) -> None:
+        """Raise ThresholdError unless each warning is at most its critical value."""
+        for name, value in (
+            ("--loss-warn", self.loss_warn_pct),
+            ("--loss-crit", self.loss_crit_pct),
+        ):
+            if not 0 <= value <= 100:  # NaN included: it compares false with anything
+                raise ThresholdError(f"{name} {value:g}: a loss is a percentage, 0 to 100")
+        for name, value in (("--rtt-warn", self.rtt_warn_ms), ("--rtt-crit", self.rtt_crit_ms)):
+            if not 0 < value < math.inf:
+                raise ThresholdError(f"{name} {value:g}: a round-trip time above 0 ms")
+        if self.loss_warn_pct > self.loss_crit_pct:
+            raise ThresholdError(
+                f"--loss-warn {self.loss_warn_pct:g}% is above --loss-crit"
+                f" {self.loss_crit_pct:g}%: the warning must come first"
+            )
+        if self.rtt_warn_ms > self.rtt_crit_ms:
+            raise ThresholdError(
+                f"--rtt-warn {self.rtt_warn_ms:g} ms is above --rtt-crit"
+                f" {self.rtt_crit_ms:g} ms: the warning must come first"
+            )
+
+    def as_details(self) -> dict[str, JsonValue]:
+        return {
+            "loss_warn_pct": self.loss_warn_pct,
+            "loss_crit_pct": self.loss_crit_pct,
+            "rtt_warn_ms": self.rtt_warn_ms,
+            "rtt_crit_ms": self.rtt_crit_ms,
+        }
+
+
+@functools.lru_cache(maxsize=8)
+def _threshold_details(thresholds: PingThresholds) -> dict[str, JsonValue]:
+    """One dict per thresholds, shared by every finding that quotes them (never changed)."""
+    return thresholds.as_details()
+
+
+def parse_icmp_pair(option: str, text: str) -> tuple[float, float]:
+    """check_icmp's `-w`/`-c` value, `RTT,PCT%` (milliseconds, then a loss): both."""
+    rtt, comma, loss = text.partition(",")
+    try:
+        if not comma or not loss.strip().endswith("%"):
+            raise ValueError
+        return float(rtt.strip().removesuffix("ms")), float(loss.strip()[:-1])
+    except ValueError:
+        raise ThresholdError(
+            f"{option} {text!r}: give RTT,LOSS% as check_icmp does, e.g. 300,10%"
+        ) from None
+
+
+def _rtt_verdict(rtt_ms: float | None, thresholds: PingThresholds) -> tuple[Status, str]:
+    """Above --rtt-crit fails, above --rtt-warn warns; the sentence says so."""
+    if rtt_ms is None:
+        return Status.PASS, ""
+    if rtt_ms > thresholds.rtt_crit_ms:
+        return Status.FAIL, f"RTT above --rtt-crit {thresholds.rtt_crit_ms:g} ms"
+    if rtt_ms > thresholds.rtt_warn_ms:
+        return Status.WARN, f"RTT above --rtt-warn {thresholds.rtt_warn_ms:g} ms"
+    return Status.PASS, ""
+
+
+def _ping_tally(evidence: ProbeEvidence) -> PingTally:
+    """The run's figures: as collected, or counted from every exchange of evidence saved
+    without them."""
+    if evidence.ping is not None:
+        return evidence.ping
+    stream = evidence.target.transport != "udp"
     codes: list[int | None] = []
-    healthy = 0
     for exchange in evidence.exchanges:
-        final = read_exchange(exchange, stream=evidence.target.transport != "udp").final
-        codes.append(final.status_code if final else None)
-        if final is not None and exchange.rtt_ms is not None:
-            rtts.append(exchange.rtt_ms)
-            if final.status_code in accept:
-                healthy += 1
-    answered = sum(code is not None for code in codes)
-    loss = 100.0 * (sent - answered) / sent
-    stats = rtt_statistics(rtts)
+        final = read_exchange(exchange, stream=stream).final
+        codes.append(final.status_code if final is not None else None)
+    return tally_exchanges(evidence.exchanges, len(evidence.exchanges), codes)
+
+
+_LOST_HOW = {
+    "reset": "the far end reset the connection",
+    "closed": "the far end closed the connection",
+    "tls_alert": "a TLS alert ended the connection",
+    "malformed": "the far end sent bytes that are not SIP, ending the connection's use",
+    "send_failed": "the request could not be written",
+    "refused": "the host answered ICMP port unreachable",
+}
+
+
+def _why_never_sent(tally: PingTally) -> str:
+    """Why the probes after `ended_at` were never sent, naming the probe and the cause."""
+    at = tally.ended_at
+    if tally.ended == "connection_lost":
+        outcome, _, detail = (tally.ended_detail or "").partition(": ")
+        how = _LOST_HOW.get(outcome, outcome or "the connection died")
+        return f"{how} at probe {at} of {tally.count}" + (f" ({detail})" if detail else "")
+    if tally.ended == "max_time":
+        return f"the run hit --max-time after probe {at} of {tally.count}"
+    return f"the run was interrupted after probe {at} of {tally.count}"
+
+
+def _check_ping(
+    evidence: ProbeEvidence, accept: AcceptedCodes, thresholds: PingThresholds
+) -> Finding:
+    """Aggregate a `--count` run the way ping does: sent, answered, lost, never sent and
+    why, loss over what was asked, the RTT spread over the answers."""
+    target = evidence.target
+    tally = _ping_tally(evidence)
+    count, sent, answered = tally.count, tally.sent, tally.answered
+    healthy = sum(number for code, number in tally.codes if code in accept)
+    lost = sent - answered
+    never_sent = count - sent
+    loss = 100.0 * (count - answered) / count if count else 0.0
+    loss_of_sent = 100.0 * lost / sent if sent else None
+    # A run the user cut short is judged on what the far end had the chance to answer;
+    # a run the far end cut short, on everything asked.
+    cut_by_us = tally.ended in ("max_time", "interrupted")
+    judged_loss = loss_of_sent if cut_by_us else loss
+    spread = tally.rtt
+    stats: dict[str, float] | None = None
+    if spread.count and spread.min_ms is not None and spread.max_ms is not None:
+        stats = {
+            "min": spread.min_ms,
+            "avg": spread.mean_ms,
+            "max": spread.max_ms,
+            "stdev": stdev_ms(spread),
+        }
     details: dict[str, JsonValue] = {
+        "count": count,
         "sent": sent,
         "answered": answered,
         "healthy": healthy,
-        "loss_pct": loss,
-        "codes": codes,
-        "rtts_ms": [rounded_ms(rtt) for rtt in rtts],
+        "lost": lost,
+        "never_sent": never_sent,
+        "ended": tally.ended,
+        "ended_at": tally.ended_at,
+        "ended_detail": tally.ended_detail,
+        "loss_pct": round(loss, 3),
+        "loss_of_sent_pct": None if loss_of_sent is None else round(loss_of_sent, 3),
+        "codes": {str(code): number for code, number in tally.codes},
         "rtt_ms": {key: rounded_ms(value) for key, value in stats.items()} if stats else None,
+        "thresholds": _threshold_details(thresholds),
         "accepted": sys.intern(str(accept)),
+        "exchanges_kept": tally.exchanges_kept,
     }
-    spread = (
-        "rtt min/avg/max/stdev = {min:.1f}/{avg:.1f}/{max:.1f}/{stdev:.1f} ms".format(**stats)
+    figures = f"{sent} sent, {answered} answered"
+    if healthy != answered:
+        figures += f" ({healthy} healthy)"
+    figures += f", {lost} lost"
+    if never_sent:
+        figures += f", {never_sent} never sent"
+    figures += f"; {loss:.0f}% loss of {count} asked"
+    if cut_by_us and loss_of_sent is not None:
+        figures += f" ({loss_of_sent:.0f}% of those sent)"
+    figures += (
+        ", rtt min/avg/max/stdev = {min:.1f}/{avg:.1f}/{max:.1f}/{stdev:.1f} ms".format(**stats)
         if stats
-        else "no RTT"
+        else ", no RTT"
     )
-    summary = f"{answered}/{sent} answered, {healthy} healthy, {loss:.0f}% loss, {spread}"
-    if healthy == 0:
-        status = Status.FAIL
-    elif healthy < answered:
-        status = Status.FAIL  # some answers were errors (5xx or not accepted)
-    elif answered < sent:
-        status = Status.WARN
+    failing: list[str] = []
+    warning: list[str] = []
+    if tally.ended == "connection_lost":
+        failing.append(_why_never_sent(tally))
+    if answered > healthy:
+        failing.append(f"{answered - healthy} answer(s) not accepted ({accept}) or 5xx")
+    elif sent and not healthy:
+        failing.append("no healthy answer")
+    if judged_loss is not None and judged_loss > thresholds.loss_crit_pct:
+        failing.append(f"loss above --loss-crit {thresholds.loss_crit_pct:g}%")
+    elif judged_loss is not None and judged_loss > thresholds.loss_warn_pct:
+        warning.append(f"loss above --loss-warn {thresholds.loss_warn_pct:g}%")
+    rtt_status, rtt_text = _rtt_verdict(stats["avg"] if stats else None, thresholds)
+    (failing if rtt_status is Status.FAIL else warning).extend([rtt_text] if rtt_text else [])
+    if failing:
+        status, reasons = Status.FAIL, failing
+    elif never_sent and cut_by_us:
+        status, reasons = Status.INCOMPLETE, [_why_never_sent(tally)]
+    elif warning:
+        status, reasons = Status.WARN, warning
     else:
-        status = Status.PASS
+        status, reasons = Status.PASS, []
+    summary = "; ".join(reasons) + f": {figures}" if reasons else figures
     return Finding(CheckId.SIP_OPTIONS, status, target.label, summary, details)
 
 

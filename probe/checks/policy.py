@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from probe.checks.options import AcceptedCodes
+from probe.checks.options import AcceptedCodes, PingThresholds
 
 if TYPE_CHECKING:
     from probe.checks.failover import OrderMode
@@ -35,6 +35,8 @@ class OptionsPolicy:
 
     accept: AcceptedCodes = field(default_factory=AcceptedCodes)
     tls: TlsPolicy = field(default_factory=TlsPolicy)
+    ping: PingThresholds = field(default_factory=PingThresholds)
+    """Loss and RTT thresholds (`--loss-warn`, `--rtt-crit`, ...)."""
     anchors: TrustAnchors | None = None
     now: dt.datetime | None = None
     """The instant certificates are judged at; the runner sets it once per run."""

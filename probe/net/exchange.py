@@ -93,6 +93,7 @@ async def exchange_over_stream(
     received: list[Received] = []
     outcome: ExchangeOutcome = "timeout"
     final_at: float | None = None
+    final_status: int | None = None
     error: str | None = None
     expired: str | None = None
     try:
@@ -105,6 +106,7 @@ async def exchange_over_stream(
             received.append(Received(at, framer.last_frame))
             if is_final_answer(request, message):
                 outcome, final_at = "answered", at
+                final_status = cast(Response, message).status_code
                 _drain_ready(receiver, received, clock_ms)
                 break
     except SipError as exc:
@@ -135,6 +137,7 @@ async def exchange_over_stream(
         pending_bytes=framer.buffered_bytes if framer.partial else 0,
         error=error,
         expired=expired,
+        final_status=final_status,
     )
 
 
@@ -204,6 +207,7 @@ async def exchange_over_datagram(
     retransmissions = 0
     outcome: ExchangeOutcome = "timeout"
     final_at: float | None = None
+    final_status: int | None = None
     error: str | None = None
     expired: str | None = None
     while True:
@@ -259,6 +263,7 @@ async def exchange_over_datagram(
             transaction.receive_response(message, loop.time())
         if is_final_answer(request, message):
             outcome, final_at, error = "answered", at, None
+            final_status = cast(Response, message).status_code
             break
     return SipExchange(
         method=request.method,
@@ -270,4 +275,5 @@ async def exchange_over_datagram(
         retransmissions=retransmissions,
         error=error,
         expired=expired,
+        final_status=final_status,
     )

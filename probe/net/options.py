@@ -15,11 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from probe import __version__
+from probe import __version__, progress
 from probe.evidence import (
     CallEvidence,
     ConnectEvidence,
     ExchangeOutcome,
+    PingEnd,
     ProbeEvidence,
     SipExchange,
     Target,
@@ -34,6 +35,7 @@ from probe.net.exchange import (
     exchange_over_datagram,
     exchange_over_stream,
 )
+from probe.pingstats import PingCounter
 from probe.sip import (
     Request,
     SipUri,
@@ -76,6 +78,8 @@ class ProbeSettings:
     """Place a test call instead of sending OPTIONS (`sipprobe invite`)."""
     deadlines: Deadlines | None = None
     """Per-phase deadlines; None means `timeout` for every phase."""
+    keep_every_exchange: bool = False
+    """Keep every exchange of a `--count` run (for `--evidence-out`), not a bounded sample."""
 
     @property
     def phases(self) -> Deadlines:
@@ -87,8 +91,33 @@ _uniform = functools.lru_cache(maxsize=16)(Deadlines.uniform)
 """One `Deadlines` per `--timeout` (frozen, so shared): every phase of every probe asks."""
 
 
-async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) -> ProbeEvidence:
-    """Probe one target and return what was seen; never raises for network trouble."""
+class ProbeSoFar:
+    """What a probe has collected so far: a run cut short while the probe was in flight
+    (`--max-time`, a signal) keeps its connection, TLS and answers rather than nothing."""
+
+    def __init__(self) -> None:
+        self.evidence: ProbeEvidence | None = None
+        self.counter: PingCounter | None = None
+
+    def snapshot(self, stopped: PingEnd) -> ProbeEvidence | None:
+        """The evidence so far, the probes never sent said to be `stopped`."""
+        if self.evidence is None or self.counter is None:
+            return self.evidence
+        return _with_exchanges(self.evidence, self.counter, stopped)
+
+
+def _with_exchanges(
+    evidence: ProbeEvidence, counter: PingCounter, stopped: PingEnd | None = None
+) -> ProbeEvidence:
+    tally = counter.tally(stopped) if counter.count > 1 else None
+    return replace(evidence, exchanges=counter.exchanges(), ping=tally)
+
+
+async def collect_options(
+    uri: SipUri, target: Target, settings: ProbeSettings, so_far: ProbeSoFar | None = None
+) -> ProbeEvidence:
+    """Probe one target and return what was seen; never raises for network trouble.
+    `so_far`, when given, holds the evidence as it grows, for a caller that may cancel."""
     loop = asyncio.get_running_loop()
     origin = loop.time()
 
@@ -107,9 +136,11 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
         method="OPTIONS" if settings.call is None else "INVITE",
     )
     target = evidence.target
+    so_far = so_far if so_far is not None else ProbeSoFar()
+    so_far.evidence = evidence
     if target.transport == "udp":
-        return await _probe_udp(uri, evidence, settings, clock_ms)
-    evidence = await _probe_stream(uri, evidence, settings, clock_ms)
+        return await _probe_udp(uri, evidence, settings, clock_ms, so_far)
+    evidence = await _probe_stream(uri, evidence, settings, clock_ms, so_far)
     connected = evidence.connect is not None and evidence.connect.ok
     if settings.enumerate_tls and target.transport == "tls" and connected:
         from probe.net.enumerate import enumerate_tls
@@ -124,7 +155,11 @@ async def collect_options(uri: SipUri, target: Target, settings: ProbeSettings) 
 
 
 async def _probe_stream(
-    uri: SipUri, evidence: ProbeEvidence, settings: ProbeSettings, clock_ms: Clock
+    uri: SipUri,
+    evidence: ProbeEvidence,
+    settings: ProbeSettings,
+    clock_ms: Clock,
+    so_far: ProbeSoFar,
 ) -> ProbeEvidence:
     target = evidence.target
     assert target.address is not None
@@ -133,21 +168,16 @@ async def _probe_stream(
     )
     if connection is None:
         return replace(evidence, connect=connected)
+    so_far.evidence = replace(evidence, connect=connected)
     try:
-        tls, call, exchanges = await _over_connection(
-            uri, target, settings, connection, connected, clock_ms
+        tls, call, counter = await _over_connection(
+            uri, target, settings, connection, connected, clock_ms, so_far
         )
     finally:
         clean = await connection.close()
     # One copy of the evidence per probe, however many phases it went through.
-    return replace(
-        evidence,
-        connect=connected,
-        tls=tls,
-        call=call,
-        exchanges=exchanges,
-        closed_cleanly=clean,
-    )
+    evidence = replace(evidence, connect=connected, tls=tls, call=call, closed_cleanly=clean)
+    return evidence if counter is None else _with_exchanges(evidence, counter)
 
 
 async def _over_connection(
@@ -157,16 +187,19 @@ async def _over_connection(
     connection: StreamConnection,
     connected: ConnectEvidence,
     clock_ms: Clock,
-) -> tuple[TlsEvidence | None, CallEvidence | None, tuple[SipExchange, ...]]:
+    so_far: ProbeSoFar,
+) -> tuple[TlsEvidence | None, CallEvidence | None, PingCounter | None]:
     """TLS if the target wants it, then the test call or the OPTIONS probes: the TLS
-    evidence, the call's, and the exchanges."""
+    evidence, the call's, and the count of the exchanges."""
     tls = None
     if target.transport == "tls":
         tls = await start_tls(
             connection, settings.tls, sni=target.sni, timeout=settings.phases.handshake
         )
+        if so_far.evidence is not None:
+            so_far.evidence = replace(so_far.evidence, tls=tls)
         if not tls.ok:
-            return tls, None, ()
+            return tls, None, None
     if settings.call is not None:
         from probe.net.call import place_call
 
@@ -180,7 +213,7 @@ async def _over_connection(
             user_agent=settings.user_agent,
             clock_ms=clock_ms,
         )
-        return tls, call, ()
+        return tls, call, None
     framer = StreamFramer()
 
     async def send(request: Request) -> SipExchange:
@@ -188,11 +221,15 @@ async def _over_connection(
             connection, framer, request, deadlines=settings.phases, clock_ms=clock_ms
         )
 
-    return tls, None, await _repeat_options(uri, target, connected, settings, send)
+    return tls, None, await _repeat_options(uri, target, connected, settings, send, so_far)
 
 
 async def _probe_udp(
-    uri: SipUri, evidence: ProbeEvidence, settings: ProbeSettings, clock_ms: Clock
+    uri: SipUri,
+    evidence: ProbeEvidence,
+    settings: ProbeSettings,
+    clock_ms: Clock,
+    so_far: ProbeSoFar,
 ) -> ProbeEvidence:
     target = evidence.target
     assert target.address is not None
@@ -226,11 +263,12 @@ async def _probe_udp(
             clock_ms=clock_ms,
         )
 
+    so_far.evidence = replace(evidence, connect=connected)
     try:
-        exchanges = await _repeat_options(uri, target, connected, settings, send)
+        counter = await _repeat_options(uri, target, connected, settings, send, so_far)
     finally:
         transport.close()
-    return replace(evidence, connect=connected, exchanges=exchanges)
+    return _with_exchanges(replace(evidence, connect=connected), counter)
 
 
 def _udp_call_refused(call: CallSettings) -> CallEvidence:
@@ -248,15 +286,18 @@ async def _repeat_options(
     connected: ConnectEvidence,
     settings: ProbeSettings,
     send: Callable[[Request], Awaitable[SipExchange]],
-) -> tuple[SipExchange, ...]:
-    """Send `settings.count` OPTIONS, one at a time, `settings.interval` apart.
+    so_far: ProbeSoFar,
+) -> PingCounter:
+    """Send `settings.count` OPTIONS, one at a time, `settings.interval` apart; the count
+    of what came of them.
 
     One Call-ID and From tag for the run, CSeq counting up, a fresh branch each time
     (RFC 3261 §8.1.1.4, §8.1.1.7): to the server these are successive requests of one UAC.
     """
     loop = asyncio.get_running_loop()
     call_id, from_tag = random_token(), random_token(6)
-    exchanges: list[SipExchange] = []
+    counter = PingCounter(settings.count, keep_all=settings.keep_every_exchange)
+    so_far.counter = counter
     for number in range(1, settings.count + 1):
         began = loop.time()
         request = build_options(
@@ -271,9 +312,11 @@ async def _repeat_options(
             user_agent=settings.user_agent,
         )
         exchange = await send(request)
-        exchanges.append(exchange)
+        counter.add(exchange)
+        progress.replied(exchange, number, target.endpoint)
         if exchange.outcome in _CONNECTION_LOST:
+            counter.connection_lost(exchange)
             break
         if number < settings.count:
             await asyncio.sleep(max(0.0, settings.interval - (loop.time() - began)))
-    return tuple(exchanges)
+    return counter

@@ -76,7 +76,8 @@ def _facts(result: TargetResult) -> Table | None:
             "RTT",
             "min/avg/max/stdev = {min:.2f}/{avg:.2f}/{max:.2f}/{stdev:.2f} ms".format(**rtt)
             + f" · {options.get('answered')}/{options.get('sent')} answered"
-            + f" · {float(options.get('loss_pct') or 0):.0f}% loss",
+            + f" · {float(options.get('loss_pct') or 0):.0f}% loss"
+            + (f" · {options['never_sent']} never sent" if options.get("never_sent") else ""),
         )
     call = _details(result, CheckId.SIP_INVITE)
     if call.get("final_status") is not None:
@@ -263,6 +264,48 @@ def headline_facts(report: Report) -> list[Text]:
     return lines
 
 
+COMPACT_FROM = 50
+"""Past this many targets a sweep is listed one line per target, and only the targets that
+did not pass get their findings and facts (`--verbose` shows every target in full):
+a thousand passing blocks hide the few that matter, and take longer to draw than the
+sweep took to run."""
+
+
+def _one_line(result: TargetResult) -> str:
+    """What a target's line says: its worst finding, or for a pass its OPTIONS answer."""
+    order = (Status.FAIL, Status.ERROR, Status.INCOMPLETE, Status.WARN)
+    for status in order:
+        worst = next((f for f in result.findings if f.status is status), None)
+        if worst is not None:
+            return f"{worst.check}: {worst.summary}"
+    if result.missing:
+        return f"not verified: {', '.join(result.missing)}"
+    options = result_finding(result, CheckId.SIP_OPTIONS)
+    return options.summary if options is not None else ""
+
+
+def _render_compact_list(console: Console, results: tuple[TargetResult, ...]) -> None:
+    """One line per target, in input order, as one block (a single print: drawing a
+    table per target is what made a large sweep slow to show)."""
+    width = max(len(result.target.label) for result in results)
+    listing = Text()
+    for result in results:
+        listing.append("\n")
+        listing.append(f"{result.verdict.value.upper():<10}", style=_VERDICT_STYLE[result.verdict])
+        listing.append(f" {result.target.label:<{width}}  ")
+        listing.append(_one_line(result), style="dim" if result.verdict is Verdict.PASS else "")
+    console.print(listing, soft_wrap=True)
+    others = sum(1 for result in results if result.verdict is not Verdict.PASS)
+    console.print()
+    console.print(
+        Text(
+            f"{len(results)} targets, one line each; the findings of the {others} that did not"
+            " pass follow (-v shows every target in full)",
+            style="dim",
+        )
+    )
+
+
 class _ReportConsole(Console):
     def on_broken_pipe(self) -> None:
         # rich exits with status 1 here; the caller knows the verdict and exits with it.
@@ -296,7 +339,11 @@ def render_console(
         console.print(Text(f"note: {note}", style="yellow"))
     if report.trunk_findings:
         _render_trunk(console, report.trunk_findings, verbose)
-    for result in report.results:
+    results: tuple[TargetResult, ...] | list[TargetResult] = report.results
+    if not verbose and len(results) > COMPACT_FROM:
+        _render_compact_list(console, report.results)
+        results = [result for result in results if result.verdict is not Verdict.PASS]
+    for result in results:
         console.print()
         title = Text(result.target.label, style="bold")
         title.append(f"  {result.verdict.value.upper()}", style=_VERDICT_STYLE[result.verdict])

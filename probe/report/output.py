@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from probe.findings import CheckId, Verdict
+from probe.findings import CheckId, JsonValue, Verdict
 from probe.report.model import Report
 
 FORMATS = ("console", "json", "junit", "nagios")
@@ -110,8 +110,12 @@ def nagios(report: Report) -> tuple[str, int]:
     for number, result in enumerate(report.results, start=1):
         for finding in result.findings:
             value = finding.details.get("rtt_ms")
+            limits = _thresholds(finding.details)
             if finding.check == CheckId.SIP_OPTIONS and isinstance(value, int | float):
-                perf.append(f"rtt_{number}={value:.3f}ms;;;0")
+                warn, crit = limits.get("rtt_warn_ms", ""), limits.get("rtt_crit_ms", "")
+                perf.append(f"rtt_{number}={value:.3f}ms;{warn};{crit};0;")
+            elif finding.check == CheckId.SIP_OPTIONS and "loss_pct" in finding.details:
+                perf.extend(_ping_perfdata(number, finding.details, limits))
             if finding.check == CheckId.TLS_VALIDITY:
                 days = finding.details.get("earliest_days_left")
                 if isinstance(days, int):
@@ -120,6 +124,43 @@ def nagios(report: Report) -> tuple[str, int]:
     if perf:
         line += " | " + " ".join(perf)
     return line, _NAGIOS_CODES[verdict]
+
+
+def _thresholds(details: Mapping[str, JsonValue]) -> dict[str, str]:
+    """The thresholds a finding was judged by, as perfdata writes them ("" when none)."""
+    given = details.get("thresholds")
+    if not isinstance(given, dict):
+        return {}
+    return {k: f"{v:g}" for k, v in given.items() if isinstance(v, int | float)}
+
+
+def _ping_perfdata(
+    number: int, details: Mapping[str, JsonValue], limits: Mapping[str, str]
+) -> list[str]:
+    """A `--count` run as check_icmp reports one: rta and pl with their warning and
+    critical thresholds, rtmin and rtmax ('label'=value[UOM];[warn];[crit];[min];[max],
+    Nagios plugin guidelines). pl is the loss the verdict was judged on (of the probes
+    sent, when the run was cut short by --max-time or a signal); rta is U (undetermined)
+    when nothing was answered."""
+    cut_short = details.get("ended") in ("max_time", "interrupted")
+    loss = details.get("loss_of_sent_pct") if cut_short else details.get("loss_pct")
+    rtt = details.get("rtt_ms")
+    spread = rtt if isinstance(rtt, dict) else {}
+    rta, low, high = (spread.get(key) for key in ("avg", "min", "max"))
+    perf = [
+        f"rta_{number}="
+        + (f"{rta:.3f}ms" if isinstance(rta, int | float) else "U")
+        + f";{limits.get('rtt_warn_ms', '')};{limits.get('rtt_crit_ms', '')};0;"
+    ]
+    if isinstance(loss, int | float):
+        perf.append(
+            f"pl_{number}={loss:g}%;{limits.get('loss_warn_pct', '')};"
+            f"{limits.get('loss_crit_pct', '')};0;100"
+        )
+    for label, value in (("rtmin", low), ("rtmax", high)):
+        if isinstance(value, int | float):
+            perf.append(f"{label}_{number}={value:.3f}ms;;;0;")
+    return perf
 
 
 def write_report(

@@ -7,6 +7,7 @@ import pytest
 from probe.checks.options import (
     AcceptedCodes,
     AcceptError,
+    PingThresholds,
     check_options,
     check_response,
     parse_accept,
@@ -147,14 +148,22 @@ def test_ping_mode_reports_spread_and_loss() -> None:
         )
     lost = options_request(cseq=4, branch="b4")
     exchanges.append(exchange(lost, [], outcome="timeout", error="no final response"))
-    finding = check_options(evidence(*exchanges), ACCEPT_2XX)
+    # One in four lost: above the default --loss-warn (0%), within a --loss-crit of 30%.
+    finding = check_options(evidence(*exchanges), ACCEPT_2XX, PingThresholds(loss_crit_pct=30))
     assert finding is not None
     assert finding.status is Status.WARN
     assert finding.details["sent"] == 4
     assert finding.details["answered"] == 3
+    assert finding.details["lost"] == 1
     assert finding.details["loss_pct"] == 25.0
+    assert finding.details["codes"] == {"200": 3}
     assert finding.details["rtt_ms"] == {"min": 1.0, "avg": 2.0, "max": 3.0, "stdev": 0.816}
-    assert "3/4 answered" in finding.summary
+    assert finding.summary.startswith("loss above --loss-warn 0%: 4 sent, 3 answered, 1 lost")
+    # Under the default --loss-crit (20%) the same run fails.
+    default = check_options(evidence(*exchanges), ACCEPT_2XX)
+    assert default is not None
+    assert default.status is Status.FAIL
+    assert "loss above --loss-crit 20%" in default.summary
 
 
 def test_ping_mode_with_an_error_answer_fails() -> None:

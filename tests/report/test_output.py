@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from probe.checks.options import AcceptedCodes, PingThresholds, check_options
 from probe.cli import cli
-from probe.findings import Status
+from probe.findings import Finding, Status
+from probe.report.console import render_console
+from probe.report.model import Report, TargetResult
 from probe.report.output import OutputError, nagios, plan_outputs
-from tests.report.test_report import make_report
+from tests.checks.evidence_factory import evidence
+from tests.checks.test_ping import answered, unanswered
+from tests.checks.test_ping import run as ping_run
+from tests.report.test_report import TARGET, make_report
 
 
 def test_one_format_one_file() -> None:
@@ -110,3 +117,70 @@ def test_an_output_file_that_cannot_be_written_is_refused(tmp_path: Path) -> Non
         plan_outputs("json", [str(tmp_path)])
     with pytest.raises(OutputError, match="does not exist"):
         plan_outputs("console", [f"json={tmp_path / 'missing' / 'r.json'}"])
+
+
+def _ping_report(finding: Finding) -> Report:
+    return Report(
+        command="options",
+        started_at="2026-11-27T00:00:00.000+00:00",
+        duration_ms=1.0,
+        results=(TargetResult(TARGET, (finding,)),),
+    )
+
+
+def _perfdata(line: str) -> list[str]:
+    return line.split(" | ", 1)[1].split(" ")
+
+
+def test_nagios_ping_perfdata_carries_rta_and_pl_with_thresholds() -> None:
+    # 6 of 20 answered: beyond the default --loss-crit, CRITICAL.
+    exchanges = [answered(n, rtt=2.0 + n / 10) for n in range(1, 7)]
+    exchanges += [unanswered(n) for n in range(7, 21)]
+    finding = check_options(ping_run(20, exchanges), AcceptedCodes())
+    assert finding is not None
+    line, code = nagios(_ping_report(finding))
+    assert line.startswith("SIPPROBE CRITICAL - sip.options ")
+    assert code == 2
+    assert _perfdata(line) == [
+        "rta_1=2.350ms;300;500;0;",
+        "pl_1=70%;0;20;0;100",
+        "rtmin_1=2.100ms;;;0;",
+        "rtmax_1=2.600ms;;;0;",
+    ]
+
+
+def test_nagios_ping_perfdata_follows_the_thresholds_given() -> None:
+    thresholds = PingThresholds(loss_warn_pct=5, loss_crit_pct=50, rtt_warn_ms=1, rtt_crit_ms=10)
+    exchanges = [answered(n, rtt=2.0) for n in range(1, 5)] + [unanswered(5)]
+    finding = check_options(ping_run(5, exchanges), AcceptedCodes(), thresholds)
+    assert finding is not None
+    line, code = nagios(_ping_report(finding))
+    assert (line.split(" - ")[0], code) == ("SIPPROBE WARNING", 1)
+    assert _perfdata(line)[:2] == ["rta_1=2.000ms;1;10;0;", "pl_1=20%;5;50;0;100"]
+
+
+def test_nagios_ping_with_no_answer_has_an_undetermined_rta() -> None:
+    finding = check_options(ping_run(3, [unanswered(n) for n in (1, 2, 3)]), AcceptedCodes())
+    assert finding is not None
+    line, _ = nagios(_ping_report(finding))
+    assert _perfdata(line) == ["rta_1=U;300;500;0;", "pl_1=100%;0;20;0;100"]
+
+
+def test_nagios_single_probe_rtt_carries_its_thresholds() -> None:
+    thresholds = PingThresholds(rtt_warn_ms=100, rtt_crit_ms=200)
+    finding = check_options(evidence(answered(1, rtt=1.5)), AcceptedCodes(), thresholds)
+    assert finding is not None
+    line, code = nagios(_ping_report(finding))
+    assert code == 0
+    assert _perfdata(line) == ["rtt_1=1.500ms;100;200;0;"]
+
+
+def test_console_facts_of_a_ping_run_count_the_probes_never_sent() -> None:
+    exchanges = [answered(n) for n in range(1, 6)] + [unanswered(6, "reset", "reset by peer")]
+    finding = check_options(ping_run(20, exchanges, lost=True), AcceptedCodes())
+    assert finding is not None
+    out = io.StringIO()
+    render_console(_ping_report(finding), out, color=False)
+    facts = " ".join(out.getvalue().split("\nRTT", 1)[1].split())
+    assert facts.startswith("min/avg/max/stdev = 2.00/2.00/2.00/0.00 ms · 5/6 answered · 75% loss")
+    assert "· 75% loss · 14 never sent" in facts
