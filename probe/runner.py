@@ -47,6 +47,7 @@ from probe.locating import (
     locate_all,
     unresolved_target,
 )
+from probe.net.interrupted import ProbeInterrupted
 from probe.net.options import ProbeSettings, collect_options
 from probe.net.pacing import Pacer, PoliteQueue
 from probe.redirects import redirect_contacts
@@ -156,6 +157,13 @@ async def collect_located(
             try:
                 await pacer.wait()
                 evidence = await collect_options(located[index].uri, target, settings)
+            except ProbeInterrupted as stop:
+                # Stopped midway: what it saw stays for the partial report, marked as
+                # unfinished (`_unfinished` says why), judged later with the whole run.
+                finished[index, number] = ProbedTarget(
+                    located=found, evidence=stop.evidence, stopped="interrupted"
+                )
+                raise
             finally:
                 queue.done(key)
             probed = ProbedTarget(located=found, evidence=evidence)
@@ -199,6 +207,8 @@ def _unfinished(
         targets = []
         for number, (found, target) in enumerate(entry.targets()):
             done = finished.get((index, number))
+            if done is not None and done.stopped is not None:
+                done = replace(done, stopped=reason)  # stopped midway, evidence kept
             if done is None:
                 evidence = ProbeEvidence(
                     target=replace(target, sni=settings.sni or target.name),

@@ -34,6 +34,7 @@ from probe.net.exchange import (
     exchange_over_datagram,
     exchange_over_stream,
 )
+from probe.net.interrupted import CallInterrupted, ProbeInterrupted
 from probe.sip import (
     Request,
     SipUri,
@@ -133,12 +134,24 @@ async def _probe_stream(
     )
     if connection is None:
         return replace(evidence, connect=connected)
+    seen = _Seen()
     try:
         tls, call, exchanges = await _over_connection(
-            uri, target, settings, connection, connected, clock_ms
+            uri, target, settings, connection, connected, clock_ms, seen
         )
-    finally:
+    except asyncio.CancelledError as stop:
+        # The run is being stopped: the call (if any) was ended on the way out; what this
+        # probe saw goes up with the cancellation, for the partial report.
         clean = await connection.close()
+        call = stop.evidence if isinstance(stop, CallInterrupted) else None
+        partial = replace(
+            evidence, connect=connected, tls=seen.tls, call=call, closed_cleanly=clean
+        )
+        raise ProbeInterrupted(partial) from None
+    except BaseException:
+        await connection.close()
+        raise
+    clean = await connection.close()
     # One copy of the evidence per probe, however many phases it went through.
     return replace(
         evidence,
@@ -150,6 +163,13 @@ async def _probe_stream(
     )
 
 
+@dataclass
+class _Seen:
+    """What a probe has collected so far, kept should it be cancelled midway."""
+
+    tls: TlsEvidence | None = None
+
+
 async def _over_connection(
     uri: SipUri,
     target: Target,
@@ -157,14 +177,16 @@ async def _over_connection(
     connection: StreamConnection,
     connected: ConnectEvidence,
     clock_ms: Clock,
+    seen: _Seen,
 ) -> tuple[TlsEvidence | None, CallEvidence | None, tuple[SipExchange, ...]]:
     """TLS if the target wants it, then the test call or the OPTIONS probes: the TLS
-    evidence, the call's, and the exchanges."""
+    evidence, the call's, and the exchanges (what is known so far also lands in `seen`)."""
     tls = None
     if target.transport == "tls":
         tls = await start_tls(
             connection, settings.tls, sni=target.sni, timeout=settings.phases.handshake
         )
+        seen.tls = tls
         if not tls.ok:
             return tls, None, ()
     if settings.call is not None:

@@ -327,9 +327,9 @@ def test_ctrl_c_while_ringing_still_ends_the_call(sbc: Sbc) -> None:
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 130, out + err
-    assert "interrupted: the report is partial" in err
+    assert "interrupted by SIGINT: the report is partial" in err
     # The partial report is printed: the call's target is marked, not silently dropped.
     assert "not finished: the run was interrupted" in out
-    assert "run interrupted (Ctrl-C): 0 of 1 targets finished" in out
+    assert "run interrupted by SIGINT: 0 of 1 targets finished" in out
     assert "Traceback" not in err
     assert_far_end_done(sbc)  # SIPp saw the CANCEL, answered 487 and got its ACK
