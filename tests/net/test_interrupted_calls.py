@@ -12,6 +12,7 @@ import pytest
 
 from probe.checks import OptionsPolicy
 from probe.evidence import ProbeEvidence, Target
+from probe.evidence_io.codec import decode, encode
 from probe.evidence_io.model import ProbedTarget
 from probe.findings import CheckId, Finding, Status, Verdict
 from probe.judging import judge_target
@@ -136,6 +137,8 @@ async def test_an_answered_call_stopped_during_the_media_check_keeps_its_answer(
     assert checks[CheckId.MEDIA_SRTP].status is Status.INCOMPLETE
     assert "not measured" in checks[CheckId.MEDIA_SRTP].summary
     assert checks[CheckId.TLS_CHAIN].status is Status.PASS  # the handshake's findings stay
+    # Saved (`--evidence-out`) and read back, the call is still marked interrupted.
+    assert decode(encode(evidence), ProbeEvidence) == evidence
 
 
 async def test_an_answered_call_is_judged_answered_and_cut_short(lab: LabFiles) -> None:

@@ -189,6 +189,28 @@ async def test_a_signal_prints_the_partial_report_and_exits_128_plus_its_number(
     assert "run interrupted by SIGINT: 1 of 2 targets finished" in judged_out.decode()
 
 
+async def test_sigterm_during_a_ping_run_writes_the_partial_report(lab: LabFiles) -> None:
+    answered = 0
+
+    async def answer_and_count(request: Request, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        await answer_ok(request, writer)
+        answered += 1
+
+    context = tls_server_context(lab.server, lab.server_key)
+    async with scripted_server(answer_and_count, context) as port:
+        args = [uri(port), "--ca", str(lab.ca), "--format", "json", "--resolve", *pins(port)]
+        process = await start_sipprobe("options", *args, "--count", "1000", "--interval", "0.05")
+        await wait_until(lambda: answered >= 3, "the first pings are answered")
+        process.send_signal(signal.SIGTERM)
+        returncode, out, errors = await finish(process)
+    assert returncode == 143, out + errors
+    report = json.loads(out)
+    assert report["interrupted_by"] == "SIGTERM"
+    assert report["verdict"] == "incomplete"
+    assert "run interrupted by SIGTERM: 0 of 1 targets finished" in report["notes"][-1]
+
+
 async def test_targets_sharing_an_address_are_probed_one_at_a_time(lab: LabFiles) -> None:
     inside = peak = 0
 
