@@ -142,7 +142,17 @@ async def _probe_stream(
     except asyncio.CancelledError as stop:
         # The run is being stopped: the call (if any) was ended on the way out; what this
         # probe saw goes up with the cancellation, for the partial report.
-        clean = await connection.close()
+        task = asyncio.current_task()
+        if task is not None:
+            # Answered by the ProbeInterrupted below. Until then the close's own deadline
+            # must read as a deadline: Python 3.11.2's asyncio.timeout turns an expiry in
+            # a task with a cancellation pending into a CancelledError.
+            task.uncancel()
+        try:
+            clean = await connection.close()
+        except asyncio.CancelledError:  # cancelled again: the connection is let go as is
+            connection.abort()
+            clean = False
         call = stop.evidence if isinstance(stop, CallInterrupted) else None
         partial = replace(
             evidence, connect=connected, tls=seen.tls, call=call, closed_cleanly=clean

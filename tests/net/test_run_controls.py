@@ -153,8 +153,9 @@ async def test_a_signal_prints_the_partial_report_and_exits_128_plus_its_number(
         args += ["--output", f"json={tmp_path / 'report.json'}", "--evidence-out", str(saved)]
         for pin in pins(healthy, silent):
             args += ["--resolve", pin]
-        process = await start_sipprobe("options", *args)
-        # The healthy target has its answer and the silent one is waiting on its OPTIONS.
+        # One target at a time, in list order: once the silent one has its OPTIONS, the
+        # healthy one is done.
+        process = await start_sipprobe("options", *args, "--concurrency", "1")
         await wait_until(lambda: answered.is_set() and asked.is_set(), "both OPTIONS arrive")
         process.send_signal(stop)
         returncode, text, errors = await finish(process)
