@@ -182,7 +182,10 @@ def build_thresholds(request: OptionsRequest, usage: UsageError) -> PingThreshol
         "rtt_warn_ms": request.rtt_warn,
         "rtt_crit_ms": request.rtt_crit,
     }
-    thresholds = PingThresholds(**{k: v for k, v in given.items() if v is not None})
+    thresholds = PingThresholds(
+        **{k: v for k, v in given.items() if v is not None},
+        judge_single_rtt=request.rtt_warn is not None or request.rtt_crit is not None,
+    )
     try:
         thresholds.check()
     except ThresholdError as exc:
@@ -350,19 +353,33 @@ def finish(
 def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
     """Run a collection, with a progress display on stderr when it is a terminal."""
     from probe.progress import progress_display
+    from probe.run_signals import SignalStop, StoppedBySignal, stop_on_signals
 
     collected: list[RunEvidence] = []
+    stop = SignalStop()
 
     async def main() -> None:
         # The evidence is handed over beside the task, not as its result: when asyncio.run
         # restores the SIGINT handler, CPython 3.11 formats the repr of the old one, which
         # holds the main task and so its result, and a sweep's whole evidence as text
         # costs as much memory as the sweep itself.
-        collected.append(await run)
+        nonlocal stop
+        # SIGINT, SIGTERM and SIGHUP alike cancel the run, which ends its calls and keeps
+        # what it found (RunControls.keep_partial_on_cancel); a second one exits at once.
+        with stop_on_signals() as stop:
+            collected.append(await run)
 
     with steady_heap(), progress_display():
-        asyncio.run(main())
-    return collected[0]
+        try:
+            asyncio.run(main())
+        except asyncio.CancelledError:
+            if stop.received is None:
+                raise
+            raise StoppedBySignal(stop.received) from None
+    evidence = collected[0]
+    if stop.received is not None and evidence.stopped == "interrupted":
+        evidence = replace(evidence, stop_signal=stop.received)
+    return evidence
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 
 from probe.app import UsageError, run_failover_command
 from probe.app_invite import run_invite_command
+from probe.exit_codes import signal_name
 from probe.findings import CheckId, Finding, Status
 from probe.report.model import Report, TargetResult, combine_reports
 
@@ -60,13 +61,13 @@ def run_check_command(
     notes = [requests.invite_skipped] if requests.invite_skipped else []
     if requests.invite is not None and reports[0].interrupted:
         # The scenario asked for a call: not placing it is work undone, not a note.
+        first = reports[0]
         unplaced = Finding(
             CheckId.SIP_INVITE,
             Status.INCOMPLETE,
             "trunk",
-            "test call not placed: the run was interrupted",
+            f"test call not placed: the run was interrupted by {signal_name(first.stop_signal)}",
         )
-        first = reports[0]
         reports[0] = replace(first, trunk_findings=(*first.trunk_findings, unplaced))
     elif requests.invite is not None:
         reports.append(run_invite_command(requests.invite, on_usage_error=on_usage_error))

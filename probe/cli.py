@@ -10,6 +10,7 @@ traceback is never the answer to bad network input.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from probe import __version__
+from probe.exit_codes import EXIT_SIGNAL_BASE
+from probe.run_signals import StoppedBySignal
 
 if TYPE_CHECKING:
     pass
@@ -81,13 +84,15 @@ def cli() -> None:
     "--rtt-warn",
     type=click.FloatRange(min=0, min_open=True),
     metavar="MS",
-    help="Warn when the RTT (the average with --count) is above MS.  [default: 300]",
+    help="Warn when the average RTT of a --count run is above MS (a single probe's RTT: "
+    "only when this or --rtt-crit is given).  [default: 300]",
 )
 @click.option(
     "--rtt-crit",
     type=click.FloatRange(min=0, min_open=True),
     metavar="MS",
-    help="Fail when the RTT (the average with --count) is above MS.  [default: 500, SIP's T1]",
+    help="Fail when the average RTT of a --count run is above MS (a single probe's RTT: "
+    "only when given).  [default: 500, SIP's T1]",
 )
 @click.option(
     "-w",
@@ -540,10 +545,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         exc.show()
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        # Every call was already ended by the clean-up that ran while the run was
-        # cancelled; say so plainly and exit as an interrupted command does.
-        click.echo("sipprobe: interrupted", err=True)
-        sys.exit(130)
+        # Ctrl-C outside a run (a run handles its signals itself, probe.run_signals):
+        # say so plainly and exit as an interrupted command does.
+        click.echo("sipprobe: interrupted by SIGINT", err=True)
+        sys.exit(EXIT_SIGNAL_BASE + signal.SIGINT)
+    except StoppedBySignal as stopped:  # a run stopped before it had anything to report
+        click.echo(f"sipprobe: {stopped}", err=True)
+        sys.exit(EXIT_SIGNAL_BASE + stopped.number)
     except Exception as exc:  # the last line of defence: say what broke, exit 3
         click.echo(f"sipprobe: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

@@ -230,8 +230,11 @@ def emit(
             click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
             return EXIT_INTERNAL
     if report.interrupted:
+        from probe.exit_codes import signal_name
+
         # Every call in flight was ended before this report was made.
-        click.echo("sipprobe: interrupted: the report is partial", err=True)
+        name = signal_name(report.stop_signal)
+        click.echo(f"sipprobe: interrupted by {name}: the report is partial", err=True)
     if any(d.format == "nagios" and d.path is None for d in destinations):
         return nagios(report)[1]
     return exit_code(report)

@@ -310,3 +310,6 @@ class CallEvidence:
     faults: tuple[str, ...] = ()
     """What the far end got wrong without stopping the call (e.g. a 2xx without Contact,
     a stray response), one sentence each."""
+    interrupted: bool = False
+    """The run was stopped (a signal, `--max-time`) while the call was in progress: what is
+    here is what was seen until then, and how the call was ended on the way out."""

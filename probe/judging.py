@@ -5,6 +5,7 @@ go through the same code."""
 from __future__ import annotations
 
 import datetime as dt
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -13,17 +14,31 @@ from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
 from probe.evidence import ProbeEvidence
 from probe.evidence_io.model import ProbedTarget, RunEvidence
+from probe.exit_codes import signal_name
 from probe.findings import CheckId, Finding, JsonValue, Status, TargetResult
 from probe.locate import LocateResult
 from probe.report.model import Report
 
 
-def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -> Finding:
+def _interrupted(stop_signal: int | None) -> str:
+    """`interrupted by SIGTERM`, or just `interrupted` when no signal is known (a library
+    caller cancelled the run, or evidence saved before signals were recorded)."""
+    return "interrupted" if stop_signal is None else f"interrupted by {signal_name(stop_signal)}"
+
+
+def _stopped_finding(
+    probed: ProbedTarget, label: str, max_time: float | None, stop_signal: int | None = None
+) -> Finding:
     assert probed.stopped is not None
     invite = probed.evidence is not None and probed.evidence.method == "INVITE"
     check = CheckId.SIP_INVITE if invite else CheckId.SIP_OPTIONS
     if probed.stopped == "interrupted":
-        return Finding(check, Status.INCOMPLETE, label, "not finished: the run was interrupted")
+        return Finding(
+            check,
+            Status.INCOMPLETE,
+            label,
+            f"not finished: the run was {_interrupted(stop_signal)}",
+        )
     limit = f" of {max_time:g} s" if max_time is not None else ""
     return Finding(
         check, Status.INCOMPLETE, label, f"not finished within the run's --max-time{limit}"
@@ -31,22 +46,48 @@ def _stopped_finding(probed: ProbedTarget, label: str, max_time: float | None) -
 
 
 def _judge_stopped(
-    probed: ProbedTarget, evidence: ProbeEvidence, policy: OptionsPolicy, max_time: float | None
+    evidence: ProbeEvidence, policy: OptionsPolicy, stopped: Finding
 ) -> list[Finding]:
-    """A target whose probe the run cut short: what it had collected is judged (its
-    connection, its TLS, the answers already received, a ping run's figures); the request
-    it never finished is incomplete."""
-    stopped = _stopped_finding(probed, evidence.target.label, max_time)
+    """A probe the run cut short: what it collected is judged as usual (its connection,
+    its TLS, the answers received, a ping run's figures, a call's answer, SDP and
+    teardown), then `stopped` says the rest was not done. It takes the place of a SIP
+    request that never went out, and of the verdict on a call that was not answered yet
+    (not a failure of the far end: we left)."""
     if evidence.connect is None:
         return [stopped]
     findings = judge_options(evidence, policy)
-    if evidence.ping is not None or evidence.call is not None or evidence.exchanges:
-        # A ping run's figures say what was never sent; a finished exchange is judged.
-        return findings
-    if any(f.check == stopped.check and f.status is Status.SKIP for f in findings):
-        return findings  # not sent behind a failed phase, whose finding says why
-    # Not sent because the run was cut short, not for any reason the probe saw.
-    return [f for f in findings if f.check != stopped.check] + [stopped]
+    call = evidence.call
+    if call is None:
+        if evidence.ping is not None:
+            return findings  # a ping run's figures say what was never sent, and why
+        if any(f.check == stopped.check and f.status is Status.SKIP for f in findings):
+            return findings  # not sent behind a failed phase, whose finding says why
+        if not evidence.exchanges:
+            # Not sent because the run was cut short, not for any reason the probe saw.
+            findings = [f for f in findings if f.check != stopped.check]
+        return [*findings, stopped]
+    if call.final_status is not None and 200 <= call.final_status < 300:
+        cut = replace(
+            stopped, summary=f"the call was cut short after its answer: {stopped.summary}"
+        )
+        return [*findings, cut]
+    kept: list[Finding] = []
+    for finding in findings:
+        if finding.check == CheckId.SIP_INVITE:
+            ringing = (
+                f" (after {', '.join(map(str, call.provisional))})" if call.provisional else ""
+            )
+            finding = replace(stopped, summary=stopped.summary + ringing, details=finding.details)
+        elif finding.check == CheckId.SDP_SRTP and call.answer is None:
+            finding = Finding(
+                CheckId.SDP_SRTP,
+                Status.INCOMPLETE,
+                finding.target,
+                "not judged: no SDP answer came before the run was stopped",
+                finding.details,
+            )
+        kept.append(finding)
+    return kept
 
 
 def judge_target(
@@ -54,6 +95,7 @@ def judge_target(
     probed: ProbedTarget,
     policy: OptionsPolicy,
     max_time: float | None = None,
+    stop_signal: int | None = None,
 ) -> TargetResult:
     """Every finding about one target: how it was located (`locate`, its URI's plan),
     then its probe. Pure."""
@@ -61,7 +103,7 @@ def judge_target(
     required = required_checks(probed.evidence)
     if probed.stopped is not None and probed.evidence is None:
         # Cut short before its name was even located: nothing is known about it.
-        stopped = _stopped_finding(probed, target.label, max_time)
+        stopped = _stopped_finding(probed, target.label, max_time, stop_signal)
         return TargetResult(target, (stopped,), required)
     if probed.evidence is None:
         skipped = Finding(
@@ -69,7 +111,8 @@ def judge_target(
         )
         return TargetResult(target, (check_unlocated(locate, target.label), skipped), required)
     if probed.stopped is not None:
-        findings = _judge_stopped(probed, probed.evidence, policy, max_time)
+        stopped = _stopped_finding(probed, target.label, max_time, stop_signal)
+        findings = _judge_stopped(probed.evidence, policy, stopped)
     else:
         findings = judge_options(probed.evidence, policy)
     location = (
@@ -167,7 +210,8 @@ def judge_run(
     early = judged or {}
     results = [
         [
-            early.get((index, number)) or judge_target(entry.locate, one, policy, run.max_time_s)
+            early.get((index, number))
+            or judge_target(entry.locate, one, policy, run.max_time_s, run.stop_signal)
             for number, one in enumerate(entry.targets)
         ]
         for index, entry in enumerate(run.uris)
@@ -212,6 +256,7 @@ def judge_run(
         notes=(*notes, *_redirect_notes(run), *_stop_notes(run)),
         trunk_findings=trunk,
         interrupted=run.stopped == "interrupted",
+        stop_signal=run.stop_signal or signal.SIGINT,
     )
 
 
@@ -229,7 +274,7 @@ def _stop_notes(run: RunEvidence) -> tuple[str, ...]:
     targets = run.probed()
     done = sum(1 for target in targets if target.stopped is None)
     why = (
-        "interrupted (Ctrl-C)"
+        _interrupted(run.stop_signal)
         if run.stopped == "interrupted"
         else f"stopped at --max-time {run.max_time_s:g} s"
     )

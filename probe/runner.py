@@ -158,6 +158,8 @@ async def collect_located(
             place = (index, number)  # one key for every record of the target
             try:
                 await pacer.wait()
+                # Stopped midway (a signal, --max-time), the probe leaves what it saw,
+                # an interrupted call's end included, in so_far for `_unfinished`.
                 so_far[place] = ProbeSoFar()
                 evidence = await collect_options(
                     located[index].uri, target, settings, so_far[place]

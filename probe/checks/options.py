@@ -250,6 +250,8 @@ def check_options(
         what = f", {kind}," if kind else ""
         summary = f"answered {answer}{rtt}{what} which is not an accepted answer ({accept})"
         return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
+    if not thresholds.judge_single_rtt:
+        return Finding(CheckId.SIP_OPTIONS, Status.PASS, target.label, f"{answer}{rtt}", details)
     details["thresholds"] = _threshold_details(thresholds)
     status, slow = _rtt_verdict(exchange.rtt_ms, thresholds)
     if slow:
@@ -289,7 +291,8 @@ class ThresholdError(ValueError):
 class PingThresholds:
     """Loss and round-trip thresholds, as check_icmp's `-w`/`-c`: a figure above its
     threshold warns, or fails. RTT thresholds apply to the average of a `--count` run,
-    and to the one RTT of a single probe."""
+    and to the one RTT of a single probe only when `judge_single_rtt` (an RTT threshold
+    was given)."""
 
     loss_warn_pct: float = 0.0
     """Any loss warns: an unanswered OPTIONS on TCP or TLS is no dropped packet (TCP
@@ -303,6 +306,10 @@ class PingThresholds:
     rtt_crit_ms: float = 500.0
     """T1, RFC 3261 §17.1.1.1's estimate of the round trip: slower than that, a UDP
     client retransmits before the answer can arrive."""
+    judge_single_rtt: bool = False
+    """Whether one probe's RTT is judged too. Off by default: a single answer's delay is no
+    trend, and in a sweep of thousands it measures the prober's own load as much as the
+    far end; a user who states an RTT threshold asks for it."""
 
     def check(self) -> None:
         """Raise ThresholdError unless each warning is at most its critical value."""

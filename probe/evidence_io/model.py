@@ -171,6 +171,9 @@ class RunEvidence:
     """Set when the run was cut short (Ctrl-C, `--max-time`): some targets did not finish."""
     max_time_s: float | None = None
     """The run-wide deadline (`--max-time`), when one was set."""
+    stop_signal: int | None = None
+    """The number of the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP), when
+    a signal did."""
 
     def __post_init__(self) -> None:
         try:

@@ -9,16 +9,18 @@ arrives after CANCEL. The evidence counts the dialogs left open; the target is z
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from probe.evidence import CallEvidence, CallTeardown, MediaEvidence
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
+from probe.net.interrupted import CallInterrupted
 from probe.net.leg import CallLeg, PeerGone
 from probe.net.receive import Wait
 from probe.sdp import DEFAULT_SUITES, SdpError, SessionDescription, build_offer, parse_sdp
@@ -40,7 +42,7 @@ from probe.sip import (
 HangupMode = Literal["on-answer", "on-early-media", "immediately"]
 OfferKind = Literal["sdes", "dtls", "rtp"]
 
-__all__ = ["CallSettings", "PeerGone", "place_call", "reserve_media_port"]
+__all__ = ["CallInterrupted", "CallSettings", "PeerGone", "place_call", "reserve_media_port"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,7 @@ async def place_call(
         teardown: CallTeardown = "no_answer"
         detail: str | None = None
         error: str | None = None
+        interrupted = False
         try:
             teardown, detail = await _run(leg, state, settings)
         except (PeerGone, SipError, SdpError) as exc:
@@ -194,13 +197,24 @@ async def place_call(
             if isinstance(exc, PeerGone) and exc.expired is not None:
                 state.expired = exc.expired
             teardown, detail = "failed", f"the call ended abnormally: {exc}"
+        except asyncio.CancelledError:
+            # The run is being stopped: the call is still ended (below), and what was seen
+            # goes up with the cancellation (CallInterrupted).
+            interrupted = True
         finally:
-            leftover = await _end_whatever_is_open(leg, state)
+            leftover = await _bounded_clean_up(leg, state, interrupted=interrupted)
             if leftover:
                 detail = f"{detail}; {leftover}" if detail else leftover
-        return _evidence(
+        if interrupted:
+            teardown = _teardown_so_far(state)
+            if settings.verify_media and state.media is None and state.media_skipped is None:
+                state.media_skipped = "not measured: the run was stopped before the media check"
+        evidence = _evidence(
             settings, offer_wire, leg, state, teardown, detail, error, clock_ms() - started
         )
+        if interrupted:
+            raise CallInterrupted(replace(evidence, interrupted=True))
+        return evidence
     finally:
         media.close()
 
@@ -458,11 +472,74 @@ async def _bye(leg: CallLeg, state: _CallState, timeout: float) -> None:
             return
 
 
-async def _end_whatever_is_open(leg: CallLeg, state: _CallState) -> str | None:
-    """Last line of defence (errors, Ctrl-C): BYE an open dialog, CANCEL a ringing call and
-    see its final response ACKed (or, should a 2xx win the race, ACKed and BYEd)."""
-    grace = min(leg.timeout, 2.0)
+def _teardown_so_far(state: _CallState) -> CallTeardown:
+    """How an interrupted call ended, from what the clean-up managed."""
+    if state.dialog is not None:
+        return "bye" if state.bye_done else "failed"
+    if state.final is not None:
+        return "cancel" if state.cancelled and state.final.status_code == 487 else "rejected"
+    if state.cancelled:
+        return "cancel"
+    return "no_answer"
+
+
+CLEAN_UP_GRACE = 2.0
+"""Seconds each step of the clean-up may wait for the far end (at most the transaction
+deadline): a signal asks to stop soon, not after a full timeout."""
+
+
+async def _bounded_clean_up(leg: CallLeg, state: _CallState, *, interrupted: bool) -> str | None:
+    """`_end_whatever_is_open`, run to its end even if this task is cancelled again
+    meanwhile (the clean-up is what a cancellation asks for), within a deadline of its
+    own: every wait in it is bounded, and so is the whole."""
+    grace = min(leg.timeout, CLEAN_UP_GRACE)
+    loop = asyncio.get_running_loop()
+    clean_up = loop.create_task(_end_whatever_is_open(leg, state, grace, interrupted=interrupted))
+    deadline = loop.time() + 4 * grace + 1.0  # a first answer, CANCEL, a raced 2xx, BYE
+    while not clean_up.done():
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            clean_up.cancel()
+            await asyncio.wait({clean_up}, timeout=grace)
+            break
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({clean_up}, timeout=remaining)
+    if not clean_up.done() or clean_up.cancelled():
+        return "the clean-up did not finish within its deadline"
+    failure = clean_up.exception()
+    if failure is not None:
+        raise failure
+    return clean_up.result()
+
+
+async def _first_answer(leg: CallLeg, state: _CallState, grace: float) -> None:
+    """An INVITE with no response yet cannot be cancelled (§9.1): wait briefly for its
+    first response, so that a ringing call can be cancelled and an answered one ended."""
+    wait = leg.wait(grace)
+    while (response := await leg.receive(wait)) is not None:
+        if not _is_invite_response(state.invite, response):
+            continue
+        if response.status_code < 200:
+            state.provisional.append(response.status_code)
+            return
+        state.final = response
+        if response.status_code >= 300:
+            await leg.send(build_ack_non2xx(state.invite, response), "ACK")
+        else:
+            await _confirm(leg, state, response)
+        return
+
+
+async def _end_whatever_is_open(
+    leg: CallLeg, state: _CallState, grace: float, *, interrupted: bool = False
+) -> str | None:
+    """Last line of defence (errors, a signal): BYE an open dialog, CANCEL a ringing call
+    and see its final response ACKed (or, should a 2xx win the race, ACKed and BYEd)."""
     with contextlib.suppress(PeerGone, TimeoutError, OSError, SipError):
+        if interrupted and state.final is None and not state.provisional:
+            await _first_answer(leg, state, grace)
+            if state.final is not None and state.dialog is None:
+                return "a final response arrived during clean-up; it was ACKed"
         if state.dialog is not None and not state.bye_done:
             await _bye(leg, state, grace)
             return "an open dialog was ended with BYE during clean-up"

@@ -35,6 +35,7 @@ from probe.net.exchange import (
     exchange_over_datagram,
     exchange_over_stream,
 )
+from probe.net.interrupted import CallInterrupted, ProbeInterrupted
 from probe.pingstats import PingCounter
 from probe.sip import (
     Request,
@@ -173,8 +174,28 @@ async def _probe_stream(
         tls, call, counter = await _over_connection(
             uri, target, settings, connection, connected, clock_ms, so_far
         )
-    finally:
-        clean = await connection.close()
+    except asyncio.CancelledError as stop:
+        # The run is being stopped: the call (if any) was ended on the way out; what this
+        # probe saw goes up with the cancellation, for the partial report.
+        task = asyncio.current_task()
+        if task is not None:
+            # Answered by the ProbeInterrupted below. Until then the close's own deadline
+            # must read as a deadline: Python 3.11.2's asyncio.timeout turns an expiry in
+            # a task with a cancellation pending into a CancelledError.
+            task.uncancel()
+        try:
+            clean = await connection.close()
+        except asyncio.CancelledError:  # cancelled again: the connection is let go as is
+            connection.abort()
+            clean = False
+        call = stop.evidence if isinstance(stop, CallInterrupted) else None
+        partial = so_far.evidence or replace(evidence, connect=connected)
+        so_far.evidence = replace(partial, call=call, closed_cleanly=clean)
+        raise ProbeInterrupted(so_far.snapshot("interrupted") or so_far.evidence) from None
+    except BaseException:
+        await connection.close()
+        raise
+    clean = await connection.close()
     # One copy of the evidence per probe, however many phases it went through.
     evidence = replace(evidence, connect=connected, tls=tls, call=call, closed_cleanly=clean)
     return evidence if counter is None else _with_exchanges(evidence, counter)
@@ -190,7 +211,8 @@ async def _over_connection(
     so_far: ProbeSoFar,
 ) -> tuple[TlsEvidence | None, CallEvidence | None, PingCounter | None]:
     """TLS if the target wants it, then the test call or the OPTIONS probes: the TLS
-    evidence, the call's, and the count of the exchanges."""
+    evidence, the call's, and the count of the exchanges (what is known so far also
+    lands in `so_far`)."""
     tls = None
     if target.transport == "tls":
         tls = await start_tls(

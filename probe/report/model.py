@@ -6,7 +6,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from probe import __version__
-from probe.exit_codes import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGNAL_BASE
+from probe.exit_codes import (
+    EXIT_FAIL,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_SIGNAL_BASE,
+    signal_name,
+)
 from probe.findings import Finding, JsonValue, TargetResult, Verdict, overall_verdict, worst_verdict
 
 __all__ = ["SCHEMA", "Report", "TargetResult", "combine_reports", "exit_code"]
@@ -63,6 +69,8 @@ class Report:
             "counts": dict(sorted(self.status_counts().items())),
             "notes": list(self.notes),
         }
+        if self.interrupted:
+            head["interrupted_by"] = signal_name(self.stop_signal)
         if include_lists:
             head["targets"] = [result.to_dict() for result in self.results]
             head["findings"] = [finding.to_dict() for finding in self.findings]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from probe.exit_codes import signal_name
 from probe.findings import CheckId, JsonValue, Verdict
 from probe.report.model import Report
 
@@ -101,7 +102,11 @@ def nagios(report: Report) -> tuple[str, int]:
         label, checks = missing[0]
         text = f"{label}: not verified: {', '.join(checks)}"
     elif verdict is Verdict.INCOMPLETE:
-        text = "interrupted: the report is partial" if report.interrupted else "nothing verified"
+        text = (
+            f"interrupted by {signal_name(report.stop_signal)}: the report is partial"
+            if report.interrupted
+            else "nothing verified"
+        )
     elif warning:
         text = f"{warning[0].check} {warning[0].target}: {warning[0].summary}"
     else:

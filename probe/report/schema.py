@@ -67,6 +67,12 @@ class ReportModel(_Strict):
     )
     counts: dict[Status, int]
     notes: list[str]
+    interrupted_by: str | None = Field(
+        default=None,
+        description="Present when a signal stopped the run (SIGINT, SIGTERM or SIGHUP): "
+        "the report is partial, every call in progress was ended, and the exit code is "
+        "128 + the signal's number (docs/exit-codes.md).",
+    )
     targets: list[TargetModel]
     findings: list[FindingModel]
 

@@ -161,16 +161,29 @@ def test_rtt_thresholds_apply_to_the_average(rtt: float, status: Status, words: 
         assert finding.summary.startswith(words)
 
 
-def test_rtt_thresholds_apply_to_a_single_probe() -> None:
+def test_rtt_thresholds_apply_to_a_single_probe_when_given() -> None:
     request = options_request()
     slow = exchange(request, [response(request, 200, "OK")], sent_at=0.0, final_at=400.0)
-    finding = check_options(evidence(slow), ACCEPT_2XX)
+    given = PingThresholds(judge_single_rtt=True)
+    finding = check_options(evidence(slow), ACCEPT_2XX, given)
     assert finding is not None
     assert finding.status is Status.WARN
     assert finding.summary == "200 OK in 400.0 ms: RTT above --rtt-warn 300 ms"
-    relaxed = check_options(evidence(slow), ACCEPT_2XX, PingThresholds(rtt_warn_ms=450))
-    assert relaxed is not None
-    assert relaxed.status is Status.PASS
+    relaxed = PingThresholds(rtt_warn_ms=450, judge_single_rtt=True)
+    relaxed_finding = check_options(evidence(slow), ACCEPT_2XX, relaxed)
+    assert relaxed_finding is not None
+    assert relaxed_finding.status is Status.PASS
+
+
+def test_a_single_probe_is_not_judged_by_the_default_rtt_thresholds() -> None:
+    # One slow answer is no trend: a sweep on a busy prober must not warn by default.
+    request = options_request()
+    slow = exchange(request, [response(request, 200, "OK")], sent_at=0.0, final_at=900.0)
+    finding = check_options(evidence(slow), ACCEPT_2XX)
+    assert finding is not None
+    assert finding.status is Status.PASS
+    assert finding.summary == "200 OK in 900.0 ms"
+    assert "thresholds" not in finding.details
 
 
 def test_loss_thresholds_are_configurable() -> None:

@@ -149,31 +149,47 @@ def test_scenarios_lists_the_builtins() -> None:
 
 
 def test_ctrl_c_during_the_failover_check_places_no_call(
-    tmp_path: Path, lab: LabFiles, regions: dict[str, int], silent_listener: int
+    tmp_path: Path, lab: LabFiles, regions: dict[str, int]
 ) -> None:
     import signal
-    import time
+    import socket
 
-    scenario = tmp_path / "acme.toml"
-    text = SCENARIO.format(name=LAB_NAME, ca=lab.ca, a=regions["a"], b=silent_listener)
-    # Region b never answers the ClientHello: the failover check waits on it.
-    text = text.replace(f":{silent_listener}:127.0.0.2", f":{silent_listener}:127.0.0.1")
-    scenario.write_text(text.replace("timeout = 3.0", "timeout = 30.0"))
-    process = subprocess.Popen(
-        [*SIPPROBE, "check", str(scenario), "--format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
-    assert "interrupted: the report is partial" in err
+    from tests.signal_child import finish_sync, popen_sipprobe, wait_until_sync
+
+    with socket.socket() as listener:  # accepts the connection and never speaks
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.setblocking(False)
+        silent = int(listener.getsockname()[1])
+        scenario = tmp_path / "acme.toml"
+        text = SCENARIO.format(name=LAB_NAME, ca=lab.ca, a=regions["a"], b=silent)
+        # Region b never answers the ClientHello: the failover check waits on it.
+        text = text.replace(f":{silent}:127.0.0.2", f":{silent}:127.0.0.1")
+        scenario.write_text(text.replace("timeout = 3.0", "timeout = 30.0"))
+        process = popen_sipprobe("check", str(scenario), "--format", "json")
+        accepted: list[socket.socket] = []
+
+        def region_b_reached() -> bool:
+            try:
+                accepted.append(listener.accept()[0])
+            except BlockingIOError:
+                return False
+            return True
+
+        try:
+            wait_until_sync(region_b_reached, "the failover check connects to region b")
+            process.send_signal(signal.SIGINT)
+            returncode, out, err = finish_sync(process)
+        finally:
+            for connection in accepted:
+                connection.close()
+    assert returncode == 130, err
+    assert "interrupted by SIGINT: the report is partial" in err
     report = json.loads(out)
+    assert report["interrupted_by"] == "SIGINT"
     unplaced = [f for f in report["findings"] if f["check"] == "sip.invite"]
     assert [(f["status"], f["summary"]) for f in unplaced] == [
-        ("incomplete", "test call not placed: the run was interrupted")
+        ("incomplete", "test call not placed: the run was interrupted by SIGINT")
     ]
     assert report["verdict"] != "pass"
     checks = {finding["check"] for finding in report["findings"]}

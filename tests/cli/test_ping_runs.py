@@ -137,6 +137,19 @@ def test_help_states_the_defaults_the_checks_use() -> None:
         assert f"| `{option}` | {value:g} " in docs
 
 
+def test_a_single_probe_is_judged_by_rtt_only_when_a_threshold_is_given() -> None:
+    with responder("tcp") as (_server, port):
+        target = f"sip:127.0.0.1:{port};transport=tcp"
+        plain = run("options", target, "--format", "json")
+        strict = run("options", target, "--format", "json", "--rtt-warn", "0.001")
+    assert plain.returncode == 0, plain.stderr
+    assert options_finding(json.loads(plain.stdout))["status"] == "pass"
+    assert strict.returncode == 0, strict.stderr  # a warning exits 0
+    finding = options_finding(json.loads(strict.stdout))
+    assert finding["status"] == "warn"
+    assert "RTT above --rtt-warn 0.001 ms" in finding["summary"]
+
+
 # --- a line per reply -----------------------------------------------------------------
 
 

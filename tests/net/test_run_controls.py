@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from probe.app import OptionsRequest, prepare
 from probe.checks import OptionsPolicy
 from probe.evidence_io import dumps_evidence, loads_evidence
@@ -23,6 +25,7 @@ from probe.tls.trust import load_trust_anchors
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.scripted import response_bytes, scripted_server, tls_server_context
+from tests.signal_child import finish, start_sipprobe, wait_until
 
 NEVER = 3600.0
 
@@ -124,42 +127,52 @@ async def test_without_keep_partial_a_cancellation_propagates(lab: LabFiles) -> 
             raise AssertionError("the cancellation was swallowed")
 
 
-async def test_ctrl_c_prints_the_partial_report_and_exits_130(
-    lab: LabFiles, tmp_path: Path
+@pytest.mark.parametrize(
+    ("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
+async def test_a_signal_prints_the_partial_report_and_exits_128_plus_its_number(
+    lab: LabFiles, tmp_path: Path, stop: signal.Signals, code: int
 ) -> None:
     context = tls_server_context(lab.server, lab.server_key)
     saved = tmp_path / "evidence.json"
+    answered, asked = asyncio.Event(), asyncio.Event()
+
+    async def answer_and_say(request: Request, writer: asyncio.StreamWriter) -> None:
+        await answer_ok(request, writer)
+        answered.set()
+
+    async def hear_and_stay_silent(request: Request, writer: asyncio.StreamWriter) -> None:
+        asked.set()
+        await stay_silent(request, writer)
+
     async with (
-        scripted_server(answer_ok, context) as healthy,
-        scripted_server(stay_silent, context) as silent,
+        scripted_server(answer_and_say, context) as healthy,
+        scripted_server(hear_and_stay_silent, context) as silent,
     ):
         args = [uri(healthy), uri(silent), "--ca", str(lab.ca), "--format", "console,json"]
         args += ["--output", f"json={tmp_path / 'report.json'}", "--evidence-out", str(saved)]
         for pin in pins(healthy, silent):
             args += ["--resolve", pin]
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "probe",
-            "options",
-            *args,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        await asyncio.sleep(1.5)  # the healthy target is done; the silent one is waiting
-        process.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(process.communicate(), 20)
-    text, errors = out.decode(), err.decode()
-    assert process.returncode == 130, text + errors
+        # One target at a time, in list order: once the silent one has its OPTIONS, the
+        # healthy one is done.
+        process = await start_sipprobe("options", *args, "--concurrency", "1")
+        await wait_until(lambda: answered.is_set() and asked.is_set(), "both OPTIONS arrive")
+        process.send_signal(stop)
+        returncode, text, errors = await finish(process)
+    assert returncode == code, text + errors
     assert "Traceback" not in errors
-    assert "interrupted: the report is partial" in errors
-    assert "not finished: the run was interrupted" in text
-    assert "run interrupted (Ctrl-C): 1 of 2 targets finished" in text
+    assert f"interrupted by {stop.name}: the report is partial" in errors
+    assert f"not finished: the run was interrupted by {stop.name}" in text
+    assert f"run interrupted by {stop.name}: 1 of 2 targets finished" in text
     report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted_by"] == stop.name
     skipped = [f for f in report["findings"] if f["summary"].startswith("not finished")]
     assert [(f["check"], f["status"]) for f in skipped] == [("sip.options", "incomplete")]
     assert report["verdict"] == "incomplete"  # one target passed; the other was not done
-    assert loads_evidence(saved.read_text()).stopped == "interrupted"
+    evidence = loads_evidence(saved.read_text())
+    assert (evidence.stopped, evidence.stop_signal) == ("interrupted", stop)
+    if stop is not signal.SIGINT:
+        return
     # Judged again later, the saved run keeps its note but is no interrupted command.
     judged = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -174,7 +187,29 @@ async def test_ctrl_c_prints_the_partial_report_and_exits_130(
     )
     judged_out, _ = await asyncio.wait_for(judged.communicate(), 20)
     assert judged.returncode == 4, judged_out.decode()  # still incomplete
-    assert "run interrupted (Ctrl-C): 1 of 2 targets finished" in judged_out.decode()
+    assert "run interrupted by SIGINT: 1 of 2 targets finished" in judged_out.decode()
+
+
+async def test_sigterm_during_a_ping_run_writes_the_partial_report(lab: LabFiles) -> None:
+    answered = 0
+
+    async def answer_and_count(request: Request, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        await answer_ok(request, writer)
+        answered += 1
+
+    context = tls_server_context(lab.server, lab.server_key)
+    async with scripted_server(answer_and_count, context) as port:
+        args = [uri(port), "--ca", str(lab.ca), "--format", "json", "--resolve", *pins(port)]
+        process = await start_sipprobe("options", *args, "--count", "1000", "--interval", "0.05")
+        await wait_until(lambda: answered >= 3, "the first pings are answered")
+        process.send_signal(signal.SIGTERM)
+        returncode, out, errors = await finish(process)
+    assert returncode == 143, out + errors
+    report = json.loads(out)
+    assert report["interrupted_by"] == "SIGTERM"
+    assert report["verdict"] == "incomplete"
+    assert "run interrupted by SIGTERM: 0 of 1 targets finished" in report["notes"][-1]
 
 
 async def test_targets_sharing_an_address_are_probed_one_at_a_time(lab: LabFiles) -> None:

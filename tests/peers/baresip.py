@@ -32,7 +32,7 @@ module			srtp.so
 module_app		account.so
 module_app		menu.so
 """
-ACCOUNT = "<sip:bob@{host}>;answermode=auto;mediaenc=srtp-mand;regint=0\n"
+ACCOUNT = "<sip:bob@{host}>;answermode={answermode};mediaenc=srtp-mand;regint=0{extra}\n"
 
 
 @dataclass
@@ -68,8 +68,18 @@ def _free_pair(host: str) -> int:
 
 
 def start_baresip(
-    workdir: Path, chain: Path, key: Path, ca: Path, host: str = "127.0.0.1"
+    workdir: Path,
+    chain: Path,
+    key: Path,
+    ca: Path,
+    host: str = "127.0.0.1",
+    *,
+    answermode: str = "auto",
+    account_params: str = "",
+    sip_trace: bool = False,
 ) -> Baresip:
+    """`answermode` manual leaves calls ringing; `account_params` are added to the account
+    line (e.g. `;ptime=60`); `sip_trace` logs every SIP message it sends and receives."""
     binary = require_binary("baresip")
     workdir.mkdir(parents=True, exist_ok=True)
     certificate = workdir / "cert.pem"  # baresip wants the chain and the key in one file
@@ -79,11 +89,13 @@ def start_baresip(
     (workdir / "config").write_text(
         CONFIG.format(host=host, port=port, certificate=certificate, ca=ca)
     )
-    (workdir / "accounts").write_text(ACCOUNT.format(host=host))
+    (workdir / "accounts").write_text(
+        ACCOUNT.format(host=host, answermode=answermode, extra=account_params)
+    )
     log = workdir / "baresip.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [binary, "-f", str(workdir)],
+            [binary, "-f", str(workdir), *(["-s"] if sip_trace else [])],
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -11,11 +11,18 @@ from pathlib import Path
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+
+def under_ci(value: str | None) -> bool:
+    """Whether a `CI` environment value means a CI run: CI systems set it to `true`,
+    `1`, `yes` or other words; empty, `0`, `false` and `no` mean not."""
+    return (value or "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+IN_CI = under_ci(os.environ.get("CI"))
 
 
 def require_binary(name: str) -> str:
-    """Path of `name`; under CI=true a missing peer fails the test, elsewhere it skips."""
+    """Path of `name`; under CI a missing peer fails the test, elsewhere it skips."""
     path = shutil.which(name) or next(
         (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
     )

@@ -167,7 +167,7 @@ def test_nagios_ping_with_no_answer_has_an_undetermined_rta() -> None:
 
 
 def test_nagios_single_probe_rtt_carries_its_thresholds() -> None:
-    thresholds = PingThresholds(rtt_warn_ms=100, rtt_crit_ms=200)
+    thresholds = PingThresholds(rtt_warn_ms=100, rtt_crit_ms=200, judge_single_rtt=True)
     finding = check_options(evidence(answered(1, rtt=1.5)), AcceptedCodes(), thresholds)
     assert finding is not None
     line, code = nagios(_ping_report(finding))

@@ -71,6 +71,14 @@ def test_an_empty_or_interrupted_report_never_passes() -> None:
     assert exit_code(interrupted) == 130
     assert exit_code(dataclasses.replace(interrupted, stop_signal=15)) == 143
     assert nagios(interrupted)[1] == 3  # UNKNOWN, never OK
+    hung_up = dataclasses.replace(interrupted, stop_signal=1)
+    assert exit_code(hung_up) == 129
+    assert nagios(hung_up) == (
+        "SIPPROBE UNKNOWN - interrupted by SIGHUP: the report is partial",
+        3,
+    )
+    assert hung_up.to_dict()["interrupted_by"] == "SIGHUP"
+    assert "interrupted_by" not in passed.to_dict()  # only a stopped run has one
 
 
 def test_exit_codes_follow_the_verdict() -> None:
