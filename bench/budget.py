@@ -67,11 +67,11 @@ def _sweep_evidence(bench: Bench, n: int) -> tuple[Path, list[str]]:
 
 def _work_per_target(bench: Bench, evidence_path: Path, uris: list[str]) -> dict[str, float]:
     """Milliseconds per target of judging, strict parsing and the JSON report, in process."""
-    from probe.app import OptionsRequest, prepare
-    from probe.checks import forget_cached
-    from probe.evidence_io import load_evidence
-    from probe.judging import judge_run
+    from probe.evidence.file import load_evidence
+    from probe.judge.checks import forget_cached
+    from probe.judge.judging import judge_run
     from probe.report.json import write_json
+    from probe.run.commands import OptionsRequest, prepare
     from probe.sip import DEFAULT_LIMITS, parse_message
     from probe.sip.message import remember_framed
 

@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from probe.checks import OptionsPolicy
-from probe.evidence_io.model import RunEvidence
+from probe.evidence.run import RunEvidence
+from probe.judge.checks import OptionsPolicy
 from probe.locate.pins import parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.console import render_console
 from probe.report.model import Report
-from probe.runner import collect_run
+from probe.run.collect import collect_run
 from probe.serve import Responder, ResponderConfig
 from probe.sip import parse_uri
 from probe.tls.lab import write_lab
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--failing", type=int, default=20, help="targets refused, of --targets")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    from probe.judging import judge_run
+    from probe.judge.judging import judge_run
 
     with tempfile.TemporaryDirectory() as scratch:
         run, policy = asyncio.run(_collect(Path(scratch)))

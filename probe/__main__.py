@@ -16,7 +16,7 @@ def main() -> NoReturn:
 
         sys.stdout.write(f"sipprobe {__version__}\n")
         sys.exit(0)
-    from probe.cli import main as cli_main
+    from probe.cli.commands import main as cli_main
 
     cli_main()
 

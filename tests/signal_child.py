@@ -2,7 +2,7 @@
 
 A test suite started with SIGINT ignored (under `nohup`, as a shell's background job)
 passes that to its children, and sipprobe deliberately keeps a signal ignored when it was
-ignored at start (probe.run_signals): the child is therefore started with every stop
+ignored at start (probe.cli.signals): the child is therefore started with every stop
 signal back at its default. Signals are sent once the test has seen the child reach the
 state it is about (`wait_until`), never after a fixed sleep.
 """

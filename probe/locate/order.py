@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from probe.evidence import Transport
+from probe.evidence.model import Transport
 
 from .records import NaptrRecord, SrvRecord
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from probe.evidence import DEFAULT_PORTS, Transport
+from probe.evidence.model import DEFAULT_PORTS, Transport
 from probe.locate.pins import Pin, find_pin
 from probe.sip.errors import SipParseError
 from probe.sip.uri import SipUri, parse_host

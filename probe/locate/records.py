@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from probe.evidence import Transport
+from probe.evidence.model import Transport
 
 __all__ = [
     "AnswerSource",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from probe.evidence import CallEvidence, CallTeardown, MediaEvidence
+from probe.evidence.model import CallEvidence, CallTeardown, MediaEvidence
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
 from probe.net.interrupted import CallInterrupted

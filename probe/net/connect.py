@@ -13,7 +13,7 @@ import ssl
 import sys
 from dataclasses import dataclass, field
 
-from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
+from probe.evidence.model import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.tls.capture import presented_chain_der
 from probe.tls.context import TlsClientConfig, capture_contexts
 

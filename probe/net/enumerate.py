@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import warnings
 
-from probe.evidence import HandshakeAttempt, TlsEnumeration
+from probe.evidence.model import HandshakeAttempt, TlsEnumeration
 from probe.net.connect import classify_tls_error, open_tcp
 from probe.tls.context import TLS_VERSIONS, TlsVersionName
 from probe.tls.suites import TLS12_SUITES

@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable
 from typing import cast
 
-from probe.evidence import ExchangeOutcome, Received, SipExchange
+from probe.evidence.model import ExchangeOutcome, Received, SipExchange
 from probe.net.connect import StreamConnection, alert_text
 from probe.net.deadlines import Deadlines
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text

@@ -4,14 +4,14 @@ When a run is stopped (a signal, `--max-time`), its probes are cancelled. A prob
 was midway still ends what it started (a call gets its CANCEL or BYE, probe.net.call) and
 then raises one of these instead of the bare cancellation: they are cancellations all the
 same (asyncio and task groups treat them so), and the runner reads the partial evidence
-from them for the report (probe.runner).
+from them for the report (probe.run.collect).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from probe.evidence import CallEvidence, ProbeEvidence
+from probe.evidence.model import CallEvidence, ProbeEvidence
 
 __all__ = ["CallInterrupted", "ProbeInterrupted"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from probe.evidence import WireEvent
+from probe.evidence.model import WireEvent
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait

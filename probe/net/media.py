@@ -16,7 +16,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from probe.evidence import MediaEvidence
+from probe.evidence.model import MediaEvidence
 from probe.sdp import Crypto, SdpError, SessionDescription
 
 # RFC 3711 / pylibsrtp profile names for the SDES suites libsrtp implements.

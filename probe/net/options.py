@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from probe import __version__, progress
-from probe.evidence import (
+from probe import __version__
+from probe.evidence.model import (
     CallEvidence,
     ConnectEvidence,
     ExchangeOutcome,
@@ -36,7 +36,8 @@ from probe.net.exchange import (
     exchange_over_stream,
 )
 from probe.net.interrupted import CallInterrupted, ProbeInterrupted
-from probe.pingstats import PingCounter
+from probe.net.pingstats import PingCounter
+from probe.run import progress
 from probe.sip import (
     Request,
     SipUri,

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from probe.findings import CheckId, Finding, JsonValue, Status, Verdict
+from probe.judge.findings import CheckId, Finding, JsonValue, Status, Verdict
 from probe.report.model import Report, TargetResult
 
 _STYLE = {

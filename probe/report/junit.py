@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 
-from probe.findings import Finding, Status
+from probe.judge.findings import Finding, Status
 from probe.report.model import Report
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from probe.exit_codes import signal_name
-from probe.findings import CheckId, JsonValue, Verdict
+from probe.judge.findings import CheckId, JsonValue, Verdict
+from probe.report.exit_codes import signal_name
 from probe.report.model import Report
 
 FORMATS = ("console", "json", "junit", "nagios")

@@ -1,7 +1,7 @@
 """Declarative trunk checks: scenario files in TOML, validated with pydantic v2.
 
     scenario = load("builtin:teams-direct-routing")   # or load_scenario(Path("acme.toml"))
-    requests = scenario.to_requests()                   # probe.app requests for the runner
+    requests = scenario.to_requests()                   # probe.run.commands requests for the runner
     findings = judge_scenario(scenario, report_findings)  # + scenario.* and policy.* findings
 
 The schema, key by key, is in scenarios/README.md.

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from probe.findings import CheckId, Finding, JsonValue, Status
+from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.scenario.model import Scenario
 from probe.scenario.profiles import TRUNK, judge_profile
 

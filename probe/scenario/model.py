@@ -223,7 +223,7 @@ class Options(_Section):
     @field_validator("accept")
     @classmethod
     def _accept(cls, value: str) -> str:
-        from probe.checks.options import AcceptError, parse_accept
+        from probe.judge.checks.options import AcceptError, parse_accept
 
         try:
             parse_accept(value)
@@ -347,8 +347,8 @@ class Scenario(_Section):
 
     def provider_order(self) -> list[int]:
         """Endpoint positions in the order the provider tries them (SRV: as listed)."""
-        from probe.checks.failover import Endpoint as OrderEndpoint
-        from probe.checks.failover import OrderMode, provider_order
+        from probe.judge.checks.failover import Endpoint as OrderEndpoint
+        from probe.judge.checks.failover import OrderMode, provider_order
 
         mode: OrderMode = "priority" if self.order_mode == "priority" else "list"
         entries = [

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from probe.findings import CheckId, Finding, JsonValue, Status
+from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.scenario.model import Scenario
 
 TRUNK = "trunk"

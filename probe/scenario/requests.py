@@ -1,9 +1,9 @@
-"""A scenario → the command-line requests of `probe.app` that the runner executes.
+"""A scenario → the command-line requests of `probe.run.commands` that the runner executes.
 
 The scenario only fills in what a user would otherwise type: `OptionsRequest` (every
 endpoint, with the TLS, OPTIONS and run settings), `FailoverRequest` (the same endpoints
 with their priorities, weights and order mode), and, when `[invite]` is present and names
-a real destination, an `InviteRequest` through one endpoint. `probe.app` still validates
+a real destination, an `InviteRequest` through one endpoint. `probe.run.commands` still validates
 all of it before any connection is opened.
 
 `sipprobe check` takes every connection option the other commands take; one given on the
@@ -18,8 +18,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from probe.app import FailoverRequest, OptionsRequest
-from probe.app_invite import InviteRequest
+from probe.run.commands import FailoverRequest, OptionsRequest
+from probe.run.invite import InviteRequest
 from probe.scenario.model import ENV_CREDENTIALS, Scenario
 
 _PROVIDER_NAMES = {
@@ -116,7 +116,7 @@ def invite_request(scenario: Scenario, common: OptionsRequest) -> InviteRequest 
         offer=invite.offer,
         suites=tuple(invite.suites),
         hangup=invite.hangup,
-        # `env`: probe.app reads SIPPROBE_AUTH_USER / SIPPROBE_AUTH_PASSWORD itself.
+        # `env`: probe.run.commands reads SIPPROBE_AUTH_USER / SIPPROBE_AUTH_PASSWORD itself.
         auth_file=None if invite.credentials == ENV_CREDENTIALS else Path(invite.credentials),
         auth_source="credentials file",
         answer_timeout=invite.answer_timeout,

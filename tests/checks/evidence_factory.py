@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe.evidence import (
+from probe.evidence.model import (
     ConnectEvidence,
     ExchangeOutcome,
     ProbeEvidence,

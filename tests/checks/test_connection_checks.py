@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from probe.checks import OptionsPolicy, judge_options
-from probe.checks.connection import check_connect, check_handshake
-from probe.evidence import ConnectEvidence, TlsEvidence
-from probe.findings import Status
+from probe.evidence.model import ConnectEvidence, TlsEvidence
+from probe.judge.checks import OptionsPolicy, judge_options
+from probe.judge.checks.connection import check_connect, check_handshake
+from probe.judge.findings import Status
 from tests.checks.evidence_factory import TARGET, evidence
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)

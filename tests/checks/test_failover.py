@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from probe.checks.failover import (
+from probe.evidence.model import Target
+from probe.judge.checks.failover import (
     Endpoint,
     OrderedTarget,
     judge_failover,
     provider_order,
     weight_shares,
 )
-from probe.evidence import Target
-from probe.findings import Finding, Status, TargetResult
+from probe.judge.findings import Finding, Status, TargetResult
 
 
 def target_result(

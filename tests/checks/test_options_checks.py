@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.checks.options import (
+from probe.judge.checks.options import (
     AcceptedCodes,
     AcceptError,
     PingThresholds,
@@ -12,7 +12,7 @@ from probe.checks.options import (
     check_response,
     parse_accept,
 )
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.sip import build_response
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 
@@ -178,7 +178,7 @@ def test_ping_mode_with_an_error_answer_fails() -> None:
 
 
 def test_sdp_in_the_options_answer_is_summarised_not_judged() -> None:
-    from probe.checks.options import check_answer_sdp
+    from probe.judge.checks.options import check_answer_sdp
 
     request = options_request()
     sdp = (

@@ -8,16 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-from probe.checks.options import (
+from probe.evidence.model import PingEnd, ProbeEvidence, SipExchange
+from probe.judge.checks.options import (
     AcceptedCodes,
     PingThresholds,
     ThresholdError,
     check_options,
     parse_icmp_pair,
 )
-from probe.evidence import PingEnd, ProbeEvidence, SipExchange
-from probe.findings import Status
-from probe.pingstats import (
+from probe.judge.findings import Status
+from probe.net.pingstats import (
     SAMPLE_FAILURES,
     SAMPLE_HEAD,
     SAMPLE_TAIL,

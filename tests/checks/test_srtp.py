@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe.checks.srtp import check_options_sdp, check_sdes_transport, check_srtp
-from probe.findings import CheckId, Finding, Status
+from probe.judge.checks.srtp import check_options_sdp, check_sdes_transport, check_srtp
+from probe.judge.findings import CheckId, Finding, Status
 from probe.sdp import Fingerprint, SessionDescription, build_offer
 from tests.sdp.samples import KEY28, KEY30, KEY30_B, KEY46, SHA256_FP, TEAMS_OFFER, crlf
 

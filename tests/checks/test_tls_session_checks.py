@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from probe.checks.tls_session import (
+from probe.evidence.model import HandshakeAttempt, TlsEnumeration, TlsEvidence
+from probe.judge.checks.tls_session import (
     check_ciphers,
     check_client_cert,
     check_version,
     check_versions,
 )
-from probe.evidence import HandshakeAttempt, TlsEnumeration, TlsEvidence
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.tls.suites import TLS12_SUITES, Grade, grade_suite
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 

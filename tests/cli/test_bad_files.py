@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 
-from probe.cli import cli
+from probe.cli.commands import cli
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 
@@ -391,7 +391,7 @@ def test_an_unreadable_client_key_says_permission_denied(files: Files) -> None:
 
 
 def test_the_installed_command_refuses_a_bad_file_the_same_way(files: Files) -> None:
-    """Through the real entry point (probe.cli:main), not click's runner."""
+    """Through the real entry point (probe.cli.commands:main), not click's runner."""
     path = files.write("trunk.toml", '[trunk\nname = "x"\n')
     result = subprocess.run(
         [sys.executable, "-m", "probe", "check", str(path)],

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from probe import __version__
-from probe.cli import cli
+from probe.cli.commands import cli
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.peers.kamailio import Kamailio
@@ -155,13 +155,13 @@ def test_demo_prints_a_real_report() -> None:
 def test_internal_error_exits_3_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import probe.app
-    from probe.cli import main
+    import probe.run.commands
+    from probe.cli.commands import main
 
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(probe.app, "run_options_command", explode)
+    monkeypatch.setattr(probe.run.commands, "run_options_command", explode)
     with pytest.raises(SystemExit) as exit_info:
         main(["options", "sip:127.0.0.1"])
     assert exit_info.value.code == 3
@@ -274,7 +274,7 @@ def test_encrypted_client_key_is_a_usage_error_not_a_prompt(tmp_path: Path, lab:
 def test_demo_expectations_catch_a_wrong_shape() -> None:
     from dataclasses import replace
 
-    from probe.demo import demo_as_designed, run_demo
+    from probe.run.demo import demo_as_designed, run_demo
 
     report = run_demo()
     assert demo_as_designed(report) == []

@@ -8,7 +8,7 @@ import sys
 from click.testing import CliRunner
 
 from probe import __version__
-from probe.cli import cli
+from probe.cli.commands import cli
 
 
 def test_fast_version_matches_the_cli_version() -> None:
@@ -16,7 +16,8 @@ def test_fast_version_matches_the_cli_version() -> None:
         "import sys; sys.argv = ['sipprobe', '--version']\n"
         "from probe.__main__ import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m in ('click', 'asyncio', 'ssl', 'probe.cli')))"
+        "print(sorted(m for m in sys.modules"
+        " if m in ('click', 'asyncio', 'ssl', 'probe.cli.commands')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True

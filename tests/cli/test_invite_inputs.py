@@ -12,10 +12,10 @@ from typing import NoReturn
 import pytest
 from click.testing import CliRunner
 
-from probe.app import OptionsRequest
-from probe.app_invite import InviteRequest, callee_uri, sdes_suites
-from probe.cli import cli
+from probe.cli.commands import cli
 from probe.net.media import MEDIA_SUITES
+from probe.run.commands import OptionsRequest
+from probe.run.invite import InviteRequest, callee_uri, sdes_suites
 from probe.sdp import SUITE_KEY_BYTES
 from probe.sip import Request, StreamFramer, build_response, parse_uri
 

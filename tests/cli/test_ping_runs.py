@@ -22,9 +22,9 @@ from typing import Any
 import click
 import pytest
 
-from probe.checks.options import PingThresholds
-from probe.cli import cli
-from probe.pingstats import SAMPLE_FAILURES, SAMPLE_HEAD, SAMPLE_TAIL
+from probe.cli.commands import cli
+from probe.judge.checks.options import PingThresholds
+from probe.net.pingstats import SAMPLE_FAILURES, SAMPLE_HEAD, SAMPLE_TAIL
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 

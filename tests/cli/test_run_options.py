@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from probe.cli import cli
+from probe.cli.commands import cli
 
 TARGET = "sip:127.0.0.1:9;transport=tls"  # never contacted: every case is refused first
 

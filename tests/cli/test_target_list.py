@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from probe.cli import cli
-from probe.locating import TargetError, check_target_uri
+from probe.cli.commands import cli
+from probe.cli.target_list import TargetListError, parse_target_list
+from probe.run.locating import TargetError, check_target_uri
 from probe.sip import SipError, parse_uri
-from probe.target_list import TargetListError, parse_target_list
 
 SOURCE = "endpoints.txt"
 

@@ -12,8 +12,16 @@ from dataclasses import replace
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from probe.checks.failover import Endpoint
-from probe.evidence import (
+from probe.evidence.file import (
+    CallPlan,
+    FailoverEvidence,
+    Placement,
+    ProbedTarget,
+    ProbedUri,
+    RunEvidence,
+    RunSettings,
+)
+from probe.evidence.model import (
     CallEvidence,
     ConnectEvidence,
     HandshakeAttempt,
@@ -24,15 +32,7 @@ from probe.evidence import (
     TlsEvidence,
     WireEvent,
 )
-from probe.evidence_io import (
-    CallPlan,
-    FailoverEvidence,
-    Placement,
-    ProbedTarget,
-    ProbedUri,
-    RunEvidence,
-    RunSettings,
-)
+from probe.judge.checks.failover import Endpoint
 from probe.locate.records import (
     DnsAnswer,
     DnsQuery,

@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from probe.checks import OptionsPolicy
-from probe.cli import cli
-from probe.diff import Change, diff_document, diff_runs
-from probe.evidence import ProbeEvidence
-from probe.evidence_io import ProbedTarget, RunEvidence, write_evidence
+from probe.cli.commands import cli
+from probe.evidence.file import ProbedTarget, RunEvidence, write_evidence
+from probe.evidence.model import ProbeEvidence
+from probe.judge.checks import OptionsPolicy
+from probe.judge.diff import Change, diff_document, diff_runs
 from probe.tls.trust import TrustAnchors
 from tests.checks.evidence_factory import exchange, options_request, response
 from tests.evidence import sample
@@ -237,7 +237,7 @@ def test_each_run_is_judged_with_its_own_anchors() -> None:
 
 
 def test_a_change_of_trust_anchors_is_named() -> None:
-    from probe.evidence_io import TrustRecord
+    from probe.evidence.file import TrustRecord
 
     lab_record = TrustRecord("path", "file lab/ca.pem (1 certificate)", pem="PEM A")
     system = TrustRecord("system", "system store /etc/ssl/certs/ca-certificates.crt")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from probe.checks import OptionsPolicy
-from probe.evidence_io import RunEvidence
-from probe.findings import Finding, Status, TargetResult
-from probe.judging import TargetJudge, judge_run
+from probe.evidence.file import RunEvidence
+from probe.judge.checks import OptionsPolicy
+from probe.judge.findings import Finding, Status, TargetResult
+from probe.judge.judging import TargetJudge, judge_run
 from probe.report.json import render_json
 from probe.tls.trust import TrustAnchors
 from tests.checks.evidence_factory import TARGET

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from probe.app import JudgeRequest, OptionsRequest, run_judge_command
-from probe.app_invite import InviteRequest, run_invite_command
+from probe.run.commands import JudgeRequest, OptionsRequest, run_judge_command
+from probe.run.invite import InviteRequest, run_invite_command
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from probe.cli import cli
+from probe.cli.commands import cli
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 

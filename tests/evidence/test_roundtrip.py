@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from probe.checks import OptionsPolicy, judge_options
-from probe.evidence_io import (
+from probe.evidence.file import (
     EvidenceError,
     RunEvidence,
     dumps_evidence,
@@ -25,9 +24,10 @@ from probe.evidence_io import (
     redact_run,
     write_evidence,
 )
-from probe.evidence_io.redact import mask_credentials, mask_keys
-from probe.findings import CheckId, Status
-from probe.runner import judge_run
+from probe.evidence.redact import mask_credentials, mask_keys
+from probe.judge.checks import OptionsPolicy, judge_options
+from probe.judge.findings import CheckId, Status
+from probe.run.collect import judge_run
 from probe.sdp import parse_sdp
 from probe.tls.trust import TrustAnchors
 from tests.evidence import sample

@@ -12,9 +12,9 @@ from typing import Any
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from probe.cli import cli
-from probe.evidence_io import RunEvidence, TrustRecord, dumps_evidence, loads_evidence
-from probe.evidence_io.trust import anchors_from_record, record_trust
+from probe.cli.commands import cli
+from probe.evidence.file import RunEvidence, TrustRecord, dumps_evidence, loads_evidence
+from probe.evidence.trust import anchors_from_record, record_trust
 from probe.tls.lab import LabFiles
 from probe.tls.trust import TrustAnchors, load_trust_anchors
 from tests.conftest import LAB_NAME

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.net.deadlines import Deadlines
 from probe.sip import Request
 from tests.hostile.cases import FAST

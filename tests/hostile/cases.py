@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.net.deadlines import Deadlines
 from tests.hostile.server import (
     ALERTS,

@@ -6,9 +6,9 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from probe.checks import OptionsPolicy, judge_options
-from probe.evidence import ProbeEvidence, Target, Transport
-from probe.findings import Finding
+from probe.evidence.model import ProbeEvidence, Target, Transport
+from probe.judge.checks import OptionsPolicy, judge_options
+from probe.judge.findings import Finding
 from probe.net.call import CallSettings
 from probe.net.deadlines import Deadlines
 from probe.net.options import ProbeSettings, collect_options

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.net.call import CallSettings
 from probe.sip import parse_uri
 from probe.tls.lab import LabFiles

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.tls.lab import LabFiles
 from tests.hostile.cases import CASES, Case
 from tests.hostile.probing import probe_hostile

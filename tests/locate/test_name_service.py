@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from probe.evidence_io.codec import decode, encode
+from probe.evidence.codec import decode, encode
 from probe.locate import DnsAnswer, DnsQuery, LocateResult, format_plan, locate
 from probe.locate.name_service import (
     AddressLookup,

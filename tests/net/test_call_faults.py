@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from probe.checks import OptionsPolicy, judge_options
-from probe.evidence import ProbeEvidence, Target
-from probe.findings import Finding, Status
+from probe.evidence.model import ProbeEvidence, Target
+from probe.judge.checks import OptionsPolicy, judge_options
+from probe.judge.findings import Finding, Status
 from probe.net.call import CallSettings
 from probe.net.options import ProbeSettings, collect_options
 from probe.sip import Request, build_response, parse_uri

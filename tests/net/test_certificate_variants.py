@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from probe.app import OptionsRequest, run_options_command
-from probe.findings import Finding, Status
+from probe.judge.findings import Finding, Status
 from probe.report.model import Report
+from probe.run.commands import OptionsRequest, run_options_command
 from probe.tls.lab import VARIANT_NAMES, LabFiles, write_lab
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from probe.app import FailoverRequest, OptionsRequest, run_failover_command
-from probe.findings import Finding, Status
+from probe.judge.findings import Finding, Status
 from probe.report.model import Report
+from probe.run.commands import FailoverRequest, OptionsRequest, run_failover_command
 from probe.tls.pki import Issued, generate_key, make_leaf, make_root_ca
 from tests.helpers import no_usage_error
 from tests.peers.dnsmasq import Dnsmasq, Host, Naptr, Srv, start_dnsmasq

@@ -10,12 +10,12 @@ import datetime as dt
 
 import pytest
 
-from probe.checks import OptionsPolicy
-from probe.evidence import ProbeEvidence, Target
-from probe.evidence_io.codec import decode, encode
-from probe.evidence_io.model import ProbedTarget
-from probe.findings import CheckId, Finding, Status, Verdict
-from probe.judging import judge_target
+from probe.evidence.codec import decode, encode
+from probe.evidence.model import ProbeEvidence, Target
+from probe.evidence.run import ProbedTarget
+from probe.judge.checks import OptionsPolicy
+from probe.judge.findings import CheckId, Finding, Status, Verdict
+from probe.judge.judging import judge_target
 from probe.locate import LocateResult
 from probe.net.call import CallSettings
 from probe.net.interrupted import ProbeInterrupted

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from probe.app import OptionsRequest
-from probe.app_invite import InviteRequest, run_invite_command
-from probe.findings import Finding, Status
+from probe.judge.findings import Finding, Status
 from probe.report.model import Report
+from probe.run.commands import OptionsRequest
+from probe.run.invite import InviteRequest, run_invite_command
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import Refused, no_usage_error, refuse

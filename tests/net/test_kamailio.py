@@ -7,9 +7,14 @@ from typing import Any
 
 import pytest
 
-from probe.app import FailoverRequest, OptionsRequest, run_failover_command, run_options_command
-from probe.findings import Status
+from probe.judge.findings import Status
 from probe.report.model import Report
+from probe.run.commands import (
+    FailoverRequest,
+    OptionsRequest,
+    run_failover_command,
+    run_options_command,
+)
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.evidence_io import load_evidence
+from probe.evidence.file import load_evidence
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio

@@ -6,12 +6,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from probe.checks import OptionsPolicy
-from probe.evidence_io import write_evidence
-from probe.judging import judge_run
+from probe.evidence.file import write_evidence
+from probe.judge.checks import OptionsPolicy
+from probe.judge.judging import judge_run
 from probe.net.options import ProbeSettings
 from probe.report.json import render_json
-from probe.runner import collect_run
+from probe.run.collect import collect_run
 from probe.sip import parse_uri
 
 SECRET = "hunter2-secret"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from probe.app import OptionsRequest, prepare
-from probe.evidence import ExchangeOutcome, ProbeEvidence, Received, SipExchange, Target
-from probe.findings import CheckId
-from probe.redirects import redirect_contacts
-from probe.runner import collect_run, judge_run
+from probe.evidence.model import ExchangeOutcome, ProbeEvidence, Received, SipExchange, Target
+from probe.judge.findings import CheckId
+from probe.run.collect import collect_run, judge_run
+from probe.run.commands import OptionsRequest, prepare
+from probe.run.redirects import redirect_contacts
 from probe.sip import Request, build_options, build_response, parse_uri
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from probe.app import OptionsRequest, prepare
-from probe.checks import OptionsPolicy
-from probe.evidence_io import dumps_evidence, loads_evidence
-from probe.findings import CheckId, Status, Verdict
+from probe.evidence.file import dumps_evidence, loads_evidence
+from probe.judge.checks import OptionsPolicy
+from probe.judge.findings import CheckId, Status, Verdict
 from probe.report.model import exit_code
-from probe.runner import RunControls, collect_run, judge_run
+from probe.run.collect import RunControls, collect_run, judge_run
+from probe.run.commands import OptionsRequest, prepare
 from probe.sip import Request
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
@@ -285,9 +285,9 @@ async def test_requests_carry_an_identifying_user_agent(lab: LabFiles) -> None:
 
 
 async def test_a_failover_cut_short_leaves_the_trunk_unjudged(lab: LabFiles) -> None:
-    from probe.app import FailoverRequest, build_endpoints
-    from probe.checks.policy import FailoverPolicy
-    from probe.runner import collect_failover_run
+    from probe.judge.checks.policy import FailoverPolicy
+    from probe.run.collect import collect_failover_run
+    from probe.run.commands import FailoverRequest, build_endpoints
 
     context = tls_server_context(lab.server, lab.server_key)
     async with (

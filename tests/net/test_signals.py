@@ -1,4 +1,4 @@
-"""Signals while a command runs (probe.run_signals): a second signal exits at once, a
+"""Signals while a command runs (probe.cli.signals): a second signal exits at once, a
 signal ignored at start stays ignored, the handlers before the run come back after it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from probe.run_signals import STOP_SIGNALS, stop_on_signals
+from probe.cli.signals import STOP_SIGNALS, stop_on_signals
 from probe.sip import Request
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from probe.checks import OptionsPolicy, judge_options
-from probe.evidence import Target
-from probe.findings import Finding, Status
+from probe.evidence.model import Target
+from probe.judge.checks import OptionsPolicy, judge_options
+from probe.judge.findings import Finding, Status
 from probe.locate.pins import Pin
 from probe.net.options import ProbeSettings, collect_options
 from probe.sip import Request, parse_uri

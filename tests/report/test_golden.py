@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.findings import Finding, Status
+from probe.judge.findings import Finding, Status
 from probe.report.console import render_console
 from probe.report.junit import render_junit
 from probe.report.model import Report, TargetResult

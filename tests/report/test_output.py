@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from probe.checks.options import AcceptedCodes, PingThresholds, check_options
-from probe.cli import cli
-from probe.findings import Finding, Status
+from probe.cli.commands import cli
+from probe.judge.checks.options import AcceptedCodes, PingThresholds, check_options
+from probe.judge.findings import Finding, Status
 from probe.report.console import render_console
 from probe.report.model import Report, TargetResult
 from probe.report.output import OutputError, nagios, plan_outputs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probe import progress
+from probe.run import progress
 
 
 class Recorder:

@@ -6,7 +6,7 @@ import dataclasses
 import io
 import json
 
-from probe.findings import Finding, Status, Verdict, overall_verdict
+from probe.judge.findings import Finding, Status, Verdict, overall_verdict
 from probe.report.console import detail_lines, render_console
 from probe.report.json import render_json
 from probe.report.junit import render_junit

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe.findings import CheckId, Finding, Status
+from probe.judge.findings import CheckId, Finding, Status
 from probe.scenario import judge_expectations, judge_scenario, load_builtin
 from tests.scenario.helpers import load_text, two_endpoints
 

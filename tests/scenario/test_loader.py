@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import pytest
 
-from probe.app import prepare
+from probe.run.commands import prepare
 from probe.scenario import (
     ScenarioError,
     builtin_source,
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def refuse(message: str) -> NoReturn:
-    raise AssertionError(f"probe.app refused the scenario's request: {message}")
+    raise AssertionError(f"probe.run.commands refused the scenario's request: {message}")
 
 
 def test_list_builtins() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from probe.findings import CheckId, Finding, Status
+from probe.judge.findings import CheckId, Finding, Status
 from probe.scenario import Scenario, judge_profile, load_builtin
 from tests.scenario.helpers import load_text
 

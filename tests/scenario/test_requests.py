@@ -1,11 +1,11 @@
-"""A scenario → the probe.app requests the runner executes."""
+"""A scenario → the probe.run.commands requests the runner executes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from probe.app import FailoverRequest, OptionsRequest
-from probe.app_invite import InviteRequest
+from probe.run.commands import FailoverRequest, OptionsRequest
+from probe.run.invite import InviteRequest
 from probe.scenario import build_requests, load_builtin
 from tests.scenario.helpers import load_text, two_endpoints
 
@@ -134,8 +134,8 @@ def test_invite_via_and_env_credentials() -> None:
     invite = load_text(text).to_requests().invite
     assert invite is not None
     assert invite.common.targets == ("sip:b.example.net:5061;transport=tls",)
-    assert invite.auth_file is None  # probe.app reads SIPPROBE_AUTH_USER/PASSWORD
-    assert invite.suites == ()  # probe.app's default suites
+    assert invite.auth_file is None  # probe.run.commands reads SIPPROBE_AUTH_USER/PASSWORD
+    assert invite.suites == ()  # probe.run.commands's default suites
 
 
 def test_srv_mode_is_list_order_over_the_uris() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from probe.evidence import ProbeEvidence, Target, Transport
+from probe.evidence.model import ProbeEvidence, Target, Transport
 from probe.net.call import CallSettings
 from probe.net.options import ProbeSettings, collect_options
 from probe.serve import Responder, ResponderConfig

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from probe.checks.srtp import check_srtp
-from probe.evidence import CallEvidence, ProbeEvidence, Transport
-from probe.findings import Finding, Status
+from probe.evidence.model import CallEvidence, ProbeEvidence, Transport
+from probe.judge.checks.srtp import check_srtp
+from probe.judge.findings import Finding, Status
 from probe.sdp import SUITE_KEY_BYTES, parse_sdp
 from probe.sip import Response, parse_message
 from tests.serve.conftest import StartResponder, probe

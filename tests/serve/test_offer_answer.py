@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-from probe.checks.srtp import check_srtp
-from probe.findings import Status
+from probe.judge.checks.srtp import check_srtp
+from probe.judge.findings import Status
 from probe.sdp import SUITE_KEY_BYTES, SessionDescription, build_offer, parse_sdp
 from probe.serve.offer_answer import (
     AnswerPlan,

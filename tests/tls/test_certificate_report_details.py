@@ -9,10 +9,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from probe.checks.certificate import judge_certificates
-from probe.checks.policy import TlsPolicy
-from probe.evidence import ProbeEvidence, TlsEvidence
-from probe.findings import CheckId, Finding
+from probe.evidence.model import ProbeEvidence, TlsEvidence
+from probe.judge.checks.certificate import judge_certificates
+from probe.judge.checks.policy import TlsPolicy
+from probe.judge.findings import CheckId, Finding
 from probe.report.console import render_console
 from probe.report.model import Report, TargetResult
 from probe.tls import pki

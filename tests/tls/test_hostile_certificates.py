@@ -14,10 +14,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from probe.checks.certificate import judge_certificates, load_presented
-from probe.checks.policy import TlsPolicy
-from probe.evidence import ProbeEvidence, TlsEvidence
-from probe.findings import CheckId, Finding, Status
+from probe.evidence.model import ProbeEvidence, TlsEvidence
+from probe.judge.checks.certificate import judge_certificates, load_presented
+from probe.judge.checks.policy import TlsPolicy
+from probe.judge.findings import CheckId, Finding, Status
 from probe.tls import pki
 from probe.tls.quality import judge_eku
 from probe.tls.readable import certificate_defect

@@ -20,10 +20,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from probe.checks.certificate import judge_certificates
-from probe.checks.policy import TlsPolicy
-from probe.evidence import ProbeEvidence, TlsEvidence
-from probe.findings import CheckId, Status
+from probe.evidence.model import ProbeEvidence, TlsEvidence
+from probe.judge.checks.certificate import judge_certificates
+from probe.judge.checks.policy import TlsPolicy
+from probe.judge.findings import CheckId, Status
 from probe.tls import pki
 from probe.tls.trust import TrustAnchors
 from tests.checks.evidence_factory import TARGET

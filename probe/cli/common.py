@@ -1,0 +1,359 @@
+"""Options and helpers shared by the `sipprobe` commands (probe.cli.commands)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from probe.cli.target_list import TargetList
+    from probe.report.model import Report
+
+from probe.report.exit_codes import EXIT_FAIL as EXIT_FAIL
+from probe.report.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
+from probe.report.exit_codes import EXIT_OK as EXIT_OK
+from probe.report.exit_codes import EXIT_USAGE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def usage_error(message: str) -> NoReturn:
+    click.echo(f"sipprobe: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def policy_options(function: F) -> F:
+    """How certificates and TLS are judged: for probing and for re-judging evidence."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--trust",
+                metavar="system|mozilla|PATH",
+                help="Trust anchors: the system store (default), Mozilla's (certifi), or a "
+                "PEM file or directory.",
+            ),
+            click.option(
+                "--ca",
+                type=click.Path(path_type=Path),
+                help="Trust anchors from a PEM file or directory (same as --trust PATH).",
+            ),
+            click.option(
+                "--min-tls",
+                type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
+                default="1.2",
+                show_default=True,
+                help="Lowest TLS version offered and accepted.",
+            ),
+            click.option(
+                "--insecure",
+                is_flag=True,
+                help="Report certificate failures as warnings and carry on.",
+            ),
+            click.option(
+                "--warn-days",
+                type=click.IntRange(min=0),
+                default=30,
+                show_default=True,
+                help="Warn when a certificate expires within this many days.",
+            ),
+            click.option(
+                "--critical-days",
+                type=click.IntRange(min=0),
+                default=7,
+                show_default=True,
+                help="Fail when a certificate expires within this many days.",
+            ),
+            click.option(
+                "--accept-wildcard",
+                is_flag=True,
+                help="Accept RFC 2818 wildcard certificates (RFC 5922 forbids them for SIP).",
+            ),
+        ],
+    )
+
+
+def connection_options(function: F) -> F:
+    """Options shared by every command that connects to a SIP server."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--resolve",
+                "pins",
+                multiple=True,
+                metavar="NAME:PORT:ADDRESS",
+                help="Connect to ADDRESS for NAME:PORT; SNI and identity still use NAME.",
+            ),
+            policy_options,
+            # Existence and readability are checked by the TLS layer, whose one-line
+            # messages name the file and the problem (click's would take three lines).
+            click.option(
+                "--cert",
+                type=click.Path(path_type=Path, readable=False),
+                help="Client certificate (PEM).",
+            ),
+            click.option(
+                "--key",
+                type=click.Path(path_type=Path, readable=False),
+                help="Client private key (PEM).",
+            ),
+            click.option("--sni", help="Server name to send (default: the URI host)."),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0.05),
+                default=5.0,
+                show_default=True,
+                help="Deadline of each phase, in seconds (DNS query, connect, handshake, "
+                "first byte, message, transaction).",
+            ),
+            click.option(
+                "--deadline",
+                "deadlines",
+                multiple=True,
+                metavar="PHASE=SECONDS",
+                help="Deadline of one phase instead of --timeout: dns, connect, handshake, "
+                "first_byte, message or transaction; repeatable.",
+            ),
+            click.option(
+                "--max-time",
+                type=click.FloatRange(min=0.1),
+                metavar="SECONDS",
+                help="Deadline of the whole run: targets not finished by then are reported "
+                "as such (calls in progress are still ended).",
+            ),
+            click.option(
+                "--enumerate",
+                "enumerate_tls",
+                is_flag=True,
+                help="Also try each TLS version and TLS 1.2 suite, one handshake each.",
+            ),
+            click.option(
+                "--format",
+                "output_format",
+                metavar="FORMAT[,FORMAT]",
+                default="console",
+                show_default=True,
+                help="console, json, junit or nagios; several, comma-separated, in one run.",
+            ),
+            click.option(
+                "--nagios",
+                is_flag=True,
+                help="Same as --format nagios: one status line with perfdata, Nagios exit codes.",
+            ),
+            click.option(
+                "--output",
+                "outputs",
+                multiple=True,
+                metavar="[FORMAT=]FILE",
+                help="Write a format to FILE instead of standard output; FORMAT=FILE also "
+                "adds a format --format did not name; repeatable.",
+            ),
+            click.option(
+                "-v", "--verbose", is_flag=True, help="Show the evidence behind each finding."
+            ),
+            click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
+        ],
+    )
+
+
+def read_targets_file(path: Path) -> TargetList:
+    """`--targets FILE`, or one usage error listing every line that is not a target."""
+    from probe.cli.target_list import TargetListError, parse_target_list
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        usage_error(f"--targets {path}: {exc.strerror or exc}")
+    try:
+        return parse_target_list(data, str(path))
+    except TargetListError as exc:
+        usage_error("\n".join([f"--targets {path}: {exc.summary}", *exc.problems]))
+
+
+def stdout_gone() -> None:
+    """The reader of stdout went away (`| head -1`): the verdict stands. stdout now points
+    at /dev/null so that the flush at exit cannot fail again (the Python documentation's
+    advice, signal module, "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def emit(
+    report: Report,
+    output_format: str,
+    *,
+    verbose: bool,
+    no_color: bool,
+    outputs: Sequence[str] = (),
+) -> int:
+    """Render the report in every asked format; the exit code of the run."""
+    from probe.report.model import exit_code
+    from probe.report.output import (
+        OutputError,
+        nagios,
+        plan_outputs,
+        private_file,
+        write_report,
+    )
+
+    try:
+        destinations = plan_outputs(output_format, outputs)
+    except OutputError as exc:
+        usage_error(str(exc))
+    for destination in destinations:
+        if destination.path is None:
+            color = (False if no_color else None) if destination.format == "console" else False
+            try:
+                write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                stdout_gone()
+            continue
+        try:
+            with private_file(destination.path) as sink:
+                write_report(report, destination.format, sink, color=False, verbose=verbose)
+        except OSError as exc:
+            click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
+            return EXIT_INTERNAL
+    if report.interrupted:
+        from probe.report.exit_codes import signal_name
+
+        # Every call in flight was ended before this report was made.
+        name = signal_name(report.stop_signal)
+        click.echo(f"sipprobe: interrupted by {name}: the report is partial", err=True)
+    if any(d.format == "nagios" and d.path is None for d in destinations):
+        return nagios(report)[1]
+    return exit_code(report)
+
+
+def location_options(function: F) -> F:
+    """How names are located (RFC 3263): the DNS server and the SRV weighting seed."""
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--dns-server",
+            metavar="ADDRESS[:PORT]",
+            help="Ask this DNS server for NAPTR, SRV and A/AAAA (default: A/AAAA through "
+            "the system's name service, /etc/hosts included).",
+        ),
+        click.option(
+            "--seed",
+            type=int,
+            help="Seed for the RFC 2782 weighted SRV order, to reproduce it.",
+        ),
+    ]
+    return _apply(function, decorators)
+
+
+def probe_options(function: F) -> F:
+    """Options of the commands that send OPTIONS to the targets given (options, failover)."""
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--targets",
+            "targets_file",
+            type=click.Path(path_type=Path),
+            help="File with one target URI per line (# starts a comment).",
+        ),
+        connection_options,
+        location_options,
+        run_options,
+    ]
+    return _apply(function, decorators)
+
+
+def run_options(function: F) -> F:
+    """What answer counts as healthy and how hard a run goes: for every command that
+    probes a list of targets (options, failover, check)."""
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--accept",
+            default="2xx",
+            show_default=True,
+            help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(min=1),
+            default=50,
+            show_default=True,
+            help="Targets probed at once (lowered if the file-descriptor limit is smaller).",
+        ),
+        click.option(
+            "--rate",
+            type=click.FloatRange(min=0.01),
+            metavar="PER_SECOND",
+            help="Start at most this many targets a second (a token bucket).",
+        ),
+        click.option(
+            "--per-target",
+            type=click.IntRange(min=1, max=16),
+            default=1,
+            show_default=True,
+            help="Connections to one address:port at once (targets sharing one wait).",
+        ),
+    ]
+    return _apply(function, decorators)
+
+
+def evidence_option(function: F) -> F:
+    """`--evidence-out FILE`: save what the run collected, to judge again or diff later."""
+    decorator = click.option(
+        "--evidence-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Also save the run's evidence to FILE (JSON, mode 0600, keys and credentials "
+        "redacted), whatever the verdict; see `sipprobe judge` and `sipprobe diff`.",
+    )
+    return decorator(function)
+
+
+_OUTPUT_KEYS = ("output_format", "verbose", "no_color", "outputs")
+
+
+def options_request(command: str, targets: Sequence[str], values: dict[str, Any]) -> Any:
+    """An OptionsRequest from the shared options; output options are left in `values`."""
+    from probe.run.commands import OptionsRequest
+
+    targets_file = values.pop("targets_file", None)
+    listed = read_targets_file(targets_file) if targets_file else None
+    all_targets = list(targets) + (list(listed.targets) if listed is not None else [])
+    if listed is not None and not all_targets:
+        usage_error(f"--targets {targets_file}: no target in it (only blank lines and comments)")
+    if not all_targets:
+        usage_error(f"{command}: give at least one TARGET or --targets FILE")
+    from probe.report.output import OutputError, plan_outputs
+
+    if values.pop("nagios", False):
+        values["output_format"] = "nagios"
+    try:  # before any probe runs: a bad --format/--output must not waste one
+        plan_outputs(values["output_format"], values.get("outputs", ()))
+    except OutputError as exc:
+        usage_error(str(exc))
+    shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
+    notes = listed.notes if listed is not None else ()
+    return OptionsRequest(targets=all_targets, target_notes=notes, **shared)
+
+
+def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:
+    sys.exit(
+        emit(
+            report,
+            values["output_format"],
+            verbose=values["verbose"],
+            no_color=values["no_color"],
+            outputs=values.get("outputs", ()),
+        )
+    )

@@ -1,0 +1,158 @@
+"""Evidence files (`sipprobe.evidence/1`): a run saved so it can be judged again, or diffed.
+
+The file is one JSON object::
+
+    {
+      "schema": "sipprobe.evidence/1",
+      "tool": {"name": "sipprobe", "version": "..."},
+      "redacted": "<what was taken out>",
+      "command": "options" | "failover" | "invite",
+      "started_at": "<ISO 8601 UTC>", "duration_ms": 123.4,
+      "settings": {<how it was collected: timeouts, count, SNI, pins, the call asked for,
+                    "trust": {"store", "source", "used_sha256", "pem"} | null>},
+      "uris": [{"uri": ..., "locate": <LocateResult.to_dict()>,
+                "endpoint": <failover: uri, host, position, priority, weight> | null,
+                "targets": [{"located": <LocatedTarget.to_dict()> | null,
+                             "evidence": <ProbeEvidence> | null,
+                             "unresolved": <Target> | null}]}],
+      "failover": {"mode": ..., "order": [{"uri_index", "target_index", "group",
+                                           "share", "priority", "weight"}]} | null
+    }
+
+Field names are those of the dataclasses (probe.evidence.model, probe.evidence.run);
+bytes are base64. No policy is stored but the trust anchors the run used (certificates
+and their fingerprints, never a key); files without them still load. Secrets are taken
+out before writing (probe.evidence.redact), in a way that leaves every judgement
+unchanged. The file is written with mode 0600, through a temporary file, so a reader never
+sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from probe import __version__
+from probe.evidence.codec import Invalid, decode, encode
+from probe.evidence.redact import REDACTION_NOTE, redact_evidence
+from probe.evidence.run import (
+    CallPlan,
+    FailoverEvidence,
+    Placement,
+    ProbedTarget,
+    ProbedUri,
+    RunEvidence,
+    RunSettings,
+    TrustRecord,
+)
+
+__all__ = [
+    "SCHEMA",
+    "CallPlan",
+    "EvidenceError",
+    "FailoverEvidence",
+    "Placement",
+    "ProbedTarget",
+    "ProbedUri",
+    "RunEvidence",
+    "RunSettings",
+    "TrustRecord",
+    "dumps_evidence",
+    "load_evidence",
+    "loads_evidence",
+    "redact_run",
+    "write_evidence",
+]
+
+SCHEMA = "sipprobe.evidence/1"
+_ENVELOPE = ("schema", "tool", "redacted")
+
+
+class EvidenceError(Exception):
+    """An evidence file that cannot be used; the message is one sentence for a person."""
+
+
+def redact_run(run: RunEvidence) -> RunEvidence:
+    """The run as it is written: every target's evidence without secrets."""
+
+    def redacted(probed: ProbedTarget) -> ProbedTarget:
+        if probed.evidence is None:
+            return probed
+        return replace(probed, evidence=redact_evidence(probed.evidence))
+
+    uris = tuple(
+        replace(entry, targets=tuple(redacted(probed) for probed in entry.targets))
+        for entry in run.uris
+    )
+    return replace(run, uris=uris)
+
+
+def dumps_evidence(run: RunEvidence) -> str:
+    body = encode(redact_run(run))
+    document = {
+        "schema": SCHEMA,
+        "tool": {"name": "sipprobe", "version": __version__},
+        "redacted": REDACTION_NOTE,
+        **body,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_evidence(path: Path, run: RunEvidence) -> None:
+    """Write `run` to `path` (mode 0600), replacing it whole or not at all."""
+    import tempfile  # only runs that keep their evidence need it
+
+    text = dumps_evidence(run)
+    # mkstemp creates the file 0600 whatever the umask; os.replace keeps that mode.
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def loads_evidence(text: str, source: str = "evidence") -> RunEvidence:
+    try:
+        document: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EvidenceError(
+            f"{source} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise EvidenceError(f"{source} is not usable JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise EvidenceError(f"{source} is not a sipprobe evidence file (not a JSON object)")
+    schema = document.get("schema")
+    if schema != SCHEMA:
+        found = "no schema" if schema is None else f"schema {schema!r}"
+        raise EvidenceError(
+            f"{source} is not a sipprobe evidence file: it has {found}, expected {SCHEMA!r}"
+        )
+    body = {key: value for key, value in document.items() if key not in _ENVELOPE}
+    try:
+        run = decode(body, RunEvidence)
+    except Invalid as exc:
+        raise EvidenceError(f"{source} is not valid evidence: {exc}") from None
+    assert isinstance(run, RunEvidence)
+    return run
+
+
+def load_evidence(path: Path) -> RunEvidence:
+    """Read an evidence file, or raise EvidenceError saying why it cannot be used."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvidenceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise EvidenceError(f"{path} is a directory, not an evidence file") from None
+    except UnicodeDecodeError:
+        raise EvidenceError(f"{path} is not a sipprobe evidence file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise EvidenceError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    return loads_evidence(text, str(path))

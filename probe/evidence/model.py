@@ -1,0 +1,315 @@
+"""Evidence: what the collect layer saw, as plain frozen data.
+
+Nothing here holds a socket or a clock. Checks judge evidence; reports render findings.
+Times are milliseconds relative to the start of the probe of one target, measured with the
+event loop's monotonic clock by the collect layer.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+Transport = Literal["tls", "tcp", "udp"]
+
+DEFAULT_PORTS: dict[str, int] = {"tls": 5061, "tcp": 5060, "udp": 5060}
+"""RFC 3261 §19.1.2: 5060 for sip over UDP/TCP, 5061 for TLS."""
+
+
+def interned(text: str | None) -> str | None:
+    """`text` interned: one copy of a string that thousands of targets' evidence and
+    findings repeat (a TLS version, a cipher suite, a Server header)."""
+    return None if text is None else sys.intern(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one probe goes.
+
+    `host` is the host of the dialled URI: the identity the certificate must prove
+    (RFC 5922 §7.2), never the address or an SRV target. `address` is the IP actually dialled.
+    """
+
+    uri: str
+    host: str
+    port: int
+    transport: Transport
+    address: str | None = None
+    sni: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The host name, or None when the URI names an IP literal."""
+        return None if is_ip_literal(self.host) else self.host
+
+    @property
+    def endpoint(self) -> str:
+        """`address:port/transport`, with IPv6 in brackets; the host when unresolved."""
+        return _endpoint(self.address or self.host, self.port, self.transport)
+
+    @property
+    def label(self) -> str:
+        """How reports name the target: `name (address:port/transport)`."""
+        return _label(self.host, self.address, self.port, self.transport)
+
+
+def _endpoint(where: str, port: int, transport: str) -> str:
+    return f"[{where}]:{port}/{transport}" if ":" in where else f"{where}:{port}/{transport}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _label(host: str, address: str | None, port: int, transport: str) -> str:
+    # Cached, as every check of a target asks for it; interned: every finding about the
+    # target carries it, and a sweep of thousands of targets should hold each label once.
+    endpoint = _endpoint(address or host, port, transport)
+    return sys.intern(endpoint if is_ip_literal(host) else f"{host} ({endpoint})")
+
+
+ConnectErrorKind = Literal["refused", "timeout", "unreachable", "reset", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectEvidence:
+    ok: bool
+    elapsed_ms: float | None = None
+    local_address: str | None = None
+    local_port: int | None = None
+    error_kind: ConnectErrorKind | None = None
+    error: str | None = None
+
+
+TlsErrorKind = Literal["timeout", "alert", "closed", "reset", "not_tls", "protocol", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsEvidence:
+    """The TLS handshake as the client saw it, verification deliberately off.
+
+    Capturing with verification off means a broken chain never hides the evidence; the
+    chain is judged afterwards (probe.tls.verify).
+    """
+
+    ok: bool
+    sni: str | None
+    elapsed_ms: float | None = None
+    version: str | None = None
+    cipher: str | None = None
+    cipher_bits: int | None = None
+    presented_chain: tuple[bytes, ...] = ()
+    """DER certificates in the order the server sent them, leaf first."""
+    client_cert_requested: bool | None = None
+    client_cert_sent: bool = False
+    error_kind: TlsErrorKind | None = None
+    error: str | None = None
+    alert: str | None = None
+    """The TLS alert the server sent, in OpenSSL's words (e.g. `handshake failure`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeAttempt:
+    """One `--enumerate` handshake: a single version, or one TLS 1.2 suite."""
+
+    label: str
+    version: str
+    negotiated_cipher: str | None
+    accepted: bool
+    local_refusal: bool = False
+    """Our own OpenSSL would not offer it, so the server was never asked."""
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsEnumeration:
+    versions: tuple[HandshakeAttempt, ...] = ()
+    tls12_suites: tuple[HandshakeAttempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One thing read from the peer: a framed message, or bytes that could not be framed."""
+
+    at_ms: float
+    data: bytes
+    error: str | None = None
+
+
+ExchangeOutcome = Literal[
+    "answered",  # a matching final response arrived
+    "timeout",  # the deadline passed without a final response
+    "closed",  # the peer closed the connection (FIN or TLS close_notify)
+    "reset",  # the peer reset the connection
+    "refused",  # ICMP port unreachable (UDP)
+    "malformed",  # the peer sent bytes that are not a SIP message
+    "tls_alert",  # a TLS alert after the handshake (e.g. TLS 1.3 certificate_required)
+    "send_failed",  # the request could not be written
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SipExchange:
+    """One request and everything received while waiting for its final response."""
+
+    method: str
+    request: bytes
+    sent_at_ms: float
+    outcome: ExchangeOutcome
+    received: tuple[Received, ...] = ()
+    final_at_ms: float | None = None
+    retransmissions: int = 0
+    pending_bytes: int = 0
+    """Bytes of an incomplete message still buffered when the exchange ended."""
+    error: str | None = None
+    expired: str | None = None
+    """With outcome `timeout`: the deadline that passed first (`first_byte`, `message` or
+    `transaction`, probe.net.deadlines)."""
+    final_status: int | None = None
+    """With outcome `answered`: the status code of the final response."""
+
+    @property
+    def rtt_ms(self) -> float | None:
+        if self.final_at_ms is None:
+            return None
+        return self.final_at_ms - self.sent_at_ms
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeEvidence:
+    """Everything collected for one target, in the order it happened."""
+
+    target: Target
+    started_at: str
+    """ISO 8601 UTC wall-clock time at which the probe started."""
+    timeout_s: float
+    method: str = "OPTIONS"
+    """What the probe was to send once connected: OPTIONS, or INVITE for a test call."""
+    connect: ConnectEvidence | None = None
+    tls: TlsEvidence | None = None
+    exchanges: tuple[SipExchange, ...] = ()
+    closed_cleanly: bool = True
+    enumeration: TlsEnumeration | None = None
+    call: CallEvidence | None = None
+    ping: PingTally | None = None
+    """`--count` above 1: the run in figures; `exchanges` may then hold only a sample."""
+
+
+PingEnd = Literal["completed", "connection_lost", "max_time", "interrupted"]
+"""How a `--count` run ended: every probe sent, the connection died under it, or the run
+was cut short by `--max-time` or a signal."""
+
+
+@dataclass(frozen=True, slots=True)
+class RttSpread:
+    """Round-trip times in figures (Welford's running mean and sum of squared deviations),
+    so a run of any length keeps five numbers rather than every time."""
+
+    count: int = 0
+    mean_ms: float = 0.0
+    m2: float = 0.0
+    min_ms: float | None = None
+    max_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PingTally:
+    """A `--count` run in figures, however many of its exchanges the evidence keeps."""
+
+    count: int
+    """Probes asked for."""
+    sent: int
+    answered: int
+    """Probes answered by a final response matching the request (RFC 3261 §17.1.3)."""
+    codes: tuple[tuple[int, int], ...] = ()
+    """(status code, answers with it), by code."""
+    rtt: RttSpread = RttSpread()
+    ended: PingEnd = "completed"
+    ended_at: int | None = None
+    """The probe (its CSeq number) at which the connection died, or the last one sent
+    before the run was cut short."""
+    ended_detail: str | None = None
+    """What ended the connection (`reset: the server reset the connection`)."""
+    exchanges_kept: int = 0
+    """Exchanges the evidence holds: all of them, or the first, the last and the
+    failures up to a bound (probe.net.pingstats)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One SIP message on the wire during a call, as sent or received."""
+
+    at_ms: float
+    direction: Literal["sent", "received"]
+    data: bytes
+    note: str | None = None
+
+
+CallTeardown = Literal[
+    "bye",  # ACK then BYE after a 2xx
+    "cancel",  # CANCEL before a final response, then the 487 ACKed
+    "rejected",  # a final error response, ACKed
+    "no_answer",  # nothing at all came back: no dialog to end
+    "not_sent",  # the INVITE was never sent (e.g. SDES keys over a cleartext hop)
+    "failed",  # the teardown itself could not complete (the finding says why)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaEvidence:
+    """`--verify-media`: SRTP packets sent with our key, received and authenticated with
+    the far end's key."""
+
+    suite: str
+    sent: int
+    received: int
+    authenticated: int
+    remote: str
+    send_skipped: str | None = None
+    first_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvidence:
+    """A test call from INVITE to its end: every message, the offer, the answer, the end."""
+
+    offer_kind: str
+    offer: bytes
+    """The SDP offer as sent, keys included: judged, never rendered as is."""
+    events: tuple[WireEvent, ...] = ()
+    final_status: int | None = None
+    final_reason: str | None = None
+    answer: bytes | None = None
+    answer_source: str | None = None
+    """Which response carried the answer judged (e.g. `200 OK`, `183 Session Progress`)."""
+    provisional: tuple[int, ...] = ()
+    authenticated: bool = False
+    cancelled: bool = False
+    teardown: CallTeardown = "no_answer"
+    teardown_detail: str | None = None
+    dialogs_left_open: int = 0
+    bye_status: int | None = None
+    """The final status our BYE got, when one was sent."""
+    keys_sent: bool = False
+    error: str | None = None
+    elapsed_ms: float | None = None
+    media: MediaEvidence | None = None
+    media_skipped: str | None = None
+    expired: str | None = None
+    """The deadline that cut the call short, if one did (`first_byte`, `message`,
+    `transaction`, or `answer` for the ring time)."""
+    faults: tuple[str, ...] = ()
+    """What the far end got wrong without stopping the call (e.g. a 2xx without Contact,
+    a stray response), one sentence each."""
+    interrupted: bool = False
+    """The run was stopped (a signal, `--max-time`) while the call was in progress: what is
+    here is what was seen until then, and how the call was ended on the way out."""

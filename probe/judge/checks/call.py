@@ -1,0 +1,154 @@
+"""Checks on a test call: `sip.invite` (how the INVITE was answered) and `sip.teardown`
+(how the call ended, and how many dialogs were left open: the target is zero).
+
+The SDP judgement itself (`sdp.srtp`, `sdp.sdes_transport`) lives in probe.judge.checks.srtp.
+Messages shown as evidence have their SDES keys and credentials redacted. Pure.
+"""
+
+from __future__ import annotations
+
+from probe.evidence.model import CallEvidence
+from probe.judge.findings import CheckId, Finding, JsonValue, Status
+from probe.sdp import redact
+
+_AUTH_HEADERS = ("authorization:", "proxy-authorization:")
+
+
+def redacted_message(data: bytes) -> str:
+    """A SIP message fit for a report: keys and digest responses removed."""
+    text = redact(data.decode("utf-8", errors="replace"))
+    lines = []
+    for line in text.split("\r\n"):
+        if line.lower().startswith(_AUTH_HEADERS):
+            name = line.split(":", 1)[0]
+            line = f"{name}: Digest <redacted>"
+        lines.append(line)
+    return "\r\n".join(lines)
+
+
+def _exchange(call: CallEvidence) -> list[JsonValue]:
+    return [
+        {
+            "at_ms": round(event.at_ms, 3),
+            "direction": event.direction,
+            "note": event.note,
+            "first_line": event.data.split(b"\r\n", 1)[0].decode("utf-8", errors="replace"),
+            "message": redacted_message(event.data),
+        }
+        for event in call.events
+    ]
+
+
+def check_invite(call: CallEvidence, label: str) -> Finding:
+    details: dict[str, JsonValue] = {
+        "final_status": call.final_status,
+        "final_reason": call.final_reason,
+        "provisional": list(call.provisional),
+        "authenticated": call.authenticated,
+        "cancelled": call.cancelled,
+        "elapsed_ms": None if call.elapsed_ms is None else round(call.elapsed_ms, 3),
+        "expired": call.expired,
+        "faults": list(call.faults),
+        "exchange": _exchange(call),
+    }
+    if call.teardown == "not_sent":
+        # Refused once the target was located (SDES keys over a cleartext hop, a UDP
+        # target a NAPTR chose): the trunk offers no way to place the call the command
+        # asked for. What is known before locating is refused as a usage error instead.
+        return Finding(
+            CheckId.SIP_INVITE,
+            Status.FAIL,
+            label,
+            f"call not placed: {call.teardown_detail or 'the INVITE was not sent'}",
+            details,
+        )
+    ringing = f" after {', '.join(map(str, call.provisional))}" if call.provisional else ""
+    auth = " (with digest authentication)" if call.authenticated else ""
+    if call.final_status is None:
+        why = call.error or call.teardown_detail or "no final response"
+        return Finding(
+            CheckId.SIP_INVITE, Status.FAIL, label, f"no final answer{ringing}: {why}", details
+        )
+    answer = f"{call.final_status} {call.final_reason}"
+    if 200 <= call.final_status < 300:
+        summary = f"answered {answer}{ringing}{auth}"
+        if call.faults:
+            # The call worked, but a far end that breaks these rules breaks other UACs.
+            return Finding(
+                CheckId.SIP_INVITE, Status.WARN, label, f"{summary}, but {call.faults[0]}", details
+            )
+        return Finding(CheckId.SIP_INVITE, Status.PASS, label, summary, details)
+    if call.cancelled and call.final_status == 487:
+        return Finding(
+            CheckId.SIP_INVITE,
+            Status.PASS,
+            label,
+            f"cancelled by us{ringing}, as the hang-up mode asks ({answer})",
+            details,
+        )
+    return Finding(
+        CheckId.SIP_INVITE, Status.WARN, label, f"rejected with {answer}{ringing}{auth}", details
+    )
+
+
+def check_teardown(call: CallEvidence, label: str) -> Finding:
+    details: dict[str, JsonValue] = {
+        "teardown": call.teardown,
+        "detail": call.teardown_detail,
+        "dialogs_left_open": call.dialogs_left_open,
+    }
+    left = f"dialogs left open: {call.dialogs_left_open}"
+    summary = f"{call.teardown_detail or call.teardown}; {left}"
+    details["bye_status"] = call.bye_status
+    if call.dialogs_left_open or call.teardown == "failed":
+        return Finding(CheckId.SIP_TEARDOWN, Status.FAIL, label, summary, details)
+    if call.bye_status is not None and not 200 <= call.bye_status < 300:
+        summary += " (a BYE refused by the far end may leave the call up on its side)"
+        return Finding(CheckId.SIP_TEARDOWN, Status.WARN, label, summary, details)
+    return Finding(CheckId.SIP_TEARDOWN, Status.PASS, label, summary, details)
+
+
+def check_media(call: CallEvidence, label: str) -> Finding | None:
+    """`media.srtp` (`--verify-media`): did SRTP flow, and did it authenticate?"""
+    if call.media is None and call.media_skipped is None:
+        return None
+    if call.media is None:
+        # --verify-media asked for it; media that could not be checked is unproven.
+        return Finding(
+            CheckId.MEDIA_SRTP,
+            Status.INCOMPLETE,
+            label,
+            f"media not checked: {call.media_skipped}",
+        )
+    media = call.media
+    details: dict[str, JsonValue] = {
+        "suite": media.suite,
+        "sent": media.sent,
+        "received": media.received,
+        "authenticated": media.authenticated,
+        "remote": media.remote,
+        "send_skipped": media.send_skipped,
+        "first_error": media.first_error,
+    }
+    sent = f"{media.sent} sent" if not media.send_skipped else f"none sent ({media.send_skipped})"
+    counts = f"{sent}; {media.received} received, {media.authenticated} authenticated"
+    if media.authenticated:
+        return Finding(
+            CheckId.MEDIA_SRTP, Status.PASS, label, f"SRTP flows ({media.suite}): {counts}", details
+        )
+    if media.received:
+        return Finding(
+            CheckId.MEDIA_SRTP,
+            Status.FAIL,
+            label,
+            f"packets arrived but none authenticated with the answered key: {counts}"
+            + (f" ({media.first_error})" if media.first_error else ""),
+            details,
+        )
+    return Finding(
+        CheckId.MEDIA_SRTP,
+        Status.FAIL,
+        label,
+        f"no media arrived from the far end: {counts}",
+        details,
+    )

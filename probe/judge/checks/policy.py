@@ -1,0 +1,54 @@
+"""Policies: what evidence is judged against. Plain data, cheap to import."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from probe.judge.checks.options import AcceptedCodes, PingThresholds
+
+if TYPE_CHECKING:
+    from probe.judge.checks.failover import OrderMode
+    from probe.tls.trust import TrustAnchors
+
+
+@dataclass(frozen=True, slots=True)
+class TlsPolicy:
+    """What the certificate and the TLS session are judged against."""
+
+    min_version: str = "1.2"
+    """Lowest acceptable TLS version (RFC 9325 §4.1: 1.2)."""
+    warn_days: int = 30
+    """Warn when a certificate expires within this many days."""
+    critical_days: int = 7
+    """Fail when a certificate expires within this many days."""
+    accept_wildcards: bool = False
+    """Accept RFC 2818 wildcards, which RFC 5922 forbids for SIP (Teams accepts them)."""
+    insecure: bool = False
+    """Report certificate failures as warnings (`--insecure`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsPolicy:
+    """What an OPTIONS probe is judged against."""
+
+    accept: AcceptedCodes = field(default_factory=AcceptedCodes)
+    tls: TlsPolicy = field(default_factory=TlsPolicy)
+    ping: PingThresholds = field(default_factory=PingThresholds)
+    """Loss and RTT thresholds (`--loss-warn`, `--rtt-crit`, ...)."""
+    anchors: TrustAnchors | None = None
+    now: dt.datetime | None = None
+    """The instant certificates are judged at; the runner sets it once per run."""
+
+    def at(self, now: dt.datetime) -> OptionsPolicy:
+        return replace(self, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverPolicy:
+    """How an endpoint list is ordered and what its failover must offer."""
+
+    mode: OrderMode = "list"
+    """`list` (as configured), `fixed` (the same, for providers with fixed names), or
+    `priority` (lowest priority first, weights sharing within a priority)."""

@@ -1,0 +1,558 @@
+"""Command implementations behind the thin click layer: inputs → settings → run → report.
+
+Everything a user typed is validated here before any connection is opened, so bad input
+is a usage error (exit 2) with a sentence, never a half-run probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import gc
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from probe.judge.checks import OptionsPolicy, TlsPolicy
+from probe.judge.checks.failover import Endpoint, OrderMode
+from probe.judge.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
+from probe.judge.checks.policy import FailoverPolicy
+from probe.judge.judging import TargetJudge
+from probe.locate.pins import Pin, PinError, parse_pin
+from probe.net.options import ProbeSettings
+from probe.report.model import Report
+from probe.run.collect import (
+    LocateSettings,
+    RunControls,
+    TargetError,
+    check_target_uri,
+    collect_failover_run,
+    collect_run,
+    judge_run,
+)
+from probe.run.locating import PASSWORD_REFUSED, check_uri_params
+from probe.sip import SipError, SipUri, parse_uri
+from probe.sip.uri import redact_uri_text
+from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
+
+if TYPE_CHECKING:
+    from probe.evidence.file import RunEvidence
+    from probe.evidence.run import RunCommand
+    from probe.judge.diff import Change
+    from probe.locate import LocateResult
+    from probe.tls.trust import TrustAnchors
+
+UsageError = Callable[[str], NoReturn]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsRequest:
+    """What the user asked for, as typed: the options every probing command shares."""
+
+    targets: Sequence[str]
+    pins: Sequence[str] = ()
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    sni: str | None = None
+    min_tls: str = "1.2"
+    timeout: float = 5.0
+    insecure: bool = False
+    trust: str | None = None
+    """`system`, `mozilla`, or a PEM file or directory; `--ca` is the same as a path."""
+    warn_days: int = 30
+    critical_days: int = 7
+    accept_wildcard: bool = False
+    enumerate_tls: bool = False
+    accept: str = "2xx"
+    count: int = 1
+    interval: float = 1.0
+    concurrency: int = 50
+    dns_server: str | None = None
+    seed: int | None = None
+    evidence_out: Path | None = None
+    """Where to save the run's evidence (`sipprobe.evidence/1`), verdict pass or fail."""
+    deadlines: Sequence[str] = ()
+    """`PHASE=SECONDS` overrides of `timeout` for one phase each."""
+    max_time: float | None = None
+    """Seconds the whole run may take."""
+    rate: float | None = None
+    """Targets started per second, at most."""
+    per_target: int = 1
+    """Connections to one target at once."""
+    follow_redirects: bool = False
+    """Probe the Contact URIs of a 3xx answer too (one hop)."""
+    target_notes: Sequence[str] = ()
+    """What reading the targets noticed (a `--targets` line repeated, probed once)."""
+    loss_warn: float | None = None
+    loss_crit: float | None = None
+    rtt_warn: float | None = None
+    rtt_crit: float | None = None
+    """Loss (%) and average RTT (ms) thresholds; None: probe.judge.checks.options.PingThresholds."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailoverRequest:
+    """`sipprobe failover`: an ordered endpoint list and how the provider orders it."""
+
+    common: OptionsRequest
+    priorities: Sequence[int] = ()
+    weights: Sequence[int] = ()
+    order: str | None = None
+    extra_notes: Sequence[str] = field(default=())
+
+
+def parse_targets(
+    targets: Sequence[str], usage: UsageError, notes: list[str] | None = None
+) -> list[tuple[str, SipUri]]:
+    """Parse and check every target before any packet; a note for each unknown URI
+    parameter goes to ``notes``. A password is refused and never quoted (§19.1.1)."""
+    parsed = []
+    for text in targets:
+        shown = redact_uri_text(text)
+        try:
+            uri = parse_uri(text)
+            if uri.password is not None:
+                raise TargetError(PASSWORD_REFUSED)
+            uri_notes = check_uri_params(uri, shown)
+            check_target_uri(uri, shown)
+        except (SipError, TargetError) as exc:
+            usage(f"target {shown!r}: {exc}")
+        if notes is not None:
+            notes.extend(uri_notes)
+        parsed.append((text, uri))
+    return parsed
+
+
+def load_anchors(request: OptionsRequest, usage: UsageError) -> TrustAnchors:
+    """`--trust system|mozilla|PATH` (or `--ca PATH`) → trust anchors, or a usage error."""
+    from probe.tls.trust import TrustStoreError, load_trust_anchors
+
+    if request.ca is not None and request.trust is not None:
+        usage("--ca and --trust name the same thing; give one")
+    choice = str(request.ca) if request.ca is not None else (request.trust or "system")
+    option = "--ca" if request.ca is not None else "--trust"
+    try:
+        if choice == "system":
+            return load_trust_anchors("system")
+        if choice == "mozilla":
+            import certifi
+
+            anchors = load_trust_anchors(Path(certifi.where()))
+            return replace(anchors, source=f"Mozilla (certifi), {anchors.source}")
+        return load_trust_anchors(Path(choice))
+    except TrustStoreError as exc:
+        usage(f"{option}: {exc}")
+
+
+def could_use_tls(uris: Sequence[tuple[str, SipUri]]) -> bool:
+    """Whether trust anchors may be needed: a TLS URI, or a name NAPTR may lead to TLS."""
+    return any(
+        uri.is_secure or (uri.transport is None and uri.port is None and uri.host_kind == "name")
+        for _text, uri in uris
+    )
+
+
+def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) -> OptionsPolicy:
+    try:
+        accept = parse_accept(request.accept)
+    except AcceptError as exc:
+        usage(str(exc))
+    if not 0 <= request.critical_days <= request.warn_days:
+        usage("--critical-days must be between 0 and --warn-days")
+    tls = TlsPolicy(
+        min_version=request.min_tls,
+        warn_days=request.warn_days,
+        critical_days=request.critical_days,
+        accept_wildcards=request.accept_wildcard,
+        insecure=request.insecure,
+    )
+    anchors = load_anchors(request, usage) if needs_tls else None
+    return OptionsPolicy(
+        accept=accept, tls=tls, anchors=anchors, ping=build_thresholds(request, usage)
+    )
+
+
+def build_thresholds(request: OptionsRequest, usage: UsageError) -> PingThresholds:
+    given = {
+        "loss_warn_pct": request.loss_warn,
+        "loss_crit_pct": request.loss_crit,
+        "rtt_warn_ms": request.rtt_warn,
+        "rtt_crit_ms": request.rtt_crit,
+    }
+    thresholds = PingThresholds(
+        **{k: v for k, v in given.items() if v is not None},
+        judge_single_rtt=request.rtt_warn is not None or request.rtt_crit is not None,
+    )
+    try:
+        thresholds.check()
+    except ThresholdError as exc:
+        usage(f"{exc}{_defaulted_crit(request, str(exc))}")
+    return thresholds
+
+
+def _defaulted_crit(request: OptionsRequest, problem: str) -> str:
+    """When a warning is above a critical threshold the user never gave: say it is the
+    default, and how to raise it (check_icmp's own `-w 200,40%` is above the loss default)."""
+    for name, given in (("--loss-crit", request.loss_crit), ("--rtt-crit", request.rtt_crit)):
+        if given is None and f"is above {name}" in problem:
+            return f" ({name} was not given: that is its default; set it too, or use -c)"
+    return ""
+
+
+def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
+    pins: list[Pin] = []
+    for text in request.pins:
+        try:
+            pins.append(parse_pin(text))
+        except PinError as exc:
+            usage(str(exc))
+    if request.key is not None and request.cert is None:
+        usage("--key needs --cert")
+    min_tls: TlsVersionName = request.min_tls  # type: ignore[assignment]
+    tls = TlsClientConfig(min_version=min_tls, cert_file=request.cert, key_file=request.key)
+    try:
+        check_client_config(tls)
+    except TlsConfigError as exc:
+        usage(str(exc))
+    deadlines = None
+    if request.deadlines:
+        from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
+
+        overrides: dict[str, float] = {}
+        try:
+            for text in request.deadlines:
+                phase, seconds = parse_deadline(text)
+                overrides[phase] = seconds
+        except DeadlineError as exc:
+            usage(f"--deadline {exc}")
+        deadlines = Deadlines.uniform(request.timeout).with_overrides(overrides)
+    return ProbeSettings(
+        timeout=request.timeout,
+        deadlines=deadlines,
+        tls=tls,
+        sni=request.sni,
+        pins=tuple(pins),
+        count=request.count,
+        interval=request.interval,
+        enumerate_tls=request.enumerate_tls,
+        keep_every_exchange=request.evidence_out is not None,
+    )
+
+
+def build_locate(request: OptionsRequest, usage: UsageError) -> LocateSettings:
+    dns_server = None
+    if request.dns_server is not None:
+        from probe.locate import parse_dns_server
+
+        try:
+            dns_server = parse_dns_server(request.dns_server)
+        except ValueError as exc:
+            usage(f"--dns-server: {exc}")
+    return LocateSettings(dns_server=dns_server, seed=request.seed)
+
+
+def _notes(request: OptionsRequest) -> list[str]:
+    notes = []
+    if request.insecure:
+        notes.append("--insecure: certificate failures are reported as warnings")
+    if request.seed is not None:
+        notes.append(f"SRV weighted order drawn with --seed {request.seed}")
+    notes.extend(request.target_notes)
+    return notes
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Everything a probing command needs, validated before any connection is opened."""
+
+    uris: list[tuple[str, SipUri]]
+    settings: ProbeSettings
+    policy: OptionsPolicy
+    where: LocateSettings
+    notes: list[str]
+    controls: RunControls
+    judge: TargetJudge
+    """Judges each target as it finishes (the collection then keeps only what the
+    evidence file, if any, needs)."""
+
+
+def check_evidence_out(path: Path | None, usage: UsageError) -> None:
+    """Refuse an evidence path that cannot be written, before the run rather than after."""
+    if path is None:
+        return
+    if path.is_dir():
+        usage(f"--evidence-out {path}: is a directory")
+    if not path.parent.is_dir():
+        usage(f"--evidence-out {path}: the directory {path.parent} does not exist")
+
+
+def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunControls, list[str]]:
+    """Concurrency fitted to the file-descriptor limit, the start rate, the run deadline."""
+    from probe.net.pacing import bound_concurrency
+
+    if request.rate is not None and request.rate <= 0:
+        usage("--rate must be a positive number of targets per second")
+    if request.max_time is not None and request.max_time <= 0:
+        usage("--max-time must be a positive number of seconds")
+    bound = bound_concurrency(request.concurrency)
+    controls = RunControls(
+        concurrency=bound.used,
+        rate=request.rate,
+        per_target=request.per_target,
+        max_time=request.max_time,
+        keep_partial_on_cancel=True,
+        follow_redirects=request.follow_redirects,
+    )
+    return controls, [bound.note] if bound.note else []
+
+
+def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
+    uri_notes: list[str] = []
+    uris = parse_targets(request.targets, usage, uri_notes)
+    check_evidence_out(request.evidence_out, usage)
+    controls, control_notes = build_controls(request, usage)
+    policy = build_policy(request, could_use_tls(uris), usage)
+    # The whole evidence is kept only for the file and for the redirects to follow.
+    keep = request.evidence_out is not None or request.follow_redirects
+    return Prepared(
+        uris=uris,
+        settings=build_settings(request, usage),
+        policy=policy,
+        where=build_locate(request, usage),
+        notes=[*_notes(request), *control_notes, *uri_notes],
+        controls=controls,
+        judge=TargetJudge(policy, keep_evidence=keep),
+    )
+
+
+def finish(
+    evidence: RunEvidence,
+    run: Prepared,
+    notes: Sequence[str],
+    request: OptionsRequest,
+    usage: UsageError,
+) -> Report:
+    """Save the evidence when asked (first: it is worth keeping whatever the verdict),
+    then judge it (the targets judged as they finished are taken as judged)."""
+    if request.evidence_out is not None:
+        from probe.evidence.file import write_evidence
+        from probe.run.trust import with_trust_record
+
+        try:
+            recorded = with_trust_record(evidence, run.policy.anchors, request)
+            write_evidence(request.evidence_out, recorded)
+        except OSError as exc:
+            usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
+    with steady_heap():
+        return judge_run(evidence, run.policy, notes=notes, judged=run.judge.results)
+
+
+def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
+    """Run a collection, with a progress display on stderr when it is a terminal."""
+    from probe.cli.signals import SignalStop, StoppedBySignal, stop_on_signals
+    from probe.run.progress import progress_display
+
+    collected: list[RunEvidence] = []
+    stop = SignalStop()
+
+    async def main() -> None:
+        # The evidence is handed over beside the task, not as its result: when asyncio.run
+        # restores the SIGINT handler, CPython 3.11 formats the repr of the old one, which
+        # holds the main task and so its result, and a sweep's whole evidence as text
+        # costs as much memory as the sweep itself.
+        nonlocal stop
+        # SIGINT, SIGTERM and SIGHUP alike cancel the run, which ends its calls and keeps
+        # what it found (RunControls.keep_partial_on_cancel); a second one exits at once.
+        with stop_on_signals() as stop:
+            collected.append(await run)
+
+    with steady_heap(), progress_display():
+        try:
+            asyncio.run(main())
+        except asyncio.CancelledError:
+            if stop.received is None:
+                raise
+            raise StoppedBySignal(stop.received) from None
+    evidence = collected[0]
+    if stop.received is not None and evidence.stopped == "interrupted":
+        evidence = replace(evidence, stop_signal=stop.received)
+    return evidence
+
+
+@contextlib.contextmanager
+def steady_heap() -> Iterator[None]:
+    """Everything alive before a run (modules, the trust store, the settings) lives
+    through it: frozen, the garbage collector stops rescanning it while the evidence of
+    thousands of targets grows, and fewer young collections run. Restored afterwards."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+def collect_with_controls(
+    uris: Sequence[tuple[str, SipUri]],
+    settings: ProbeSettings,
+    run: Prepared,
+    *,
+    command: RunCommand = "options",
+) -> RunEvidence:
+    return _collect(
+        collect_run(
+            uris,
+            settings,
+            where=run.where,
+            command=command,
+            controls=run.controls,
+            judge=run.judge,
+        )
+    )
+
+
+def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
+    run = prepare(request, on_usage_error)
+    evidence = collect_with_controls(run.uris, run.settings, run)
+    return finish(evidence, run, run.notes, request, on_usage_error)
+
+
+def build_endpoints(
+    request: FailoverRequest, uris: Sequence[tuple[str, SipUri]], usage: UsageError
+) -> tuple[list[tuple[Endpoint, SipUri]], OrderMode]:
+    count = len(uris)
+    for option, values in (("--priority", request.priorities), ("--weight", request.weights)):
+        if values and len(values) != count:
+            usage(f"{option} given {len(values)} times for {count} endpoints: one per endpoint")
+    if request.weights and not request.priorities:
+        usage("--weight needs --priority (weights share traffic within a priority)")
+    mode = request.order or ("priority" if request.priorities else "list")
+    if mode == "priority" and not request.priorities:
+        usage("--order priority needs --priority for every endpoint")
+    endpoints = [
+        (
+            Endpoint(
+                uri=text,
+                host=uri.host,
+                position=position,
+                priority=request.priorities[position] if request.priorities else None,
+                weight=request.weights[position] if request.weights else None,
+            ),
+            uri,
+        )
+        for position, (text, uri) in enumerate(uris)
+    ]
+    return endpoints, mode  # type: ignore[return-value]
+
+
+def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
+    run = prepare(request.common, on_usage_error)
+    endpoints, mode = build_endpoints(request, run.uris, on_usage_error)
+    evidence = _collect(
+        collect_failover_run(
+            endpoints,
+            run.settings,
+            FailoverPolicy(mode=mode),
+            where=run.where,
+            controls=run.controls,
+            judge=run.judge,
+        )
+    )
+    notes = [*run.notes, *request.extra_notes]
+    return finish(evidence, run, notes, request.common, on_usage_error)
+
+
+def run_resolve_command(
+    request: OptionsRequest, *, on_usage_error: UsageError
+) -> list[LocateResult]:
+    from probe.run.locating import locate_all
+
+    uris = parse_targets(request.targets, on_usage_error)
+    settings = build_settings(request, on_usage_error)
+    where = build_locate(request, on_usage_error)
+    located = asyncio.run(locate_all(uris, settings, where))
+    return [entry.result for entry in located]
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeRequest:
+    """`sipprobe judge`: saved evidence and the policy to judge it against."""
+
+    evidence: Path
+    accept: str = "2xx"
+    ca: Path | None = None
+    trust: str | None = None
+    min_tls: str = "1.2"
+    warn_days: int = 30
+    critical_days: int = 7
+    accept_wildcard: bool = False
+    insecure: bool = False
+    now: str | None = None
+    """ISO 8601 instant to judge certificates at (default: when the run started)."""
+
+
+def load_run(path: Path, usage: UsageError) -> RunEvidence:
+    from probe.evidence.file import EvidenceError, load_evidence
+
+    try:
+        return load_evidence(path)
+    except EvidenceError as exc:
+        usage(str(exc))
+
+
+def parse_instant(text: str, usage: UsageError) -> dt.datetime:
+    """`--now`: an ISO 8601 date and time; without an offset it is taken as UTC."""
+    try:
+        instant = dt.datetime.fromisoformat(text)
+    except ValueError:
+        usage(f"--now {text!r}: not an ISO 8601 date and time (e.g. 2027-01-31T12:00:00Z)")
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
+def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
+    """Judge saved evidence again, offline: no socket, no DNS; only the policy is new."""
+    run = load_run(request.evidence, on_usage_error)
+    as_options = OptionsRequest(
+        targets=(),
+        accept=request.accept,
+        ca=request.ca,
+        trust=request.trust,
+        min_tls=request.min_tls,
+        warn_days=request.warn_days,
+        critical_days=request.critical_days,
+        accept_wildcard=request.accept_wildcard,
+        insecure=request.insecure,
+    )
+    from probe.run.trust import anchors_for
+
+    policy = build_policy(as_options, False, on_usage_error)
+    anchors, trust_notes = anchors_for(run, as_options, on_usage_error, name=str(request.evidence))
+    policy = replace(policy, anchors=anchors)
+    when = f"collected {run.started_at}"
+    if request.now is not None:
+        policy = policy.at(parse_instant(request.now, on_usage_error))
+        assert policy.now is not None
+        when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
+    notes = [f"judged again from {request.evidence} ({when})", *trust_notes, *_notes(as_options)]
+    # A saved run that was interrupted is judged like any other: the exit code says how
+    # judging went, not that the recording once was cut short (its note says so).
+    return replace(judge_run(run, policy, notes=notes), interrupted=False)
+
+
+def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:
+    """Compare two evidence files, each judged with the default policy and the trust
+    anchors its run used (the system store for a file that does not record them)."""
+    from probe.judge.diff import diff_runs
+    from probe.run.trust import anchors_for
+
+    old, new = load_run(before, on_usage_error), load_run(after, on_usage_error)
+    policies = [
+        OptionsPolicy(anchors=anchors_for(run, OptionsRequest(targets=()), on_usage_error)[0])
+        for run in (old, new)
+    ]
+    return diff_runs(old, new, policies[0], after_policy=policies[1])

@@ -1,0 +1,213 @@
+"""`sipprobe invite`: the test call's inputs (who is called, how the call ends, the
+credentials) validated and wired into a probe run."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from probe.report.model import Report
+from probe.run.commands import OptionsRequest, UsageError, collect_with_controls, finish, prepare
+from probe.run.locating import PASSWORD_REFUSED, known_transport
+from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
+from probe.sip.uri import format_uri
+
+if TYPE_CHECKING:
+    from probe.net.call import CallSettings
+
+
+@dataclass(frozen=True, slots=True)
+class InviteRequest:
+    """`sipprobe invite`: the next hop (common.targets), who is called, how it ends."""
+
+    common: OptionsRequest
+    to: str
+    from_: str | None = None
+    offer: str = "sdes"
+    suites: Sequence[str] = ()
+    hangup: str = "on-answer"
+    auth_file: Path | None = None
+    auth_source: str = "--auth-file"
+    """How the user named `auth_file`, for messages (a scenario names it differently)."""
+    allow_cleartext_keys: bool = False
+    answer_timeout: float = 30.0
+    verify_media: bool = False
+
+
+AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
+AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
+
+
+def load_credentials(
+    auth_file: Path | None,
+    environ: Mapping[str, str],
+    usage: UsageError,
+    source: str = "--auth-file",
+) -> DigestCredentials | None:
+    """Digest credentials from a file (`username=` and `password=` lines) or from the
+    environment; never from the command line, where `ps` would show them."""
+    if auth_file is not None:
+        try:
+            text = auth_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            usage(f"{source} {auth_file}: {why or exc}")
+        values: dict[str, str] = {}
+        for line in text.splitlines():
+            name, sep, value = line.partition("=")
+            key = name.strip()
+            if sep and key in ("username", "password"):
+                # Everything after '=' is the password, exactly: it may hold spaces.
+                values[key] = value if key == "password" else value.strip()
+        if set(values) != {"username", "password"} or not all(values.values()):
+            usage(f"{source} {auth_file}: needs a non-empty username= and password= line")
+        return DigestCredentials(values["username"], values["password"])
+    user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
+    if user and password:
+        return DigestCredentials(user, password)
+    if user or password:
+        usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
+    return None
+
+
+def _dtls_fingerprint() -> object:
+    """A throw-away certificate's SHA-256 fingerprint for a DTLS-SRTP offer (RFC 8122)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from probe.sdp import Fingerprint
+    from probe.tls.pki import make_leaf
+
+    certificate = make_leaf(None, common_name="sipprobe", key_type="ec").cert
+    digest = certificate.fingerprint(hashes.SHA256())
+    return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
+
+
+def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
+    """The --suite names checked before any packet is sent: each one a crypto-suite of
+    RFC 4568 §6.2, RFC 6188 or RFC 7714 that an offer can key. The registered names are
+    upper case and distinct ignoring case, so another case names one suite unambiguously."""
+    from probe.net.media import MEDIA_SUITES
+    from probe.sdp import DEFAULT_SUITES, SUITE_KEY_BYTES
+
+    if not request.suites:
+        return tuple(DEFAULT_SUITES)
+    if request.offer != "sdes":
+        usage(f"--suite chooses SDES keys (RFC 4568); --offer {request.offer} has none")
+    known = ", ".join(SUITE_KEY_BYTES)
+    suites: list[str] = []
+    for given in request.suites:
+        name = given.strip().upper()
+        if name not in SUITE_KEY_BYTES:
+            usage(f"--suite {given!r} is not an SDES crypto-suite; known: {known}")
+        if name in suites:
+            usage(f"--suite {name} is given twice")
+        suites.append(name)
+    if request.verify_media and not set(suites) & set(MEDIA_SUITES):
+        usage(
+            f"--verify-media cannot check {', '.join(suites)}: libsrtp does"
+            f" {', '.join(MEDIA_SUITES)}; offer one of them with --suite"
+        )
+    return tuple(suites)
+
+
+# RFC 3966 §3: a global number is "+" and digits, with visual separators allowed.
+_GLOBAL_NUMBER = re.compile(r"\+[0-9][0-9().-]*")
+
+
+def callee_uri(to: str, next_hop: SipUri | None) -> tuple[str, str | None]:
+    """--to as a URI, and a note when it was a bare number or user part: `+15550100` is
+    called as `sip:+15550100@<the target's host>;user=phone` (RFC 3261 §19.1.6: a
+    telephone number in a SIP URI's user part carries user=phone; RFC 3966 §5.1.4)."""
+    if next_hop is None or "@" in to or ":" in to:
+        return to, None
+    phone = _GLOBAL_NUMBER.fullmatch(to) is not None
+    uri = format_uri(
+        next_hop.scheme,
+        to,
+        None,
+        next_hop.host,
+        None,
+        (("user", "phone"),) if phone else (),
+    )
+    return uri, f"--to {to} is called as {uri}"
+
+
+def build_call(
+    request: InviteRequest, usage: UsageError, next_hop: SipUri | None = None
+) -> CallSettings:
+    from probe.net.call import CallSettings
+
+    try:
+        to = parse_uri(callee_uri(request.to.strip(), next_hop)[0])
+        from_uri = parse_uri(request.from_) if request.from_ else None
+    except SipError as exc:
+        usage(f"--to/--from: {exc}")  # the parse error quotes the URI without its password
+    for option, uri in (("--to", to), ("--from", from_uri)):
+        if uri is not None and uri.password is not None:
+            usage(f"{option} {uri.redacted()!r}: {PASSWORD_REFUSED}")
+    credentials = load_credentials(request.auth_file, os.environ, usage, source=request.auth_source)
+    if request.verify_media:
+        from probe.net.media import MediaExtraMissing, require_extra
+
+        if request.offer != "sdes":
+            usage("--verify-media checks SDES-keyed SRTP: use it with --offer sdes")
+        try:
+            require_extra()
+        except MediaExtraMissing as exc:
+            usage(str(exc))
+    return CallSettings(
+        to=to,
+        from_uri=from_uri,
+        offer_kind=request.offer,  # type: ignore[arg-type]
+        suites=sdes_suites(request, usage),
+        hangup=request.hangup,  # type: ignore[arg-type]
+        credentials=credentials,
+        allow_cleartext_keys=request.allow_cleartext_keys,
+        answer_timeout=request.answer_timeout,
+        fingerprint=_dtls_fingerprint() if request.offer == "dtls" else None,
+        verify_media=request.verify_media,
+    )
+
+
+def refuse_before_sending(
+    uri: SipUri, text: str, request: InviteRequest, usage: UsageError
+) -> None:
+    """What can be known of the target before any packet is a usage error, not a finding:
+    a call over UDP, or SDES keys over a hop that is cleartext by the URI alone (RFC 4568
+    §8.3: the keys travel in the SDP). The transport is known without DNS for `sips:`, an
+    explicit `transport=`, or (RFC 3263 §4.1) an IP literal or explicit port, which mean
+    UDP for `sip:`; otherwise locating decides, and a refusal then is a failing finding."""
+    transport = known_transport(uri)
+    if transport == "udp":
+        usage(
+            f"invite {text!r}: test calls run over TLS or TCP, and this target means UDP "
+            "(RFC 3263 §4.1); add ;transport=tls (or ;transport=tcp)"
+        )
+    if transport == "tcp" and request.offer == "sdes" and not request.allow_cleartext_keys:
+        usage(
+            f"invite {text!r}: the SDES keys of the offer would cross TCP in cleartext; "
+            "use a TLS target (;transport=tls or sips:), --offer dtls, --offer rtp, or "
+            "--allow-cleartext-keys to send them anyway"
+        )
+
+
+def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
+    run = prepare(request.common, on_usage_error)
+    next_hop = run.uris[0][1] if run.uris else None
+    # The call's own inputs first: a password in --to or --from is refused whatever the
+    # target, so the refusal never depends on which mistake is found first.
+    settings = replace(run.settings, call=build_call(request, on_usage_error, next_hop))
+    for text, uri in run.uris:
+        refuse_before_sending(uri, text, request, on_usage_error)
+    notes = run.notes
+    _uri, callee_note = callee_uri(request.to.strip(), next_hop)
+    if callee_note is not None:
+        notes.append(callee_note)
+    if request.allow_cleartext_keys:
+        notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
+    evidence = collect_with_controls(run.uris, settings, run, command="invite")
+    return finish(evidence, run, notes, request.common, on_usage_error)
