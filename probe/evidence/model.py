@@ -241,7 +241,7 @@ class PingTally:
     """What ended the connection (`reset: the server reset the connection`)."""
     exchanges_kept: int = 0
     """Exchanges the evidence holds: all of them, or the first, the last and the
-    failures up to a bound (probe.net.pingstats)."""
+    failures up to a bound (probe.evidence.ping)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,24 @@ from dataclasses import dataclass
 from typing import Literal
 
 from probe.evidence.model import ProbeEvidence, Target
-from probe.judge.checks.failover import Endpoint, OrderMode
 from probe.locate.records import LocatedTarget, LocateResult
+
+OrderMode = Literal["list", "priority", "fixed"]
+"""How a provider orders its endpoints: as listed, by priority then weight, or by fixed
+names (Teams' sip → sip2 → sip3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One configured endpoint: an origination URI with its provider attributes."""
+
+    uri: str
+    host: str
+    position: int
+    """Where it stands in the configured list, from 0."""
+    priority: int | None = None
+    weight: int | None = None
+
 
 __all__ = [
     "CallPlan",

@@ -24,7 +24,7 @@ from probe.evidence.run import ProbedTarget, RunEvidence
 from probe.judge.checks import OptionsPolicy
 from probe.judge.checks.failover import TRUNK, health
 from probe.judge.findings import CheckId, JsonValue, TargetResult
-from probe.run.collect import judge_target
+from probe.judge.judging import judge_target
 
 __all__ = ["RTT_MIN_CHANGE_MS", "RTT_MIN_RATIO", "SCHEMA", "Change", "diff_document", "diff_runs"]
 

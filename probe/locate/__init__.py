@@ -1,11 +1,12 @@
 """RFC 3263 server location: a sans-I/O planner and its driver.
 
 ``LocatePlanner`` decides which NAPTR/SRV/A/AAAA query comes next and orders what comes
-back (pure; no I/O, no clock); ``locate()`` drives it over ``dns.asyncresolver``, and
-over the system's name service (getaddrinfo) for A/AAAA when no DNS server is given.
+back (pure; no I/O, no clock); ``probe.locate.driver.locate()`` drives it over
+``dns.asyncresolver``, and over the system's name service (getaddrinfo) for A/AAAA when no
+DNS server is given. Importing this package loads no driver.
 """
 
-from .driver import DEFAULT_DNS_PORT, locate, parse_dns_server
+from .dns_server import DEFAULT_DNS_PORT, parse_dns_server
 from .order import NAPTR_SERVICES, srv_shares
 from .plan import MAX_ADDRESS_NAMES, MAX_NAPTR_FOLLOWED, LocatePlanner
 from .records import (
@@ -39,7 +40,6 @@ __all__ = [
     "RecordType",
     "SrvRecord",
     "format_plan",
-    "locate",
     "parse_dns_server",
     "srv_shares",
 ]

@@ -13,8 +13,9 @@ import warnings
 
 from probe.evidence.model import HandshakeAttempt, TlsEnumeration
 from probe.net.connect import classify_tls_error, open_tcp
-from probe.tls.context import TLS_VERSIONS, TlsVersionName
+from probe.tls.context import TLS_VERSIONS
 from probe.tls.suites import TLS12_SUITES
+from probe.tls.versions import TlsVersionName
 
 ENUMERATED_VERSIONS: tuple[TlsVersionName, ...] = ("1.0", "1.1", "1.2", "1.3")
 

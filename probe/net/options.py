@@ -26,6 +26,7 @@ from probe.evidence.model import (
     Target,
     TlsEvidence,
 )
+from probe.evidence.ping import PingCounter
 from probe.locate.pins import Pin
 from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
 from probe.net.deadlines import Deadlines
@@ -36,7 +37,6 @@ from probe.net.exchange import (
     exchange_over_stream,
 )
 from probe.net.interrupted import CallInterrupted, ProbeInterrupted
-from probe.net.pingstats import PingCounter
 from probe.run import progress
 from probe.sip import (
     Request,

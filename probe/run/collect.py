@@ -19,7 +19,9 @@ from dataclasses import dataclass, replace
 from probe.evidence.model import ProbeEvidence
 from probe.evidence.run import (
     CallPlan,
+    Endpoint,
     FailoverEvidence,
+    OrderMode,
     Placement,
     ProbedTarget,
     ProbedUri,
@@ -29,12 +31,7 @@ from probe.evidence.run import (
     StopReason,
 )
 from probe.judge.checks import OptionsPolicy
-from probe.judge.checks.failover import (
-    Endpoint,
-    OrderMode,
-    provider_order,
-    weight_shares,
-)
+from probe.judge.checks.failover import provider_order, weight_shares
 from probe.judge.checks.policy import FailoverPolicy
 from probe.judge.judging import TargetJudge, judge_run, judge_target
 from probe.locate import LocatedTarget, LocateResult

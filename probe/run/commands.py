@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from probe.evidence.run import Endpoint, OrderMode
 from probe.judge.checks import OptionsPolicy, TlsPolicy
-from probe.judge.checks.failover import Endpoint, OrderMode
 from probe.judge.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
 from probe.judge.checks.policy import FailoverPolicy
 from probe.judge.judging import TargetJudge
@@ -35,7 +35,8 @@ from probe.run.collect import (
 from probe.run.locating import PASSWORD_REFUSED, check_uri_params
 from probe.sip import SipError, SipUri, parse_uri
 from probe.sip.uri import redact_uri_text
-from probe.tls.context import TlsClientConfig, TlsConfigError, TlsVersionName, check_client_config
+from probe.tls.context import TlsClientConfig, TlsConfigError, check_client_config
+from probe.tls.versions import TlsVersionName
 
 if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence

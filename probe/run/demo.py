@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from probe.evidence.run import Endpoint
 from probe.judge.checks import OptionsPolicy
-from probe.judge.checks.failover import Endpoint
 from probe.judge.checks.policy import FailoverPolicy
 from probe.judge.findings import CheckId, Status
 from probe.locate.pins import Pin

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from probe.evidence.model import DEFAULT_PORTS, Target, Transport
-from probe.locate import LocatedTarget, LocateResult, locate
+from probe.locate import LocatedTarget, LocateResult
+from probe.locate.driver import locate
 from probe.net.options import ProbeSettings
 from probe.sip import SipUri
 

@@ -37,7 +37,7 @@ def replied(exchange: SipExchange, sequence: int, where: str) -> None:
     """One probe of a `--count` run came back (or did not): its line, when shown."""
     show = REPLIES.get()
     if show is not None:
-        from probe.net.pingstats import reply_line
+        from probe.evidence.ping import reply_line
 
         show(reply_line(exchange, sequence, where))
 

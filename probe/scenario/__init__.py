@@ -1,7 +1,7 @@
 """Declarative trunk checks: scenario files in TOML, validated with pydantic v2.
 
     scenario = load("builtin:teams-direct-routing")   # or load_scenario(Path("acme.toml"))
-    requests = scenario.to_requests()                   # probe.run.commands requests for the runner
+    requests = scenario.to_requests()                   # requests for probe.run (imported then)
     findings = judge_scenario(scenario, report_findings)  # + scenario.* and policy.* findings
 
 The schema, key by key, is in scenarios/README.md.
@@ -31,7 +31,6 @@ from probe.scenario.model import (
     Trunk,
 )
 from probe.scenario.profiles import judge_profile
-from probe.scenario.requests import ScenarioRequests, build_requests
 
 __all__ = [
     "BUILTIN_PREFIX",
@@ -44,10 +43,8 @@ __all__ = [
     "Run",
     "Scenario",
     "ScenarioError",
-    "ScenarioRequests",
     "Tls",
     "Trunk",
-    "build_requests",
     "builtin_source",
     "judge_expectations",
     "judge_profile",

@@ -347,8 +347,9 @@ class Scenario(_Section):
 
     def provider_order(self) -> list[int]:
         """Endpoint positions in the order the provider tries them (SRV: as listed)."""
-        from probe.judge.checks.failover import Endpoint as OrderEndpoint
-        from probe.judge.checks.failover import OrderMode, provider_order
+        from probe.evidence.run import Endpoint as OrderEndpoint
+        from probe.evidence.run import OrderMode
+        from probe.judge.checks.failover import provider_order
 
         mode: OrderMode = "priority" if self.order_mode == "priority" else "list"
         entries = [

@@ -15,11 +15,9 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from probe.tls.capture import HandshakeRecorder, install_recorder, remove_recorder
-
-TlsVersionName = Literal["1.0", "1.1", "1.2", "1.3"]
+from probe.tls.versions import TlsVersionName
 
 TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
     "1.0": ssl.TLSVersion.TLSv1,

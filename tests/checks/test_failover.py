@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from probe.evidence.model import Target
+from probe.evidence.run import Endpoint
 from probe.judge.checks.failover import (
-    Endpoint,
     OrderedTarget,
     judge_failover,
     provider_order,

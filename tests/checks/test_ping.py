@@ -9,6 +9,14 @@ from dataclasses import replace
 import pytest
 
 from probe.evidence.model import PingEnd, ProbeEvidence, SipExchange
+from probe.evidence.ping import (
+    SAMPLE_FAILURES,
+    SAMPLE_HEAD,
+    SAMPLE_TAIL,
+    PingCounter,
+    reply_line,
+    stdev_ms,
+)
 from probe.judge.checks.options import (
     AcceptedCodes,
     PingThresholds,
@@ -17,14 +25,6 @@ from probe.judge.checks.options import (
     parse_icmp_pair,
 )
 from probe.judge.findings import Status
-from probe.net.pingstats import (
-    SAMPLE_FAILURES,
-    SAMPLE_HEAD,
-    SAMPLE_TAIL,
-    PingCounter,
-    reply_line,
-    stdev_ms,
-)
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 
 ACCEPT_2XX = AcceptedCodes()

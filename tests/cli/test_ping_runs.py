@@ -23,8 +23,8 @@ import click
 import pytest
 
 from probe.cli.commands import cli
+from probe.evidence.ping import SAMPLE_FAILURES, SAMPLE_HEAD, SAMPLE_TAIL
 from probe.judge.checks.options import PingThresholds
-from probe.net.pingstats import SAMPLE_FAILURES, SAMPLE_HEAD, SAMPLE_TAIL
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 

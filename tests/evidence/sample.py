@@ -32,7 +32,7 @@ from probe.evidence.model import (
     TlsEvidence,
     WireEvent,
 )
-from probe.judge.checks.failover import Endpoint
+from probe.evidence.run import Endpoint
 from probe.locate.records import (
     DnsAnswer,
     DnsQuery,

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from probe.locate import LocateResult, format_plan, locate
+from probe.locate import LocateResult, format_plan
+from probe.locate.driver import locate
 from probe.locate.pins import parse_pin
 from probe.sip.uri import parse_uri
 from tests.locate.conftest import TRUNK

@@ -12,8 +12,9 @@ import dns.message
 import dns.resolver
 import pytest
 
-from probe.locate import dns_client, locate
+from probe.locate import dns_client
 from probe.locate.dns_client import _classify_no_nameservers
+from probe.locate.driver import locate
 from probe.sip.uri import parse_uri
 
 SERVER = "127.0.0.1:5353"

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from probe.evidence.codec import decode, encode
-from probe.locate import DnsAnswer, DnsQuery, LocateResult, format_plan, locate
+from probe.locate import DnsAnswer, DnsQuery, LocateResult, format_plan
+from probe.locate.driver import locate
 from probe.locate.name_service import (
     AddressLookup,
     SystemAsker,
@@ -284,7 +285,7 @@ def test_a_hung_lookup_does_not_keep_the_process_alive_at_exit() -> None:
     does not."""
     program = (
         "import asyncio, random, time\n"
-        "from probe.locate import locate\n"
+        "from probe.locate.driver import locate\n"
         "from probe.sip.uri import parse_uri\n"
         "def hang(name):\n"
         "    time.sleep(60)\n"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from probe.run.commands import FailoverRequest, OptionsRequest
 from probe.run.invite import InviteRequest
-from probe.scenario import build_requests, load_builtin
+from probe.scenario import load_builtin
+from probe.scenario.requests import build_requests
 from tests.scenario.helpers import load_text, two_endpoints
 
 FULL = """

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from probe.evidence.run import Endpoint, OrderMode
 from probe.judge.findings import CheckId, Finding, JsonValue, Status, TargetResult
-
-OrderMode = Literal["list", "priority", "fixed"]
 
 # Failing any of these means a provider's client would not place a call on the target.
 HEALTH_CHECKS = (
@@ -33,18 +31,6 @@ HEALTH_CHECKS = (
 )
 TRUNK = "trunk"
 """The `target` of trunk-wide findings."""
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One configured endpoint: an origination URI with its provider attributes."""
-
-    uri: str
-    host: str
-    position: int
-    """Where it stands in the configured list, from 0."""
-    priority: int | None = None
-    weight: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass
 
 from probe.evidence.model import PingTally, ProbeEvidence, SipExchange, interned
+from probe.evidence.ping import stdev_ms, tally_exchanges
 from probe.judge.findings import CheckId, Finding, JsonValue, Status, rounded_ms
-from probe.net.pingstats import stdev_ms, tally_exchanges
 from probe.sip import Request, Response, SipError, match_response, parse_message, parse_name_addr
 from probe.sip.headers import split_list
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from probe.judge.checks.options import AcceptedCodes, PingThresholds
 
 if TYPE_CHECKING:
-    from probe.judge.checks.failover import OrderMode
+    from probe.evidence.run import OrderMode
     from probe.tls.trust import TrustAnchors
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from probe.evidence.model import ProbeEvidence
 from probe.judge.findings import CheckId, Finding, JsonValue, Status
-from probe.tls.context import TLS_VERSIONS
 from probe.tls.suites import Grade, grade_suite
+from probe.tls.versions import TLS_WIRE_VERSIONS
 
 _VERSION_NAMES = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
 
@@ -24,7 +24,7 @@ def version_number(openssl_name: str | None) -> str | None:
 def _at_least(version: str, minimum: str) -> bool:
     """`version` ≥ `minimum`; a name this tool does not know (say, from a hand-edited
     evidence file) never counts as good enough, and never raises."""
-    known, floor = TLS_VERSIONS.get(version), TLS_VERSIONS.get(minimum)
+    known, floor = TLS_WIRE_VERSIONS.get(version), TLS_WIRE_VERSIONS.get(minimum)
     return known is not None and floor is not None and known >= floor
 
 

@@ -1,0 +1,73 @@
+"""The layers hold (docs/architecture.md): importing a pure package loads no networking,
+no event loop, no DNS driver and no layer above it. Each import runs in a fresh
+interpreter, so what another test imported cannot hide a dependency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+IO = ("socket", "ssl", "asyncio", "selectors", "dns.resolver", "dns.asyncresolver", "dns.query")
+"""What only the collect layer may load: sockets, TLS, the event loop, dnspython's driver."""
+ABOVE = ("probe.net", "probe.run", "probe.cli", "probe.serve", "click")
+"""The layers above judgement, and the command line's toolkit."""
+
+PURE = [
+    "probe.sip",
+    "probe.sdp",
+    "probe.evidence",
+    "probe.evidence.model",
+    "probe.evidence.run",
+    "probe.evidence.file",
+    "probe.evidence.ping",
+    "probe.judge",
+    "probe.judge.findings",
+    "probe.judge.checks",
+    "probe.judge.judging",
+    "probe.judge.diff",
+    "probe.report.model",
+    "probe.report.json",
+    "probe.report.junit",
+    "probe.report.output",
+    "probe.locate",
+    "probe.locate.plan",
+]
+
+
+def loaded_by(module: str) -> set[str]:
+    code = (
+        "import json, sys; before = set(sys.modules); "
+        f"import {module}; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout))
+
+
+def forbidden_in(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(
+        name for name in loaded if any(name == f or name.startswith(f + ".") for f in names)
+    )
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_a_pure_package_loads_no_io_and_no_layer_above(module: str) -> None:
+    loaded = loaded_by(module)
+    assert module in loaded or module.rsplit(".", 1)[0] in loaded  # the import did run
+    assert forbidden_in(loaded, IO + ABOVE) == []
+
+
+def test_the_scenario_model_loads_no_run_and_no_event_loop() -> None:
+    # pydantic loads `socket` on its own (email.utils, for its e-mail type): the scenario
+    # layer is held to no event loop, no TLS and nothing of the run it describes.
+    loaded = loaded_by("probe.scenario")
+    assert forbidden_in(loaded, ("ssl", "asyncio", "dns.asyncresolver", *ABOVE)) == []
+
+
+def test_the_check_fails_when_a_layer_is_crossed() -> None:
+    # The probe of the test itself: the collect layer does load what the others must not.
+    assert forbidden_in(loaded_by("probe.net.options"), IO) != []
+    assert forbidden_in(loaded_by("probe.run.collect"), ABOVE) != []
