@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
 
 __all__ = ["STOP_SIGNALS", "SignalStop", "StoppedBySignal", "signal_name", "stop_on_signals"]
@@ -26,7 +27,7 @@ __all__ = ["STOP_SIGNALS", "SignalStop", "StoppedBySignal", "signal_name", "stop
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class StoppedBySignal(Exception):
+class StoppedBySignal(ProbeError):
     """A signal stopped the run before it had anything to report."""
 
     def __init__(self, number: int) -> None:

@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.run.locating import TargetError, check_target_uri
 from probe.sip import SipError, parse_uri
 from probe.sip.uri import redact_uri_text
@@ -32,7 +33,7 @@ class TargetList:
     notes: tuple[str, ...]
 
 
-class TargetListError(ValueError):
+class TargetListError(ProbeError, ValueError):
     """The file cannot be used: ``summary`` says why in a few words, ``problems`` holds
     one ``FILE:LINE: why`` per problem."""
 

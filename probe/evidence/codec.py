@@ -22,6 +22,7 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
+from probe.errors import ProbeError
 from probe.locate.records import (
     AnswerSource,
     DnsAnswer,
@@ -34,7 +35,7 @@ from probe.locate.records import (
 __all__ = ["Invalid", "decode", "encode"]
 
 
-class Invalid(ValueError):
+class Invalid(ProbeError, ValueError):
     """A value that does not fit its field; `path` says where."""
 
     def __init__(self, path: str, message: str) -> None:

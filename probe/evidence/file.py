@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from probe import __version__
+from probe.errors import ProbeError
 from probe.evidence.codec import Invalid, decode, encode
 from probe.evidence.redact import REDACTION_NOTE, redact_evidence
 from probe.evidence.run import (
@@ -71,7 +72,7 @@ SCHEMA = "sipprobe.evidence/1"
 _ENVELOPE = ("schema", "tool", "redacted")
 
 
-class EvidenceError(Exception):
+class EvidenceError(ProbeError):
     """An evidence file that cannot be used; the message is one sentence for a person."""
 
 

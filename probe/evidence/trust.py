@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from probe.errors import ProbeError
 from probe.evidence.run import RunEvidence, TrustRecord, TrustStoreKind
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def record_trust(anchors: TrustAnchors, store: TrustStoreKind, run: RunEvidence)
     )
 
 
-class RecordError(ValueError):
+class RecordError(ProbeError, ValueError):
     """A recorded set of anchors that cannot be used; the message says why."""
 
 

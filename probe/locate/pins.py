@@ -7,8 +7,10 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 
-class PinError(ValueError):
+
+class PinError(ProbeError, ValueError):
     """A `--resolve` value that is not NAME:PORT:ADDRESS."""
 
 

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from probe.errors import ProbeError
 from probe.evidence.model import DEFAULT_PORTS, Transport
 from probe.locate.pins import Pin, find_pin
 from probe.sip.errors import SipParseError
@@ -85,7 +86,7 @@ def _percent(share: float) -> str:
     return "<1%" if text == "0%" and share > 0 else text
 
 
-class _Unusable(Exception):
+class _Unusable(ProbeError):
     """The URI cannot be located at all; ``problem`` is the sentence to report."""
 
     def __init__(self, problem: str, reason: str) -> None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from probe.errors import ProbeError
+
 PHASES = ("dns", "connect", "handshake", "first_byte", "message", "transaction")
 
 
-class DeadlineError(ValueError):
+class DeadlineError(ProbeError, ValueError):
     """A `--deadline` the user typed that cannot be used."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from probe.errors import ProbeError
 from probe.evidence.model import WireEvent
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
@@ -17,7 +18,7 @@ from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait
 from probe.sip import Request, Response, SipError, StreamFramer, build_response, random_token
 
 
-class PeerGone(Exception):
+class PeerGone(ProbeError):
     """The connection ended (closed, reset, TLS alert, unframeable bytes, a message
     that never finished); `expired` names the deadline when one did it."""
 

@@ -16,6 +16,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.evidence.model import MediaEvidence
 from probe.sdp import Crypto, SdpError, SessionDescription
 
@@ -32,7 +33,7 @@ PACKETS_TO_SEND = 10
 LISTEN_SECONDS = 2.0
 
 
-class MediaExtraMissing(Exception):
+class MediaExtraMissing(ProbeError):
     """pylibsrtp is not installed."""
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.net.connect import StreamConnection
 from probe.sip import Message, StreamFramer
 
@@ -34,7 +35,7 @@ class Wait:
     """Dropped as soon as any byte arrives (the `first_byte` deadline)."""
 
 
-class DeadlineExpired(Exception):
+class DeadlineExpired(ProbeError):
     """A deadline passed while waiting; `phase` names it and `pending` counts the bytes
     of an incomplete message already received."""
 
@@ -58,7 +59,7 @@ def deadline_text(phase: str, seconds: float, pending: int) -> str:
     return f"no final response within {seconds:g} s ({phase} deadline)"
 
 
-class PeerClosed(Exception):
+class PeerClosed(ProbeError):
     """The peer closed the stream (FIN, or TLS close_notify)."""
 
     def __init__(self, pending: int) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from probe.errors import ProbeError
 from probe.judge.findings import CheckId, JsonValue, Verdict
 from probe.report.exit_codes import signal_name
 from probe.report.model import Report
@@ -31,7 +32,7 @@ _NAGIOS_WORDS = {
 }
 
 
-class OutputError(ValueError):
+class OutputError(ProbeError, ValueError):
     """A `--format`/`--output` combination that cannot be honoured."""
 
 

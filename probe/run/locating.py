@@ -11,6 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.evidence.model import DEFAULT_PORTS, Target, Transport
 from probe.locate import LocatedTarget, LocateResult
 from probe.locate.driver import locate
@@ -18,7 +19,7 @@ from probe.net.options import ProbeSettings
 from probe.sip import SipUri
 
 
-class TargetError(ValueError):
+class TargetError(ProbeError, ValueError):
     """A target URI that cannot be probed (unsupported transport...)."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from probe.errors import ProbeError
 from probe.scenario.lines import KeyPath, find_line, format_path, index_keys
 from probe.scenario.model import ENV_CREDENTIALS, TRUST_STORES, Scenario
 
@@ -59,7 +60,7 @@ class Problem:
         return f"{where} {self.key}: {self.message}" if self.key else f"{where} {self.message}"
 
 
-class ScenarioError(Exception):
+class ScenarioError(ProbeError):
     """A scenario that cannot be used, with every problem found (one per line)."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:

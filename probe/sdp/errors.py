@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from probe.errors import ProbeError
+
 __all__ = ["SdpBuildError", "SdpError", "SdpLimitError", "redact"]
 
 # RFC 4568 §9.1: key-param = key-method ":" key-info, and for SRTP the key-info starts
@@ -38,7 +40,7 @@ def redact(text: str) -> str:
     return _INLINE_KEY_RE.sub(r"\1<redacted>", text)
 
 
-class SdpError(Exception):
+class SdpError(ProbeError):
     """The SDP is malformed or cannot be accepted.
 
     ``detail`` says what was wrong (already redacted); ``line`` is the 1-based line of

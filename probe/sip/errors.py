@@ -14,10 +14,12 @@ engineers as findings, so they must make sense without a debugger.
 
 from __future__ import annotations
 
+from probe.errors import ProbeError
+
 __all__ = ["SipBuildError", "SipError", "SipLimitError", "SipParseError"]
 
 
-class SipError(Exception):
+class SipError(ProbeError):
     """Base class of every error the SIP codec raises."""
 
 

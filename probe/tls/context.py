@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from probe.errors import ProbeError
 from probe.tls.capture import HandshakeRecorder, install_recorder, remove_recorder
 from probe.tls.versions import TlsVersionName
 
@@ -27,7 +28,7 @@ TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
 }
 
 
-class TlsConfigError(Exception):
+class TlsConfigError(ProbeError):
     """The TLS options given cannot be used (unreadable key, bad version...)."""
 
 

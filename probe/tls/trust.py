@@ -20,6 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.utils import CryptographyDeprecationWarning
 
+from probe.errors import ProbeError
+
 # RFC 7468 §5: the textual encoding of a certificate. OpenSSL's "TRUSTED CERTIFICATE"
 # blocks append trust settings to the DER and are deliberately not accepted.
 _PEM_CERTIFICATE = re.compile(
@@ -31,7 +33,7 @@ _DIRECTORY_SUFFIXES = (".pem", ".crt")
 _HASHED_NAME = re.compile(r"^[0-9a-f]{8}\.\d+$")
 
 
-class TrustStoreError(Exception):
+class TrustStoreError(ProbeError):
     """The trust anchors could not be loaded; the message says where and why."""
 
 

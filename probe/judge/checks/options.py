@@ -12,6 +12,7 @@ import math
 import sys
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.evidence.model import PingTally, ProbeEvidence, SipExchange, interned
 from probe.evidence.ping import stdev_ms, tally_exchanges
 from probe.judge.findings import CheckId, Finding, JsonValue, Status, rounded_ms
@@ -27,7 +28,7 @@ _CLASSES = {
 }
 
 
-class AcceptError(ValueError):
+class AcceptError(ProbeError, ValueError):
     """An `--accept` value that cannot be used."""
 
 
@@ -283,7 +284,7 @@ def _redirected(
     return Finding(CheckId.SIP_OPTIONS, status, evidence.target.label, summary, details)
 
 
-class ThresholdError(ValueError):
+class ThresholdError(ProbeError, ValueError):
     """Loss or RTT thresholds that cannot be used."""
 
 
