@@ -68,15 +68,17 @@ def _sweep_evidence(bench: Bench, n: int) -> tuple[Path, list[str]]:
 def _work_per_target(bench: Bench, evidence_path: Path, uris: list[str]) -> dict[str, float]:
     """Milliseconds per target of judging, strict parsing and the JSON report, in process."""
     from probe.evidence.file import load_evidence
-    from probe.judge.checks import forget_cached
-    from probe.judge.judging import judge_run
     from probe.report.json import write_json
     from probe.run.commands import OptionsRequest, prepare
+    from probe.settings import Settings
     from probe.sip import DEFAULT_LIMITS, parse_message
     from probe.sip.message import remember_framed
+    from probe.verdict.checks import forget_cached
+    from probe.verdict.judging import judge_run
 
     run = load_evidence(evidence_path)
-    request = OptionsRequest(targets=uris, pins=bench.fleet.pins("tls"), ca=bench.fleet.lab.ca)
+    settings = Settings.from_flat(pins=bench.fleet.pins("tls"), ca=bench.fleet.lab.ca)
+    request = OptionsRequest(targets=uris, settings=settings)
     policy = prepare(request, _refuse).policy
     answers = [
         item.data

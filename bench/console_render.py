@@ -27,7 +27,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from probe.evidence.run import RunEvidence
-from probe.judge.checks import OptionsPolicy
 from probe.locate.pins import parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.console import render_console
@@ -37,6 +36,7 @@ from probe.serve import Responder, ResponderConfig
 from probe.sip import parse_uri
 from probe.tls.lab import write_lab
 from probe.tls.trust import load_trust_anchors
+from probe.verdict.checks import OptionsPolicy
 
 NAME = "bench.example.test"
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--failing", type=int, default=20, help="targets refused, of --targets")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    from probe.judge.judging import judge_run
+    from probe.verdict.judging import judge_run
 
     with tempfile.TemporaryDirectory() as scratch:
         run, policy = asyncio.run(_collect(Path(scratch)))

@@ -79,7 +79,7 @@ IMPORT_LINES = {
     "click": "import asyncio, json, ssl, click",
     "cryptography": "import asyncio, json, ssl, cryptography.x509",
     "sipprobe": (
-        "import probe.cli.commands, probe.run.commands, probe.judge.checks.certificate, "
+        "import probe.cli.commands, probe.run.commands, probe.verdict.checks.certificate, "
         "probe.report.json"
     ),
 }

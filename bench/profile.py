@@ -29,7 +29,7 @@ CALLERS = 12
 _AREAS: tuple[tuple[str, str], ...] = (
     (r"/probe/report/", "probe.report (rendering)"),
     (r"/probe/tls/", "probe.tls (capture, judgement)"),
-    (r"/probe/judge/", "probe.judge (checks, verdicts)"),
+    (r"/probe/verdict/", "probe.verdict (checks, verdicts)"),
     (r"/probe/net/", "probe.net"),
     (r"/probe/sip/", "probe.sip"),
     (r"/probe/locate/", "probe.locate"),

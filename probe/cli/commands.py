@@ -132,7 +132,7 @@ def options(targets: Sequence[str], **values: Any) -> None:
     _icmp_thresholds(values)
     request = options_request("options", targets, values)
     if live is None:
-        live = request.count > 1 and sys.stderr.isatty() and _console_on_stdout(values)
+        live = request.settings.sip.count > 1 and sys.stderr.isatty() and _console_on_stdout(values)
     with live_replies(live):
         report = run_options_command(request, on_usage_error=usage_error)
     emit_and_exit(report, values)
@@ -140,7 +140,7 @@ def options(targets: Sequence[str], **values: Any) -> None:
 
 def _icmp_thresholds(values: dict[str, Any]) -> None:
     """check_icmp's `-w RTT,PCT%` and `-c RTT,PCT%` as the four thresholds; one form each."""
-    from probe.judge.checks.options import ThresholdError, parse_icmp_pair
+    from probe.verdict.checks.options import ThresholdError, parse_icmp_pair
 
     for option, pair, rtt, loss in (
         ("-w", "icmp_warn", "rtt_warn", "loss_warn"),
@@ -295,9 +295,9 @@ def invite(
     before one. Keys and passwords are never printed.
     """
     from probe.run.invite import InviteRequest, run_invite_command
+    from probe.settings import CallSettings
 
-    request = InviteRequest(
-        options_request("invite", [target], values),
+    call = CallSettings(
         to=to,
         from_=from_,
         offer=offer,
@@ -308,6 +308,7 @@ def invite(
         answer_timeout=answer_timeout,
         verify_media=verify_media,
     )
+    request = InviteRequest(options_request("invite", [target], values), call)
     emit_and_exit(run_invite_command(request, on_usage_error=usage_error), values)
 
 
@@ -344,7 +345,10 @@ def judge(evidence: Path, **values: Any) -> None:
     from probe.run.commands import JudgeRequest, run_judge_command
 
     output = {key: values.pop(key) for key in ("output_format", "verbose", "no_color")}
-    request = JudgeRequest(evidence=evidence, **values)
+    from probe.settings import Settings
+
+    now = values.pop("now")
+    request = JudgeRequest(evidence=evidence, settings=Settings.from_flat(values), now=now)
     emit_and_exit(run_judge_command(request, on_usage_error=usage_error), output)
 
 
@@ -365,8 +369,8 @@ def diff(before: Path, after: Path, output_format: str) -> None:
     exit 0 when nothing changed, 1 when something did, 2 when a file cannot be used."""
     import json
 
-    from probe.judge.diff import diff_document
     from probe.run.commands import run_diff_command
+    from probe.verdict.diff import diff_document
 
     changes = run_diff_command(before, after, on_usage_error=usage_error)
     if output_format == "json":
@@ -414,10 +418,10 @@ def resolve(
 
     from probe.locate import format_plan
     from probe.run.commands import OptionsRequest, run_resolve_command
+    from probe.settings import Settings
 
-    request = OptionsRequest(
-        targets=list(targets), pins=pins, timeout=timeout, dns_server=dns_server, seed=seed
-    )
+    settings = Settings.from_flat(pins=pins, timeout=timeout, dns_server=dns_server, seed=seed)
+    request = OptionsRequest(targets=list(targets), settings=settings)
     results = run_resolve_command(request, on_usage_error=usage_error)
     if output_format == "json":
         click.echo(

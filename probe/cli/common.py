@@ -326,6 +326,7 @@ _OUTPUT_KEYS = ("output_format", "verbose", "no_color", "outputs")
 def options_request(command: str, targets: Sequence[str], values: dict[str, Any]) -> Any:
     """An OptionsRequest from the shared options; output options are left in `values`."""
     from probe.run.commands import OptionsRequest
+    from probe.settings import Settings
 
     targets_file = values.pop("targets_file", None)
     listed = read_targets_file(targets_file) if targets_file else None
@@ -344,7 +345,9 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
         usage_error(str(exc))
     shared = {k: v for k, v in values.items() if k not in _OUTPUT_KEYS}
     notes = listed.notes if listed is not None else ()
-    return OptionsRequest(targets=all_targets, target_notes=notes, **shared)
+    return OptionsRequest(
+        targets=all_targets, settings=Settings.from_flat(shared), target_notes=notes
+    )
 
 
 def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:

@@ -32,8 +32,8 @@ def _sha256(certificate: x509.Certificate) -> str:
 def _anchors_reached(run: RunEvidence, anchors: TrustAnchors) -> tuple[str, ...]:
     """The fingerprint of the anchor each presented chain verifies to, once per chain,
     judged at the run's start as the run itself judged them."""
-    from probe.judge.checks.certificate import load_presented
     from probe.tls.verify import verify_chain
+    from probe.verdict.checks.certificate import load_presented
 
     now = dt.datetime.fromisoformat(run.started_at)
     chains = dict.fromkeys(

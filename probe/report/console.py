@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from probe.judge.findings import CheckId, Finding, JsonValue, Status, Verdict
 from probe.report.model import Report, TargetResult
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status, Verdict
 
 _STYLE = {
     Status.PASS: "green",

@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import TextIO
 
-from probe.judge.findings import Finding, JsonValue
 from probe.report.model import Report
+from probe.verdict.findings import Finding, JsonValue
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """One encoder for every line (`json.dumps` with options builds a new one per call)."""
@@ -35,7 +35,7 @@ class _FindingLines:
     pieces: up to the details, and the details with the closing brace.
 
     A sweep's certificate findings share one details object among every target behind
-    the same chain (probe.judge.checks.certificate), and those are the longest details of a
+    the same chain (probe.verdict.checks.certificate), and those are the longest details of a
     report: each is encoded once and its text reused. The objects are held while their
     text is, so an identity cannot be reused for other details meanwhile. Kept apart
     from a summary that is not ASCII ("a → b"), long ASCII details reach the file

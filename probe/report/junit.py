@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ElementTree
 
-from probe.judge.findings import Finding, Status
 from probe.report.model import Report
+from probe.verdict.findings import Finding, Status
 
 
 def _case(suite: ElementTree.Element, finding: Finding) -> None:

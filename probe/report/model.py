@@ -6,20 +6,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from probe import __version__
-from probe.judge.findings import (
-    Finding,
-    JsonValue,
-    TargetResult,
-    Verdict,
-    overall_verdict,
-    worst_verdict,
-)
 from probe.report.exit_codes import (
     EXIT_FAIL,
     EXIT_INCOMPLETE,
     EXIT_OK,
     EXIT_SIGNAL_BASE,
     signal_name,
+)
+from probe.verdict.findings import (
+    Finding,
+    JsonValue,
+    TargetResult,
+    Verdict,
+    overall_verdict,
+    worst_verdict,
 )
 
 __all__ = ["SCHEMA", "Report", "TargetResult", "combine_reports", "exit_code"]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 from probe.errors import ProbeError
-from probe.judge.findings import CheckId, JsonValue, Verdict
 from probe.report.exit_codes import signal_name
 from probe.report.model import Report
+from probe.verdict.findings import CheckId, JsonValue, Verdict
 
 FORMATS = ("console", "json", "junit", "nagios")
 # The plugin API's codes; work not done is UNKNOWN, never OK.

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from probe.judge.findings import CheckId, Finding, Status
 from probe.report.exit_codes import signal_name
 from probe.report.model import Report, TargetResult, combine_reports
 from probe.run.commands import UsageError, run_failover_command
 from probe.run.invite import run_invite_command
+from probe.verdict.findings import CheckId, Finding, Status
 
 
 def regroup(report: Report, judged: list[Finding]) -> Report:

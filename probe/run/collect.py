@@ -30,10 +30,6 @@ from probe.evidence.run import (
     RunSettings,
     StopReason,
 )
-from probe.judge.checks import OptionsPolicy
-from probe.judge.checks.failover import provider_order, weight_shares
-from probe.judge.checks.policy import FailoverPolicy
-from probe.judge.judging import TargetJudge, judge_run, judge_target
 from probe.locate import LocatedTarget, LocateResult
 from probe.net.options import ProbeSettings, ProbeSoFar, collect_options
 from probe.net.pacing import Pacer, PoliteQueue
@@ -50,6 +46,10 @@ from probe.run.locating import (
 from probe.run.redirects import redirect_contacts
 from probe.sip import SipError, SipUri, parse_uri
 from probe.sip.uri import redact_uri_text
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.checks.failover import provider_order, weight_shares
+from probe.verdict.checks.policy import FailoverPolicy
+from probe.verdict.judging import TargetJudge, judge_run, judge_target
 
 
 def _started() -> dt.datetime:

@@ -16,10 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.evidence.run import Endpoint, OrderMode
-from probe.judge.checks import OptionsPolicy, TlsPolicy
-from probe.judge.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
-from probe.judge.checks.policy import FailoverPolicy
-from probe.judge.judging import TargetJudge
 from probe.locate.pins import Pin, PinError, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
@@ -33,65 +29,34 @@ from probe.run.collect import (
     judge_run,
 )
 from probe.run.locating import PASSWORD_REFUSED, check_uri_params
+from probe.settings import Settings
 from probe.sip import SipError, SipUri, parse_uri
 from probe.sip.uri import redact_uri_text
 from probe.tls.context import TlsClientConfig, TlsConfigError, check_client_config
 from probe.tls.versions import TlsVersionName
+from probe.verdict.checks import OptionsPolicy, TlsPolicy
+from probe.verdict.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
+from probe.verdict.checks.policy import FailoverPolicy
+from probe.verdict.judging import TargetJudge
 
 if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence
     from probe.evidence.run import RunCommand
-    from probe.judge.diff import Change
     from probe.locate import LocateResult
     from probe.tls.trust import TrustAnchors
+    from probe.verdict.diff import Change
 
 UsageError = Callable[[str], NoReturn]
 
 
 @dataclass(frozen=True, slots=True)
 class OptionsRequest:
-    """What the user asked for, as typed: the options every probing command shares."""
+    """A probing command's request: the targets as typed, and the settings."""
 
     targets: Sequence[str]
-    pins: Sequence[str] = ()
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-    sni: str | None = None
-    min_tls: str = "1.2"
-    timeout: float = 5.0
-    insecure: bool = False
-    trust: str | None = None
-    """`system`, `mozilla`, or a PEM file or directory; `--ca` is the same as a path."""
-    warn_days: int = 30
-    critical_days: int = 7
-    accept_wildcard: bool = False
-    enumerate_tls: bool = False
-    accept: str = "2xx"
-    count: int = 1
-    interval: float = 1.0
-    concurrency: int = 50
-    dns_server: str | None = None
-    seed: int | None = None
-    evidence_out: Path | None = None
-    """Where to save the run's evidence (`sipprobe.evidence/1`), verdict pass or fail."""
-    deadlines: Sequence[str] = ()
-    """`PHASE=SECONDS` overrides of `timeout` for one phase each."""
-    max_time: float | None = None
-    """Seconds the whole run may take."""
-    rate: float | None = None
-    """Targets started per second, at most."""
-    per_target: int = 1
-    """Connections to one target at once."""
-    follow_redirects: bool = False
-    """Probe the Contact URIs of a 3xx answer too (one hop)."""
+    settings: Settings = field(default_factory=Settings)
     target_notes: Sequence[str] = ()
     """What reading the targets noticed (a `--targets` line repeated, probed once)."""
-    loss_warn: float | None = None
-    loss_crit: float | None = None
-    rtt_warn: float | None = None
-    rtt_crit: float | None = None
-    """Loss (%) and average RTT (ms) thresholds; None: probe.judge.checks.options.PingThresholds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +96,14 @@ def load_anchors(request: OptionsRequest, usage: UsageError) -> TrustAnchors:
     """`--trust system|mozilla|PATH` (or `--ca PATH`) → trust anchors, or a usage error."""
     from probe.tls.trust import TrustStoreError, load_trust_anchors
 
-    if request.ca is not None and request.trust is not None:
+    if request.settings.tls.ca is not None and request.settings.tls.trust is not None:
         usage("--ca and --trust name the same thing; give one")
-    choice = str(request.ca) if request.ca is not None else (request.trust or "system")
-    option = "--ca" if request.ca is not None else "--trust"
+    choice = (
+        str(request.settings.tls.ca)
+        if request.settings.tls.ca is not None
+        else (request.settings.tls.trust or "system")
+    )
+    option = "--ca" if request.settings.tls.ca is not None else "--trust"
     try:
         if choice == "system":
             return load_trust_anchors("system")
@@ -158,17 +127,17 @@ def could_use_tls(uris: Sequence[tuple[str, SipUri]]) -> bool:
 
 def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) -> OptionsPolicy:
     try:
-        accept = parse_accept(request.accept)
+        accept = parse_accept(request.settings.sip.accept)
     except AcceptError as exc:
         usage(str(exc))
-    if not 0 <= request.critical_days <= request.warn_days:
+    if not 0 <= request.settings.tls.critical_days <= request.settings.tls.warn_days:
         usage("--critical-days must be between 0 and --warn-days")
     tls = TlsPolicy(
-        min_version=request.min_tls,
-        warn_days=request.warn_days,
-        critical_days=request.critical_days,
-        accept_wildcards=request.accept_wildcard,
-        insecure=request.insecure,
+        min_version=request.settings.tls.min_version,
+        warn_days=request.settings.tls.warn_days,
+        critical_days=request.settings.tls.critical_days,
+        accept_wildcards=request.settings.tls.accept_wildcard,
+        insecure=request.settings.tls.insecure,
     )
     anchors = load_anchors(request, usage) if needs_tls else None
     return OptionsPolicy(
@@ -178,14 +147,15 @@ def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) ->
 
 def build_thresholds(request: OptionsRequest, usage: UsageError) -> PingThresholds:
     given = {
-        "loss_warn_pct": request.loss_warn,
-        "loss_crit_pct": request.loss_crit,
-        "rtt_warn_ms": request.rtt_warn,
-        "rtt_crit_ms": request.rtt_crit,
+        "loss_warn_pct": request.settings.sip.loss_warn,
+        "loss_crit_pct": request.settings.sip.loss_crit,
+        "rtt_warn_ms": request.settings.sip.rtt_warn,
+        "rtt_crit_ms": request.settings.sip.rtt_crit,
     }
     thresholds = PingThresholds(
         **{k: v for k, v in given.items() if v is not None},
-        judge_single_rtt=request.rtt_warn is not None or request.rtt_crit is not None,
+        judge_single_rtt=request.settings.sip.rtt_warn is not None
+        or request.settings.sip.rtt_crit is not None,
     )
     try:
         thresholds.check()
@@ -197,7 +167,10 @@ def build_thresholds(request: OptionsRequest, usage: UsageError) -> PingThreshol
 def _defaulted_crit(request: OptionsRequest, problem: str) -> str:
     """When a warning is above a critical threshold the user never gave: say it is the
     default, and how to raise it (check_icmp's own `-w 200,40%` is above the loss default)."""
-    for name, given in (("--loss-crit", request.loss_crit), ("--rtt-crit", request.rtt_crit)):
+    for name, given in (
+        ("--loss-crit", request.settings.sip.loss_crit),
+        ("--rtt-crit", request.settings.sip.rtt_crit),
+    ):
         if given is None and f"is above {name}" in problem:
             return f" ({name} was not given: that is its default; set it too, or use -c)"
     return ""
@@ -205,62 +178,64 @@ def _defaulted_crit(request: OptionsRequest, problem: str) -> str:
 
 def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
     pins: list[Pin] = []
-    for text in request.pins:
+    for text in request.settings.locate.pins:
         try:
             pins.append(parse_pin(text))
         except PinError as exc:
             usage(str(exc))
-    if request.key is not None and request.cert is None:
+    if request.settings.tls.key is not None and request.settings.tls.cert is None:
         usage("--key needs --cert")
-    min_tls: TlsVersionName = request.min_tls  # type: ignore[assignment]
-    tls = TlsClientConfig(min_version=min_tls, cert_file=request.cert, key_file=request.key)
+    min_tls: TlsVersionName = request.settings.tls.min_version  # type: ignore[assignment]
+    tls = TlsClientConfig(
+        min_version=min_tls, cert_file=request.settings.tls.cert, key_file=request.settings.tls.key
+    )
     try:
         check_client_config(tls)
     except TlsConfigError as exc:
         usage(str(exc))
     deadlines = None
-    if request.deadlines:
+    if request.settings.run.deadlines:
         from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
 
         overrides: dict[str, float] = {}
         try:
-            for text in request.deadlines:
+            for text in request.settings.run.deadlines:
                 phase, seconds = parse_deadline(text)
                 overrides[phase] = seconds
         except DeadlineError as exc:
             usage(f"--deadline {exc}")
-        deadlines = Deadlines.uniform(request.timeout).with_overrides(overrides)
+        deadlines = Deadlines.uniform(request.settings.run.timeout).with_overrides(overrides)
     return ProbeSettings(
-        timeout=request.timeout,
+        timeout=request.settings.run.timeout,
         deadlines=deadlines,
         tls=tls,
-        sni=request.sni,
+        sni=request.settings.tls.sni,
         pins=tuple(pins),
-        count=request.count,
-        interval=request.interval,
-        enumerate_tls=request.enumerate_tls,
-        keep_every_exchange=request.evidence_out is not None,
+        count=request.settings.sip.count,
+        interval=request.settings.sip.interval,
+        enumerate_tls=request.settings.tls.enumerate,
+        keep_every_exchange=request.settings.run.evidence_out is not None,
     )
 
 
 def build_locate(request: OptionsRequest, usage: UsageError) -> LocateSettings:
     dns_server = None
-    if request.dns_server is not None:
+    if request.settings.locate.dns_server is not None:
         from probe.locate import parse_dns_server
 
         try:
-            dns_server = parse_dns_server(request.dns_server)
+            dns_server = parse_dns_server(request.settings.locate.dns_server)
         except ValueError as exc:
             usage(f"--dns-server: {exc}")
-    return LocateSettings(dns_server=dns_server, seed=request.seed)
+    return LocateSettings(dns_server=dns_server, seed=request.settings.locate.seed)
 
 
 def _notes(request: OptionsRequest) -> list[str]:
     notes = []
-    if request.insecure:
+    if request.settings.tls.insecure:
         notes.append("--insecure: certificate failures are reported as warnings")
-    if request.seed is not None:
-        notes.append(f"SRV weighted order drawn with --seed {request.seed}")
+    if request.settings.locate.seed is not None:
+        notes.append(f"SRV weighted order drawn with --seed {request.settings.locate.seed}")
     notes.extend(request.target_notes)
     return notes
 
@@ -294,18 +269,18 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
     """Concurrency fitted to the file-descriptor limit, the start rate, the run deadline."""
     from probe.net.pacing import bound_concurrency
 
-    if request.rate is not None and request.rate <= 0:
+    if request.settings.run.rate is not None and request.settings.run.rate <= 0:
         usage("--rate must be a positive number of targets per second")
-    if request.max_time is not None and request.max_time <= 0:
+    if request.settings.run.max_time is not None and request.settings.run.max_time <= 0:
         usage("--max-time must be a positive number of seconds")
-    bound = bound_concurrency(request.concurrency)
+    bound = bound_concurrency(request.settings.run.concurrency)
     controls = RunControls(
         concurrency=bound.used,
-        rate=request.rate,
-        per_target=request.per_target,
-        max_time=request.max_time,
+        rate=request.settings.run.rate,
+        per_target=request.settings.run.per_target,
+        max_time=request.settings.run.max_time,
         keep_partial_on_cancel=True,
-        follow_redirects=request.follow_redirects,
+        follow_redirects=request.settings.sip.follow_redirects,
     )
     return controls, [bound.note] if bound.note else []
 
@@ -313,11 +288,11 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
 def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     uri_notes: list[str] = []
     uris = parse_targets(request.targets, usage, uri_notes)
-    check_evidence_out(request.evidence_out, usage)
+    check_evidence_out(request.settings.run.evidence_out, usage)
     controls, control_notes = build_controls(request, usage)
     policy = build_policy(request, could_use_tls(uris), usage)
     # The whole evidence is kept only for the file and for the redirects to follow.
-    keep = request.evidence_out is not None or request.follow_redirects
+    keep = request.settings.run.evidence_out is not None or request.settings.sip.follow_redirects
     return Prepared(
         uris=uris,
         settings=build_settings(request, usage),
@@ -329,7 +304,7 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     )
 
 
-def finish(
+def judge_collected(
     evidence: RunEvidence,
     run: Prepared,
     notes: Sequence[str],
@@ -338,17 +313,28 @@ def finish(
 ) -> Report:
     """Save the evidence when asked (first: it is worth keeping whatever the verdict),
     then judge it (the targets judged as they finished are taken as judged)."""
-    if request.evidence_out is not None:
+    if request.settings.run.evidence_out is not None:
         from probe.evidence.file import write_evidence
         from probe.run.trust import with_trust_record
 
         try:
             recorded = with_trust_record(evidence, run.policy.anchors, request)
-            write_evidence(request.evidence_out, recorded)
+            write_evidence(request.settings.run.evidence_out, recorded)
         except OSError as exc:
-            usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
+            usage(f"--evidence-out {request.settings.run.evidence_out}: {exc.strerror or exc}")
+    return judge_run(evidence, run.policy, notes=notes, judged=run.judge.results)
+
+
+def finish(
+    evidence: RunEvidence,
+    run: Prepared,
+    notes: Sequence[str],
+    request: OptionsRequest,
+    usage: UsageError,
+) -> Report:
+    """`judge_collected` for a command: the heap held steady while a sweep is judged."""
     with steady_heap():
-        return judge_run(evidence, run.policy, notes=notes, judged=run.judge.results)
+        return judge_collected(evidence, run, notes, request, usage)
 
 
 def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
@@ -417,6 +403,20 @@ def collect_with_controls(
     )
 
 
+def options_collection(
+    run: Prepared, settings: ProbeSettings | None = None, *, command: RunCommand = "options"
+) -> Coroutine[Any, Any, RunEvidence]:
+    """The collection of a prepared run (its own probe settings unless `settings`)."""
+    return collect_run(
+        run.uris,
+        settings if settings is not None else run.settings,
+        where=run.where,
+        command=command,
+        controls=run.controls,
+        judge=run.judge,
+    )
+
+
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request, on_usage_error)
     evidence = collect_with_controls(run.uris, run.settings, run)
@@ -451,19 +451,24 @@ def build_endpoints(
     return endpoints, mode  # type: ignore[return-value]
 
 
+def failover_collection(
+    request: FailoverRequest, run: Prepared, usage: UsageError
+) -> Coroutine[Any, Any, RunEvidence]:
+    """The collection of a failover run: every endpoint in the provider's order."""
+    endpoints, mode = build_endpoints(request, run.uris, usage)
+    return collect_failover_run(
+        endpoints,
+        run.settings,
+        FailoverPolicy(mode=mode),
+        where=run.where,
+        controls=run.controls,
+        judge=run.judge,
+    )
+
+
 def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
     run = prepare(request.common, on_usage_error)
-    endpoints, mode = build_endpoints(request, run.uris, on_usage_error)
-    evidence = _collect(
-        collect_failover_run(
-            endpoints,
-            run.settings,
-            FailoverPolicy(mode=mode),
-            where=run.where,
-            controls=run.controls,
-            judge=run.judge,
-        )
-    )
+    evidence = _collect(failover_collection(request, run, on_usage_error))
     notes = [*run.notes, *request.extra_notes]
     return finish(evidence, run, notes, request.common, on_usage_error)
 
@@ -485,14 +490,8 @@ class JudgeRequest:
     """`sipprobe judge`: saved evidence and the policy to judge it against."""
 
     evidence: Path
-    accept: str = "2xx"
-    ca: Path | None = None
-    trust: str | None = None
-    min_tls: str = "1.2"
-    warn_days: int = 30
-    critical_days: int = 7
-    accept_wildcard: bool = False
-    insecure: bool = False
+    settings: Settings = field(default_factory=Settings)
+    """Only the judging settings count (TLS policy, accepted codes, thresholds)."""
     now: str | None = None
     """ISO 8601 instant to judge certificates at (default: when the run started)."""
 
@@ -518,17 +517,7 @@ def parse_instant(text: str, usage: UsageError) -> dt.datetime:
 def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
     """Judge saved evidence again, offline: no socket, no DNS; only the policy is new."""
     run = load_run(request.evidence, on_usage_error)
-    as_options = OptionsRequest(
-        targets=(),
-        accept=request.accept,
-        ca=request.ca,
-        trust=request.trust,
-        min_tls=request.min_tls,
-        warn_days=request.warn_days,
-        critical_days=request.critical_days,
-        accept_wildcard=request.accept_wildcard,
-        insecure=request.insecure,
-    )
+    as_options = OptionsRequest(targets=(), settings=request.settings)
     from probe.run.trust import anchors_for
 
     policy = build_policy(as_options, False, on_usage_error)
@@ -548,8 +537,8 @@ def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> R
 def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:
     """Compare two evidence files, each judged with the default policy and the trust
     anchors its run used (the system store for a file that does not record them)."""
-    from probe.judge.diff import diff_runs
     from probe.run.trust import anchors_for
+    from probe.verdict.diff import diff_runs
 
     old, new = load_run(before, on_usage_error), load_run(after, on_usage_error)
     policies = [

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.evidence.run import Endpoint
-from probe.judge.checks import OptionsPolicy
-from probe.judge.checks.policy import FailoverPolicy
-from probe.judge.findings import CheckId, Status
 from probe.locate.pins import Pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report, combine_reports
 from probe.run.collect import run_failover, run_options
 from probe.sip import SipUri, parse_uri
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.checks.policy import FailoverPolicy
+from probe.verdict.findings import CheckId, Status
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings

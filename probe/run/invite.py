@@ -5,37 +5,37 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.report.model import Report
-from probe.run.commands import OptionsRequest, UsageError, collect_with_controls, finish, prepare
+from probe.run.commands import (
+    OptionsRequest,
+    Prepared,
+    UsageError,
+    collect_with_controls,
+    finish,
+    prepare,
+)
 from probe.run.locating import PASSWORD_REFUSED, known_transport
+from probe.settings import CallSettings
 from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
 from probe.sip.uri import format_uri
 
 if TYPE_CHECKING:
-    from probe.net.call import CallSettings
+    from probe.net.call import CallSettings as CallPlan
+    from probe.net.options import ProbeSettings
 
 
 @dataclass(frozen=True, slots=True)
 class InviteRequest:
-    """`sipprobe invite`: the next hop (common.targets), who is called, how it ends."""
+    """`sipprobe invite`: the next hop (common.targets) with the run's settings, and the
+    call (who is called, what is offered, how it ends)."""
 
     common: OptionsRequest
-    to: str
-    from_: str | None = None
-    offer: str = "sdes"
-    suites: Sequence[str] = ()
-    hangup: str = "on-answer"
-    auth_file: Path | None = None
-    auth_source: str = "--auth-file"
-    """How the user named `auth_file`, for messages (a scenario names it differently)."""
-    allow_cleartext_keys: bool = False
-    answer_timeout: float = 30.0
-    verify_media: bool = False
+    call: CallSettings
 
 
 AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
@@ -93,20 +93,20 @@ def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
     from probe.net.media import MEDIA_SUITES
     from probe.sdp import DEFAULT_SUITES, SUITE_KEY_BYTES
 
-    if not request.suites:
+    if not request.call.suites:
         return tuple(DEFAULT_SUITES)
-    if request.offer != "sdes":
-        usage(f"--suite chooses SDES keys (RFC 4568); --offer {request.offer} has none")
+    if request.call.offer != "sdes":
+        usage(f"--suite chooses SDES keys (RFC 4568); --offer {request.call.offer} has none")
     known = ", ".join(SUITE_KEY_BYTES)
     suites: list[str] = []
-    for given in request.suites:
+    for given in request.call.suites:
         name = given.strip().upper()
         if name not in SUITE_KEY_BYTES:
             usage(f"--suite {given!r} is not an SDES crypto-suite; known: {known}")
         if name in suites:
             usage(f"--suite {name} is given twice")
         suites.append(name)
-    if request.verify_media and not set(suites) & set(MEDIA_SUITES):
+    if request.call.verify_media and not set(suites) & set(MEDIA_SUITES):
         usage(
             f"--verify-media cannot check {', '.join(suites)}: libsrtp does"
             f" {', '.join(MEDIA_SUITES)}; offer one of them with --suite"
@@ -138,38 +138,41 @@ def callee_uri(to: str, next_hop: SipUri | None) -> tuple[str, str | None]:
 
 def build_call(
     request: InviteRequest, usage: UsageError, next_hop: SipUri | None = None
-) -> CallSettings:
-    from probe.net.call import CallSettings
+) -> CallPlan:
+    """The call the collect layer places (probe.net.call), from the call's settings."""
+    from probe.net.call import CallSettings as CallPlan
 
     try:
-        to = parse_uri(callee_uri(request.to.strip(), next_hop)[0])
-        from_uri = parse_uri(request.from_) if request.from_ else None
+        to = parse_uri(callee_uri(request.call.to.strip(), next_hop)[0])
+        from_uri = parse_uri(request.call.from_) if request.call.from_ else None
     except SipError as exc:
         usage(f"--to/--from: {exc}")  # the parse error quotes the URI without its password
     for option, uri in (("--to", to), ("--from", from_uri)):
         if uri is not None and uri.password is not None:
             usage(f"{option} {uri.redacted()!r}: {PASSWORD_REFUSED}")
-    credentials = load_credentials(request.auth_file, os.environ, usage, source=request.auth_source)
-    if request.verify_media:
+    credentials = load_credentials(
+        request.call.auth_file, os.environ, usage, source=request.call.auth_source
+    )
+    if request.call.verify_media:
         from probe.net.media import MediaExtraMissing, require_extra
 
-        if request.offer != "sdes":
+        if request.call.offer != "sdes":
             usage("--verify-media checks SDES-keyed SRTP: use it with --offer sdes")
         try:
             require_extra()
         except MediaExtraMissing as exc:
             usage(str(exc))
-    return CallSettings(
+    return CallPlan(
         to=to,
         from_uri=from_uri,
-        offer_kind=request.offer,  # type: ignore[arg-type]
+        offer_kind=request.call.offer,  # type: ignore[arg-type]
         suites=sdes_suites(request, usage),
-        hangup=request.hangup,  # type: ignore[arg-type]
+        hangup=request.call.hangup,  # type: ignore[arg-type]
         credentials=credentials,
-        allow_cleartext_keys=request.allow_cleartext_keys,
-        answer_timeout=request.answer_timeout,
-        fingerprint=_dtls_fingerprint() if request.offer == "dtls" else None,
-        verify_media=request.verify_media,
+        allow_cleartext_keys=request.call.allow_cleartext_keys,
+        answer_timeout=request.call.answer_timeout,
+        fingerprint=_dtls_fingerprint() if request.call.offer == "dtls" else None,
+        verify_media=request.call.verify_media,
     )
 
 
@@ -187,7 +190,11 @@ def refuse_before_sending(
             f"invite {text!r}: test calls run over TLS or TCP, and this target means UDP "
             "(RFC 3263 §4.1); add ;transport=tls (or ;transport=tcp)"
         )
-    if transport == "tcp" and request.offer == "sdes" and not request.allow_cleartext_keys:
+    if (
+        transport == "tcp"
+        and request.call.offer == "sdes"
+        and not request.call.allow_cleartext_keys
+    ):
         usage(
             f"invite {text!r}: the SDES keys of the offer would cross TCP in cleartext; "
             "use a TLS target (;transport=tls or sips:), --offer dtls, --offer rtp, or "
@@ -195,19 +202,28 @@ def refuse_before_sending(
         )
 
 
-def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
-    run = prepare(request.common, on_usage_error)
+def prepare_call(
+    request: InviteRequest, usage: UsageError
+) -> tuple[Prepared, ProbeSettings, list[str]]:
+    """A test call checked before any packet: the prepared run, the probe settings that
+    carry the call, and the notes."""
+    run = prepare(request.common, usage)
     next_hop = run.uris[0][1] if run.uris else None
     # The call's own inputs first: a password in --to or --from is refused whatever the
     # target, so the refusal never depends on which mistake is found first.
-    settings = replace(run.settings, call=build_call(request, on_usage_error, next_hop))
+    settings = replace(run.settings, call=build_call(request, usage, next_hop))
     for text, uri in run.uris:
-        refuse_before_sending(uri, text, request, on_usage_error)
+        refuse_before_sending(uri, text, request, usage)
     notes = run.notes
-    _uri, callee_note = callee_uri(request.to.strip(), next_hop)
+    _uri, callee_note = callee_uri(request.call.to.strip(), next_hop)
     if callee_note is not None:
         notes.append(callee_note)
-    if request.allow_cleartext_keys:
+    if request.call.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
+    return run, settings, notes
+
+
+def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
+    run, settings, notes = prepare_call(request, on_usage_error)
     evidence = collect_with_controls(run.uris, settings, run, command="invite")
     return finish(evidence, run, notes, request.common, on_usage_error)

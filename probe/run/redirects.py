@@ -9,8 +9,8 @@ each reported as its own target next to the one that redirected.
 from __future__ import annotations
 
 from probe.evidence.model import ProbeEvidence
-from probe.judge.checks.options import read_exchange
 from probe.sip import SipError, parse_name_addr
+from probe.verdict.checks.options import read_exchange
 
 MAX_FOLLOWED = 8
 """Contacts taken from one redirect: a 300 may list many, and each costs a probe."""

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 
 def store_kind(request: OptionsRequest) -> TrustStoreKind:
     """Which kind of store `load_anchors` loads for `request`."""
-    if request.ca is not None:
+    if request.settings.tls.ca is not None:
         return "path"
-    if request.trust in (None, "system"):
+    if request.settings.tls.trust in (None, "system"):
         return "system"
-    return "mozilla" if request.trust == "mozilla" else "path"
+    return "mozilla" if request.settings.tls.trust == "mozilla" else "path"
 
 
 def with_trust_record(
@@ -59,7 +59,7 @@ def anchors_for(
     if not has_tls(run):
         return None, []
     record = run.settings.trust
-    if request.ca is not None or request.trust is not None:
+    if request.settings.tls.ca is not None or request.settings.tls.trust is not None:
         notes = []
         if record is not None:
             notes.append(f"trust anchors from the command line, not the run's ({record.source})")
@@ -78,7 +78,9 @@ def anchors_for(
         except RecordError as exc:
             usage(f"{name}: {exc}")
         return anchors, [f"trust anchors the run used: {record.source}, kept in {name}"]
-    anchors = load_anchors(replace(request, trust=record.store), usage)
+    anchors = load_anchors(
+        replace(request, settings=request.settings.with_flat({"trust": record.store})), usage
+    )
     notes = [f"trust anchors the run used: the {record.store} store, as found here"]
     from probe.evidence.trust import missing_anchors
 

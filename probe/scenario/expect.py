@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.scenario.model import Scenario
 from probe.scenario.profiles import TRUNK, judge_profile
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 MAX_RTT = "scenario.max_rtt"
 PRIMARY = "scenario.primary"

@@ -223,7 +223,7 @@ class Options(_Section):
     @field_validator("accept")
     @classmethod
     def _accept(cls, value: str) -> str:
-        from probe.judge.checks.options import AcceptError, parse_accept
+        from probe.verdict.checks.options import AcceptError, parse_accept
 
         try:
             parse_accept(value)
@@ -349,7 +349,7 @@ class Scenario(_Section):
         """Endpoint positions in the order the provider tries them (SRV: as listed)."""
         from probe.evidence.run import Endpoint as OrderEndpoint
         from probe.evidence.run import OrderMode
-        from probe.judge.checks.failover import provider_order
+        from probe.verdict.checks.failover import provider_order
 
         mode: OrderMode = "priority" if self.order_mode == "priority" else "list"
         entries = [

@@ -26,8 +26,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.scenario.model import Scenario
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 TRUNK = "trunk"
 TLS_PORT = 5061

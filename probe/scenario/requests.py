@@ -1,10 +1,11 @@
 """A scenario → the command-line requests of `probe.run.commands` that the runner executes.
 
-The scenario only fills in what a user would otherwise type: `OptionsRequest` (every
-endpoint, with the TLS, OPTIONS and run settings), `FailoverRequest` (the same endpoints
-with their priorities, weights and order mode), and, when `[invite]` is present and names
-a real destination, an `InviteRequest` through one endpoint. `probe.run.commands` still validates
-all of it before any connection is opened.
+The scenario only fills in what a user would otherwise type: the run's `Settings` from its
+[tls], [options] and [run] tables, `OptionsRequest` (every endpoint, with those
+settings), `FailoverRequest` (the same endpoints with their priorities, weights and order
+mode), and, when `[invite]` is present and names a real destination, an `InviteRequest`
+through one endpoint. `probe.run.commands` still validates all of it before any
+connection is opened.
 
 `sipprobe check` takes every connection option the other commands take; one given on the
 command line overrides the scenario's setting for that run (`with_overrides`), and the
@@ -14,13 +15,21 @@ report says which setting it replaced.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from probe.run.commands import FailoverRequest, OptionsRequest
 from probe.run.invite import InviteRequest
 from probe.scenario.model import ENV_CREDENTIALS, Scenario
+from probe.settings import (
+    CallSettings,
+    LocateSettings,
+    RunSettings,
+    Settings,
+    SipSettings,
+    TlsSettings,
+)
 
 _PROVIDER_NAMES = {
     "twilio": "Twilio Elastic SIP Trunking",
@@ -48,27 +57,31 @@ def _path(value: str | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-def options_request(scenario: Scenario) -> OptionsRequest:
+def scenario_settings(scenario: Scenario) -> Settings:
+    """The scenario's [tls], [options] and [run] tables as the run's settings."""
     tls, options, run = scenario.tls, scenario.options, scenario.run
+    return Settings(
+        tls=TlsSettings(
+            trust=tls.trust,
+            cert=_path(tls.client_cert),
+            key=_path(tls.client_key),
+            sni=tls.sni,
+            min_version=tls.min_version,
+            warn_days=tls.warn_days,
+            critical_days=tls.critical_days,
+            accept_wildcard=tls.accept_wildcard,
+            enumerate=tls.enumerate,
+        ),
+        sip=SipSettings(accept=options.accept, count=options.count, interval=options.interval),
+        locate=LocateSettings(pins=tuple(run.resolve), dns_server=run.dns_server, seed=run.seed),
+        run=RunSettings(timeout=run.timeout, concurrency=run.concurrency),
+    )
+
+
+def options_request(scenario: Scenario) -> OptionsRequest:
     return OptionsRequest(
         targets=tuple(endpoint.uri for endpoint in scenario.endpoints),
-        pins=tuple(run.resolve),
-        trust=tls.trust,
-        cert=_path(tls.client_cert),
-        key=_path(tls.client_key),
-        sni=tls.sni,
-        min_tls=tls.min_version,
-        timeout=run.timeout,
-        warn_days=tls.warn_days,
-        critical_days=tls.critical_days,
-        accept_wildcard=tls.accept_wildcard,
-        enumerate_tls=tls.enumerate,
-        accept=options.accept,
-        count=options.count,
-        interval=options.interval,
-        concurrency=run.concurrency,
-        dns_server=run.dns_server,
-        seed=run.seed,
+        settings=scenario_settings(scenario),
     )
 
 
@@ -109,8 +122,7 @@ def invite_request(scenario: Scenario, common: OptionsRequest) -> InviteRequest 
     invite, position = scenario.invite, scenario.invite_endpoint
     if invite is None or position is None or invite.is_placeholder:
         return None
-    return InviteRequest(
-        common=replace(common, targets=(scenario.endpoints[position].uri,)),
+    call = CallSettings(
         to=invite.to,
         from_=invite.from_,
         offer=invite.offer,
@@ -122,6 +134,7 @@ def invite_request(scenario: Scenario, common: OptionsRequest) -> InviteRequest 
         answer_timeout=invite.answer_timeout,
         verify_media=invite.verify_media,
     )
+    return InviteRequest(replace(common, targets=(scenario.endpoints[position].uri,)), call)
 
 
 def build_requests(scenario: Scenario) -> ScenarioRequests:
@@ -181,7 +194,8 @@ def _override_note(common: OptionsRequest, given: Mapping[str, Any]) -> str | No
         key = _SCENARIO_KEYS.get(name)
         if key is None or (name in ("ca", "trust", "key") and value is None):
             continue
-        before: Any = common.trust if name in ("ca", "trust") else getattr(common, name)
+        settings = common.settings
+        before: Any = settings.tls.trust if name in ("ca", "trust") else settings.flat(name)
         replaced.append(f"{_option(name)} {_shown(value)} (scenario {key}: {_shown(before)})")
     if not replaced:
         return None
@@ -202,7 +216,7 @@ def with_overrides(requests: ScenarioRequests, given: Mapping[str, Any]) -> Scen
     PEM then holds the key). `--resolve` pins come before the scenario's, so for the same
     NAME:PORT the command line's wins (the first matching pin is used, as curl does).
     """
-    known = {field.name for field in fields(OptionsRequest)} - {"targets"}
+    known = Settings.flat_names()
     unknown = sorted(set(given) - known)
     if unknown:
         raise ValueError(f"not an option of a scenario's run: {', '.join(unknown)}")
@@ -215,19 +229,20 @@ def with_overrides(requests: ScenarioRequests, given: Mapping[str, Any]) -> Scen
     if "cert" in changes:
         changes = {"key": None, **changes}
     if "pins" in changes:
-        changes["pins"] = (*changes["pins"], *common.pins)
-    merged = replace(common, **changes)
+        changes["pins"] = (*changes["pins"], *common.settings.locate.pins)
+    merged = replace(common, settings=common.settings.with_flat(changes))
     note = _override_note(common, given)
     notes = [*requests.failover.extra_notes, *([note] if note else [])]
     invite = requests.invite
     if invite is not None:
-        out = merged.evidence_out
+        out = merged.settings.run.evidence_out
+        call_out = None if out is None else call_evidence_path(out)
         invite = replace(
             invite,
             common=replace(
                 merged,
                 targets=invite.common.targets,
-                evidence_out=None if out is None else call_evidence_path(out),
+                settings=merged.settings.with_flat({"evidence_out": call_out}),
             ),
         )
         if out is not None:

@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import replace
 
 from probe.evidence.model import ConnectEvidence, TlsEvidence
-from probe.judge.checks import OptionsPolicy, judge_options
-from probe.judge.checks.connection import check_connect, check_handshake
-from probe.judge.findings import Status
+from probe.verdict.checks import OptionsPolicy, judge_options
+from probe.verdict.checks.connection import check_connect, check_handshake
+from probe.verdict.findings import Status
 from tests.checks.evidence_factory import TARGET, evidence
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)

@@ -8,13 +8,13 @@ import pytest
 
 from probe.evidence.model import Target
 from probe.evidence.run import Endpoint
-from probe.judge.checks.failover import (
+from probe.verdict.checks.failover import (
     OrderedTarget,
     judge_failover,
     provider_order,
     weight_shares,
 )
-from probe.judge.findings import Finding, Status, TargetResult
+from probe.verdict.findings import Finding, Status, TargetResult
 
 
 def target_result(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe.judge.checks.options import (
+from probe.sip import build_response
+from probe.verdict.checks.options import (
     AcceptedCodes,
     AcceptError,
     PingThresholds,
@@ -12,8 +13,7 @@ from probe.judge.checks.options import (
     check_response,
     parse_accept,
 )
-from probe.judge.findings import Status
-from probe.sip import build_response
+from probe.verdict.findings import Status
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 
 ACCEPT_2XX = AcceptedCodes()
@@ -178,7 +178,7 @@ def test_ping_mode_with_an_error_answer_fails() -> None:
 
 
 def test_sdp_in_the_options_answer_is_summarised_not_judged() -> None:
-    from probe.judge.checks.options import check_answer_sdp
+    from probe.verdict.checks.options import check_answer_sdp
 
     request = options_request()
     sdp = (

@@ -17,14 +17,14 @@ from probe.evidence.ping import (
     reply_line,
     stdev_ms,
 )
-from probe.judge.checks.options import (
+from probe.verdict.checks.options import (
     AcceptedCodes,
     PingThresholds,
     ThresholdError,
     check_options,
     parse_icmp_pair,
 )
-from probe.judge.findings import Status
+from probe.verdict.findings import Status
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 
 ACCEPT_2XX = AcceptedCodes()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from probe.judge.checks.srtp import check_options_sdp, check_sdes_transport, check_srtp
-from probe.judge.findings import CheckId, Finding, Status
 from probe.sdp import Fingerprint, SessionDescription, build_offer
+from probe.verdict.checks.srtp import check_options_sdp, check_sdes_transport, check_srtp
+from probe.verdict.findings import CheckId, Finding, Status
 from tests.sdp.samples import KEY28, KEY30, KEY30_B, KEY46, SHA256_FP, TEAMS_OFFER, crlf
 
 LABEL = "sbc.example.test (192.0.2.1:5061/tls)"

@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 
 from probe.evidence.model import HandshakeAttempt, TlsEnumeration, TlsEvidence
-from probe.judge.checks.tls_session import (
+from probe.tls.suites import TLS12_SUITES, Grade, grade_suite
+from probe.verdict.checks.tls_session import (
     check_ciphers,
     check_client_cert,
     check_version,
     check_versions,
 )
-from probe.judge.findings import Status
-from probe.tls.suites import TLS12_SUITES, Grade, grade_suite
+from probe.verdict.findings import Status
 from tests.checks.evidence_factory import evidence, exchange, options_request, response
 
 TLS_OK = TlsEvidence(ok=True, sni="sbc.example.test", version="TLSv1.3", cipher="X")

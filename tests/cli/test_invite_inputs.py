@@ -17,6 +17,7 @@ from probe.net.media import MEDIA_SUITES
 from probe.run.commands import OptionsRequest
 from probe.run.invite import InviteRequest, callee_uri, sdes_suites
 from probe.sdp import SUITE_KEY_BYTES
+from probe.settings import CallSettings
 from probe.sip import Request, StreamFramer, build_response, parse_uri
 
 
@@ -31,7 +32,7 @@ def refuse(message: str) -> NoReturn:
 def suites_of(*given: str, **options: object) -> tuple[str, ...]:
     common = OptionsRequest(targets=["sip:127.0.0.1;transport=tls"])
     return sdes_suites(
-        InviteRequest(common, to="sip:bob@127.0.0.1", suites=given, **options),  # type: ignore[arg-type]
+        InviteRequest(common, CallSettings(to="sip:bob@127.0.0.1", suites=given, **options)),  # type: ignore[arg-type]
         refuse,
     )
 

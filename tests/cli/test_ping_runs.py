@@ -24,8 +24,8 @@ import pytest
 
 from probe.cli.commands import cli
 from probe.evidence.ping import SAMPLE_FAILURES, SAMPLE_HEAD, SAMPLE_TAIL
-from probe.judge.checks.options import PingThresholds
 from probe.tls.lab import LabFiles
+from probe.verdict.checks.options import PingThresholds
 from tests.conftest import LAB_NAME
 
 SIPPROBE = [sys.executable, "-m", "probe"]

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from probe.cli.commands import cli
 from probe.evidence.file import ProbedTarget, RunEvidence, write_evidence
 from probe.evidence.model import ProbeEvidence
-from probe.judge.checks import OptionsPolicy
-from probe.judge.diff import Change, diff_document, diff_runs
 from probe.tls.trust import TrustAnchors
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.diff import Change, diff_document, diff_runs
 from tests.checks.evidence_factory import exchange, options_request, response
 from tests.evidence import sample
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import dataclasses
 
 from probe.evidence.file import RunEvidence
-from probe.judge.checks import OptionsPolicy
-from probe.judge.findings import Finding, Status, TargetResult
-from probe.judge.judging import TargetJudge, judge_run
 from probe.report.json import render_json
 from probe.tls.trust import TrustAnchors
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.findings import Finding, Status, TargetResult
+from probe.verdict.judging import TargetJudge, judge_run
 from tests.checks.evidence_factory import TARGET
 from tests.evidence import sample
 

@@ -17,6 +17,7 @@ import pytest
 
 from probe.run.commands import JudgeRequest, OptionsRequest, run_judge_command
 from probe.run.invite import InviteRequest, run_invite_command
+from probe.settings import CallSettings, Settings
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
@@ -61,13 +62,13 @@ def test_a_call_with_credentials_is_saved_without_secrets(
         port = kamailio.tls_port
         common = OptionsRequest(
             targets=[f"sip:{LAB_NAME}:{port};transport=tls"],
-            pins=[f"{LAB_NAME}:{port}:127.0.0.1"],
-            ca=lab.ca,
-            timeout=3,
-            evidence_out=path,
+            settings=Settings.from_flat(
+                pins=[f"{LAB_NAME}:{port}:127.0.0.1"], ca=lab.ca, timeout=3, evidence_out=path
+            ),
         )
         report = run_invite_command(
-            InviteRequest(common, to=f"sip:+15550100@{LAB_NAME}"), on_usage_error=no_usage_error
+            InviteRequest(common, CallSettings(to=f"sip:+15550100@{LAB_NAME}")),
+            on_usage_error=no_usage_error,
         )
         assert sipp.wait() == 0, sipp.errors()
     finally:
@@ -89,5 +90,7 @@ def test_a_call_with_credentials_is_saved_without_secrets(
     assert keys  # offer and answer, each keyed with zeros
     assert all(set(key) <= {"A", "="} for key in keys), keys
 
-    again = run_judge_command(JudgeRequest(path, ca=lab.ca), on_usage_error=no_usage_error)
+    again = run_judge_command(
+        JudgeRequest(path, settings=Settings.from_flat(ca=lab.ca)), on_usage_error=no_usage_error
+    )
     assert [f.to_dict() for f in again.findings] == [f.to_dict() for f in report.findings]

@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from probe.judge.findings import Status
 from probe.net.deadlines import Deadlines
 from probe.sip import Request
+from probe.verdict.findings import Status
 from tests.hostile.cases import FAST
 from tests.hostile.server import Behaviour, StreamPeer, compose
 

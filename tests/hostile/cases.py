@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from probe.judge.findings import Status
 from probe.net.deadlines import Deadlines
+from probe.verdict.findings import Status
 from tests.hostile.server import (
     ALERTS,
     Behaviour,

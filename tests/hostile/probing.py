@@ -7,14 +7,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 from probe.evidence.model import ProbeEvidence, Target, Transport
-from probe.judge.checks import OptionsPolicy, judge_options
-from probe.judge.findings import Finding
 from probe.net.call import CallSettings
 from probe.net.deadlines import Deadlines
 from probe.net.options import ProbeSettings, collect_options
 from probe.sip import parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
+from probe.verdict.checks import OptionsPolicy, judge_options
+from probe.verdict.findings import Finding
 from tests.conftest import LAB_NAME
 from tests.hostile.server import Behaviour, DatagramBehaviour, Layer, hostile_server
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from probe.judge.findings import Status
 from probe.net.call import CallSettings
 from probe.sip import parse_uri
 from probe.tls.lab import LabFiles
+from probe.verdict.findings import Status
 from tests.conftest import LAB_NAME
 from tests.hostile.call_cases import ANSWER_S, CALL_CASES, CallCase
 from tests.hostile.probing import probe_hostile

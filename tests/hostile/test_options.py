@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from probe.judge.findings import Status
 from probe.tls.lab import LabFiles
+from probe.verdict.findings import Status
 from tests.hostile.cases import CASES, Case
 from tests.hostile.probing import probe_hostile
 

@@ -7,13 +7,13 @@ import asyncio
 import datetime as dt
 
 from probe.evidence.model import ProbeEvidence, Target
-from probe.judge.checks import OptionsPolicy, judge_options
-from probe.judge.findings import Finding, Status
 from probe.net.call import CallSettings
 from probe.net.options import ProbeSettings, collect_options
 from probe.sip import Request, build_response, parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
+from probe.verdict.checks import OptionsPolicy, judge_options
+from probe.verdict.findings import Finding, Status
 from tests.conftest import LAB_NAME
 from tests.net.scripted import Script, response_bytes, scripted_server, tls_server_context
 

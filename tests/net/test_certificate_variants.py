@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from probe.judge.findings import Finding, Status
 from probe.report.model import Report
 from probe.run.commands import OptionsRequest, run_options_command
+from probe.settings import Settings
 from probe.tls.lab import VARIANT_NAMES, LabFiles, write_lab
+from probe.verdict.findings import Finding, Status
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
@@ -122,12 +123,12 @@ def probe(server: Kamailio, lab: LabFiles, names: list[str], **options: Any) -> 
     return run_options_command(
         OptionsRequest(
             targets=[f"sip:{LAB_NAME}:{port};transport=tls" for port in ports],
-            pins=[f"{LAB_NAME}:{port}:127.0.0.1" for port in ports],
-            ca=lab.ca,
-            # Kamailio 5.6 + OpenSSL 3 can crash under bursts of parallel TLS handshakes
-            # (research/peers.md); two at a time keeps the ground truth about certificates.
-            concurrency=2,
-            **options,
+            settings=Settings.from_flat(
+                options,
+                pins=[f"{LAB_NAME}:{port}:127.0.0.1" for port in ports],
+                ca=lab.ca,
+                concurrency=2,
+            ),
         ),
         on_usage_error=no_usage_error,
     )

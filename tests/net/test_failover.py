@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from probe.judge.findings import Finding, Status
 from probe.report.model import Report
 from probe.run.commands import FailoverRequest, OptionsRequest, run_failover_command
+from probe.settings import Settings
 from probe.tls.pki import Issued, generate_key, make_leaf, make_root_ca
+from probe.verdict.findings import Finding, Status
 from tests.helpers import no_usage_error
 from tests.peers.dnsmasq import Dnsmasq, Host, Naptr, Srv, start_dnsmasq
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
@@ -140,7 +141,8 @@ def failover(lab: TrunkLab, targets: list[str], **options: Any) -> Report:
         k: options.pop(k) for k in ("priorities", "weights", "order") if k in options
     }
     common = OptionsRequest(
-        targets=targets, ca=lab.ca, dns_server=lab.dns_server, timeout=2, **options
+        targets=targets,
+        settings=Settings.from_flat(options, ca=lab.ca, dns_server=lab.dns_server, timeout=2),
     )
     return run_failover_command(
         FailoverRequest(common, **failover_options), on_usage_error=no_usage_error

@@ -13,9 +13,6 @@ import pytest
 from probe.evidence.codec import decode, encode
 from probe.evidence.model import ProbeEvidence, Target
 from probe.evidence.run import ProbedTarget
-from probe.judge.checks import OptionsPolicy
-from probe.judge.findings import CheckId, Finding, Status, Verdict
-from probe.judge.judging import judge_target
 from probe.locate import LocateResult
 from probe.net.call import CallSettings
 from probe.net.interrupted import ProbeInterrupted
@@ -23,6 +20,9 @@ from probe.net.options import ProbeSettings, collect_options
 from probe.sip import Request, build_response, parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.findings import CheckId, Finding, Status, Verdict
+from probe.verdict.judging import judge_target
 from tests.conftest import LAB_NAME
 from tests.net.scripted import Script, response_bytes, scripted_server, tls_server_context
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from probe.judge.findings import Finding, Status
 from probe.report.model import Report
 from probe.run.commands import OptionsRequest
 from probe.run.invite import InviteRequest, run_invite_command
+from probe.settings import CallSettings, Settings
 from probe.tls.lab import LabFiles
+from probe.verdict.findings import Finding, Status
 from tests.conftest import LAB_NAME
 from tests.helpers import Refused, no_usage_error, refuse
 from tests.peers.baresip import Baresip, start_baresip
@@ -67,9 +68,11 @@ def sbc(request: pytest.FixtureRequest, tmp_path: Path, lab: LabFiles) -> Iterat
 
 
 def call(sbc: Sbc, **options: Any) -> dict[str, Finding]:
-    common = OptionsRequest(targets=[sbc.uri], pins=[sbc.pin], ca=sbc.lab.ca, timeout=3)
+    common = OptionsRequest(
+        targets=[sbc.uri], settings=Settings.from_flat(pins=[sbc.pin], ca=sbc.lab.ca, timeout=3)
+    )
     report: Report = run_invite_command(
-        InviteRequest(common, to=CALLEE, **options), on_usage_error=no_usage_error
+        InviteRequest(common, CallSettings(to=CALLEE, **options)), on_usage_error=no_usage_error
     )
     return {finding.check: finding for finding in report.findings}
 
@@ -197,10 +200,10 @@ def test_sdes_keys_are_not_sent_over_tcp(kamailio: Kamailio, lab: LabFiles) -> N
     # The URI alone says TCP: refused before any packet, as a usage error.
     common = OptionsRequest(targets=[f"sip:127.0.0.1:{kamailio.plain_port};transport=tcp"])
     with pytest.raises(Refused, match="cleartext"):
-        run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=refuse)
+        run_invite_command(InviteRequest(common, CallSettings(to=CALLEE)), on_usage_error=refuse)
     # With the flag the keys go anyway, and the report says so.
     report = run_invite_command(
-        InviteRequest(common, to=CALLEE, allow_cleartext_keys=True, answer_timeout=2),
+        InviteRequest(common, CallSettings(to=CALLEE, allow_cleartext_keys=True, answer_timeout=2)),
         on_usage_error=no_usage_error,
     )
     assert any("--allow-cleartext-keys" in note for note in report.notes)
@@ -216,9 +219,11 @@ def test_invite_over_udp_is_refused_before_any_packet() -> None:
         listener.setblocking(False)
         port = listener.getsockname()[1]
         for target in (f"sip:127.0.0.1:{port};transport=udp", f"sip:127.0.0.1:{port}"):
-            common = OptionsRequest(targets=[target], timeout=1)
+            common = OptionsRequest(targets=[target], settings=Settings.from_flat(timeout=1))
             with pytest.raises(Refused, match=r"TLS or TCP.*UDP"):
-                run_invite_command(InviteRequest(common, to=CALLEE), on_usage_error=refuse)
+                run_invite_command(
+                    InviteRequest(common, CallSettings(to=CALLEE)), on_usage_error=refuse
+                )
         with pytest.raises(BlockingIOError):
             listener.recv(65535)  # nothing was sent
 
@@ -233,12 +238,12 @@ def phone(tmp_path: Path, lab: LabFiles) -> Iterator[Baresip]:
 def call_phone(phone: Baresip, lab: LabFiles, **options: Any) -> dict[str, Finding]:
     common = OptionsRequest(
         targets=[f"sip:{LAB_NAME}:{phone.tls_port};transport=tls"],
-        pins=[f"{LAB_NAME}:{phone.tls_port}:127.0.0.1"],
-        ca=lab.ca,
-        timeout=3,
+        settings=Settings.from_flat(
+            pins=[f"{LAB_NAME}:{phone.tls_port}:127.0.0.1"], ca=lab.ca, timeout=3
+        ),
     )
     report = run_invite_command(
-        InviteRequest(common, to="sip:bob@127.0.0.1", answer_timeout=10, **options),
+        InviteRequest(common, CallSettings(to="sip:bob@127.0.0.1", answer_timeout=10, **options)),
         on_usage_error=no_usage_error,
     )
     return {finding.check: finding for finding in report.findings}

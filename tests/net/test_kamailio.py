@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from probe.judge.findings import Status
 from probe.report.model import Report
 from probe.run.commands import (
     FailoverRequest,
@@ -15,7 +14,9 @@ from probe.run.commands import (
     run_failover_command,
     run_options_command,
 )
+from probe.settings import Settings
 from probe.tls.lab import LabFiles
+from probe.verdict.findings import Status
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.peers.kamailio import Kamailio
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.peer
 
 def probe(targets: list[str], **options: Any) -> Report:
     return run_options_command(
-        OptionsRequest(targets=targets, **options), on_usage_error=no_usage_error
+        OptionsRequest(targets=targets, settings=Settings.from_flat(options)),
+        on_usage_error=no_usage_error,
     )
 
 
@@ -236,11 +238,13 @@ def test_failover_through_a_client_certificate_server_keeps_every_target(
     """The refused mutual-TLS endpoint is a failing target, not the end of the report."""
     common = OptionsRequest(
         targets=[tls_uri(kamailio.mtls_port), tls_uri(kamailio.tls_port)],
-        pins=[
-            f"{LAB_NAME}:{kamailio.mtls_port}:127.0.0.1",
-            f"{LAB_NAME}:{kamailio.tls_port}:127.0.0.1",
-        ],
-        ca=lab.ca,
+        settings=Settings.from_flat(
+            pins=[
+                f"{LAB_NAME}:{kamailio.mtls_port}:127.0.0.1",
+                f"{LAB_NAME}:{kamailio.tls_port}:127.0.0.1",
+            ],
+            ca=lab.ca,
+        ),
     )
     report = run_failover_command(FailoverRequest(common), on_usage_error=no_usage_error)
     verdicts = [result.verdict.value for result in report.results]

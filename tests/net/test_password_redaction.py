@@ -7,12 +7,12 @@ import socket
 from pathlib import Path
 
 from probe.evidence.file import write_evidence
-from probe.judge.checks import OptionsPolicy
-from probe.judge.judging import judge_run
 from probe.net.options import ProbeSettings
 from probe.report.json import render_json
 from probe.run.collect import collect_run
 from probe.sip import parse_uri
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.judging import judge_run
 
 SECRET = "hunter2-secret"
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from probe.evidence.model import ExchangeOutcome, ProbeEvidence, Received, SipExchange, Target
-from probe.judge.findings import CheckId
 from probe.run.collect import collect_run, judge_run
 from probe.run.commands import OptionsRequest, prepare
 from probe.run.redirects import redirect_contacts
+from probe.settings import Settings
 from probe.sip import Request, build_options, build_response, parse_uri
 from probe.tls.lab import LabFiles
+from probe.verdict.findings import CheckId
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.scripted import response_bytes, scripted_server, tls_server_context
@@ -101,7 +102,8 @@ async def test_a_redirect_is_reported_and_followed_only_when_asked(lab: LabFiles
             reports = {}
             for follow in (False, True):
                 request = OptionsRequest(
-                    targets=[start], pins=pins, ca=lab.ca, follow_redirects=follow
+                    targets=[start],
+                    settings=Settings.from_flat(pins=pins, ca=lab.ca, follow_redirects=follow),
                 )
                 run = prepare(request, no_usage_error)
                 evidence = await collect_run(run.uris, run.settings, controls=run.controls)

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from probe.evidence.file import dumps_evidence, loads_evidence
-from probe.judge.checks import OptionsPolicy
-from probe.judge.findings import CheckId, Status, Verdict
 from probe.report.model import exit_code
 from probe.run.collect import RunControls, collect_run, judge_run
 from probe.run.commands import OptionsRequest, prepare
+from probe.settings import Settings
 from probe.sip import Request
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.findings import CheckId, Status, Verdict
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.scripted import response_bytes, scripted_server, tls_server_context
@@ -54,10 +55,9 @@ async def test_max_time_ends_the_run_and_names_the_unfinished_target(lab: LabFil
     ):
         request = OptionsRequest(
             targets=[uri(healthy), uri(silent)],
-            pins=pins(healthy, silent),
-            ca=lab.ca,
-            timeout=5.0,
-            max_time=0.6,
+            settings=Settings.from_flat(
+                pins=pins(healthy, silent), ca=lab.ca, timeout=5.0, max_time=0.6
+            ),
         )
         run = prepare(request, no_usage_error)
         began = time.monotonic()
@@ -89,7 +89,10 @@ async def test_cancelling_a_run_keeps_what_finished_when_asked(lab: LabFiles) ->
         scripted_server(stay_silent, context) as silent,
     ):
         run = prepare(
-            OptionsRequest(targets=[uri(healthy), uri(silent)], pins=pins(healthy, silent)),
+            OptionsRequest(
+                targets=[uri(healthy), uri(silent)],
+                settings=Settings.from_flat(pins=pins(healthy, silent)),
+            ),
             no_usage_error,
         )
         task = asyncio.create_task(
@@ -115,7 +118,10 @@ async def test_cancelling_a_run_keeps_what_finished_when_asked(lab: LabFiles) ->
 async def test_without_keep_partial_a_cancellation_propagates(lab: LabFiles) -> None:
     context = tls_server_context(lab.server, lab.server_key)
     async with scripted_server(stay_silent, context) as silent:
-        run = prepare(OptionsRequest(targets=[uri(silent)], pins=pins(silent)), no_usage_error)
+        run = prepare(
+            OptionsRequest(targets=[uri(silent)], settings=Settings.from_flat(pins=pins(silent))),
+            no_usage_error,
+        )
         task = asyncio.create_task(collect_run(run.uris, run.settings, controls=RunControls()))
         await asyncio.sleep(0.3)
         task.cancel()
@@ -230,10 +236,9 @@ async def test_targets_sharing_an_address_are_probed_one_at_a_time(lab: LabFiles
             peak = 0
             request = OptionsRequest(
                 targets=[uri(port, f"u{n}") for n in range(4)],
-                pins=pins(port),
-                ca=lab.ca,
-                concurrency=10,
-                per_target=per_target,
+                settings=Settings.from_flat(
+                    pins=pins(port), ca=lab.ca, concurrency=10, per_target=per_target
+                ),
             )
             run = prepare(request, no_usage_error)
             evidence = await collect_run(run.uris, run.settings, controls=run.controls)
@@ -251,9 +256,9 @@ async def test_a_silent_dns_server_fails_the_lookup_on_the_dns_deadline() -> Non
         port = silent.getsockname()[1]
         request = OptionsRequest(
             targets=["sip:trunk.example.test;transport=tls"],
-            dns_server=f"127.0.0.1:{port}",
-            timeout=5.0,
-            deadlines=["dns=0.3"],
+            settings=Settings.from_flat(
+                dns_server=f"127.0.0.1:{port}", timeout=5.0, deadlines=["dns=0.3"]
+            ),
         )
         run = prepare(request, no_usage_error)
         began = time.monotonic()
@@ -276,7 +281,10 @@ async def test_requests_carry_an_identifying_user_agent(lab: LabFiles) -> None:
     context = tls_server_context(lab.server, lab.server_key)
     async with scripted_server(record, context) as port:
         run = prepare(
-            OptionsRequest(targets=[uri(port)], pins=pins(port), ca=lab.ca), no_usage_error
+            OptionsRequest(
+                targets=[uri(port)], settings=Settings.from_flat(pins=pins(port), ca=lab.ca)
+            ),
+            no_usage_error,
         )
         await collect_run(run.uris, run.settings, controls=run.controls)
     from probe import __version__
@@ -285,9 +293,9 @@ async def test_requests_carry_an_identifying_user_agent(lab: LabFiles) -> None:
 
 
 async def test_a_failover_cut_short_leaves_the_trunk_unjudged(lab: LabFiles) -> None:
-    from probe.judge.checks.policy import FailoverPolicy
     from probe.run.collect import collect_failover_run
     from probe.run.commands import FailoverRequest, build_endpoints
+    from probe.verdict.checks.policy import FailoverPolicy
 
     context = tls_server_context(lab.server, lab.server_key)
     async with (
@@ -296,10 +304,9 @@ async def test_a_failover_cut_short_leaves_the_trunk_unjudged(lab: LabFiles) -> 
     ):
         common = OptionsRequest(
             targets=[uri(healthy), uri(silent)],
-            pins=pins(healthy, silent),
-            ca=lab.ca,
-            timeout=5.0,
-            max_time=0.6,
+            settings=Settings.from_flat(
+                pins=pins(healthy, silent), ca=lab.ca, timeout=5.0, max_time=0.6
+            ),
         )
         run = prepare(common, no_usage_error)
         endpoints, mode = build_endpoints(FailoverRequest(common), run.uris, no_usage_error)
@@ -321,9 +328,9 @@ async def test_a_name_not_yet_located_when_the_run_stops_is_not_a_dns_failure() 
         silent.bind(("127.0.0.1", 0))
         request = OptionsRequest(
             targets=["sip:trunk.example.test;transport=tls"],
-            dns_server=f"127.0.0.1:{silent.getsockname()[1]}",
-            timeout=5.0,
-            max_time=0.3,
+            settings=Settings.from_flat(
+                dns_server=f"127.0.0.1:{silent.getsockname()[1]}", timeout=5.0, max_time=0.3
+            ),
         )
         run = prepare(request, no_usage_error)
         evidence = await collect_run(run.uris, run.settings, where=run.where, controls=run.controls)
@@ -351,10 +358,18 @@ async def test_targets_judged_as_they_finish_give_the_report_of_the_whole_eviden
     ):
         targets = [uri(healthy, "a"), uri(healthy, "b"), uri(silent)]
         request = OptionsRequest(
-            targets=targets, pins=pins(healthy, silent), ca=lab.ca, timeout=5.0, max_time=0.8
+            targets=targets,
+            settings=Settings.from_flat(
+                pins=pins(healthy, silent), ca=lab.ca, timeout=5.0, max_time=0.8
+            ),
         )
         slim = prepare(request, no_usage_error)
-        kept = prepare(dataclasses.replace(request, follow_redirects=True), no_usage_error)
+        kept = prepare(
+            dataclasses.replace(
+                request, settings=request.settings.with_flat({"follow_redirects": True})
+            ),
+            no_usage_error,
+        )
         assert not slim.judge.keep_evidence
         assert kept.judge.keep_evidence
         light = await collect_run(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 
-from probe.judge.findings import Finding, Status
 from probe.report.console import COMPACT_FROM, render_console
 from probe.report.model import Report, TargetResult
+from probe.verdict.findings import Finding, Status
 from tests.checks.evidence_factory import TARGET
 
 

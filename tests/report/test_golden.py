@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from probe.judge.findings import Finding, Status
 from probe.report.console import render_console
 from probe.report.junit import render_junit
 from probe.report.model import Report, TargetResult
+from probe.verdict.findings import Finding, Status
 from tests.checks.evidence_factory import TARGET
 
 GOLDEN = Path(__file__).parent / "golden"

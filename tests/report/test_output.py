@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from probe.cli.commands import cli
-from probe.judge.checks.options import AcceptedCodes, PingThresholds, check_options
-from probe.judge.findings import Finding, Status
 from probe.report.console import render_console
 from probe.report.model import Report, TargetResult
 from probe.report.output import OutputError, nagios, plan_outputs
+from probe.verdict.checks.options import AcceptedCodes, PingThresholds, check_options
+from probe.verdict.findings import Finding, Status
 from tests.checks.evidence_factory import evidence
 from tests.checks.test_ping import answered, unanswered
 from tests.checks.test_ping import run as ping_run

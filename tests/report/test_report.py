@@ -6,12 +6,12 @@ import dataclasses
 import io
 import json
 
-from probe.judge.findings import Finding, Status, Verdict, overall_verdict
 from probe.report.console import detail_lines, render_console
 from probe.report.json import render_json
 from probe.report.junit import render_junit
 from probe.report.model import Report, TargetResult, exit_code
 from probe.report.output import nagios
+from probe.verdict.findings import Finding, Status, Verdict, overall_verdict
 from tests.checks.evidence_factory import TARGET
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from probe.judge.findings import Status
 from probe.report.json import render_json
 from probe.report.schema import ReportModel, json_schema
 from probe.run.demo import run_demo
+from probe.verdict.findings import Status
 from tests.report.test_report import make_report
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "report-schema.json"

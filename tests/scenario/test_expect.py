@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from probe.judge.findings import CheckId, Finding, Status
 from probe.scenario import judge_expectations, judge_scenario, load_builtin
+from probe.verdict.findings import CheckId, Finding, Status
 from tests.scenario.helpers import load_text, two_endpoints
 
 A = "a.example.net (192.0.2.1:5061/tls)"

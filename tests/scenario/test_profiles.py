@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from probe.judge.findings import CheckId, Finding, Status
 from probe.scenario import Scenario, judge_profile, load_builtin
+from probe.verdict.findings import CheckId, Finding, Status
 from tests.scenario.helpers import load_text
 
 A = "sip.example.net (192.0.2.10:5061/tls)"

@@ -8,6 +8,7 @@ from probe.run.commands import FailoverRequest, OptionsRequest
 from probe.run.invite import InviteRequest
 from probe.scenario import load_builtin
 from probe.scenario.requests import build_requests
+from probe.settings import Settings
 from tests.scenario.helpers import load_text, two_endpoints
 
 FULL = """
@@ -74,23 +75,25 @@ def test_every_key_reaches_its_request(tmp_path: Path) -> None:
             "sip:us-south.example.net;transport=tls",
             "sip:us-east.example.net;transport=tls",
         ),
-        pins=("us-south.example.net:5061:127.0.0.1",),
-        trust=str(tmp_path / "ca.pem"),
-        cert=tmp_path / "client.pem",
-        key=tmp_path / "client.key",
-        sni="trunk.example.net",
-        min_tls="1.3",
-        timeout=2.5,
-        warn_days=40,
-        critical_days=10,
-        accept_wildcard=True,
-        enumerate_tls=True,
-        accept="2xx,405",
-        count=3,
-        interval=0.5,
-        concurrency=4,
-        dns_server="127.0.0.1:5353",
-        seed=7,
+        settings=Settings.from_flat(
+            pins=("us-south.example.net:5061:127.0.0.1",),
+            trust=str(tmp_path / "ca.pem"),
+            cert=tmp_path / "client.pem",
+            key=tmp_path / "client.key",
+            sni="trunk.example.net",
+            min_tls="1.3",
+            timeout=2.5,
+            warn_days=40,
+            critical_days=10,
+            accept_wildcard=True,
+            enumerate_tls=True,
+            accept="2xx,405",
+            count=3,
+            interval=0.5,
+            concurrency=4,
+            dns_server="127.0.0.1:5353",
+            seed=7,
+        ),
     )
     failover = requests.failover
     assert isinstance(failover, FailoverRequest)
@@ -108,22 +111,30 @@ def test_every_key_reaches_its_request(tmp_path: Path) -> None:
     assert isinstance(invite, InviteRequest)
     # Through the first endpoint in provider order: us-east has the lower priority.
     assert invite.common.targets == ("sip:us-east.example.net;transport=tls",)
-    assert invite.common.pins == requests.options.pins
-    assert (invite.to, invite.from_, invite.offer, invite.suites, invite.hangup) == (
+    assert invite.common.settings.locate.pins == requests.options.settings.locate.pins
+    assert (
+        invite.call.to,
+        invite.call.from_,
+        invite.call.offer,
+        invite.call.suites,
+        invite.call.hangup,
+    ) == (
         "sip:+15550100@example.net",
         "sip:probe@acme.example",
         "sdes",
         ("AES_CM_128_HMAC_SHA1_32",),
         "on-early-media",
     )
-    assert invite.auth_file == tmp_path / "trunk.auth"
-    assert (invite.answer_timeout, invite.verify_media) == (12.5, True)
+    assert invite.call.auth_file == tmp_path / "trunk.auth"
+    assert (invite.call.answer_timeout, invite.call.verify_media) == (12.5, True)
     assert requests.invite_skipped is None
 
 
 def test_defaults_match_the_command_line_defaults() -> None:
     requests = load_text(two_endpoints()).to_requests()
-    defaults = OptionsRequest(targets=requests.options.targets, trust="system")
+    defaults = OptionsRequest(
+        targets=requests.options.targets, settings=Settings.from_flat(trust="system")
+    )
     assert requests.options == defaults
     assert (requests.failover.priorities, requests.failover.weights) == ((), ())
     assert requests.failover.order == "list"
@@ -135,8 +146,8 @@ def test_invite_via_and_env_credentials() -> None:
     invite = load_text(text).to_requests().invite
     assert invite is not None
     assert invite.common.targets == ("sip:b.example.net:5061;transport=tls",)
-    assert invite.auth_file is None  # probe.run.commands reads SIPPROBE_AUTH_USER/PASSWORD
-    assert invite.suites == ()  # probe.run.commands's default suites
+    assert invite.call.auth_file is None  # probe.run.commands reads SIPPROBE_AUTH_USER/PASSWORD
+    assert invite.call.suites == ()  # probe.run.commands's default suites
 
 
 def test_srv_mode_is_list_order_over_the_uris() -> None:
@@ -160,9 +171,9 @@ def test_placeholder_destination_is_never_dialled() -> None:
     assert real.source == "builtin:ibm-voice-agent-srtp"
     invite = real.to_requests().invite
     assert invite is not None
-    assert invite.to == "sip:+15550123@us-south.voiceagent.cloud.ibm.com"
+    assert invite.call.to == "sip:+15550123@us-south.voiceagent.cloud.ibm.com"
     assert invite.common.targets == ("sip:us-south.voiceagent.cloud.ibm.com;transport=tls",)
-    assert invite.suites == ("AES_CM_128_HMAC_SHA1_80",)
+    assert invite.call.suites == ("AES_CM_128_HMAC_SHA1_80",)
 
 
 def test_no_failover_path_required_is_noted() -> None:

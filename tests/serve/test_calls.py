@@ -8,10 +8,10 @@ import asyncio
 import pytest
 
 from probe.evidence.model import CallEvidence, ProbeEvidence, Transport
-from probe.judge.checks.srtp import check_srtp
-from probe.judge.findings import Finding, Status
 from probe.sdp import SUITE_KEY_BYTES, parse_sdp
 from probe.sip import Response, parse_message
+from probe.verdict.checks.srtp import check_srtp
+from probe.verdict.findings import Finding, Status
 from tests.serve.conftest import StartResponder, probe
 
 

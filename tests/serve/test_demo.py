@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from probe.judge.findings import CheckId, Finding, Status, Verdict
 from probe.report.model import Report
 from probe.run.demo import run_demo
+from probe.verdict.findings import CheckId, Finding, Status, Verdict
 
 SOUTH = "us-south.demo.sipprobe.test"
 EAST = "us-east.demo.sipprobe.test"

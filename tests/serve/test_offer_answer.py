@@ -7,8 +7,6 @@ import base64
 
 import pytest
 
-from probe.judge.checks.srtp import check_srtp
-from probe.judge.findings import Status
 from probe.sdp import SUITE_KEY_BYTES, SessionDescription, build_offer, parse_sdp
 from probe.serve.offer_answer import (
     AnswerPlan,
@@ -18,6 +16,8 @@ from probe.serve.offer_answer import (
     plan_answer,
     read_offer,
 )
+from probe.verdict.checks.srtp import check_srtp
+from probe.verdict.findings import Status
 from tests.serve.sip_client import make_invite
 
 KEY = b"\x5a" * 64

@@ -38,7 +38,7 @@ def test_every_public_name_resolves_and_an_options_run_loads_no_call_machinery()
     with pytest.raises(AttributeError):
         probe.sip.no_such_name  # noqa: B018
     script = (
-        "import sys, probe.cli.commands, probe.run.commands, probe.judge.checks.certificate,"
+        "import sys, probe.cli.commands, probe.run.commands, probe.verdict.checks.certificate,"
         " probe.report.json\n"
         "print(' '.join(sorted(m for m in sys.modules if m.startswith('probe.sip.')"
         " or m == 'tempfile')))"

@@ -10,14 +10,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from probe.evidence.model import ProbeEvidence, TlsEvidence
-from probe.judge.checks.certificate import judge_certificates
-from probe.judge.checks.policy import TlsPolicy
-from probe.judge.findings import CheckId, Finding
 from probe.report.console import render_console
 from probe.report.model import Report, TargetResult
 from probe.tls import pki
 from probe.tls.certinfo import describe_certificate, expired_days_ago
 from probe.tls.trust import TrustAnchors
+from probe.verdict.checks.certificate import judge_certificates
+from probe.verdict.checks.policy import TlsPolicy
+from probe.verdict.findings import CheckId, Finding
 from tests.checks.evidence_factory import TARGET
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -15,14 +15,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from probe.evidence.model import ProbeEvidence, TlsEvidence
-from probe.judge.checks.certificate import judge_certificates, load_presented
-from probe.judge.checks.policy import TlsPolicy
-from probe.judge.findings import CheckId, Finding, Status
 from probe.tls import pki
 from probe.tls.quality import judge_eku
 from probe.tls.readable import certificate_defect
 from probe.tls.trust import TrustAnchors
 from probe.tls.verify import match_identity, verify_chain
+from probe.verdict.checks.certificate import judge_certificates, load_presented
+from probe.verdict.checks.policy import TlsPolicy
+from probe.verdict.findings import CheckId, Finding, Status
 from tests.checks.evidence_factory import TARGET
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

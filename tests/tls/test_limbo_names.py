@@ -21,11 +21,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from probe.evidence.model import ProbeEvidence, TlsEvidence
-from probe.judge.checks.certificate import judge_certificates
-from probe.judge.checks.policy import TlsPolicy
-from probe.judge.findings import CheckId, Status
 from probe.tls import pki
 from probe.tls.trust import TrustAnchors
+from probe.verdict.checks.certificate import judge_certificates
+from probe.verdict.checks.policy import TlsPolicy
+from probe.verdict.findings import CheckId, Status
 from tests.checks.evidence_factory import TARGET
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -17,8 +17,6 @@ from typing import Protocol
 from cryptography import x509
 
 from probe.evidence.model import ProbeEvidence
-from probe.judge.checks.policy import TlsPolicy
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.tls.certinfo import (
     common_name,
     describe_certificate,
@@ -33,6 +31,8 @@ from probe.tls.verify import (
     sip_domain_outside_constraints,
     verify_chain,
 )
+from probe.verdict.checks.policy import TlsPolicy
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 
 def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str | None]:

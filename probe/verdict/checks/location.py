@@ -7,8 +7,8 @@ finding that names what DNS said. Pure.
 
 from __future__ import annotations
 
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.locate.records import LocatedTarget, LocateResult
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 
 def _answers(located: LocateResult) -> list[JsonValue]:

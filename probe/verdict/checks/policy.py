@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from probe.judge.checks.options import AcceptedCodes, PingThresholds
+from probe.verdict.checks.options import AcceptedCodes, PingThresholds
 
 if TYPE_CHECKING:
     from probe.evidence.run import OrderMode

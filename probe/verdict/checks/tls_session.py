@@ -9,9 +9,9 @@ a warning by default: a downgrade path, not a broken trunk.
 from __future__ import annotations
 
 from probe.evidence.model import ProbeEvidence
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.tls.suites import Grade, grade_suite
 from probe.tls.versions import TLS_WIRE_VERSIONS
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 _VERSION_NAMES = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
 

@@ -153,7 +153,7 @@ class TargetResult:
     target: Target
     findings: tuple[Finding, ...]
     required: tuple[str, ...] = ()
-    """The checks this target had to conclude (probe.judge.checks.required_checks): a verdict
+    """The checks this target had to conclude (probe.verdict.checks.required_checks): a verdict
     is PASS only when each of them has a pass or warn finding."""
 
     @property

@@ -1,15 +1,15 @@
 """Checks on a test call: `sip.invite` (how the INVITE was answered) and `sip.teardown`
 (how the call ended, and how many dialogs were left open: the target is zero).
 
-The SDP judgement itself (`sdp.srtp`, `sdp.sdes_transport`) lives in probe.judge.checks.srtp.
+The SDP judgement itself (`sdp.srtp`, `sdp.sdes_transport`) lives in probe.verdict.checks.srtp.
 Messages shown as evidence have their SDES keys and credentials redacted. Pure.
 """
 
 from __future__ import annotations
 
 from probe.evidence.model import CallEvidence
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.sdp import redact
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 _AUTH_HEADERS = ("authorization:", "proxy-authorization:")
 

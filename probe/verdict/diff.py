@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from probe.evidence.model import ProbeEvidence
 from probe.evidence.run import ProbedTarget, RunEvidence
-from probe.judge.checks import OptionsPolicy
-from probe.judge.checks.failover import TRUNK, health
-from probe.judge.findings import CheckId, JsonValue, TargetResult
-from probe.judge.judging import judge_target
+from probe.verdict.checks import OptionsPolicy
+from probe.verdict.checks.failover import TRUNK, health
+from probe.verdict.findings import CheckId, JsonValue, TargetResult
+from probe.verdict.judging import judge_target
 
 __all__ = ["RTT_MIN_CHANGE_MS", "RTT_MIN_RATIO", "SCHEMA", "Change", "diff_document", "diff_runs"]
 

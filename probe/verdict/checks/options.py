@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from probe.errors import ProbeError
 from probe.evidence.model import PingTally, ProbeEvidence, SipExchange, interned
 from probe.evidence.ping import stdev_ms, tally_exchanges
-from probe.judge.findings import CheckId, Finding, JsonValue, Status, rounded_ms
 from probe.sip import Request, Response, SipError, match_response, parse_message, parse_name_addr
 from probe.sip.headers import split_list
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status, rounded_ms
 
 # RFC 3261 §21: the class of a final response, by its first digit.
 _CLASSES = {
@@ -570,7 +570,7 @@ def check_answer_sdp(evidence: ProbeEvidence) -> Finding | None:
     final = read_exchange(evidence.exchanges[0], stream=evidence.target.transport != "udp").final
     if final is None or not final.body:
         return None
-    from probe.judge.checks.srtp import check_options_sdp
+    from probe.verdict.checks.srtp import check_options_sdp
 
     return check_options_sdp(
         label=evidence.target.label,

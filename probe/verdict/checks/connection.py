@@ -1,12 +1,12 @@
 """Checks on reaching the target: TCP connect (or the UDP socket), TLS handshake.
 
 How the address was found is `dns.resolve`, judged from the locate evidence
-(probe.judge.checks.location)."""
+(probe.verdict.checks.location)."""
 
 from __future__ import annotations
 
 from probe.evidence.model import ProbeEvidence
-from probe.judge.findings import CheckId, Finding, Status, rounded_ms
+from probe.verdict.findings import CheckId, Finding, Status, rounded_ms
 
 
 def _ms(value: float | None) -> str:

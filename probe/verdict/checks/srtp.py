@@ -17,8 +17,8 @@ and key length only.
 
 from __future__ import annotations
 
-from probe.judge.findings import CheckId, Finding, JsonValue, Status
 from probe.sdp import Crypto, MediaDescription, SdpError, SessionDescription, parse_sdp
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 __all__ = ["check_options_sdp", "check_sdes_transport", "check_srtp"]
 

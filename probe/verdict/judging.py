@@ -11,13 +11,13 @@ from dataclasses import replace
 
 from probe.evidence.model import ProbeEvidence
 from probe.evidence.run import ProbedTarget, RunEvidence
-from probe.judge.checks import OptionsPolicy, forget_cached, judge_options, required_checks
-from probe.judge.checks.failover import OrderedTarget, judge_failover
-from probe.judge.checks.location import check_location, check_unlocated
-from probe.judge.findings import CheckId, Finding, JsonValue, Status, TargetResult
 from probe.locate import LocateResult
 from probe.report.exit_codes import signal_name
 from probe.report.model import Report
+from probe.verdict.checks import OptionsPolicy, forget_cached, judge_options, required_checks
+from probe.verdict.checks.failover import OrderedTarget, judge_failover
+from probe.verdict.checks.location import check_location, check_unlocated
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status, TargetResult
 
 
 def _interrupted(stop_signal: int | None) -> str:
@@ -160,7 +160,7 @@ class TargetJudge:
             summary, details = said
             if details is finding.details:
                 # Already shared: the certificate findings of every target behind one
-                # chain carry the same details (probe.judge.checks.certificate).
+                # chain carry the same details (probe.verdict.checks.certificate).
                 return finding
             if _alike(details, finding.details):
                 return Finding(finding.check, finding.status, finding.target, summary, details)

@@ -5,22 +5,22 @@ from __future__ import annotations
 import sys
 
 from probe.evidence.model import ProbeEvidence
-from probe.judge.checks.connection import check_connect, check_handshake
-from probe.judge.checks.options import (
+from probe.sip.message import forget_framed
+from probe.verdict.checks.connection import check_connect, check_handshake
+from probe.verdict.checks.options import (
     check_answer_sdp,
     check_options,
     check_response,
     forget_parsed,
 )
-from probe.judge.checks.policy import OptionsPolicy, TlsPolicy
-from probe.judge.checks.tls_session import (
+from probe.verdict.checks.policy import OptionsPolicy, TlsPolicy
+from probe.verdict.checks.tls_session import (
     check_ciphers,
     check_client_cert,
     check_version,
     check_versions,
 )
-from probe.judge.findings import CheckId, Finding, Status
-from probe.sip.message import forget_framed
+from probe.verdict.findings import CheckId, Finding, Status
 
 __all__ = [
     "OptionsPolicy",
@@ -37,7 +37,7 @@ def forget_cached() -> None:
     verdicts): a run's judgement is done."""
     forget_parsed()
     forget_framed()
-    certificate = sys.modules.get("probe.judge.checks.certificate")
+    certificate = sys.modules.get("probe.verdict.checks.certificate")
     if certificate is not None:
         certificate.forget_verdicts()
 
@@ -73,7 +73,7 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
         findings.append(check_version(evidence, policy.tls.min_version))
     if evidence.tls is not None and evidence.tls.ok:
         # Imported here: only TLS targets need cryptography.
-        from probe.judge.checks.certificate import judge_certificates
+        from probe.verdict.checks.certificate import judge_certificates
 
         if policy.now is None:
             raise ValueError("OptionsPolicy.now must be set before judging certificates")
@@ -96,9 +96,9 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
 
 def judge_call(evidence: ProbeEvidence) -> list[Finding]:
     """The findings of a test call: how it was answered, the SRTP verdict, how it ended."""
-    from probe.judge.checks.call import check_invite, check_media, check_teardown
-    from probe.judge.checks.srtp import check_sdes_transport, check_srtp
     from probe.sdp import parse_sdp
+    from probe.verdict.checks.call import check_invite, check_media, check_teardown
+    from probe.verdict.checks.srtp import check_sdes_transport, check_srtp
 
     call = evidence.call
     assert call is not None

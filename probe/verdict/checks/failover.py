@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from probe.evidence.run import Endpoint, OrderMode
-from probe.judge.findings import CheckId, Finding, JsonValue, Status, TargetResult
+from probe.verdict.findings import CheckId, Finding, JsonValue, Status, TargetResult
 
 # Failing any of these means a provider's client would not place a call on the target.
 HEALTH_CHECKS = (

@@ -1,0 +1,176 @@
+"""The one settings model: what a run is asked to do, in sections.
+
+The command line, a scenario file and a library caller all build a `Settings`; the run
+checks it in one place (probe.run.commands.prepare) before any packet, and a setting that
+cannot be used is a `SettingsError` there (exit 2 on the command line). Values are typed
+but not yet judged: `accept="2xx"` is parsed, a trust store loaded, a pin read, by that
+one check.
+
+    settings = Settings(tls=TlsSettings(ca=Path("ca.pem")), run=RunSettings(timeout=2))
+    settings = Settings.from_flat(ca=Path("ca.pem"), timeout=2)   # the CLI's flat names
+
+Pure: no I/O, stdlib only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """How TLS is spoken and judged."""
+
+    trust: str | None = None
+    """`system` (the default), `mozilla`, or a PEM file or directory of trust anchors."""
+    ca: Path | None = None
+    """Trust anchors from a PEM file or directory: the same as `trust=PATH`."""
+    cert: Path | None = None
+    """Client certificate chain (PEM), for servers that ask for one."""
+    key: Path | None = None
+    sni: str | None = None
+    """Server name to send; default: the URI's host (never an IP literal, RFC 6066 §3)."""
+    min_version: str = "1.2"
+    """Lowest TLS version offered and accepted: 1.0, 1.1, 1.2 or 1.3."""
+    insecure: bool = False
+    """Certificate failures become warnings."""
+    warn_days: int = 30
+    critical_days: int = 7
+    accept_wildcard: bool = False
+    """Accept RFC 2818 wildcards, which RFC 5922 §7.2 forbids for SIP."""
+    enumerate: bool = False
+    """Also try every TLS version and suite the server accepts."""
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    """What is sent and what answer counts."""
+
+    accept: str = "2xx"
+    """Status codes that count as healthy: `2xx`, `200,404`, `2xx,405`."""
+    count: int = 1
+    """OPTIONS probes per target (ping mode above 1)."""
+    interval: float = 1.0
+    """Seconds between probes of a `count` run."""
+    loss_warn: float | None = None
+    loss_crit: float | None = None
+    rtt_warn: float | None = None
+    rtt_crit: float | None = None
+    """Loss (%) and RTT (ms) thresholds; None: the defaults of probe.verdict.checks.options."""
+    follow_redirects: bool = False
+    """Probe the Contact URIs of a 3xx answer too (one hop)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocateSettings:
+    """How targets are found (RFC 3263)."""
+
+    pins: Sequence[str] = ()
+    """`NAME:PORT:ADDRESS` pins, as curl's `--resolve`: no lookup for that name and port."""
+    dns_server: str | None = None
+    """`ADDRESS[:PORT]`: every query, A/AAAA included, goes there instead of the system's
+    resolver and name service."""
+    seed: int | None = None
+    """Seed of the SRV weighted draw (RFC 2782), for a reproducible order."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """The run's controls: deadlines, pace, what is kept."""
+
+    timeout: float = 5.0
+    """Deadline of each phase, in seconds."""
+    deadlines: Sequence[str] = ()
+    """`PHASE=SECONDS` overrides of `timeout`, one phase each."""
+    concurrency: int = 50
+    rate: float | None = None
+    """Targets started per second, at most."""
+    per_target: int = 1
+    """Connections to one address and port at once."""
+    max_time: float | None = None
+    """Seconds the whole run may take; what is not done by then is incomplete."""
+    evidence_out: Path | None = None
+    """Where to save the run's evidence (`sipprobe.evidence/1`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    """A test call: who is called, what is offered, how it ends."""
+
+    to: str
+    """The callee: a SIP URI, or a number or user part called at the target's host."""
+    from_: str | None = None
+    offer: str = "sdes"
+    """`sdes` (RFC 4568 keys in the SDP), `dtls` (RFC 5763) or `rtp` (no SRTP)."""
+    suites: Sequence[str] = ()
+    """SRTP suites to offer, most preferred first; default: the two SHA1 suites."""
+    hangup: str = "on-answer"
+    auth_file: Path | None = None
+    """Digest credentials (`username=`, `password=` lines); or SIPPROBE_AUTH_USER and
+    SIPPROBE_AUTH_PASSWORD in the environment. Never on the command line."""
+    auth_source: str = "--auth-file"
+    """How the caller named `auth_file`, for messages."""
+    allow_cleartext_keys: bool = False
+    """Send SDES keys over a hop that is not TLS (RFC 4568 §8.3 says not to)."""
+    answer_timeout: float = 30.0
+    verify_media: bool = False
+    """Send and receive real SRTP media to prove the keys work."""
+
+
+_SECTIONS = {"tls": TlsSettings, "sip": SipSettings, "locate": LocateSettings, "run": RunSettings}
+_FLAT_NAMES = {"min_tls": "min_version", "enumerate_tls": "enumerate"}
+"""The command line's names where a section's field has a shorter one."""
+
+
+def _section_of(name: str) -> tuple[str, str]:
+    """`ca` → (`tls`, `ca`); `min_tls` → (`tls`, `min_version`)."""
+    field_name = _FLAT_NAMES.get(name, name)
+    for section, kind in _SECTIONS.items():
+        if field_name in {f.name for f in fields(kind)}:
+            return section, field_name
+    raise KeyError(f"no setting is called {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a run, by section; the call section only for a test call."""
+
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
+    locate: LocateSettings = field(default_factory=LocateSettings)
+    run: RunSettings = field(default_factory=RunSettings)
+    call: CallSettings | None = None
+
+    @staticmethod
+    def flat_names() -> frozenset[str]:
+        """Every setting's name on the command line (`ca`, `min_tls`, `timeout`, ...)."""
+        inverse = {short: flat for flat, short in _FLAT_NAMES.items()}
+        return frozenset(
+            inverse.get(f.name, f.name) for kind in _SECTIONS.values() for f in fields(kind)
+        )
+
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any] | None = None, /, **more: Any) -> Settings:
+        """Settings from the command line's flat names; a name that is no setting is a
+        KeyError (a programming error, not a user's)."""
+        return cls().with_flat({**(values or {}), **more})
+
+    def with_flat(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with the settings named (flat names) changed."""
+        by_section: dict[str, dict[str, Any]] = {}
+        for name, value in changes.items():
+            section, field_name = _section_of(name)
+            by_section.setdefault(section, {})[field_name] = value
+        updated = {
+            section: replace(getattr(self, section), **values)
+            for section, values in by_section.items()
+        }
+        return replace(self, **updated)
+
+    def flat(self, name: str) -> Any:
+        """One setting by its flat name."""
+        section, field_name = _section_of(name)
+        return getattr(getattr(self, section), field_name)
