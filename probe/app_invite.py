@@ -65,10 +65,16 @@ def load_credentials(
                 values[key] = value if key == "password" else value.strip()
         if set(values) != {"username", "password"} or not all(values.values()):
             usage(f"{source} {auth_file}: needs a non-empty username= and password= line")
-        return DigestCredentials(values["username"], values["password"])
+        try:
+            return DigestCredentials(values["username"], values["password"])
+        except SipError as exc:  # a username no Authorization header can quote
+            usage(f"{source} {auth_file}: {exc}")
     user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
     if user and password:
-        return DigestCredentials(user, password)
+        try:
+            return DigestCredentials(user, password)
+        except SipError as exc:
+            usage(f"{AUTH_USER_VARIABLE}: {exc}")
     if user or password:
         usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
     return None
