@@ -140,7 +140,27 @@ def loads_evidence(text: str, source: str = "evidence") -> RunEvidence:
     except Invalid as exc:
         raise EvidenceError(f"{source} is not valid evidence: {exc}") from None
     assert isinstance(run, RunEvidence)
+    if (problem := _unreadable_offer(run)) is not None:
+        raise EvidenceError(f"{source} is not valid evidence: {problem}")
     return run
+
+
+def _unreadable_offer(run: RunEvidence) -> str | None:
+    """Where a placed call's recorded offer is not SDP, and why. sipprobe built that offer
+    itself, so only an edited or damaged file holds one; judging re-reads it."""
+    from probe.sdp import SdpError, parse_sdp
+
+    for uri_index, probed_uri in enumerate(run.uris):
+        for target_index, probed in enumerate(probed_uri.targets):
+            call = probed.evidence.call if probed.evidence is not None else None
+            if call is None or call.teardown == "not_sent":
+                continue
+            try:
+                parse_sdp(call.offer)
+            except SdpError as exc:
+                where = f"uris[{uri_index}].targets[{target_index}].evidence.call.offer"
+                return f"{where}: not an SDP offer ({exc})"
+    return None
 
 
 def load_evidence(path: Path) -> RunEvidence:
