@@ -24,7 +24,7 @@ bytes are base64. No policy is stored but the trust anchors the run used (certif
 and their fingerprints, never a key); files without them still load. Secrets are taken
 out before writing (probe.evidence_io.redact), in a way that leaves every judgement
 unchanged. The file is written with mode 0600, through a temporary file, so a reader never
-sees half of one.
+sees half of one (a device or a pipe, such as /dev/null, is written through instead).
 """
 
 from __future__ import annotations
@@ -106,6 +106,13 @@ def write_evidence(path: Path, run: RunEvidence) -> None:
     import tempfile  # only runs that keep their evidence need it
 
     text = dumps_evidence(run)
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout, a shell's >(gzip ...)) is written
+        # through: a temporary file renamed over it would replace the device node itself,
+        # /dev/null included when run as root.
+        with path.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     # mkstemp creates the file 0600 whatever the umask; os.replace keeps that mode.
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
