@@ -226,6 +226,10 @@ def emit(
                 sys.stdout.flush()
             except BrokenPipeError:
                 stdout_gone()
+            except OSError as exc:  # stdout on a full disk or a failing device
+                click.echo(f"sipprobe: cannot write standard output: {exc.strerror}", err=True)
+                stdout_gone()
+                unwritten.append(Path("-"))
             continue
         try:
             with private_file(destination.path) as sink:

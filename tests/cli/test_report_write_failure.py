@@ -1,10 +1,13 @@
 """A report file that cannot be written after the run (a full disk: /dev/full) is said on
-stderr and makes the run incomplete, never a pass; it once ended in exit 3, the code kept
-for faults of sipprobe itself. The other outputs are still written."""
+stderr and makes the run incomplete, never a pass; so does a full standard output. Both
+once ended in exit 3, the code kept for faults of sipprobe itself. The other outputs are
+still written."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -63,3 +66,22 @@ def test_a_failing_run_stays_a_failure(closed_port: int) -> None:
     )
     assert result.exit_code == 1, result.output
     assert f"cannot write {FULL}" in result.output
+
+
+@pytest.mark.parametrize("output_format", ["console", "json", "nagios"])
+def test_a_full_standard_output_is_said_on_stderr_and_never_a_pass(
+    passing_target: list[str], output_format: str
+) -> None:
+    with open(FULL, "w", encoding="utf-8") as full:
+        finished = subprocess.run(
+            [sys.executable, "-m", "probe", "options", *passing_target, "--format", output_format],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert finished.returncode == (3 if output_format == "nagios" else 4), finished.stderr
+    assert "cannot write standard output: No space left on device" in finished.stderr
+    assert "internal error" not in finished.stderr
+    assert "Traceback" not in finished.stderr
