@@ -87,6 +87,12 @@ async def test_a_failing_target_is_a_finding_not_an_exception(
         (Settings.from_flat(warn_days=3, critical_days=7), "--critical-days"),
         (Settings.from_flat(pins=["no-colons"]), "no-colons"),
         (Settings.from_flat(loss_warn=50, loss_crit=10), "--loss-warn"),
+        # NaN compares false with every bound: each is refused by name, not let through.
+        (Settings.from_flat(timeout=float("nan")), "--timeout nan"),
+        (Settings.from_flat(rate=float("nan")), "--rate"),
+        (Settings.from_flat(max_time=float("inf")), "--max-time"),
+        (Settings.from_flat(count=0), "--count 0"),
+        (Settings.from_flat(concurrency=0), "--concurrency 0"),
     ],
 )
 async def test_settings_that_cannot_be_used_raise_before_any_packet(

@@ -490,9 +490,17 @@ def certs() -> None:
 )
 def certs_lab(directory: Path, names: Sequence[str]) -> None:
     """Write a lab PKI to DIRECTORY: root and intermediate CA, server and client leaves."""
-    from probe.tls.lab import write_lab
+    from probe.tls.lab import server_name_problem, write_lab
 
-    files = write_lab(directory, server_names=tuple(names))
+    for position, name in enumerate(names):
+        if (problem := server_name_problem(name, first=position == 0)) is not None:
+            usage_error(f"certs lab: --name: {problem}")
+    try:
+        files = write_lab(directory, server_names=tuple(names))
+    except OSError as exc:
+        usage_error(f"certs lab: cannot write to {directory}: {exc.strerror or exc}")
+    except ValueError as exc:  # a name cryptography refuses for a certificate
+        usage_error(f"certs lab: {exc}")
     click.echo(f"lab PKI written to {files.directory}")
     for label, path in (
         ("trust anchor", files.ca),

@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     from probe.report.model import Report
 
 from probe.report.exit_codes import EXIT_FAIL as EXIT_FAIL
+from probe.report.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
 from probe.report.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
 from probe.report.exit_codes import EXIT_OK as EXIT_OK
-from probe.report.exit_codes import EXIT_USAGE
+
+NAGIOS_CRITICAL = 2
+NAGIOS_UNKNOWN = 3
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -214,6 +217,7 @@ def emit(
         destinations = plan_outputs(output_format, outputs)
     except OutputError as exc:
         usage_error(str(exc))
+    unwritten: list[Path] = []
     for destination in destinations:
         if destination.path is None:
             color = (False if no_color else None) if destination.format == "console" else False
@@ -222,13 +226,17 @@ def emit(
                 sys.stdout.flush()
             except BrokenPipeError:
                 stdout_gone()
+            except OSError as exc:  # stdout on a full disk or a failing device
+                click.echo(f"sipprobe: cannot write standard output: {exc.strerror}", err=True)
+                stdout_gone()
+                unwritten.append(Path("-"))
             continue
         try:
             with private_file(destination.path) as sink:
                 write_report(report, destination.format, sink, color=False, verbose=verbose)
-        except OSError as exc:
+        except OSError as exc:  # a full disk or a failing device, found only now
             click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
-            return EXIT_INTERNAL
+            unwritten.append(destination.path)
     if report.interrupted:
         from probe.report.exit_codes import signal_name
 
@@ -236,8 +244,13 @@ def emit(
         name = signal_name(report.stop_signal)
         click.echo(f"sipprobe: interrupted by {name}: the report is partial", err=True)
     if any(d.format == "nagios" and d.path is None for d in destinations):
-        return nagios(report)[1]
-    return exit_code(report)
+        code = nagios(report)[1]
+        # A report asked for and not written is work not done: UNKNOWN unless CRITICAL.
+        return NAGIOS_UNKNOWN if unwritten and code < NAGIOS_CRITICAL else code
+    code = exit_code(report)
+    # Not an internal error (docs/exit-codes.md): incomplete, never a pass; a failure
+    # or a signal keeps its own code.
+    return EXIT_INCOMPLETE if unwritten and code == EXIT_OK else code
 
 
 def location_options(function: F) -> F:

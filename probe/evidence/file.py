@@ -24,7 +24,7 @@ bytes are base64. No policy is stored but the trust anchors the run used (certif
 and their fingerprints, never a key); files without them still load. Secrets are taken
 out before writing (probe.evidence.redact), in a way that leaves every judgement
 unchanged. The file is written with mode 0600, through a temporary file, so a reader never
-sees half of one.
+sees half of one (a device or a pipe, such as /dev/null, is written through instead).
 """
 
 from __future__ import annotations
@@ -107,6 +107,13 @@ def write_evidence(path: Path, run: RunEvidence) -> None:
     import tempfile  # only runs that keep their evidence need it
 
     text = dumps_evidence(run)
+    if path.exists() and not path.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout, a shell's >(gzip ...)) is written
+        # through: a temporary file renamed over it would replace the device node itself,
+        # /dev/null included when run as root.
+        with path.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     # mkstemp creates the file 0600 whatever the umask; os.replace keeps that mode.
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -141,7 +148,27 @@ def loads_evidence(text: str, source: str = "evidence") -> RunEvidence:
     except Invalid as exc:
         raise EvidenceError(f"{source} is not valid evidence: {exc}") from None
     assert isinstance(run, RunEvidence)
+    if (problem := _unreadable_offer(run)) is not None:
+        raise EvidenceError(f"{source} is not valid evidence: {problem}")
     return run
+
+
+def _unreadable_offer(run: RunEvidence) -> str | None:
+    """Where a placed call's recorded offer is not SDP, and why. sipprobe built that offer
+    itself, so only an edited or damaged file holds one; judging re-reads it."""
+    from probe.sdp import SdpError, parse_sdp
+
+    for uri_index, probed_uri in enumerate(run.uris):
+        for target_index, probed in enumerate(probed_uri.targets):
+            call = probed.evidence.call if probed.evidence is not None else None
+            if call is None or call.teardown == "not_sent":
+                continue
+            try:
+                parse_sdp(call.offer)
+            except SdpError as exc:
+                where = f"uris[{uri_index}].targets[{target_index}].evidence.call.offer"
+                return f"{where}: not an SDP offer ({exc})"
+    return None
 
 
 def load_evidence(path: Path) -> RunEvidence:

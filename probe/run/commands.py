@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import math
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,7 +177,27 @@ def _defaulted_crit(request: OptionsRequest, problem: str) -> str:
     return ""
 
 
+def check_numbers(settings: Settings, usage: UsageError) -> None:
+    """Numbers a run can use: a NaN compares false with every bound (so `x <= 0` lets it
+    through) and would end up in the evidence file, which JSON cannot hold."""
+    sip, run = settings.sip, settings.run
+    for option, value in (("--timeout", run.timeout), ("--interval", sip.interval)):
+        if not 0 <= value < math.inf or (option == "--timeout" and value == 0):
+            usage(f"{option} {value:g}: a number of seconds above 0")
+    for option, limit in (("--rate", run.rate), ("--max-time", run.max_time)):
+        if limit is not None and not 0 < limit < math.inf:
+            usage(f"{option} must be a positive number")
+    for option, count in (
+        ("--count", sip.count),
+        ("--concurrency", run.concurrency),
+        ("--per-target", run.per_target),
+    ):
+        if count < 1:
+            usage(f"{option} {count}: at least 1")
+
+
 def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
+    check_numbers(request.settings, usage)
     pins: list[Pin] = []
     for text in request.settings.locate.pins:
         try:
@@ -269,10 +290,7 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
     """Concurrency fitted to the file-descriptor limit, the start rate, the run deadline."""
     from probe.net.pacing import bound_concurrency
 
-    if request.settings.run.rate is not None and request.settings.run.rate <= 0:
-        usage("--rate must be a positive number of targets per second")
-    if request.settings.run.max_time is not None and request.settings.run.max_time <= 0:
-        usage("--max-time must be a positive number of seconds")
+    check_numbers(request.settings, usage)
     bound = bound_concurrency(request.settings.run.concurrency)
     controls = RunControls(
         concurrency=bound.used,

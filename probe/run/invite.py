@@ -3,6 +3,7 @@ credentials) validated and wired into a probe run."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -65,10 +66,16 @@ def load_credentials(
                 values[key] = value if key == "password" else value.strip()
         if set(values) != {"username", "password"} or not all(values.values()):
             usage(f"{source} {auth_file}: needs a non-empty username= and password= line")
-        return DigestCredentials(values["username"], values["password"])
+        try:
+            return DigestCredentials(values["username"], values["password"])
+        except SipError as exc:  # a username no Authorization header can quote
+            usage(f"{source} {auth_file}: {exc}")
     user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
     if user and password:
-        return DigestCredentials(user, password)
+        try:
+            return DigestCredentials(user, password)
+        except SipError as exc:
+            usage(f"{AUTH_USER_VARIABLE}: {exc}")
     if user or password:
         usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
     return None
@@ -142,6 +149,8 @@ def build_call(
     """The call the collect layer places (probe.net.call), from the call's settings."""
     from probe.net.call import CallSettings as CallPlan
 
+    if not 0 < request.call.answer_timeout < math.inf:  # NaN too: it passes `<= 0`
+        usage(f"--answer-timeout {request.call.answer_timeout:g}: a number of seconds above 0")
     try:
         to = parse_uri(callee_uri(request.call.to.strip(), next_hop)[0])
         from_uri = parse_uri(request.call.from_) if request.call.from_ else None

@@ -124,6 +124,28 @@ class LabFiles:
     """One folder per server-certificate variant, keyed by name in `VARIANT_NAMES` order."""
 
 
+# RFC 5280 Appendix A: ub-common-name; the first server name is the leaf's CN.
+COMMON_NAME_LIMIT = 64
+
+
+def server_name_problem(name: str, *, first: bool) -> str | None:
+    """Why `name` cannot be a lab server name (None when it can), known before any key is
+    generated."""
+    if not name:
+        return "a server name cannot be empty"
+    if not name.isascii():
+        # RFC 5280 §4.2.1.6: a dNSName is IA5String, so an IDN is written as its A-label.
+        return f"{name!r} is not ASCII: give the A-label (xn--...) of an internationalised name"
+    if not name.isprintable():
+        return f"{name!r} holds control characters"
+    if first and len(name) > COMMON_NAME_LIMIT:
+        return (
+            f"the first name becomes the leaf's common name, at most {COMMON_NAME_LIMIT} "
+            f"characters (RFC 5280 Appendix A); {name[:20]}... has {len(name)}"
+        )
+    return None
+
+
 def build_lab(
     *,
     server_names: Sequence[str] = ("sip.example.test",),
@@ -266,8 +288,9 @@ def write_lab(
     now: dt.datetime | None = None,
 ) -> LabFiles:
     """Generate a fresh lab PKI into `directory`, replacing any previous one."""
-    lab = build_lab(server_names=server_names, ip_addresses=ip_addresses, now=now)
+    # The folder first: a path that cannot be one fails before seconds of key generation.
     directory.mkdir(parents=True, exist_ok=True)
+    lab = build_lab(server_names=server_names, ip_addresses=ip_addresses, now=now)
     variant_files: dict[str, VariantFiles] = {}
     for name, variant in lab.variants.items():
         folder = directory / "variants" / name

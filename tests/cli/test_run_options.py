@@ -34,3 +34,11 @@ def test_every_phase_is_named_in_the_help() -> None:
     result = CliRunner().invoke(cli, ["options", "--help"])
     for word in ("--deadline", "first_byte", "transaction", "--max-time", "--rate"):
         assert word in result.output
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--rate", "--max-time", "--interval"])
+def test_a_nan_number_is_a_usage_error_naming_the_option(option: str) -> None:
+    # NaN passes click's ranges and every `<= 0` check; it once reached the evidence file.
+    result = CliRunner().invoke(cli, ["options", "sip:127.0.0.1:9;transport=tcp", option, "nan"])
+    assert result.exit_code == 2, result.output
+    assert option in result.stderr

@@ -266,6 +266,15 @@ def broken(change: Any) -> str:
             broken(lambda d: d["uris"][1]["targets"][0].update(unresolved=None)),
             "either evidence or an unresolved target",
         ),
+        # A placed call's offer is judged again; it must still be SDP.
+        (
+            broken(lambda d: d["uris"][0]["targets"][1]["evidence"]["call"].update(offer="")),
+            "uris[0].targets[1].evidence.call.offer: not an SDP offer",
+        ),
+        (
+            broken(lambda d: d["uris"][0]["targets"][1]["evidence"]["call"].update(offer="AAAA")),
+            "uris[0].targets[1].evidence.call.offer: not an SDP offer",
+        ),
     ],
 )
 def test_bad_evidence_is_one_sentence(text: str, message: str) -> None:
