@@ -183,3 +183,61 @@ def test_transition_table_covers_every_state():
         State.COMPLETED: {"Timer D"},
         State.TERMINATED: set(),
     }
+
+
+def _in_state(state: InviteTransactionState, *, reliable: bool) -> InviteClientTransaction:
+    """A transaction brought to ``state`` at time 1.0 by the responses of figure 5."""
+    tx = InviteClientTransaction(INVITE, reliable=reliable, now=0.0)
+    if state is State.PROCEEDING:
+        tx.receive_response(RINGING, now=1.0)
+    elif state is State.COMPLETED:
+        tx.receive_response(BUSY, now=1.0)
+    elif state is State.TERMINATED:
+        tx.receive_response(OK, now=1.0)
+    assert tx.state is state
+    return tx
+
+
+ACK = SendAck(build_ack_non2xx(INVITE, BUSY))
+# RFC 3261 §17.1.1.2, figure 5, one row per arrow (transport errors aside: a stream that
+# breaks ends the whole call, probe.net.call), over UDP where every timer runs.  Each row:
+# state, event, next state, what the transaction asks for.
+FIGURE_5 = [
+    ("calling-1xx", State.CALLING, RINGING, State.PROCEEDING, [Deliver(RINGING)]),
+    ("calling-2xx", State.CALLING, OK, State.TERMINATED, [Deliver(OK)]),
+    ("calling-300-699", State.CALLING, BUSY, State.COMPLETED, [ACK, Deliver(BUSY)]),
+    ("calling-timer-a", State.CALLING, "A", State.CALLING, [Retransmit()]),
+    ("calling-timer-b", State.CALLING, "B", State.TERMINATED, [TimedOut()]),
+    ("proceeding-1xx", State.PROCEEDING, RINGING, State.PROCEEDING, [Deliver(RINGING)]),
+    ("proceeding-2xx", State.PROCEEDING, OK, State.TERMINATED, [Deliver(OK)]),
+    ("proceeding-300-699", State.PROCEEDING, BUSY, State.COMPLETED, [ACK, Deliver(BUSY)]),
+    ("completed-300-699", State.COMPLETED, BUSY, State.COMPLETED, [ACK]),
+    ("completed-timer-d", State.COMPLETED, "D", State.TERMINATED, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "after", "actions"),
+    [row[1:] for row in FIGURE_5],
+    ids=[row[0] for row in FIGURE_5],
+)
+def test_every_arrow_of_figure_5(state, event, after, actions):
+    tx = _in_state(state, reliable=False)
+    if event == "A":
+        got = tx.handle_timer(0.5)
+    elif event == "B":
+        got = tx.handle_timer(32.0)
+    elif event == "D":
+        got = tx.handle_timer(1.0 + TIMER_D_UNRELIABLE)
+    else:
+        got = tx.receive_response(event, now=2.0)
+    assert got == actions
+    assert tx.state is after
+
+
+@pytest.mark.parametrize("state", [State.PROCEEDING, State.COMPLETED, State.TERMINATED])
+def test_timers_a_and_b_stop_once_the_transaction_leaves_calling(state):
+    tx = _in_state(state, reliable=False)
+    assert tx.handle_timer(0.5) == []
+    assert tx.handle_timer(32.0) == []
+    assert tx.state is state
