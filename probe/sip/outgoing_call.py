@@ -227,6 +227,7 @@ class OutgoingCall:
         timer = self._transaction.get_timer() if self._transaction is not None else None
         if timer is None:
             return tuple(self._deadlines)
+        # Named by Timer B's span: Timer A (unreliable transports only) expires silently.
         timer_b = 64 * self.plan.timers.t1
         return (*self._deadlines, Deadline(timer, INVITE_TIMER, timer_b))
 
@@ -316,6 +317,8 @@ class OutgoingCall:
             if interrupted:
                 self._deadlines = [Deadline(now + grace, "transaction", grace)]
                 return []
+            # The connection broke before any response: nothing can be cancelled (§9.1)
+            # and nothing more will be read.
             return self._end("failed", None)
         if self.state is CallState.RINGING:
             return self._cancel(now)
