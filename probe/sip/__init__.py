@@ -1,5 +1,5 @@
 """Sans-I/O SIP codec: URIs, headers, messages, stream framing, builders, transactions,
-the UAC dialog and digest authentication.
+the UAC dialog, digest authentication and the state machine of an outgoing call.
 
 Strict parsing of RFC 3261 (grammar in §25), with every size bound a named
 :class:`Limits` field and one error hierarchy rooted at :class:`SipError`.  Nothing in
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         parse_challenge,
     )
     from .invite import build_ack_non2xx, build_cancel, build_invite
+    from .outgoing_call import CallPlan, CallState, LocalEnd, OutgoingCall
     from .transaction import (
         TIMER_D_UNRELIABLE,
         Deliver,
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
         TransactionState,
     )
 
-# What only test calls and UDP exchanges use (dialogs, digest, INVITE, transactions),
+# What only test calls and UDP exchanges use (dialogs, digest, INVITE, the call, transactions),
 # imported on first use (PEP 562) so that an OPTIONS run over TLS does not pay for it at
 # every start.
 _ON_FIRST_USE = {
@@ -73,6 +74,10 @@ _ON_FIRST_USE = {
     "build_ack_non2xx": "invite",
     "build_cancel": "invite",
     "build_invite": "invite",
+    "CallPlan": "outgoing_call",
+    "CallState": "outgoing_call",
+    "LocalEnd": "outgoing_call",
+    "OutgoingCall": "outgoing_call",
     "TIMER_D_UNRELIABLE": "transaction",
     "Deliver": "transaction",
     "InviteClientTransaction": "transaction",
@@ -100,6 +105,8 @@ __all__ = [
     "DEFAULT_LIMITS",
     "TIMER_D_UNRELIABLE",
     "CSeq",
+    "CallPlan",
+    "CallState",
     "Deliver",
     "Dialog",
     "DigestChallenge",
@@ -109,9 +116,11 @@ __all__ = [
     "InviteTransactionAction",
     "InviteTransactionState",
     "Limits",
+    "LocalEnd",
     "Message",
     "NameAddr",
     "NonInviteClientTransaction",
+    "OutgoingCall",
     "Request",
     "Response",
     "ResponseMatch",

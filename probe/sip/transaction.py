@@ -9,7 +9,9 @@ give up).  As in h11's ``_state.py``, all state transitions are the data tables
 ``TRANSITIONS`` and ``INVITE_TRANSITIONS`` below; the code around them only runs timers.
 
 The transaction does not check that a response belongs to it; the caller matches
-responses first with :func:`probe.sip.match_response` (§17.1.3).
+responses first (§17.1.3).  UDP exchanges (probe.net.exchange) run the non-INVITE
+transaction; every test call runs the INVITE one under its transaction user,
+:mod:`probe.sip.outgoing_call`.
 """
 
 from __future__ import annotations
@@ -210,8 +212,8 @@ class _InviteEvent(enum.Enum):
 class _Effect(enum.Enum):
     """What a transition asks the caller to do, in the order listed."""
 
-    DELIVER = "pass the response to the TU"
     SEND_ACK = "send the ACK for the failure response"
+    DELIVER = "pass the response to the TU"
     RETRANSMIT = "send the INVITE again"
     TIME_OUT = "tell the TU the INVITE timed out"
 
@@ -234,6 +236,9 @@ _IS, _IE, _FX = InviteTransactionState, _InviteEvent, _Effect
 #   the TU's business instead: the transaction is gone, so the caller matches a
 #   retransmitted 2xx to its dialog (Call-ID, tags, CSeq) and re-sends the same ACK
 #   (§13.2.2.4: the UAC core answers every 2xx retransmission with its ACK).
+# - A failure is ACKed before it is handed up (§17.1.1.2 asks for both and orders
+#   neither): whatever the TU does next, a new INVITE with credentials or its verdict,
+#   comes after the ACK on the wire.
 # - In Completed, a retransmitted final response is acknowledged again but not
 #   delivered again (§17.1.1.2); a late 2xx or 1xx there is absorbed.
 # - Proceeding has no timer: Timer B guards only Calling.  Once the far end said it
@@ -245,14 +250,14 @@ INVITE_TRANSITIONS: dict[
     _IS.CALLING: {
         _IE.PROVISIONAL: (_IS.PROCEEDING, (_FX.DELIVER,)),
         _IE.SUCCESS: (_IS.TERMINATED, (_FX.DELIVER,)),
-        _IE.FAILURE: (_IS.COMPLETED, (_FX.DELIVER, _FX.SEND_ACK)),
+        _IE.FAILURE: (_IS.COMPLETED, (_FX.SEND_ACK, _FX.DELIVER)),
         _IE.TIMER_A: (_IS.CALLING, (_FX.RETRANSMIT,)),
         _IE.TIMER_B: (_IS.TERMINATED, (_FX.TIME_OUT,)),
     },
     _IS.PROCEEDING: {
         _IE.PROVISIONAL: (_IS.PROCEEDING, (_FX.DELIVER,)),
         _IE.SUCCESS: (_IS.TERMINATED, (_FX.DELIVER,)),
-        _IE.FAILURE: (_IS.COMPLETED, (_FX.DELIVER, _FX.SEND_ACK)),
+        _IE.FAILURE: (_IS.COMPLETED, (_FX.SEND_ACK, _FX.DELIVER)),
     },
     _IS.COMPLETED: {
         _IE.FAILURE: (_IS.COMPLETED, (_FX.SEND_ACK,)),
@@ -268,7 +273,8 @@ class InviteClientTransaction:
     The caller matches responses to the transaction first (§17.1.3,
     :func:`probe.sip.match_response`) and carries out the returned actions:
     :class:`Retransmit` (Timer A), :class:`TimedOut` (Timer B: report 408, §8.1.3.1),
-    :class:`Deliver` and :class:`SendAck`.
+    :class:`SendAck` and :class:`Deliver`.  Its user is :class:`probe.sip.outgoing_call.
+    OutgoingCall`, which starts one transaction for each INVITE it sends.
     """
 
     def __init__(
@@ -286,8 +292,7 @@ class InviteClientTransaction:
         self.request = request
         self.reliable = reliable
         self.timers = timers
-        self.final_response: Response | None = None
-        self.ack: Request | None = None
+        self._ack: Request | None = None
         self._state = InviteTransactionState.CALLING
         # §17.1.1.2: Timer B = 64*T1 on every transport; Timer A only where the
         # transport may lose the request.
@@ -299,10 +304,6 @@ class InviteClientTransaction:
     @property
     def state(self) -> InviteTransactionState:
         return self._state
-
-    @property
-    def terminated(self) -> bool:
-        return self._state is InviteTransactionState.TERMINATED
 
     def get_timer(self) -> float | None:
         """Absolute time the caller should next call :meth:`handle_timer`, or None."""
@@ -350,9 +351,9 @@ class InviteClientTransaction:
         for effect in effects:
             if effect is _Effect.DELIVER and response is not None:
                 actions.append(Deliver(response))
-            elif effect is _Effect.SEND_ACK and self.ack is not None:
+            elif effect is _Effect.SEND_ACK and self._ack is not None:
                 # §17.1.1.2: the same ACK for every retransmission of the response.
-                actions.append(SendAck(self.ack))
+                actions.append(SendAck(self._ack))
             elif effect is _Effect.RETRANSMIT:
                 actions.append(Retransmit())
             elif effect is _Effect.TIME_OUT:
@@ -367,10 +368,7 @@ class InviteClientTransaction:
         # Leaving Calling, whatever the way, stops retransmissions and Timer B.
         self._timer_a = self._timer_b = None
         if state is InviteTransactionState.COMPLETED and response is not None:
-            self.final_response = response
-            self.ack = build_ack_non2xx(self.request, response)
+            self._ack = build_ack_non2xx(self.request, response)
             self._timer_d = None if self.reliable else now + TIMER_D_UNRELIABLE
         elif state is InviteTransactionState.TERMINATED:
-            if response is not None:
-                self.final_response = response
             self._timer_d = None

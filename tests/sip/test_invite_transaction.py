@@ -62,7 +62,7 @@ def test_udp_timer_a_doubles_without_cap_until_timer_b_at_32s():
     assert retransmits == [0.5, 1.5, 3.5, 7.5, 15.5, 31.5]
     assert events[-1] == (32.0, TimedOut())
     assert tx.state is State.TERMINATED
-    assert tx.terminated
+    assert tx.state is State.TERMINATED
     assert tx.get_timer() is None
 
 
@@ -70,7 +70,7 @@ def test_tls_never_retransmits_and_times_out_at_64_t1():
     tx = InviteClientTransaction(INVITE, reliable=True, now=10.0)
     assert tx.get_timer() == 42.0
     assert run_until_done(tx) == [(42.0, TimedOut())]
-    assert tx.terminated
+    assert tx.state is State.TERMINATED
 
 
 def test_custom_t1_scales_timers_a_and_b():
@@ -98,10 +98,8 @@ def test_failure_response_is_delivered_and_acked():
     tx = InviteClientTransaction(INVITE, reliable=False, now=0.0)
     tx.receive_response(RINGING, now=0.2)
     ack = build_ack_non2xx(INVITE, BUSY)
-    assert tx.receive_response(BUSY, now=2.0) == [Deliver(BUSY), SendAck(ack)]
+    assert tx.receive_response(BUSY, now=2.0) == [SendAck(ack), Deliver(BUSY)]
     assert tx.state is State.COMPLETED
-    assert tx.final_response == BUSY
-    assert tx.ack == ack
     assert ack.top_via.branch == INVITE.top_via.branch
     # Timer D: 32 s on an unreliable transport.
     assert tx.get_timer() == 2.0 + TIMER_D_UNRELIABLE == 34.0
@@ -110,16 +108,16 @@ def test_failure_response_is_delivered_and_acked():
 def test_retransmitted_failure_is_acked_again_but_not_delivered():
     tx = InviteClientTransaction(INVITE, reliable=False, now=0.0)
     first = tx.receive_response(BUSY, now=1.0)
-    assert isinstance(first[1], SendAck)
-    assert tx.receive_response(BUSY, now=1.5) == [first[1]]
-    assert tx.receive_response(BUSY, now=3.0) == [first[1]]
+    assert isinstance(first[0], SendAck)
+    assert tx.receive_response(BUSY, now=1.5) == [first[0]]
+    assert tx.receive_response(BUSY, now=3.0) == [first[0]]
     # A late provisional or 2xx in Completed is absorbed.
     assert tx.receive_response(RINGING, now=3.1) == []
     assert tx.receive_response(OK, now=3.2) == []
     assert tx.state is State.COMPLETED
     assert tx.handle_timer(32.9) == []
     assert tx.handle_timer(33.0) == []
-    assert tx.terminated
+    assert tx.state is State.TERMINATED
     assert tx.get_timer() is None
     assert tx.receive_response(BUSY, now=40.0) == []
 
@@ -127,8 +125,8 @@ def test_retransmitted_failure_is_acked_again_but_not_delivered():
 def test_failure_over_tls_terminates_at_once_after_one_ack():
     tx = InviteClientTransaction(INVITE, reliable=True, now=0.0)
     actions = tx.receive_response(BUSY, now=1.0)
-    assert actions == [Deliver(BUSY), SendAck(build_ack_non2xx(INVITE, BUSY))]
-    assert tx.terminated
+    assert actions == [SendAck(build_ack_non2xx(INVITE, BUSY)), Deliver(BUSY)]
+    assert tx.state is State.TERMINATED
     assert tx.get_timer() is None
 
 
@@ -138,8 +136,6 @@ def test_2xx_terminates_and_is_delivered(reliable):
     tx.receive_response(RINGING, now=0.1)
     assert tx.receive_response(OK, now=2.0) == [Deliver(OK)]
     assert tx.state is State.TERMINATED
-    assert tx.final_response == OK
-    assert tx.ack is None  # the TU acknowledges a 2xx (§13.2.2.4)
     assert tx.get_timer() is None
     # Retransmissions of the 2xx are the TU's business (RFC 6026 note in the module).
     assert tx.receive_response(OK, now=2.5) == []
@@ -149,7 +145,7 @@ def test_2xx_straight_from_calling_stops_retransmissions():
     tx = InviteClientTransaction(INVITE, reliable=False, now=0.0)
     assert tx.receive_response(OK, now=0.3) == [Deliver(OK)]
     assert tx.handle_timer(0.5) == []
-    assert tx.terminated
+    assert tx.state is State.TERMINATED
 
 
 def test_late_handle_timer_retransmits_once():
@@ -187,3 +183,61 @@ def test_transition_table_covers_every_state():
         State.COMPLETED: {"Timer D"},
         State.TERMINATED: set(),
     }
+
+
+def _in_state(state: InviteTransactionState, *, reliable: bool) -> InviteClientTransaction:
+    """A transaction brought to ``state`` at time 1.0 by the responses of figure 5."""
+    tx = InviteClientTransaction(INVITE, reliable=reliable, now=0.0)
+    if state is State.PROCEEDING:
+        tx.receive_response(RINGING, now=1.0)
+    elif state is State.COMPLETED:
+        tx.receive_response(BUSY, now=1.0)
+    elif state is State.TERMINATED:
+        tx.receive_response(OK, now=1.0)
+    assert tx.state is state
+    return tx
+
+
+ACK = SendAck(build_ack_non2xx(INVITE, BUSY))
+# RFC 3261 §17.1.1.2, figure 5, one row per arrow (transport errors aside: a stream that
+# breaks ends the whole call, probe.net.call), over UDP where every timer runs.  Each row:
+# state, event, next state, what the transaction asks for.
+FIGURE_5 = [
+    ("calling-1xx", State.CALLING, RINGING, State.PROCEEDING, [Deliver(RINGING)]),
+    ("calling-2xx", State.CALLING, OK, State.TERMINATED, [Deliver(OK)]),
+    ("calling-300-699", State.CALLING, BUSY, State.COMPLETED, [ACK, Deliver(BUSY)]),
+    ("calling-timer-a", State.CALLING, "A", State.CALLING, [Retransmit()]),
+    ("calling-timer-b", State.CALLING, "B", State.TERMINATED, [TimedOut()]),
+    ("proceeding-1xx", State.PROCEEDING, RINGING, State.PROCEEDING, [Deliver(RINGING)]),
+    ("proceeding-2xx", State.PROCEEDING, OK, State.TERMINATED, [Deliver(OK)]),
+    ("proceeding-300-699", State.PROCEEDING, BUSY, State.COMPLETED, [ACK, Deliver(BUSY)]),
+    ("completed-300-699", State.COMPLETED, BUSY, State.COMPLETED, [ACK]),
+    ("completed-timer-d", State.COMPLETED, "D", State.TERMINATED, []),
+]
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "after", "actions"),
+    [row[1:] for row in FIGURE_5],
+    ids=[row[0] for row in FIGURE_5],
+)
+def test_every_arrow_of_figure_5(state, event, after, actions):
+    tx = _in_state(state, reliable=False)
+    if event == "A":
+        got = tx.handle_timer(0.5)
+    elif event == "B":
+        got = tx.handle_timer(32.0)
+    elif event == "D":
+        got = tx.handle_timer(1.0 + TIMER_D_UNRELIABLE)
+    else:
+        got = tx.receive_response(event, now=2.0)
+    assert got == actions
+    assert tx.state is after
+
+
+@pytest.mark.parametrize("state", [State.PROCEEDING, State.COMPLETED, State.TERMINATED])
+def test_timers_a_and_b_stop_once_the_transaction_leaves_calling(state):
+    tx = _in_state(state, reliable=False)
+    assert tx.handle_timer(0.5) == []
+    assert tx.handle_timer(32.0) == []
+    assert tx.state is state

@@ -47,6 +47,6 @@ def test_every_public_name_resolves_and_an_options_run_loads_no_call_machinery()
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert "probe.sip.message" in loaded  # the check sees what it should
-    for lazy in ("dialog", "digest", "invite", "transaction"):
+    for lazy in ("dialog", "digest", "invite", "outgoing_call", "transaction"):
         assert f"probe.sip.{lazy}" not in loaded
     assert "tempfile" not in loaded
