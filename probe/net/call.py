@@ -46,6 +46,7 @@ from probe.sip.outgoing_call import (
     Send,
     has_sdp,
 )
+from probe.sip.timers import TimerConfig
 
 OfferKind = Literal["sdes", "dtls", "rtp"]
 
@@ -91,6 +92,7 @@ async def place_call(
     clock_ms: Callable[[], float],
     deadlines: Deadlines | None = None,
     timeout: float | None = None,
+    timers: TimerConfig | None = None,
 ) -> CallEvidence:
     """Run one call on an open connection; returns what happened, never raises for it.
 
@@ -158,6 +160,7 @@ async def place_call(
                 transaction=deadlines.transaction,
                 credentials=settings.credentials,
                 verify_media=settings.verify_media,
+                timers=timers if timers is not None else TimerConfig(),
             ),
             local=LocalEnd(leg.transport, local_address, local_port, user_agent),
             new_token=random_token,

@@ -235,6 +235,7 @@ async def _over_connection(
             deadlines=settings.phases,
             user_agent=settings.user_agent,
             clock_ms=clock_ms,
+            timers=settings.timers,
         )
         return tls, call, None
     framer = StreamFramer()
