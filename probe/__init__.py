@@ -1,16 +1,14 @@
 """sipprobe: verify SIP trunks end to end over TLS.
 
-The library API (probe.api), loaded on first use so that `import probe` stays cheap:
+The library API (probe.api), loaded on first use so that `import probe` stays cheap (no
+`typing` either: `sipprobe --version` costs what starting Python costs):
 
     report = await probe.options(["sips:sbc.example.com"], probe.Settings())
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it so)
 if TYPE_CHECKING:
     from probe.api import call, failover, judge, options
     from probe.settings import Settings
@@ -20,7 +18,7 @@ __all__ = ["Settings", "__version__", "call", "failover", "judge", "options"]
 _API = {"call", "failover", "judge", "options"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _API:
         import probe.api
 
