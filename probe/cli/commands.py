@@ -35,11 +35,13 @@ from probe.cli.common import (
     evidence_option,
     location_options,
     options_request,
+    output_options,
     policy_options,
     probe_options,
+    take_output,
     usage_error,
 )
-from probe.cli.scenario import check, scenarios
+from probe.cli.scenario import check, given_options, scenarios
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -315,6 +317,14 @@ def invite(
 @cli.command()
 @click.argument("evidence", type=click.Path(path_type=Path))
 @click.option(
+    "--scenario",
+    metavar="FILE|builtin:NAME",
+    help="Judge as `sipprobe check` does: under the scenario's [tls] and [options] policy "
+    "(an option given here replaces its setting), with its expectations (scenario.*) and "
+    "its provider's rules (policy.<provider>.*); the test call's evidence saved beside "
+    "EVIDENCE (NAME.call.json) is judged with it.",
+)
+@click.option(
     "--accept",
     default="2xx",
     show_default=True,
@@ -326,16 +336,9 @@ def invite(
     metavar="ISO8601",
     help="Judge certificates at this instant (default: when the run started).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["console", "json", "junit"]),
-    default="console",
-    show_default=True,
-)
-@click.option("-v", "--verbose", is_flag=True, help="Show the evidence behind each finding.")
-@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
-def judge(evidence: Path, **values: Any) -> None:
+@output_options
+@click.pass_context
+def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     """Judge saved EVIDENCE (from --evidence-out) again under another policy, offline.
 
     Nothing is sent: the same evidence with the same options gives the same findings as
@@ -343,12 +346,17 @@ def judge(evidence: Path, **values: Any) -> None:
     evidence records them) unless --ca or --trust names others.
     """
     from probe.run.commands import JudgeRequest, run_judge_command
-
-    output = {key: values.pop(key) for key in ("output_format", "verbose", "no_color")}
     from probe.settings import Settings
 
-    now = values.pop("now")
-    request = JudgeRequest(evidence=evidence, settings=Settings.from_flat(values), now=now)
+    output = take_output(values)
+    now, scenario = values.pop("now"), values.pop("scenario")
+    request = JudgeRequest(
+        evidence=evidence,
+        settings=Settings.from_flat(values),
+        now=now,
+        scenario=scenario,
+        given=frozenset(given_options(ctx, values)),
+    )
     emit_and_exit(run_judge_command(request, on_usage_error=usage_error), output)
 
 
@@ -518,16 +526,8 @@ def certs_lab(directory: Path, names: Sequence[str]) -> None:
 
 
 @cli.command()
-@click.option("--no-color", is_flag=True, help="Plain text even on a terminal.")
-@click.option("-v", "--verbose", is_flag=True, help="Show the evidence behind each finding.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["console", "json", "junit"]),
-    default="console",
-    show_default=True,
-)
-def demo(no_color: bool, verbose: bool, output_format: str) -> None:
+@output_options
+def demo(**values: Any) -> None:
     """Start local TLS endpoints with a lab PKI, probe them, print the report.
 
     The third endpoint fails on purpose; the exit status says whether the demo showed what
@@ -535,8 +535,15 @@ def demo(no_color: bool, verbose: bool, output_format: str) -> None:
     """
     from probe.run.demo import demo_as_designed, run_demo
 
+    output = take_output(values)
     report = run_demo()
-    emit(report, output_format, verbose=verbose, no_color=no_color)
+    emit(
+        report,
+        output["output_format"],
+        verbose=output["verbose"],
+        no_color=output["no_color"],
+        outputs=output["outputs"],
+    )
     problems = demo_as_designed(report)
     for problem in problems:
         click.echo(f"sipprobe demo: {problem}", err=True)

@@ -143,13 +143,27 @@ def connection_options(function: F) -> F:
                 is_flag=True,
                 help="Also try each TLS version and TLS 1.2 suite, one handshake each.",
             ),
+            output_options,
+        ],
+    )
+
+
+def output_options(function: F) -> F:
+    """How the report is written, the same for every command that renders one: the
+    formats of probe.report.output (FORMATS), to standard output or to files."""
+    from probe.report.output import FORMATS
+
+    names = ", ".join(FORMATS[:-1]) + f" or {FORMATS[-1]}"
+    return _apply(
+        function,
+        [
             click.option(
                 "--format",
                 "output_format",
                 metavar="FORMAT[,FORMAT]",
                 default="console",
                 show_default=True,
-                help="console, json, junit or nagios; several, comma-separated, in one run.",
+                help=f"{names}; several, comma-separated, in one run.",
             ),
             click.option(
                 "--nagios",
@@ -170,6 +184,25 @@ def connection_options(function: F) -> F:
             click.option("--no-color", is_flag=True, help="Plain text even on a terminal."),
         ],
     )
+
+
+OUTPUT_KEYS = ("output_format", "nagios", "outputs", "verbose", "no_color")
+"""The parameters `output_options` adds."""
+
+
+def take_output(values: dict[str, Any]) -> dict[str, Any]:
+    """The output options, taken out of `values` and checked before anything runs (a bad
+    --format or --output must not waste a run): what `emit_and_exit` takes."""
+    from probe.report.output import OutputError, plan_outputs
+
+    output = {key: values.pop(key) for key in OUTPUT_KEYS if key in values}
+    if output.pop("nagios", False):
+        output["output_format"] = "nagios"
+    try:
+        plan_outputs(output["output_format"], output.get("outputs", ()))
+    except OutputError as exc:
+        usage_error(str(exc))
+    return output
 
 
 def read_targets_file(path: Path) -> TargetList:

@@ -22,6 +22,14 @@ _OUTPUT_KEYS = ("output_format", "nagios", "outputs", "verbose", "no_color")
 _GIVEN = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
 
 
+def given_options(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The options of `values` the user gave (on the command line or in the environment),
+    not those left at their defaults: what replaces a scenario's own settings."""
+    return {
+        name: value for name, value in values.items() if ctx.get_parameter_source(name) in _GIVEN
+    }
+
+
 @click.command()
 @click.argument("scenario", metavar="SCENARIO")
 @click.option(
@@ -57,8 +65,8 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
         usage_error(str(exc))
     given = {
         name: value
-        for name, value in values.items()
-        if name not in _OUTPUT_KEYS and ctx.get_parameter_source(name) in _GIVEN
+        for name, value in given_options(ctx, values).items()
+        if name not in _OUTPUT_KEYS
     }
     report = run_check_command(scenario, to=to, overrides=given, on_usage_error=usage_error)
     sys.exit(

@@ -1,39 +1,63 @@
-"""`sipprobe check SCENARIO`: one file describes a trunk, one command checks it all.
+"""`sipprobe check SCENARIO`: one file describes a trunk, one command checks it all; and
+`sipprobe judge EVIDENCE --scenario SCENARIO`: the same judgement of a saved check, offline.
 
 The scenario becomes the same requests the command line makes (a failover check over its
 endpoints, and a test call when it has an `[invite]` section); the runs are combined into
 one report, then judged once more as the scenario sees them: its own expectations
-(`scenario.*`) and its provider's documented rules (`policy.<provider>.*`).
+(`scenario.*`) and its provider's documented rules (`policy.<provider>.*`), over each
+run's evidence beside its results (probe.scenario.judged). Judging the evidence a check
+saved (`--evidence-out`, and the test call's file beside it) under the same scenario gives
+the findings the check gave.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from probe.report.exit_codes import signal_name
-from probe.report.model import Report, TargetResult, combine_reports
-from probe.run.commands import UsageError, run_failover_command
-from probe.run.invite import run_invite_command
+from probe.report.model import Report, combine_reports
+from probe.run.commands import (
+    JudgeRequest,
+    UsageError,
+    failover_run,
+    judge_saved,
+    load_run,
+)
+from probe.run.invite import invite_run
 from probe.verdict.findings import CheckId, Finding, Status
 
+if TYPE_CHECKING:
+    from probe.evidence.run import RunEvidence
+    from probe.scenario import Scenario
+    from probe.settings import Settings
 
-def regroup(report: Report, judged: list[Finding]) -> Report:
-    """Put `judged` (the report's findings, possibly adjusted, then new ones) back in shape.
 
-    The first findings line up one to one with `report.findings` (trunk first, then each
-    target in order); whatever follows concerns the trunk as a whole.
-    """
-    position = len(report.trunk_findings)
-    trunk = list(judged[:position])
-    results: list[TargetResult] = []
-    for result in report.results:
-        count = len(result.findings)
-        results.append(replace(result, findings=tuple(judged[position : position + count])))
-        position += count
-    trunk.extend(judged[position:])
-    return replace(report, results=tuple(results), trunk_findings=tuple(trunk))
+def judged_by_scenario(
+    scenario: Scenario,
+    runs: Sequence[tuple[RunEvidence, Report]],
+    *,
+    command: str,
+    notes: Sequence[str] = (),
+) -> Report:
+    """The runs' reports combined into one, judged as `scenario` sees them."""
+    from probe.scenario import judge_scenario, pair_results
+
+    combined = combine_reports(
+        tuple(report for _, report in runs), command=command, notes=tuple(notes)
+    )
+    paired = [pair_results(evidence, report.results) for evidence, report in runs]
+    return judge_scenario(scenario, combined, paired)
+
+
+def _load_scenario(spec: str, usage: UsageError) -> Scenario:
+    from probe.scenario import ScenarioError, load
+
+    try:
+        return load(spec)
+    except ScenarioError as exc:
+        usage(str(exc))
 
 
 def run_check_command(
@@ -45,31 +69,93 @@ def run_check_command(
 ) -> Report:
     """`overrides`: the command line's options (fields of `OptionsRequest`) that replace
     the scenario's settings for this run; the report names each one it replaced."""
-    from probe.scenario import ScenarioError, judge_scenario, load
     from probe.scenario.requests import with_overrides
 
+    scenario = _load_scenario(spec, on_usage_error)
     try:
-        scenario = load(spec)
         if to is not None:
             scenario = scenario.with_invite_to(to)
         requests = with_overrides(scenario.to_requests(), overrides or {})
-    except (ScenarioError, ValueError) as exc:
+    except ValueError as exc:
         on_usage_error(str(exc))
-    reports = [run_failover_command(requests.failover, on_usage_error=on_usage_error)]
+    # The scenario's rules read every target's evidence, so the runs keep all of it (a
+    # scenario's endpoints are few: this is no sweep of thousands).
+    runs = [failover_run(requests.failover, on_usage_error=on_usage_error, keep_evidence=True)]
     # The failover run's report already carries the scenario's notes (its extra_notes);
     # only what concerns the test call is added here.
     notes = [requests.invite_skipped] if requests.invite_skipped else []
-    if requests.invite is not None and reports[0].interrupted:
+    if requests.invite is not None and runs[0][1].interrupted:
         # The scenario asked for a call: not placing it is work undone, not a note.
-        first = reports[0]
+        evidence, first = runs[0]
         unplaced = Finding(
             CheckId.SIP_INVITE,
             Status.INCOMPLETE,
             "trunk",
             f"test call not placed: the run was interrupted by {signal_name(first.stop_signal)}",
         )
-        reports[0] = replace(first, trunk_findings=(*first.trunk_findings, unplaced))
+        runs[0] = (evidence, replace(first, trunk_findings=(*first.trunk_findings, unplaced)))
     elif requests.invite is not None:
-        reports.append(run_invite_command(requests.invite, on_usage_error=on_usage_error))
-    combined = combine_reports(tuple(reports), command="check", notes=tuple(notes))
-    return regroup(combined, judge_scenario(scenario, combined.findings))
+        runs.append(invite_run(requests.invite, on_usage_error=on_usage_error, keep_evidence=True))
+    return judged_by_scenario(scenario, runs, command="check", notes=notes)
+
+
+def judging_settings(scenario: Scenario, run: RunEvidence, request: JudgeRequest) -> Settings:
+    """The policy a saved run is judged with under `scenario`: the scenario's ([tls],
+    [options]), with each option given on the command line (`request.given`) in its place.
+
+    The trust anchors are the ones the run recorded, as `sipprobe judge` always does
+    (the scenario's `tls.trust` is what that run used, or what its `--ca` replaced); the
+    scenario's own anchors only for a file that records none.
+    """
+    from probe.scenario.requests import scenario_settings
+
+    settings = scenario_settings(scenario)
+    if run.settings.trust is not None:
+        settings = settings.with_flat({"trust": None, "ca": None})
+    given = {name: request.settings.flat(name) for name in request.given}
+    if "ca" in given or "trust" in given:
+        given = {"ca": None, "trust": None, **given}
+    return settings.with_flat(given)
+
+
+def run_judge_scenario_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
+    """Judge a saved check again under a scenario, offline: the failover run's evidence
+    (`request.evidence`) and, when it is there, the test call's beside it."""
+    from probe.scenario.requests import build_requests, call_evidence_path
+
+    assert request.scenario is not None
+    scenario = _load_scenario(request.scenario, on_usage_error)
+    requests = build_requests(scenario)
+    run = load_run(request.evidence, on_usage_error)
+    settings = judging_settings(scenario, run, request)
+    runs = [(run, judge_saved(run, request.evidence, settings, request.now, on_usage_error))]
+    notes = list(requests.failover.extra_notes)
+    call_path = call_evidence_path(request.evidence)
+    if run.command != "invite" and call_path.is_file():
+        call = load_run(call_path, on_usage_error)
+        judged = judge_saved(
+            call, call_path, judging_settings(scenario, call, request), request.now, on_usage_error
+        )
+        runs.append((call, judged))
+    elif requests.invite_skipped:
+        notes.append(requests.invite_skipped)
+    elif scenario.invite is not None and run.command != "invite":
+        # The scenario asks for a test call and nothing says how it went: work not judged.
+        missing = Finding(
+            CheckId.SIP_INVITE,
+            Status.INCOMPLETE,
+            "trunk",
+            f"the scenario's test call is not judged: no evidence of it ({call_path} "
+            "does not exist; `sipprobe check --evidence-out` writes it there)",
+        )
+        first = runs[0][1]
+        runs[0] = (run, replace(first, trunk_findings=(*first.trunk_findings, missing)))
+    return judged_by_scenario(scenario, runs, command=run.command, notes=notes)
+
+
+__all__ = [
+    "judged_by_scenario",
+    "judging_settings",
+    "run_check_command",
+    "run_judge_scenario_command",
+]

@@ -485,10 +485,19 @@ def failover_collection(
 
 
 def run_failover_command(request: FailoverRequest, *, on_usage_error: UsageError) -> Report:
+    return failover_run(request, on_usage_error=on_usage_error)[1]
+
+
+def failover_run(
+    request: FailoverRequest, *, on_usage_error: UsageError, keep_evidence: bool = False
+) -> tuple[RunEvidence, Report]:
+    """A failover run's evidence and its report. `keep_evidence`: every target's whole
+    evidence stays in it (for rules that read it afterwards), not only its target."""
     run = prepare(request.common, on_usage_error)
+    run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = _collect(failover_collection(request, run, on_usage_error))
     notes = [*run.notes, *request.extra_notes]
-    return finish(evidence, run, notes, request.common, on_usage_error)
+    return evidence, finish(evidence, run, notes, request.common, on_usage_error)
 
 
 def run_resolve_command(
@@ -512,6 +521,12 @@ class JudgeRequest:
     """Only the judging settings count (TLS policy, accepted codes, thresholds)."""
     now: str | None = None
     """ISO 8601 instant to judge certificates at (default: when the run started)."""
+    scenario: str | None = None
+    """`--scenario FILE|builtin:NAME`: judge under the scenario's policy, then apply its
+    expectations and its provider's rules (probe.run.check)."""
+    given: frozenset[str] = frozenset()
+    """With a scenario: the settings (`Settings.flat` names) given on the command line,
+    which replace the scenario's; the others in `settings` are defaults, not choices."""
 
 
 def load_run(path: Path, usage: UsageError) -> RunEvidence:
@@ -534,19 +549,31 @@ def parse_instant(text: str, usage: UsageError) -> dt.datetime:
 
 def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
     """Judge saved evidence again, offline: no socket, no DNS; only the policy is new."""
+    if request.scenario is not None:
+        from probe.run.check import run_judge_scenario_command
+
+        return run_judge_scenario_command(request, on_usage_error=on_usage_error)
     run = load_run(request.evidence, on_usage_error)
-    as_options = OptionsRequest(targets=(), settings=request.settings)
+    return judge_saved(run, request.evidence, request.settings, request.now, on_usage_error)
+
+
+def judge_saved(
+    run: RunEvidence, path: Path, settings: Settings, now: str | None, usage: UsageError
+) -> Report:
+    """The report of a saved run (read from `path`) under `settings`' policy, its chains
+    judged with the anchors it recorded unless `settings` names others."""
+    as_options = OptionsRequest(targets=(), settings=settings)
     from probe.run.trust import anchors_for
 
-    policy = build_policy(as_options, False, on_usage_error)
-    anchors, trust_notes = anchors_for(run, as_options, on_usage_error, name=str(request.evidence))
+    policy = build_policy(as_options, False, usage)
+    anchors, trust_notes = anchors_for(run, as_options, usage, name=str(path))
     policy = replace(policy, anchors=anchors)
     when = f"collected {run.started_at}"
-    if request.now is not None:
-        policy = policy.at(parse_instant(request.now, on_usage_error))
+    if now is not None:
+        policy = policy.at(parse_instant(now, usage))
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
-    notes = [f"judged again from {request.evidence} ({when})", *trust_notes, *_notes(as_options)]
+    notes = [f"judged again from {path} ({when})", *trust_notes, *_notes(as_options)]
     # A saved run that was interrupted is judged like any other: the exit code says how
     # judging went, not that the recording once was cut short (its note says so).
     return replace(judge_run(run, policy, notes=notes), interrupted=False)

@@ -26,6 +26,7 @@ from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
 from probe.sip.uri import format_uri
 
 if TYPE_CHECKING:
+    from probe.evidence.run import RunEvidence
     from probe.net.call import CallSettings as CallPlan
     from probe.net.options import ProbeSettings
 
@@ -233,6 +234,14 @@ def prepare_call(
 
 
 def run_invite_command(request: InviteRequest, *, on_usage_error: UsageError) -> Report:
+    return invite_run(request, on_usage_error=on_usage_error)[1]
+
+
+def invite_run(
+    request: InviteRequest, *, on_usage_error: UsageError, keep_evidence: bool = False
+) -> tuple[RunEvidence, Report]:
+    """A test call's evidence and its report (`keep_evidence` as `failover_run`'s)."""
     run, settings, notes = prepare_call(request, on_usage_error)
+    run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = collect_with_controls(run.uris, settings, run, command="invite")
-    return finish(evidence, run, notes, request.common, on_usage_error)
+    return evidence, finish(evidence, run, notes, request.common, on_usage_error)

@@ -2,12 +2,14 @@
 
     scenario = load("builtin:teams-direct-routing")   # or load_scenario(Path("acme.toml"))
     requests = scenario.to_requests()                   # requests for probe.run (imported then)
-    findings = judge_scenario(scenario, report_findings)  # + scenario.* and policy.* findings
+    runs = [pair_results(evidence, report.results)]     # each run's evidence and results
+    report = judge_scenario(scenario, report, runs)     # + scenario.* and policy.* findings
 
 The schema, key by key, is in scenarios/README.md.
 """
 
 from probe.scenario.expect import judge_expectations, judge_scenario
+from probe.scenario.judged import JudgedRun, JudgedTarget, PairingError, pair_results
 from probe.scenario.loader import (
     BUILTIN_PREFIX,
     Problem,
@@ -37,8 +39,11 @@ __all__ = [
     "Endpoint",
     "Failover",
     "Invite",
+    "JudgedRun",
+    "JudgedTarget",
     "Options",
     "Order",
+    "PairingError",
     "Problem",
     "Run",
     "Scenario",
@@ -53,5 +58,6 @@ __all__ = [
     "load",
     "load_builtin",
     "load_scenario",
+    "pair_results",
     "parse_scenario",
 ]

@@ -1,10 +1,13 @@
-"""Provider profiles: a scenario and the findings of its run → `policy.<provider>.<rule>`.
+"""Provider profiles: a scenario and the evidence of its run → `policy.<provider>.<rule>`.
 
 Each rule judges one documented requirement of the scenario's provider, clause by clause,
 over every probed target, and returns one trunk-wide finding (target `trunk`) whose summary
 cites its source in a few words; the per-target verdicts are in `details.targets`. A rule
-with nothing to judge (no TLS handshake, no SRTP call) is a skip, never a pass. Pure: no
-I/O, findings in, findings out. Sources (research/anchors.md §3):
+with nothing to judge (no TLS handshake, no SRTP call) is a skip, never a pass. A rule
+reads the evidence (probe.scenario.judged): each target's port and transport, the TLS
+version and suite it negotiated, `--enumerate`'s handshakes; where a check already judged
+that evidence (certificate identity and EKU, the SRTP answer), the rule takes that
+check's finding about the same target. Pure: no I/O, findings out. Sources (research/anchors.md §3):
 
 - Teams: MicrosoftDocs `Teams/direct-routing-plan.md` (SBC certificate: FQDN in CN/SAN,
   RFC 2818 single-label wildcards allowed, EKU serverAuth and clientAuth; TLS 1.2 enforced
@@ -22,10 +25,11 @@ I/O, findings in, findings out. Sources (research/anchors.md §3):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from probe.evidence.model import TlsEnumeration, TlsEvidence
+from probe.scenario.judged import JudgedRun, JudgedTarget
 from probe.scenario.model import Scenario
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
@@ -53,7 +57,6 @@ _TEAMS = "Teams Direct Routing, direct-routing-plan"
 _TWILIO_MEDIA = "Twilio Secure Media, /voice/api/secure-media"
 _CHIME = "Amazon Chime Voice Connector, create-voicecon"
 _RANK = {Status.PASS: 0, Status.SKIP: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 2}
-_LABEL_END = re.compile(r":(\d+)/(tls|tcp|udp)\)?$")
 _VERSIONS = {"TLSv1": 10, "TLSv1.1": 11, "TLSv1.2": 12, "TLSv1.3": 13}
 
 
@@ -85,38 +88,37 @@ def _verdict(check: str, rows: Sequence[_Row], *, ok: str, none: str, source: st
     return Finding(check, status, TRUNK, f"{summary} ({source})", details)
 
 
-def _findings(findings: Sequence[Finding], check: CheckId) -> list[Finding]:
-    return [finding for finding in findings if finding.check == check]
+def _judged(runs: Sequence[JudgedRun]) -> list[JudgedTarget]:
+    """Every judged target of every run, in report order."""
+    return [target for run in runs for target in run.targets]
 
 
-def _by_target(findings: Sequence[Finding], check: CheckId) -> dict[str, Finding]:
-    return {finding.target: finding for finding in _findings(findings, check)}
-
-
-def _handshakes(findings: Sequence[Finding]) -> list[tuple[Finding, str | None]]:
-    """Successful TLS handshakes and the version each negotiated (OpenSSL name)."""
+def _handshakes(runs: Sequence[JudgedRun]) -> list[tuple[JudgedTarget, TlsEvidence]]:
+    """Targets whose TLS handshake completed, with that handshake's evidence (the version
+    and suite negotiated, by their OpenSSL names)."""
     out = []
-    for finding in _findings(findings, CheckId.TLS_HANDSHAKE):
-        version = finding.details.get("version")
-        if finding.status is Status.PASS:
-            out.append((finding, version if isinstance(version, str) else None))
+    for target in _judged(runs):
+        tls = target.evidence.tls if target.evidence is not None else None
+        if tls is not None and tls.ok:
+            out.append((target, tls))
     return out
 
 
-def _observed_ports(findings: Sequence[Finding]) -> dict[str, tuple[int, str]]:
-    """Every probed target's port and transport, read from its label."""
-    ports: dict[str, tuple[int, str]] = {}
-    for finding in findings:
-        match = _LABEL_END.search(finding.target)
-        if finding.target != TRUNK and match is not None:
-            ports[finding.target] = (int(match[1]), match[2])
-    return ports
+def _verdicts(runs: Sequence[JudgedRun], check: CheckId) -> list[Finding]:
+    """`check`'s finding about each judged target that has one."""
+    found = (target.finding(check) for target in _judged(runs))
+    return [finding for finding in found if finding is not None]
+
+
+def _enumeration(target: JudgedTarget) -> TlsEnumeration | None:
+    """`--enumerate`'s handshakes at this target, when it made any."""
+    return target.evidence.enumeration if target.evidence is not None else None
 
 
 # --- rules shared by several providers ------------------------------------------------
 
 
-def _retired(scenario: Scenario, _findings: Sequence[Finding]) -> Finding | None:
+def _retired(scenario: Scenario, _runs: Sequence[JudgedRun]) -> Finding | None:
     provider = scenario.trunk.provider
     text = IBM_RETIRED if provider == "ibm-voice-agent" else scenario.trunk.retired
     if text is None:
@@ -126,7 +128,7 @@ def _retired(scenario: Scenario, _findings: Sequence[Finding]) -> Finding | None
 
 
 def _scheme(provider: str, name: str, source: str) -> _Rule:
-    def rule(scenario: Scenario, _findings: Sequence[Finding]) -> Finding:
+    def rule(scenario: Scenario, _runs: Sequence[JudgedRun]) -> Finding:
         rows = [
             _Row(e.uri, Status.PASS, "")
             if e.sip_uri.scheme == "sip"
@@ -148,7 +150,7 @@ def _tls_port(provider: str, source: str, *, plain: Status) -> _Rule:
     """TLS on port 5061, from the URIs and from the targets actually probed; a non-TLS
     endpoint gets `plain` (skip where TLS is optional, warn where it is expected)."""
 
-    def rule(scenario: Scenario, findings: Sequence[Finding]) -> Finding:
+    def rule(scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
         rows = []
         for endpoint in scenario.endpoints:
             uri = endpoint.sip_uri
@@ -158,8 +160,12 @@ def _tls_port(provider: str, source: str, *, plain: Status) -> _Rule:
                 rows.append(_Row(endpoint.uri, Status.FAIL, f"TLS on port {uri.port}, not 5061"))
             else:
                 rows.append(_Row(endpoint.uri, Status.PASS, ""))
-        for label, (port, transport) in sorted(_observed_ports(findings).items()):
-            if transport == "tls":
+        # Every target probed over TLS, by the port it was actually probed on (an SRV
+        # answer or a pin may well differ from the URI's).
+        probed = {judged.label: judged.target for judged in _judged(runs)}
+        for label, target in sorted(probed.items()):
+            if target.transport == "tls":
+                port = target.port
                 status = Status.PASS if port == TLS_PORT else Status.FAIL
                 rows.append(_Row(label, status, "" if port == TLS_PORT else f"TLS on port {port}"))
         return _verdict(
@@ -176,31 +182,31 @@ def _tls_port(provider: str, source: str, *, plain: Status) -> _Rule:
 # --- Microsoft Teams Direct Routing --------------------------------------------------
 
 
-def _teams_tls_version(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
-    versions = _by_target(findings, CheckId.TLS_VERSIONS)
+def _teams_tls_version(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     rows = []
-    for handshake, version in _handshakes(findings):
+    for handshake, tls in _handshakes(runs):
+        version = tls.version
         number = _VERSIONS.get(version or "")
         if number is None:
-            rows.append(_Row(handshake.target, Status.SKIP, "version not recorded"))
+            rows.append(_Row(handshake.label, Status.SKIP, "version not recorded"))
         elif number == 12:
-            rows.append(_Row(handshake.target, Status.PASS, ""))
+            rows.append(_Row(handshake.label, Status.PASS, ""))
         elif number > 12:
-            enumerated = versions.get(handshake.target)
-            accepted = enumerated.details.get("accepted") if enumerated else None
-            if isinstance(accepted, list) and "1.2" in accepted:
-                rows.append(_Row(handshake.target, Status.PASS, f"{version}, and 1.2 accepted"))
+            enumeration = _enumeration(handshake)
+            versions = enumeration.versions if enumeration is not None else ()
+            if any(attempt.accepted and attempt.version == "1.2" for attempt in versions):
+                rows.append(_Row(handshake.label, Status.PASS, f"{version}, and 1.2 accepted"))
             else:
                 rows.append(
                     _Row(
-                        handshake.target,
+                        handshake.label,
                         Status.WARN,
                         f"{version} negotiated: TLS 1.2, which Teams uses, is untested "
                         "(tls.enumerate)",
                     )
                 )
         else:
-            rows.append(_Row(handshake.target, Status.FAIL, f"{version}: Teams requires TLS 1.2"))
+            rows.append(_Row(handshake.label, Status.FAIL, f"{version}: Teams requires TLS 1.2"))
     return _verdict(
         "policy.teams.tls_version",
         rows,
@@ -210,28 +216,23 @@ def _teams_tls_version(_scenario: Scenario, findings: Sequence[Finding]) -> Find
     )
 
 
-def _teams_cipher(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
-    enumerated = _by_target(findings, CheckId.TLS_CIPHERS)
+def _teams_cipher(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     rows = []
-    for handshake, version in _handshakes(findings):
-        cipher = handshake.details.get("cipher")
-        target = handshake.target
+    for handshake, tls in _handshakes(runs):
+        version = tls.version
+        cipher = tls.cipher
+        target = handshake.label
         if version == "TLSv1.2":
             if cipher in TEAMS_TLS12_SUITES or cipher in TEAMS_TLS12_SUITES.values():
                 rows.append(_Row(target, Status.PASS, ""))
             else:
                 rows.append(_Row(target, Status.FAIL, f"{cipher} is not one of Teams' suites"))
             continue
-        ciphers = enumerated.get(target)
-        suites = ciphers.details.get("suites") if ciphers else None
-        if not isinstance(suites, list):
+        enumeration = _enumeration(handshake)
+        if enumeration is None or not enumeration.tls12_suites:
             rows.append(_Row(target, Status.SKIP, f"{version}: no TLS 1.2 suite to judge"))
             continue
-        accepted = [
-            row.get("suite")
-            for row in suites
-            if isinstance(row, dict) and row.get("accepted") and row.get("suite")
-        ]
+        accepted = [attempt.label for attempt in enumeration.tls12_suites if attempt.accepted]
         usable = [suite for suite in accepted if suite in TEAMS_TLS12_SUITES]
         if usable:
             rows.append(_Row(target, Status.PASS, f"TLS 1.2 accepts {', '.join(usable)}"))
@@ -246,9 +247,10 @@ def _teams_cipher(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
     )
 
 
-def _teams_eku(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
+def _teams_eku(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     rows = []
-    for finding in _findings(findings, CheckId.TLS_EKU):
+    # What the leaf's EKU permits is tls.eku's verdict on this target's presented chain.
+    for finding in _verdicts(runs, CheckId.TLS_EKU):
         ekus = finding.details.get("ekus")
         if not isinstance(ekus, list):
             rows.append(_Row(finding.target, Status.SKIP, "EKU not recorded"))
@@ -282,9 +284,10 @@ def _teams_eku(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
     )
 
 
-def _teams_identity(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
+def _teams_identity(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     rows = []
-    for finding in _findings(findings, CheckId.TLS_IDENTITY):
+    # Both identity verdicts (RFC 5922 and RFC 2818) are tls.identity's, on this target.
+    for finding in _verdicts(runs, CheckId.TLS_IDENTITY):
         rfc5922, rfc2818 = finding.details.get("rfc5922_ok"), finding.details.get("rfc2818_ok")
         if rfc5922 is None and rfc2818 is None:
             rows.append(_Row(finding.target, Status.SKIP, "identity not recorded"))
@@ -314,17 +317,18 @@ def _teams_identity(_scenario: Scenario, findings: Sequence[Finding]) -> Finding
 # --- Twilio Elastic SIP Trunking -------------------------------------------------------
 
 
-def _twilio_tls_version(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
+def _twilio_tls_version(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     rows = []
-    for handshake, version in _handshakes(findings):
+    for handshake, tls in _handshakes(runs):
+        version = tls.version
         number = _VERSIONS.get(version or "")
         if number is None:
-            rows.append(_Row(handshake.target, Status.SKIP, "version not recorded"))
+            rows.append(_Row(handshake.label, Status.SKIP, "version not recorded"))
         elif number >= 12:
-            rows.append(_Row(handshake.target, Status.PASS, ""))
+            rows.append(_Row(handshake.label, Status.PASS, ""))
         else:
             note = f"{version}: below 1.2, Twilio refuses it by default (error 32222)"
-            rows.append(_Row(handshake.target, Status.FAIL, note))
+            rows.append(_Row(handshake.label, Status.FAIL, note))
     return _verdict(
         "policy.twilio.tls_version",
         rows,
@@ -334,9 +338,11 @@ def _twilio_tls_version(_scenario: Scenario, findings: Sequence[Finding]) -> Fin
     )
 
 
-def _twilio_srtp(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
+def _twilio_srtp(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     rows = []
-    for finding in _findings(findings, CheckId.SDP_SRTP):
+    # sdp.srtp has judged the answer against the offer (RFC 4568 §7): its verdict and the
+    # suite it read are what Twilio's rule refines.
+    for finding in _verdicts(runs, CheckId.SDP_SRTP):
         suite = finding.details.get("negotiated_suite")
         if not isinstance(suite, str) or finding.status is not Status.PASS:
             continue  # nothing negotiated, or sdp.srtp already says what is wrong
@@ -355,7 +361,7 @@ def _twilio_srtp(_scenario: Scenario, findings: Sequence[Finding]) -> Finding:
     )
 
 
-def _twilio_secure_trunking(scenario: Scenario, _findings: Sequence[Finding]) -> Finding:
+def _twilio_secure_trunking(scenario: Scenario, _runs: Sequence[JudgedRun]) -> Finding:
     invite = scenario.invite
     rows = []
     if invite is not None and invite.offer != "rtp":
@@ -377,7 +383,7 @@ def _twilio_secure_trunking(scenario: Scenario, _findings: Sequence[Finding]) ->
 # --- Amazon Chime SDK Voice Connector ------------------------------------------------
 
 
-def _chime_routes(scenario: Scenario, _findings: Sequence[Finding]) -> Finding:
+def _chime_routes(scenario: Scenario, _runs: Sequence[JudgedRun]) -> Finding:
     count = len(scenario.endpoints)
     status = Status.PASS if count <= 10 else Status.FAIL
     note = "" if count <= 10 else f"{count} origination routes, more than 10"
@@ -391,7 +397,7 @@ def _chime_routes(scenario: Scenario, _findings: Sequence[Finding]) -> Finding:
     )
 
 
-_Rule = Callable[[Scenario, Sequence[Finding]], Finding | None]
+_Rule = Callable[[Scenario, Sequence[JudgedRun]], Finding | None]
 
 PROFILES: dict[str, tuple[_Rule, ...]] = {
     "teams": (
@@ -418,9 +424,9 @@ PROFILES: dict[str, tuple[_Rule, ...]] = {
 }
 
 
-def judge_profile(scenario: Scenario, findings: Sequence[Finding]) -> list[Finding]:
-    """The provider's documented rules over a run's findings: `policy.<provider>.<rule>`,
+def judge_profile(scenario: Scenario, runs: Sequence[JudgedRun]) -> list[Finding]:
+    """The provider's documented rules over the runs' evidence: `policy.<provider>.<rule>`,
     plus `policy.<provider>.retired` for a retired service (always for IBM Voice Agent)."""
-    out = [_retired(scenario, findings)]
-    out.extend(rule(scenario, findings) for rule in PROFILES[scenario.trunk.provider])
+    out = [_retired(scenario, runs)]
+    out.extend(rule(scenario, runs) for rule in PROFILES[scenario.trunk.provider])
     return [finding for finding in out if finding is not None]

@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from probe.cli.commands import cli
+from probe.scenario.requests import call_evidence_path
 from probe.tls.lab import LabFiles
+from tests.cli.test_scenario_rules import refuse_sockets
 from tests.conftest import LAB_NAME
 
 SIPPROBE = [sys.executable, "-m", "probe"]
@@ -96,12 +100,13 @@ resolve = ["{name}:{a}:127.0.0.1", "sip2.example.test:{b}:127.0.0.2"]
 
 
 def test_check_runs_failover_call_and_provider_rules(
-    tmp_path: Path, lab: LabFiles, regions: dict[str, int]
+    tmp_path: Path, lab: LabFiles, regions: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scenario = tmp_path / "acme.toml"
     scenario.write_text(SCENARIO.format(name=LAB_NAME, ca=lab.ca, **regions))
+    evidence = tmp_path / "acme.json"
     result = subprocess.run(
-        [*SIPPROBE, "check", str(scenario), "--format", "json"],
+        [*SIPPROBE, "check", str(scenario), "--format", "json", "--evidence-out", str(evidence)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -122,6 +127,23 @@ def test_check_runs_failover_call_and_provider_rules(
     # The lab's ports are not 5061, which Twilio's TLS endpoints use: a policy finding says so.
     assert "fail" in {s for statuses in twilio.values() for s in statuses}
     assert result.returncode == 1
+
+    # The saved run (the failover check, and the test call beside it) judged again under
+    # the same scenario, offline: the same findings, scenario and provider ones included,
+    # and the same exit code. With no socket to be had: judging sends nothing.
+    assert call_evidence_path(evidence).is_file()
+    refuse_sockets(monkeypatch)
+    again = CliRunner().invoke(
+        cli, ["judge", str(evidence), "--scenario", str(scenario), "--format", "json"]
+    )
+    judged = json.loads(again.stdout)
+    assert judged["findings"] == report["findings"]
+    assert [f["check"] for f in judged["findings"] if f["check"].startswith("scenario.")] == [
+        "scenario.max_rtt",
+        "scenario.max_rtt",
+        "scenario.primary",
+    ]
+    assert again.exit_code == result.returncode
 
 
 def test_a_bad_scenario_lists_every_problem(tmp_path: Path) -> None:

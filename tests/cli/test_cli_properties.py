@@ -944,8 +944,14 @@ def judge_argv(files: Files) -> st.SearchStrategy[list[str]]:
         Opt("--now", now, st.one_of(st.sampled_from(["2026-13-01", "now"]), junk)),
         Opt(
             "--format",
-            st.sampled_from(["console", "json", "junit"]),
-            st.sampled_from(["nagios", ""]),
+            st.sampled_from(["console", "json", "junit", "nagios", "json,nagios"]),
+            st.sampled_from(["yaml", "", "json,json"]),
+        ),
+        Opt("--nagios"),
+        Opt(
+            "--scenario",
+            st.sampled_from(["builtin:teams-direct-routing", "builtin:ibm-voice-agent"]),
+            st.one_of(st.sampled_from(["builtin:nope", "missing.toml"]), junk),
         ),
         Opt("--verbose"),
         Opt("--no-color"),

@@ -1,29 +1,20 @@
-"""Provider profiles: hand-made findings in → `policy.<provider>.<rule>` findings out."""
+"""Provider profiles: hand-made evidence (and the findings of its checks) in →
+`policy.<provider>.<rule>` findings out."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from probe.scenario import Scenario, judge_profile, load_builtin
-from probe.verdict.findings import CheckId, Finding, Status
-from tests.scenario.helpers import load_text
+from probe.verdict.findings import Status
+from tests.scenario.helpers import A_TARGET, B_TARGET, Probe, at, judged_run, load_text
 
-A = "sip.example.net (192.0.2.10:5061/tls)"
-B = "sip2.example.net (192.0.2.20:5061/tls)"
-
-
-def f(
-    check: CheckId | str, target: str = A, status: Status = Status.PASS, **details: Any
-) -> Finding:
-    return Finding(str(check), status, target, f"{check} summary", details)
-
-
-def hs(
-    version: str = "TLSv1.2", cipher: str = "ECDHE-RSA-AES256-GCM-SHA384", target: str = A
-) -> Finding:
-    return f(CheckId.TLS_HANDSHAKE, target, version=version, cipher=cipher)
+A = A_TARGET.label
+B = B_TARGET.label
+TEAMS_SUITE = "ECDHE-RSA-AES128-GCM-SHA256"
 
 
 def trunk(
@@ -34,95 +25,104 @@ def trunk(
     )
 
 
-def judged(scenario: Scenario, findings: list[Finding]) -> dict[str, Finding]:
-    out = judge_profile(scenario, findings)
+def judged(scenario: Scenario, probes: list[Probe]) -> dict[str, Any]:
+    out = judge_profile(scenario, [judged_run(*probes)])
     assert all(finding.target == "trunk" for finding in out)
     return {finding.check: finding for finding in out}
 
 
+def eku(*names: str, **more: Any) -> tuple[Status, dict[str, Any]]:
+    return Status.PASS, {"ekus": list(names), **more}
+
+
+def at_port(port: int) -> Probe:
+    return at(replace(A_TARGET, port=port))
+
+
 TEAMS_CASES = [
-    # (rule, findings, status, words in the summary)
-    ("tls_version", [hs()], Status.PASS, "TLS 1.2 negotiated"),
-    ("tls_version", [hs("TLSv1.1")], Status.FAIL, "TLSv1.1: Teams requires TLS 1.2"),
-    ("tls_version", [hs("TLSv1.3")], Status.WARN, "TLS 1.2, which Teams uses, is untested"),
+    # (rule, targets, status, words in the summary)
+    ("tls_version", [at()], Status.PASS, "TLS 1.2 negotiated"),
+    ("tls_version", [at(version="TLSv1.1")], Status.FAIL, "TLSv1.1: Teams requires TLS 1.2"),
+    ("tls_version", [at(version="TLSv1.3")], Status.WARN, "TLS 1.2, which Teams uses, is untested"),
     (
         "tls_version",
-        [hs("TLSv1.3"), f(CheckId.TLS_VERSIONS, accepted=["1.2", "1.3"])],
+        [at(version="TLSv1.3", versions=["1.2", "1.3"])],
         Status.PASS,
         "TLSv1.3, and 1.2 accepted",
     ),
+    ("tls_version", [at(handshake=False)], Status.SKIP, "no TLS handshake"),
     (
         "tls_version",
-        [f(CheckId.TLS_HANDSHAKE, status=Status.FAIL)],
-        Status.SKIP,
-        "no TLS handshake",
+        [at(), at(B_TARGET, version="TLSv1")],
+        Status.FAIL,
+        f"{B}: TLSv1: Teams requires",
     ),
-    ("tls_version", [hs(), hs("TLSv1", target=B)], Status.FAIL, f"{B}: TLSv1: Teams requires"),
-    ("cipher", [hs()], Status.PASS, "among Teams' four ECDHE-RSA suites"),
-    ("cipher", [hs(cipher="TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256")], Status.PASS, "four"),
-    ("cipher", [hs(cipher="ECDHE-ECDSA-AES256-GCM-SHA384")], Status.FAIL, "is not one of Teams"),
-    ("cipher", [hs("TLSv1.3", "TLS_AES_256_GCM_SHA384")], Status.SKIP, "no TLS 1.2 suite seen"),
+    ("cipher", [at()], Status.PASS, "among Teams' four ECDHE-RSA suites"),
+    ("cipher", [at(cipher="TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256")], Status.PASS, "four"),
+    ("cipher", [at(cipher="ECDHE-ECDSA-AES256-GCM-SHA384")], Status.FAIL, "is not one of Teams"),
+    (
+        "cipher",
+        [at(version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384")],
+        Status.SKIP,
+        "no TLS 1.2 suite seen",
+    ),
     (
         "cipher",
         [
-            hs("TLSv1.3", "TLS_AES_256_GCM_SHA384"),
-            f(
-                CheckId.TLS_CIPHERS,
-                suites=[
-                    {"suite": "ECDHE-RSA-AES128-GCM-SHA256", "accepted": True},
-                    {"suite": "ECDHE-RSA-AES256-SHA384", "accepted": False},
-                ],
-            ),
+            at(
+                version="TLSv1.3",
+                cipher="TLS_AES_256_GCM_SHA384",
+                suites={TEAMS_SUITE: True, "ECDHE-RSA-AES256-SHA384": False},
+            )
         ],
         Status.PASS,
-        "TLS 1.2 accepts ECDHE-RSA-AES128-GCM-SHA256",
+        f"TLS 1.2 accepts {TEAMS_SUITE}",
     ),
     (
         "cipher",
-        [
-            hs("TLSv1.3", "TLS_AES_256_GCM_SHA384"),
-            f(CheckId.TLS_CIPHERS, suites=[{"suite": "AES128-SHA", "accepted": True}]),
-        ],
+        [at(version="TLSv1.3", cipher="TLS_AES_256_GCM_SHA384", suites={"AES128-SHA": True})],
         Status.FAIL,
         "none of Teams' four TLS 1.2 suites accepted",
     ),
-    ("eku", [f(CheckId.TLS_EKU, ekus=["serverAuth", "clientAuth"])], Status.PASS, "serverAuth and"),
-    ("eku", [f(CheckId.TLS_EKU, ekus=["serverAuth"])], Status.FAIL, "EKU lacks clientAuth"),
-    (
-        "eku",
-        [f(CheckId.TLS_EKU, ekus=["sipDomain"])],
-        Status.FAIL,
-        "lacks serverAuth and clientAuth",
-    ),
-    (
-        "eku",
-        [f(CheckId.TLS_EKU, ekus=[], extension_present=False)],
-        Status.WARN,
-        "no EKU extension",
-    ),
-    ("eku", [], Status.SKIP, "no certificate judged"),
-    ("identity", [f(CheckId.TLS_IDENTITY, rfc5922_ok=True, rfc2818_ok=True)], Status.PASS, "FQDN"),
+    ("eku", [at(tls_eku=eku("serverAuth", "clientAuth"))], Status.PASS, "serverAuth and"),
+    ("eku", [at(tls_eku=eku("serverAuth"))], Status.FAIL, "EKU lacks clientAuth"),
+    ("eku", [at(tls_eku=eku("sipDomain"))], Status.FAIL, "lacks serverAuth and clientAuth"),
+    ("eku", [at(tls_eku=eku(extension_present=False))], Status.WARN, "no EKU extension"),
+    ("eku", [at()], Status.SKIP, "no certificate judged"),
     (
         "identity",
-        [f(CheckId.TLS_IDENTITY, Status.FAIL, rfc5922_ok=False, rfc2818_ok=True)],
+        [at(tls_identity=(Status.PASS, {"rfc5922_ok": True, "rfc2818_ok": True}))],
+        Status.PASS,
+        "FQDN",
+    ),
+    (
+        "identity",
+        [at(tls_identity=(Status.FAIL, {"rfc5922_ok": False, "rfc2818_ok": True}))],
         Status.PASS,
         "RFC 5922 forbids it, Teams accepts it",
     ),
     (
         "identity",
-        [f(CheckId.TLS_IDENTITY, Status.FAIL, rfc5922_ok=False, rfc2818_ok=False, domain="x.net")],
+        [
+            at(
+                tls_identity=(
+                    Status.FAIL,
+                    {"rfc5922_ok": False, "rfc2818_ok": False, "domain": "x.net"},
+                )
+            )
+        ],
         Status.FAIL,
         "certificate does not cover x.net",
     ),
     ("scheme", [], Status.PASS, "sip: scheme"),
-    ("port", [hs()], Status.PASS, "TLS on port 5061"),
-    ("port", [hs(target="sip.example.net (192.0.2.10:5062/tls)")], Status.FAIL, "TLS on port 5062"),
+    ("port", [at()], Status.PASS, "TLS on port 5061"),
+    ("port", [at_port(5062)], Status.FAIL, "TLS on port 5062"),
 ]
 
 
-@pytest.mark.parametrize(("rule", "findings", "status", "words"), TEAMS_CASES)
-def test_teams(rule: str, findings: list[Finding], status: Status, words: str) -> None:
-    out = judged(trunk("teams"), findings)
+@pytest.mark.parametrize(("rule", "probes", "status", "words"), TEAMS_CASES)
+def test_teams(rule: str, probes: list[Probe], status: Status, words: str) -> None:
+    out = judged(trunk("teams"), probes)
     finding = out[f"policy.teams.{rule}"]
     assert finding.status is status, finding.summary
     assert words in finding.summary
@@ -131,7 +131,8 @@ def test_teams(rule: str, findings: list[Finding], status: Status, words: str) -
 
 
 def test_teams_profile_has_every_rule_and_targets_in_details() -> None:
-    out = judge_profile(load_builtin("teams-direct-routing"), [hs(), hs("TLSv1", target=B)])
+    run = judged_run(at(), at(B_TARGET, version="TLSv1"))
+    out = judge_profile(load_builtin("teams-direct-routing"), [run])
     assert [finding.check for finding in out] == [
         "policy.teams.tls_version",
         "policy.teams.cipher",
@@ -147,18 +148,31 @@ def test_teams_profile_has_every_rule_and_targets_in_details() -> None:
     ]
 
 
-def srtp(suite: str | None, mki: list[int] | None = None, status: Status = Status.PASS) -> Finding:
+def test_runs_are_judged_together() -> None:
+    # A failover run and a test call's run: every handshake of both counts.
+    failover = judged_run(at())
+    call = judged_run(at(B_TARGET, version="TLSv1.1", method="INVITE"), command="invite")
+    (finding,) = [
+        f
+        for f in judge_profile(trunk("twilio"), [failover, call])
+        if f.check == "policy.twilio.tls_version"
+    ]
+    assert finding.status is Status.FAIL
+    assert [row["target"] for row in finding.details["targets"]] == [A, B]
+
+
+def srtp(suite: str | None, mki: list[int] | None = None, status: Status = Status.PASS) -> Probe:
     details: dict[str, Any] = {"offer_profile": "RTP/SAVP"}
     if suite is not None:
         details |= {"negotiated_suite": suite, "mki": mki}
-    return f(CheckId.SDP_SRTP, status=status, **details)
+    return at(method="INVITE", sdp_srtp=(status, details))
 
 
 TWILIO_CASES = [
-    ("tls_version", [hs("TLSv1.3")], Status.PASS, "TLS 1.2 or later"),
-    ("tls_version", [hs("TLSv1.1")], Status.FAIL, "error 32222"),
-    ("port", [hs()], Status.PASS, "TLS on port 5061 throughout"),
-    ("port", [hs(target="sip.example.net (192.0.2.10:5081/tls)")], Status.FAIL, "TLS on port 5081"),
+    ("tls_version", [at(version="TLSv1.3")], Status.PASS, "TLS 1.2 or later"),
+    ("tls_version", [at(version="TLSv1.1")], Status.FAIL, "error 32222"),
+    ("port", [at()], Status.PASS, "TLS on port 5061 throughout"),
+    ("port", [at_port(5081)], Status.FAIL, "TLS on port 5081"),
     ("scheme", [], Status.PASS, "sip: scheme"),
     ("srtp_suite", [srtp("AES_CM_128_HMAC_SHA1_80")], Status.PASS, "no MKI"),
     ("srtp_suite", [srtp("AES_CM_128_HMAC_SHA1_32")], Status.PASS, "AES_CM_128_HMAC_SHA1_32"),
@@ -177,9 +191,9 @@ TWILIO_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "findings", "status", "words"), TWILIO_CASES)
-def test_twilio(rule: str, findings: list[Finding], status: Status, words: str) -> None:
-    finding = judged(trunk("twilio"), findings)[f"policy.twilio.{rule}"]
+@pytest.mark.parametrize(("rule", "probes", "status", "words"), TWILIO_CASES)
+def test_twilio(rule: str, probes: list[Probe], status: Status, words: str) -> None:
+    finding = judged(trunk("twilio"), probes)[f"policy.twilio.{rule}"]
     assert finding.status is status, finding.summary
     assert words in finding.summary
     assert "Twilio" in finding.summary
@@ -211,7 +225,7 @@ def test_twilio_tls_port_from_the_uri() -> None:
 
 
 def test_chime() -> None:
-    out = judged(trunk("chime"), [hs()])
+    out = judged(trunk("chime"), [at()])
     assert out["policy.chime.port"].status is Status.PASS
     assert out["policy.chime.routes"].status is Status.PASS
     assert out["policy.chime.routes"].summary.startswith("1 origination route, at most 10")
@@ -223,7 +237,7 @@ def test_chime() -> None:
 
 def test_ibm_voice_agent_is_reported_retired_once() -> None:
     for name in ("ibm-voice-agent", "ibm-voice-agent-srtp"):
-        out = judge_profile(load_builtin(name), [hs()])
+        out = judge_profile(load_builtin(name), [judged_run(at())])
         assert [finding.check for finding in out] == ["policy.ibm-voice-agent.retired"]
         (finding,) = out
         assert finding.status is Status.WARN
@@ -248,4 +262,4 @@ def test_retired_sentence_for_other_providers() -> None:
 
 
 def test_generic_has_no_policy() -> None:
-    assert judge_profile(trunk("generic"), [hs("TLSv1")]) == []
+    assert judge_profile(trunk("generic"), [judged_run(at(version="TLSv1"))]) == []
