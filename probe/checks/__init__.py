@@ -20,7 +20,6 @@ from probe.checks.tls_session import (
 )
 from probe.evidence import ProbeEvidence
 from probe.findings import CheckId, Finding, Status
-from probe.sip.message import forget_framed
 
 __all__ = [
     "OptionsPolicy",
@@ -36,7 +35,6 @@ def forget_cached() -> None:
     """Drop what judging remembers between targets (parsed exchanges, certificate
     verdicts): a run's judgement is done."""
     forget_parsed()
-    forget_framed()
     certificate = sys.modules.get("probe.checks.certificate")
     if certificate is not None:
         certificate.forget_verdicts()

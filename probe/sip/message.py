@@ -499,26 +499,6 @@ def body_length(head: _Head, available: int, *, stream: bool, limits: Limits) ->
     return length
 
 
-_FRAMED: dict[bytes, tuple[Limits, Message]] = {}
-_FRAMED_KEPT = 2048
-"""Messages framed off a stream and not yet parsed again; enough for a ping run's
-answers on one connection, few enough to stay small when nothing asks for them."""
-
-
-def remember_framed(frame: bytes, message: Message, limits: Limits) -> None:
-    """`message` is what `parse_message(frame, stream=True, limits=limits)` gives: the
-    stream framer has just parsed it. Checks read the same bytes again from the evidence;
-    they then get this message instead of a second parse (once: it is forgotten then)."""
-    if len(_FRAMED) >= _FRAMED_KEPT:
-        del _FRAMED[next(iter(_FRAMED))]
-    _FRAMED[frame] = (limits, message)
-
-
-def forget_framed() -> None:
-    """Forget the framed messages nobody parsed again (a run is over)."""
-    _FRAMED.clear()
-
-
 def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool = False) -> Message:
     """Parse exactly one message.
 
@@ -527,10 +507,6 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
     Content-Length is mandatory and must equal the body length exactly.
     """
     data = bytes(data)
-    if stream:
-        framed = _FRAMED.pop(data, None)
-        if framed is not None and framed[0] == limits:
-            return framed[1]
     scanner = HeadScanner(limits)
     head_length = scanner.scan(data)
     if head_length is None:
