@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from probe.checks.connection import check_connect, check_handshake
 from probe.checks.options import (
     check_answer_sdp,
@@ -35,9 +33,6 @@ def forget_cached() -> None:
     """Drop what judging remembers between targets (parsed exchanges, certificate
     verdicts): a run's judgement is done."""
     forget_parsed()
-    certificate = sys.modules.get("probe.checks.certificate")
-    if certificate is not None:
-        certificate.forget_verdicts()
 
 
 def required_checks(evidence: ProbeEvidence | None) -> tuple[str, ...]:

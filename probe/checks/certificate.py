@@ -73,16 +73,6 @@ class _Judge:
         return Finding(check, status, self.label, summary, details)
 
 
-_VERDICTS: dict[tuple[object, ...], tuple[TrustAnchors | None, list[Finding]]] = {}
-_VERDICTS_KEPT = 256
-"""Distinct (chain, name, policy, instant) verdicts remembered within one process."""
-
-
-def forget_verdicts() -> None:
-    """Drop the remembered verdicts (and the trust anchors they hold) after a run."""
-    _VERDICTS.clear()
-
-
 def judge_certificates(
     evidence: ProbeEvidence,
     anchors: TrustAnchors | None,
@@ -90,29 +80,11 @@ def judge_certificates(
     *,
     now: dt.datetime,
 ) -> list[Finding]:
-    """Every certificate finding for a completed handshake, parsed and verified once.
-
-    The verdict depends only on the presented chain, the URI host and SNI, the anchors,
-    the policy and the instant; a sweep of many endpoints behind one certificate judges
-    it once and gives every target the same findings (their details shared, not copied).
-    """
+    """Every certificate finding for a completed handshake, parsed and verified once."""
     tls = evidence.tls
     if tls is None or not tls.ok:
         return []
-    # The anchors are keyed by identity (hashing a system store per target would cost more
-    # than it saves); the entry keeps them alive so the identity cannot be reused.
-    key = (tls.presented_chain, evidence.target.host, tls.sni, id(anchors), policy, now)
-    remembered = _VERDICTS.get(key)
-    if remembered is None:
-        remembered = (anchors, _judge_certificates(evidence, anchors, policy, now=now))
-        if len(_VERDICTS) >= _VERDICTS_KEPT:
-            _VERDICTS.pop(next(iter(_VERDICTS)))
-        _VERDICTS[key] = remembered
-    label = evidence.target.label
-    return [
-        Finding(f.check, f.status, label, f.summary, f.details) if f.target != label else f
-        for f in remembered[1]
-    ]
+    return _judge_certificates(evidence, anchors, policy, now=now)
 
 
 def _judge_certificates(
