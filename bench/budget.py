@@ -68,7 +68,6 @@ def _sweep_evidence(bench: Bench, n: int) -> tuple[Path, list[str]]:
 def _work_per_target(bench: Bench, evidence_path: Path, uris: list[str]) -> dict[str, float]:
     """Milliseconds per target of judging, strict parsing and the JSON report, in process."""
     from probe.app import OptionsRequest, prepare
-    from probe.checks import forget_cached
     from probe.evidence_io import load_evidence
     from probe.judging import judge_run
     from probe.report.json import write_json
@@ -89,11 +88,9 @@ def _work_per_target(bench: Bench, evidence_path: Path, uris: list[str]) -> dict
         raise InvalidMeasurement(f"budget: {len(answers)} answers in the evidence of {len(uris)}")
 
     def judge() -> None:
-        forget_cached()  # as at the start of a run: identical chains judged once per run
         judge_run(run, policy)  # each answer parsed again from its evidence, as in a sweep
 
     def parse() -> None:
-        forget_cached()  # nothing framed is remembered: every answer parsed
         for data in answers:
             parse_message(data, stream=True)
 
@@ -178,8 +175,8 @@ def budget(bench: Bench) -> WorkloadResult:
             "The in-process figures run with warm caches and nothing else in the process: "
             "inside a sweep the same work costs more (profile-sweep.txt), so the sums are "
             "a lower bound of what sipprobe needs.",
-            "Judging includes what a run shares between targets: identical chains are "
-            "judged once per run, as in a sweep.",
+            "Judging is what a sweep does for each target: its chain verified and its "
+            "answer parsed from its evidence, nothing remembered between targets.",
             "A ratio above 1 means the target cannot be met on one core of this runtime by "
             "a tool that does this work, however its network side and its start are written "
             "(the ratios with the cryptography import count only that import as start-up).",

@@ -9,7 +9,7 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from probe.checks import OptionsPolicy, forget_cached, judge_options, required_checks
+from probe.checks import OptionsPolicy, judge_options, required_checks
 from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
 from probe.evidence import ProbeEvidence
@@ -247,7 +247,6 @@ def judge_run(
                 for f in trunk
             )
         flat = tuple(target.result for target in ordered)
-    forget_cached()
     return Report(
         command=run.command,
         started_at=run.started_at,

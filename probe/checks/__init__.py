@@ -7,7 +7,6 @@ from probe.checks.options import (
     check_answer_sdp,
     check_options,
     check_response,
-    forget_parsed,
 )
 from probe.checks.policy import OptionsPolicy, TlsPolicy
 from probe.checks.tls_session import (
@@ -22,17 +21,10 @@ from probe.findings import CheckId, Finding, Status
 __all__ = [
     "OptionsPolicy",
     "TlsPolicy",
-    "forget_cached",
     "judge_options",
     "not_sent",
     "required_checks",
 ]
-
-
-def forget_cached() -> None:
-    """Drop what judging remembers between targets (parsed exchanges, certificate
-    verdicts): a run's judgement is done."""
-    forget_parsed()
 
 
 def required_checks(evidence: ProbeEvidence | None) -> tuple[str, ...]:
@@ -81,7 +73,6 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
         findings.append(check_options(evidence, policy.accept, policy.ping))
         findings.append(check_response(evidence))
         findings.append(check_answer_sdp(evidence))
-        forget_parsed()
     else:
         findings.append(not_sent(evidence))
     return [finding for finding in findings if finding is not None]

@@ -79,10 +79,8 @@ class _Read:
     """Final responses to the request after the first (retransmitted or duplicated)."""
 
 
-@functools.lru_cache(maxsize=4096)
 def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
-    """Parse an exchange once for all the checks that look at it (a ping run has thousands
-    of exchanges per target; `forget_parsed()` empties the cache after each target)."""
+    """Parse an exchange: its request, its final answer, what else came."""
     only = exchange.received[0] if len(exchange.received) == 1 else None
     if exchange.outcome == "answered" and only is not None and only.error is None:
         # The collector called the exchange answered because this, the only message, is a
@@ -131,11 +129,6 @@ def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
         tuple(malformed),
         tuple(extra),
     )
-
-
-def forget_parsed() -> None:
-    """Drop the parsed exchanges of the target just judged."""
-    read_exchange.cache_clear()
 
 
 def _list_header(response: Response, name: str) -> list[str]:
