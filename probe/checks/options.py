@@ -7,7 +7,6 @@ server"; it is never healthy, whatever `--accept` says.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -132,14 +131,9 @@ def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
 
 
 def _list_header(response: Response, name: str) -> list[str]:
-    return _shared_list(response.headers.fields(name))
-
-
-@functools.lru_cache(maxsize=64)
-def _shared_list(fields: tuple[str, ...]) -> list[str]:
-    """The elements of Allow, Supported or Accept fields, one list per distinct fields:
-    a sweep's servers mostly send the same ones, so they are split once, and the findings
-    that quote them, living until the report, share it (never to be changed in place)."""
+    """The elements of Allow, Supported or Accept fields, interned: the findings that quote
+    them live until the report, and a sweep's servers mostly send the same ones."""
+    fields = response.headers.fields(name)
     elements = (item.strip() for field in fields for item in split_list(field))
     return [sys.intern(element) for element in elements if element]
 
@@ -245,7 +239,7 @@ def check_options(
         return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
     if not thresholds.judge_single_rtt:
         return Finding(CheckId.SIP_OPTIONS, Status.PASS, target.label, f"{answer}{rtt}", details)
-    details["thresholds"] = _threshold_details(thresholds)
+    details["thresholds"] = thresholds.as_details()
     status, slow = _rtt_verdict(exchange.rtt_ms, thresholds)
     if slow:
         summary = f"{answer}{rtt}: {slow}"
@@ -333,12 +327,6 @@ class PingThresholds:
             "rtt_warn_ms": self.rtt_warn_ms,
             "rtt_crit_ms": self.rtt_crit_ms,
         }
-
-
-@functools.lru_cache(maxsize=8)
-def _threshold_details(thresholds: PingThresholds) -> dict[str, JsonValue]:
-    """One dict per thresholds, shared by every finding that quotes them (never changed)."""
-    return thresholds.as_details()
 
 
 def parse_icmp_pair(option: str, text: str) -> tuple[float, float]:
@@ -440,7 +428,7 @@ def _check_ping(
         "loss_of_sent_pct": None if loss_of_sent is None else round(loss_of_sent, 3),
         "codes": {str(code): number for code, number in tally.codes},
         "rtt_ms": {key: rounded_ms(value) for key, value in stats.items()} if stats else None,
-        "thresholds": _threshold_details(thresholds),
+        "thresholds": thresholds.as_details(),
         "accepted": sys.intern(str(accept)),
         "exchanges_kept": tally.exchanges_kept,
     }
