@@ -20,7 +20,6 @@ shown: :meth:`SipUri.redacted` and :func:`redact_uri_text` replace it with ``***
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 import string
@@ -86,11 +85,8 @@ def _format_host(host: str) -> str:
 # --- host and port -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1024)
 def parse_host(text: str) -> tuple[str, HostKind]:
     """Parse ``host = hostname / IPv4address / IPv6reference`` (§25.1).
-
-    Cached: pure, and the same few hosts come back in every URI, Via and header.
 
     Returns the normalised host (lowercased; IPv6 without brackets) and its kind.
     """
@@ -337,7 +333,6 @@ _NOT_URI_CHAR_RE = re.compile("[^!-~]")
 """Anything but the printable ASCII characters SP excluded (0x21-0x7E)."""
 
 
-@functools.lru_cache(maxsize=1024)
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP or SIPS URI (§25.1 ``SIP-URI`` / ``SIPS-URI``)."""
     # Catch whitespace, controls and raw non-ASCII first for a precise message; none of
@@ -514,9 +509,6 @@ def parse_params(
     return tuple(params)
 
 
-# Both are pure and their results immutable: cached, since the same From, To and Contact
-# come back in every response of a ping run and every target of a sweep.
-@functools.lru_cache(maxsize=1024)
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a From/To/Contact style value: name-addr or bare addr-spec, then params."""
     value = text.strip(" \t")
