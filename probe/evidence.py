@@ -7,7 +7,6 @@ event loop's monotonic clock by the collect layer.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import sys
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ def interned(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
-@functools.lru_cache(maxsize=1024)
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -69,10 +67,9 @@ def _endpoint(where: str, port: int, transport: str) -> str:
     return f"[{where}]:{port}/{transport}" if ":" in where else f"{where}:{port}/{transport}"
 
 
-@functools.lru_cache(maxsize=1024)
 def _label(host: str, address: str | None, port: int, transport: str) -> str:
-    # Cached, as every check of a target asks for it; interned: every finding about the
-    # target carries it, and a sweep of thousands of targets should hold each label once.
+    # Interned: every finding about the target carries it, and a sweep of thousands of
+    # targets should hold each label once.
     endpoint = _endpoint(address or host, port, transport)
     return sys.intern(endpoint if is_ip_literal(host) else f"{host} ({endpoint})")
 

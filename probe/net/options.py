@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -85,11 +84,7 @@ class ProbeSettings:
     @property
     def phases(self) -> Deadlines:
         """The deadline of each phase (`deadlines`, or `timeout` for all)."""
-        return self.deadlines if self.deadlines is not None else _uniform(self.timeout)
-
-
-_uniform = functools.lru_cache(maxsize=16)(Deadlines.uniform)
-"""One `Deadlines` per `--timeout` (frozen, so shared): every phase of every probe asks."""
+        return self.deadlines if self.deadlines is not None else Deadlines.uniform(self.timeout)
 
 
 class ProbeSoFar:
