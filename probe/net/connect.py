@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from probe.evidence import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.tls.capture import presented_chain_der
-from probe.tls.context import TlsClientConfig, capture_contexts
+from probe.tls.context import CaptureContexts, TlsClientConfig
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -192,7 +192,7 @@ async def start_tls(
     """Upgrade `connection` to TLS in place and capture what the server presented."""
     loop = asyncio.get_running_loop()
     connection.expect_tls()
-    with capture_contexts(config).checkout() as (context, recorder):
+    with CaptureContexts(config).checkout() as (context, recorder):
         started = loop.time()
         try:
             async with asyncio.timeout(timeout):
