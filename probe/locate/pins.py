@@ -40,21 +40,5 @@ def parse_pin(text: str) -> Pin:
 
 def find_pin(pins: Iterable[Pin], host: str, port: int) -> Pin | None:
     """The first pin for `host` and `port`, as curl takes the first matching `--resolve`."""
-    return _index_of(pins).get((host.lower().rstrip("."), port))
-
-
-_last_index: tuple[object, dict[tuple[str, int], Pin]] = ((), {})
-"""The pins a run passes for each of its URIs (one tuple), indexed once by name and port:
-a sweep of many targets with as many pins would otherwise scan them all per target."""
-
-
-def _index_of(pins: Iterable[Pin]) -> dict[tuple[str, int], Pin]:
-    global _last_index
-    if _last_index[0] is pins:
-        return _last_index[1]
-    index: dict[tuple[str, int], Pin] = {}
-    for pin in pins:
-        index.setdefault((pin.name, pin.port), pin)
-    if isinstance(pins, tuple):  # a list could change under the index
-        _last_index = (pins, index)
-    return index
+    name = host.lower().rstrip(".")
+    return next((pin for pin in pins if pin.name == name and pin.port == port), None)
