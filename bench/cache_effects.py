@@ -15,6 +15,7 @@ import argparse
 import compileall
 import dataclasses
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,14 @@ class Measured:
         return self.small - self.sizes[0] * self.per_target
 
 
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _git(*args: str) -> bytes:
     return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True).stdout
 
@@ -75,7 +84,7 @@ def measure(revs: list[str], log: bool = True) -> list[Measured]:
                 tools = Tools(python=Path(sys.executable), sipprobe=Path(), sipsak=None, root=tree)
                 scratch = workdir / f"run-{index}"
                 scratch.mkdir()
-                bench = Bench(tools, fleet, plan, scratch, print if log else lambda _: None)
+                bench = Bench(tools, fleet, plan, scratch, _log if log else lambda _: None)
                 small, large = _sizes(bench)
                 counts = (_counted(bench, "sipprobe", small), _counted(bench, "sipprobe", large))
                 measured.append(Measured(full[:10], subject, *counts, (small, large)))
@@ -113,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("revs", nargs="+", help="git revisions, measured in this order")
     parser.add_argument("--out", type=Path, default=None, help="write the table here too")
     args = parser.parse_args(argv)
+    # As bench.run: SIGTERM unwinds like Ctrl-C, so the fleet is stopped on the way out.
+    signal.signal(signal.SIGTERM, _terminate)
     measured = measure(args.revs)
     text = (
         "Instructions per target of the callgrind workload's sipprobe sweep "
