@@ -12,6 +12,7 @@ from dataclasses import replace
 from probe.checks import OptionsPolicy, judge_options, required_checks
 from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
+from probe.checks.memo import CertificateVerdicts
 from probe.evidence import ProbeEvidence
 from probe.evidence_io.model import ProbedTarget, RunEvidence
 from probe.exit_codes import signal_name
@@ -46,7 +47,10 @@ def _stopped_finding(
 
 
 def _judge_stopped(
-    evidence: ProbeEvidence, policy: OptionsPolicy, stopped: Finding
+    evidence: ProbeEvidence,
+    policy: OptionsPolicy,
+    stopped: Finding,
+    verdicts: CertificateVerdicts | None = None,
 ) -> list[Finding]:
     """A probe the run cut short: what it collected is judged as usual (its connection,
     its TLS, the answers received, a ping run's figures, a call's answer, SDP and
@@ -55,7 +59,7 @@ def _judge_stopped(
     (not a failure of the far end: we left)."""
     if evidence.connect is None:
         return [stopped]
-    findings = judge_options(evidence, policy)
+    findings = judge_options(evidence, policy, verdicts=verdicts)
     call = evidence.call
     if call is None:
         if evidence.ping is not None:
@@ -96,9 +100,10 @@ def judge_target(
     policy: OptionsPolicy,
     max_time: float | None = None,
     stop_signal: int | None = None,
+    verdicts: CertificateVerdicts | None = None,
 ) -> TargetResult:
     """Every finding about one target: how it was located (`locate`, its URI's plan),
-    then its probe. Pure."""
+    then its probe. Pure, but for `verdicts`: the run's table of certificate verdicts."""
     target = probed.target
     required = required_checks(probed.evidence)
     if probed.stopped is not None and probed.evidence is None:
@@ -112,9 +117,9 @@ def judge_target(
         return TargetResult(target, (check_unlocated(locate, target.label), skipped), required)
     if probed.stopped is not None:
         stopped = _stopped_finding(probed, target.label, max_time, stop_signal)
-        findings = _judge_stopped(probed.evidence, policy, stopped)
+        findings = _judge_stopped(probed.evidence, policy, stopped, verdicts)
     else:
-        findings = judge_options(probed.evidence, policy)
+        findings = judge_options(probed.evidence, policy, verdicts=verdicts)
     location = (
         check_location(locate, probed.located, target.label) if probed.located is not None else None
     )
@@ -145,6 +150,7 @@ class TargetJudge:
         self.results: dict[tuple[int, int], TargetResult] = {}
         """By (URI index, target index) in the run's evidence."""
         self._said: dict[tuple[str, str], tuple[str, Mapping[str, JsonValue]]] = {}
+        self.verdicts = CertificateVerdicts(policy.anchors)
 
     def _shared(self, finding: Finding) -> Finding:
         """`finding`, its summary and details shared with an earlier target's equal ones.
@@ -178,7 +184,7 @@ class TargetJudge:
         self, key: tuple[int, int], locate: LocateResult, probed: ProbedTarget
     ) -> ProbedTarget:
         """Judge one finished target; what of it the run's evidence keeps."""
-        result = judge_target(locate, probed, self.policy)
+        result = judge_target(locate, probed, self.policy, verdicts=self.verdicts)
         self.results[key] = replace(result, findings=tuple(map(self._shared, result.findings)))
         evidence = probed.evidence
         if self.keep_evidence or evidence is None:
@@ -208,10 +214,11 @@ def judge_run(
     if policy.now is None:
         policy = policy.at(dt.datetime.fromisoformat(run.started_at))
     early = judged or {}
+    verdicts = CertificateVerdicts(policy.anchors)
     results = [
         [
             early.get((index, number))
-            or judge_target(entry.locate, one, policy, run.max_time_s, run.stop_signal)
+            or judge_target(entry.locate, one, policy, run.max_time_s, run.stop_signal, verdicts)
             for number, one in enumerate(entry.targets)
         ]
         for index, entry in enumerate(run.uris)

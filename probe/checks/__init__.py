@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from probe.checks.connection import check_connect, check_handshake
+from probe.checks.memo import CertificateVerdicts
 from probe.checks.options import (
     check_answer_sdp,
     check_options,
@@ -48,8 +49,14 @@ def required_checks(evidence: ProbeEvidence | None) -> tuple[str, ...]:
     return tuple(required)
 
 
-def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Finding]:
-    """Every finding for one OPTIONS probe, in the order the phases happened."""
+def judge_options(
+    evidence: ProbeEvidence,
+    policy: OptionsPolicy,
+    *,
+    verdicts: CertificateVerdicts | None = None,
+) -> list[Finding]:
+    """Every finding for one OPTIONS probe, in the order the phases happened; `verdicts`
+    is the run's table of certificate verdicts, shared by its targets."""
     findings: list[Finding | None] = [
         check_connect(evidence),
         check_handshake(evidence),
@@ -62,7 +69,11 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
 
         if policy.now is None:
             raise ValueError("OptionsPolicy.now must be set before judging certificates")
-        findings.extend(judge_certificates(evidence, policy.anchors, policy.tls, now=policy.now))
+        findings.extend(
+            judge_certificates(
+                evidence, policy.anchors, policy.tls, now=policy.now, verdicts=verdicts
+            )
+        )
     if evidence.tls is not None:
         findings.append(check_client_cert(evidence))
         findings.append(check_versions(evidence, policy.tls.min_version))
