@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from probe.sip.message import Message
 
 Transport = Literal["tls", "tcp", "udp"]
 
@@ -140,6 +142,12 @@ class Received:
     at_ms: float
     data: bytes
     error: str | None = None
+    message: Message | None = field(
+        default=None, compare=False, repr=False, metadata={"evidence": False}
+    )
+    """What the collector parsed `data` into (RFC 3261 grammar, the default limits), handed
+    on to the checks so they do not parse the same bytes again. Not evidence: never
+    written, never read back; a loaded run's checks parse `data`."""
 
 
 ExchangeOutcome = Literal[
@@ -310,3 +318,20 @@ class CallEvidence:
     interrupted: bool = False
     """The run was stopped (a signal, `--max-time`) while the call was in progress: what is
     here is what was seen until then, and how the call was ended on the way out."""
+
+
+def without_parsed(evidence: ProbeEvidence) -> ProbeEvidence:
+    """`evidence` without the messages the collector handed on beside it: what a run
+    keeps until its end (`--evidence-out`) holds the bytes only, as the file will."""
+    exchanges = evidence.exchanges
+    if not any(item.message is not None for exchange in exchanges for item in exchange.received):
+        return evidence
+    return replace(
+        evidence,
+        exchanges=tuple(
+            replace(
+                exchange, received=tuple(replace(item, message=None) for item in exchange.received)
+            )
+            for exchange in exchanges
+        ),
+    )

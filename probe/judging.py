@@ -13,7 +13,7 @@ from probe.checks import OptionsPolicy, judge_options, required_checks
 from probe.checks.failover import OrderedTarget, judge_failover
 from probe.checks.location import check_location, check_unlocated
 from probe.checks.memo import CertificateVerdicts
-from probe.evidence import ProbeEvidence
+from probe.evidence import ProbeEvidence, without_parsed
 from probe.evidence_io.model import ProbedTarget, RunEvidence
 from probe.exit_codes import signal_name
 from probe.findings import CheckId, Finding, JsonValue, Status, TargetResult
@@ -187,8 +187,10 @@ class TargetJudge:
         result = judge_target(locate, probed, self.policy, verdicts=self.verdicts)
         self.results[key] = replace(result, findings=tuple(map(self._shared, result.findings)))
         evidence = probed.evidence
-        if self.keep_evidence or evidence is None:
+        if evidence is None:
             return probed
+        if self.keep_evidence:
+            return replace(probed, evidence=without_parsed(evidence))
         target_only = ProbeEvidence(
             target=evidence.target,
             started_at=evidence.started_at,

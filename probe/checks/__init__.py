@@ -5,6 +5,7 @@ from __future__ import annotations
 from probe.checks.connection import check_connect, check_handshake
 from probe.checks.memo import CertificateVerdicts
 from probe.checks.options import (
+    ExchangeReads,
     check_answer_sdp,
     check_options,
     check_response,
@@ -81,9 +82,11 @@ def judge_options(
     if evidence.call is not None:
         findings.extend(judge_call(evidence))
     elif evidence.exchanges or evidence.ping is not None:
-        findings.append(check_options(evidence, policy.accept, policy.ping))
-        findings.append(check_response(evidence))
-        findings.append(check_answer_sdp(evidence))
+        # Each exchange is parsed once for the three checks that read it.
+        reads = ExchangeReads(evidence)
+        findings.append(check_options(evidence, policy.accept, policy.ping, reads))
+        findings.append(check_response(evidence, reads))
+        findings.append(check_answer_sdp(evidence, reads))
     else:
         findings.append(not_sent(evidence))
     return [finding for finding in findings if finding is not None]

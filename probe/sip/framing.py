@@ -53,6 +53,11 @@ class StreamFramer:
         self._last_frame = b""
 
     @property
+    def limits(self) -> Limits:
+        """The limits every message is framed and parsed under."""
+        return self._limits
+
+    @property
     def keepalives(self) -> int:
         """CRLF keep-alives skipped so far (a CRLF CRLF ping and a CRLF pong count one)."""
         return self._keepalives
