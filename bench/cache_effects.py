@@ -97,16 +97,17 @@ def measure(revs: list[str], log: bool = True) -> list[Measured]:
 
 def table(measured: list[Measured]) -> str:
     lines = [
-        "| commit | instructions per target | change from the row above"
-        " | before the first target | subject |",
+        "| commit | instructions per target | change from the row above, in % of the first"
+        " row's | before the first target | subject |",
         "|---|---|---|---|---|",
     ]
+    first = measured[0].per_target
     previous: Measured | None = None
     for row in measured:
         change = (
             "—"
             if previous is None
-            else f"{100 * (row.per_target - previous.per_target) / previous.per_target:+.2f} %"
+            else f"{100 * (row.per_target - previous.per_target) / first:+.2f} %"
         )
         subject = row.subject if len(row.subject) <= 110 else row.subject[:107] + "…"
         lines.append(
@@ -128,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     text = (
         "Instructions per target of the callgrind workload's sipprobe sweep "
         f"(N = {measured[0].sizes[0]} and {measured[0].sizes[1]}, concurrency {CONCURRENCY}), "
-        f"by `python -m bench.cache_effects {' '.join(args.revs)}`. A change of "
-        f"+{SHARE_KEPT:g} % or more from removing a cache would have kept it.\n\n" + table(measured)
+        f"by `python -m bench.cache_effects {' '.join(args.revs)}`. Each change is the "
+        "difference from the row above as a share of the first row's instructions per "
+        f"target: removing a cache that costs +{SHARE_KEPT:g} % or more keeps it.\n\n"
+        + table(measured)
     )
     print(text)
     if args.out is not None:
