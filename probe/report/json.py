@@ -18,6 +18,8 @@ from probe.report.model import Report
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 """One encoder for every line (`json.dumps` with options builds a new one per call)."""
+_DETAILS_KEPT = 512
+"""Encoded details remembered by identity while one report is written."""
 
 
 _text = json.encoder.encode_basestring
@@ -30,16 +32,30 @@ def _line(value: JsonValue) -> str:
 
 class _FindingLines:
     """Encodes findings, one line each, as `_line(finding.to_dict())` would, in two
-    pieces: up to the details, and the details with the closing brace; a target's label
-    is encoded once for its run of findings.
+    pieces: up to the details, and the details with the closing brace.
+
+    A sweep's certificate findings share one details object among every target behind
+    the same chain (probe.checks.certificate), and those are the longest details of a
+    report: each is encoded once and its text reused. The objects are held while their
+    text is, so an identity cannot be reused for other details meanwhile. Kept apart
+    from a summary that is not ASCII ("a → b"), long ASCII details reach the file
+    without being encoded again.
     """
 
     def __init__(self) -> None:
+        self._details: dict[int, tuple[object, str]] = {}
         self._target: tuple[str, str] = ("", '""')
 
     def __call__(self, finding: Finding) -> tuple[str, str]:
         details = finding.details
-        details_text = _line(details if isinstance(details, dict) else dict(details)) + "}"
+        kept = self._details.get(id(details))
+        if kept is not None and kept[0] is details:
+            details_text = kept[1]
+        else:
+            details_text = _line(details if isinstance(details, dict) else dict(details)) + "}"
+            if len(self._details) >= _DETAILS_KEPT:
+                self._details.clear()
+            self._details[id(details)] = (details, details_text)
         if self._target[0] is not finding.target:
             self._target = (finding.target, _text(finding.target))
         head = (
