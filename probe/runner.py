@@ -47,7 +47,7 @@ from probe.locating import (
     locate_all,
     unresolved_target,
 )
-from probe.net.options import ProbeSettings, ProbeSoFar, collect_options
+from probe.net.options import ProbeSettings, ProbeSoFar, RunResources, collect_options
 from probe.net.pacing import Pacer, PoliteQueue
 from probe.redirects import redirect_contacts
 from probe.report.model import Report
@@ -148,6 +148,7 @@ async def collect_located(
         for number, (found, target) in enumerate(entry.targets())
     ]
     queue = PoliteQueue(jobs, controls.per_target)
+    resources = RunResources()  # the probes' shared TLS contexts, dropped with the run
     progress.started(len(jobs))
 
     async def worker() -> None:
@@ -162,7 +163,7 @@ async def collect_located(
                 # an interrupted call's end included, in so_far for `_unfinished`.
                 so_far[place] = ProbeSoFar()
                 evidence = await collect_options(
-                    located[index].uri, target, settings, so_far[place]
+                    located[index].uri, target, settings, so_far[place], resources=resources
                 )
             finally:
                 queue.done(key)

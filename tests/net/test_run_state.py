@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from probe.app import OptionsRequest, run_options_command
+from probe.evidence import Target
 from probe.findings import Status
+from probe.net.options import ProbeSettings, RunResources, collect_options
 from probe.serve import ResponderConfig
+from probe.sip import parse_uri
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
@@ -139,3 +142,23 @@ def test_no_module_level_state_survives_a_run(lab: LabFiles, responder_port: int
     assert containers, "no module-level container found: the scan itself is broken"
     _one_run(lab, responder_port, 101)
     assert _changed(held) == [], "a run rebound or changed module-level state"
+
+
+async def test_a_runs_probes_share_its_tls_contexts_and_the_next_run_does_not(
+    lab: LabFiles, responder_port: int
+) -> None:
+    """Creating an OpenSSL context costs as much as the rest of a probe's client side: a
+    run's probes reuse one (one per concurrent handshake), held by the run only."""
+    text = f"sip:{LAB_NAME}:{responder_port};transport=tls"
+    uri = parse_uri(text)
+    target = Target(text, LAB_NAME, responder_port, "tls", "127.0.0.1")
+    settings = ProbeSettings(timeout=5.0)
+    resources = RunResources()
+    for _ in range(3):
+        evidence = await collect_options(uri, target, settings, resources=resources)
+        assert evidence.tls is not None
+        assert evidence.tls.ok
+    pool = resources.capture_contexts(settings.tls)
+    # Three handshakes one after another: one context, back in the pool after each.
+    assert len(pool._idle) == 1
+    assert RunResources().capture_contexts(settings.tls) is not pool
