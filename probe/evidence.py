@@ -27,6 +27,10 @@ def interned(text: str | None) -> str | None:
 
 
 def is_ip_literal(host: str) -> bool:
+    # An IPv4 literal is digits and dots, an IPv6 one has colons: any other host is a
+    # name, known without ipaddress raising (the costly part) for every target's label.
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:

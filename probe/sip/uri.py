@@ -103,10 +103,13 @@ def parse_host(text: str) -> tuple[str, HostKind]:
         return inner.lower(), "ipv6"
     match = _abnf.IPV4_RE.fullmatch(text)
     if match:
-        octets = [int(part) for part in match.groups()]
-        if any(octet > 255 for octet in octets):
+        octets = match.groups()
+        # Digit strings of one length compare as their numbers: no int() per octet.
+        if any(len(octet) == 3 and octet > "255" for octet in octets):
             raise SipParseError(f"invalid IPv4 address {_excerpt(text)}: octet above 255")
-        return ".".join(map(str, octets)), "ipv4"
+        if any(len(octet) > 1 and octet[0] == "0" for octet in octets):
+            return ".".join(str(int(octet)) for octet in octets), "ipv4"  # leading zeros
+        return text, "ipv4"
     if _abnf.HOSTNAME_RE.fullmatch(text):
         # Interned (as parameter names and values below): a sweep's thousands of URIs
         # name the same few hosts and parameters, and the parsed URIs live all run long.
