@@ -25,7 +25,7 @@ import re
 import string
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Literal
 
 from . import _abnf
@@ -209,8 +209,13 @@ class SipUri:
     port: int | None
     params: Params = ()
     headers: tuple[tuple[str, str], ...] = ()
+    _checked: InitVar[bool] = False
+    """True only from `parse_uri`, which has checked every part against the grammar and
+    normalised it: the checks below would repeat its work."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, _checked: bool) -> None:
+        if _checked:
+            return
         # Light checks only: enough that __str__ cannot emit something unparseable.
         if self.scheme not in ("sip", "sips"):
             raise SipBuildError(f"SipUri scheme must be 'sip' or 'sips', got {self.scheme!r}")
@@ -423,7 +428,9 @@ def parse_uri(text: str) -> SipUri:
         headers.append((name, value))
         offset += len(piece) + 1
 
-    return SipUri(scheme, user, password, host, host_kind, port, tuple(params), tuple(headers))
+    return SipUri(
+        scheme, user, password, host, host_kind, port, tuple(params), tuple(headers), True
+    )
 
 
 # --- name-addr (§20.10, §25.1) ---------------------------------------------------------

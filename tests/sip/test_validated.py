@@ -1,11 +1,13 @@
 """A parsed message keeps what validating it read (CSeq, From, To, the top Via) and hands
-that on, for its own headers only."""
+that on, for its own headers only; a parsed URI is not checked a second time."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from probe.sip import Headers, Response, parse_message
+import pytest
+
+from probe.sip import Headers, Response, SipBuildError, SipUri, parse_message, parse_uri
 
 ANSWER = (
     b"SIP/2.0 200 OK\r\n"
@@ -41,3 +43,14 @@ def test_a_message_made_with_other_headers_parses_its_own() -> None:
     changed = dataclasses.replace(message, headers=headers)
     assert changed.to.tag == "to-2", "a stale To was handed on after the headers changed"
     assert changed == dataclasses.replace(message, headers=headers, validated=None)
+
+
+def test_a_parsed_uri_is_the_one_built_from_its_parts_and_a_changed_one_is_checked() -> None:
+    parsed = parse_uri("sip:Alice@Example.COM:5061;Transport=TLS;lr")
+    built = SipUri(
+        "sip", "Alice", None, "example.com", "name", 5061, (("transport", "TLS"), ("lr", None))
+    )
+    assert parsed == built
+    assert str(parsed) == str(built)
+    with pytest.raises(SipBuildError, match="host"):
+        dataclasses.replace(parsed, host="Not A Host")
