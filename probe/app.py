@@ -20,7 +20,7 @@ from probe.checks.failover import Endpoint, OrderMode
 from probe.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
 from probe.checks.policy import FailoverPolicy
 from probe.judging import TargetJudge
-from probe.locate.pins import Pin, PinError, parse_pin
+from probe.locate.pins import Pin, PinError, PinTable, parse_pin
 from probe.locating import PASSWORD_REFUSED, check_uri_params
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
@@ -234,7 +234,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         deadlines=deadlines,
         tls=tls,
         sni=request.sni,
-        pins=tuple(pins),
+        pins=PinTable(pins),
         count=request.count,
         interval=request.interval,
         enumerate_tls=request.enumerate_tls,
