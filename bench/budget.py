@@ -71,9 +71,7 @@ def _work_per_target(bench: Bench, evidence_path: Path, uris: list[str]) -> dict
     from probe.report.json import write_json
     from probe.run.commands import OptionsRequest, prepare
     from probe.settings import Settings
-    from probe.sip import DEFAULT_LIMITS, parse_message
-    from probe.sip.message import remember_framed
-    from probe.verdict.checks import forget_cached
+    from probe.sip import parse_message
     from probe.verdict.judging import judge_run
 
     run = load_evidence(evidence_path)
@@ -91,18 +89,10 @@ def _work_per_target(bench: Bench, evidence_path: Path, uris: list[str]) -> dict
     if len(answers) != len(uris):
         raise InvalidMeasurement(f"budget: {len(answers)} answers in the evidence of {len(uris)}")
 
-    framed = [(data, parse_message(data, stream=True)) for data in answers]
-
     def judge() -> None:
-        forget_cached()  # as at the start of a run: identical chains judged once per run
-        # As in a sweep, each answer comes parsed from the stream framer (its parse is
-        # the next figure, not counted twice).
-        for data, message in framed:
-            remember_framed(data, message, DEFAULT_LIMITS)
-        judge_run(run, policy)
+        judge_run(run, policy)  # each answer parsed again from its evidence, as in a sweep
 
     def parse() -> None:
-        forget_cached()  # nothing framed is remembered: every answer parsed
         for data in answers:
             parse_message(data, stream=True)
 
@@ -160,7 +150,7 @@ def budget(bench: Bench) -> WorkloadResult:
     crypto_ms = _judgement_imports_ms(bench)
     floor_sweep_ms = _median_s(bench, "sweep", "floor") * 1000
     sweep_budget_ms = floor_sweep_ms / 0.85 - floor_sweep_ms
-    sweep_work_ms = n * (work["judge"] + work["parse"] + work["report"])
+    sweep_work_ms = n * (work["judge"] + work["report"])
     floor_ping_ms = _median_s(bench, "ping", "floor") * 1000
     ping_budget_ms = floor_ping_ms / 0.8 - floor_ping_ms
     ping_work_ms = count * work["parse"]
@@ -187,8 +177,8 @@ def budget(bench: Bench) -> WorkloadResult:
             "The in-process figures run with warm caches and nothing else in the process: "
             "inside a sweep the same work costs more (profile-sweep.txt), so the sums are "
             "a lower bound of what sipprobe needs.",
-            "Judging includes what a run shares between targets: identical chains are "
-            "judged once per run, as in a sweep.",
+            "Judging is what a sweep does for each target: its chain verified and its "
+            "answer parsed from its evidence, nothing remembered between targets.",
             "A ratio above 1 means the target cannot be met on one core of this runtime by "
             "a tool that does this work, however its network side and its start are written "
             "(the ratios with the cryptography import count only that import as start-up).",
@@ -196,14 +186,14 @@ def budget(bench: Bench) -> WorkloadResult:
         contenders=[],
         series={},
         comparisons=[
-            ms("judging one target (all its checks, its answer already parsed)", work["judge"]),
+            ms("judging one target (all its checks, its answer parsed)", work["judge"]),
             ms("strict parse of one answer (RFC 3261 grammar)", work["parse"]),
             ms("JSON report of one target (its line and its findings' lines)", work["report"]),
             ms("importing cryptography.x509 beyond asyncio, json and ssl", crypto_ms),
             ms("sipprobe's start-up and one probe, beyond the bare loop's", start_extra_ms),
             ms(f"sweep: the bare loop's {n} targets", floor_sweep_ms),
             ms("sweep: allowance at 0.85× (1/0.85 of it, less it)", sweep_budget_ms),
-            ms("sweep: judge, parse and report every target", sweep_work_ms),
+            ms("sweep: judge (parse included) and report every target", sweep_work_ms),
             Comparison(
                 "sweep: that work ÷ the allowance (start-up left out)",
                 sweep_work_ms / sweep_budget_ms,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import functools
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -56,18 +55,9 @@ def encode(value: Any) -> Any:
         to_dict = getattr(value, "to_dict", None)
         if callable(to_dict):  # the location records: keep their established shape
             return to_dict()
-        return {field.name: encode(getattr(value, field.name)) for field in _fields(type(value))}
+        fields = _evidence_fields(type(value))
+        return {field.name: encode(getattr(value, field.name)) for field in fields}
     raise TypeError(f"cannot write a {type(value).__name__} as evidence")
-
-
-@functools.cache
-def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
-    return dataclasses.fields(cls)
-
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def _describe(value: Any) -> str:
@@ -159,6 +149,12 @@ def _bytes(value: Any, path: str) -> bytes:
         raise Invalid(path, "should be base64 data, but is not") from None
 
 
+def _evidence_fields(cls: type) -> list[dataclasses.Field[Any]]:
+    """The fields written as evidence: not what a collector hands on beside it
+    (`metadata={"evidence": False}`, e.g. a parsed message)."""
+    return [field for field in dataclasses.fields(cls) if field.metadata.get("evidence", True)]
+
+
 def _object(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Invalid(path, f"should be an object, not {_describe(value)}")
@@ -167,11 +163,11 @@ def _object(value: Any, path: str) -> dict[str, Any]:
 
 def _dataclass(value: Any, cls: type, path: str) -> Any:
     data = _object(value, path)
-    fields = _fields(cls)
+    fields = _evidence_fields(cls)
     unknown = sorted(set(data) - {field.name for field in fields})
     if unknown:
         raise Invalid(_child(path, unknown[0]), "is not a known field")
-    hints = _hints(cls)
+    hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for field in fields:
         if field.name in data:

@@ -7,11 +7,12 @@ event loop's monotonic clock by the collect layer.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from probe.sip.message import Message
 
 Transport = Literal["tls", "tcp", "udp"]
 
@@ -25,8 +26,11 @@ def interned(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
-@functools.lru_cache(maxsize=1024)
 def is_ip_literal(host: str) -> bool:
+    # An IPv4 literal is digits and dots, an IPv6 one has colons: any other host is a
+    # name, known without ipaddress raising (the costly part) for every target's label.
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -69,10 +73,9 @@ def _endpoint(where: str, port: int, transport: str) -> str:
     return f"[{where}]:{port}/{transport}" if ":" in where else f"{where}:{port}/{transport}"
 
 
-@functools.lru_cache(maxsize=1024)
 def _label(host: str, address: str | None, port: int, transport: str) -> str:
-    # Cached, as every check of a target asks for it; interned: every finding about the
-    # target carries it, and a sweep of thousands of targets should hold each label once.
+    # Interned: every finding about the target carries it, and a sweep of thousands of
+    # targets should hold each label once.
     endpoint = _endpoint(address or host, port, transport)
     return sys.intern(endpoint if is_ip_literal(host) else f"{host} ({endpoint})")
 
@@ -143,6 +146,12 @@ class Received:
     at_ms: float
     data: bytes
     error: str | None = None
+    message: Message | None = field(
+        default=None, compare=False, repr=False, metadata={"evidence": False}
+    )
+    """What the collector parsed `data` into (RFC 3261 grammar, the default limits), handed
+    on to the checks so they do not parse the same bytes again. Not evidence: never
+    written, never read back; a loaded run's checks parse `data`."""
 
 
 ExchangeOutcome = Literal[
@@ -313,3 +322,20 @@ class CallEvidence:
     interrupted: bool = False
     """The run was stopped (a signal, `--max-time`) while the call was in progress: what is
     here is what was seen until then, and how the call was ended on the way out."""
+
+
+def without_parsed(evidence: ProbeEvidence) -> ProbeEvidence:
+    """`evidence` without the messages the collector handed on beside it: what a run
+    keeps until its end (`--evidence-out`) holds the bytes only, as the file will."""
+    exchanges = evidence.exchanges
+    if not any(item.message is not None for exchange in exchanges for item in exchange.received):
+        return evidence
+    return replace(
+        evidence,
+        exchanges=tuple(
+            replace(
+                exchange, received=tuple(replace(item, message=None) for item in exchange.received)
+            )
+            for exchange in exchanges
+        ),
+    )

@@ -99,7 +99,8 @@ def mask_message(data: bytes) -> bytes:
 
 
 def _received(item: Received) -> Received:
-    return replace(item, data=mask_message(item.data), error=mask_text(item.error))
+    # The collector's parsed message holds what the mask hides: dropped with the bytes.
+    return replace(item, data=mask_message(item.data), error=mask_text(item.error), message=None)
 
 
 def _exchange(exchange: SipExchange) -> SipExchange:

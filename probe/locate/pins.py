@@ -40,23 +40,28 @@ def parse_pin(text: str) -> Pin:
     return Pin(name.lower().rstrip("."), int(port_text), address)
 
 
+class PinTable(tuple[Pin, ...]):
+    """A run's pins, in the order given, indexed by name and port once when the run is
+    set up: every target's plan looks its names up here, so a sweep with as many pins as
+    targets is not quadratic. A tuple (it compares equal to one), never changed."""
+
+    _by_name: dict[tuple[str, int], Pin]
+
+    def __new__(cls, pins: Iterable[Pin] = ()) -> PinTable:
+        table = super().__new__(cls, pins)
+        by_name: dict[tuple[str, int], Pin] = {}
+        for pin in table:
+            by_name.setdefault((pin.name, pin.port), pin)  # the first one wins, as in curl
+        table._by_name = by_name
+        return table
+
+    def find(self, host: str, port: int) -> Pin | None:
+        return self._by_name.get((host.lower().rstrip("."), port))
+
+
 def find_pin(pins: Iterable[Pin], host: str, port: int) -> Pin | None:
     """The first pin for `host` and `port`, as curl takes the first matching `--resolve`."""
-    return _index_of(pins).get((host.lower().rstrip("."), port))
-
-
-_last_index: tuple[object, dict[tuple[str, int], Pin]] = ((), {})
-"""The pins a run passes for each of its URIs (one tuple), indexed once by name and port:
-a sweep of many targets with as many pins would otherwise scan them all per target."""
-
-
-def _index_of(pins: Iterable[Pin]) -> dict[tuple[str, int], Pin]:
-    global _last_index
-    if _last_index[0] is pins:
-        return _last_index[1]
-    index: dict[tuple[str, int], Pin] = {}
-    for pin in pins:
-        index.setdefault((pin.name, pin.port), pin)
-    if isinstance(pins, tuple):  # a list could change under the index
-        _last_index = (pins, index)
-    return index
+    if isinstance(pins, PinTable):
+        return pins.find(host, port)
+    name = host.lower().rstrip(".")
+    return next((pin for pin in pins if pin.name == name and pin.port == port), None)

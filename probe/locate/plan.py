@@ -34,7 +34,7 @@ from typing import Literal
 
 from probe.errors import ProbeError
 from probe.evidence.model import DEFAULT_PORTS, Transport
-from probe.locate.pins import Pin, find_pin
+from probe.locate.pins import Pin, PinTable, find_pin
 from probe.sip.errors import SipParseError
 from probe.sip.uri import SipUri, parse_host
 
@@ -128,7 +128,7 @@ class LocatePlanner:
 
     def __init__(self, uri: SipUri, *, pins: Sequence[Pin] = (), rng: random.Random) -> None:
         self._uri = uri
-        self._pins = tuple(pins)
+        self._pins = pins if isinstance(pins, PinTable) else PinTable(pins)
         self._rng = rng
         self._sips = uri.scheme == "sips"
         self._answers: list[DnsAnswer] = []

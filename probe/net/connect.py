@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from probe.evidence.model import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.tls.capture import presented_chain_der
-from probe.tls.context import TlsClientConfig, capture_contexts
+from probe.tls.context import CaptureContexts, TlsClientConfig
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -184,15 +184,17 @@ def classify_tls_error(exc: BaseException) -> tuple[TlsErrorKind, str, str | Non
 
 async def start_tls(
     connection: StreamConnection,
-    config: TlsClientConfig,
+    config: TlsClientConfig | CaptureContexts,
     *,
     sni: str | None,
     timeout: float,
 ) -> TlsEvidence:
-    """Upgrade `connection` to TLS in place and capture what the server presented."""
+    """Upgrade `connection` to TLS in place and capture what the server presented.
+    `config` is a client configuration, or the run's contexts for one to reuse."""
     loop = asyncio.get_running_loop()
     connection.expect_tls()
-    with capture_contexts(config).checkout() as (context, recorder):
+    contexts = config if isinstance(config, CaptureContexts) else CaptureContexts(config)
+    with contexts.checkout() as (context, recorder):
         started = loop.time()
         try:
             async with asyncio.timeout(timeout):
@@ -216,7 +218,7 @@ async def start_tls(
                 sni=sni,
                 elapsed_ms=(loop.time() - started) * 1000,
                 client_cert_requested=recorder.client_cert_requested or None,
-                client_cert_sent=config.cert_file is not None,
+                client_cert_sent=contexts.config.cert_file is not None,
                 error_kind=kind,
                 error=message,
                 alert=alert,
@@ -245,5 +247,5 @@ async def start_tls(
         cipher_bits=bits,
         presented_chain=chain,
         client_cert_requested=client_cert_requested,
-        client_cert_sent=config.cert_file is not None,
+        client_cert_sent=contexts.config.cert_file is not None,
     )

@@ -18,6 +18,7 @@ from probe.net.connect import StreamConnection, alert_text
 from probe.net.deadlines import Deadlines
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text
 from probe.sip import (
+    DEFAULT_LIMITS,
     Message,
     Request,
     Response,
@@ -103,7 +104,7 @@ async def exchange_over_stream(
             waits = (transaction,) if received else (first_byte, transaction)
             message = await receiver.next_message(*waits)
             at = clock_ms()
-            received.append(Received(at, framer.last_frame))
+            received.append(_framed(at, framer, message))
             if is_final_answer(request, message):
                 outcome, final_at = "answered", at
                 final_status = cast(Response, message).status_code
@@ -141,6 +142,13 @@ async def exchange_over_stream(
     )
 
 
+def _framed(at: float, framer: StreamFramer, message: Message) -> Received:
+    """The frame as evidence, and the message the framer parsed it into handed on to the
+    checks (only under the default limits, the ones the checks parse with)."""
+    handed = message if framer.limits == DEFAULT_LIMITS else None
+    return Received(at, framer.last_frame, message=handed)
+
+
 def _mid_message(framer: StreamFramer) -> str:
     if not framer.partial:
         return ""
@@ -152,8 +160,8 @@ def _drain_ready(receiver: StreamReceiver, received: list[Received], clock_ms: C
     record): they are evidence too (an extra or stray response), though nothing waits
     for them."""
     try:
-        while (receiver.ready()) is not None:
-            received.append(Received(clock_ms(), receiver.framer.last_frame))
+        while (message := receiver.ready()) is not None:
+            received.append(_framed(clock_ms(), receiver.framer, message))
     except SipError as exc:
         received.append(Received(clock_ms(), receiver.framer.buffered(_SNIPPET_BYTES), str(exc)))
 
@@ -257,7 +265,7 @@ async def exchange_over_datagram(
             received.append(Received(at, item[:_SNIPPET_BYTES], str(exc)))
             outcome, error = "malformed", str(exc)
             break
-        received.append(Received(at, item))
+        received.append(Received(at, item, message=message))
         if isinstance(message, Response) and match_response(request, message).matched:
             # Provisional responses stop Timer E's doubling (§17.1.2.2, Proceeding).
             transaction.receive_response(message, loop.time())

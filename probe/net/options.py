@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,7 +46,7 @@ from probe.sip import (
     new_branch,
     random_token,
 )
-from probe.tls.context import TlsClientConfig
+from probe.tls.context import CaptureContexts, TlsClientConfig
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
@@ -86,11 +85,7 @@ class ProbeSettings:
     @property
     def phases(self) -> Deadlines:
         """The deadline of each phase (`deadlines`, or `timeout` for all)."""
-        return self.deadlines if self.deadlines is not None else _uniform(self.timeout)
-
-
-_uniform = functools.lru_cache(maxsize=16)(Deadlines.uniform)
-"""One `Deadlines` per `--timeout` (frozen, so shared): every phase of every probe asks."""
+        return self.deadlines if self.deadlines is not None else Deadlines.uniform(self.timeout)
 
 
 class ProbeSoFar:
@@ -115,11 +110,33 @@ def _with_exchanges(
     return replace(evidence, exchanges=counter.exchanges(), ping=tally)
 
 
+class RunResources:
+    """What the probes of one run share, made by the run and dropped with it: the TLS
+    capture contexts of each client configuration. Creating an OpenSSL context costs
+    about as much CPU as the rest of a probe's client side, so a run makes one per
+    concurrent handshake, not one per target (probe.tls.context.CaptureContexts)."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[TlsClientConfig, CaptureContexts] = {}
+
+    def capture_contexts(self, config: TlsClientConfig) -> CaptureContexts:
+        contexts = self._contexts.get(config)
+        if contexts is None:
+            contexts = self._contexts[config] = CaptureContexts(config)
+        return contexts
+
+
 async def collect_options(
-    uri: SipUri, target: Target, settings: ProbeSettings, so_far: ProbeSoFar | None = None
+    uri: SipUri,
+    target: Target,
+    settings: ProbeSettings,
+    so_far: ProbeSoFar | None = None,
+    *,
+    resources: RunResources | None = None,
 ) -> ProbeEvidence:
     """Probe one target and return what was seen; never raises for network trouble.
-    `so_far`, when given, holds the evidence as it grows, for a caller that may cancel."""
+    `so_far`, when given, holds the evidence as it grows, for a caller that may cancel;
+    `resources` are the run's, shared with its other probes (else this probe's own)."""
     loop = asyncio.get_running_loop()
     origin = loop.time()
 
@@ -142,7 +159,8 @@ async def collect_options(
     so_far.evidence = evidence
     if target.transport == "udp":
         return await _probe_udp(uri, evidence, settings, clock_ms, so_far)
-    evidence = await _probe_stream(uri, evidence, settings, clock_ms, so_far)
+    resources = resources if resources is not None else RunResources()
+    evidence = await _probe_stream(uri, evidence, settings, clock_ms, so_far, resources)
     connected = evidence.connect is not None and evidence.connect.ok
     if settings.enumerate_tls and target.transport == "tls" and connected:
         from probe.net.enumerate import enumerate_tls
@@ -162,6 +180,7 @@ async def _probe_stream(
     settings: ProbeSettings,
     clock_ms: Clock,
     so_far: ProbeSoFar,
+    resources: RunResources,
 ) -> ProbeEvidence:
     target = evidence.target
     assert target.address is not None
@@ -173,7 +192,7 @@ async def _probe_stream(
     so_far.evidence = replace(evidence, connect=connected)
     try:
         tls, call, counter = await _over_connection(
-            uri, target, settings, connection, connected, clock_ms, so_far
+            uri, target, settings, connection, connected, clock_ms, so_far, resources
         )
     except asyncio.CancelledError as stop:
         # The run is being stopped: the call (if any) was ended on the way out; what this
@@ -210,6 +229,7 @@ async def _over_connection(
     connected: ConnectEvidence,
     clock_ms: Clock,
     so_far: ProbeSoFar,
+    resources: RunResources,
 ) -> tuple[TlsEvidence | None, CallEvidence | None, PingCounter | None]:
     """TLS if the target wants it, then the test call or the OPTIONS probes: the TLS
     evidence, the call's, and the count of the exchanges (what is known so far also
@@ -217,7 +237,10 @@ async def _over_connection(
     tls = None
     if target.transport == "tls":
         tls = await start_tls(
-            connection, settings.tls, sni=target.sni, timeout=settings.phases.handshake
+            connection,
+            resources.capture_contexts(settings.tls),
+            sni=target.sni,
+            timeout=settings.phases.handshake,
         )
         if so_far.evidence is not None:
             so_far.evidence = replace(so_far.evidence, tls=tls)

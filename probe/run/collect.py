@@ -31,7 +31,7 @@ from probe.evidence.run import (
     StopReason,
 )
 from probe.locate import LocatedTarget, LocateResult
-from probe.net.options import ProbeSettings, ProbeSoFar, collect_options
+from probe.net.options import ProbeSettings, ProbeSoFar, RunResources, collect_options
 from probe.net.pacing import Pacer, PoliteQueue
 from probe.report.model import Report
 from probe.run import progress
@@ -145,6 +145,7 @@ async def collect_located(
         for number, (found, target) in enumerate(entry.targets())
     ]
     queue = PoliteQueue(jobs, controls.per_target)
+    resources = RunResources()  # the probes' shared TLS contexts, dropped with the run
     progress.started(len(jobs))
 
     async def worker() -> None:
@@ -159,7 +160,7 @@ async def collect_located(
                 # an interrupted call's end included, in so_far for `_unfinished`.
                 so_far[place] = ProbeSoFar()
                 evidence = await collect_options(
-                    located[index].uri, target, settings, so_far[place]
+                    located[index].uri, target, settings, so_far[place], resources=resources
                 )
             finally:
                 queue.done(key)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.evidence.run import Endpoint, OrderMode
-from probe.locate.pins import Pin, PinError, parse_pin
+from probe.locate.pins import Pin, PinError, PinTable, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.run.collect import (
@@ -231,7 +231,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         deadlines=deadlines,
         tls=tls,
         sni=request.settings.tls.sni,
-        pins=tuple(pins),
+        pins=PinTable(pins),
         count=request.settings.sip.count,
         interval=request.settings.sip.interval,
         enumerate_tls=request.settings.tls.enumerate,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
 from probe.evidence.model import ProbeEvidence, Target
 from probe.evidence.run import ProbedTarget, RunEvidence
 from probe.verdict.findings import CheckId, Finding, TargetResult
@@ -51,7 +52,7 @@ class JudgedRun:
     targets: tuple[JudgedTarget, ...]
 
 
-class PairingError(ValueError):
+class PairingError(ProbeError, ValueError):
     """A report that is not the judgement of the evidence it is paired with."""
 
 

@@ -7,7 +7,6 @@ callers that want fresh ones.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -59,7 +58,6 @@ def _require(ok: bool, message: str) -> None:
         raise SipBuildError(message)
 
 
-@functools.lru_cache(maxsize=256)
 def _local_host(text: str) -> tuple[str, HostKind]:
     # Accept an IPv6 address bare ("::1", as socket APIs give it) or bracketed.
     candidate = f"[{text}]" if ":" in text and not text.startswith("[") else text
@@ -173,26 +171,20 @@ def _origin(
     return request_uri_of(target), items
 
 
-# The header values a probe repeats request after request (a ping run sends thousands to
-# one target, a sweep one to each), built once: the URIs are immutable.
-@functools.lru_cache(maxsize=256)
 def _probe_uri(scheme: str, host: str, host_kind: HostKind) -> SipUri:
     return SipUri(scheme, PROBE_USER, None, host, host_kind, None)
 
 
-@functools.lru_cache(maxsize=256)
 def _from_value(from_uri: SipUri, from_tag: str) -> str:
     return f"<{from_uri}>;tag={from_tag}"
 
 
-@functools.lru_cache(maxsize=256)
 def _to_value(target: SipUri) -> str:
     # §19.1.1 table: To takes no port, transport, maddr, ttl, lr or headers; the
     # password is dropped too, so no secret is echoed into a header.
     return f"<{format_uri(target.scheme, target.user, None, target.host, None)}>"
 
 
-@functools.lru_cache(maxsize=256)
 def _contact_value(scheme: str, host: str, local_port: int, transport: str) -> str:
     # sips: already means TLS over TCP; RFC 5630 §3.1.3 deprecates adding transport=tls.
     if scheme == "sips" and transport.upper() in ("TLS", "TCP"):

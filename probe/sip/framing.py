@@ -21,7 +21,7 @@ from __future__ import annotations
 from ._scan import HeadScanner
 from .errors import SipParseError
 from .limits import DEFAULT_LIMITS, Limits
-from .message import Message, _Head, body_length, parse_head, remember_framed
+from .message import Message, _Head, body_length, parse_head
 
 __all__ = ["StreamFramer"]
 
@@ -51,6 +51,11 @@ class StreamFramer:
         self._keepalives = 0
         self._error: SipParseError | None = None
         self._last_frame = b""
+
+    @property
+    def limits(self) -> Limits:
+        """The limits every message is framed and parsed under."""
+        return self._limits
 
     @property
     def keepalives(self) -> int:
@@ -112,7 +117,6 @@ class StreamFramer:
             return None
         message = self._head.with_body(bytes(self._buf[self._head_length : end]))
         self._last_frame = bytes(self._buf[:end])
-        remember_framed(self._last_frame, message, self._limits)
         del self._buf[:end]
         self._head = None
         self._in_message = False

@@ -9,7 +9,6 @@ challenge).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -117,10 +116,8 @@ _LIST_HEADERS = frozenset(
 )
 
 
-@functools.lru_cache(maxsize=1024)
 def _key(name: str) -> str:
-    """Lowercased full name: the comparison key for header names (cached: the same few
-    dozen names come back in every message)."""
+    """Lowercased full name: the comparison key for header names."""
     lowered = name.lower()
     compact = COMPACT_FORMS.get(lowered)
     return compact.lower() if compact is not None else lowered
@@ -175,7 +172,6 @@ def split_list(value: str) -> list[str]:
 _BREAKS_LINE = re.compile(r"[\r\n\x00]")
 
 
-@functools.lru_cache(maxsize=1024)
 def _is_token(name: str) -> bool:
     return _abnf.TOKEN_RE.fullmatch(name) is not None
 
@@ -316,10 +312,6 @@ class Via:
         return f"{self.protocol}/{self.transport} {self.host_port}{params}"
 
 
-# Pure, and its result immutable: cached, since a response's top Via is read when it is
-# parsed and again when it is matched to its request (§17.1.3), whose own Via is read for
-# every message that arrives while it waits.
-@functools.lru_cache(maxsize=256)
 def parse_via(value: str) -> Via:
     """Parse one via-parm (§25.1); use ``Headers.get_all("Via")`` to get them one each."""
     text = value.strip(" \t")
@@ -376,8 +368,6 @@ def _bounded_int(digits: str, maximum: int, what: str) -> int:
     return int(significant or "0")
 
 
-# Cached as parse_via: a response's CSeq is read when it is parsed and when it is matched.
-@functools.lru_cache(maxsize=256)
 def parse_cseq(value: str) -> CSeq:
     """Parse ``1*DIGIT LWS Method`` (§20.16); the number must be below 2**31."""
     text = value.strip(" \t")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias, TypeVar
 
 from . import _abnf
@@ -58,11 +58,31 @@ _RFC1123_DATE_RE = re.compile(
 _T = TypeVar("_T")
 
 
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """What parsing a message already read of its headers to validate it (§8.1.1): kept
+    with the message, so that reading them again (matching a response to its request,
+    §17.1.3; the checks) parses nothing twice. Valid for `headers` only: a message made
+    with other headers (`dataclasses.replace`) parses its own."""
+
+    headers: Headers
+    cseq: CSeq
+    from_: NameAddr
+    to: NameAddr
+    top_via: Via
+
+
 class _MessageMixin:
-    """Accessors shared by Request and Response; each parses its header on demand."""
+    """Accessors shared by Request and Response; each parses its header on demand, or
+    takes what the parse that made the message validated."""
 
     __slots__ = ()
     headers: Headers
+    validated: Validated | None
+
+    def _validated(self) -> Validated | None:
+        validated = self.validated
+        return validated if validated is not None and validated.headers is self.headers else None
 
     def _required(self, name: str) -> str:
         value = self.headers.get(name)
@@ -76,10 +96,14 @@ class _MessageMixin:
 
     @property
     def cseq(self) -> CSeq:
-        return parse_cseq(self._required("CSeq"))
+        validated = self._validated()
+        return validated.cseq if validated is not None else parse_cseq(self._required("CSeq"))
 
     @property
     def top_via(self) -> Via:
+        validated = self._validated()
+        if validated is not None:
+            return validated.top_via
         vias = self.headers.get_all("Via")
         if not vias:
             raise SipParseError("missing Via header")
@@ -87,11 +111,13 @@ class _MessageMixin:
 
     @property
     def from_(self) -> NameAddr:
-        return parse_name_addr(self._required("From"))
+        validated = self._validated()
+        return validated.from_ if validated is not None else parse_name_addr(self._required("From"))
 
     @property
     def to(self) -> NameAddr:
-        return parse_name_addr(self._required("To"))
+        validated = self._validated()
+        return validated.to if validated is not None else parse_name_addr(self._required("To"))
 
 
 def _serialise(start_line: str, headers: Headers, body: bytes) -> bytes:
@@ -128,6 +154,7 @@ class Request(_MessageMixin):
     uri: SipUri
     headers: Headers
     body: bytes = b""
+    validated: Validated | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str) or not _abnf.TOKEN_RE.fullmatch(self.method):
@@ -149,6 +176,7 @@ class Response(_MessageMixin):
     reason: str
     headers: Headers
     body: bytes = b""
+    validated: Validated | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         code = self.status_code
@@ -185,11 +213,12 @@ class _Head:
     headers: Headers
     content_length: int | None
     content_length_line: int | None  # where it was declared, for error messages
+    validated: Validated
 
     def with_body(self, body: bytes) -> Message:
         if self.method is not None and self.uri is not None:
-            return Request(self.method, self.uri, self.headers, body)
-        return Response(self.status_code, self.reason, self.headers, body)
+            return Request(self.method, self.uri, self.headers, body, self.validated)
+        return Response(self.status_code, self.reason, self.headers, body, self.validated)
 
 
 def _decode(raw: bytes, what: str, line: int) -> str:
@@ -327,8 +356,9 @@ def _parse_header_lines_one_by_one(
 
 def _validate(
     method: str | None, headers: Headers, numbers: list[int]
-) -> tuple[int | None, int | None]:
-    """Check the headers every message needs; return Content-Length and its line."""
+) -> tuple[int | None, int | None, Validated]:
+    """Check the headers every message needs; return Content-Length, its line, and the
+    headers parsed on the way."""
     first_line: dict[str, int] = {}
     for (name, _), number in zip(headers, numbers, strict=True):
         key = header_key(name)
@@ -359,8 +389,7 @@ def _validate(
             f"CSeq method {cseq.method} does not match request method {method} (§8.1.1.5)",
             line=first_line["cseq"],
         )
-    check("From", parse_name_addr)
-    check("To", parse_name_addr)
+    from_, to = check("From", parse_name_addr), check("To", parse_name_addr)
     for value in headers.fields("Contact"):
         # §20.10: a Contact URI with ',' '?' or ';' must be inside '<>' (RFC 4475
         # §3.1.2.13); "*" is the one other value (§10.2.2).
@@ -379,7 +408,8 @@ def _validate(
         raise SipParseError("Call-ID is not 'word[@word]' (§25.1)", line=first_line["call-id"])
     # Only the top Via matters to us (response matching, §17.1.3); the entries below
     # it, added by proxies, are parsed on demand.
-    check("Via", parse_via, (split_list(headers.get("Via") or "") or [""])[0])
+    top_via = check("Via", parse_via, (split_list(headers.get("Via") or "") or [""])[0])
+    validated = Validated(headers, cseq, from_, to, top_via)
 
     length: int | None = None
     length_line: int | None = None
@@ -396,7 +426,7 @@ def _validate(
                 line=number,
             )
         length, length_line = this, number
-    return length, length_line
+    return length, length_line, validated
 
 
 _SINGLE_KEYS = frozenset(name.lower() for name in SINGLE_HEADERS)
@@ -422,8 +452,8 @@ def parse_head(head: bytes, limits: Limits) -> _Head:
     fields, numbers = _parse_header_lines(lines[1:], limits)
     # The fields are tokens and text without CR, LF or NUL, checked above: not again.
     headers = Headers.parsed(fields)
-    length, length_line = _validate(method, headers, numbers)
-    return _Head(method, uri, status_code, reason, headers, length, length_line)
+    length, length_line, validated = _validate(method, headers, numbers)
+    return _Head(method, uri, status_code, reason, headers, length, length_line, validated)
 
 
 _BACKSLASH, _DQUOTE, _CR_LF = 0x5C, 0x22, (0x0D, 0x0A)
@@ -499,26 +529,6 @@ def body_length(head: _Head, available: int, *, stream: bool, limits: Limits) ->
     return length
 
 
-_FRAMED: dict[bytes, tuple[Limits, Message]] = {}
-_FRAMED_KEPT = 2048
-"""Messages framed off a stream and not yet parsed again; enough for a ping run's
-answers on one connection, few enough to stay small when nothing asks for them."""
-
-
-def remember_framed(frame: bytes, message: Message, limits: Limits) -> None:
-    """`message` is what `parse_message(frame, stream=True, limits=limits)` gives: the
-    stream framer has just parsed it. Checks read the same bytes again from the evidence;
-    they then get this message instead of a second parse (once: it is forgotten then)."""
-    if len(_FRAMED) >= _FRAMED_KEPT:
-        del _FRAMED[next(iter(_FRAMED))]
-    _FRAMED[frame] = (limits, message)
-
-
-def forget_framed() -> None:
-    """Forget the framed messages nobody parsed again (a run is over)."""
-    _FRAMED.clear()
-
-
 def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool = False) -> Message:
     """Parse exactly one message.
 
@@ -527,10 +537,6 @@ def parse_message(data: bytes, *, limits: Limits = DEFAULT_LIMITS, stream: bool 
     Content-Length is mandatory and must equal the body length exactly.
     """
     data = bytes(data)
-    if stream:
-        framed = _FRAMED.pop(data, None)
-        if framed is not None and framed[0] == limits:
-            return framed[1]
     scanner = HeadScanner(limits)
     head_length = scanner.scan(data)
     if head_length is None:

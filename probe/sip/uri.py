@@ -20,13 +20,12 @@ shown: :meth:`SipUri.redacted` and :func:`redact_uri_text` replace it with ``***
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 import string
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Literal
 
 from . import _abnf
@@ -86,11 +85,8 @@ def _format_host(host: str) -> str:
 # --- host and port -----------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1024)
 def parse_host(text: str) -> tuple[str, HostKind]:
     """Parse ``host = hostname / IPv4address / IPv6reference`` (§25.1).
-
-    Cached: pure, and the same few hosts come back in every URI, Via and header.
 
     Returns the normalised host (lowercased; IPv6 without brackets) and its kind.
     """
@@ -107,10 +103,13 @@ def parse_host(text: str) -> tuple[str, HostKind]:
         return inner.lower(), "ipv6"
     match = _abnf.IPV4_RE.fullmatch(text)
     if match:
-        octets = [int(part) for part in match.groups()]
-        if any(octet > 255 for octet in octets):
+        octets = match.groups()
+        # Digit strings of one length compare as their numbers: no int() per octet.
+        if any(len(octet) == 3 and octet > "255" for octet in octets):
             raise SipParseError(f"invalid IPv4 address {_excerpt(text)}: octet above 255")
-        return ".".join(map(str, octets)), "ipv4"
+        if any(len(octet) > 1 and octet[0] == "0" for octet in octets):
+            return ".".join(str(int(octet)) for octet in octets), "ipv4"  # leading zeros
+        return text, "ipv4"
     if _abnf.HOSTNAME_RE.fullmatch(text):
         # Interned (as parameter names and values below): a sweep's thousands of URIs
         # name the same few hosts and parameters, and the parsed URIs live all run long.
@@ -210,8 +209,13 @@ class SipUri:
     port: int | None
     params: Params = ()
     headers: tuple[tuple[str, str], ...] = ()
+    _checked: InitVar[bool] = False
+    """True only from `parse_uri`, which has checked every part against the grammar and
+    normalised it: the checks below would repeat its work."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, _checked: bool) -> None:
+        if _checked:
+            return
         # Light checks only: enough that __str__ cannot emit something unparseable.
         if self.scheme not in ("sip", "sips"):
             raise SipBuildError(f"SipUri scheme must be 'sip' or 'sips', got {self.scheme!r}")
@@ -337,7 +341,6 @@ _NOT_URI_CHAR_RE = re.compile("[^!-~]")
 """Anything but the printable ASCII characters SP excluded (0x21-0x7E)."""
 
 
-@functools.lru_cache(maxsize=1024)
 def parse_uri(text: str) -> SipUri:
     """Parse a SIP or SIPS URI (§25.1 ``SIP-URI`` / ``SIPS-URI``)."""
     # Catch whitespace, controls and raw non-ASCII first for a precise message; none of
@@ -425,7 +428,9 @@ def parse_uri(text: str) -> SipUri:
         headers.append((name, value))
         offset += len(piece) + 1
 
-    return SipUri(scheme, user, password, host, host_kind, port, tuple(params), tuple(headers))
+    return SipUri(
+        scheme, user, password, host, host_kind, port, tuple(params), tuple(headers), True
+    )
 
 
 # --- name-addr (§20.10, §25.1) ---------------------------------------------------------
@@ -514,9 +519,6 @@ def parse_params(
     return tuple(params)
 
 
-# Both are pure and their results immutable: cached, since the same From, To and Contact
-# come back in every response of a ping run and every target of a sweep.
-@functools.lru_cache(maxsize=1024)
 def parse_name_addr(text: str) -> NameAddr:
     """Parse a From/To/Contact style value: name-addr or bare addr-spec, then params."""
     value = text.strip(" \t")

@@ -89,30 +89,14 @@ def _set_message_callback(context: ssl.SSLContext, callback: HandshakeRecorder |
         context._msg_callback = callback  # type: ignore[attr-defined]
 
 
-_INTERNED: dict[bytes, bytes] = {}
-_INTERN_LIMIT = 4096
-"""Distinct certificates kept for sharing; past this, new ones are simply not shared."""
-
-
-def _shared(der: bytes) -> bytes:
-    """One bytes object per distinct certificate: a sweep of a thousand endpoints behind
-    one certificate holds its DER once, not a thousand times."""
-    kept = _INTERNED.get(der)
-    if kept is not None:
-        return kept
-    if len(_INTERNED) < _INTERN_LIMIT:
-        _INTERNED[der] = der
-    return der
-
-
 def presented_chain_der(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
     """The certificates the server sent, leaf first, as DER."""
     public = getattr(ssl_object, "get_unverified_chain", None)
     if public is not None:  # Python >= 3.13 returns DER bytes already
-        return tuple(_shared(bytes(cert)) for cert in public())
+        return tuple(bytes(cert) for cert in public())
     private: Any = ssl_object._sslobj  # type: ignore[attr-defined]
     chain = private.get_unverified_chain() or []
-    return tuple(_shared(cert.public_bytes(_ssl.ENCODING_DER)) for cert in chain)
+    return tuple(cert.public_bytes(_ssl.ENCODING_DER) for cert in chain)
 
 
 def private_hooks_available() -> bool:

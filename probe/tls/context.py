@@ -9,7 +9,6 @@ context alone.
 from __future__ import annotations
 
 import contextlib
-import functools
 import ssl
 import warnings
 from collections.abc import Iterator
@@ -101,12 +100,6 @@ class CaptureContexts:
         finally:
             remove_recorder(context)
             self._idle.append(context)
-
-
-@functools.lru_cache(maxsize=16)
-def capture_contexts(config: TlsClientConfig) -> CaptureContexts:
-    """The shared contexts of one configuration (a run uses one or two)."""
-    return CaptureContexts(config)
 
 
 def _load_client_identity(context: ssl.SSLContext, cert_file: Path, key_file: Path | None) -> None:

@@ -9,14 +9,15 @@ import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from probe.evidence.model import ProbeEvidence
+from probe.evidence.model import ProbeEvidence, without_parsed
 from probe.evidence.run import ProbedTarget, RunEvidence
 from probe.locate import LocateResult
 from probe.report.exit_codes import signal_name
 from probe.report.model import Report
-from probe.verdict.checks import OptionsPolicy, forget_cached, judge_options, required_checks
+from probe.verdict.checks import OptionsPolicy, judge_options, required_checks
 from probe.verdict.checks.failover import OrderedTarget, judge_failover
 from probe.verdict.checks.location import check_location, check_unlocated
+from probe.verdict.checks.memo import CertificateVerdicts
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, TargetResult
 
 
@@ -46,7 +47,10 @@ def _stopped_finding(
 
 
 def _judge_stopped(
-    evidence: ProbeEvidence, policy: OptionsPolicy, stopped: Finding
+    evidence: ProbeEvidence,
+    policy: OptionsPolicy,
+    stopped: Finding,
+    verdicts: CertificateVerdicts | None = None,
 ) -> list[Finding]:
     """A probe the run cut short: what it collected is judged as usual (its connection,
     its TLS, the answers received, a ping run's figures, a call's answer, SDP and
@@ -55,7 +59,7 @@ def _judge_stopped(
     (not a failure of the far end: we left)."""
     if evidence.connect is None:
         return [stopped]
-    findings = judge_options(evidence, policy)
+    findings = judge_options(evidence, policy, verdicts=verdicts)
     call = evidence.call
     if call is None:
         if evidence.ping is not None:
@@ -96,9 +100,10 @@ def judge_target(
     policy: OptionsPolicy,
     max_time: float | None = None,
     stop_signal: int | None = None,
+    verdicts: CertificateVerdicts | None = None,
 ) -> TargetResult:
     """Every finding about one target: how it was located (`locate`, its URI's plan),
-    then its probe. Pure."""
+    then its probe. Pure, but for `verdicts`: the run's table of certificate verdicts."""
     target = probed.target
     required = required_checks(probed.evidence)
     if probed.stopped is not None and probed.evidence is None:
@@ -112,9 +117,9 @@ def judge_target(
         return TargetResult(target, (check_unlocated(locate, target.label), skipped), required)
     if probed.stopped is not None:
         stopped = _stopped_finding(probed, target.label, max_time, stop_signal)
-        findings = _judge_stopped(probed.evidence, policy, stopped)
+        findings = _judge_stopped(probed.evidence, policy, stopped, verdicts)
     else:
-        findings = judge_options(probed.evidence, policy)
+        findings = judge_options(probed.evidence, policy, verdicts=verdicts)
     location = (
         check_location(locate, probed.located, target.label) if probed.located is not None else None
     )
@@ -145,6 +150,7 @@ class TargetJudge:
         self.results: dict[tuple[int, int], TargetResult] = {}
         """By (URI index, target index) in the run's evidence."""
         self._said: dict[tuple[str, str], tuple[str, Mapping[str, JsonValue]]] = {}
+        self.verdicts = CertificateVerdicts(policy.anchors)
 
     def _shared(self, finding: Finding) -> Finding:
         """`finding`, its summary and details shared with an earlier target's equal ones.
@@ -178,11 +184,13 @@ class TargetJudge:
         self, key: tuple[int, int], locate: LocateResult, probed: ProbedTarget
     ) -> ProbedTarget:
         """Judge one finished target; what of it the run's evidence keeps."""
-        result = judge_target(locate, probed, self.policy)
+        result = judge_target(locate, probed, self.policy, verdicts=self.verdicts)
         self.results[key] = replace(result, findings=tuple(map(self._shared, result.findings)))
         evidence = probed.evidence
-        if self.keep_evidence or evidence is None:
+        if evidence is None:
             return probed
+        if self.keep_evidence:
+            return replace(probed, evidence=without_parsed(evidence))
         target_only = ProbeEvidence(
             target=evidence.target,
             started_at=evidence.started_at,
@@ -208,10 +216,11 @@ def judge_run(
     if policy.now is None:
         policy = policy.at(dt.datetime.fromisoformat(run.started_at))
     early = judged or {}
+    verdicts = CertificateVerdicts(policy.anchors)
     results = [
         [
             early.get((index, number))
-            or judge_target(entry.locate, one, policy, run.max_time_s, run.stop_signal)
+            or judge_target(entry.locate, one, policy, run.max_time_s, run.stop_signal, verdicts)
             for number, one in enumerate(entry.targets)
         ]
         for index, entry in enumerate(run.uris)
@@ -247,7 +256,6 @@ def judge_run(
                 for f in trunk
             )
         flat = tuple(target.result for target in ordered)
-    forget_cached()
     return Report(
         command=run.command,
         started_at=run.started_at,

@@ -456,3 +456,19 @@ def test_find_pin_takes_the_first_match_whatever_the_container() -> None:
     assert find_pin((second,), "sbc.example.test", 5061) is second
     assert find_pin([other, first], "sbc.example.test", 5061) is first
     assert find_pin((), "sbc.example.test", 5061) is None
+
+
+def test_a_pin_table_finds_what_a_scan_finds_and_is_the_tuple_it_was_made_of() -> None:
+    from probe.locate.pins import PinTable, find_pin
+
+    pins = (
+        parse_pin("SBC.example.test.:5061:127.0.0.2"),
+        parse_pin("sbc.example.test:5061:127.0.0.3"),
+        parse_pin("sbc.example.test:5062:127.0.0.4"),
+    )
+    table = PinTable(pins)
+    assert table == pins
+    assert len(table) == 3
+    for host, port in [("sbc.example.test.", 5061), ("SBC.EXAMPLE.TEST", 5062), ("x.test", 1)]:
+        assert find_pin(table, host, port) is find_pin(pins, host, port)
+    assert find_pin(table, "sbc.example.test", 5061) is pins[0]

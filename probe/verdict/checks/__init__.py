@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
 from probe.evidence.model import ProbeEvidence
-from probe.sip.message import forget_framed
 from probe.verdict.checks.connection import check_connect, check_handshake
+from probe.verdict.checks.memo import CertificateVerdicts
 from probe.verdict.checks.options import (
+    ExchangeReads,
     check_answer_sdp,
     check_options,
     check_response,
-    forget_parsed,
 )
 from probe.verdict.checks.policy import OptionsPolicy, TlsPolicy
 from probe.verdict.checks.tls_session import (
@@ -25,21 +23,10 @@ from probe.verdict.findings import CheckId, Finding, Status
 __all__ = [
     "OptionsPolicy",
     "TlsPolicy",
-    "forget_cached",
     "judge_options",
     "not_sent",
     "required_checks",
 ]
-
-
-def forget_cached() -> None:
-    """Drop what judging remembers between targets (parsed exchanges, certificate
-    verdicts): a run's judgement is done."""
-    forget_parsed()
-    forget_framed()
-    certificate = sys.modules.get("probe.verdict.checks.certificate")
-    if certificate is not None:
-        certificate.forget_verdicts()
 
 
 def required_checks(evidence: ProbeEvidence | None) -> tuple[str, ...]:
@@ -63,8 +50,14 @@ def required_checks(evidence: ProbeEvidence | None) -> tuple[str, ...]:
     return tuple(required)
 
 
-def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Finding]:
-    """Every finding for one OPTIONS probe, in the order the phases happened."""
+def judge_options(
+    evidence: ProbeEvidence,
+    policy: OptionsPolicy,
+    *,
+    verdicts: CertificateVerdicts | None = None,
+) -> list[Finding]:
+    """Every finding for one OPTIONS probe, in the order the phases happened; `verdicts`
+    is the run's table of certificate verdicts, shared by its targets."""
     findings: list[Finding | None] = [
         check_connect(evidence),
         check_handshake(evidence),
@@ -77,7 +70,11 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
 
         if policy.now is None:
             raise ValueError("OptionsPolicy.now must be set before judging certificates")
-        findings.extend(judge_certificates(evidence, policy.anchors, policy.tls, now=policy.now))
+        findings.extend(
+            judge_certificates(
+                evidence, policy.anchors, policy.tls, now=policy.now, verdicts=verdicts
+            )
+        )
     if evidence.tls is not None:
         findings.append(check_client_cert(evidence))
         findings.append(check_versions(evidence, policy.tls.min_version))
@@ -85,10 +82,11 @@ def judge_options(evidence: ProbeEvidence, policy: OptionsPolicy) -> list[Findin
     if evidence.call is not None:
         findings.extend(judge_call(evidence))
     elif evidence.exchanges or evidence.ping is not None:
-        findings.append(check_options(evidence, policy.accept, policy.ping))
-        findings.append(check_response(evidence))
-        findings.append(check_answer_sdp(evidence))
-        forget_parsed()
+        # Each exchange is parsed once for the three checks that read it.
+        reads = ExchangeReads(evidence)
+        findings.append(check_options(evidence, policy.accept, policy.ping, reads))
+        findings.append(check_response(evidence, reads))
+        findings.append(check_answer_sdp(evidence, reads))
     else:
         findings.append(not_sent(evidence))
     return [finding for finding in findings if finding is not None]

@@ -31,6 +31,7 @@ from probe.tls.verify import (
     sip_domain_outside_constraints,
     verify_chain,
 )
+from probe.verdict.checks.memo import CertificateInputs, CertificateVerdicts
 from probe.verdict.checks.policy import TlsPolicy
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
@@ -61,8 +62,8 @@ def short_name(certificate: x509.Certificate) -> str:
 class _Judge:
     """Builds findings for one target, softening certificate failures under --insecure."""
 
-    def __init__(self, evidence: ProbeEvidence, policy: TlsPolicy) -> None:
-        self.label = evidence.target.label
+    def __init__(self, label: str, policy: TlsPolicy) -> None:
+        self.label = label
         self.insecure = policy.insecure
 
     def __call__(
@@ -73,55 +74,48 @@ class _Judge:
         return Finding(check, status, self.label, summary, details)
 
 
-_VERDICTS: dict[tuple[object, ...], tuple[TrustAnchors | None, list[Finding]]] = {}
-_VERDICTS_KEPT = 256
-"""Distinct (chain, name, policy, instant) verdicts remembered within one process."""
-
-
-def forget_verdicts() -> None:
-    """Drop the remembered verdicts (and the trust anchors they hold) after a run."""
-    _VERDICTS.clear()
-
-
 def judge_certificates(
     evidence: ProbeEvidence,
     anchors: TrustAnchors | None,
     policy: TlsPolicy,
     *,
     now: dt.datetime,
+    verdicts: CertificateVerdicts | None = None,
 ) -> list[Finding]:
     """Every certificate finding for a completed handshake, parsed and verified once.
 
-    The verdict depends only on the presented chain, the URI host and SNI, the anchors,
-    the policy and the instant; a sweep of many endpoints behind one certificate judges
-    it once and gives every target the same findings (their details shared, not copied).
-    """
+    With the run's `verdicts`, targets whose judgement reads the same inputs (one chain
+    behind many endpoints) share one verdict, relabelled for each target."""
     tls = evidence.tls
     if tls is None or not tls.ok:
         return []
-    # The anchors are keyed by identity (hashing a system store per target would cost more
-    # than it saves); the entry keeps them alive so the identity cannot be reused.
-    key = (tls.presented_chain, evidence.target.host, tls.sni, id(anchors), policy, now)
-    remembered = _VERDICTS.get(key)
-    if remembered is None:
-        remembered = (anchors, _judge_certificates(evidence, anchors, policy, now=now))
-        if len(_VERDICTS) >= _VERDICTS_KEPT:
-            _VERDICTS.pop(next(iter(_VERDICTS)))
-        _VERDICTS[key] = remembered
+    inputs = CertificateInputs(tls.presented_chain, evidence.target.host, tls.sni)
     label = evidence.target.label
+    if verdicts is None or verdicts.anchors is not anchors:
+        return _judge_certificates(inputs, label, anchors, policy, now=now)
+    key = (inputs, policy, now)
+    findings = verdicts.reached.get(key)
+    if findings is None:
+        findings = _judge_certificates(inputs, label, anchors, policy, now=now)
+        verdicts.reached[key] = findings
     return [
         Finding(f.check, f.status, label, f.summary, f.details) if f.target != label else f
-        for f in remembered[1]
+        for f in findings
     ]
 
 
 def _judge_certificates(
-    evidence: ProbeEvidence, anchors: TrustAnchors | None, policy: TlsPolicy, *, now: dt.datetime
+    inputs: CertificateInputs,
+    label: str,
+    anchors: TrustAnchors | None,
+    policy: TlsPolicy,
+    *,
+    now: dt.datetime,
 ) -> list[Finding]:
-    tls = evidence.tls
-    assert tls is not None
-    judge = _Judge(evidence, policy)
-    certificates, parse_error = load_presented(tls.presented_chain)
+    """The verdict on `inputs`: nothing else of the evidence is read, so that the run's
+    table of verdicts, keyed by the inputs, can never hand out a stale one."""
+    judge = _Judge(label, policy)
+    certificates, parse_error = load_presented(inputs.presented_chain)
     if parse_error is not None or not certificates:
         reason = parse_error or "the server presented no certificate"
         return [judge(CheckId.TLS_CHAIN, Status.FAIL, reason, {"presented_count": 0})]
@@ -148,9 +142,7 @@ def _judge_certificates(
             CheckId.TLS_CHAIN,
             lambda: _chain_finding(judge, certificates, verdict, anchors, now=now),
         ),
-        guarded(
-            CheckId.TLS_IDENTITY, lambda: _identity_finding(judge, evidence, leaf, policy, path)
-        ),
+        guarded(CheckId.TLS_IDENTITY, lambda: _identity_finding(judge, inputs, leaf, policy, path)),
         guarded(
             CheckId.TLS_VALIDITY,
             lambda: _quality(
@@ -255,12 +247,12 @@ def _chain_finding(
 
 def _identity_finding(
     judge: _Judge,
-    evidence: ProbeEvidence,
+    inputs: CertificateInputs,
     leaf: x509.Certificate,
     policy: TlsPolicy,
     path: Sequence[x509.Certificate],
 ) -> Finding:
-    domain = evidence.target.host
+    domain = inputs.host
     verdict = match_identity(leaf, domain=domain)
     if verdict.ok and verdict.matched_by == "uri":
         outside = sip_domain_outside_constraints(domain, path)
@@ -268,7 +260,7 @@ def _identity_finding(
             verdict = replace(verdict, ok=False, reason=outside)
     details: dict[str, JsonValue] = {
         "domain": domain,
-        "sni": evidence.tls.sni if evidence.tls is not None else None,
+        "sni": inputs.sni,
         "rfc5922_ok": verdict.ok,
         "rfc2818_ok": verdict.rfc2818_ok,
         "matched_by": verdict.matched_by,

@@ -7,15 +7,22 @@ server"; it is never healthy, whatever `--accept` says.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 from dataclasses import dataclass
 
 from probe.errors import ProbeError
-from probe.evidence.model import PingTally, ProbeEvidence, SipExchange, interned
+from probe.evidence.model import PingTally, ProbeEvidence, Received, SipExchange, interned
 from probe.evidence.ping import stdev_ms, tally_exchanges
-from probe.sip import Request, Response, SipError, match_response, parse_message, parse_name_addr
+from probe.sip import (
+    Message,
+    Request,
+    Response,
+    SipError,
+    match_response,
+    parse_message,
+    parse_name_addr,
+)
 from probe.sip.headers import split_list
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, rounded_ms
 
@@ -80,17 +87,40 @@ class _Read:
     """Final responses to the request after the first (retransmitted or duplicated)."""
 
 
-@functools.lru_cache(maxsize=4096)
+def _parsed(item: Received, stream: bool) -> Message:
+    """The message in `item`: as the collector handed it on (parsed the way `stream`
+    says, since the transport decides both), or parsed from the evidence of a loaded run."""
+    if item.message is not None:
+        return item.message
+    return parse_message(item.data, stream=stream)
+
+
+class ExchangeReads:
+    """The exchanges of one target's evidence, each read once for every check that looks
+    at it: made for one target's judgement and dropped with it."""
+
+    def __init__(self, evidence: ProbeEvidence) -> None:
+        self._exchanges = evidence.exchanges
+        self._stream = evidence.target.transport != "udp"
+        self._read: dict[int, _Read] = {}
+
+    def __getitem__(self, index: int) -> _Read:
+        read = self._read.get(index)
+        if read is None:
+            read = read_exchange(self._exchanges[index], stream=self._stream)
+            self._read[index] = read
+        return read
+
+
 def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
-    """Parse an exchange once for all the checks that look at it (a ping run has thousands
-    of exchanges per target; `forget_parsed()` empties the cache after each target)."""
+    """Read an exchange: its request, its final answer, what else came."""
     only = exchange.received[0] if len(exchange.received) == 1 else None
     if exchange.outcome == "answered" and only is not None and only.error is None:
         # The collector called the exchange answered because this, the only message, is a
         # final response matching the request (§17.1.3): no need to parse the request
         # again to match it.
         try:
-            alone = parse_message(only.data, stream=stream)
+            alone = _parsed(only, stream)
         except SipError:
             alone = None
         if isinstance(alone, Response) and alone.status_code >= 200:
@@ -109,7 +139,7 @@ def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
             malformed.append(item.error)
             continue
         try:
-            message = parse_message(item.data, stream=stream)
+            message = _parsed(item, stream)
         except SipError as exc:
             malformed.append(str(exc))
             continue
@@ -134,20 +164,10 @@ def read_exchange(exchange: SipExchange, *, stream: bool) -> _Read:
     )
 
 
-def forget_parsed() -> None:
-    """Drop the parsed exchanges of the target just judged."""
-    read_exchange.cache_clear()
-
-
 def _list_header(response: Response, name: str) -> list[str]:
-    return _shared_list(response.headers.fields(name))
-
-
-@functools.lru_cache(maxsize=64)
-def _shared_list(fields: tuple[str, ...]) -> list[str]:
-    """The elements of Allow, Supported or Accept fields, one list per distinct fields:
-    a sweep's servers mostly send the same ones, so they are split once, and the findings
-    that quote them, living until the report, share it (never to be changed in place)."""
+    """The elements of Allow, Supported or Accept fields, interned: the findings that quote
+    them live until the report, and a sweep's servers mostly send the same ones."""
+    fields = response.headers.fields(name)
     elements = (item.strip() for field in fields for item in split_list(field))
     return [sys.intern(element) for element in elements if element]
 
@@ -205,16 +225,18 @@ def check_options(
     evidence: ProbeEvidence,
     accept: AcceptedCodes,
     thresholds: PingThresholds | None = None,
+    reads: ExchangeReads | None = None,
 ) -> Finding | None:
     target = evidence.target
     exchanges = evidence.exchanges
     thresholds = thresholds if thresholds is not None else PingThresholds()
+    reads = reads if reads is not None else ExchangeReads(evidence)
     if evidence.ping is not None or len(exchanges) > 1:
-        return _check_ping(evidence, accept, thresholds)
+        return _check_ping(evidence, accept, thresholds, reads)
     if not exchanges:
         return None
     exchange = exchanges[0]
-    read = read_exchange(exchange, stream=evidence.target.transport != "udp")
+    read = reads[0]
     details: dict[str, JsonValue] = {
         "outcome": exchange.outcome,
         "rtt_ms": rounded_ms(exchange.rtt_ms),
@@ -253,7 +275,7 @@ def check_options(
         return Finding(CheckId.SIP_OPTIONS, Status.FAIL, target.label, summary, details)
     if not thresholds.judge_single_rtt:
         return Finding(CheckId.SIP_OPTIONS, Status.PASS, target.label, f"{answer}{rtt}", details)
-    details["thresholds"] = _threshold_details(thresholds)
+    details["thresholds"] = thresholds.as_details()
     status, slow = _rtt_verdict(exchange.rtt_ms, thresholds)
     if slow:
         summary = f"{answer}{rtt}: {slow}"
@@ -343,12 +365,6 @@ class PingThresholds:
         }
 
 
-@functools.lru_cache(maxsize=8)
-def _threshold_details(thresholds: PingThresholds) -> dict[str, JsonValue]:
-    """One dict per thresholds, shared by every finding that quotes them (never changed)."""
-    return thresholds.as_details()
-
-
 def parse_icmp_pair(option: str, text: str) -> tuple[float, float]:
     """check_icmp's `-w`/`-c` value, `RTT,PCT%` (milliseconds, then a loss): both."""
     rtt, comma, loss = text.partition(",")
@@ -373,15 +389,14 @@ def _rtt_verdict(rtt_ms: float | None, thresholds: PingThresholds) -> tuple[Stat
     return Status.PASS, ""
 
 
-def _ping_tally(evidence: ProbeEvidence) -> PingTally:
+def _ping_tally(evidence: ProbeEvidence, reads: ExchangeReads) -> PingTally:
     """The run's figures: as collected, or counted from every exchange of evidence saved
     without them."""
     if evidence.ping is not None:
         return evidence.ping
-    stream = evidence.target.transport != "udp"
     codes: list[int | None] = []
-    for exchange in evidence.exchanges:
-        final = read_exchange(exchange, stream=stream).final
+    for index in range(len(evidence.exchanges)):
+        final = reads[index].final
         codes.append(final.status_code if final is not None else None)
     return tally_exchanges(evidence.exchanges, len(evidence.exchanges), codes)
 
@@ -409,12 +424,12 @@ def _why_never_sent(tally: PingTally) -> str:
 
 
 def _check_ping(
-    evidence: ProbeEvidence, accept: AcceptedCodes, thresholds: PingThresholds
+    evidence: ProbeEvidence, accept: AcceptedCodes, thresholds: PingThresholds, reads: ExchangeReads
 ) -> Finding:
     """Aggregate a `--count` run the way ping does: sent, answered, lost, never sent and
     why, loss over what was asked, the RTT spread over the answers."""
     target = evidence.target
-    tally = _ping_tally(evidence)
+    tally = _ping_tally(evidence, reads)
     count, sent, answered = tally.count, tally.sent, tally.answered
     healthy = sum(number for code, number in tally.codes if code in accept)
     lost = sent - answered
@@ -448,7 +463,7 @@ def _check_ping(
         "loss_of_sent_pct": None if loss_of_sent is None else round(loss_of_sent, 3),
         "codes": {str(code): number for code, number in tally.codes},
         "rtt_ms": {key: rounded_ms(value) for key, value in stats.items()} if stats else None,
-        "thresholds": _threshold_details(thresholds),
+        "thresholds": thresholds.as_details(),
         "accepted": sys.intern(str(accept)),
         "exchanges_kept": tally.exchanges_kept,
     }
@@ -492,19 +507,20 @@ def _check_ping(
     return Finding(CheckId.SIP_OPTIONS, status, target.label, summary, details)
 
 
-def check_response(evidence: ProbeEvidence) -> Finding | None:
+def check_response(evidence: ProbeEvidence, reads: ExchangeReads | None = None) -> Finding | None:
     """`sip.response`: was what came back well-formed SIP, addressed to our request?"""
     target = evidence.target
     if not evidence.exchanges:
         return None
+    reads = reads if reads is not None else ExchangeReads(evidence)
     malformed: list[str] = []
     stray: list[str] = []
     extra: list[str] = []
     missing_tag = False
     missing_recommended: set[str] = set()
     finals = 0
-    for exchange in evidence.exchanges:
-        read = read_exchange(exchange, stream=evidence.target.transport != "udp")
+    for index in range(len(evidence.exchanges)):
+        read = reads[index]
         malformed.extend(read.malformed)
         stray.extend(f"{r.status_code} {r.reason}: {why}" for r, why in read.stray)
         extra.extend(f"{r.status_code} {r.reason}" for r in read.extra)
@@ -563,11 +579,11 @@ def check_response(evidence: ProbeEvidence) -> Finding | None:
     return Finding(CheckId.SIP_RESPONSE, Status.PASS, target.label, summary, details)
 
 
-def check_answer_sdp(evidence: ProbeEvidence) -> Finding | None:
+def check_answer_sdp(evidence: ProbeEvidence, reads: ExchangeReads | None = None) -> Finding | None:
     """SDP carried by the final answer to OPTIONS (RFC 3261 §11.2): informational only."""
     if not evidence.exchanges:
         return None
-    final = read_exchange(evidence.exchanges[0], stream=evidence.target.transport != "udp").final
+    final = (reads if reads is not None else ExchangeReads(evidence))[0].final
     if final is None or not final.body:
         return None
     from probe.verdict.checks.srtp import check_options_sdp
