@@ -7,8 +7,9 @@ Messages shown as evidence have their SDES keys and credentials redacted. Pure.
 
 from __future__ import annotations
 
-from probe.evidence.model import CallEvidence
+from probe.evidence.model import CallEvidence, ProbeEvidence
 from probe.sdp import redact
+from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 _AUTH_HEADERS = ("authorization:", "proxy-authorization:")
@@ -152,3 +153,62 @@ def check_media(call: CallEvidence, label: str) -> Finding | None:
         f"no media arrived from the far end: {counts}",
         details,
     )
+
+
+def judge_call(evidence: ProbeEvidence) -> list[Finding]:
+    """The findings of a test call: how it was answered, the SRTP verdict, how it ended."""
+    from probe.sdp import parse_sdp
+    from probe.verdict.checks.srtp import check_sdes_transport, check_srtp
+
+    call = evidence.call
+    assert call is not None
+    label = evidence.target.label
+    findings: list[Finding | None] = [check_invite(call, label)]
+    if call.teardown != "not_sent":
+        findings.append(
+            check_srtp(
+                label=label,
+                offer=parse_sdp(call.offer),
+                offer_kind=call.offer_kind,
+                answer=call.answer,
+                answer_source=call.answer_source,
+                final_status=call.final_status,
+                final_reason=call.final_reason,
+            )
+        )
+    findings.append(
+        check_sdes_transport(
+            label=label,
+            transport=evidence.target.transport,
+            offer_kind=call.offer_kind,
+            keys_sent=call.keys_sent and call.teardown != "not_sent",
+        )
+    )
+    findings.append(check_media(call, label))
+    findings.append(check_teardown(call, label))
+    return [finding for finding in findings if finding is not None]
+
+
+def _owes_call(evidence: ProbeEvidence) -> tuple[str, ...]:
+    if evidence.method != "INVITE":
+        return ()
+    owed: tuple[str, ...] = (CheckId.SIP_INVITE, CheckId.SDP_SRTP, CheckId.SIP_TEARDOWN)
+    call = evidence.call
+    if call is not None and (call.media is not None or call.media_skipped is not None):
+        owed += (CheckId.MEDIA_SRTP,)  # media was asked for
+    return owed
+
+
+CALL = Check(
+    ids=(
+        CheckId.SIP_INVITE,
+        CheckId.SDP_SRTP,
+        CheckId.SDP_SDES_TRANSPORT,
+        CheckId.MEDIA_SRTP,
+        CheckId.SIP_TEARDOWN,
+    ),
+    reads=("target", "call"),
+    applies=lambda evidence: evidence.call is not None,
+    judge=lambda judging: judge_call(judging.evidence),
+    owes=_owes_call,
+)

@@ -6,6 +6,7 @@ How the address was found is `dns.resolve`, judged from the locate evidence
 from __future__ import annotations
 
 from probe.evidence.model import ProbeEvidence
+from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, Status, rounded_ms
 
 
@@ -80,3 +81,27 @@ def check_handshake(evidence: ProbeEvidence) -> Finding | None:
         sent = "one was sent" if tls.client_cert_sent else "none was sent"
         summary += f"; the server asked for a client certificate ({sent})"
     return Finding(CheckId.TLS_HANDSHAKE, Status.PASS, target.label, summary, details)
+
+
+def _always(_evidence: ProbeEvidence) -> bool:
+    return True
+
+
+def _owes_handshake(evidence: ProbeEvidence) -> tuple[str, ...]:
+    return (CheckId.TLS_HANDSHAKE,) if evidence.target.transport == "tls" else ()
+
+
+CONNECT = Check(
+    ids=(CheckId.NET_CONNECT,),
+    reads=("target", "connect"),
+    applies=_always,
+    judge=lambda judging: [check_connect(judging.evidence)],
+    owes=lambda _evidence: (CheckId.NET_CONNECT,),
+)
+HANDSHAKE = Check(
+    ids=(CheckId.TLS_HANDSHAKE,),
+    reads=("target", "tls"),
+    applies=_always,
+    judge=lambda judging: [check_handshake(judging.evidence)],
+    owes=_owes_handshake,
+)

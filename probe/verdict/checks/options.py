@@ -24,6 +24,7 @@ from probe.sip import (
     parse_name_addr,
 )
 from probe.sip.headers import split_list
+from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, rounded_ms
 
 # RFC 3261 §21: the class of a final response, by its first digit.
@@ -593,3 +594,62 @@ def check_answer_sdp(evidence: ProbeEvidence, reads: ExchangeReads | None = None
         body=final.body,
         content_type=final.headers.get("Content-Type"),
     )
+
+
+def not_sent(evidence: ProbeEvidence) -> Finding:
+    """`sip.options` (or `sip.invite`) not sent, naming the phase that stopped the probe:
+    skipped behind a failed phase (whose finding already fails the target), incomplete
+    when nothing failed and the request still never went out."""
+    check = CheckId.SIP_INVITE if evidence.method == "INVITE" else CheckId.SIP_OPTIONS
+    if evidence.connect is not None and not evidence.connect.ok:
+        why = "the connection failed"
+    elif evidence.tls is not None and not evidence.tls.ok:
+        why = "the TLS handshake failed"
+    else:
+        return Finding(
+            check,
+            Status.INCOMPLETE,
+            evidence.target.label,
+            f"{evidence.method} not sent: the probe ended before it",
+        )
+    return Finding(check, Status.SKIP, evidence.target.label, f"{evidence.method} not sent: {why}")
+
+
+def _asked(evidence: ProbeEvidence) -> bool:
+    """OPTIONS went out (a single probe, or a ping run's figures)."""
+    return evidence.call is None and bool(evidence.exchanges or evidence.ping is not None)
+
+
+def _never_asked(evidence: ProbeEvidence) -> bool:
+    return evidence.call is None and not evidence.exchanges and evidence.ping is None
+
+
+def _owes_options(evidence: ProbeEvidence) -> tuple[str, ...]:
+    return () if evidence.method == "INVITE" else (CheckId.SIP_OPTIONS,)
+
+
+OPTIONS = Check(
+    ids=(CheckId.SIP_OPTIONS,),
+    reads=("target", "exchanges", "ping"),
+    applies=_asked,
+    judge=lambda j: [check_options(j.evidence, j.policy.accept, j.policy.ping, j.reads)],
+    owes=_owes_options,
+)
+RESPONSE = Check(
+    ids=(CheckId.SIP_RESPONSE,),
+    reads=("target", "exchanges"),
+    applies=_asked,
+    judge=lambda j: [check_response(j.evidence, j.reads)],
+)
+ANSWER_SDP = Check(
+    ids=(CheckId.SDP_SRTP,),
+    reads=("target", "exchanges"),
+    applies=_asked,
+    judge=lambda j: [check_answer_sdp(j.evidence, j.reads)],
+)
+NOT_SENT = Check(
+    ids=(CheckId.SIP_OPTIONS, CheckId.SIP_INVITE),
+    reads=("target", "connect", "tls"),
+    applies=_never_asked,
+    judge=lambda j: [not_sent(j.evidence)],
+)

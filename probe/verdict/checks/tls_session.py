@@ -8,9 +8,12 @@ a warning by default: a downgrade path, not a broken trunk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from probe.evidence.model import ProbeEvidence
 from probe.tls.suites import Grade, grade_suite
 from probe.tls.versions import TLS_WIRE_VERSIONS
+from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 _VERSION_NAMES = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
@@ -229,3 +232,42 @@ def check_client_cert(evidence: ProbeEvidence) -> Finding | None:
         "the server asked for a client certificate but carried on without one (optional)",
         "optional",
     )
+
+
+def _spoke_tls(evidence: ProbeEvidence) -> bool:
+    return evidence.tls is not None
+
+
+def _owes_enumeration(check: str) -> Callable[[ProbeEvidence], tuple[str, ...]]:
+    def owes(evidence: ProbeEvidence) -> tuple[str, ...]:
+        return (check,) if evidence.enumeration is not None else ()
+
+    return owes
+
+
+VERSION = Check(
+    ids=(CheckId.TLS_VERSION,),
+    reads=("tls",),
+    applies=_spoke_tls,
+    judge=lambda j: [check_version(j.evidence, j.policy.tls.min_version)],
+)
+CLIENT_CERT = Check(
+    ids=(CheckId.TLS_CLIENT_CERT,),
+    reads=("tls",),
+    applies=_spoke_tls,
+    judge=lambda j: [check_client_cert(j.evidence)],
+)
+VERSIONS = Check(
+    ids=(CheckId.TLS_VERSIONS,),
+    reads=("enumeration",),
+    applies=_spoke_tls,
+    judge=lambda j: [check_versions(j.evidence, j.policy.tls.min_version)],
+    owes=_owes_enumeration(CheckId.TLS_VERSIONS),
+)
+CIPHERS = Check(
+    ids=(CheckId.TLS_CIPHERS,),
+    reads=("enumeration",),
+    applies=_spoke_tls,
+    judge=lambda j: [check_ciphers(j.evidence)],
+    owes=_owes_enumeration(CheckId.TLS_CIPHERS),
+)

@@ -1,0 +1,23 @@
+"""The order of the checks: the order the phases of a probe happened, which is the order
+a report lists their findings in. Each check is declared in its own module
+(probe.verdict.checks.unit.Check); adding one adds its line here."""
+
+from __future__ import annotations
+
+from probe.verdict.checks import call, certificate, connection, options, tls_session
+from probe.verdict.checks.unit import Check
+
+CHECKS: tuple[Check, ...] = (
+    connection.CONNECT,
+    connection.HANDSHAKE,
+    tls_session.VERSION,
+    certificate.CERTIFICATES,
+    tls_session.CLIENT_CERT,
+    tls_session.VERSIONS,
+    tls_session.CIPHERS,
+    call.CALL,
+    options.OPTIONS,
+    options.RESPONSE,
+    options.ANSWER_SDP,
+    options.NOT_SENT,
+)

@@ -1,0 +1,65 @@
+"""What a check is: one unit that declares the findings it concludes, the evidence it
+reads, when it applies, what it owes a target's verdict, and its judgement.
+
+Each check module declares its units beside the functions that judge; the registry
+(probe.verdict.checks.registry) orders them. A memo of a check's verdicts is keyed by
+what `reads` names and nothing else (probe.verdict.checks.memo).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from probe.evidence.model import ProbeEvidence
+from probe.verdict.findings import Finding
+
+if TYPE_CHECKING:
+    from probe.verdict.checks.memo import CertificateVerdicts
+    from probe.verdict.checks.options import ExchangeReads
+    from probe.verdict.checks.policy import OptionsPolicy
+
+EvidencePart = Literal[
+    "target", "connect", "tls", "chain", "enumeration", "exchanges", "ping", "call"
+]
+"""The parts of a probe's evidence a check may read (probe.evidence.model.ProbeEvidence)."""
+
+
+@dataclass(slots=True)
+class TargetJudging:
+    """One target's judgement while it is made: its evidence, the policy, and what the
+    run shares between its targets (certificate verdicts) or this target's checks share
+    (each exchange read once). Made for one target, dropped with it."""
+
+    evidence: ProbeEvidence
+    policy: OptionsPolicy
+    verdicts: CertificateVerdicts | None = None
+    _reads: ExchangeReads | None = field(default=None, repr=False)
+
+    @property
+    def reads(self) -> ExchangeReads:
+        if self._reads is None:
+            from probe.verdict.checks.options import ExchangeReads
+
+            self._reads = ExchangeReads(self.evidence)
+        return self._reads
+
+
+def _owes_nothing(_evidence: ProbeEvidence) -> tuple[str, ...]:
+    return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check."""
+
+    ids: tuple[str, ...]
+    """The check ids of the findings it concludes."""
+    reads: tuple[EvidencePart, ...]
+    """The evidence its judgement reads."""
+    applies: Callable[[ProbeEvidence], bool]
+    """Whether it has anything to say about this probe."""
+    judge: Callable[[TargetJudging], Iterable[Finding | None]]
+    owes: Callable[[ProbeEvidence], tuple[str, ...]] = _owes_nothing
+    """The ids a target's PASS needs from it, for this probe (docs/verdicts.md)."""

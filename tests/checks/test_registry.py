@@ -1,0 +1,98 @@
+"""Checks as units (probe.verdict.checks.registry): every finding a target gets comes
+from a declared check, the checks a target owes are what the units declare, and a new
+unit is judged by adding it to the registry alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from probe.evidence.model import ProbeEvidence
+from probe.tls.trust import TrustAnchors
+from probe.verdict.checks import OptionsPolicy, judge_options, registry, required_checks
+from probe.verdict.checks.unit import Check, TargetJudging
+from probe.verdict.findings import CheckId, Finding, Status
+from tests.evidence.sample import call_evidence, lab, tls_evidence
+
+TRUNK_LEVEL = {
+    CheckId.DNS_RESOLVE,
+    CheckId.FAILOVER_ORDER,
+    CheckId.FAILOVER_PRIMARY,
+    CheckId.FAILOVER_REDUNDANCY,
+}
+
+
+def policy() -> OptionsPolicy:
+    anchors = TrustAnchors((lab().root.cert,), "lab root")
+    return OptionsPolicy(anchors=anchors, now=dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC))
+
+
+def samples() -> list[ProbeEvidence]:
+    tls = tls_evidence()
+    return [tls, call_evidence(tls.target)]
+
+
+def test_every_target_check_id_belongs_to_one_declared_unit() -> None:
+    declared = [check_id for check in registry.CHECKS for check_id in check.ids]
+    per_target = set(CheckId) - TRUNK_LEVEL
+    assert per_target <= set(declared), per_target - set(declared)
+
+
+@pytest.mark.parametrize("evidence", samples(), ids=["options over tls", "test call"])
+def test_each_finding_comes_from_a_unit_that_declares_it(evidence: ProbeEvidence) -> None:
+    findings = judge_options(evidence, policy())
+    assert findings
+    applying = [check for check in registry.CHECKS if check.applies(evidence)]
+    declared = {check_id for check in applying for check_id in check.ids}
+    assert {finding.check for finding in findings} <= declared
+    # What a target owes comes first from the units that apply.
+    owed = required_checks(evidence)
+    assert set(owed) <= {finding.check for finding in findings}
+
+
+def test_what_a_target_owes_is_what_the_units_declare() -> None:
+    tls = replace(tls_evidence(), enumeration=None)
+    assert required_checks(tls) == (
+        CheckId.NET_CONNECT,
+        CheckId.TLS_HANDSHAKE,
+        CheckId.TLS_CHAIN,
+        CheckId.TLS_IDENTITY,
+        CheckId.SIP_OPTIONS,
+    )
+    enumerated = tls_evidence()
+    assert enumerated.enumeration is not None  # --enumerate owes its two checks too
+    assert required_checks(enumerated)[4:6] == (CheckId.TLS_VERSIONS, CheckId.TLS_CIPHERS)
+    call = call_evidence(tls.target)
+    owed_by_call = required_checks(call)
+    assert owed_by_call[owed_by_call.index(CheckId.SIP_INVITE) :][:3] == (
+        CheckId.SIP_INVITE,
+        CheckId.SDP_SRTP,
+        CheckId.SIP_TEARDOWN,
+    )
+    assert CheckId.SIP_OPTIONS not in owed_by_call
+    tcp = replace(tls, target=replace(tls.target, transport="tcp"), tls=None)
+    assert required_checks(tcp) == (CheckId.NET_CONNECT, CheckId.SIP_OPTIONS)
+    assert required_checks(None) == (CheckId.SIP_OPTIONS,)  # never reached: never a pass
+
+
+def test_a_new_unit_is_judged_by_adding_it_to_the_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def judge(judging: TargetJudging) -> list[Finding]:
+        label = judging.evidence.target.label
+        return [Finding("sip.example", Status.WARN, label, "a check added in one place")]
+
+    example = Check(
+        ids=("sip.example",),
+        reads=("target",),
+        applies=lambda _evidence: True,
+        judge=judge,
+        owes=lambda _evidence: ("sip.example",),
+    )
+    monkeypatch.setattr(registry, "CHECKS", (*registry.CHECKS, example))
+    tls = tls_evidence()
+    findings = judge_options(tls, policy())
+    assert findings[-1].check == "sip.example"
+    assert required_checks(tls)[-1] == "sip.example"
