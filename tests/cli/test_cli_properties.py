@@ -256,7 +256,7 @@ def resolver_guard() -> Iterator[ResolverGuard]:
 
 @pytest.fixture(scope="module", autouse=True)
 def starting_directory_untouched() -> Iterator[None]:
-    """No run writes into the directory the tests were started from (the worktree)."""
+    """No run writes into the directory the tests were started from (a checkout)."""
     here = Path.cwd()
     before = set(os.listdir(here))
     yield
