@@ -20,9 +20,6 @@ from probe.report.exit_codes import EXIT_INCOMPLETE, EXIT_USAGE
 from probe.report.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
 from probe.report.exit_codes import EXIT_OK as EXIT_OK
 
-NAGIOS_CRITICAL = 2
-NAGIOS_UNKNOWN = 3
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -251,25 +248,32 @@ def emit(
     except OutputError as exc:
         usage_error(str(exc))
     unwritten: list[Path] = []
+    # Files first: a Nagios line on standard output must know whether they were written.
     for destination in destinations:
-        if destination.path is None:
-            color = (False if no_color else None) if destination.format == "console" else False
-            try:
-                write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
-                sys.stdout.flush()
-            except BrokenPipeError:
-                stdout_gone()
-            except OSError as exc:  # stdout on a full disk or a failing device
-                click.echo(f"sipprobe: cannot write standard output: {exc.strerror}", err=True)
-                stdout_gone()
-                unwritten.append(Path("-"))
+        path = destination.path
+        if path is None:
             continue
         try:
-            with private_file(destination.path) as sink:
+            with private_file(path) as sink:
                 write_report(report, destination.format, sink, color=False, verbose=verbose)
         except OSError as exc:  # a full disk or a failing device, found only now
-            click.echo(f"sipprobe: cannot write {destination.path}: {exc.strerror}", err=True)
-            unwritten.append(destination.path)
+            click.echo(f"sipprobe: cannot write {path}: {exc.strerror}", err=True)
+            unwritten.append(path)
+    not_written = [str(path) for path in unwritten]
+    for destination in (d for d in destinations if d.path is None):
+        color = (False if no_color else None) if destination.format == "console" else False
+        try:
+            if destination.format == "nagios":
+                sys.stdout.write(nagios(report, unwritten=not_written)[0] + "\n")
+            else:
+                write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            stdout_gone()
+        except OSError as exc:  # stdout on a full disk or a failing device
+            click.echo(f"sipprobe: cannot write standard output: {exc.strerror}", err=True)
+            stdout_gone()
+            unwritten.append(Path("-"))
     if report.interrupted:
         from probe.report.exit_codes import signal_name
 
@@ -277,9 +281,8 @@ def emit(
         name = signal_name(report.stop_signal)
         click.echo(f"sipprobe: interrupted by {name}: the report is partial", err=True)
     if any(d.format == "nagios" and d.path is None for d in destinations):
-        code = nagios(report)[1]
         # A report asked for and not written is work not done: UNKNOWN unless CRITICAL.
-        return NAGIOS_UNKNOWN if unwritten and code < NAGIOS_CRITICAL else code
+        return nagios(report, unwritten=[str(path) for path in unwritten])[1]
     code = exit_code(report)
     # Not an internal error (docs/exit-codes.md): incomplete, never a pass; a failure
     # or a signal keeps its own code.

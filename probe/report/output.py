@@ -88,8 +88,10 @@ def _writable(item: str, path: Path) -> Path:
     return path
 
 
-def nagios(report: Report) -> tuple[str, int]:
-    """One Nagios status line with perfdata, and the plugin exit code."""
+def nagios(report: Report, *, unwritten: Sequence[str] = ()) -> tuple[str, int]:
+    """One Nagios status line with perfdata, and the plugin exit code. A report file in
+    `unwritten` was asked for and could not be written: work not done, so the line says
+    UNKNOWN unless the run is CRITICAL already."""
     verdict = report.verdict
     failing = [f for f in report.findings if f.status.value in ("fail", "error")]
     unfinished = [f for f in report.findings if f.status.value == "incomplete"]
@@ -126,10 +128,14 @@ def nagios(report: Report) -> tuple[str, int]:
                 days = finding.details.get("earliest_days_left")
                 if isinstance(days, int):
                     perf.append(f"days_left_{number}={days};;;")
-    line = f"SIPPROBE {_NAGIOS_WORDS[verdict]} - {text}".replace("|", "/")
+    word, code = _NAGIOS_WORDS[verdict], _NAGIOS_CODES[verdict]
+    if unwritten and code < _NAGIOS_CODES[Verdict.FAIL]:
+        word, code = _NAGIOS_WORDS[Verdict.INCOMPLETE], _NAGIOS_CODES[Verdict.INCOMPLETE]
+        text = f"report not written to {', '.join(unwritten)}; {text}"
+    line = f"SIPPROBE {word} - {text}".replace("|", "/")
     if perf:
         line += " | " + " ".join(perf)
-    return line, _NAGIOS_CODES[verdict]
+    return line, code
 
 
 def _thresholds(details: Mapping[str, JsonValue]) -> dict[str, str]:

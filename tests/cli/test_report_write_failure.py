@@ -56,7 +56,8 @@ def test_nagios_says_unknown_when_a_report_file_cannot_be_written(
         cli, ["options", *passing_target, "--nagios", "--output", f"json={FULL}"]
     )
     assert result.exit_code == 3, result.output  # Nagios UNKNOWN
-    assert result.stdout.startswith("SIPPROBE OK")
+    # The status line says what the exit code says, and why.
+    assert result.stdout.startswith(f"SIPPROBE UNKNOWN - report not written to {FULL}; ")
 
 
 def test_a_failing_run_stays_a_failure(closed_port: int) -> None:
