@@ -96,3 +96,27 @@ def test_a_new_unit_is_judged_by_adding_it_to_the_registry(
     findings = judge_options(tls, policy())
     assert findings[-1].check == "sip.example"
     assert required_checks(tls)[-1] == "sip.example"
+
+
+def test_judging_a_probe_without_tls_never_loads_cryptography() -> None:
+    # The certificate check imports its judgement on first use: a TCP or UDP run pays
+    # nothing for it. A fresh interpreter, so nothing another test loaded hides it.
+    import subprocess
+    import sys
+
+    script = (
+        "import datetime as dt, sys\n"
+        "from dataclasses import replace\n"
+        "from probe.evidence.model import ConnectEvidence, ProbeEvidence, Target\n"
+        "from probe.verdict.checks import OptionsPolicy, judge_options, required_checks\n"
+        "target = Target(uri='sip:127.0.0.1;transport=tcp', host='127.0.0.1', port=5060,"
+        " transport='tcp', address='127.0.0.1')\n"
+        "evidence = ProbeEvidence(target=target, started_at='2026-12-07T00:00:00Z', timeout_s=1.0,"
+        " connect=ConnectEvidence(ok=False, error='refused', elapsed_ms=0.1))\n"
+        "findings = judge_options(evidence, OptionsPolicy(now=dt.datetime.now(dt.UTC)))\n"
+        "assert findings and required_checks(evidence), findings\n"
+        "print('cryptography' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

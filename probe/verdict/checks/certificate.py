@@ -33,7 +33,6 @@ from probe.tls.verify import (
 )
 from probe.verdict.checks.memo import CertificateInputs, CertificateVerdicts
 from probe.verdict.checks.policy import TlsPolicy
-from probe.verdict.checks.unit import Check, TargetJudging
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 
@@ -290,40 +289,3 @@ def _identity_finding(
         reason += " (RFC 2818 would accept the wildcard; RFC 5922 forbids it for SIP:"
         reason += " --accept-wildcard if your provider allows it)"
     return judge(CheckId.TLS_IDENTITY, Status.FAIL, reason, details)
-
-
-def _judge_unit(judging: TargetJudging) -> list[Finding]:
-    policy = judging.policy
-    if policy.now is None:
-        raise ValueError("OptionsPolicy.now must be set before judging certificates")
-    return judge_certificates(
-        judging.evidence, policy.anchors, policy.tls, now=policy.now, verdicts=judging.verdicts
-    )
-
-
-def _handshake_done(evidence: ProbeEvidence) -> bool:
-    return evidence.tls is not None and evidence.tls.ok
-
-
-def _owes_chain_and_identity(evidence: ProbeEvidence) -> tuple[str, ...]:
-    # RFC 5922 §7: a TLS target is only verified once its chain and its identity are.
-    if evidence.target.transport != "tls":
-        return ()
-    return (CheckId.TLS_CHAIN, CheckId.TLS_IDENTITY)
-
-
-CERTIFICATES = Check(
-    ids=(
-        CheckId.TLS_CHAIN,
-        CheckId.TLS_IDENTITY,
-        CheckId.TLS_VALIDITY,
-        CheckId.TLS_KEY,
-        CheckId.TLS_SIGNATURE,
-        CheckId.TLS_EKU,
-    ),
-    # What CertificateInputs holds: the presented chain and the name asked for.
-    reads=("target", "chain"),
-    applies=_handshake_done,
-    judge=_judge_unit,
-    owes=_owes_chain_and_identity,
-)

@@ -4,14 +4,14 @@ a report lists their findings in. Each check is declared in its own module
 
 from __future__ import annotations
 
-from probe.verdict.checks import call, certificate, connection, options, tls_session
+from probe.verdict.checks import call, connection, options, tls_session
 from probe.verdict.checks.unit import Check
 
 CHECKS: tuple[Check, ...] = (
     connection.CONNECT,
     connection.HANDSHAKE,
     tls_session.VERSION,
-    certificate.CERTIFICATES,
+    tls_session.CERTIFICATES,
     tls_session.CLIENT_CERT,
     tls_session.VERSIONS,
     tls_session.CIPHERS,

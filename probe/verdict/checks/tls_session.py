@@ -13,7 +13,7 @@ from collections.abc import Callable
 from probe.evidence.model import ProbeEvidence
 from probe.tls.suites import Grade, grade_suite
 from probe.tls.versions import TLS_WIRE_VERSIONS
-from probe.verdict.checks.unit import Check
+from probe.verdict.checks.unit import Check, TargetJudging
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 _VERSION_NAMES = {"TLSv1": "1.0", "TLSv1.1": "1.1", "TLSv1.2": "1.2", "TLSv1.3": "1.3"}
@@ -270,4 +270,46 @@ CIPHERS = Check(
     applies=_spoke_tls,
     judge=lambda j: [check_ciphers(j.evidence)],
     owes=_owes_enumeration(CheckId.TLS_CIPHERS),
+)
+
+
+def _judge_certificates(judging: TargetJudging) -> list[Finding]:
+    # Imported here: only a completed TLS handshake needs cryptography, and an OPTIONS
+    # run over TCP or UDP never loads it.
+    from probe.verdict.checks.certificate import judge_certificates
+
+    policy = judging.policy
+    if policy.now is None:
+        raise ValueError("OptionsPolicy.now must be set before judging certificates")
+    return judge_certificates(
+        judging.evidence, policy.anchors, policy.tls, now=policy.now, verdicts=judging.verdicts
+    )
+
+
+def _handshake_done(evidence: ProbeEvidence) -> bool:
+    return evidence.tls is not None and evidence.tls.ok
+
+
+def _owes_chain_and_identity(evidence: ProbeEvidence) -> tuple[str, ...]:
+    # RFC 5922 §7: a TLS target is only verified once its chain and its identity are.
+    if evidence.target.transport != "tls":
+        return ()
+    return (CheckId.TLS_CHAIN, CheckId.TLS_IDENTITY)
+
+
+# The presented chain, judged by probe.verdict.checks.certificate.
+CERTIFICATES = Check(
+    ids=(
+        CheckId.TLS_CHAIN,
+        CheckId.TLS_IDENTITY,
+        CheckId.TLS_VALIDITY,
+        CheckId.TLS_KEY,
+        CheckId.TLS_SIGNATURE,
+        CheckId.TLS_EKU,
+    ),
+    # What CertificateInputs holds: the presented chain and the name asked for.
+    reads=("target", "chain"),
+    applies=_handshake_done,
+    judge=_judge_certificates,
+    owes=_owes_chain_and_identity,
 )
