@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -21,16 +22,20 @@ def under_ci(value: str | None) -> bool:
 IN_CI = under_ci(os.environ.get("CI"))
 
 
+def missing_peer(message: str) -> NoReturn:
+    """What a test cannot do without: under CI a failure, elsewhere a skip."""
+    if IN_CI:
+        pytest.fail(f"{message}; under CI a missing peer is a failure")
+    pytest.skip(f"{message}; not under CI, so skipping")
+
+
 def require_binary(name: str) -> str:
     """Path of `name`; under CI a missing peer fails the test, elsewhere it skips."""
     path = shutil.which(name) or next(
         (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
     )
     if path is None:
-        message = f"{name} is not installed (make test installs it)"
-        if IN_CI:
-            pytest.fail(f"{message}; under CI a missing peer is a failure")
-        pytest.skip(f"{message}; not under CI, so skipping")
+        missing_peer(f"{name} is not installed (make test installs it)")
     return path
 
 
