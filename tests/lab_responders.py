@@ -1,12 +1,18 @@
-"""Embedded responders in a thread of their own, started and stopped by a test: the
-commands under test call asyncio.run themselves, so they cannot share a test's loop."""
+"""Embedded responders for tests, always stopped: in a thread of their own (`serving`: the
+commands under test call asyncio.run themselves, so they cannot share a test's loop), or
+as `sipprobe serve` in a process of its own (`serve_process`: a test may stop or kill it,
+or need it outside a mount namespace the probe runs in)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from probe.serve import Responder, ResponderConfig
 
@@ -43,3 +49,36 @@ def serving(configs: Sequence[ResponderConfig]) -> Iterator[list[int]]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+@contextlib.contextmanager
+def serve_process(
+    transport: str = "tls",
+    *,
+    listen: str = "127.0.0.1",
+    cert: Path | None = None,
+    key: Path | None = None,
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`sipprobe serve` listening on a free port: the process and the port, read from its
+    listening line (a readiness signal, not a sleep). Killed when the block ends, even
+    if the test stopped it (SIGSTOP) and never let it go on."""
+    tls = ["--cert", str(cert), "--key", str(key)] if cert is not None and key is not None else []
+    where = ["--transport", transport, "--listen", listen, "--port", "0"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "probe", "serve", *where, *tls],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith(f"listening on {transport} {listen}:"), line
+        yield server, int(line.rsplit(":", 1)[1])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from probe.tls.lab import LabFiles
+from tests.lab_responders import serve_process
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -20,18 +21,7 @@ def readme_example() -> str:
 
 
 def test_the_readme_example_probes_the_embedded_responder(lab: LabFiles, tmp_path: Path) -> None:
-    tls = ["--cert", str(lab.server), "--key", str(lab.server_key)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "probe", "serve", "--transport", "tls", "--port", "0", *tls],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on tls 127.0.0.1:"), line
-        port = line.rsplit(":", 1)[1].strip()
+    with serve_process(cert=lab.server, key=lab.server_key) as (_server, port):
         # The example's port and CA file, and nothing else, changed for this run.
         script = readme_example().replace(":5061", f":{port}")
         (tmp_path / "lab").mkdir()
@@ -44,11 +34,6 @@ def test_the_readme_example_probes_the_embedded_responder(lab: LabFiles, tmp_pat
             timeout=60,
             check=False,
         )
-    finally:
-        server.kill()
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "pass", done.stdout

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     pass
 
 from probe.cli.common import (
+    DEFAULTS,
     EXIT_FAIL,
     EXIT_INTERNAL,
     EXIT_OK,
+    call_default,
     connection_options,
     emit,
     emit_and_exit,
@@ -59,14 +61,14 @@ def cli() -> None:
 @click.option(
     "--count",
     type=click.IntRange(min=1),
-    default=1,
+    default=DEFAULTS.sip.count,
     show_default=True,
     help="Probes per target over one connection (ping mode).",
 )
 @click.option(
     "--interval",
     type=click.FloatRange(min=0),
-    default=1.0,
+    default=DEFAULTS.sip.interval,
     show_default=True,
     help="Seconds between probes with --count.",
 )
@@ -233,7 +235,7 @@ def failover(
 @click.option(
     "--offer",
     type=click.Choice(["sdes", "dtls", "rtp"]),
-    default="sdes",
+    default=call_default("offer"),
     show_default=True,
     help="SRTP with SDES keys, DTLS-SRTP, or plain RTP (to find endpoints that "
     "accept unencrypted media).",
@@ -248,7 +250,7 @@ def failover(
 @click.option(
     "--hangup",
     type=click.Choice(["on-answer", "on-early-media", "immediately"]),
-    default="on-answer",
+    default=call_default("hangup"),
     show_default=True,
     help="End the call after the answer (ACK then BYE), as soon as a 183 carries "
     "SDP (CANCEL), or right after the first provisional response.",
@@ -256,7 +258,7 @@ def failover(
 @click.option(
     "--answer-timeout",
     type=click.FloatRange(min=0.1),
-    default=30.0,
+    default=call_default("answer_timeout"),
     show_default=True,
     help="Seconds to let it ring before cancelling.",
 )
@@ -326,7 +328,7 @@ def invite(
 )
 @click.option(
     "--accept",
-    default="2xx",
+    default=DEFAULTS.sip.accept,
     show_default=True,
     help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
 )
@@ -402,7 +404,7 @@ def diff(before: Path, after: Path, output_format: str) -> None:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.05),
-    default=5.0,
+    default=DEFAULTS.run.timeout,
     show_default=True,
     help="Deadline of each DNS query, in seconds.",
 )

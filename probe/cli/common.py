@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+
+from probe.settings import CallSettings, Settings
 
 if TYPE_CHECKING:
     from probe.cli.target_list import TargetList
@@ -21,6 +24,14 @@ from probe.report.exit_codes import EXIT_INTERNAL as EXIT_INTERNAL
 from probe.report.exit_codes import EXIT_OK as EXIT_OK
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULTS = Settings()
+"""The options' defaults are the settings' own: one place says what an unset option means."""
+
+
+def call_default(name: str) -> Any:
+    """A call setting's default (CallSettings needs `to`, so it has no default instance)."""
+    return next(f.default for f in dataclasses.fields(CallSettings) if f.name == name)
 
 
 def usage_error(message: str) -> NoReturn:
@@ -53,7 +64,7 @@ def policy_options(function: F) -> F:
             click.option(
                 "--min-tls",
                 type=click.Choice(["1.0", "1.1", "1.2", "1.3"]),
-                default="1.2",
+                default=DEFAULTS.tls.min_version,
                 show_default=True,
                 help="Lowest TLS version offered and accepted.",
             ),
@@ -65,14 +76,14 @@ def policy_options(function: F) -> F:
             click.option(
                 "--warn-days",
                 type=click.IntRange(min=0),
-                default=30,
+                default=DEFAULTS.tls.warn_days,
                 show_default=True,
                 help="Warn when a certificate expires within this many days.",
             ),
             click.option(
                 "--critical-days",
                 type=click.IntRange(min=0),
-                default=7,
+                default=DEFAULTS.tls.critical_days,
                 show_default=True,
                 help="Fail when a certificate expires within this many days.",
             ),
@@ -114,7 +125,7 @@ def connection_options(function: F) -> F:
             click.option(
                 "--timeout",
                 type=click.FloatRange(min=0.05),
-                default=5.0,
+                default=DEFAULTS.run.timeout,
                 show_default=True,
                 help="Deadline of each phase, in seconds (DNS query, connect, handshake, "
                 "first byte, message, transaction).",
@@ -329,14 +340,14 @@ def run_options(function: F) -> F:
     decorators: list[Callable[[F], F]] = [
         click.option(
             "--accept",
-            default="2xx",
+            default=DEFAULTS.sip.accept,
             show_default=True,
             help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
         ),
         click.option(
             "--concurrency",
             type=click.IntRange(min=1),
-            default=50,
+            default=DEFAULTS.run.concurrency,
             show_default=True,
             help="Targets probed at once (lowered if the file-descriptor limit is smaller).",
         ),
@@ -349,7 +360,7 @@ def run_options(function: F) -> F:
         click.option(
             "--per-target",
             type=click.IntRange(min=1, max=16),
-            default=1,
+            default=DEFAULTS.run.per_target,
             show_default=True,
             help="Connections to one address:port at once (targets sharing one wait).",
         ),

@@ -49,7 +49,7 @@ from probe.sip.uri import redact_uri_text
 from probe.verdict.checks import OptionsPolicy
 from probe.verdict.checks.failover import provider_order, weight_shares
 from probe.verdict.checks.policy import FailoverPolicy
-from probe.verdict.judging import TargetJudge, judge_run, judge_target
+from probe.verdict.judging import TargetJudge, judge_run
 
 
 def _started() -> dt.datetime:
@@ -436,21 +436,13 @@ async def run_failover(
 
 
 __all__ = [
-    "Endpoint",
-    "LocateSettings",
-    "Located",
-    "OrderMode",
+    "SYSTEM_RESOLVER",
     "RunControls",
-    "TargetError",
-    "check_target_uri",
     "collect_failover_run",
     "collect_located",
     "collect_run",
-    "judge_run",
-    "judge_target",
-    "locate_all",
     "place_failover",
     "run_failover",
     "run_options",
-    "unresolved_target",
+    "run_settings",
 ]

@@ -20,16 +20,14 @@ from probe.evidence.run import Endpoint, OrderMode
 from probe.locate.pins import Pin, PinError, PinTable, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
-from probe.run.collect import (
+from probe.run.collect import RunControls, collect_failover_run, collect_run
+from probe.run.locating import (
+    PASSWORD_REFUSED,
     LocateSettings,
-    RunControls,
     TargetError,
     check_target_uri,
-    collect_failover_run,
-    collect_run,
-    judge_run,
+    check_uri_params,
 )
-from probe.run.locating import PASSWORD_REFUSED, check_uri_params
 from probe.settings import Settings
 from probe.sip import SipError, SipUri, parse_uri
 from probe.sip.uri import redact_uri_text
@@ -38,7 +36,7 @@ from probe.tls.versions import TlsVersionName
 from probe.verdict.checks import OptionsPolicy, TlsPolicy
 from probe.verdict.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
 from probe.verdict.checks.policy import FailoverPolicy
-from probe.verdict.judging import TargetJudge
+from probe.verdict.judging import TargetJudge, judge_run
 
 if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence
@@ -197,7 +195,6 @@ def check_numbers(settings: Settings, usage: UsageError) -> None:
 
 
 def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
-    check_numbers(request.settings, usage)
     pins: list[Pin] = []
     for text in request.settings.locate.pins:
         try:
@@ -290,7 +287,6 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
     """Concurrency fitted to the file-descriptor limit, the start rate, the run deadline."""
     from probe.net.pacing import bound_concurrency
 
-    check_numbers(request.settings, usage)
     bound = bound_concurrency(request.settings.run.concurrency)
     controls = RunControls(
         concurrency=bound.used,
@@ -306,6 +302,7 @@ def build_controls(request: OptionsRequest, usage: UsageError) -> tuple[RunContr
 def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     uri_notes: list[str] = []
     uris = parse_targets(request.targets, usage, uri_notes)
+    check_numbers(request.settings, usage)
     check_evidence_out(request.settings.run.evidence_out, usage)
     controls, control_notes = build_controls(request, usage)
     policy = build_policy(request, could_use_tls(uris), usage)
@@ -506,6 +503,7 @@ def run_resolve_command(
     from probe.run.locating import locate_all
 
     uris = parse_targets(request.targets, on_usage_error)
+    check_numbers(request.settings, on_usage_error)
     settings = build_settings(request, on_usage_error)
     where = build_locate(request, on_usage_error)
     located = asyncio.run(locate_all(uris, settings, where))

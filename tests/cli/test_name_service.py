@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import LAB_NAME
+from tests.lab_responders import serve_process
 from tests.peers.common import missing_peer
 from tests.peers.dnsmasq import Host, start_dnsmasq
 
@@ -33,22 +34,8 @@ def tcp_responder(request: pytest.FixtureRequest) -> Iterator[tuple[str, int]]:
     """`sipprobe serve --transport tcp` on the address the test names (default
     127.0.0.1): (address, port) once it listens."""
     address = getattr(request, "param", "127.0.0.1")
-    process = subprocess.Popen(
-        [*SIPPROBE, "serve", "--transport", "tcp", "--listen", address, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith(f"listening on tcp {address}:"), line
-        yield address, int(line.rsplit(":", 1)[1])
-    finally:
-        process.terminate()
-        process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with serve_process("tcp", listen=address) as (_server, port):
+        yield address, port
 
 
 def hosts_addresses(name: str, path: Path = Path("/etc/hosts")) -> set[str]:

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,35 +26,19 @@ from probe.evidence.ping import SAMPLE_FAILURES, SAMPLE_HEAD, SAMPLE_TAIL
 from probe.tls.lab import LabFiles
 from probe.verdict.checks.options import PingThresholds
 from tests.conftest import LAB_NAME
+from tests.lab_responders import serve_process
 
 SIPPROBE = [sys.executable, "-m", "probe"]
 
 
-@contextlib.contextmanager
 def responder(
     transport: str, lab: LabFiles | None = None
-) -> Iterator[tuple[subprocess.Popen[str], int]]:
+) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[str], int]]:
     """`sipprobe serve` in its own process (so a test can kill or stop it): the process
     and its port."""
-    tls = ["--cert", str(lab.server), "--key", str(lab.server_key)] if lab is not None else []
-    server = subprocess.Popen(
-        [*SIPPROBE, "serve", "--transport", transport, "--port", "0", *tls],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith(f"listening on {transport} 127.0.0.1:"), line
-        yield server, int(line.rsplit(":", 1)[1])
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            server.send_signal(signal.SIGCONT)
-        server.kill()
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
+    if lab is None:
+        return serve_process(transport)
+    return serve_process(transport, cert=lab.server, key=lab.server_key)
 
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

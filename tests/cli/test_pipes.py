@@ -8,28 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.lab_responders import serve_process
+
 SIPPROBE = [sys.executable, "-m", "probe"]
 
 
 @pytest.fixture
 def responder() -> Iterator[int]:
     """The embedded responder over UDP: every OPTIONS probe of it passes."""
-    server = subprocess.Popen(
-        [*SIPPROBE, "serve", "--transport", "udp", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.startswith("listening on udp 127.0.0.1:"), line
-        yield int(line.rsplit(":", 1)[1])
-    finally:
-        server.terminate()
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
+    with serve_process("udp") as (_server, port):
+        yield port
 
 
 @pytest.mark.parametrize("output_format", ["console", "json", "nagios"])

@@ -25,11 +25,11 @@ from probe.evidence.file import (
     write_evidence,
 )
 from probe.evidence.redact import mask_credentials, mask_keys
-from probe.run.collect import judge_run
 from probe.sdp import parse_sdp
 from probe.tls.trust import TrustAnchors
 from probe.verdict.checks import OptionsPolicy, judge_options
 from probe.verdict.findings import CheckId, Status
+from probe.verdict.judging import judge_run
 from tests.evidence import sample
 
 EVERY_CLASS = {

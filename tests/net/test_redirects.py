@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from probe.evidence.model import ExchangeOutcome, ProbeEvidence, Received, SipExchange, Target
-from probe.run.collect import collect_run, judge_run
+from probe.run.collect import collect_run
 from probe.run.commands import OptionsRequest, prepare
 from probe.run.redirects import redirect_contacts
 from probe.settings import Settings
 from probe.sip import Request, build_options, build_response, parse_uri
 from probe.tls.lab import LabFiles
 from probe.verdict.findings import CheckId
+from probe.verdict.judging import judge_run
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.scripted import response_bytes, scripted_server, tls_server_context

@@ -15,7 +15,7 @@ import pytest
 
 from probe.evidence.file import dumps_evidence, loads_evidence
 from probe.report.model import exit_code
-from probe.run.collect import RunControls, collect_run, judge_run
+from probe.run.collect import RunControls, collect_run
 from probe.run.commands import OptionsRequest, prepare
 from probe.settings import Settings
 from probe.sip import Request
@@ -23,6 +23,7 @@ from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
 from probe.verdict.checks import OptionsPolicy
 from probe.verdict.findings import CheckId, Status, Verdict
+from probe.verdict.judging import judge_run
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.scripted import response_bytes, scripted_server, tls_server_context
