@@ -29,6 +29,20 @@ def response_bytes(request: Request, code: int, reason: str, *headers: tuple[str
     ).to_bytes()
 
 
+def answer_bytes(request: Request, sdp: str) -> bytes:
+    """A 200 OK to an INVITE with a Contact (a dialog can be made) and `sdp` as its
+    answer."""
+    return build_response(
+        request,
+        200,
+        "OK",
+        to_tag="scripted",
+        extra_headers=(("Contact", "<sip:uas@127.0.0.1>"),),
+        body=sdp.encode(),
+        content_type="application/sdp",
+    ).to_bytes()
+
+
 @contextlib.asynccontextmanager
 async def scripted_server(script: Script, context: ssl.SSLContext | None) -> AsyncIterator[int]:
     """Serve `script` on a free loopback port; yields the port."""

@@ -9,13 +9,19 @@ import datetime as dt
 from probe.evidence.model import ProbeEvidence, Target
 from probe.net.call import CallSettings
 from probe.net.options import ProbeSettings, collect_options
-from probe.sip import Request, build_response, parse_uri
+from probe.sip import Request, parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
 from probe.verdict.checks import OptionsPolicy, judge_options
 from probe.verdict.findings import Finding, Status
 from tests.conftest import LAB_NAME
-from tests.net.scripted import Script, response_bytes, scripted_server, tls_server_context
+from tests.net.scripted import (
+    Script,
+    answer_bytes,
+    response_bytes,
+    scripted_server,
+    tls_server_context,
+)
 
 SDP_ANSWER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -108,17 +114,7 @@ async def test_an_answer_in_another_suite_is_a_finding_not_a_crash(lab: LabFiles
 
     async def script(request: Request, writer: asyncio.StreamWriter) -> None:
         if request.method == "INVITE":
-            writer.write(
-                build_response(
-                    request,
-                    200,
-                    "OK",
-                    to_tag="scripted",
-                    extra_headers=(("Contact", "<sip:uas@127.0.0.1>"),),
-                    body=SDP_ANSWER.encode(),
-                    content_type="application/sdp",
-                ).to_bytes()
-            )
+            writer.write(answer_bytes(request, SDP_ANSWER))
         elif request.method == "BYE":
             writer.write(response_bytes(request, 200, "OK"))
 

@@ -17,14 +17,20 @@ from probe.locate import LocateResult
 from probe.net.call import CallSettings
 from probe.net.interrupted import ProbeInterrupted
 from probe.net.options import ProbeSettings, collect_options
-from probe.sip import Request, build_response, parse_uri
+from probe.sip import Request, parse_uri
 from probe.tls.lab import LabFiles
 from probe.tls.trust import load_trust_anchors
 from probe.verdict.checks import OptionsPolicy
 from probe.verdict.findings import CheckId, Finding, Status, Verdict
 from probe.verdict.judging import judge_target
 from tests.conftest import LAB_NAME
-from tests.net.scripted import Script, response_bytes, scripted_server, tls_server_context
+from tests.net.scripted import (
+    Script,
+    answer_bytes,
+    response_bytes,
+    scripted_server,
+    tls_server_context,
+)
 
 SDP_ANSWER = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -84,17 +90,7 @@ def answering(far: FarEnd) -> Script:
     async def script(request: Request, writer: asyncio.StreamWriter) -> None:
         far.got(request.method)
         if request.method == "INVITE":
-            writer.write(
-                build_response(
-                    request,
-                    200,
-                    "OK",
-                    to_tag="scripted",
-                    extra_headers=(("Contact", "<sip:uas@127.0.0.1>"),),
-                    body=SDP_ANSWER.encode(),
-                    content_type="application/sdp",
-                ).to_bytes()
-            )
+            writer.write(answer_bytes(request, SDP_ANSWER))
         elif request.method == "BYE":
             writer.write(response_bytes(request, 200, "OK"))
 
