@@ -103,17 +103,9 @@ def judge(
     answers and thresholds): no socket, no DNS. Certificates are judged at `now`, by
     default when the run started; the run's own trust anchors unless `settings` names
     others."""
-    from dataclasses import replace
+    from probe.run.commands import judge_saved, load_run
 
-    from probe.run.commands import OptionsRequest, build_policy, load_run
-    from probe.run.trust import anchors_for
-    from probe.verdict.judging import judge_run
-
-    run = load_run(evidence, _refuse) if isinstance(evidence, Path) else evidence
-    request = OptionsRequest(targets=(), settings=settings or Settings())
-    policy = build_policy(request, False, _refuse)
-    anchors, notes = anchors_for(run, request, _refuse)
-    policy = replace(policy, anchors=anchors)
-    if now is not None:
-        policy = policy.at(now)
-    return judge_run(run, policy, notes=notes)
+    if isinstance(evidence, Path):
+        run = load_run(evidence, _refuse)
+        return judge_saved(run, evidence, settings or Settings(), now, _refuse)
+    return judge_saved(evidence, "the evidence", settings or Settings(), now, _refuse)

@@ -556,10 +556,15 @@ def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> R
 
 
 def judge_saved(
-    run: RunEvidence, path: Path, settings: Settings, now: str | None, usage: UsageError
+    run: RunEvidence,
+    path: Path | str,
+    settings: Settings,
+    now: str | dt.datetime | None,
+    usage: UsageError,
 ) -> Report:
-    """The report of a saved run (read from `path`) under `settings`' policy, its chains
-    judged with the anchors it recorded unless `settings` names others."""
+    """The report of a saved run (read from `path`, or named so) under `settings`'
+    policy, its chains judged with the anchors it recorded unless `settings` names others,
+    and at `now` (ISO 8601 text as typed, or an instant) when given."""
     as_options = OptionsRequest(targets=(), settings=settings)
     from probe.run.trust import anchors_for
 
@@ -568,7 +573,7 @@ def judge_saved(
     policy = replace(policy, anchors=anchors)
     when = f"collected {run.started_at}"
     if now is not None:
-        policy = policy.at(parse_instant(now, usage))
+        policy = policy.at(parse_instant(now, usage) if isinstance(now, str) else now)
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
     notes = [f"judged again from {path} ({when})", *trust_notes, *_notes(as_options)]
