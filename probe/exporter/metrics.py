@@ -77,7 +77,9 @@ HELP: dict[str, str] = {
         "Provider-order position of the endpoint calls land on first; 0 when nowhere"
     ),
     "sipprobe_failover_working_endpoints": "Endpoints with a healthy target",
-    "sipprobe_failover_redundant": "1 when a healthy endpoint comes after the landing one",
+    "sipprobe_failover_redundant": (
+        "1 when a healthy endpoint, not the same machine, comes after the landing one"
+    ),
     "sipprobe_srtp_negotiated": "1 when the test call's answer negotiated SRTP, else 0",
     "sipprobe_srtp_suite_info": "The SRTP crypto-suite the answer chose (SDES)",
     "sipprobe_dialogs_left_open": "Dialogs the test call could not close",
@@ -222,15 +224,27 @@ def _probe(
     _check_states(out, report.trunk_findings, (), ())
     paired = _pair(results, runs)
     by_target = {id(paired[id(r)][1]): r for r in results if id(r) in paired}
+    # A failover path through endpoints that are one machine is no path (fake
+    # redundancy: failover.redundancy fails, probe.verdict.checks.failover).
+    fake = any(
+        f.check == CheckId.FAILOVER_REDUNDANCY and f.status is Status.FAIL
+        for f in report.trunk_findings
+    )
     for run in runs:
-        _run(out, run, by_target)
+        _run(out, run, by_target, fake_redundancy=fake)
     for result in results:
         if id(result) not in paired:  # judged, but not from these runs' evidence
             where = (("address", result.target.endpoint),)
             _check_states(out, result.findings, result.required, where)
 
 
-def _run(out: _Samples, run: RunEvidence, by_target: Mapping[int, TargetResult]) -> None:
+def _run(
+    out: _Samples,
+    run: RunEvidence,
+    by_target: Mapping[int, TargetResult],
+    *,
+    fake_redundancy: bool = False,
+) -> None:
     ranks = _endpoint_ranks(run)
     several = any(len(entry.targets) > 1 for entry in run.uris)
     for index, entry in enumerate(run.uris):
@@ -250,7 +264,7 @@ def _run(out: _Samples, run: RunEvidence, by_target: Mapping[int, TargetResult])
     if run.failover is not None and run.stopped is None:
         # A run cut short leaves targets unfinished, which would read as down: where
         # calls land is then not known (the failover findings say incomplete).
-        _failover(out, run, ranks, by_target)
+        _failover(out, run, ranks, by_target, fake_redundancy=fake_redundancy)
 
 
 def _endpoint_ranks(run: RunEvidence) -> dict[int, int]:
@@ -410,11 +424,16 @@ def _call(out: _Samples, evidence: ProbeEvidence, result: TargetResult, where: L
 
 
 def _failover(
-    out: _Samples, run: RunEvidence, ranks: Mapping[int, int], by_target: Mapping[int, TargetResult]
+    out: _Samples,
+    run: RunEvidence,
+    ranks: Mapping[int, int],
+    by_target: Mapping[int, TargetResult],
+    *,
+    fake_redundancy: bool,
 ) -> None:
     """Where calls land first (the provider's order, by endpoint), how many endpoints
-    work, and whether one that works comes after it: judged as failover.order does
-    (probe.verdict.checks.failover.health)."""
+    work, and whether one that works comes after it (and is not the same machine):
+    healthy as failover.order judges it (probe.verdict.checks.failover.health)."""
     assert run.failover is not None
     working: set[int] = set()
     landing = 0
@@ -425,9 +444,10 @@ def _failover(
             continue
         working.add(ranks[place.uri_index])
         landing = landing or ranks[place.uri_index]
+    redundant = not fake_redundancy and any(rank > landing for rank in working)
     out.add("sipprobe_failover_landing_position", landing)
     out.add("sipprobe_failover_working_endpoints", len(working))
-    out.add("sipprobe_failover_redundant", 1 if any(rank > landing for rank in working) else 0)
+    out.add("sipprobe_failover_redundant", 1 if redundant else 0)
 
 
 def _families(samples: Sequence[Sample]) -> Iterator[Metric]:

@@ -387,6 +387,18 @@ def test_a_healthy_failover_path_is_redundant() -> None:
     assert value(samples, "probe_success") == 1
 
 
+def test_two_endpoints_on_one_address_are_not_redundant() -> None:
+    first = endpoint_entry("sips:a.example.test", 0, at("192.0.2.1"))
+    second = endpoint_entry("sips:b.example.test", 1, at("192.0.2.1"))
+    run = failover_run([first, second], [(0, 0), (1, 0)])
+    samples = probe_samples(judged(run), run)
+    assert value(samples, "sipprobe_failover_working_endpoints") == 2
+    assert value(samples, "sipprobe_failover_redundant") == 0
+    assert state(samples, "sipprobe_check_status", "status", check="failover.redundancy") == (
+        "fail"
+    )
+
+
 def test_a_failover_list_that_works_nowhere_lands_at_zero() -> None:
     first = endpoint_entry("sips:a.example.test", 0, at("192.0.2.1", 503))
     second = endpoint_entry("sips:b.example.test", 1, at("192.0.2.2", 503))
