@@ -282,3 +282,26 @@ def test_demo_refuses_the_prometheus_format() -> None:
     assert result.returncode == 2
     assert "prometheus" in result.stderr
     assert result.stdout == ""
+
+
+def prometheus_client_loaded(closed_port: int, output_format: str) -> bool:
+    """Whether an options run printing `output_format` imported prometheus_client."""
+    script = (
+        "import sys\n"
+        "from probe.cli.commands import main\n"
+        "try:\n"
+        f"    main(['options', 'sip:127.0.0.1:{closed_port};transport=tcp',"
+        f" '--format', '{output_format}', '--timeout', '1'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('prometheus_client' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    return done.stderr.strip().splitlines()[-1] == "True"
+
+
+def test_only_the_prometheus_format_loads_prometheus_client(closed_port: int) -> None:
+    assert not prometheus_client_loaded(closed_port, "json")
+    assert prometheus_client_loaded(closed_port, "prometheus")
