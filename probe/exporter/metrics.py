@@ -163,9 +163,9 @@ def file_samples(
     failover run or a check is one probe of an endpoint list, named by its first
     configured endpoint."""
     runs = (evidence,) if isinstance(evidence, RunEvidence) else tuple(evidence)
-    if not _split_by_uri(runs):
-        first = next((entry.uri for run in runs for entry in run.uris), "")
-        out = _Samples((*labels, ("target", first)))
+    if not runs or not _split_by_uri(runs):
+        first = next((entry.uri for run in runs for entry in run.uris), None)
+        out = _Samples(labels if first is None else (*labels, ("target", first)))
         _probe(out, report, runs, report.results)
         return out.result()
     out = _Samples(labels)

@@ -525,9 +525,9 @@ def test_each_probe_has_a_registry_of_its_own() -> None:
 def test_a_report_without_evidence_still_gives_its_verdict_and_checks() -> None:
     finding = Finding("sip.options", Status.FAIL, TARGET.label, "down")
     report = Report("options", sample.STARTED_AT, 10.0, (TargetResult(TARGET, (finding,)),))
-    samples = probe_samples(report, ())
-    assert value(samples, "probe_success") == 0
-    assert state(samples, "sipprobe_check_status", "status", check="sip.options") == "fail"
+    for samples in (probe_samples(report, ()), file_samples(report, ())):
+        assert value(samples, "probe_success") == 0
+        assert state(samples, "sipprobe_check_status", "status", check="sip.options") == "fail"
 
 
 def test_a_far_end_with_unreadable_certificates_gives_no_certificate_figure() -> None:
