@@ -117,6 +117,8 @@ class _Samples:
     def __init__(self, common: Labels = ()) -> None:
         self.common = common
         self.samples: dict[tuple[str, Labels], float] = {}
+        self.certificates: dict[bytes, tuple[float, str] | None] = {}
+        """Certificates read, by DER: the targets behind one name present one chain."""
 
     def add(self, name: str, value: float, labels: Labels = ()) -> None:
         assert name in HELP, name
@@ -132,6 +134,8 @@ class _Samples:
 def _label_text(text: str) -> str:
     """A label value without control characters: a far end's text (a certificate
     subject) must not bend the exposition or the consoles that show it."""
+    if text.isprintable():  # nearly every value: check ids, URIs, addresses
+        return text
     return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in text)
 
 
@@ -346,7 +350,9 @@ def _version(name: str) -> str:
 def _certificates(out: _Samples, chain: Sequence[bytes], where: Labels, cert_where: Labels) -> None:
     expiries = []
     for position, der in enumerate(chain):
-        read = _read_certificate(der)
+        if der not in out.certificates:
+            out.certificates[der] = _read_certificate(der)
+        read = out.certificates[der]
         if read is None:
             continue  # tls.chain says the certificate cannot be read
         not_after, subject = read
