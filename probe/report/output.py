@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,6 +218,8 @@ def write_atomically(path: Path, data: bytes) -> None:
 
     Readable by all (0644): the collector runs as a user of its own, and it serves what
     it reads to whoever scrapes it; the metrics carry no secret (docs/prometheus)."""
+    import tempfile  # only a metrics file needs it: not loaded by every run's start-up
+
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )

@@ -285,5 +285,7 @@ def _stop_notes(run: RunEvidence) -> tuple[str, ...]:
         _interrupted(run.stop_signal)
         if run.stopped == "interrupted"
         else f"stopped at --max-time {run.max_time_s:g} s"
+        if run.max_time_s is not None
+        else "stopped at --max-time"
     )
     return (f"run {why}: {done} of {len(targets)} targets finished; the others are marked",)

@@ -121,3 +121,13 @@ def test_details_equal_only_by_value_are_not_shared() -> None:
     assert shared.details is kept.details
     assert shared.target == "c"
     assert judge._shared(retyped).details is retyped.details
+
+
+def test_a_run_stopped_by_max_time_without_its_limit_is_judged_with_a_note() -> None:
+    # A hand-edited or foreign evidence file may say a run stopped at --max-time without
+    # saying the limit: judging it again gives a note, not an internal error.
+    run = dataclasses.replace(sample.run(), stopped="max_time", max_time_s=None)
+    report = judge_run(run, policy())
+    assert any(note.startswith("run stopped at --max-time:") for note in report.notes)
+    limited = judge_run(dataclasses.replace(run, max_time_s=2.5), policy())
+    assert any(note.startswith("run stopped at --max-time 2.5 s:") for note in limited.notes)
