@@ -278,6 +278,10 @@ NOT_MODULE_SETTINGS = frozenset(
 )
 
 
+# The exporter's own keys: which probe, and the consent and pace of an invite module's calls.
+EXPORTER_KEYS = frozenset({"kind", "allow_calls", "min_call_interval"})
+
+
 def long_options(kind: str) -> set[str]:
     command = cli.commands[kind]
     return {
@@ -294,7 +298,7 @@ def test_the_example_modules_use_only_the_commands_options() -> None:
     modules = tomllib.loads(example)["modules"]
     assert {module["kind"] for module in modules.values()} == {"options", "failover", "invite"}
     for name, module in modules.items():
-        settings = set(module) - {"kind", "allow_calls"}
+        settings = set(module) - EXPORTER_KEYS
         allowed = long_options(module["kind"]) - NOT_MODULE_SETTINGS
         assert settings - allowed == set(), f"module {name}"
         # Every scrape of an invite module places a call: it must say so.
