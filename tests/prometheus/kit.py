@@ -62,18 +62,19 @@ NAME_IN_TEXT = re.compile(r"\b(?:sipprobe|probe)_[a-z0-9_]+")
 """A word that reads as one of the exporter's metric names, wherever it is written."""
 
 
-def contract_names() -> frozenset[str]:
-    """The contract's metric names: from metrics.md when it is there, else CONTRACT."""
-    if not METRICS_DOC.exists():
+def contract_names(doc: Path = METRICS_DOC) -> frozenset[str]:
+    """The contract's metric names: from metrics.md when it is there (each table row's
+    first cell), else CONTRACT."""
+    if not doc.exists():
         return CONTRACT
     names = frozenset(
         name
-        for line in METRICS_DOC.read_text().splitlines()
+        for line in doc.read_text().splitlines()
         if line.lstrip().startswith("|")
         for name in re.findall(r"`((?:sipprobe|probe)_[a-z0-9_]+)`", line.split("|")[1])
     )
     if not names:
-        raise AssertionError(f"{METRICS_DOC} lists no metric name in the first column of a table")
+        raise AssertionError(f"{doc} lists no metric name in the first column of a table")
     return names
 
 

@@ -174,6 +174,21 @@ def test_the_contract_names_are_read_from_metrics_md_when_it_is_there() -> None:
     assert all(re.fullmatch(r"(probe|sipprobe)_[a-z0-9_]+", name) for name in names)
 
 
+def test_metrics_md_is_read_by_the_first_cell_of_its_tables(tmp_path: Path) -> None:
+    doc = tmp_path / "metrics.md"
+    doc.write_text(
+        "# Metrics\n\n`probe_success` is the headline.\n\n"
+        "| metric | labels | value |\n|---|---|---|\n"
+        "| `probe_success` | — | 1 or 0 |\n"
+        "| `sipprobe_check_status` | `check`, `status` (see `sipprobe_verdict`) | 1 |\n"
+    )
+    assert contract_names(doc) == {"probe_success", "sipprobe_check_status"}
+    doc.write_text("# Metrics\n\nNo table.\n")
+    with pytest.raises(AssertionError, match="lists no metric name"):
+        contract_names(doc)
+    assert contract_names(tmp_path / "absent.md") == CONTRACT
+
+
 def expressions() -> list[tuple[str, str]]:
     found = [(rule.get("alert") or rule["record"], rule["expr"]) for rule in rules(load(RULES))]
     found += [
