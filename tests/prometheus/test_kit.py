@@ -335,9 +335,14 @@ def test_the_readme_lists_every_alert_and_only_those() -> None:
     assert len(listed) == len(severities)
 
 
-def test_the_readme_federation_job_is_a_valid_scrape_config(tmp_path: Path) -> None:
-    (job,) = [block for block in fenced("yaml") if "/federate" in block]
-    config = {"scrape_configs": yaml.safe_load(job)}
+def test_the_readme_scrape_jobs_are_valid_scrape_configs(tmp_path: Path) -> None:
+    """The federation job and the node job of the textfile section, as promtool sees them."""
+    jobs = [block for block in fenced("yaml") if block.lstrip().startswith("- job_name:")]
+    assert {job["job_name"] for block in jobs for job in yaml.safe_load(block)} == {
+        "federate-sipprobe",
+        "node",
+    }
+    config = {"scrape_configs": [job for block in jobs for job in yaml.safe_load(block)]}
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     assert_succeeded(promtool("check", "config", "prometheus.yml", cwd=tmp_path))
 
