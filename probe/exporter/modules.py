@@ -242,9 +242,7 @@ def kind_problems(table: Mapping[str, Any]) -> list[tuple[str, str]]:
         "invite": (*OPTIONS_ONLY, *FAILOVER_ONLY, *NOT_INVITE),
     }[kind]
     problems = [
-        (key, f"{key} is not an option of `sipprobe {kind}`")
-        for key in table
-        if key in foreign
+        (key, f"{key} is not an option of `sipprobe {kind}`") for key in table if key in foreign
     ]
     if kind == "invite":
         if "to" not in table:
@@ -265,7 +263,7 @@ class ConfigFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    modules: dict[str, dict[str, Any]]
+    modules: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 # --- from a table to settings --------------------------------------------------------------
@@ -411,7 +409,8 @@ def _run_problems(name: str, kind: ModuleKind, given: dict[str, Any]) -> list[tu
             check_module(module, stand_ins)
         except SettingsError as exc:
             key, message = _in_module_terms(str(exc))
-            problems.append((key or "", message))
+            # `trust: ...` is said at the key already: `modules.x.trust: no certificates...`
+            problems.append((key or "", message.removeprefix(f"{key}: ")))
             if key is None or key not in remaining:
                 return problems
             del remaining[key]
