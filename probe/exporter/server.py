@@ -348,8 +348,12 @@ async def serve(
     *,
     limits: HttpLimits | None = None,
     ready: Callable[[str, int], None] | None = None,
+    signals: bool = True,
 ) -> int:
-    """Serve until SIGINT or SIGTERM (the exit code: 128 + its number); SIGHUP reloads."""
+    """Serve until SIGINT or SIGTERM (the exit code: 128 + its number), or until
+    cancelled; SIGHUP reloads. Without `signals` (a caller that owns them, a test) only
+    cancelling stops it. Either way the probes in flight end their connections and calls
+    (within STOP_GRACE) and every connection is closed before it returns."""
     limits = limits or HttpLimits()
     loop = asyncio.get_running_loop()
     connections = Connections(limits.max_connections)
@@ -365,14 +369,16 @@ async def serve(
             handlers.discard(task)
 
     server = await asyncio.start_server(client, host, port, reuse_address=True)
-    stopping = loop.create_future()
-    installed = _signals(loop, exporter, stopping)
+    stopping: asyncio.Future[int] = loop.create_future()
+    installed = _signals(loop, exporter, stopping) if signals else []
     try:
         bound = server.sockets[0].getsockname()
         if ready is not None:
             ready(bound[0], bound[1])
-        number: int = await stopping
+        number = await stopping
         exporter.say(f"stopping ({signal_name(number)}): ending the probes in flight")
+        return EXIT_SIGNAL_BASE + number
+    finally:
         server.close()
         await exporter.stop_probes()
         connections.close_all()
@@ -380,11 +386,8 @@ async def serve(
             task.cancel()
         if handlers:
             await asyncio.wait(set(handlers), timeout=limits.write)
-        return EXIT_SIGNAL_BASE + number
-    finally:
-        server.close()
-        for number in installed:
-            loop.remove_signal_handler(number)
+        for signal_number in installed:
+            loop.remove_signal_handler(signal_number)
 
 
 def _signals(
