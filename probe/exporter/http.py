@@ -135,7 +135,15 @@ class Connections:
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+
+
+def _head_size(event: h11.Request) -> int:
+    """The bytes of a request head: its request line and header lines (RFC 9112 §2.1)."""
+    line = len(event.method) + len(event.target) + len(b"  HTTP/1.1\r\n")
+    return line + sum(len(name) + len(value) + 4 for name, value in event.headers) + 2
 
 
 async def _read_request(
@@ -158,21 +166,24 @@ async def _read_request(
             if remaining <= 0:
                 raise TimeoutError
             async with asyncio.timeout(remaining):
-                data = await reader.read(READ_CHUNK)
+                data = await reader.read(min(READ_CHUNK, limits.max_head))
             if data and not started:
                 started, until = True, loop.time() + limits.request
             connection.receive_data(data)  # b"": the client closed its side
         elif isinstance(event, h11.ConnectionClosed):
             return None
         elif isinstance(event, h11.Request):
+            # h11 bounds a head still arriving; one that came whole in a read is measured.
+            if _head_size(event) > limits.max_head:
+                raise _TooLarge(431, f"the request head is over {limits.max_head} bytes")
             request = event
             length = dict(event.headers).get(b"content-length")
             if length is not None and int(length) > limits.max_body:
-                raise _TooLarge
+                raise _TooLarge(413, f"the request body is over {limits.max_body} bytes")
         elif isinstance(event, h11.Data):
             body += event.data
             if len(body) > limits.max_body:
-                raise _TooLarge
+                raise _TooLarge(413, f"the request body is over {limits.max_body} bytes")
         elif isinstance(event, h11.EndOfMessage):
             assert request is not None
             return request, bytes(body)
@@ -256,9 +267,8 @@ async def serve_connection(
             except h11.RemoteProtocolError as exc:
                 await _answer_error(connection, writer, exc.error_status_hint, str(exc), limits)
                 return
-            except _TooLarge:
-                text = f"the request body is over {limits.max_body} bytes"
-                await _answer_error(connection, writer, 413, text, limits)
+            except _TooLarge as refusal:
+                await _answer_error(connection, writer, refusal.status, str(refusal), limits)
                 return
             except (TimeoutError, ValueError):  # too slow, or a Content-Length h11 let by
                 return
