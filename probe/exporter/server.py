@@ -441,16 +441,20 @@ def run_exporter(config_path: Path, listen: str, concurrency: int) -> int:
     async def main() -> int:
         from probe.net.pacing import FDS_PER_PROBE, bound_concurrency
 
+        from prometheus_client import disable_created_metrics
+
+        # The `_created` series of every counter say when the process started, which
+        # process_start_time_seconds already says; the command owns its process, so the
+        # switch (process-wide in prometheus_client) is its to throw.
+        disable_created_metrics()
         # Each probe holds its connections, each scrape its own: room for both.
         bound_concurrency(concurrency * 2, fds_per_probe=FDS_PER_PROBE)
         exporter = Exporter(config_path, config, concurrency=concurrency)
         try:
             return await serve(exporter, host, port, ready=ready)
-        except OSError as exc:
-            print(
-                f"sipprobe: exporter: cannot listen on {listen}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
+        except OSError as exc:  # asyncio's own message repeats the address: the errno's
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            print(f"sipprobe: exporter: cannot listen on {listen}: {why}", file=sys.stderr)
             return 2
 
     return asyncio.run(main())
