@@ -439,14 +439,14 @@ def run_exporter(config_path: Path, listen: str, concurrency: int) -> int:
         print(f"listening on http {where}:{port}", flush=True)
 
     async def main() -> int:
-        from probe.net.pacing import FDS_PER_PROBE, bound_concurrency
-
         from prometheus_client import disable_created_metrics
+
+        from probe.net.pacing import FDS_PER_PROBE, bound_concurrency
 
         # The `_created` series of every counter say when the process started, which
         # process_start_time_seconds already says; the command owns its process, so the
         # switch (process-wide in prometheus_client) is its to throw.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         # Each probe holds its connections, each scrape its own: room for both.
         bound_concurrency(concurrency * 2, fds_per_probe=FDS_PER_PROBE)
         exporter = Exporter(config_path, config, concurrency=concurrency)
