@@ -8,6 +8,7 @@ and sipsak. Otherwise `InvalidMeasurement` is raised and the harness stops, sayi
 from __future__ import annotations
 
 import json
+import subprocess
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,8 +114,46 @@ def sipprobe_single(tools: Tools, fleet: Fleet, *extra: str) -> list[str]:
     ]
 
 
+_THIRD_PARTY = """
+import atexit, runpy, sys
+listing = sys.argv[1]
+def _write():
+    own = {"probe", "bench"}
+    names = sorted(
+        name
+        for name in sys.modules
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name.split(".")[0] not in own
+        and not name.startswith("_")
+    )
+    with open(listing, "w") as out:
+        out.write("\\n".join(names))
+atexit.register(_write)
+sys.argv = ["sipprobe", *sys.argv[2:]]
+runpy.run_module("probe", run_name="__main__")
+"""
+
+
+def third_party_modules(tools: Tools, fleet: Fleet, workdir: Path) -> Path:
+    """A file naming every module outside the standard library and sipprobe that one
+    console probe (`sipprobe_single`) loads, read from a run of it, one per line, in
+    import-safe (sorted) order."""
+    listing = workdir / "third-party-modules.txt"
+    argv = sipprobe_single(tools, fleet)[1:]
+    done = subprocess.run(
+        [str(tools.python), "-c", _THIRD_PARTY, str(listing), *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0 or not listing.exists():
+        raise InvalidMeasurement(f"the probe listing its modules failed: {done.stderr[-300:]!r}")
+    return listing
+
+
 def floor(
-    tools: Tools, fleet: Fleet, mode: str, targets: Path, out: Path, **opts: int
+    tools: Tools, fleet: Fleet, mode: str, targets: Path, out: Path, **opts: int | str | Path
 ) -> list[str]:
     options = [arg for key, value in opts.items() for arg in (f"--{key}", str(value))]
     return [

@@ -11,6 +11,10 @@ sweep  one fresh TLS connection per target: connect, full handshake with a verif
 ping   one TLS connection, `--count` OPTIONS sent one after another, each answer read in
        full before the next request, like `sipprobe options --count N --interval 0`.
 
+`--preload FILE` first imports the modules FILE lists, one per line (sipprobe's
+third-party libraries, say), to tell the part of a cold start that the libraries cost from
+the part that is sipprobe's.
+
 Each target line of `--targets` is `URI NAME ADDRESS PORT`. The outcome goes to `--out` as
 JSON (`ok`, `failed`, first errors), so the harness can refuse a run that did not probe
 everything; the exit code is 0 only when every probe got a 2xx.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import ssl
 import sys
@@ -159,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--preload", type=Path, help="a file of modules to import first")
     args = parser.parse_args(argv)
+    for module in args.preload.read_text().split() if args.preload else ():
+        importlib.import_module(module)
     targets = read_targets(args.targets)
     context = client_context(args.ca)
     started = time.perf_counter()

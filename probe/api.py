@@ -23,8 +23,9 @@ network does is in the report, never raised.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from probe.errors import SettingsError
 from probe.settings import Settings
@@ -35,7 +36,31 @@ if TYPE_CHECKING:
     from probe.evidence.run import OrderMode, RunEvidence
     from probe.report.model import Report
 
-__all__ = ["call", "failover", "judge", "options"]
+__all__ = [
+    "ProbeKind",
+    "Probed",
+    "call",
+    "call_probed",
+    "failover",
+    "failover_probed",
+    "judge",
+    "options",
+    "options_probed",
+    "run",
+]
+
+ProbeKind = Literal["options", "failover", "invite"]
+"""What one probe does: OPTIONS to every target, an endpoint list's failover, a test call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """One probe run: its report, and the whole evidence it was judged from (every
+    target's connection, TLS handshake, chain, SIP exchanges and call), for whatever reads
+    figures the report does not carry (probe.exporter.metrics)."""
+
+    report: Report
+    evidence: RunEvidence
 
 
 def _refuse(message: str) -> NoReturn:
@@ -45,12 +70,26 @@ def _refuse(message: str) -> NoReturn:
 async def options(targets: Sequence[str], settings: Settings | None = None) -> Report:
     """Probe each target URI: locate it (RFC 3263), connect, judge TLS and its
     certificate, send OPTIONS; every target judged, one report."""
+    return (await _options(targets, settings, keep_evidence=False)).report
+
+
+async def options_probed(targets: Sequence[str], settings: Settings | None = None) -> Probed:
+    """`options`, with the run's whole evidence beside its report."""
+    return await _options(targets, settings, keep_evidence=True)
+
+
+async def _options(
+    targets: Sequence[str], settings: Settings | None, *, keep_evidence: bool
+) -> Probed:
     from probe.run.commands import OptionsRequest, judge_collected, options_collection, prepare
 
     request = OptionsRequest(targets=tuple(targets), settings=settings or Settings())
     run = prepare(request, _refuse)
+    # Without it, each target's evidence is dropped once judged (a sweep's memory follows
+    # its concurrency): the report alone needs no more.
+    run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = await options_collection(run)
-    return judge_collected(evidence, run, run.notes, request, _refuse)
+    return Probed(judge_collected(evidence, run, run.notes, request, _refuse), evidence)
 
 
 async def failover(
@@ -64,6 +103,31 @@ async def failover(
     """Probe an ordered endpoint list as the provider will try it (list order, or
     priority then weight) and judge where calls land first and whether a failover path
     exists."""
+    probed = await _failover(endpoints, settings, priorities, weights, order, keep_evidence=False)
+    return probed.report
+
+
+async def failover_probed(
+    endpoints: Sequence[str],
+    settings: Settings | None = None,
+    *,
+    priorities: Sequence[int] = (),
+    weights: Sequence[int] = (),
+    order: OrderMode | None = None,
+) -> Probed:
+    """`failover`, with the run's whole evidence beside its report."""
+    return await _failover(endpoints, settings, priorities, weights, order, keep_evidence=True)
+
+
+async def _failover(
+    endpoints: Sequence[str],
+    settings: Settings | None,
+    priorities: Sequence[int],
+    weights: Sequence[int],
+    order: OrderMode | None,
+    *,
+    keep_evidence: bool,
+) -> Probed:
     from probe.run.commands import (
         FailoverRequest,
         OptionsRequest,
@@ -75,13 +139,23 @@ async def failover(
     common = OptionsRequest(targets=tuple(endpoints), settings=settings or Settings())
     request = FailoverRequest(common, priorities=priorities, weights=weights, order=order)
     run = prepare(common, _refuse)
+    run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = await failover_collection(request, run, _refuse)
-    return judge_collected(evidence, run, run.notes, common, _refuse)
+    return Probed(judge_collected(evidence, run, run.notes, common, _refuse), evidence)
 
 
 async def call(target: str, settings: Settings) -> Report:
     """Place a test call through `target` as `settings.call` says (who is called, the
     SRTP offer, media verified or not) and judge it: the answer, the SDP, the teardown."""
+    return (await _call(target, settings, keep_evidence=False)).report
+
+
+async def call_probed(target: str, settings: Settings) -> Probed:
+    """`call`, with the run's whole evidence beside its report."""
+    return await _call(target, settings, keep_evidence=True)
+
+
+async def _call(target: str, settings: Settings, *, keep_evidence: bool) -> Probed:
     from probe.run.commands import OptionsRequest, judge_collected, options_collection
     from probe.run.invite import InviteRequest, prepare_call
 
@@ -89,8 +163,26 @@ async def call(target: str, settings: Settings) -> Report:
         raise SettingsError("a test call needs settings.call (at least who to call: to=...)")
     common = OptionsRequest(targets=(target,), settings=settings)
     run, probe_settings, notes = prepare_call(InviteRequest(common, settings.call), _refuse)
+    run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = await options_collection(run, probe_settings, command="invite")
-    return judge_collected(evidence, run, notes, common, _refuse)
+    return Probed(judge_collected(evidence, run, notes, common, _refuse), evidence)
+
+
+async def run(kind: ProbeKind, targets: Sequence[str], settings: Settings | None = None) -> Probed:
+    """One probe of `kind`, with its evidence: `options` of every target, `failover` of
+    the targets as an endpoint list in list order (`failover_probed` takes priorities
+    and weights), `invite` a test call through the one target `settings.call` says."""
+    if kind == "options":
+        return await options_probed(targets, settings)
+    if kind == "failover":
+        return await failover_probed(targets, settings)
+    if kind == "invite":
+        if len(targets) != 1:
+            raise SettingsError(f"a test call goes through one target, not {len(targets)}")
+        if settings is None:
+            raise SettingsError("a test call needs settings.call (at least who to call: to=...)")
+        return await call_probed(targets[0], settings)
+    raise SettingsError(f"probe kind {kind!r}: options, failover or invite")
 
 
 def judge(

@@ -34,6 +34,8 @@ PURE = [
     "probe.report.output",
     "probe.locate",
     "probe.locate.plan",
+    "probe.exporter",
+    "probe.exporter.metrics",
 ]
 
 

@@ -30,6 +30,7 @@ from probe.cli.common import (
     EXIT_FAIL,
     EXIT_INTERNAL,
     EXIT_OK,
+    asks_for_metrics,
     call_default,
     connection_options,
     emit,
@@ -129,7 +130,7 @@ def options(targets: Sequence[str], **values: Any) -> None:
     its own connection; TLS targets have their handshake, chain and identity judged before
     OPTIONS is sent.
     """
-    from probe.run.commands import run_options_command
+    from probe.run.commands import options_run
     from probe.run.progress import live_replies
 
     live = values.pop("live")
@@ -137,9 +138,10 @@ def options(targets: Sequence[str], **values: Any) -> None:
     request = options_request("options", targets, values)
     if live is None:
         live = request.settings.sip.count > 1 and sys.stderr.isatty() and _console_on_stdout(values)
+    metrics = asks_for_metrics(values)
     with live_replies(live):
-        report = run_options_command(request, on_usage_error=usage_error)
-    emit_and_exit(report, values)
+        evidence, report = options_run(request, on_usage_error=usage_error, keep_evidence=metrics)
+    emit_and_exit(report, values, (evidence,) if metrics else None)
 
 
 def _icmp_thresholds(values: dict[str, Any]) -> None:
@@ -207,7 +209,7 @@ def failover(
     endpoint is probed (TLS, certificate, OPTIONS); the report says where calls land,
     whether the intended primary takes them, and whether a real failover path exists.
     """
-    from probe.run.commands import FailoverRequest, run_failover_command
+    from probe.run.commands import FailoverRequest, failover_run
 
     request = FailoverRequest(
         options_request("failover", targets, values),
@@ -215,7 +217,9 @@ def failover(
         weights=weights,
         order=order,
     )
-    emit_and_exit(run_failover_command(request, on_usage_error=usage_error), values)
+    metrics = asks_for_metrics(values)
+    evidence, report = failover_run(request, on_usage_error=usage_error, keep_evidence=metrics)
+    emit_and_exit(report, values, (evidence,) if metrics else None)
 
 
 @cli.command()
@@ -298,7 +302,7 @@ def invite(
     was really negotiated. The call is always ended: ACK and BYE after an answer, CANCEL
     before one. Keys and passwords are never printed.
     """
-    from probe.run.invite import InviteRequest, run_invite_command
+    from probe.run.invite import InviteRequest, invite_run
     from probe.settings import CallSettings
 
     call = CallSettings(
@@ -313,7 +317,9 @@ def invite(
         verify_media=verify_media,
     )
     request = InviteRequest(options_request("invite", [target], values), call)
-    emit_and_exit(run_invite_command(request, on_usage_error=usage_error), values)
+    metrics = asks_for_metrics(values)
+    evidence, report = invite_run(request, on_usage_error=usage_error, keep_evidence=metrics)
+    emit_and_exit(report, values, (evidence,) if metrics else None)
 
 
 @cli.command()
@@ -347,7 +353,7 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     the run that collected it. Chains are judged with the trust anchors the run used (the
     evidence records them) unless --ca or --trust names others.
     """
-    from probe.run.commands import JudgeRequest, run_judge_command
+    from probe.run.commands import JudgeRequest, judge_runs
     from probe.settings import Settings
 
     output = take_output(values)
@@ -359,7 +365,8 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
         scenario=scenario,
         given=frozenset(given_options(ctx, values)),
     )
-    emit_and_exit(run_judge_command(request, on_usage_error=usage_error), output)
+    runs, report = judge_runs(request, on_usage_error=usage_error)
+    emit_and_exit(report, output, runs)
 
 
 @cli.command()
@@ -570,6 +577,8 @@ def demo(**values: Any) -> None:
     from probe.run.demo import demo_as_designed, run_demo
 
     output = take_output(values)
+    if asks_for_metrics(output):
+        usage_error("demo: the prometheus format is for options, failover, invite, check and judge")
     report = run_demo()
     emit(
         report,

@@ -16,6 +16,7 @@ from probe.settings import CallSettings, Settings
 
 if TYPE_CHECKING:
     from probe.cli.target_list import TargetList
+    from probe.evidence.run import RunEvidence
     from probe.report.model import Report
 
 from probe.report.exit_codes import EXIT_FAIL as EXIT_FAIL
@@ -236,6 +237,30 @@ def stdout_gone() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def asks_for_metrics(values: dict[str, Any]) -> bool:
+    """Whether `--format`/`--output` ask for the prometheus format: the run must then
+    keep every target's evidence, which its metrics read (probe.exporter.metrics)."""
+    from probe.report.output import OutputError, plan_outputs
+
+    try:
+        destinations = plan_outputs(values["output_format"], values.get("outputs", ()))
+    except OutputError:
+        return False  # refused with its reason before the run (take_output)
+    return any(destination.format == "prometheus" for destination in destinations)
+
+
+def metrics_of(report: Report, runs: Sequence[RunEvidence]) -> Callable[[], bytes]:
+    """The prometheus format of a run, made when it is written: prometheus_client is
+    imported only by a command asked for it."""
+
+    def render() -> bytes:
+        from probe.exporter.metrics import exposition, file_registry
+
+        return exposition(file_registry(report, runs))
+
+    return render
+
+
 def emit(
     report: Report,
     output_format: str,
@@ -243,16 +268,24 @@ def emit(
     verbose: bool,
     no_color: bool,
     outputs: Sequence[str] = (),
+    metrics: Callable[[], bytes] | None = None,
 ) -> int:
-    """Render the report in every asked format; the exit code of the run."""
+    """Render the report in every asked format; the exit code of the run. `metrics`
+    makes the prometheus format (`metrics_of`), for a command that has the evidence."""
     from probe.report.model import exit_code
     from probe.report.output import (
         OutputError,
         nagios,
         plan_outputs,
         private_file,
+        write_atomically,
         write_report,
     )
+
+    def exposition() -> bytes:
+        if metrics is None:
+            raise OutputError("this command cannot write the prometheus format")
+        return metrics()
 
     try:
         destinations = plan_outputs(output_format, outputs)
@@ -265,8 +298,11 @@ def emit(
         if path is None:
             continue
         try:
-            with private_file(path) as sink:
-                write_report(report, destination.format, sink, color=False, verbose=verbose)
+            if destination.format == "prometheus":
+                write_atomically(path, exposition())
+            else:
+                with private_file(path) as sink:
+                    write_report(report, destination.format, sink, color=False, verbose=verbose)
         except OSError as exc:  # a full disk or a failing device, found only now
             click.echo(f"sipprobe: cannot write {path}: {exc.strerror}", err=True)
             unwritten.append(path)
@@ -276,6 +312,8 @@ def emit(
         try:
             if destination.format == "nagios":
                 sys.stdout.write(nagios(report, unwritten=not_written)[0] + "\n")
+            elif destination.format == "prometheus":
+                sys.stdout.write(exposition().decode("utf-8"))
             else:
                 write_report(report, destination.format, sys.stdout, color=color, verbose=verbose)
             sys.stdout.flush()
@@ -410,7 +448,11 @@ def options_request(command: str, targets: Sequence[str], values: dict[str, Any]
     )
 
 
-def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:
+def emit_and_exit(
+    report: Report, values: dict[str, Any], runs: Sequence[RunEvidence] | None = None
+) -> NoReturn:
+    """Emit the report (and, from `runs`, the evidence it judged, its metrics) and exit
+    with the run's code."""
     sys.exit(
         emit(
             report,
@@ -418,5 +460,6 @@ def emit_and_exit(report: Report, values: dict[str, Any]) -> NoReturn:
             verbose=values["verbose"],
             no_color=values["no_color"],
             outputs=values.get("outputs", ()),
+            metrics=None if runs is None else metrics_of(report, runs),
         )
     )

@@ -13,6 +13,7 @@ from probe.cli.common import (
     emit,
     evidence_option,
     location_options,
+    metrics_of,
     run_options,
     usage_error,
 )
@@ -55,7 +56,7 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
     --resolve NAME:PORT:ADDRESS --ca CA.
     """
     from probe.report.output import OutputError, plan_outputs
-    from probe.run.check import run_check_command
+    from probe.run.check import check_runs
 
     if values.pop("nagios"):
         values["output_format"] = "nagios"
@@ -68,7 +69,7 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
         for name, value in given_options(ctx, values).items()
         if name not in _OUTPUT_KEYS
     }
-    report = run_check_command(scenario, to=to, overrides=given, on_usage_error=usage_error)
+    runs, report = check_runs(scenario, to=to, overrides=given, on_usage_error=usage_error)
     sys.exit(
         emit(
             report,
@@ -76,6 +77,7 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
             verbose=values["verbose"],
             no_color=values["no_color"],
             outputs=values["outputs"],
+            metrics=metrics_of(report, runs),
         )
     )
 

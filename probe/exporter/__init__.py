@@ -1,3 +1,2 @@
-"""The Prometheus exporter: `sipprobe exporter` answers `/probe?target=URI&module=NAME` with
-one probe's judgement as metrics (blackbox_exporter's names where the meaning is the same),
-and `/metrics` with its own."""
+"""The Prometheus side of sipprobe: one probe's report and evidence as metrics
+(probe.exporter.metrics), for the exporter's `/probe` and for `--format prometheus`."""

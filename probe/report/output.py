@@ -5,12 +5,16 @@ JSON one; so does `--output json=report.json` alone, since naming a format in --
 it. `--output FILE` alone is enough when there is a single format. At most one format may
 go to stdout. `nagios` is one status line with performance data, and its exit code
 follows the Nagios plugin convention (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+`prometheus` is the run's metrics in Prometheus's text format (probe.exporter.metrics,
+docs/prometheus/metrics.md), made from the evidence as well as the report; its file is
+replaced atomically (`write_atomically`), as node_exporter's textfile collector needs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +25,7 @@ from probe.report.exit_codes import signal_name
 from probe.report.model import Report
 from probe.verdict.findings import CheckId, JsonValue, Verdict
 
-FORMATS = ("console", "json", "junit", "nagios")
+FORMATS = ("console", "json", "junit", "nagios", "prometheus")
 # The plugin API's codes; work not done is UNKNOWN, never OK.
 _NAGIOS_CODES = {Verdict.PASS: 0, Verdict.WARN: 1, Verdict.FAIL: 2, Verdict.INCOMPLETE: 3}
 _NAGIOS_WORDS = {
@@ -189,6 +193,10 @@ def write_report(
         sink.write(render_junit(report) + "\n")
     elif fmt == "nagios":
         sink.write(nagios(report)[0] + "\n")
+    elif fmt == "prometheus":
+        # Its metrics read the evidence too (handshake time, chain, RTT): the command
+        # that has it writes them (probe.cli.common.emit).
+        raise OutputError("the prometheus format is made from the run's evidence as well")
     else:
         from probe.report.console import render_console
 
@@ -201,3 +209,27 @@ def private_file(path: Path) -> Iterator[TextIO]:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
         yield sink
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` at once: written to a temporary file in the same
+    directory, then renamed over it (rename(2) is atomic within one file system), so a
+    reader never sees half a file. node_exporter's textfile collector reads `*.prom`
+    whenever it is scraped; the temporary name does not end in `.prom`.
+
+    Readable by all (0644): the collector runs as a user of its own, and it serves what
+    it reads to whoever scrapes it; the metrics carry no secret (docs/prometheus)."""
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as sink:
+            sink.write(data)
+            sink.flush()
+            os.fchmod(sink.fileno(), 0o644)
+            os.fsync(sink.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -69,6 +69,18 @@ def run_check_command(
 ) -> Report:
     """`overrides`: the command line's options (fields of `OptionsRequest`) that replace
     the scenario's settings for this run; the report names each one it replaced."""
+    return check_runs(spec, to=to, on_usage_error=on_usage_error, overrides=overrides)[1]
+
+
+def check_runs(
+    spec: str,
+    *,
+    to: str | None,
+    on_usage_error: UsageError,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[tuple[RunEvidence, ...], Report]:
+    """`run_check_command`, with the evidence of its runs: the failover run's, then the
+    test call's when one was placed."""
     from probe.scenario.requests import with_overrides
 
     scenario = _load_scenario(spec, on_usage_error)
@@ -96,7 +108,8 @@ def run_check_command(
         runs[0] = (evidence, replace(first, trunk_findings=(*first.trunk_findings, unplaced)))
     elif requests.invite is not None:
         runs.append(invite_run(requests.invite, on_usage_error=on_usage_error, keep_evidence=True))
-    return judged_by_scenario(scenario, runs, command="check", notes=notes)
+    report = judged_by_scenario(scenario, runs, command="check", notes=notes)
+    return tuple(evidence for evidence, _ in runs), report
 
 
 def judging_settings(scenario: Scenario, run: RunEvidence, request: JudgeRequest) -> Settings:
@@ -121,6 +134,13 @@ def judging_settings(scenario: Scenario, run: RunEvidence, request: JudgeRequest
 def run_judge_scenario_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
     """Judge a saved check again under a scenario, offline: the failover run's evidence
     (`request.evidence`) and, when it is there, the test call's beside it."""
+    return judge_scenario_runs(request, on_usage_error=on_usage_error)[1]
+
+
+def judge_scenario_runs(
+    request: JudgeRequest, *, on_usage_error: UsageError
+) -> tuple[tuple[RunEvidence, ...], Report]:
+    """`run_judge_scenario_command`, with the saved runs it judged."""
     from probe.scenario.requests import build_requests, call_evidence_path
 
     assert request.scenario is not None
@@ -150,10 +170,13 @@ def run_judge_scenario_command(request: JudgeRequest, *, on_usage_error: UsageEr
         )
         first = runs[0][1]
         runs[0] = (run, replace(first, trunk_findings=(*first.trunk_findings, missing)))
-    return judged_by_scenario(scenario, runs, command=run.command, notes=notes)
+    report = judged_by_scenario(scenario, runs, command=run.command, notes=notes)
+    return tuple(evidence for evidence, _ in runs), report
 
 
 __all__ = [
+    "check_runs",
+    "judge_scenario_runs",
     "judged_by_scenario",
     "judging_settings",
     "run_check_command",

@@ -47,7 +47,6 @@ from probe.run.redirects import redirect_contacts
 from probe.sip import SipError, SipUri, parse_uri
 from probe.sip.uri import redact_uri_text
 from probe.verdict.checks import OptionsPolicy
-from probe.verdict.checks.failover import provider_order, weight_shares
 from probe.verdict.checks.policy import FailoverPolicy
 from probe.verdict.judging import TargetJudge, judge_run
 
@@ -257,6 +256,8 @@ def _placement(
 
 def place_failover(uris: Sequence[ProbedUri], mode: OrderMode) -> FailoverEvidence:
     """Every target of an endpoint list, in the order the provider tries them. Pure."""
+    from probe.verdict.checks.failover import provider_order, weight_shares
+
     endpoints = [entry.endpoint for entry in uris if entry.endpoint is not None]
     if len(endpoints) != len(uris):
         raise ValueError("place_failover needs the endpoint of every URI")

@@ -433,9 +433,17 @@ def options_collection(
 
 
 def run_options_command(request: OptionsRequest, *, on_usage_error: UsageError) -> Report:
+    return options_run(request, on_usage_error=on_usage_error)[1]
+
+
+def options_run(
+    request: OptionsRequest, *, on_usage_error: UsageError, keep_evidence: bool = False
+) -> tuple[RunEvidence, Report]:
+    """An options run's evidence and its report (`keep_evidence` as `failover_run`'s)."""
     run = prepare(request, on_usage_error)
+    run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = collect_with_controls(run.uris, run.settings, run)
-    return finish(evidence, run, run.notes, request, on_usage_error)
+    return evidence, finish(evidence, run, run.notes, request, on_usage_error)
 
 
 def build_endpoints(
@@ -547,12 +555,21 @@ def parse_instant(text: str, usage: UsageError) -> dt.datetime:
 
 def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
     """Judge saved evidence again, offline: no socket, no DNS; only the policy is new."""
-    if request.scenario is not None:
-        from probe.run.check import run_judge_scenario_command
+    return judge_runs(request, on_usage_error=on_usage_error)[1]
 
-        return run_judge_scenario_command(request, on_usage_error=on_usage_error)
+
+def judge_runs(
+    request: JudgeRequest, *, on_usage_error: UsageError
+) -> tuple[tuple[RunEvidence, ...], Report]:
+    """`run_judge_command`, with the saved runs it judged (with a scenario, the test
+    call's beside the failover run's when it was saved)."""
+    if request.scenario is not None:
+        from probe.run.check import judge_scenario_runs
+
+        return judge_scenario_runs(request, on_usage_error=on_usage_error)
     run = load_run(request.evidence, on_usage_error)
-    return judge_saved(run, request.evidence, request.settings, request.now, on_usage_error)
+    report = judge_saved(run, request.evidence, request.settings, request.now, on_usage_error)
+    return (run,), report
 
 
 def judge_saved(

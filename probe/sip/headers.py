@@ -242,6 +242,11 @@ class Headers:
         """All fields in order, as ``(name-as-received, value)``."""
         return self._items
 
+    def keys(self) -> tuple[str, ...]:
+        """Each field's comparison key, in order: its full name, lowercased (``i`` and
+        ``Call-ID`` both give ``call-id``)."""
+        return self._keys
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
 

@@ -28,7 +28,6 @@ from .headers import (
     parse_via,
     split_list,
 )
-from .headers import _key as header_key
 from .limits import DEFAULT_LIMITS, Limits
 from .uri import NameAddr, SipUri, _excerpt, parse_name_addr, parse_uri
 
@@ -360,8 +359,8 @@ def _validate(
     """Check the headers every message needs; return Content-Length, its line, and the
     headers parsed on the way."""
     first_line: dict[str, int] = {}
-    for (name, _), number in zip(headers, numbers, strict=True):
-        key = header_key(name)
+    keys = headers.keys()
+    for (name, _), key, number in zip(headers, keys, numbers, strict=True):
         if key in first_line and key in _SINGLE_KEYS:
             raise SipParseError(
                 f"second {canonical_name(name)} header (it may appear only once)", line=number
@@ -413,8 +412,8 @@ def _validate(
 
     length: int | None = None
     length_line: int | None = None
-    for (name, value), number in zip(headers, numbers, strict=True):
-        if header_key(name) != "content-length":
+    for (_name, value), key, number in zip(headers, keys, numbers, strict=True):
+        if key != "content-length":
             continue
         try:
             this = parse_content_length(value)

@@ -120,3 +120,19 @@ def test_judging_a_probe_without_tls_never_loads_cryptography() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_judging_an_options_probe_never_loads_the_sdp_codec() -> None:
+    # Only a run that placed a call has SDP to read or redact: an OPTIONS run's start-up
+    # does not pay for the codec. A fresh interpreter, as above.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import probe.run.collect, probe.verdict.checks.registry, probe.verdict.judging\n"
+        "print(sorted(name for name in sys.modules if name.startswith('probe.sdp')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -161,7 +161,7 @@ def test_internal_error_exits_3_without_a_traceback(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(probe.run.commands, "run_options_command", explode)
+    monkeypatch.setattr(probe.run.commands, "options_run", explode)
     with pytest.raises(SystemExit) as exit_info:
         main(["options", "sip:127.0.0.1"])
     assert exit_info.value.code == 3

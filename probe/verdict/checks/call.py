@@ -8,7 +8,6 @@ Messages shown as evidence have their SDES keys and credentials redacted. Pure.
 from __future__ import annotations
 
 from probe.evidence.model import CallEvidence, ProbeEvidence
-from probe.sdp import redact
 from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
@@ -17,6 +16,10 @@ _AUTH_HEADERS = ("authorization:", "proxy-authorization:")
 
 def redacted_message(data: bytes) -> str:
     """A SIP message fit for a report: keys and digest responses removed."""
+    # Imported here: only a run that placed a call has messages with SDP to show, and an
+    # OPTIONS run should not load the SDP codec to judge its targets.
+    from probe.sdp import redact
+
     text = redact(data.decode("utf-8", errors="replace"))
     lines = []
     for line in text.split("\r\n"):
