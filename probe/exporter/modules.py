@@ -43,6 +43,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from probe.errors import SettingsError
+from probe.evidence.run import OrderMode
 from probe.scenario.lines import KeyPath, find_line, format_path, index_keys
 from probe.scenario.loader import (
     Problem,
@@ -296,7 +297,7 @@ class Module:
     settings: Settings
     priorities: tuple[int, ...] = ()
     weights: tuple[int, ...] = ()
-    order: str | None = None
+    order: OrderMode | None = None
     min_call_interval: float = DEFAULT_CALL_INTERVAL
     """Seconds between two calls to one target (invite modules)."""
     given: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

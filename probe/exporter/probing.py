@@ -15,18 +15,16 @@ import asyncio
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import generate_latest
 
-from probe.errors import SettingsError
 from probe.exporter.modules import Module
 from probe.verdict.findings import Verdict
 
 if TYPE_CHECKING:
-    from probe.evidence.run import RunEvidence
-    from probe.report.model import Report
+    from probe.api import Probed
 
 SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
 SCRAPE_MARGIN = 0.5
@@ -129,47 +127,32 @@ class Unfinished:
 def unfinished_exposition(seconds: float) -> bytes:
     """The answer of a probe that has no report (it never started, or was still
     ending its connections at the deadline): not a success, and incomplete."""
+    from probe.exporter.metrics import HELP
+
     registry = CollectorRegistry()
-    Gauge("probe_success", "1 when the verdict is pass or warn.", registry=registry).set(0)
-    Gauge("probe_duration_seconds", "How long the probe took.", registry=registry).set(seconds)
-    verdict = Gauge(
-        "sipprobe_verdict", "The probe's verdict (a state set).", ["verdict"], registry=registry
-    )
+    Gauge("probe_success", HELP["probe_success"], registry=registry).set(0)
+    duration = Gauge("probe_duration_seconds", HELP["probe_duration_seconds"], registry=registry)
+    duration.set(seconds)
+    verdict = Gauge("sipprobe_verdict", HELP["sipprobe_verdict"], ["verdict"], registry=registry)
     for value in Verdict:
         verdict.labels(value.value).set(1 if value is Verdict.INCOMPLETE else 0)
     return generate_latest(registry)
 
 
-async def run_probe(
-    module: Module, targets: Sequence[str], max_time: float
-) -> tuple[Report, RunEvidence]:
-    """One run of the module over the targets, stopping itself after `max_time`."""
-    from probe.run.commands import (
-        FailoverRequest,
-        OptionsRequest,
-        failover_collection,
-        judge_collected,
-        options_collection,
-        prepare,
-    )
-    from probe.run.invite import InviteRequest, prepare_call
-
-    def refuse(message: str) -> NoReturn:
-        raise SettingsError(message)
+async def run_probe(module: Module, targets: Sequence[str], max_time: float) -> Probed:
+    """One run of the module over the targets (probe.api), stopping itself after
+    `max_time` seconds: what did not finish by then is reported as such."""
+    from probe import api
 
     settings = module.settings.with_flat({"max_time": max_time})
-    request = OptionsRequest(targets=tuple(targets), settings=settings)
     if module.kind == "invite":
-        assert settings.call is not None
-        run, probe_settings, notes = prepare_call(InviteRequest(request, settings.call), refuse)
-        run.judge.keep_evidence = True
-        evidence = await options_collection(run, probe_settings, command="invite")
-        return judge_collected(evidence, run, notes, request, refuse), evidence
-    run = prepare(request, refuse)
-    run.judge.keep_evidence = True
+        return await api.call_probed(targets[0], settings)
     if module.kind == "failover":
-        shape = FailoverRequest(request, module.priorities, module.weights, module.order)
-        evidence = await failover_collection(shape, run, refuse)
-    else:
-        evidence = await options_collection(run)
-    return judge_collected(evidence, run, run.notes, request, refuse), evidence
+        return await api.failover_probed(
+            targets,
+            settings,
+            priorities=module.priorities,
+            weights=module.weights,
+            order=module.order,
+        )
+    return await api.options_probed(targets, settings)

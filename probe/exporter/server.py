@@ -55,6 +55,7 @@ from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
 from probe.verdict.findings import Verdict
 
 if TYPE_CHECKING:
+    from probe.api import Probed
     from probe.evidence.run import RunEvidence
     from probe.report.model import Report
 
@@ -160,7 +161,7 @@ class Exporter:
         self.calls = CallSpacing()
         self._slots = asyncio.Semaphore(concurrency)
         self._reloading = asyncio.Lock()
-        self.probes: set[asyncio.Task[tuple[Report, RunEvidence] | Unfinished]] = set()
+        self.probes: set[asyncio.Task[Probed | Unfinished]] = set()
 
     async def handle(self, request: Request) -> Response:
         route = (request.method if request.method != "HEAD" else "GET", request.path)
@@ -224,7 +225,7 @@ class Exporter:
         self.probes.add(task)
         task.add_done_callback(self._finished)
         await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
-        outcome: tuple[Report, RunEvidence] | Unfinished
+        outcome: Probed | Unfinished
         if not task.done():
             outcome = Unfinished("the probe was still ending its connections at the deadline")
         elif task.cancelled():
@@ -244,14 +245,14 @@ class Exporter:
                 content_type=CONTENT_TYPE_PLAIN_0_0_4,
                 headers=headers,
             )
-        report, evidence = outcome
-        success = report.verdict in (Verdict.PASS, Verdict.WARN)
+        success = outcome.report.verdict in (Verdict.PASS, Verdict.WARN)
         self.metrics.probes.labels(name, "success" if success else "failure").inc()
-        return Response(200, self.render(report, evidence), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+        body = self.render(outcome.report, outcome.evidence)
+        return Response(200, body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     async def _run(
         self, module: Module, targets: Sequence[str], deadline: float
-    ) -> tuple[Report, RunEvidence] | Unfinished:
+    ) -> Probed | Unfinished:
         """Wait for a slot and for the targets, within the deadline; then run, stopping
         in time to be judged and rendered before it."""
         loop = asyncio.get_running_loop()
@@ -279,7 +280,7 @@ class Exporter:
         finally:
             self._slots.release()
 
-    def _finished(self, task: asyncio.Task[tuple[Report, RunEvidence] | Unfinished]) -> None:
+    def _finished(self, task: asyncio.Task[Probed | Unfinished]) -> None:
         self.probes.discard(task)
         if task.cancelled():
             return
@@ -325,11 +326,9 @@ _INDEX = """sipprobe exporter
 
 
 def _metrics_render(report: Report, evidence: RunEvidence) -> bytes:
-    import importlib
+    from probe.exporter.metrics import exposition, probe_registry
 
-    metrics = importlib.import_module("probe.exporter.metrics")
-    body: bytes = metrics.exposition(report, evidence)
-    return body
+    return exposition(probe_registry(report, evidence))
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -19,24 +19,6 @@ from probe.exporter.modules import load_config
 from probe.exporter.server import Exporter, Render, serve
 
 
-def placeholder_render(report: Any, evidence: Any) -> bytes:
-    """Stands in for probe.exporter.metrics until it is on main: probe_success from the
-    verdict and the earliest notAfter of the presented chains."""
-    from cryptography import x509
-
-    success = 1 if report.verdict.value in ("pass", "warn") else 0
-    lines = [f"probe_success {success}", f'sipprobe_verdict{{verdict="{report.verdict.value}"}} 1']
-    expiries = [
-        x509.load_der_x509_certificate(der).not_valid_after_utc.timestamp()
-        for probed in evidence.probed()
-        if probed.evidence is not None and probed.evidence.tls is not None
-        for der in probed.evidence.tls.presented_chain
-    ]
-    if expiries:
-        lines.append(f"probe_ssl_earliest_cert_expiry {min(expiries)}")
-    return ("\n".join(lines) + "\n").encode()
-
-
 @dataclass
 class Running:
     exporter: Exporter
@@ -55,7 +37,7 @@ async def running_exporter(
     *,
     concurrency: int = 8,
     limits: HttpLimits | None = None,
-    render: Render = placeholder_render,
+    render: Render | None = None,
 ) -> AsyncIterator[Running]:
     config = tmp_path / "exporter.toml"
     config.write_text(textwrap.dedent(config_text))

@@ -14,6 +14,7 @@ import pytest
 from probe.serve import ResponderConfig
 from probe.tls.lab import LabFiles, write_lab
 from tests.exporter.conftest import BlackHole, Endpoints
+from tests.exporter.expositions import promtool_finds_no_problem
 from tests.exporter.helpers import get, running_exporter, samples
 from tests.lab_responders import serving
 
@@ -38,13 +39,21 @@ def lab_modules(endpoints: Endpoints, extra: str = "") -> str:
         """
 
 
+def not_after(chain: Path) -> float:
+    """The leaf's notAfter, in Unix seconds."""
+    from cryptography import x509
+
+    leaf = x509.load_pem_x509_certificates(chain.read_bytes())[0]
+    return leaf.not_valid_after_utc.timestamp()
+
+
 def probe_url(module: str, target: str) -> str:
     return f"/probe?module={module}&target={quote(target, safe='')}"
 
 
 @pytest.mark.peer
 async def test_each_kamailio_endpoint_is_judged_as_it_is(
-    tmp_path: Path, endpoints: Endpoints, closed_port: int
+    tmp_path: Path, endpoints: Endpoints, closed_port: int, lab: LabFiles
 ) -> None:
     expected = {
         endpoints.good: ("pass", 1),
@@ -53,15 +62,23 @@ async def test_each_kamailio_endpoint_is_judged_as_it_is(
         endpoints.busy: ("fail", 0),
         closed_port: ("fail", 0),
     }
+    expiry: dict[int, float | None] = {}
     async with running_exporter(tmp_path, lab_modules(endpoints)) as run:
         for port, (verdict, success) in expected.items():
             answer = await get(run.url(probe_url("lab", endpoints.uri(port))))
             assert answer.status == 200, answer.body
             assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
+            promtool_finds_no_problem(answer.body)
             found = samples(answer.body)
             assert found["probe_success"] == success, (port, answer.body)
             assert found[f'sipprobe_verdict{{verdict="{verdict}"}}'] == 1, (port, answer.body)
-        own = samples((await get(run.url("/metrics"))).body)
+            expiry[port] = found.get("probe_ssl_earliest_cert_expiry")
+        metrics = await get(run.url("/metrics"))
+        promtool_finds_no_problem(metrics.body)
+        own = samples(metrics.body)
+    assert expiry[endpoints.good] == not_after(lab.server)
+    assert expiry[endpoints.expired] == not_after(lab.variants["expired"].chain) < time.time()
+    assert expiry[closed_port] is None  # no TLS, no chain
     assert own['sipprobe_exporter_probes_total{module="lab",result="success"}'] == 1
     assert own['sipprobe_exporter_probes_total{module="lab",result="failure"}'] == 4
     assert own['sipprobe_exporter_probe_duration_seconds_count{module="lab"}'] == 5
@@ -95,9 +112,16 @@ async def test_a_failover_target_is_the_ordered_endpoint_list(
             )
     # Two independent healthy endpoints: the list reached the run whole and in order (one
     # endpoint alone has no failover path, and a closed second one is none either).
-    assert samples(redundant.body)["probe_success"] == 1, redundant.body
+    found = samples(redundant.body)
+    assert found["probe_success"] == 1, redundant.body
+    assert found["sipprobe_failover_landing_position"] == 1
+    assert found["sipprobe_failover_working_endpoints"] == 2
+    assert found["sipprobe_failover_redundant"] == 1
     assert samples(alone.body)["probe_success"] == 0, alone.body
-    assert samples(broken.body)["probe_success"] == 0, broken.body
+    found = samples(broken.body)
+    assert found["probe_success"] == 0, broken.body
+    assert found["sipprobe_failover_working_endpoints"] == 1
+    assert found["sipprobe_failover_redundant"] == 0
 
 
 @pytest.mark.peer
@@ -201,7 +225,9 @@ async def test_probes_beyond_the_concurrency_wait_and_say_the_exporter_was_busy(
         )
         await first
     assert samples(good.body)['sipprobe_verdict{verdict="incomplete"}'] == 1, good.body
+    assert samples(good.body)["probe_success"] == 0
     assert good.headers["x-sipprobe-unfinished"] == "the exporter was busy: 1 probes running"
+    promtool_finds_no_problem(good.body)
 
 
 @pytest.mark.peer
