@@ -6,10 +6,9 @@ SIGTERM with the call in flight ended, seen from the far end (SIPp)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,63 +16,10 @@ import pytest
 
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
-from tests.exporter.helpers import get, samples
+from tests.exporter.helpers import ExporterProcess, exporter_process, get, samples
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
 from tests.peers.sipp import Sipp, start_sipp
 from tests.signal_child import finish, start_sipprobe, wait_until
-
-
-class ExporterProcess:
-    """A running `sipprobe exporter`, its port, and what it has said on stderr."""
-
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
-        self.said: list[str] = []
-        self._heard = asyncio.Condition()
-        self._listening = asyncio.create_task(self._listen())
-
-    async def _listen(self) -> None:
-        assert self.process.stderr is not None
-        while line := await self.process.stderr.readline():
-            async with self._heard:
-                self.said.append(line.decode().rstrip("\n"))
-                self._heard.notify_all()
-
-    async def says(self, words: str, timeout: float = 20.0) -> list[str]:
-        """Every stderr line from the first one holding `words` on, once it has come."""
-        async with asyncio.timeout(timeout), self._heard:
-            await self._heard.wait_for(lambda: any(words in line for line in self.said))
-            first = next(n for n, line in enumerate(self.said) if words in line)
-            return self.said[first:]
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    async def stopped(self, how: signal.Signals = signal.SIGTERM) -> int:
-        self.process.send_signal(how)
-        async with asyncio.timeout(30):
-            code = await self.process.wait()
-            await self._listening
-        return code
-
-
-@contextlib.asynccontextmanager
-async def exporter_process(config: Path, *extra: str) -> AsyncIterator[ExporterProcess]:
-    process = await start_sipprobe(
-        "exporter", "--config", str(config), "--listen", "127.0.0.1:0", *extra
-    )
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(20):
-            line = (await process.stdout.readline()).decode()
-        assert line.startswith("listening on http 127.0.0.1:"), line
-        running = ExporterProcess(process, int(line.rsplit(":", 1)[1]))
-        yield running
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 def write(path: Path, text: str) -> Path:
