@@ -232,6 +232,8 @@ class Exporter:
             outcome = Unfinished("the exporter is stopping")
         elif isinstance(task.exception(), SettingsError):
             return self._refused(name, 400, str(task.exception()).splitlines()[0])
+        elif (failure := task.exception()) is not None:  # said on stderr by _finished
+            return self._refused(name, 500, f"internal error: {type(failure).__name__}: {failure}")
         else:
             outcome = task.result()
         seconds = loop.time() - started

@@ -187,3 +187,12 @@ async def test_sigterm_ends_the_call_in_flight_and_answers_its_scrape(
     assert found["probe_success"] == 0
     assert found['sipprobe_verdict{verdict="incomplete"}'] == 1, answer.body
     assert sipp.wait() == 0, f"the call was not ended\n{sipp.errors()}"  # CANCEL, 487, ACK
+
+
+async def test_sigint_stops_it_as_sigterm_does(tmp_path: Path) -> None:
+    config = write(tmp_path / "exporter.toml", FIRST)
+    async with exporter_process(config) as running:
+        assert (await get(running.url("/-/healthy"))).status == 200
+        code = await running.stopped(signal.SIGINT)
+    assert code == 130
+    assert running.said == ["sipprobe exporter: stopping (SIGINT): ending the probes in flight"]

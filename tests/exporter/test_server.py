@@ -321,3 +321,22 @@ async def test_an_invite_module_calls_a_target_at_most_once_per_interval(
     assert samples(other.body)["probe_success"] == 1, other.body  # another target: its own
     assert own['sipprobe_exporter_probes_total{module="call",result="success"}'] == 2
     assert own['sipprobe_exporter_probes_total{module="call",result="error"}'] == 1
+
+
+async def test_a_probe_that_breaks_is_a_500_in_a_line_and_said_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import probe.exporter.server as server
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(server, "run_probe", broken)
+    async with running_exporter(tmp_path, '[modules.plain]\nkind = "options"\n') as run:
+        said: list[str] = []
+        run.exporter.say = said.append
+        answer = await get(run.url(probe_url("plain", "sip:127.0.0.1:5061;transport=tls")))
+        own = samples((await get(run.url("/metrics"))).body)
+    assert (answer.status, answer.body) == (500, "internal error: RuntimeError: a bug\n")
+    assert own['sipprobe_exporter_probes_total{module="plain",result="error"}'] == 1
+    assert said == ["a probe ended with an internal error: RuntimeError: a bug"]
