@@ -34,12 +34,14 @@ DEFAULT_SCRAPE_TIMEOUT = 10.0
 """Without the header (a person with curl): Prometheus's own default scrape timeout."""
 JUDGE_RESERVE = 0.2
 """Seconds of a probe's deadline kept for judging and rendering once the run stops."""
+LONGEST_PROBE = 600.0
+"""Seconds no probe takes, whatever a scraper asks: a waiting scrape holds a connection."""
 
 
 def scrape_budget(header: str | None, module_cap: float | None) -> float:
     """Seconds one probe may take: the scraper's timeout less the margin (at most half
-    of it goes to the margin), capped by the module's `max_time`; ValueError when the
-    header is not a number of seconds above 0."""
+    of it goes to the margin), capped by the module's `max_time` and by LONGEST_PROBE;
+    ValueError when the header is not a number of seconds above 0."""
     if header is None:
         scrape = DEFAULT_SCRAPE_TIMEOUT
     else:
@@ -49,7 +51,7 @@ def scrape_budget(header: str | None, module_cap: float | None) -> float:
             scrape = math.nan
         if not 0 < scrape < math.inf:
             raise ValueError(f"{SCRAPE_TIMEOUT_HEADER} {header[:32]!r}: not seconds above 0")
-    budget = max(scrape - SCRAPE_MARGIN, scrape / 2)
+    budget = min(max(scrape - SCRAPE_MARGIN, scrape / 2), LONGEST_PROBE)
     return budget if module_cap is None else min(budget, module_cap)
 
 

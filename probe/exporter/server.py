@@ -126,6 +126,11 @@ def _say(text: str) -> None:
         os.write(2, f"sipprobe exporter: {text}\n".encode())
 
 
+def _first_line(error: BaseException | None) -> str:
+    """An error's first line: a refusal is one line (a target's may quote it)."""
+    return next(iter(str(error).splitlines()), "the request cannot be probed")
+
+
 def _one(request: Request, name: str) -> str | None:
     """A query field given once; ValueError when it is given twice."""
     values = request.query.get(name)
@@ -210,7 +215,7 @@ class Exporter:
             targets = split_targets(target, module)
             check_targets(module, targets)
         except (ValueError, SettingsError) as exc:
-            return self._refused(name, 400, str(exc).splitlines()[0])
+            return self._refused(name, 400, _first_line(exc))
         if module.kind == "invite":
             wait = self.calls.reserve(targets[0], module.min_call_interval, started)
             if wait > 0:
@@ -231,7 +236,7 @@ class Exporter:
         elif task.cancelled():
             outcome = Unfinished("the exporter is stopping")
         elif isinstance(task.exception(), SettingsError):
-            return self._refused(name, 400, str(task.exception()).splitlines()[0])
+            return self._refused(name, 400, _first_line(task.exception()))
         elif (failure := task.exception()) is not None:  # said on stderr by _finished
             return self._refused(name, 500, f"internal error: {type(failure).__name__}: {failure}")
         else:
