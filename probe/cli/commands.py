@@ -490,6 +490,38 @@ def serve(
     sys.exit(run_serve_command(listen, port, list(transports), cert, key))
 
 
+@cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The modules, in TOML ([modules.NAME] tables; docs/prometheus/README.md).",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:9753",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where to serve /probe, /metrics, /-/healthy and /-/reload (port 0 picks one).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Probes running at once; a scrape beyond them waits, within its deadline.",
+)
+def exporter(config_path: Path, listen: str, concurrency: int) -> None:
+    """Serve probes to Prometheus: GET /probe?target=URI&module=NAME runs one probe with a
+    module's settings and answers with its judgement as metrics, within the scrape's
+    timeout. SIGHUP (or POST /-/reload) reads the configuration again; SIGINT or SIGTERM
+    stops, ending the calls in flight."""
+    from probe.exporter.server import run_exporter
+
+    sys.exit(run_exporter(config_path, listen, concurrency))
+
+
 @cli.group()
 def certs() -> None:
     """Certificates for labs and tests."""

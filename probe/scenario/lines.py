@@ -148,7 +148,9 @@ def index_keys(text: str) -> dict[KeyPath, int]:
             read = _read_key(stripped, 1)
             if read is not None:
                 table = element_path(read[0])
-                index.setdefault(table, number)
+                # `[modules.sbc]` defines `modules` too (TOML: a super-table is implied).
+                for length in range(1, len(table) + 1):
+                    index.setdefault(table[:length], number)
             continue
         read = _read_key(stripped, 0)
         if read is None or not stripped[read[1] :].startswith("="):

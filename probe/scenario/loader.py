@@ -82,14 +82,7 @@ def load_scenario(path: Path, *, check_files: bool = False) -> Scenario:
     With `check_files`, every file the scenario names must exist and be readable, each
     missing one reported at its key.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        reason = f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
-        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {reason}")]) from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {reason}")]) from None
+    text = read_source(path)
     scenario = parse_scenario(text, source=str(path), base_dir=path.resolve().parent)
     if check_files:
         index = index_keys(text)
@@ -100,6 +93,18 @@ def load_scenario(path: Path, *, check_files: bool = False) -> Scenario:
         if problems:
             raise ScenarioError(problems)
     return scenario
+
+
+def read_source(path: Path) -> str:
+    """A TOML file's text, or a ScenarioError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {reason}")]) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {reason}")]) from None
 
 
 def _file_problems(scenario: Scenario) -> list[tuple[KeyPath, str]]:
@@ -115,6 +120,14 @@ def _file_problems(scenario: Scenario) -> list[tuple[KeyPath, str]]:
     ]
     if scenario.invite is not None and scenario.invite.credentials != ENV_CREDENTIALS:
         named.append((("invite", "credentials"), scenario.invite.credentials, False))
+    return unreadable_files(named)
+
+
+def unreadable_files(
+    named: Sequence[tuple[KeyPath, str | None, bool]],
+) -> list[tuple[KeyPath, str]]:
+    """(key, what is wrong) for each named file that cannot be read; each entry is (key,
+    path or None, whether a folder will do)."""
     problems = []
     for key, value, folder_ok in named:
         if value is None:
@@ -139,17 +152,17 @@ def parse_scenario(text: str, *, source: str, base_dir: Path | None = None) -> S
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([_syntax_problem(source, exc)]) from None
+        raise ScenarioError([syntax_problem(source, exc)]) from None
     index = index_keys(text)
     problems = [
         Problem(source, find_line(index, path), format_path(path), _SECRET_REASON)
-        for path in _pop_secrets(data, ())
+        for path in pop_secrets(data, ())
     ]
     scenario: Scenario | None = None
     try:
         scenario = Scenario.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
-        problems.extend(_problems(source, index, exc))
+        problems.extend(validation_problems(source, index, exc))
     if problems or scenario is None:
         # In file order; problems without a line last, each group as found.
         problems.sort(key=lambda problem: problem.line or 1 << 30)
@@ -158,7 +171,7 @@ def parse_scenario(text: str, *, source: str, base_dir: Path | None = None) -> S
     return scenario
 
 
-def _syntax_problem(source: str, exc: tomllib.TOMLDecodeError) -> Problem:
+def syntax_problem(source: str, exc: tomllib.TOMLDecodeError) -> Problem:
     message = str(exc)
     line = getattr(exc, "lineno", None)
     column = getattr(exc, "colno", None)
@@ -169,7 +182,7 @@ def _syntax_problem(source: str, exc: tomllib.TOMLDecodeError) -> Problem:
     return Problem(source, line, "", f"TOML syntax error: {message}", column)
 
 
-def _pop_secrets(data: Any, path: KeyPath) -> list[KeyPath]:
+def pop_secrets(data: Any, path: KeyPath) -> list[KeyPath]:
     """Remove (and report) every password-like key, at any depth."""
     found: list[KeyPath] = []
     if isinstance(data, dict):
@@ -178,29 +191,39 @@ def _pop_secrets(data: Any, path: KeyPath) -> list[KeyPath]:
                 del data[key]
                 found.append((*path, key))
             else:
-                found.extend(_pop_secrets(data[key], (*path, key)))
+                found.extend(pop_secrets(data[key], (*path, key)))
     elif isinstance(data, list):
         for position, item in enumerate(data):
-            found.extend(_pop_secrets(item, (*path, position)))
+            found.extend(pop_secrets(item, (*path, position)))
     return found
 
 
-def _problems(source: str, index: dict[KeyPath, int], exc: ValidationError) -> list[Problem]:
+def validation_problems(
+    source: str,
+    index: dict[KeyPath, int],
+    exc: ValidationError,
+    *,
+    root: type[BaseModel] = Scenario,
+    prefix: KeyPath = (),
+) -> list[Problem]:
+    """Each error of validating `root` as a problem at its key and line; `prefix` is
+    where the validated table sits in the file (`("modules", "sbc")`)."""
     problems = []
     for error in exc.errors(include_url=False):
-        path: KeyPath = tuple(error["loc"])
+        inner: KeyPath = tuple(error["loc"])
+        path = (*prefix, *inner)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            message = _unknown_key(path)
+            message = _unknown_key(inner, root)
         elif error["type"] == "missing":
             message = "required key missing"
         problems.append(Problem(source, find_line(index, path), format_path(path), message))
     return problems
 
 
-def _unknown_key(path: KeyPath) -> str:
+def _unknown_key(path: KeyPath, root: type[BaseModel]) -> str:
     """`unknown key 'trsut'; did you mean 'trust'?`, or the keys this table knows."""
-    known = _known_keys(path[:-1])
+    known = _known_keys(path[:-1], root)
     name = str(path[-1])
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
@@ -220,8 +243,8 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _known_keys(path: KeyPath) -> list[str]:
-    model: type[BaseModel] | None = Scenario
+def _known_keys(path: KeyPath, root: type[BaseModel] = Scenario) -> list[str]:
+    model: type[BaseModel] | None = root
     for part in path:
         if isinstance(part, int) or model is None:
             continue

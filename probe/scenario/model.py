@@ -56,7 +56,7 @@ def _error(kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(kind, "{message}", {"message": message})
 
 
-def _resolve_path(value: str, info: ValidationInfo) -> str:
+def resolve_path(value: str, info: ValidationInfo) -> str:
     """A path relative to the scenario file's folder (validation context `base_dir`)."""
     path = Path(value).expanduser()
     base = info.context.get("base_dir") if isinstance(info.context, dict) else None
@@ -175,12 +175,12 @@ class Tls(_Section):
     @field_validator("trust")
     @classmethod
     def _trust_path(cls, value: str, info: ValidationInfo) -> str:
-        return value if value in TRUST_STORES else _resolve_path(value, info)
+        return value if value in TRUST_STORES else resolve_path(value, info)
 
     @field_validator("client_cert", "client_key")
     @classmethod
     def _client_paths(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _resolve_path(value, info)
+        return None if value is None else resolve_path(value, info)
 
     @model_validator(mode="after")
     def _pairs(self) -> Tls:
@@ -261,7 +261,7 @@ class Invite(_Section):
     @field_validator("credentials")
     @classmethod
     def _credentials(cls, value: str, info: ValidationInfo) -> str:
-        return value if value == ENV_CREDENTIALS else _resolve_path(value, info)
+        return value if value == ENV_CREDENTIALS else resolve_path(value, info)
 
     @model_validator(mode="after")
     def _offer(self) -> Invite:
