@@ -17,11 +17,13 @@ import asyncio
 import contextlib
 import http
 import itertools
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
 
 import h11
+
+from probe.errors import ProbeError
 
 READ_CHUNK = 16 * 1024
 MAX_QUERY_FIELDS = 16
@@ -67,7 +69,7 @@ class Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class BadRequest(Exception):
+class BadRequest(ProbeError):
     """A request h11 accepted whose target cannot be used (not UTF-8, too many fields)."""
 
 
@@ -76,8 +78,8 @@ def parse_target(target: bytes) -> tuple[str, dict[str, list[str]]]:
     RFC 9112 §3.2), percent-decoded as UTF-8; BadRequest when that cannot be done."""
     try:
         text = target.decode("ascii")  # RFC 9112 §3.2: a request target is ASCII
-        parts = urlsplit(text)
-        query = parse_qs(
+        parts = urllib.parse.urlsplit(text)
+        query = urllib.parse.parse_qs(
             parts.query,
             keep_blank_values=True,
             strict_parsing=False,
@@ -134,7 +136,7 @@ class Connections:
             peer.writer.transport.abort()
 
 
-class _TooLarge(Exception):
+class _TooLarge(ProbeError):
     def __init__(self, status: int, text: str) -> None:
         super().__init__(text)
         self.status = status

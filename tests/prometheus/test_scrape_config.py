@@ -11,7 +11,6 @@ be looked up in the machine's DNS).
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -22,9 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.peers.common import free_port, require_binary, stop, wait_for_tcp
+from tests.peers.prometheus import Prometheus, start_prometheus
 from tests.prometheus.kit import RULES, SCRAPE_CONFIG, load
 
 pytestmark = pytest.mark.peer
@@ -113,43 +111,19 @@ def localised(config: dict[str, Any], exporters: dict[str, StandInExporter]) -> 
     return config
 
 
-def api(port: int, path: str, **query: str) -> Any:
-    url = f"http://127.0.0.1:{port}/api/v1/{path}?{urllib.parse.urlencode(query)}"
-    with urllib.request.urlopen(url, timeout=5) as answer:
-        document = json.load(answer)
-    assert document["status"] == "success", document
-    return document["data"]
-
-
 @pytest.fixture(scope="module")
 def prometheus(
     tmp_path_factory: pytest.TempPathFactory, exporters: dict[str, StandInExporter]
-) -> Iterator[int]:
-    """One Prometheus for the module's tests: its discovery hands targets to the scrapers
-    in 5-second batches, so each start costs that much."""
-    binary = require_binary("prometheus")
-    tmp_path = tmp_path_factory.mktemp("prometheus")
-    config = localised(load(SCRAPE_CONFIG), exporters)
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    (tmp_path / "rules.yml").write_text(RULES.read_text())
-    port = free_port()
-    log = tmp_path / "prometheus.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+) -> Iterator[Prometheus]:
+    """One Prometheus for the module's tests, asked once it is ready: its discovery hands
+    targets to the scrapers in 5-second batches, so each start costs that much."""
+    workdir = tmp_path_factory.mktemp("prometheus")
+    (workdir / "rules.yml").write_text(RULES.read_text())
+    server = start_prometheus(workdir, localised(load(SCRAPE_CONFIG), exporters))
     try:
-        wait_for_tcp("127.0.0.1", port, process, log)
-        yield port
+        yield server
     finally:
-        stop(process)
+        server.stop()
 
 
 def kit_targets() -> dict[str, list[tuple[str, str]]]:
@@ -165,10 +139,10 @@ def kit_targets() -> dict[str, list[tuple[str, str]]]:
     return targets
 
 
-def wait_for_every_target_scraped(port: int) -> list[dict[str, Any]]:
+def wait_for_every_target_scraped(prometheus: Prometheus) -> list[dict[str, Any]]:
     deadline = time.monotonic() + SCRAPES_DEADLINE
     while True:
-        active = api(port, "targets", state="active")["activeTargets"]
+        active = prometheus.api("targets", state="active")["activeTargets"]
         if active and all(target["health"] == "up" for target in active):
             return list(active)
         if time.monotonic() > deadline:
@@ -177,7 +151,7 @@ def wait_for_every_target_scraped(port: int) -> list[dict[str, Any]]:
 
 
 def test_each_probe_reaches_its_vantages_exporter_with_target_and_module(
-    prometheus: int, exporters: dict[str, StandInExporter]
+    prometheus: Prometheus, exporters: dict[str, StandInExporter]
 ) -> None:
     wait_for_every_target_scraped(prometheus)
     expected = kit_targets()
@@ -200,7 +174,7 @@ def test_each_probe_reaches_its_vantages_exporter_with_target_and_module(
 
 
 def test_the_failover_list_arrives_whole(
-    prometheus: int, exporters: dict[str, StandInExporter]
+    prometheus: Prometheus, exporters: dict[str, StandInExporter]
 ) -> None:
     """A comma-separated endpoint list is one `target`, its order kept."""
     wait_for_every_target_scraped(prometheus)
@@ -216,13 +190,13 @@ def test_the_failover_list_arrives_whole(
 
 
 def test_every_probe_series_is_named_by_its_target_module_and_vantage(
-    prometheus: int, exporters: dict[str, StandInExporter]
+    prometheus: Prometheus, exporters: dict[str, StandInExporter]
 ) -> None:
     active = wait_for_every_target_scraped(prometheus)
     series = {
         (s["job"], s["instance"], s["module"], s["vantage"])
         for s in (
-            result["metric"] for result in api(prometheus, "query", query="probe_success")["result"]
+            result["metric"] for result in prometheus.api("query", query="probe_success")["result"]
         )
     }
     assert series == {
@@ -234,8 +208,8 @@ def test_every_probe_series_is_named_by_its_target_module_and_vantage(
     for target in active:
         assert not any(name.startswith("__") for name in target["labels"])
         assert "exporter_address" not in json.dumps(target["labels"])
-    exporter_series = api(
-        prometheus, "query", query="sipprobe_exporter_config_last_reload_successful"
+    exporter_series = prometheus.api(
+        "query", query="sipprobe_exporter_config_last_reload_successful"
     )["result"]
     assert {(s["metric"]["instance"], s["metric"]["vantage"]) for s in exporter_series} == {
         (exporter.address, vantage) for vantage, exporter in exporters.items()
