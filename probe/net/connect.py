@@ -12,10 +12,16 @@ import errno
 import ssl
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from probe.evidence.model import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
+from probe.sip import StreamFramer
 from probe.tls.capture import presented_chain_der
 from probe.tls.context import CaptureContexts, TlsClientConfig
+
+if TYPE_CHECKING:
+    from probe.net.framing import MessageFramer
+    from probe.net.websocket import WebSocketLink
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -62,9 +68,22 @@ class StreamConnection:
     stream_protocol: TlsAwareStreamProtocol | None = None
     socket_transport: asyncio.WriteTransport = field(init=False)
     """The TCP transport, kept when `start_tls` puts a TLS transport in front of it."""
+    websocket: WebSocketLink | None = None
+    """Set by a WebSocket upgrade (probe.net.websocket): SIP messages then travel one per
+    WebSocket message (RFC 7118 §5.1) instead of framed by Content-Length."""
 
     def __post_init__(self) -> None:
         self.socket_transport = self.writer.transport
+
+    def framer(self) -> MessageFramer:
+        """What reads SIP messages off this connection, as it is now."""
+        if self.websocket is not None:
+            return self.websocket.framer()
+        return StreamFramer()
+
+    def write_message(self, wire: bytes) -> None:
+        """Queue one SIP message for sending (a drain must follow)."""
+        self.writer.write(wire if self.websocket is None else self.websocket.encode(wire))
 
     def expect_tls(self) -> None:
         """Called before `start_tls`: an EOF from then on is a TLS one."""
@@ -94,6 +113,11 @@ class StreamConnection:
             # ClientHello).
             self.abort()
             return False
+        if self.websocket is not None:
+            # RFC 6455 §7.1.1: the WebSocket is closed with a Close frame before its TCP
+            # connection; the server's own Close may never come, TCP closing ends it.
+            with contextlib.suppress(OSError, RuntimeError):
+                self.writer.write(self.websocket.close_frame())
         self.writer.close()
         try:
             async with asyncio.timeout(timeout):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from probe.evidence.model import ProbeEvidence
+from probe.evidence.model import TLS_TRANSPORTS, ProbeEvidence
 from probe.tls.suites import Grade, grade_suite
 from probe.tls.versions import TLS_WIRE_VERSIONS
 from probe.verdict.checks.unit import Check, TargetJudging
@@ -291,8 +291,9 @@ def _handshake_done(evidence: ProbeEvidence) -> bool:
 
 
 def _owes_chain_and_identity(evidence: ProbeEvidence) -> tuple[str, ...]:
-    # RFC 5922 §7: a TLS target is only verified once its chain and its identity are.
-    if evidence.target.transport != "tls":
+    # RFC 5922 §7: a TLS target is only verified once its chain and its identity are;
+    # a WSS one too, its TLS being the same (RFC 7118 §5.2.1, judged alike).
+    if evidence.target.transport not in TLS_TRANSPORTS:
         return ()
     return (CheckId.TLS_CHAIN, CheckId.TLS_IDENTITY)
 
