@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
+from typing import Protocol
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
@@ -57,11 +58,17 @@ class WebSocketClosed(PeerClosed):
         self.args = (f"the server closed the WebSocket (close code {code}{said})",)
 
 
+class _Writer(Protocol):
+    """Where the bytes wsproto produces go: the stream's writer."""
+
+    def write(self, data: bytes) -> None: ...
+
+
 class WebSocketLink:
     """One open SIP WebSocket connection: wsproto's state, shared by what writes SIP
     messages and what reads them, and the stream under it."""
 
-    def __init__(self, ws: WSConnection, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, ws: WSConnection, writer: _Writer) -> None:
         self.ws = ws
         self.writer = writer
 
