@@ -164,6 +164,10 @@ def _drain_ready(receiver: StreamReceiver, received: list[Received], clock_ms: C
             received.append(_framed(clock_ms(), receiver.framer, message))
     except SipError as exc:
         received.append(Received(clock_ms(), receiver.framer.buffered(_SNIPPET_BYTES), str(exc)))
+    except PeerClosed:
+        # A WebSocket Close that came after the answer: the exchange is answered all the
+        # same; the next one, if any, finds the connection gone.
+        return
 
 
 class DatagramEndpoint(asyncio.DatagramProtocol):

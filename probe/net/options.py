@@ -165,7 +165,7 @@ async def collect_options(
     resources = resources if resources is not None else RunResources()
     evidence = await _probe_stream(uri, evidence, settings, clock_ms, so_far, resources)
     connected = evidence.connect is not None and evidence.connect.ok
-    if settings.enumerate_tls and target.transport == "tls" and connected:
+    if settings.enumerate_tls and target.transport in TLS_TRANSPORTS and connected:
         from probe.net.enumerate import enumerate_tls
 
         # Each enumerated version is one more connect and handshake.

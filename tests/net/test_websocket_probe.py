@@ -129,6 +129,27 @@ async def test_a_close_frame_instead_of_an_answer_ends_the_exchange() -> None:
     assert findings(evidence)[CheckId.SIP_OPTIONS].status is Status.FAIL
 
 
+async def test_a_close_right_after_the_answer_leaves_the_exchange_answered() -> None:
+    async with websocket_server(WsScript(close_after_answer=True)) as port:
+        evidence = await probe(port)
+    (exchange,) = evidence.exchanges
+    assert exchange.outcome == "answered"
+    assert exchange.final_status == 200
+    assert findings(evidence)[CheckId.SIP_OPTIONS].status is Status.PASS
+
+
+async def test_a_count_run_stops_when_the_websocket_is_closed() -> None:
+    async with websocket_server(WsScript(close_after_answer=True)) as port:
+        uri, located = target(port, "ws")
+        evidence = await collect_options(
+            uri, located, ProbeSettings(timeout=2.0, count=3, interval=0.01)
+        )
+    assert evidence.ping is not None
+    assert evidence.ping.answered == 1
+    assert evidence.ping.ended == "connection_lost"
+    assert "WebSocket" in (evidence.ping.ended_detail or "")
+
+
 async def test_options_over_wss_captures_tls_first(lab: LabFiles) -> None:
     script = WsScript()
     async with websocket_server(script, tls_server_context(lab.server, lab.server_key)) as port:

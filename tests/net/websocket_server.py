@@ -27,6 +27,7 @@ class WsScript:
     subprotocol: str | None = "sip"
     ping_first: bool = False
     close_instead: bool = False
+    close_after_answer: bool = False
     requests: list[bytes] = field(default_factory=list)
     upgrade_requests: list[UpgradeRequest] = field(default_factory=list)
 
@@ -70,7 +71,11 @@ async def websocket_server(
                             continue
                         if script.ping_first:
                             writer.write(ws.send(Ping(payload=b"still there?")))
-                        writer.write(ws.send(TextMessage(data=_ok(request))))
+                        answer = ws.send(TextMessage(data=_ok(request)))
+                        if script.close_after_answer:
+                            # In one write: the Close reaches the client with the answer.
+                            answer += ws.send(CloseConnection(code=1001, reason="bye"))
+                        writer.write(answer)
                     elif isinstance(event, CloseConnection):
                         with contextlib.suppress(Exception):
                             writer.write(ws.send(event.response()))
