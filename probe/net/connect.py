@@ -113,11 +113,11 @@ class StreamConnection:
             # ClientHello).
             self.abort()
             return False
+        websocket_closed = True
         if self.websocket is not None:
-            # RFC 6455 §7.1.1: the WebSocket is closed with a Close frame before its TCP
-            # connection; the server's own Close may never come, TCP closing ends it.
-            with contextlib.suppress(OSError, RuntimeError):
-                self.writer.write(self.websocket.close_frame())
+            # Half the time for the WebSocket's closing handshake, the rest for TLS/TCP.
+            timeout /= 2
+            websocket_closed = await self._close_websocket(self.websocket, timeout)
         self.writer.close()
         try:
             async with asyncio.timeout(timeout):
@@ -128,6 +128,26 @@ class StreamConnection:
         except (OSError, ssl.SSLError):
             # The peer reset or broke TLS while we were closing: closed all the same.
             self.abort()
+            return False
+        return websocket_closed
+
+    async def _close_websocket(self, link: WebSocketLink, timeout: float) -> bool:
+        """RFC 6455 §7.1.1: a Close frame, then the server's Close before the TCP
+        connection is closed: a TLS close_notify sent first would make the server's Close
+        data after close_notify, a broken close. The server's Close is awaited `timeout`
+        seconds at most; True when the closing handshake completed."""
+        frame = link.close_frame()
+        if not frame:
+            return link.closed  # the server started the closing handshake
+        try:
+            self.writer.write(frame)
+            async with asyncio.timeout(timeout):
+                while not link.closed:
+                    data = await self.reader.read(65536)
+                    if not data:
+                        return False  # the stream ended without the server's Close
+                    link.closing(data)
+        except (TimeoutError, OSError):  # ssl.SSLError is an OSError
             return False
         return True
 

@@ -90,6 +90,23 @@ class WebSocketLink:
             return b""
         return self.ws.send(CloseConnection(code=_NORMAL_CLOSURE))
 
+    @property
+    def closed(self) -> bool:
+        """The closing handshake is complete (both Close frames went)."""
+        return self.ws.state is ConnectionState.CLOSED
+
+    def closing(self, data: bytes) -> None:
+        """Bytes read while our Close awaits the server's: anything but its Close (a
+        late message, a ping) is of no use any more, and a frame wsproto cannot accept
+        ends the wait as a Close would (RFC 6455 §7.1.7: fail the connection)."""
+        if self.closed:
+            return
+        self.ws.receive_data(data)
+        for event in self.ws.events():
+            if isinstance(event, CloseConnection) and self.ws.state is not ConnectionState.CLOSED:
+                # wsproto's word for a frame it could not accept: stop waiting.
+                raise ConnectionError(f"WebSocket framing broken while closing: {event.reason}")
+
     def framer(self, limits: Limits = DEFAULT_LIMITS) -> WebSocketFramer:
         return WebSocketFramer(self, limits)
 

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from probe.settings import CallSettings, Settings
 from probe.tls.lab import LabFiles
 from probe.verdict.findings import Finding, Status
 from tests.conftest import LAB_NAME
-from tests.helpers import no_usage_error
+from tests.helpers import Refused, no_usage_error, refuse
 from tests.peers.common import free_port
 from tests.peers.dnsmasq import Host, Naptr, Record, Srv, start_dnsmasq
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
@@ -159,6 +159,8 @@ def test_a_saved_wss_run_is_judged_again_offline(
     stored = json.loads(saved.read_text())
     evidence = stored["uris"][0]["targets"][0]["evidence"]
     assert evidence["websocket"]["ok"] is True
+    # RFC 6455 §7.1.1 before TLS's close_notify: Kamailio's Close came back, then TLS closed.
+    assert evidence["closed_cleanly"] is True
     again = probe.judge(saved)
     assert again.verdict == live.verdict == "pass"
     assert by_check(again)["ws.upgrade"] == upgrade_live
@@ -209,6 +211,24 @@ def test_a_test_call_over_wss_negotiates_srtp_and_ends(
     assert teardown.details["dialogs_left_open"] == 0
     code = sipp.wait()
     assert code == 0, f"SIPp exited {code}: the scenario did not complete\n{sipp.errors()}"
+
+
+def test_sdes_keys_are_not_sent_over_plain_ws(kamailio_ws: Kamailio) -> None:
+    """RFC 4568 §8.3: SDES keys travel in the SDP, so WS without TLS is a cleartext hop:
+    refused before any packet, as over TCP; sent with the flag, and judged failing."""
+    port = kamailio_ws.plain_port
+    common = OptionsRequest(targets=[f"sip:127.0.0.1:{port};transport=ws"])
+    call = CallSettings(to=f"sip:+15550100@{LAB_NAME}")
+    with pytest.raises(Refused, match="would cross WS in cleartext"):
+        run_invite_command(InviteRequest(common, call), on_usage_error=refuse)
+    report = run_invite_command(
+        InviteRequest(common, replace(call, allow_cleartext_keys=True, answer_timeout=2)),
+        on_usage_error=no_usage_error,
+    )
+    checks = by_check(report)
+    assert checks["ws.upgrade"].status is Status.PASS
+    assert checks["sdp.sdes_transport"].status is Status.FAIL
+    assert "WS" in checks["sdp.sdes_transport"].summary
 
 
 # --- located by NAPTR and SRV (RFC 3263 with RFC 7118's services), from a real DNS --------

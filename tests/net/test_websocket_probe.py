@@ -3,6 +3,7 @@ answers it, judged as `ws.upgrade`; SIP only after a 101 with the `sip` subproto
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -163,3 +164,19 @@ async def test_options_over_wss_captures_tls_first(lab: LabFiles) -> None:
     assert checks[CheckId.SIP_OPTIONS].status is Status.PASS
     request = parse_message(script.requests[0])
     assert (request.headers.get("Via") or "").startswith("SIP/2.0/WSS ")
+    # RFC 6455 §7.1.1: our Close, the server's Close, and only then TLS's close_notify.
+    assert evidence.closed_cleanly
+
+
+async def test_a_server_that_ignores_our_close_costs_at_most_the_close_deadline(
+    lab: LabFiles,
+) -> None:
+    loop = asyncio.get_running_loop()
+    context = tls_server_context(lab.server, lab.server_key)
+    async with websocket_server(WsScript(ignore_close=True), context) as port:
+        started = loop.time()
+        evidence = await probe(port, "wss")
+        elapsed = loop.time() - started
+    assert findings(evidence)[CheckId.SIP_OPTIONS].status is Status.PASS
+    assert not evidence.closed_cleanly
+    assert elapsed < 2.0  # the connection's close deadline (1 s), not the server's mercy

@@ -28,6 +28,7 @@ class WsScript:
     ping_first: bool = False
     close_instead: bool = False
     close_after_answer: bool = False
+    ignore_close: bool = False
     requests: list[bytes] = field(default_factory=list)
     upgrade_requests: list[UpgradeRequest] = field(default_factory=list)
 
@@ -76,6 +77,8 @@ async def websocket_server(
                             # In one write: the Close reaches the client with the answer.
                             answer += ws.send(CloseConnection(code=1001, reason="bye"))
                         writer.write(answer)
+                    elif isinstance(event, CloseConnection) and script.ignore_close:
+                        await asyncio.sleep(3600)  # neither a Close back nor an end
                     elif isinstance(event, CloseConnection):
                         with contextlib.suppress(Exception):
                             writer.write(ws.send(event.response()))
