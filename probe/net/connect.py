@@ -132,7 +132,7 @@ class StreamConnection:
         return websocket_closed
 
     async def _close_websocket(self, link: WebSocketLink, timeout: float) -> bool:
-        """RFC 6455 §7.1.1: a Close frame, then the server's Close before the TCP
+        """RFC 6455 §5.5.1: a Close frame, then the server's Close before the TCP
         connection is closed: a TLS close_notify sent first would make the server's Close
         data after close_notify, a broken close. The server's Close is awaited `timeout`
         seconds at most; True when the closing handshake completed."""

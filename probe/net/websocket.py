@@ -37,7 +37,7 @@ from probe.sip import DEFAULT_LIMITS, Limits, Message, SipLimitError, SipParseEr
 __all__ = ["SUBPROTOCOL", "WebSocketClosed", "WebSocketFramer", "WebSocketLink", "upgrade"]
 
 SUBPROTOCOL = "sip"
-"""The WebSocket subprotocol of SIP (RFC 7118 §4.1, registered in §10.1)."""
+"""The WebSocket subprotocol of SIP (RFC 7118 §4.1)."""
 
 MAX_ANSWER_BYTES = 8 * 1024
 """Bytes of an upgrade answer kept as evidence (and read before giving up on its head):

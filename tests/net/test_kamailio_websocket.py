@@ -159,7 +159,7 @@ def test_a_saved_wss_run_is_judged_again_offline(
     stored = json.loads(saved.read_text())
     evidence = stored["uris"][0]["targets"][0]["evidence"]
     assert evidence["websocket"]["ok"] is True
-    # RFC 6455 §7.1.1 before TLS's close_notify: Kamailio's Close came back, then TLS closed.
+    # RFC 6455 §5.5.1 before TLS's close_notify: Kamailio's Close came back, then TLS closed.
     assert evidence["closed_cleanly"] is True
     again = probe.judge(saved)
     assert again.verdict == live.verdict == "pass"

@@ -164,7 +164,7 @@ async def test_options_over_wss_captures_tls_first(lab: LabFiles) -> None:
     assert checks[CheckId.SIP_OPTIONS].status is Status.PASS
     request = parse_message(script.requests[0])
     assert (request.headers.get("Via") or "").startswith("SIP/2.0/WSS ")
-    # RFC 6455 §7.1.1: our Close, the server's Close, and only then TLS's close_notify.
+    # RFC 6455 §5.5.1: our Close, the server's Close, and only then TLS's close_notify.
     assert evidence.closed_cleanly
 
 
