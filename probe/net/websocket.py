@@ -190,7 +190,7 @@ class WebSocketFramer:
             if isinstance(event, TextMessage | BytesMessage):
                 data = event.data.encode("utf-8") if isinstance(event, TextMessage) else event.data
                 self._take(bytes(data), finished=event.message_finished)
-            elif isinstance(event, Ping):
+            elif isinstance(event, Ping) and link.ws.state is ConnectionState.OPEN:
                 link.writer.write(link.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 self._on_close(event)
@@ -265,14 +265,24 @@ async def upgrade(
     accepts and that names the `sip` subprotocol."""
     loop = asyncio.get_running_loop()
     ws = WSConnection(ConnectionType.CLIENT)
-    request = ws.send(
-        Request(
-            host=host,
-            target=resource,
-            subprotocols=[SUBPROTOCOL],
-            extra_headers=[(b"User-Agent", user_agent.encode("ascii", "replace"))],
+    try:
+        request = ws.send(
+            Request(
+                host=host,
+                target=resource,
+                subprotocols=[SUBPROTOCOL],
+                extra_headers=[(b"User-Agent", user_agent.encode("ascii", "replace"))],
+            )
         )
-    )
+    except UnicodeError as exc:
+        # wsproto writes the Host header in IDNA, which refuses a label above 63
+        # characters (RFC 1035 §2.3.4): nothing was sent.
+        return WebSocketUpgrade(
+            ok=False,
+            request=b"",
+            error_kind="error",
+            error=f"the upgrade cannot name the host {host!r}: {exc}",
+        )
     started = loop.time()
     received = bytearray()
 

@@ -111,6 +111,19 @@ async def test_an_answer_that_is_not_http_fails() -> None:
     assert "not an HTTP response" in upgrade.summary
 
 
+async def test_a_host_the_host_header_cannot_carry_fails_without_sending() -> None:
+    script = WsScript()
+    name = "a" * 64 + ".example.test"  # a label above 63 characters (RFC 1035 §2.3.4)
+    async with websocket_server(script) as port:
+        text = f"sip:{name}:{port};transport=ws"
+        located = Target(uri=text, host=name, port=port, transport="ws", address="127.0.0.1")
+        evidence = await collect_options(parse_uri(text), located, ProbeSettings(timeout=2.0))
+    assert script.upgrade_requests == []
+    upgrade = findings(evidence)[CheckId.WS_UPGRADE]
+    assert upgrade.status is Status.FAIL
+    assert "cannot name the host" in upgrade.summary
+
+
 async def test_a_silent_server_runs_out_the_handshake_deadline() -> None:
     async with websocket_server(WsScript(silent=True)) as port:
         evidence = await probe(port, timeout=0.3)
