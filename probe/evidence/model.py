@@ -134,7 +134,11 @@ class TlsEvidence:
     """The TLS alert the server sent, in OpenSSL's words (e.g. `handshake failure`)."""
 
 
-WebSocketErrorKind = Literal["timeout", "closed", "reset", "rejected", "protocol", "error"]
+WebSocketErrorKind = Literal[
+    "timeout", "closed", "reset", "rejected", "protocol", "tls_alert", "error"
+]
+"""How an upgrade failed; `tls_alert`: a TLS alert instead of an answer (TLS 1.3 sends a
+refused client certificate's alert after the handshake, with the first read)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from wsproto.events import (
 from wsproto.utilities import ProtocolError
 
 from probe.evidence.model import WebSocketErrorKind, WebSocketUpgrade, interned
-from probe.net.connect import StreamConnection
+from probe.net.connect import StreamConnection, alert_text
 from probe.net.receive import READ_SIZE, PeerClosed
 from probe.sip import DEFAULT_LIMITS, Limits, Message, SipLimitError, SipParseError, parse_message
 
@@ -328,7 +328,12 @@ async def upgrade(
         return failed("protocol", f"the upgrade answer is not a valid WebSocket answer: {exc}")
     except ConnectionResetError:
         return failed("reset", "the server reset the connection during the WebSocket upgrade")
-    except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; said for clarity
+    except ssl.SSLError as exc:
+        alert = alert_text(exc.reason or "")
+        if alert is not None:
+            return failed("tls_alert", f"the server sent TLS alert '{alert}'")
+        return failed("error", f"TLS error during the WebSocket upgrade: {exc.reason or exc}")
+    except OSError as exc:
         return failed("error", f"the WebSocket upgrade failed: {exc}")
 
 

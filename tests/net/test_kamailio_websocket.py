@@ -40,7 +40,10 @@ pytestmark = pytest.mark.peer
 def kamailio_ws(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Iterator[Kamailio]:
     instance = start_kamailio(
         tmp_path_factory.mktemp("kamailio-ws"),
-        [TlsProfile("tls", lab.server, lab.server_key)],
+        [
+            TlsProfile("tls", lab.server, lab.server_key),
+            TlsProfile("mtls", lab.server, lab.server_key, ca=lab.ca, require_client_cert=True),
+        ],
         websocket=True,
     )
     yield instance
@@ -130,6 +133,27 @@ def test_wss_to_a_name_the_certificate_does_not_cover_fails_identity(
     assert identity.status is Status.FAIL
     assert name in identity.summary
     assert report.verdict == "fail"
+
+
+def test_wss_to_a_server_requiring_a_client_certificate(
+    kamailio_ws: Kamailio, lab: LabFiles
+) -> None:
+    """With TLS 1.3 the refusal of a missing client certificate comes after the handshake,
+    with the first read: over WSS that is the upgrade's, and tls.client_cert says so."""
+    port = kamailio_ws.mtls_port
+    uri = f"sip:{LAB_NAME}:{port};transport=wss"
+    refused = by_check(probe_options([uri], pins=[pin(port)], ca=lab.ca))
+    client_cert = refused["tls.client_cert"]
+    assert client_cert.status is Status.FAIL, client_cert.summary
+    assert "requires a client certificate and none was sent" in client_cert.summary
+    assert refused["ws.upgrade"].status is Status.FAIL
+    assert refused["sip.options"].status is Status.SKIP
+    accepted = by_check(
+        probe_options([uri], pins=[pin(port)], ca=lab.ca, cert=lab.client, key=lab.client_key)
+    )
+    assert accepted["tls.client_cert"].status is Status.PASS, accepted["tls.client_cert"].summary
+    assert accepted["ws.upgrade"].status is Status.PASS
+    assert accepted["sip.options"].status is Status.PASS
 
 
 def test_count_over_wss_keeps_one_websocket(kamailio_ws: Kamailio, lab: LabFiles) -> None:

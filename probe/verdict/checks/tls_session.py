@@ -183,6 +183,12 @@ def check_client_cert(evidence: ProbeEvidence) -> Finding | None:
     if first is not None and first.outcome == "tls_alert":
         alert = (first.error or "").removeprefix("the server sent TLS alert ").strip("'")
     answered = first is not None and first.outcome not in ("tls_alert", "reset", "send_failed")
+    upgrade = evidence.websocket
+    if upgrade is not None:
+        # Over WSS the first response is the answer to the upgrade (RFC 6455 §4.1).
+        if upgrade.error_kind == "tls_alert":
+            alert = (upgrade.error or "").removeprefix("the server sent TLS alert ").strip("'")
+        answered = bool(upgrade.response)
     details: dict[str, JsonValue] = {
         "requested": requested,
         "sent": sent,
@@ -253,7 +259,7 @@ VERSION = Check(
 )
 CLIENT_CERT = Check(
     ids=(CheckId.TLS_CLIENT_CERT,),
-    reads=("tls",),
+    reads=("tls", "exchanges", "websocket"),
     applies=_spoke_tls,
     judge=lambda j: [check_client_cert(j.evidence)],
 )
