@@ -124,7 +124,7 @@ def cli() -> None:
     "is reported, not followed.",
 )
 def options(targets: Sequence[str], **values: Any) -> None:
-    """Send SIP OPTIONS to each TARGET (sip:host[:port];transport=tls|tcp|udp or sips:host).
+    """Send SIP OPTIONS to each TARGET (sip:host[:port];transport=tls|tcp|udp|ws|wss or sips:host).
 
     Each name is located per RFC 3263 (NAPTR, SRV, A/AAAA) and every address is probed on
     its own connection; TLS targets have their handshake, chain and identity judged before

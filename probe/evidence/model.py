@@ -14,10 +14,24 @@ from typing import Literal
 
 from probe.sip.message import Message
 
-Transport = Literal["tls", "tcp", "udp"]
+Transport = Literal["tls", "tcp", "udp", "ws", "wss"]
 
-DEFAULT_PORTS: dict[str, int] = {"tls": 5061, "tcp": 5060, "udp": 5060}
-"""RFC 3261 §19.1.2: 5060 for sip over UDP/TCP, 5061 for TLS."""
+DEFAULT_PORTS: dict[str, int] = {"tls": 5061, "tcp": 5060, "udp": 5060, "ws": 80, "wss": 443}
+"""RFC 3261 §19.1.2: 5060 for sip over UDP/TCP, 5061 for TLS. RFC 7118 names no SIP port
+for WebSocket; its connections are WebSocket ones, so RFC 6455 §3's ports: 80 for ws,
+443 for wss."""
+
+TLS_TRANSPORTS: frozenset[str] = frozenset({"tls", "wss"})
+"""The transports that run over TLS: SIP over TLS (RFC 3261 §26.2) and secure WebSocket
+(RFC 7118 §5.2.1, WSS)."""
+
+LENGTH_FRAMED_TRANSPORTS: frozenset[str] = frozenset({"tcp", "tls"})
+"""The transports whose messages Content-Length frames (RFC 3261 §18.3): a byte stream.
+A datagram is one message, and so is a WebSocket message (RFC 7118 §5.1)."""
+
+WEBSOCKET_TRANSPORTS: frozenset[str] = frozenset({"ws", "wss"})
+"""SIP over WebSocket (RFC 7118): an HTTP upgrade first, then one SIP message per
+WebSocket message."""
 
 
 def interned(text: str | None) -> str | None:
@@ -120,6 +134,34 @@ class TlsEvidence:
     """The TLS alert the server sent, in OpenSSL's words (e.g. `handshake failure`)."""
 
 
+WebSocketErrorKind = Literal[
+    "timeout", "closed", "reset", "rejected", "protocol", "tls_alert", "error"
+]
+"""How an upgrade failed; `tls_alert`: a TLS alert instead of an answer (TLS 1.3 sends a
+refused client certificate's alert after the handshake, with the first read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketUpgrade:
+    """The HTTP/1.1 upgrade that opens a SIP WebSocket connection (RFC 6455 §4.1, RFC 7118
+    §4.1), as sent and as answered: the bytes, so a saved run is judged again from them.
+
+    `ok` says the client's WebSocket library took the answer for an open connection; what
+    RFC 7118 asks of it beyond RFC 6455 (the `sip` subprotocol) is the check's to judge.
+    """
+
+    ok: bool
+    request: bytes
+    """The GET as sent."""
+    response: bytes = b""
+    """The answer as received: its head, and of a refusal the start of its body."""
+    elapsed_ms: float | None = None
+    subprotocol: str | None = None
+    """The subprotocol the answer chose (`Sec-WebSocket-Protocol`), if the answer was read."""
+    error_kind: WebSocketErrorKind | None = None
+    error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class HandshakeAttempt:
     """One `--enumerate` handshake: a single version, or one TLS 1.2 suite."""
@@ -205,6 +247,8 @@ class ProbeEvidence:
     """What the probe was to send once connected: OPTIONS, or INVITE for a test call."""
     connect: ConnectEvidence | None = None
     tls: TlsEvidence | None = None
+    websocket: WebSocketUpgrade | None = None
+    """SIP over WebSocket (`ws`, `wss`): the upgrade, after TLS and before any SIP."""
     exchanges: tuple[SipExchange, ...] = ()
     closed_cleanly: bool = True
     enumeration: TlsEnumeration | None = None

@@ -31,14 +31,21 @@ NAPTR_SERVICES: dict[str, Transport] = {
     "SIPS+D2T": "tls",
     "SIP+D2T": "tcp",
     "SIP+D2U": "udp",
+    "SIPS+D2W": "wss",
+    "SIP+D2W": "ws",
 }
-"""RFC 3263 §4.1 / RFC 3263 §9 services this client supports; SCTP (``D2S``) and
-WebSocket (``D2W``, RFC 7118) records are discarded like any service we cannot use."""
+"""The services this client supports: RFC 3263 §4.1's three, and the two WebSocket ones
+RFC 7118 §5.3 defines (IANA's SIP NAPTR services registry: protocol WS for both, secure
+for ``SIPS``). SCTP (``D2S``) records are discarded like any service we cannot use."""
+
+_SECURE_SERVICES = frozenset({"tls", "wss"})
+"""What a SIPS URI may follow (RFC 3263 §4.1: TLS on every hop): the ``SIPS`` services."""
 
 # When two usable NAPTRs tie on order and preference RFC 3403 §4.1 lets the client pick;
-# we prefer the more secure transport, then the replacement name, so that the plan does
-# not depend on the order the server happened to list the records in.
-_TRANSPORT_RANK: dict[Transport, int] = {"tls": 0, "tcp": 1, "udp": 2}
+# we prefer the more secure transport (plain SIP framing before WebSocket at the same
+# security), then the replacement name, so that the plan does not depend on the order
+# the server happened to list the records in.
+_TRANSPORT_RANK: dict[Transport, int] = {"tls": 0, "wss": 1, "tcp": 2, "ws": 3, "udp": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +62,9 @@ def usable_naptrs(
     """The records to follow, in order, and one sentence per record discarded.
 
     RFC 3263 §4.1: discard services the client does not support; for a SIPS URI keep
-    only ``SIPS+D2T``.  The flag must be "s" (the replacement is an SRV name); "a" or
-    "u" terminal records and regexp rewrites are not used for SIP.  Order is RFC 3403
+    only the ``SIPS`` ones (``SIPS+D2T``, ``SIPS+D2W``).  The flag must be "s" (the
+    replacement is an SRV name); "a" or "u" terminal records and regexp rewrites are not
+    used for SIP.  Order is RFC 3403
     §4.1: ``order`` ascending, then ``preference`` ascending.
     """
     usable: list[NaptrChoice] = []
@@ -66,8 +74,10 @@ def usable_naptrs(
         transport = NAPTR_SERVICES.get(service)
         if transport is None:
             ignored.append(f"{record.service or '(empty)'}: service not supported")
-        elif sips and transport != "tls":
-            ignored.append(f"{record.service}: a sips: URI needs SIPS+D2T (RFC 3263 §4.1)")
+        elif sips and transport not in _SECURE_SERVICES:
+            ignored.append(
+                f"{record.service}: a sips: URI needs SIPS+D2T or SIPS+D2W (RFC 3263 §4.1)"
+            )
         elif record.flags.lower() != "s":
             ignored.append(f'{record.service}: flags "{record.flags}" instead of "s"')
         elif record.replacement == ".":

@@ -64,11 +64,28 @@ trunks publish a few; the bound keeps a hostile zone from making a plan of thous
 # on would only multiply the wait by the number of remaining steps.
 _UNREACHABLE = frozenset({"timeout", "no_nameservers"})
 
-_NAME: dict[Transport, str] = {"tls": "TLS", "tcp": "TCP", "udp": "UDP"}
-_PARAM_TRANSPORT: dict[str, Transport] = {"tls": "tls", "tcp": "tcp", "udp": "udp"}
+_NAME: dict[Transport, str] = {"tls": "TLS", "tcp": "TCP", "udp": "UDP", "ws": "WS", "wss": "WSS"}
+_PARAM_TRANSPORT: dict[str, Transport] = {
+    "tls": "tls",
+    "tcp": "tcp",
+    "udp": "udp",
+    "ws": "ws",
+    "wss": "wss",
+}
 
-# RFC 3263 §4.2 SRV names per transport; "_sips" always means TLS over TCP.
-_SRV_PREFIX: dict[Transport, str] = {"tls": "_sips._tcp", "tcp": "_sip._tcp", "udp": "_sip._udp"}
+# RFC 3263 §4.2 SRV names per transport: `_sips` for a secure transport, `_sip` for the
+# others, then the protocol label. "_sips._tcp" is TLS over TCP; for WebSocket the label
+# is the protocol IANA's NAPTR services registry gives both D2W services (RFC 7118): WS.
+_SRV_PREFIX: dict[Transport, str] = {
+    "tls": "_sips._tcp",
+    "tcp": "_sip._tcp",
+    "udp": "_sip._udp",
+    "ws": "_sip._ws",
+    "wss": "_sips._ws",
+}
+_WSS_SRV_SPELLING = "_sips._wss"
+"""The SRV name some deployments publish secure WebSocket under instead of `_sips._ws`:
+tried after it, and said when it is the one that exists."""
 
 # §4.1: a SIPS URI only ever uses TLS; a SIP URI may use any of the three, most secure
 # first (the order RFC 3263 §4.1 lists them for a client that prefers TLS).
@@ -104,6 +121,8 @@ class _SrvStep:
     via: tuple[str, ...]
     reason: str
     from_naptr: bool
+    note: str | None = None
+    """Said as a problem when this SRV name is the one that has records."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +272,8 @@ class LocatePlanner:
             # §4.2: a transport but no port: the SRV of that transport only.
             self._fallback = transport
             self._srv_steps.append(self._standard_step(transport))
+            if transport == "wss":
+                self._srv_steps.append(self._wss_spelling_step())
             self._next_srv()
         else:
             self._phase = "naptr"
@@ -273,12 +294,17 @@ class LocatePlanner:
         chosen = _PARAM_TRANSPORT.get(param)
         if chosen is None:
             raise _Unusable(
-                f"transport={param} is not supported (only tls, tcp and udp)",
+                f"transport={param} is not supported (only tls, tcp, udp, ws and wss)",
                 f"{where} (not supported)",
             )
-        # RFC 3263 §4.1: a SIPS URI with transport=tcp means TLS over TCP.
-        transport: Transport = "tls" if self._sips else chosen
-        extra = " (TLS, as the URI is sips:)" if self._sips and param == "tcp" else ""
+        # RFC 3263 §4.1: a SIPS URI with transport=tcp means TLS over TCP; RFC 7118
+        # §5.2.2: with transport=ws it means WebSocket over TLS (WSS).
+        transport: Transport = chosen
+        extra = ""
+        if self._sips and chosen == "tcp":
+            transport, extra = "tls", " (TLS, as the URI is sips:)"
+        elif self._sips and chosen == "ws":
+            transport, extra = "wss", " (WSS, as the URI is sips:)"
         self._transport_reason = sys.intern(f"{where} in the URI{extra} (RFC 3263 §4.1)")
         return transport
 
@@ -286,6 +312,18 @@ class LocatePlanner:
         name = f"{_SRV_PREFIX[transport]}.{self._lookup_host}"
         reason = f"SRV {name} exists → {_NAME[transport]} (RFC 3263 §4.1)"
         return _SrvStep(name, transport, self._via_prefix, reason, from_naptr=False)
+
+    def _wss_spelling_step(self) -> _SrvStep:
+        name = f"{_WSS_SRV_SPELLING}.{self._lookup_host}"
+        derived = f"{_SRV_PREFIX['wss']}.{self._lookup_host}"
+        reason = f"SRV {name} exists → WSS ({derived}, the name RFC 3263 §4.2 derives, has none)"
+        note = (
+            f"the WSS service is published as SRV {name}, not {derived} (RFC 3263 §4.2 "
+            "derives the service label from the scheme, the protocol label from the "
+            "transport, WS for both RFC 7118 NAPTR services): clients that derive the name "
+            "will not find it"
+        )
+        return _SrvStep(name, "wss", self._via_prefix, reason, from_naptr=False, note=note)
 
     # --- NAPTR (RFC 3263 §4.1, RFC 3403) ---------------------------------------------
 
@@ -363,6 +401,8 @@ class LocatePlanner:
                 )
             self._next_srv()
             return
+        if step.note is not None:
+            self._problem(step.note)
         # A transport parameter already explains the transport; otherwise this SRV does.
         self._transport_reason = self._transport_reason or step.reason
         via = (*step.via, *self._cname_line(answer))
@@ -391,7 +431,9 @@ class LocatePlanner:
                 f"{found} records → {_NAME[transport]}, the default for "
                 f"{self._uri.scheme}: (RFC 3263 §4.1)"
             )
-        note = f"no SRV records: A/AAAA of {self._lookup_host}, default port {port} (§4.2)"
+        # RFC 7118 names no SIP port for WebSocket: the WebSocket one (RFC 6455 §3).
+        source = "RFC 6455 §3" if transport in ("ws", "wss") else "§4.2"
+        note = f"no SRV records: A/AAAA of {self._lookup_host}, default port {port} ({source})"
         self._begin_addresses(
             [_Slot(self._lookup_host, port, transport, (*self._via_prefix, note))]
         )

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from probe.evidence.model import CallEvidence, CallTeardown, MediaEvidence
+from probe.evidence.model import TLS_TRANSPORTS, CallEvidence, CallTeardown, MediaEvidence
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
 from probe.net.interrupted import CallInterrupted
@@ -118,7 +118,7 @@ async def place_call(
             fingerprint=settings.fingerprint,  # type: ignore[arg-type]
         )
         offer_wire = offer.to_bytes(reveal_keys=True)
-        cleartext = transport != "tls" and not settings.allow_cleartext_keys
+        cleartext = transport not in TLS_TRANSPORTS and not settings.allow_cleartext_keys
         if settings.offer_kind == "sdes" and cleartext:
             return CallEvidence(
                 offer_kind=settings.offer_kind,

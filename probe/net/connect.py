@@ -12,10 +12,16 @@ import errno
 import ssl
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from probe.evidence.model import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
+from probe.sip import StreamFramer
 from probe.tls.capture import presented_chain_der
 from probe.tls.context import CaptureContexts, TlsClientConfig
+
+if TYPE_CHECKING:
+    from probe.net.framing import MessageFramer
+    from probe.net.websocket import WebSocketLink
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
@@ -62,9 +68,22 @@ class StreamConnection:
     stream_protocol: TlsAwareStreamProtocol | None = None
     socket_transport: asyncio.WriteTransport = field(init=False)
     """The TCP transport, kept when `start_tls` puts a TLS transport in front of it."""
+    websocket: WebSocketLink | None = None
+    """Set by a WebSocket upgrade (probe.net.websocket): SIP messages then travel one per
+    WebSocket message (RFC 7118 §5.1) instead of framed by Content-Length."""
 
     def __post_init__(self) -> None:
         self.socket_transport = self.writer.transport
+
+    def framer(self) -> MessageFramer:
+        """What reads SIP messages off this connection, as it is now."""
+        if self.websocket is not None:
+            return self.websocket.framer()
+        return StreamFramer()
+
+    def write_message(self, wire: bytes) -> None:
+        """Queue one SIP message for sending (a drain must follow)."""
+        self.writer.write(wire if self.websocket is None else self.websocket.encode(wire))
 
     def expect_tls(self) -> None:
         """Called before `start_tls`: an EOF from then on is a TLS one."""
@@ -94,6 +113,11 @@ class StreamConnection:
             # ClientHello).
             self.abort()
             return False
+        websocket_closed = True
+        if self.websocket is not None:
+            # Half the time for the WebSocket's closing handshake, the rest for TLS/TCP.
+            timeout /= 2
+            websocket_closed = await self._close_websocket(self.websocket, timeout)
         self.writer.close()
         try:
             async with asyncio.timeout(timeout):
@@ -104,6 +128,26 @@ class StreamConnection:
         except (OSError, ssl.SSLError):
             # The peer reset or broke TLS while we were closing: closed all the same.
             self.abort()
+            return False
+        return websocket_closed
+
+    async def _close_websocket(self, link: WebSocketLink, timeout: float) -> bool:
+        """RFC 6455 §5.5.1: a Close frame, then the server's Close before the TCP
+        connection is closed: a TLS close_notify sent first would make the server's Close
+        data after close_notify, a broken close. The server's Close is awaited `timeout`
+        seconds at most; True when the closing handshake completed."""
+        frame = link.close_frame()
+        if not frame:
+            return link.closed  # the server started the closing handshake
+        try:
+            self.writer.write(frame)
+            async with asyncio.timeout(timeout):
+                while not link.closed:
+                    data = await self.reader.read(65536)
+                    if not data:
+                        return False  # the stream ended without the server's Close
+                    link.closing(data)
+        except (TimeoutError, OSError):  # ssl.SSLError is an OSError
             return False
         return True
 

@@ -16,6 +16,7 @@ from typing import cast
 from probe.evidence.model import ExchangeOutcome, Received, SipExchange
 from probe.net.connect import StreamConnection, alert_text
 from probe.net.deadlines import Deadlines
+from probe.net.framing import MessageFramer
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text
 from probe.sip import (
     DEFAULT_LIMITS,
@@ -23,7 +24,6 @@ from probe.sip import (
     Request,
     Response,
     SipError,
-    StreamFramer,
     TimerConfig,
     match_response,
     parse_message,
@@ -54,7 +54,7 @@ def _phases(timeout: float | None, deadlines: Deadlines | None) -> Deadlines:
 
 async def exchange_over_stream(
     connection: StreamConnection,
-    framer: StreamFramer,
+    framer: MessageFramer,
     request: Request,
     *,
     clock_ms: Clock,
@@ -71,7 +71,7 @@ async def exchange_over_stream(
     sent = loop.time()
     try:
         writer = connection.writer
-        writer.write(wire)
+        connection.write_message(wire)
         if writer.transport.get_write_buffer_size() == 0:
             # Everything went to the socket: drain only reports a lost connection, and
             # cannot block (it waits only above the buffer's high-water mark).
@@ -142,14 +142,14 @@ async def exchange_over_stream(
     )
 
 
-def _framed(at: float, framer: StreamFramer, message: Message) -> Received:
+def _framed(at: float, framer: MessageFramer, message: Message) -> Received:
     """The frame as evidence, and the message the framer parsed it into handed on to the
     checks (only under the default limits, the ones the checks parse with)."""
     handed = message if framer.limits == DEFAULT_LIMITS else None
     return Received(at, framer.last_frame, message=handed)
 
 
-def _mid_message(framer: StreamFramer) -> str:
+def _mid_message(framer: MessageFramer) -> str:
     if not framer.partial:
         return ""
     return f" in the middle of a message ({framer.buffered_bytes} bytes received)"
@@ -164,6 +164,10 @@ def _drain_ready(receiver: StreamReceiver, received: list[Received], clock_ms: C
             received.append(_framed(clock_ms(), receiver.framer, message))
     except SipError as exc:
         received.append(Received(clock_ms(), receiver.framer.buffered(_SNIPPET_BYTES), str(exc)))
+    except PeerClosed:
+        # A WebSocket Close that came after the answer: the exchange is answered all the
+        # same; the next one, if any, finds the connection gone.
+        return
 
 
 class DatagramEndpoint(asyncio.DatagramProtocol):

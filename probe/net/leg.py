@@ -15,7 +15,7 @@ from probe.evidence.model import WireEvent
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait
-from probe.sip import Request, Response, SipError, StreamFramer, build_response, random_token
+from probe.sip import Request, Response, SipError, build_response, random_token
 
 
 class PeerGone(ProbeError):
@@ -42,7 +42,7 @@ class CallLeg:
         deadlines: Deadlines,
     ) -> None:
         self.connection = connection
-        self.receiver = StreamReceiver(connection, StreamFramer(), message_s=deadlines.message)
+        self.receiver = StreamReceiver(connection, connection.framer(), message_s=deadlines.message)
         self.clock_ms = clock_ms
         self.transport = transport.upper()
         self.local_address = local_address
@@ -71,7 +71,7 @@ class CallLeg:
         self.events.append(WireEvent(self.clock_ms(), "sent", wire, note))
         writer = self.connection.writer
         try:
-            writer.write(wire)
+            self.connection.write_message(wire)
             async with asyncio.timeout(self.timeout):
                 await writer.drain()
         except TimeoutError as exc:

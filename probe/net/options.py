@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 
 from probe import __version__
 from probe.evidence.model import (
+    DEFAULT_PORTS,
+    TLS_TRANSPORTS,
+    WEBSOCKET_TRANSPORTS,
     CallEvidence,
     ConnectEvidence,
     ExchangeOutcome,
@@ -24,6 +27,7 @@ from probe.evidence.model import (
     SipExchange,
     Target,
     TlsEvidence,
+    WebSocketUpgrade,
 )
 from probe.evidence.ping import PingCounter
 from probe.locate.pins import Pin
@@ -40,7 +44,6 @@ from probe.run import progress
 from probe.sip import (
     Request,
     SipUri,
-    StreamFramer,
     TimerConfig,
     build_options,
     new_branch,
@@ -162,7 +165,7 @@ async def collect_options(
     resources = resources if resources is not None else RunResources()
     evidence = await _probe_stream(uri, evidence, settings, clock_ms, so_far, resources)
     connected = evidence.connect is not None and evidence.connect.ok
-    if settings.enumerate_tls and target.transport == "tls" and connected:
+    if settings.enumerate_tls and target.transport in TLS_TRANSPORTS and connected:
         from probe.net.enumerate import enumerate_tls
 
         # Each enumerated version is one more connect and handshake.
@@ -191,7 +194,7 @@ async def _probe_stream(
         return replace(evidence, connect=connected)
     so_far.evidence = replace(evidence, connect=connected)
     try:
-        tls, call, counter = await _over_connection(
+        reached = await _over_connection(
             uri, target, settings, connection, connected, clock_ms, so_far, resources
         )
     except asyncio.CancelledError as stop:
@@ -217,8 +220,25 @@ async def _probe_stream(
         raise
     clean = await connection.close()
     # One copy of the evidence per probe, however many phases it went through.
-    evidence = replace(evidence, connect=connected, tls=tls, call=call, closed_cleanly=clean)
-    return evidence if counter is None else _with_exchanges(evidence, counter)
+    evidence = replace(
+        evidence,
+        connect=connected,
+        tls=reached.tls,
+        websocket=reached.websocket,
+        call=reached.call,
+        closed_cleanly=clean,
+    )
+    return evidence if reached.counter is None else _with_exchanges(evidence, reached.counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reached:
+    """What a probe got to over its connection."""
+
+    tls: TlsEvidence | None = None
+    websocket: WebSocketUpgrade | None = None
+    call: CallEvidence | None = None
+    counter: PingCounter | None = None
 
 
 async def _over_connection(
@@ -230,12 +250,12 @@ async def _over_connection(
     clock_ms: Clock,
     so_far: ProbeSoFar,
     resources: RunResources,
-) -> tuple[TlsEvidence | None, CallEvidence | None, PingCounter | None]:
-    """TLS if the target wants it, then the test call or the OPTIONS probes: the TLS
-    evidence, the call's, and the count of the exchanges (what is known so far also
-    lands in `so_far`)."""
+) -> _Reached:
+    """TLS if the target wants it, the WebSocket upgrade if it is one, then the test call
+    or the OPTIONS probes: the evidence of each, and the count of the exchanges (what is
+    known so far also lands in `so_far`)."""
     tls = None
-    if target.transport == "tls":
+    if target.transport in TLS_TRANSPORTS:
         tls = await start_tls(
             connection,
             resources.capture_contexts(settings.tls),
@@ -245,7 +265,21 @@ async def _over_connection(
         if so_far.evidence is not None:
             so_far.evidence = replace(so_far.evidence, tls=tls)
         if not tls.ok:
-            return tls, None, None
+            return _Reached(tls)
+    websocket = None
+    if target.transport in WEBSOCKET_TRANSPORTS:
+        from probe.net.websocket import host_header, upgrade
+
+        websocket = await upgrade(
+            connection,
+            host=host_header(target.host, target.port, DEFAULT_PORTS[target.transport]),
+            user_agent=settings.user_agent,
+            timeout=settings.phases.handshake,
+        )
+        if so_far.evidence is not None:
+            so_far.evidence = replace(so_far.evidence, websocket=websocket)
+        if not websocket.ok:
+            return _Reached(tls, websocket)
     if settings.call is not None:
         from probe.net.call import place_call
 
@@ -260,15 +294,16 @@ async def _over_connection(
             clock_ms=clock_ms,
             timers=settings.timers,
         )
-        return tls, call, None
-    framer = StreamFramer()
+        return _Reached(tls, websocket, call)
+    framer = connection.framer()
 
     async def send(request: Request) -> SipExchange:
         return await exchange_over_stream(
             connection, framer, request, deadlines=settings.phases, clock_ms=clock_ms
         )
 
-    return tls, None, await _repeat_options(uri, target, connected, settings, send, so_far)
+    counter = await _repeat_options(uri, target, connected, settings, send, so_far)
+    return _Reached(tls, websocket, None, counter)
 
 
 async def _probe_udp(

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from probe.errors import ProbeError
 from probe.net.connect import StreamConnection
-from probe.sip import Message, StreamFramer
+from probe.net.framing import MessageFramer
+from probe.sip import Message
 
 READ_SIZE = 65536
 
@@ -77,7 +78,7 @@ class StreamReceiver:
     """
 
     def __init__(
-        self, connection: StreamConnection, framer: StreamFramer, *, message_s: float
+        self, connection: StreamConnection, framer: MessageFramer, *, message_s: float
     ) -> None:
         self.connection = connection
         self.framer = framer

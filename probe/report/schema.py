@@ -36,7 +36,7 @@ class TargetModel(_Strict):
     host: str
     address: str | None
     port: int
-    transport: Literal["tls", "tcp", "udp"]
+    transport: Literal["tls", "tcp", "udp", "ws", "wss"]
     sni: str | None
     verdict: Verdict = Field(
         description="pass: every required check ran and passed; warn: they ran, some "

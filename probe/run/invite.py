@@ -201,12 +201,13 @@ def refuse_before_sending(
             "(RFC 3263 §4.1); add ;transport=tls (or ;transport=tcp)"
         )
     if (
-        transport == "tcp"
+        transport in ("tcp", "ws")
         and request.call.offer == "sdes"
         and not request.call.allow_cleartext_keys
     ):
         usage(
-            f"invite {text!r}: the SDES keys of the offer would cross TCP in cleartext; "
+            f"invite {text!r}: the SDES keys of the offer would cross {transport.upper()} "
+            "in cleartext; "
             "use a TLS target (;transport=tls or sips:), --offer dtls, --offer rtp, or "
             "--allow-cleartext-keys to send them anyway"
         )

@@ -29,7 +29,8 @@ PASSWORD_REFUSED = (
     "SIPPROBE_AUTH_USER/SIPPROBE_AUTH_PASSWORD"
 )
 
-SUPPORTED_TRANSPORTS = ("tls", "tcp", "udp")
+SUPPORTED_TRANSPORTS = ("tls", "tcp", "udp", "ws", "wss")
+_SUPPORTED_TEXT = f"{', '.join(SUPPORTED_TRANSPORTS[:-1])} or {SUPPORTED_TRANSPORTS[-1]}"
 
 # The URI parameters of RFC 3261 §19.1.1 that change what is probed or how, and the values
 # they are known to take (§25.1 transport-param, user-param; RFC 7118 ws/wss).
@@ -99,10 +100,7 @@ def check_uri_params(uri: SipUri, text: str) -> list[str]:
                         f"did you mean {_shown(name, guess)}?"
                     )
                 if name == "transport":
-                    raise TargetError(
-                        f"transport={value} is not supported; "
-                        f"use {', '.join(SUPPORTED_TRANSPORTS[:-1])} or {SUPPORTED_TRANSPORTS[-1]}"
-                    )
+                    raise TargetError(f"transport={value} is not supported; use {_SUPPORTED_TEXT}")
             continue
         guess = None if name in _REGISTERED_EXTENSIONS else _close_to(name, _KNOWN_PARAMS)
         if guess is not None:
@@ -121,32 +119,43 @@ def check_uri_params(uri: SipUri, text: str) -> list[str]:
 
 def check_target_uri(uri: SipUri, text: str) -> Transport:
     """Refuse what cannot be probed before any lookup; the transport RFC 3263 §4.1 implies
-    without DNS (TLS for `sips:`/`transport=tls`, else the parameter, else UDP).
+    without DNS (TLS for `sips:`/`transport=tls`, WebSocket for `transport=ws`/`wss`, else
+    the parameter, else UDP).
 
     ``text`` is quoted in errors; pass it through `redact_uri_text` if it may hold a
     password."""
     if uri.password is not None:
         raise TargetError(f"{uri.redacted()}: {PASSWORD_REFUSED}")
-    if uri.scheme == "sips" and uri.transport not in (None, "tls", "tcp"):
-        raise TargetError(f"{text}: a sips: URI needs TLS, not transport={uri.transport}")
+    transport = uri.transport
+    if uri.scheme == "sips" and transport not in (None, "tls", "tcp", "ws", "wss"):
+        raise TargetError(f"{text}: a sips: URI needs TLS, not transport={transport}")
+    if transport in ("ws", "wss"):
+        return websocket_transport(uri)
     if uri.is_secure:
         return "tls"
-    transport = uri.transport
     if transport is None or transport == "udp":
         return "udp"
     if transport == "tcp":
         return "tcp"
-    raise TargetError(f"{text}: transport={transport} is not supported; use tls, tcp or udp")
+    raise TargetError(f"{text}: transport={transport} is not supported; use {_SUPPORTED_TEXT}")
+
+
+def websocket_transport(uri: SipUri) -> Transport:
+    """WSS or plain WS for a URI with `transport=ws` or `transport=wss`: RFC 7118 §5.2.2
+    defines `ws` only, and a `sips:` URI with it means WebSocket over TLS (SIPS asks TLS
+    of every hop, RFC 3261 §26.2.2); `transport=wss` is the spelling many deployments
+    use for the same."""
+    return "wss" if uri.scheme == "sips" or uri.transport == "wss" else "ws"
 
 
 def known_transport(uri: SipUri) -> Transport | None:
     """The transport a URI means before any DNS lookup, or None when NAPTR decides:
     RFC 3263 §4.1 — `sips:` is TLS, an explicit `transport=` is that, and an IP literal or
     an explicit port with no `transport=` means UDP (TCP for `sips:`, which is TLS)."""
-    if uri.is_secure:
-        return "tls"
     if uri.transport is not None:
         return check_target_uri(uri, str(uri))
+    if uri.is_secure:
+        return "tls"
     if uri.port is not None or uri.host_kind != "name":
         return "udp"
     return None

@@ -8,7 +8,7 @@ each reported as its own target next to the one that redirected.
 
 from __future__ import annotations
 
-from probe.evidence.model import ProbeEvidence
+from probe.evidence.model import LENGTH_FRAMED_TRANSPORTS, ProbeEvidence
 from probe.sip import SipError, parse_name_addr
 from probe.verdict.checks.options import read_exchange
 
@@ -24,7 +24,7 @@ def redirect_contacts(evidence: ProbeEvidence) -> list[str]:
         return []
     # The final response that answers the request (§17.1.3), read as the checks read it:
     # a stray 3xx beside it, or anything after it, must not send a probe elsewhere.
-    stream = evidence.target.transport != "udp"
+    stream = evidence.target.transport in LENGTH_FRAMED_TRANSPORTS
     message = read_exchange(answered[-1], stream=stream).final
     if message is None or not 300 <= message.status_code <= 399:
         return []

@@ -136,9 +136,10 @@ class Endpoint(_Section):
     @classmethod
     def _check_uri(cls, value: str) -> str:
         uri = parse_sip_uri(value, what="endpoint URI")
-        # What the prober can reach (RFC 3263 §4.1; RFC 3261 §26.2.2: sips means TLS).
-        if uri.transport not in (None, "tls", "tcp", "udp"):
-            raise _error("transport", f"transport={uri.transport} is not tls, tcp or udp")
+        # What the prober can reach (RFC 3263 §4.1; RFC 3261 §26.2.2: sips means TLS;
+        # RFC 7118: WebSocket, ws and the common wss spelling).
+        if uri.transport not in (None, "tls", "tcp", "udp", "ws", "wss"):
+            raise _error("transport", f"transport={uri.transport} is not tls, tcp, udp, ws or wss")
         if uri.scheme == "sips" and uri.transport == "udp":
             raise _error("transport", "a sips: URI needs TLS (RFC 3261 §26.2), not UDP")
         return value

@@ -256,9 +256,10 @@ class SipUri:
 
     @property
     def is_secure(self) -> bool:
-        """True when the URI asks for TLS: ``sips:`` (§19.1) or the deprecated but still
-        common ``transport=tls`` (RFC 5630 §3.1.3) on a ``sip:`` URI."""
-        return self.scheme == "sips" or self.transport == "tls"
+        """True when the URI asks for TLS: ``sips:`` (§19.1), the deprecated but still
+        common ``transport=tls`` (RFC 5630 §3.1.3) on a ``sip:`` URI, or ``transport=wss``,
+        secure WebSocket (RFC 7118 §5.2.1 names it WSS)."""
+        return self.scheme == "sips" or self.transport in ("tls", "wss")
 
     def param(self, name: str) -> str | None:
         """Value of the first URI parameter called ``name`` (None also for flags)."""

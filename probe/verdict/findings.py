@@ -51,6 +51,7 @@ class CheckId(enum.StrEnum):
     TLS_VERSIONS = "tls.versions"
     TLS_CIPHERS = "tls.ciphers"
     TLS_CLIENT_CERT = "tls.client_cert"
+    WS_UPGRADE = "ws.upgrade"
     FAILOVER_ORDER = "failover.order"
     FAILOVER_PRIMARY = "failover.primary"
     FAILOVER_REDUNDANCY = "failover.redundancy"

@@ -162,7 +162,8 @@ def test_the_cli_lists_every_bad_line_in_one_usage_error(tmp_path: Path) -> None
     assert lines[1].startswith(f"{path}:2: target 'not a uri': ")
     assert lines[2] == (
         f"{path}:4: target 'sip:x.example.test;transport=sctp': "
-        "sip:x.example.test;transport=sctp: transport=sctp is not supported; use tls, tcp or udp"
+        "sip:x.example.test;transport=sctp: transport=sctp is not supported; "
+        "use tls, tcp, udp, ws or wss"
     )
     assert len(lines) == 3
     assert "Traceback" not in result.output

@@ -130,7 +130,7 @@ def test_a_misspelt_uri_parameter_is_a_usage_error(
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("transport", ["sctp", "ws", "wss", "carrier-pigeon"])
+@pytest.mark.parametrize("transport", ["sctp", "tls-sctp", "carrier-pigeon"])
 def test_an_unsupported_transport_names_the_supported_ones(
     command: str, transport: str, silent_udp: socket.socket
 ) -> None:
@@ -138,7 +138,7 @@ def test_an_unsupported_transport_names_the_supported_ones(
     result = _run(*_command(command, target))
     assert result.returncode == 2, result.stderr
     assert f"transport={transport} is not supported" in result.stderr
-    assert "tls, tcp or udp" in result.stderr
+    assert "tls, tcp, udp, ws or wss" in result.stderr
     assert _received_nothing(silent_udp)
 
 

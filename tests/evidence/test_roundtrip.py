@@ -241,7 +241,7 @@ def broken(change: Any) -> str:
             broken(
                 lambda d: d["uris"][0]["targets"][0]["evidence"]["target"].update(transport="sctp")
             ),
-            "transport should be one of 'tls', 'tcp', 'udp', not the string 'sctp'",
+            "transport should be one of 'tls', 'tcp', 'udp', 'ws', 'wss', not the string 'sctp'",
         ),
         (
             broken(

@@ -242,6 +242,7 @@ def test_naptr_without_usable_record_is_reported_and_srv_is_tried() -> None:
         (DOMAIN, "NAPTR"): [
             naptr(10, 10, "SIP+D2T", f"_sip._tcp.{DOMAIN}"),
             naptr(10, 10, "SIP+D2W", f"_sip._ws.{DOMAIN}"),
+            naptr(10, 10, "SIP+D2S", f"_sip._sctp.{DOMAIN}"),
             naptr(10, 10, "SIPS+D2T", f"tls.{DOMAIN}", flags="a"),
         ],
         (f"_sips._tcp.{DOMAIN}", "SRV"): [SrvRecord(0, 0, 5061, f"tls.{DOMAIN}")],
@@ -253,7 +254,9 @@ def test_naptr_without_usable_record_is_reported_and_srv_is_tried() -> None:
     (problem,) = result.problems
     assert problem.startswith(f"NAPTR {DOMAIN} has no record this client can use")
     assert "SIP+D2T: a sips: URI needs SIPS+D2T" in problem
-    assert "SIP+D2W: service not supported" in problem
+    # WebSocket without TLS is no SIPS service (RFC 7118 §5.3 pairs SIPS+D2W with TLS).
+    assert "SIP+D2W: a sips: URI needs SIPS+D2T or SIPS+D2W" in problem
+    assert "SIP+D2S: service not supported" in problem
     assert 'SIPS+D2T: flags "a" instead of "s"' in problem
 
 

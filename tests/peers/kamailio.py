@@ -19,6 +19,7 @@ from pathlib import Path
 from tests.peers.common import (
     bracketed,
     free_port_both,
+    missing_peer,
     require_binary,
     stop,
     wait_for_sip_udp,
@@ -42,7 +43,7 @@ dns=no
 rev_dns=no
 enable_tls=yes
 tcp_connection_lifetime=60
-{listens}
+{ws_globals}{listens}
 listen=tcp:{bracketed}:{plain_port}
 listen=udp:{bracketed}:{plain_port}
 server_header="Server: kamailio-sipprobe-test"
@@ -51,8 +52,8 @@ loadmodule "tls.so"
 {relay_modules}loadmodule "sl.so"
 loadmodule "textops.so"
 loadmodule "pv.so"
-modparam("tls", "config", "{tls_cfg}")
-
+{ws_modules}modparam("tls", "config", "{tls_cfg}")
+{ws_route}
 request_route {{{relay_route}
     if (is_method("OPTIONS")) {{
         append_to_reply("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\\r\\n");
@@ -116,6 +117,29 @@ RELAY_ROUTE = """
         exit;
     }}"""
 
+# SIP over WebSocket (RFC 7118) on the same listeners: an HTTP GET on the TCP port is WS,
+# on a TLS port WSS; the xhttp module hands it to the event route below, whose
+# ws_handle_handshake() answers the upgrade (101 with the `sip` subprotocol). HTTP
+# requests carry no Content-Length, which Kamailio's TCP reader must be told to accept.
+# Any other HTTP request, or an upgrade to another resource than "/", is answered 404.
+WS_GLOBALS = "tcp_accept_no_cl=yes\n"
+WS_MODULES = """loadmodule "xhttp.so"
+loadmodule "websocket.so"
+"""
+WS_ROUTE = """
+event_route[xhttp:request] {
+    set_reply_close();
+    set_reply_no_connect();
+    if ($hu == "/" && $hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade"
+            && $rm == "GET") {
+        if (ws_handle_handshake()) {
+            exit;
+        }
+    }
+    xhttp_reply("404", "Not Found", "", "");
+}
+"""
+
 CLIENT_PROFILE = """[client:default]
 verify_certificate = no
 require_certificate = no
@@ -157,6 +181,12 @@ def module_dir() -> Path:
     raise RuntimeError("kamailio's tls.so not found: install kamailio-tls-modules")
 
 
+def require_module(name: str, package: str) -> None:
+    """A Kamailio module the test needs; under CI its absence fails the test."""
+    if not (module_dir() / name).exists():
+        missing_peer(f"kamailio's {name} is not installed ({package})")
+
+
 @dataclass
 class Kamailio:
     """One running instance: `ports[name]` per TLS profile; `plain_port` for TCP and UDP."""
@@ -192,11 +222,17 @@ def start_kamailio(
     reply_headers: Sequence[str] = (),
     relay_to: tuple[str, int] | None = None,
     shared_memory_mb: int = 64,
+    websocket: bool = False,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
-    `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there."""
+    `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there;
+    `websocket` makes it accept SIP over WebSocket too (WS on the TCP port, WSS on the
+    TLS ones)."""
     binary = require_binary("kamailio")
+    if websocket:
+        require_module("websocket.so", "kamailio-websocket-modules")
+        require_module("xhttp.so", "kamailio")
     workdir.mkdir(parents=True, exist_ok=True)
     # Free ports are found one at a time, so one can be handed out twice: ask until all
     # differ (Kamailio refuses two TLS profiles on one address).
@@ -223,6 +259,9 @@ def start_kamailio(
             plain_port=plain_port,
             module_dir=module_dir(),
             tls_cfg=tls_cfg,
+            ws_globals=WS_GLOBALS if websocket else "",
+            ws_modules=WS_MODULES if websocket else "",
+            ws_route=WS_ROUTE if websocket else "",
             relay_modules=RELAY_MODULES if relay_to else "",
             relay_route=(
                 RELAY_ROUTE.format(relay_host=relay_to[0], relay_port=relay_to[1])

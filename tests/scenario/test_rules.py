@@ -151,7 +151,7 @@ def test_endpoint_uri_transport() -> None:
     (line,) = problems(
         two_endpoints().replace("a.example.net:5061;transport=tls", "a.example.net;transport=sctp")
     )
-    assert line == "t.toml:6 endpoint[0].uri: transport=sctp is not tls, tcp or udp"
+    assert line == "t.toml:6 endpoint[0].uri: transport=sctp is not tls, tcp, udp, ws or wss"
 
 
 # --- provider limits -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ How the address was found is `dns.resolve`, judged from the locate evidence
 
 from __future__ import annotations
 
-from probe.evidence.model import ProbeEvidence
+from probe.evidence.model import TLS_TRANSPORTS, ProbeEvidence
 from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, Status, rounded_ms
 
@@ -88,7 +88,7 @@ def _always(_evidence: ProbeEvidence) -> bool:
 
 
 def _owes_handshake(evidence: ProbeEvidence) -> tuple[str, ...]:
-    return (CheckId.TLS_HANDSHAKE,) if evidence.target.transport == "tls" else ()
+    return (CheckId.TLS_HANDSHAKE,) if evidence.target.transport in TLS_TRANSPORTS else ()
 
 
 CONNECT = Check(

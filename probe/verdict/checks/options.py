@@ -12,7 +12,14 @@ import sys
 from dataclasses import dataclass
 
 from probe.errors import ProbeError
-from probe.evidence.model import PingTally, ProbeEvidence, Received, SipExchange, interned
+from probe.evidence.model import (
+    LENGTH_FRAMED_TRANSPORTS,
+    PingTally,
+    ProbeEvidence,
+    Received,
+    SipExchange,
+    interned,
+)
 from probe.evidence.ping import stdev_ms, tally_exchanges
 from probe.sip import (
     Message,
@@ -102,7 +109,7 @@ class ExchangeReads:
 
     def __init__(self, evidence: ProbeEvidence) -> None:
         self._exchanges = evidence.exchanges
-        self._stream = evidence.target.transport != "udp"
+        self._stream = evidence.target.transport in LENGTH_FRAMED_TRANSPORTS
         self._read: dict[int, _Read] = {}
 
     def __getitem__(self, index: int) -> _Read:
@@ -605,6 +612,8 @@ def not_sent(evidence: ProbeEvidence) -> Finding:
         why = "the connection failed"
     elif evidence.tls is not None and not evidence.tls.ok:
         why = "the TLS handshake failed"
+    elif evidence.websocket is not None and not evidence.websocket.ok:
+        why = "the WebSocket upgrade failed"
     else:
         return Finding(
             check,
@@ -649,7 +658,7 @@ ANSWER_SDP = Check(
 )
 NOT_SENT = Check(
     ids=(CheckId.SIP_OPTIONS, CheckId.SIP_INVITE),
-    reads=("target", "connect", "tls"),
+    reads=("target", "connect", "tls", "websocket"),
     applies=_never_asked,
     judge=lambda j: [not_sent(j.evidence)],
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from probe.evidence.model import ProbeEvidence
+from probe.evidence.model import TLS_TRANSPORTS, ProbeEvidence
 from probe.tls.suites import Grade, grade_suite
 from probe.tls.versions import TLS_WIRE_VERSIONS
 from probe.verdict.checks.unit import Check, TargetJudging
@@ -183,6 +183,12 @@ def check_client_cert(evidence: ProbeEvidence) -> Finding | None:
     if first is not None and first.outcome == "tls_alert":
         alert = (first.error or "").removeprefix("the server sent TLS alert ").strip("'")
     answered = first is not None and first.outcome not in ("tls_alert", "reset", "send_failed")
+    upgrade = evidence.websocket
+    if upgrade is not None:
+        # Over WSS the first response is the answer to the upgrade (RFC 6455 §4.1).
+        if upgrade.error_kind == "tls_alert":
+            alert = (upgrade.error or "").removeprefix("the server sent TLS alert ").strip("'")
+        answered = bool(upgrade.response)
     details: dict[str, JsonValue] = {
         "requested": requested,
         "sent": sent,
@@ -253,7 +259,7 @@ VERSION = Check(
 )
 CLIENT_CERT = Check(
     ids=(CheckId.TLS_CLIENT_CERT,),
-    reads=("tls",),
+    reads=("tls", "exchanges", "websocket"),
     applies=_spoke_tls,
     judge=lambda j: [check_client_cert(j.evidence)],
 )
@@ -291,8 +297,9 @@ def _handshake_done(evidence: ProbeEvidence) -> bool:
 
 
 def _owes_chain_and_identity(evidence: ProbeEvidence) -> tuple[str, ...]:
-    # RFC 5922 §7: a TLS target is only verified once its chain and its identity are.
-    if evidence.target.transport != "tls":
+    # RFC 5922 §7: a TLS target is only verified once its chain and its identity are;
+    # a WSS one too, its TLS being the same (RFC 7118 §5.2.1, judged alike).
+    if evidence.target.transport not in TLS_TRANSPORTS:
         return ()
     return (CheckId.TLS_CHAIN, CheckId.TLS_IDENTITY)
 
