@@ -62,6 +62,10 @@ class SipSettings:
     """Loss (%) and RTT (ms) thresholds; None: the defaults of probe.verdict.checks.options."""
     follow_redirects: bool = False
     """Probe the Contact URIs of a 3xx answer too (one hop)."""
+    auth_file: Path | None = None
+    """Digest credentials (`username=`, `password=` lines) to answer a challenge to
+    OPTIONS with; or SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD in the environment.
+    Never on the command line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,6 +330,12 @@ def probe_options(function: F) -> F:
         connection_options,
         location_options,
         run_options,
+        click.option(
+            "--auth-file",
+            type=click.Path(path_type=Path),
+            help="Digest credentials to answer a 401/407 to OPTIONS: a file with username= "
+            "and password= lines (or set SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD).",
+        ),
     ]
     return _apply(function, decorators)
 

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import math
+import os
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from probe.locate.pins import Pin, PinError, PinTable, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.run.collect import RunControls, collect_failover_run, collect_run
+from probe.run.credentials import load_credentials
 from probe.run.locating import (
     PASSWORD_REFUSED,
     LocateSettings,
@@ -233,6 +235,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         interval=request.settings.sip.interval,
         enumerate_tls=request.settings.tls.enumerate,
         keep_every_exchange=request.settings.run.evidence_out is not None,
+        credentials=load_credentials(request.settings.sip.auth_file, os.environ, usage),
     )
 
 

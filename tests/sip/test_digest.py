@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 import pytest
@@ -32,6 +30,7 @@ from probe.sip import (
     parse_uri,
 )
 
+from .digest_verifier import server_expects, server_params
 from .strategies import challenge_text, fuzz_settings
 
 MUFASA = DigestCredentials("Mufasa", "Circle of Life")
@@ -119,45 +118,6 @@ def test_rfc_7616_section_3_9_2_example_as_corrected_by_its_erratum():
     assert params["algorithm"] == "SHA-512-256"
     assert (params["qop"], params["nc"]) == ("auth", "00000001")
     assert "userhash" not in params
-
-
-# --- an independent verifier, as a UAS would run it ----------------------------------------
-
-_PARAM = re.compile(r'\s*([\w-]+)=("(?:[^"\\]|\\.)*"|[^,\s]+)\s*(?:,|$)')
-
-
-def server_params(value: str) -> dict[str, str]:
-    """Parse an Authorization value the simple way a server does (test-side code)."""
-    scheme, _, rest = value.partition(" ")
-    assert scheme == "Digest"
-    params = {}
-    for name, raw in _PARAM.findall(rest):
-        params[name] = re.sub(r"\\(.)", r"\1", raw[1:-1]) if raw.startswith('"') else raw
-    return params
-
-
-def server_expects(params: dict[str, str], password: str, method: str, body: bytes = b"") -> str:
-    """RFC 7616 §3.4.1-3.4.3, written out longhand."""
-    algorithm = params.get("algorithm", "MD5")
-    hash_name = {"MD5": "md5", "SHA-256": "sha256", "SHA-512-256": "sha512_256"}[
-        algorithm.removesuffix("-sess")
-    ]
-
-    def h(data: bytes) -> str:
-        return hashlib.new(hash_name, data).hexdigest()
-
-    a1 = f"{params['username']}:{params['realm']}:{password}".encode()
-    ha1 = h(a1)
-    if algorithm.endswith("-sess"):
-        ha1 = h(f"{ha1}:{params['nonce']}:{params['cnonce']}".encode())
-    a2 = f"{method}:{params['uri']}".encode()
-    if params.get("qop") == "auth-int":
-        a2 += b":" + h(body).encode()
-    ha2 = h(a2)
-    if "qop" in params:
-        tail = f"{params['nc']}:{params['cnonce']}:{params['qop']}:{ha2}"
-        return h(f"{ha1}:{params['nonce']}:{tail}".encode())
-    return h(f"{ha1}:{params['nonce']}:{ha2}".encode())
 
 
 SIP_URI = "sip:+15551230000@trunk.example.com;transport=tls"
