@@ -41,6 +41,9 @@ class TlsSettings:
     critical_days: int = 7
     accept_wildcard: bool = False
     """Accept RFC 2818 wildcards, which RFC 5922 §7.2 forbids for SIP."""
+    accept_srv_target_identity: bool = False
+    """Take a certificate that names the SRV target, not the dialled domain, as a warning
+    rather than a failure (RFC 5922 §7.2 says match the domain)."""
     enumerate: bool = False
     """Also try every TLS version and suite the server accepts."""
 

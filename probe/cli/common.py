@@ -92,6 +92,12 @@ def policy_options(function: F) -> F:
                 is_flag=True,
                 help="Accept RFC 2818 wildcard certificates (RFC 5922 forbids them for SIP).",
             ),
+            click.option(
+                "--accept-srv-target-identity",
+                is_flag=True,
+                help="A certificate for the SRV target, not the dialled domain, warns instead "
+                "of failing (RFC 5922 §7.2 says match the domain).",
+            ),
         ],
     )
 

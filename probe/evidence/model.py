@@ -52,6 +52,9 @@ class Target:
     transport: Transport
     address: str | None = None
     sni: str | None = None
+    srv_target: str | None = None
+    """The SRV target that led to `address` (RFC 2782), when SRV did: kept for the
+    opt-in `--accept-srv-target-identity`, never the identity RFC 5922 asks for."""
 
     @property
     def name(self) -> str | None:

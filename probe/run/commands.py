@@ -138,6 +138,7 @@ def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) ->
         warn_days=request.settings.tls.warn_days,
         critical_days=request.settings.tls.critical_days,
         accept_wildcards=request.settings.tls.accept_wildcard,
+        accept_srv_target_identity=request.settings.tls.accept_srv_target_identity,
         insecure=request.settings.tls.insecure,
     )
     anchors = load_anchors(request, usage) if needs_tls else None
