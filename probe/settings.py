@@ -31,6 +31,9 @@ class TlsSettings:
     cert: Path | None = None
     """Client certificate chain (PEM), for servers that ask for one."""
     key: Path | None = None
+    key_password_file: Path | None = None
+    """The password of an encrypted `key`: the file's first line; or SIPPROBE_KEY_PASSWORD
+    in the environment. Never on the command line."""
     sni: str | None = None
     """Server name to send; default: the URI's host (never an IP literal, RFC 6066 §3)."""
     min_version: str = "1.2"

@@ -127,6 +127,13 @@ def connection_options(function: F) -> F:
                 type=click.Path(path_type=Path, readable=False),
                 help="Client private key (PEM).",
             ),
+            click.option(
+                "--key-password-file",
+                type=click.Path(path_type=Path, readable=False),
+                metavar="FILE",
+                help="The password of an encrypted --key: the first line of FILE (or set "
+                "SIPPROBE_KEY_PASSWORD); never given on the command line.",
+            ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
                 "--timeout",

@@ -5,6 +5,7 @@ error before any packet; no message ever quotes one."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -16,6 +17,9 @@ UsageError = Callable[[str], NoReturn]
 
 AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
 AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
+KEY_VARIABLE = "SIPPROBE_KEY_PASSWORD"
+KEY_PASSWORD_LIMIT = 1024
+"""The longest key password Python's ssl passes to OpenSSL (its PEM_BUFSIZE)."""
 
 
 def load_credentials(
@@ -58,3 +62,31 @@ def _credentials(user: str, password: str, source: str, usage: UsageError) -> Di
         return DigestCredentials(user, password)
     except SipError as exc:  # a username no Authorization header can quote
         usage(f"{source}: {exc}")
+
+
+def load_key_password(
+    password_file: Path | None, environ: Mapping[str, str], usage: UsageError
+) -> bytes | None:
+    """The password of an encrypted client key: the first line of `password_file` (as
+    OpenSSL's `-passin file:` reads one), else SIPPROBE_KEY_PASSWORD; None when neither.
+    Bytes, as OpenSSL takes them: a password need not be text."""
+    if password_file is not None:
+        option = f"--key-password-file {password_file}"
+        try:
+            data = password_file.read_bytes()
+        except OSError as exc:
+            usage(f"{option}: {exc.strerror or exc}")
+        password = data.split(b"\n", 1)[0].removesuffix(b"\r")
+        if not password:
+            usage(f"{option}: the first line is empty; it must hold the key's password")
+    else:
+        text = environ.get(KEY_VARIABLE)
+        if text is None:
+            return None
+        option = KEY_VARIABLE
+        password = os.fsencode(text)
+        if not password:
+            usage(f"{KEY_VARIABLE} is set but empty; unset it or give the key's password")
+    if len(password) > KEY_PASSWORD_LIMIT:
+        usage(f"{option}: the password is longer than the {KEY_PASSWORD_LIMIT} bytes OpenSSL takes")
+    return password
