@@ -31,6 +31,9 @@ class TlsSettings:
     cert: Path | None = None
     """Client certificate chain (PEM), for servers that ask for one."""
     key: Path | None = None
+    key_password_file: Path | None = None
+    """The password of an encrypted `key`: the file's first line; or SIPPROBE_KEY_PASSWORD
+    in the environment. Never on the command line."""
     sni: str | None = None
     """Server name to send; default: the URI's host (never an IP literal, RFC 6066 §3)."""
     min_version: str = "1.2"
@@ -41,6 +44,9 @@ class TlsSettings:
     critical_days: int = 7
     accept_wildcard: bool = False
     """Accept RFC 2818 wildcards, which RFC 5922 §7.2 forbids for SIP."""
+    accept_srv_target_identity: bool = False
+    """Take a certificate that names the SRV target, not the dialled domain, as a warning
+    rather than a failure (RFC 5922 §7.2 says match the domain)."""
     enumerate: bool = False
     """Also try every TLS version and suite the server accepts."""
 
@@ -62,6 +68,10 @@ class SipSettings:
     """Loss (%) and RTT (ms) thresholds; None: the defaults of probe.verdict.checks.options."""
     follow_redirects: bool = False
     """Probe the Contact URIs of a 3xx answer too (one hop)."""
+    auth_file: Path | None = None
+    """Digest credentials (`username=`, `password=` lines) to answer a challenge to
+    OPTIONS with; or SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD in the environment.
+    Never on the command line."""
 
 
 @dataclass(frozen=True, slots=True)

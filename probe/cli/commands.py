@@ -557,6 +557,8 @@ def certs_lab(directory: Path, names: Sequence[str]) -> None:
         ("server key", files.server_key),
         ("client chain", files.client),
         ("client key", files.client_key),
+        ("encrypted key", files.client_key_encrypted),
+        ("its password", files.client_key_password),
         ("untrusted client", files.untrusted_client),
         ("unrelated CA", files.other_ca),
     ):

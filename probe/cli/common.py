@@ -93,6 +93,12 @@ def policy_options(function: F) -> F:
                 is_flag=True,
                 help="Accept RFC 2818 wildcard certificates (RFC 5922 forbids them for SIP).",
             ),
+            click.option(
+                "--accept-srv-target-identity",
+                is_flag=True,
+                help="A certificate for the SRV target, not the dialled domain, warns instead "
+                "of failing (RFC 5922 §7.2 says match the domain).",
+            ),
         ],
     )
 
@@ -121,6 +127,13 @@ def connection_options(function: F) -> F:
                 "--key",
                 type=click.Path(path_type=Path, readable=False),
                 help="Client private key (PEM).",
+            ),
+            click.option(
+                "--key-password-file",
+                type=click.Path(path_type=Path, readable=False),
+                metavar="FILE",
+                help="The password of an encrypted --key: the first line of FILE (or set "
+                "SIPPROBE_KEY_PASSWORD); never given on the command line.",
             ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
@@ -368,6 +381,12 @@ def probe_options(function: F) -> F:
         connection_options,
         location_options,
         run_options,
+        click.option(
+            "--auth-file",
+            type=click.Path(path_type=Path),
+            help="Digest credentials to answer a 401/407 to OPTIONS: a file with username= "
+            "and password= lines (or set SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD).",
+        ),
     ]
     return _apply(function, decorators)
 

@@ -66,6 +66,9 @@ class Target:
     transport: Transport
     address: str | None = None
     sni: str | None = None
+    srv_target: str | None = None
+    """The SRV target that led to `address` (RFC 2782), when SRV did: kept for the
+    opt-in `--accept-srv-target-identity`, never the identity RFC 5922 asks for."""
 
     @property
     def name(self) -> str | None:
@@ -236,6 +239,33 @@ class SipExchange:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthEvidence:
+    """A digest challenge met on the way (RFC 3261 §22: a 401 or a 407) and what came of
+    it. A request counts as authenticated only when `answer_status` is set: credentials
+    went out and the far end answered them."""
+
+    status: int
+    """401 (WWW-Authenticate, §22.2) or 407 (Proxy-Authenticate, §22.3)."""
+    challenges: tuple[str, ...]
+    """Every challenge header value of that response as received, in the server's order
+    (RFC 8760 §2.3: most preferred first)."""
+    credentials: bool = False
+    """Whether there were credentials to answer with."""
+    answered_with: str | None = None
+    """The algorithm of the challenge answered (`SHA-256`, `MD5-sess`, ...); None when no
+    request went out with credentials."""
+    qop: str | None = None
+    """The qop of that answer (`auth`, `auth-int`), None in RFC 2069 mode."""
+    problem: str | None = None
+    """Why no request went out with credentials although there were some."""
+    answer_status: int | None = None
+    """The final status answering the request sent with credentials; None when none came."""
+    challenged: SipExchange | None = None
+    """OPTIONS: the exchange that drew the challenge (the request with credentials is
+    then among `exchanges`). A call keeps every message in its events instead."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeEvidence:
     """Everything collected for one target, in the order it happened."""
 
@@ -255,6 +285,8 @@ class ProbeEvidence:
     call: CallEvidence | None = None
     ping: PingTally | None = None
     """`--count` above 1: the run in figures; `exchanges` may then hold only a sample."""
+    auth: AuthEvidence | None = None
+    """The first digest challenge to OPTIONS, and what came of it."""
 
 
 PingEnd = Literal["completed", "connection_lost", "max_time", "interrupted"]
@@ -346,6 +378,7 @@ class CallEvidence:
     """Which response carried the answer judged (e.g. `200 OK`, `183 Session Progress`)."""
     provisional: tuple[int, ...] = ()
     authenticated: bool = False
+    """An INVITE with credentials went out and was answered (see `auth`)."""
     cancelled: bool = False
     teardown: CallTeardown = "no_answer"
     teardown_detail: str | None = None
@@ -366,6 +399,8 @@ class CallEvidence:
     interrupted: bool = False
     """The run was stopped (a signal, `--max-time`) while the call was in progress: what is
     here is what was seen until then, and how the call was ended on the way out."""
+    auth: AuthEvidence | None = None
+    """The digest challenge to the INVITE, if any, and what came of it."""
 
 
 def without_parsed(evidence: ProbeEvidence) -> ProbeEvidence:

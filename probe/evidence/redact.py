@@ -21,6 +21,7 @@ import re
 from dataclasses import replace
 
 from probe.evidence.model import (
+    AuthEvidence,
     CallEvidence,
     MediaEvidence,
     ProbeEvidence,
@@ -124,6 +125,12 @@ def _media(media: MediaEvidence | None) -> MediaEvidence | None:
     )
 
 
+def _auth(auth: AuthEvidence | None) -> AuthEvidence | None:
+    if auth is None or auth.challenged is None:
+        return auth
+    return replace(auth, challenged=_exchange(auth.challenged))
+
+
 def _call(call: CallEvidence | None) -> CallEvidence | None:
     if call is None:
         return None
@@ -138,6 +145,7 @@ def _call(call: CallEvidence | None) -> CallEvidence | None:
         answer_source=mask_text(call.answer_source),
         media_skipped=mask_text(call.media_skipped),
         media=_media(call.media),
+        auth=_auth(call.auth),
     )
 
 
@@ -147,4 +155,5 @@ def redact_evidence(evidence: ProbeEvidence) -> ProbeEvidence:
         evidence,
         exchanges=tuple(_exchange(exchange) for exchange in evidence.exchanges),
         call=_call(evidence.call),
+        auth=_auth(evidence.auth),
     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from probe.evidence.model import TLS_TRANSPORTS, CallEvidence, CallTeardown, MediaEvidence
+from probe.net.auth import call_auth_evidence
 from probe.net.connect import StreamConnection
 from probe.net.deadlines import Deadlines
 from probe.net.interrupted import CallInterrupted
@@ -241,6 +242,13 @@ def _evidence(
         media_skipped=checked.skipped,
         expired=call.expired,
         faults=tuple(call.faults),
+        auth=call_auth_evidence(
+            call.challenge,
+            credentials=settings.credentials is not None,
+            answered=call.challenge_answered,
+            problem=call.challenge_problem,
+            answer_status=final.status_code if call.authenticated and final else None,
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from probe.evidence.model import (
     DEFAULT_PORTS,
     TLS_TRANSPORTS,
     WEBSOCKET_TRANSPORTS,
+    AuthEvidence,
     CallEvidence,
     ConnectEvidence,
     ExchangeOutcome,
@@ -31,6 +32,7 @@ from probe.evidence.model import (
 )
 from probe.evidence.ping import PingCounter
 from probe.locate.pins import Pin
+from probe.net.auth import CHALLENGE_HEADERS, options_with_credentials
 from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
 from probe.net.deadlines import Deadlines
 from probe.net.exchange import (
@@ -53,6 +55,7 @@ from probe.tls.context import CaptureContexts, TlsClientConfig
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
+    from probe.sip.digest import DigestCredentials
 
 USER_AGENT = f"sipprobe/{__version__}"
 
@@ -84,6 +87,8 @@ class ProbeSettings:
     """Per-phase deadlines; None means `timeout` for every phase."""
     keep_every_exchange: bool = False
     """Keep every exchange of a `--count` run (for `--evidence-out`), not a bounded sample."""
+    credentials: DigestCredentials | None = field(default=None, repr=False)
+    """Answer a digest challenge to OPTIONS (RFC 3261 §22) with these."""
 
     @property
     def phases(self) -> Deadlines:
@@ -98,19 +103,24 @@ class ProbeSoFar:
     def __init__(self) -> None:
         self.evidence: ProbeEvidence | None = None
         self.counter: PingCounter | None = None
+        self.auth: AuthEvidence | None = None
+        """The first digest challenge to OPTIONS, and what came of it."""
 
     def snapshot(self, stopped: PingEnd) -> ProbeEvidence | None:
         """The evidence so far, the probes never sent said to be `stopped`."""
         if self.evidence is None or self.counter is None:
             return self.evidence
-        return _with_exchanges(self.evidence, self.counter, stopped)
+        return _with_exchanges(self.evidence, self.counter, stopped, self.auth)
 
 
 def _with_exchanges(
-    evidence: ProbeEvidence, counter: PingCounter, stopped: PingEnd | None = None
+    evidence: ProbeEvidence,
+    counter: PingCounter,
+    stopped: PingEnd | None = None,
+    auth: AuthEvidence | None = None,
 ) -> ProbeEvidence:
     tally = counter.tally(stopped) if counter.count > 1 else None
-    return replace(evidence, exchanges=counter.exchanges(), ping=tally)
+    return replace(evidence, exchanges=counter.exchanges(), ping=tally, auth=auth)
 
 
 class RunResources:
@@ -228,7 +238,9 @@ async def _probe_stream(
         call=reached.call,
         closed_cleanly=clean,
     )
-    return evidence if reached.counter is None else _with_exchanges(evidence, reached.counter)
+    if reached.counter is None:
+        return evidence
+    return _with_exchanges(evidence, reached.counter, auth=so_far.auth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +362,7 @@ async def _probe_udp(
         counter = await _repeat_options(uri, target, connected, settings, send, so_far)
     finally:
         transport.close()
-    return _with_exchanges(replace(evidence, connect=connected), counter)
+    return _with_exchanges(replace(evidence, connect=connected), counter, auth=so_far.auth)
 
 
 def _udp_call_refused(call: CallSettings) -> CallEvidence:
@@ -375,13 +387,18 @@ async def _repeat_options(
 
     One Call-ID and From tag for the run, CSeq counting up, a fresh branch each time
     (RFC 3261 §8.1.1.4, §8.1.1.7): to the server these are successive requests of one UAC.
+    A probe the server challenges (401/407) is sent once more with credentials when there
+    are some (probe.net.auth), and that request's answer is the probe's; the first
+    challenge is kept in `so_far.auth`.
     """
     loop = asyncio.get_running_loop()
     call_id, from_tag = random_token(), random_token(6)
     counter = PingCounter(settings.count, keep_all=settings.keep_every_exchange)
     so_far.counter = counter
+    cseq = 0
     for number in range(1, settings.count + 1):
         began = loop.time()
+        cseq += 1
         request = build_options(
             uri,
             transport=target.transport.upper(),
@@ -390,10 +407,21 @@ async def _repeat_options(
             branch=new_branch(random_token()),
             from_tag=from_tag,
             call_id=call_id,
-            cseq=number,
+            cseq=cseq,
             user_agent=settings.user_agent,
         )
         exchange = await send(request)
+        if exchange.final_status in CHALLENGE_HEADERS:
+            exchange, auth = await options_with_credentials(
+                request,
+                exchange,
+                send,
+                settings.credentials,
+                new_token=random_token,
+                cseq=cseq + 1,
+            )
+            cseq += 1 if auth is not None and auth.answered_with is not None else 0
+            so_far.auth = so_far.auth or auth
         counter.add(exchange)
         progress.replied(exchange, number, target.endpoint)
         if exchange.outcome in _CONNECTION_LOST:

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import math
+import os
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from probe.locate.pins import Pin, PinError, PinTable, parse_pin
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.run.collect import RunControls, collect_failover_run, collect_run
+from probe.run.credentials import load_credentials, load_key_password
 from probe.run.locating import (
     PASSWORD_REFUSED,
     LocateSettings,
@@ -136,6 +138,7 @@ def build_policy(request: OptionsRequest, needs_tls: bool, usage: UsageError) ->
         warn_days=request.settings.tls.warn_days,
         critical_days=request.settings.tls.critical_days,
         accept_wildcards=request.settings.tls.accept_wildcard,
+        accept_srv_target_identity=request.settings.tls.accept_srv_target_identity,
         insecure=request.settings.tls.insecure,
     )
     anchors = load_anchors(request, usage) if needs_tls else None
@@ -204,8 +207,21 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
     if request.settings.tls.key is not None and request.settings.tls.cert is None:
         usage("--key needs --cert")
     min_tls: TlsVersionName = request.settings.tls.min_version  # type: ignore[assignment]
+    password_file = request.settings.tls.key_password_file
+    if password_file is not None and request.settings.tls.cert is None:
+        usage("--key-password-file is the password of a client key: it needs --cert (and --key)")
+    # SIPPROBE_KEY_PASSWORD alone is read only for a client key: set for other runs, it
+    # must not stop one that has none.
+    password = (
+        load_key_password(password_file, os.environ, usage)
+        if request.settings.tls.cert is not None
+        else None
+    )
     tls = TlsClientConfig(
-        min_version=min_tls, cert_file=request.settings.tls.cert, key_file=request.settings.tls.key
+        min_version=min_tls,
+        cert_file=request.settings.tls.cert,
+        key_file=request.settings.tls.key,
+        key_password=password,
     )
     try:
         check_client_config(tls)
@@ -233,6 +249,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         interval=request.settings.sip.interval,
         enumerate_tls=request.settings.tls.enumerate,
         keep_every_exchange=request.settings.run.evidence_out is not None,
+        credentials=load_credentials(request.settings.sip.auth_file, os.environ, usage),
     )
 
 

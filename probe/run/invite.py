@@ -6,9 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.report.model import Report
@@ -20,9 +18,10 @@ from probe.run.commands import (
     finish,
     prepare,
 )
+from probe.run.credentials import load_credentials
 from probe.run.locating import PASSWORD_REFUSED, known_transport
 from probe.settings import CallSettings
-from probe.sip import DigestCredentials, SipError, SipUri, parse_uri
+from probe.sip import SipError, SipUri, parse_uri
 from probe.sip.uri import format_uri
 
 if TYPE_CHECKING:
@@ -38,48 +37,6 @@ class InviteRequest:
 
     common: OptionsRequest
     call: CallSettings
-
-
-AUTH_USER_VARIABLE = "SIPPROBE_AUTH_USER"
-AUTH_PASSWORD_VARIABLE = "SIPPROBE_AUTH_PASSWORD"
-
-
-def load_credentials(
-    auth_file: Path | None,
-    environ: Mapping[str, str],
-    usage: UsageError,
-    source: str = "--auth-file",
-) -> DigestCredentials | None:
-    """Digest credentials from a file (`username=` and `password=` lines) or from the
-    environment; never from the command line, where `ps` would show them."""
-    if auth_file is not None:
-        try:
-            text = auth_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else exc.strerror
-            usage(f"{source} {auth_file}: {why or exc}")
-        values: dict[str, str] = {}
-        for line in text.splitlines():
-            name, sep, value = line.partition("=")
-            key = name.strip()
-            if sep and key in ("username", "password"):
-                # Everything after '=' is the password, exactly: it may hold spaces.
-                values[key] = value if key == "password" else value.strip()
-        if set(values) != {"username", "password"} or not all(values.values()):
-            usage(f"{source} {auth_file}: needs a non-empty username= and password= line")
-        try:
-            return DigestCredentials(values["username"], values["password"])
-        except SipError as exc:  # a username no Authorization header can quote
-            usage(f"{source} {auth_file}: {exc}")
-    user, password = environ.get(AUTH_USER_VARIABLE), environ.get(AUTH_PASSWORD_VARIABLE)
-    if user and password:
-        try:
-            return DigestCredentials(user, password)
-        except SipError as exc:
-            usage(f"{AUTH_USER_VARIABLE}: {exc}")
-    if user or password:
-        usage(f"set both {AUTH_USER_VARIABLE} and {AUTH_PASSWORD_VARIABLE}, or neither")
-    return None
 
 
 def _dtls_fingerprint() -> object:

@@ -195,6 +195,7 @@ class Located:
                     port=found.port,
                     transport=found.transport,
                     address=found.address,
+                    srv_target=found.srv_target,
                 ),
             )
             for found in self.result.targets

@@ -163,6 +163,7 @@ class Tls(_Section):
     client_cert: Text | None = None
     client_key: Text | None = None
     accept_wildcard: bool = False
+    accept_srv_target_identity: bool = False
     enumerate: bool = False
 
     @field_validator("min_version", mode="before")

@@ -4,12 +4,14 @@ Parsing a challenge (``WWW-Authenticate`` in a 401, ``Proxy-Authenticate`` in a 
 computing the credentials, and re-sending the challenged request.  The client nonce
 comes in as an argument, like every other random value in this package.
 
-Supported: algorithms MD5 and SHA-256 (RFC 8760 brings RFC 7616's SHA-256 to
-SIP) and their ``-sess`` variants; qop ``auth``, ``auth-int``, or none (RFC 2069
-compatibility, RFC 2617 §3.2.2.1).  Not supported, and refused as a parse error so the
-caller can say why it did not authenticate: other schemes (Basic is forbidden in SIP,
-§22.1), SHA-512-256, and challenges offering only unknown qop values.  ``userhash``,
-``charset`` and ``domain`` are accepted and ignored: none changes what we must send.
+Supported: algorithms MD5, SHA-256 and SHA-512-256 (RFC 8760 §2.1 brings RFC 7616's
+hashes to SIP) and their ``-sess`` variants; qop ``auth``, ``auth-int``, or none (RFC 2069
+compatibility, RFC 2617 §3.2.2.1).  Not supported, and refused as
+:class:`UnsupportedChallenge` so the caller can say why it did not authenticate: other
+schemes (Basic is forbidden in SIP, §22.1), other algorithms (e.g. AKAv1-MD5), and
+challenges offering only unknown qop values.  ``userhash``, ``charset`` and ``domain`` are
+accepted and ignored: none changes what we must send (RFC 7616 §3.4.4 lets a client
+that does not hash the username leave ``userhash`` out).
 
 The password is only ever hashed.  :class:`DigestCredentials` never shows it in
 ``repr`` or ``str``, so a credentials object in a log line or a traceback leaks nothing.
@@ -31,20 +33,42 @@ from .uri import _excerpt, unquote
 __all__ = [
     "DigestChallenge",
     "DigestCredentials",
+    "UnsupportedChallenge",
     "authorize",
     "build_authorization",
+    "challenge_algorithm",
     "choose_challenge",
     "parse_challenge",
 ]
 
-# RFC 7616 §6.1 (IANA "HTTP Digest Hash Algorithms") names -> hashlib names, and how
-# strongly we prefer each when a server offers several (RFC 8760 §2.4 lets local
-# policy override the server's order; ours is "strongest hash first", so a server
-# listing MD5 on top cannot talk the verifier down).
-_HASHES = {"MD5": "md5", "SHA-256": "sha256"}
-_STRENGTH = {"MD5": 1, "SHA-256": 2}
+# RFC 7616 §6.1 (IANA "HTTP Digest Hash Algorithms") names -> hashlib names.  SHA-512-256
+# is SHA-512/256 of FIPS 180-4 (RFC 7616 §3.2), which hashlib has only when its OpenSSL
+# does: without it the algorithm is unsupported, like any other we cannot compute.
+_HASHES = {
+    name: hashed
+    for name, hashed in (("MD5", "md5"), ("SHA-256", "sha256"), ("SHA-512-256", "sha512_256"))
+    if hashed in hashlib.algorithms_available
+}
+# How strongly we prefer each hash when a server offers several.  RFC 8760 §2.4 has the
+# UAC answer the topmost challenge it supports "unless a local policy dictates
+# otherwise", and §3 names the reason for a policy: a challenge is not integrity
+# protected, so whoever can reorder the header fields can put MD5 on top.  Ours: MD5
+# never wins over a SHA-2 hash, whatever the order; between SHA-256 and SHA-512-256
+# (both 128-bit collision resistance) the server's order decides, as §2.4 asks.
+_STRENGTH = {"MD5": 1, "SHA-256": 2, "SHA-512-256": 2}
 _ALGORITHMS = {name.lower(): name for base in _HASHES for name in (base, base + "-sess")}
+_REGISTERED = {
+    name.lower(): name
+    for base in ("MD5", "SHA-256", "SHA-512-256")
+    for name in (base, base + "-sess")
+}
+"""Every algorithm RFC 7616 §6.1 registers, in its spelling, for reports."""
 _MAX_NC = 0xFFFFFFFF  # nc-value = 8LHEX (RFC 2617 §3.2.2)
+
+
+class UnsupportedChallenge(SipParseError):
+    """A well-formed challenge sipprobe cannot answer: another scheme, an algorithm or a
+    qop it does not implement.  Not the server's fault, so not a malformed answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +88,18 @@ class DigestChallenge:
 
     @property
     def hash_name(self) -> str:
-        """The hash under the algorithm: ``MD5`` or ``SHA-256``."""
+        """The hash under the algorithm: ``MD5``, ``SHA-256`` or ``SHA-512-256``."""
         return self.algorithm.removesuffix("-sess")
 
     @property
     def session(self) -> bool:
         """True for the ``-sess`` variants (RFC 7616 §3.4.2)."""
         return self.algorithm.endswith("-sess")
+
+    @property
+    def answer_qop(self) -> str | None:
+        """The qop an answer uses (RFC 7616 §3.4: one of those offered), None without."""
+        return _choose_qop(self)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -98,6 +127,10 @@ class DigestCredentials:
 
 def _challenge_error(text: str, why: str) -> SipParseError:
     return SipParseError(f"challenge {_excerpt(text)}: {why}")
+
+
+def _unsupported(text: str, why: str) -> UnsupportedChallenge:
+    return UnsupportedChallenge(f"challenge {_excerpt(text)}: {why}")
 
 
 def _auth_params(text: str) -> tuple[str, dict[str, tuple[str, bool]]]:
@@ -144,7 +177,7 @@ def parse_challenge(value: str) -> DigestChallenge:
     text = value.strip(" \t")
     scheme, params = _auth_params(text)
     if scheme.lower() != "digest":
-        raise _challenge_error(text, f"scheme {scheme} is not Digest, the only one SIP uses")
+        raise _unsupported(text, f"scheme {scheme} is not Digest, the only one SIP uses")
     for required in ("realm", "nonce"):
         if required not in params:
             raise _challenge_error(text, f"no {required} parameter (RFC 2617 §3.2.1)")
@@ -152,7 +185,7 @@ def parse_challenge(value: str) -> DigestChallenge:
     algorithm = _ALGORITHMS.get(algorithm_text.lower())
     if algorithm is None:
         supported = ", ".join(_ALGORITHMS.values())
-        raise _challenge_error(
+        raise _unsupported(
             text, f"algorithm {_excerpt(algorithm_text)} is not supported ({supported})"
         )
     qop: tuple[str, ...] = ()
@@ -161,7 +194,7 @@ def parse_challenge(value: str) -> DigestChallenge:
         # §3.9.1 shows white space after the comma, so it is stripped.
         qop = tuple(q.strip(" \t").lower() for q in params["qop"][0].split(",") if q.strip())
         if not {"auth", "auth-int"} & set(qop):
-            raise _challenge_error(text, "qop offers neither auth nor auth-int")
+            raise _unsupported(text, "qop offers neither auth nor auth-int")
     stale_text = params.get("stale", ("false", False))[0].lower()
     if stale_text not in ("true", "false"):
         raise _challenge_error(text, f"stale must be true or false, not {_excerpt(stale_text)}")
@@ -179,24 +212,47 @@ def parse_challenge(value: str) -> DigestChallenge:
 def choose_challenge(headers: Sequence[str]) -> DigestChallenge:
     """Pick the challenge to answer from every challenge header of one response.
 
-    RFC 8760 §2.4: a UAC ignores challenges whose algorithm it does not support and
-    otherwise answers the topmost, unless local policy says otherwise.  Our policy is
-    the strongest hash first (SHA-256 over MD5), then the server's order.
+    RFC 8760 §2.4: the UAC ignores challenges it does not understand and answers the
+    topmost one it supports, "unless a local policy dictates otherwise".  Ours (see
+    ``_STRENGTH``): the strongest hash it supports, and among equally strong ones the
+    topmost, the server's preference (RFC 8760 §2.3: it lists them most preferred first).
+
+    Raises :class:`UnsupportedChallenge` when every challenge is well formed but none
+    can be answered, :class:`SipParseError` when one is malformed (or there is none).
     """
     best: DigestChallenge | None = None
-    problems: list[str] = []
+    problems: list[SipParseError] = []
     for value in headers:
         try:
             challenge = parse_challenge(value)
         except SipParseError as exc:
-            problems.append(str(exc))
+            problems.append(exc)
             continue
         if best is None or _STRENGTH[challenge.hash_name] > _STRENGTH[best.hash_name]:
             best = challenge
     if best is None:
-        why = "; ".join(problems) if problems else "the response carries no challenge"
-        raise SipParseError(f"no usable Digest challenge: {why}")
+        why = "; ".join(map(str, problems)) if problems else "the response carries no challenge"
+        unsupported = bool(problems) and all(isinstance(p, UnsupportedChallenge) for p in problems)
+        kind = UnsupportedChallenge if unsupported else SipParseError
+        raise kind(f"no usable Digest challenge: {why}")
     return best
+
+
+def challenge_algorithm(value: str) -> str:
+    """What one challenge header offers, for a report: ``Digest SHA-256``, ``Digest MD5``
+    (the default when no algorithm is named, RFC 7616 §3.3), ``Digest AKAv1-MD5``,
+    ``Basic``; ``unreadable`` when not even the scheme can be read.  Never raises."""
+    text = value.strip(" \t")
+    try:
+        scheme, params = _auth_params(text)
+    except SipParseError:
+        match = _abnf.AUTH_SCHEME_RE.match(text)
+        return match[1] if match else "unreadable"
+    if scheme.lower() != "digest":
+        return scheme
+    written = params.get("algorithm", ("MD5", False))[0]
+    shown = written if len(written) <= 40 and not _has_control(written) else "(unreadable)"
+    return "Digest " + _REGISTERED.get(written.lower(), shown)
 
 
 # --- computing credentials ----------------------------------------------------------

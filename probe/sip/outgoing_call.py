@@ -28,7 +28,7 @@ from typing import Literal, TypeAlias
 
 from .builders import new_branch
 from .dialog import Dialog
-from .digest import DigestCredentials, authorize
+from .digest import DigestChallenge, DigestCredentials, authorize, choose_challenge
 from .errors import SipError
 from .invite import build_cancel
 from .message import Request, Response
@@ -166,8 +166,9 @@ class OutgoingCall:
 
     What it saw is kept as attributes for the evidence: ``provisional``, ``early_answer``,
     ``final``, ``dialog``, ``cancelled``, ``bye_done``, ``bye_answer``, ``faults``,
-    ``expired``, ``error``.  ``outcome`` is how the call ended before any clean-up, and
-    ``cleanup_note`` what :meth:`hang_up` did.
+    ``expired``, ``error``, and the digest challenge met: ``challenge``,
+    ``challenge_answered``, ``challenge_problem``, ``authenticated``.  ``outcome`` is how
+    the call ended before any clean-up, and ``cleanup_note`` what :meth:`hang_up` did.
     """
 
     def __init__(
@@ -187,7 +188,15 @@ class OutgoingCall:
         self.early_answer: tuple[bytes, str] | None = None
         """The first SDP in a 101-199 response, and which response carried it."""
         self.final: Response | None = None
+        self.challenge: Response | None = None
+        """The first 401/407 to our INVITE (§22.2, §22.3)."""
+        self.challenge_answered: DigestChallenge | None = None
+        """The challenge our INVITE with credentials answered."""
+        self.challenge_problem: str | None = None
+        """Why the challenge was not answered although there were credentials."""
         self.authenticated = False
+        """An INVITE with credentials went out and a final response answered it: only
+        then may a report say the call was placed with digest authentication."""
         self.cancelled = False
         self.cancel_unanswered = False
         """CANCEL went out and its whole deadline passed in silence: no clean-up waits
@@ -396,34 +405,16 @@ class OutgoingCall:
         """A 300-699, already ACKed by the transaction (§17.1.1.3)."""
         code = response.status_code
         credentials = self.plan.credentials
-        # Once we have cancelled, a challenge is just the final answer: re-sending would
-        # start a call nobody asked for.  One challenge is answered, not a loop of them.
-        if (
-            code in (401, 407)
-            and credentials is not None
-            and not self.authenticated
-            and not self.cancelled
-            and not self._cleaning_up
-        ):
-            self.authenticated = True
-            try:
-                invite = authorize(
-                    self.invite,
-                    response,
-                    credentials,
-                    branch=new_branch(self._new_token(12)),
-                    cnonce=self._new_token(8),
-                    cseq=self.invite.cseq.number + 1,
-                )
-            except SipError as exc:
-                self.final = response
-                return self._end(
-                    "rejected", f"challenged with {code}, which cannot be answered: {exc}"
-                )
-            self.invite = invite
-            self.provisional.clear()
-            self._move(CallState.CALLING)
-            return self._send_invite(now, "INVITE with credentials")
+        if self.challenge_answered is not None:
+            self.authenticated = True  # this final answers the INVITE with credentials
+        elif code in (401, 407) and self.challenge is None:
+            self.challenge = response
+            # Once we have cancelled, a challenge is just the final answer: re-sending
+            # would start a call nobody asked for.  One challenge is answered, not a loop.
+            if credentials is not None and (self.cancelled or self._cleaning_up):
+                self.challenge_problem = "the call was being cancelled"
+            elif credentials is not None:
+                return self._answer_challenge(response, credentials, now)
         self.final = response
         if self._cleaning_up:
             note = (
@@ -436,8 +427,36 @@ class OutgoingCall:
             return self._end("cancel", "CANCEL answered; 487 Request Terminated ACKed")
         return self._end("rejected", f"rejected with {code} {response.reason} (ACKed)")
 
+    def _answer_challenge(
+        self, response: Response, credentials: DigestCredentials, now: float
+    ) -> list[CallAction]:
+        """The INVITE again, with credentials, in a new transaction (§22.2, §22.3)."""
+        code = response.status_code
+        header = "WWW-Authenticate" if code == 401 else "Proxy-Authenticate"
+        try:
+            chosen = choose_challenge(response.headers.get_all(header))
+            invite = authorize(
+                self.invite,
+                response,
+                credentials,
+                branch=new_branch(self._new_token(12)),
+                cnonce=self._new_token(8),
+                cseq=self.invite.cseq.number + 1,
+            )
+        except SipError as exc:
+            self.final = response
+            self.challenge_problem = str(exc)
+            return self._end("rejected", f"challenged with {code}, which cannot be answered: {exc}")
+        self.challenge_answered = chosen
+        self.invite = invite
+        self.provisional.clear()
+        self._move(CallState.CALLING)
+        return self._send_invite(now, "INVITE with credentials")
+
     def _on_success(self, response: Response, now: float) -> list[CallAction]:
         self.final = response
+        if self.challenge_answered is not None:
+            self.authenticated = True
         try:
             dialog = Dialog.from_response(self.invite, response)
         except SipError as problem:

@@ -12,7 +12,7 @@ import contextlib
 import ssl
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from probe.errors import ProbeError
@@ -41,6 +41,9 @@ class TlsClientConfig:
     cert_file: Path | None = None
     """Client certificate chain (PEM) for servers that require mutual TLS."""
     key_file: Path | None = None
+    key_password: bytes | None = field(default=None, repr=False)
+    """The password of an encrypted key (never shown): from --key-password-file or
+    SIPPROBE_KEY_PASSWORD, never from the command line."""
     ciphers: str | None = None
     """OpenSSL cipher string for TLS 1.2 and below; None keeps OpenSSL's default."""
 
@@ -66,7 +69,7 @@ def build_capture_context(config: TlsClientConfig) -> tuple[ssl.SSLContext, Hand
         except ssl.SSLError as exc:
             raise TlsConfigError(f"no usable cipher in {config.ciphers!r}") from exc
     if config.cert_file is not None:
-        _load_client_identity(context, config.cert_file, config.key_file)
+        _load_client_identity(context, config.cert_file, config.key_file, config.key_password)
     return context, install_recorder(context)
 
 
@@ -102,10 +105,17 @@ class CaptureContexts:
             self._idle.append(context)
 
 
-def _load_client_identity(context: ssl.SSLContext, cert_file: Path, key_file: Path | None) -> None:
+KEY_PASSWORD_SOURCES = "--key-password-file FILE or SIPPROBE_KEY_PASSWORD"
+"""Where the password of an encrypted client key comes from, for messages."""
+
+
+def _load_client_identity(
+    context: ssl.SSLContext, cert_file: Path, key_file: Path | None, password: bytes | None
+) -> None:
     """Load the client certificate and key, or say which file is wrong and how.
 
-    Messages name the files and the kind of failure only, never key material.
+    Messages name the files and the kind of failure only, never key material and never
+    the password.
     """
     prefix = f"cannot load client certificate {cert_file}" + (
         f" with key {key_file}" if key_file else ""
@@ -114,7 +124,7 @@ def _load_client_identity(context: ssl.SSLContext, cert_file: Path, key_file: Pa
 
     def no_passphrase() -> str:
         # Never let OpenSSL prompt on the terminal (or hang in CI) for a pass phrase.
-        raise TlsConfigError(f"{prefix}: {key_path} is encrypted; give an unencrypted key")
+        raise TlsConfigError(f"{prefix}: {_encrypted(key_path)}")
 
     for path in (cert_file, key_file):
         if path is not None:
@@ -122,11 +132,18 @@ def _load_client_identity(context: ssl.SSLContext, cert_file: Path, key_file: Pa
             if problem is not None:
                 raise TlsConfigError(f"{prefix}: {problem}")
     try:
-        context.load_cert_chain(cert_file, key_file, password=no_passphrase)
+        context.load_cert_chain(
+            cert_file, key_file, password=password if password is not None else no_passphrase
+        )
     except TlsConfigError:
         raise
-    except (OSError, ssl.SSLError) as exc:
-        raise TlsConfigError(f"{prefix}: {_identity_problem(cert_file, key_file, exc)}") from None
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        problem = _identity_problem(cert_file, key_file, password, exc)
+        raise TlsConfigError(f"{prefix}: {problem}") from None
+
+
+def _encrypted(key_path: Path) -> str:
+    return f"{key_path} is encrypted; give its password with {KEY_PASSWORD_SOURCES}"
 
 
 def _unreadable(path: Path) -> str | None:
@@ -142,7 +159,9 @@ def _unreadable(path: Path) -> str | None:
         return f"{path} cannot be read: {exc.strerror or exc}"
 
 
-def _identity_problem(cert_file: Path, key_file: Path | None, exc: Exception) -> str:
+def _identity_problem(
+    cert_file: Path, key_file: Path | None, password: bytes | None, exc: Exception
+) -> str:
     """What is wrong with a certificate and key OpenSSL refused, as a clause."""
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
@@ -157,14 +176,42 @@ def _identity_problem(cert_file: Path, key_file: Path | None, exc: Exception) ->
         return f"{cert_file} holds no PEM certificate"
     key_path = key_file or cert_file
     try:
-        load_pem_private_key(key_path.read_bytes(), password=None)
-    except TypeError:  # encrypted, and OpenSSL did not ask (a legacy PEM header)
-        return f"{key_path} is encrypted; give an unencrypted key"
-    except (OSError, ValueError, UnsupportedAlgorithm):
+        key_pem = key_path.read_bytes()
+        encrypted = _is_encrypted(key_pem)
+        if encrypted and password is None:  # and OpenSSL did not ask (a legacy PEM header)
+            return _encrypted(key_path)
+        if encrypted and password is not None:
+            if len(password) > _OPENSSL_PASSWORD_LIMIT:
+                return f"the key password is longer than {_OPENSSL_PASSWORD_LIMIT} bytes"
+            try:
+                load_pem_private_key(key_pem, password=password)
+            except ValueError:
+                return f"the password given ({KEY_PASSWORD_SOURCES}) does not decrypt {key_path}"
+        else:
+            load_pem_private_key(key_pem, password=None)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
         if key_file is None:
             return f"{cert_file} holds no private key; name the key file too"
         return f"{key_file} holds no usable PEM private key"
     return str(reason or getattr(exc, "strerror", None) or type(exc).__name__)
+
+
+_OPENSSL_PASSWORD_LIMIT = 1024
+"""The longest password Python's ssl hands OpenSSL for a key (PEM_BUFSIZE)."""
+
+
+def _is_encrypted(key_pem: bytes) -> bool:
+    """Whether a PEM private key needs a password to be read."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(key_pem, password=None)
+    except TypeError:  # "Password was not given but private key is encrypted"
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
 
 
 def check_client_config(config: TlsClientConfig) -> None:

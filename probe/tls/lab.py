@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,10 @@ class LabFiles:
     client: Path
     """Client leaf followed by the intermediate, for mutual TLS."""
     client_key: Path
+    client_key_encrypted: Path
+    """The client key again, encrypted with the password in `client_key_password`."""
+    client_key_password: Path
+    """One line: the password of `client_key_encrypted`, random for each lab."""
     other_ca: Path
     """An unrelated root, for 'wrong CA' tests."""
     readme: Path
@@ -271,8 +276,11 @@ intermediate, the full chain a server should present, with its key in server.key
 server-leaf.pem is the same leaf alone, for reproducing a server that forgets the
 intermediate; client.pem (leaf + intermediate) and client.key are a clientAuth certificate
 (CN sipprobe-client) for mutual TLS; untrusted-client.pem/.key are a client certificate from
-the unrelated root other-ca.pem, which a server must refuse.
-Server names: {names}. Valid until {until}. Keys are unencrypted and readable only by you.
+the unrelated root other-ca.pem, which a server must refuse. client-encrypted.key is
+client.key encrypted with the password in client-key-password.txt, for
+--key-password-file.
+Server names: {names}. Valid until {until}. Keys are readable only by you, and unencrypted
+but for client-encrypted.key.
 
 variants/<name>/chain.pem is what a server should present (leaf first) and key.pem its key,
 for one certificate broken in one way each (dates count from generation, {generated}):
@@ -306,6 +314,8 @@ def write_lab(
         server_leaf=directory / "server-leaf.pem",
         client=directory / "client.pem",
         client_key=directory / "client.key",
+        client_key_encrypted=directory / "client-encrypted.key",
+        client_key_password=directory / "client-key-password.txt",
         other_ca=directory / "other-ca.pem",
         readme=directory / "README.txt",
         untrusted_client=directory / "untrusted-client.pem",
@@ -320,6 +330,9 @@ def write_lab(
     _write(files.server_leaf, lab.server.cert_pem())
     _write(files.client, lab.client.cert_pem() + chain_tail)
     _write(files.client_key, lab.client.key_pem(), private=True)
+    password = secrets.token_urlsafe(18).encode("ascii")
+    _write(files.client_key_encrypted, lab.client.key_pem(password), private=True)
+    _write(files.client_key_password, password + b"\n", private=True)
     _write(files.other_ca, lab.other_root.cert_pem())
     _write(files.untrusted_client, lab.untrusted_client.cert_pem())
     _write(files.untrusted_client_key, lab.untrusted_client.key_pem(), private=True)

@@ -113,12 +113,16 @@ class Issued:
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
-    def key_pem(self) -> bytes:
-        """PKCS#8, unencrypted: lab material only."""
+    def key_pem(self, password: bytes | None = None) -> bytes:
+        """PKCS#8, unencrypted (lab material only), or encrypted with `password` (PBES2
+        with AES-256-CBC, cryptography's best available)."""
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.NoEncryption()
+            if password is None
+            else serialization.BestAvailableEncryption(password)
+        )
         return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
 
     def __repr__(self) -> str:

@@ -55,6 +55,9 @@ class Files:
             path.write_text(content)
         return path
 
+    def client_identity(self, key: Path) -> list[str]:
+        return ["--ca", str(self.lab.ca), "--cert", str(self.lab.client), "--key", str(key)]
+
     def encrypted_client_key(self) -> Path:
         key = serialization.load_pem_private_key(self.lab.client_key.read_bytes(), password=None)
         return self.write(
@@ -250,6 +253,39 @@ CASES: dict[str, Case] = {
             f.folder / "encrypted.key",
         ),
         "is encrypted",
+    ),
+    "--key encrypted, the password file is wrong": options_case(
+        lambda f: (
+            [
+                *f.client_identity(f.encrypted_client_key()),
+                "--key-password-file",
+                str(f.write("pass.txt", "not-the-password\n")),
+            ],
+            f.folder / "encrypted.key",
+        ),
+        "does not decrypt",
+    ),
+    "--key-password-file missing": options_case(
+        lambda f: (
+            [
+                *f.client_identity(f.encrypted_client_key()),
+                "--key-password-file",
+                str(f.folder / "pass.txt"),
+            ],
+            f.folder / "pass.txt",
+        ),
+        "No such file or directory",
+    ),
+    "--key-password-file with an empty first line": options_case(
+        lambda f: (
+            [
+                *f.client_identity(f.encrypted_client_key()),
+                "--key-password-file",
+                str(f.write("pass.txt", "\nbad-files-pass\n")),
+            ],
+            f.folder / "pass.txt",
+        ),
+        "the first line is empty",
     ),
     "--key is a directory": options_case(
         lambda f: (

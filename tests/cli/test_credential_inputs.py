@@ -64,3 +64,22 @@ def test_a_control_character_in_the_files_username_is_a_usage_error(
     assert "control character" in result.output
     assert "secret" not in result.output
     assert nothing_connected(listener)
+
+
+def test_options_reads_the_same_credentials_and_refuses_a_bad_file_before_any_packet(
+    listener: socket.socket, tmp_path: Path
+) -> None:
+    port = listener.getsockname()[1]
+    target = f"sip:127.0.0.1:{port};transport=tcp"
+    auth = tmp_path / "auth"
+    auth.write_text("username=alice\n", encoding="utf-8")  # no password line
+    result = CliRunner().invoke(cli, ["options", target, "--auth-file", str(auth)])
+    assert result.exit_code == 2, result.output
+    assert "needs a non-empty username= and password= line" in result.output
+    assert nothing_connected(listener)
+    half = {"SIPPROBE_AUTH_PASSWORD": "secret-in-env"}
+    result = CliRunner().invoke(cli, ["options", target], env=half)
+    assert result.exit_code == 2, result.output
+    assert "set both SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD" in result.output
+    assert "secret-in-env" not in result.output
+    assert nothing_connected(listener)

@@ -22,6 +22,7 @@ from probe.evidence.file import (
     RunSettings,
 )
 from probe.evidence.model import (
+    AuthEvidence,
     CallEvidence,
     ConnectEvidence,
     HandshakeAttempt,
@@ -172,6 +173,14 @@ def call_evidence(target: Target) -> ProbeEvidence:
         keys_sent=True,
         elapsed_ms=31.0,
         media=MediaEvidence("AES_CM_128_HMAC_SHA1_80", 50, 48, 48, "203.0.113.5:15366"),
+        auth=AuthEvidence(
+            status=401,
+            challenges=('Digest realm="trunk", nonce="n0", algorithm=SHA-256, qop="auth"',),
+            credentials=True,
+            answered_with="SHA-256",
+            qop="auth",
+            answer_status=200,
+        ),
     )
     return ProbeEvidence(
         target=target,

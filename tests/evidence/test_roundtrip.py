@@ -33,6 +33,7 @@ from probe.verdict.judging import judge_run
 from tests.evidence import sample
 
 EVERY_CLASS = {
+    "AuthEvidence",
     "RunEvidence",
     "RunSettings",
     "CallPlan",

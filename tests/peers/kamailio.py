@@ -54,7 +54,7 @@ loadmodule "textops.so"
 loadmodule "pv.so"
 {ws_modules}modparam("tls", "config", "{tls_cfg}")
 {ws_route}
-request_route {{{relay_route}
+request_route {{{relay_route}{auth_route}
     if (is_method("OPTIONS")) {{
         append_to_reply("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\\r\\n");
         append_to_reply("Accept: application/sdp\\r\\n");
@@ -140,6 +140,58 @@ event_route[xhttp:request] {
 }
 """
 
+# Digest authentication with the auth module (RFC 3261 §22): OPTIONS and INVITE are
+# challenged until their credentials check out; an authenticated INVITE is then refused
+# with 480, which is enough to prove the credentials were taken (no media server here).
+AUTH_MODULES = """loadmodule "auth.so"
+modparam("auth", "algorithm", "{algorithm}")
+"""
+AUTH_ROUTE = """
+    if (is_method("OPTIONS|INVITE")) {{
+        if (!{check}("{realm}", "{password}", "0") || $au != "{username}") {{
+            {challenge}("{realm}", "{flags}");
+            exit;
+        }}
+        if (is_method("INVITE")) {{
+            sl_send_reply("480", "Authenticated, Temporarily Unavailable");
+            exit;
+        }}
+    }}"""
+
+
+@dataclass(frozen=True)
+class DigestAuth:
+    """How the auth module challenges (Kamailio 5.6's auth module, admin guide)."""
+
+    algorithm: str = ""
+    """The module's `algorithm` parameter: "" (no algorithm in the challenge: MD5),
+    "MD5" or "SHA-256"; 5.6 knows no other (no SHA-512-256, no -sess variants)."""
+    qop: str = "auth"
+    """`auth` (flags 1), `auth-int` (flags 2) or "" (no qop: RFC 2069 mode)."""
+    proxy: bool = False
+    """407 with Proxy-Authenticate (proxy_challenge) instead of 401 (www_challenge)."""
+    realm: str = "sipprobe.test"
+    username: str = "alice"
+    password: str = "s3cret"
+
+    def render(self) -> tuple[str, str]:
+        flags = {"auth": 1, "auth-int": 2, "": 0}[self.qop]
+        check, challenge = (
+            ("pv_proxy_authenticate", "proxy_challenge")
+            if self.proxy
+            else ("pv_www_authenticate", "www_challenge")
+        )
+        route = AUTH_ROUTE.format(
+            check=check,
+            challenge=challenge,
+            realm=self.realm,
+            password=self.password,
+            username=self.username,
+            flags=flags,
+        )
+        return AUTH_MODULES.format(algorithm=self.algorithm), route
+
+
 CLIENT_PROFILE = """[client:default]
 verify_certificate = no
 require_certificate = no
@@ -223,12 +275,13 @@ def start_kamailio(
     relay_to: tuple[str, int] | None = None,
     shared_memory_mb: int = 64,
     websocket: bool = False,
+    auth: DigestAuth | None = None,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
     `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there;
     `websocket` makes it accept SIP over WebSocket too (WS on the TCP port, WSS on the
-    TLS ones)."""
+    TLS ones); `auth` makes it challenge OPTIONS and INVITE."""
     binary = require_binary("kamailio")
     if websocket:
         require_module("websocket.so", "kamailio-websocket-modules")
@@ -251,6 +304,7 @@ def start_kamailio(
         + "\n".join(profile.render(host, ports[profile.name]) for profile in profiles)
         + CLIENT_PROFILE
     )
+    auth_modules, auth_route = auth.render() if auth is not None else ("", "")
     cfg = workdir / "kamailio.cfg"
     cfg.write_text(
         CONFIG.format(
@@ -262,12 +316,13 @@ def start_kamailio(
             ws_globals=WS_GLOBALS if websocket else "",
             ws_modules=WS_MODULES if websocket else "",
             ws_route=WS_ROUTE if websocket else "",
-            relay_modules=RELAY_MODULES if relay_to else "",
+            relay_modules=(RELAY_MODULES if relay_to else "") + auth_modules,
             relay_route=(
                 RELAY_ROUTE.format(relay_host=relay_to[0], relay_port=relay_to[1])
                 if relay_to
                 else ""
             ),
+            auth_route=auth_route,
             reply_code=options_reply[0],
             reply_reason=options_reply[1],
             extra_reply="".join(

@@ -39,6 +39,8 @@ DIGEST_USER = "canary-trunk"
 PASSWORD_AUTH_FILE = "Canary-AuthFile-Pw-7f3a9c1e"
 PASSWORD_ENV = "Canary-Env-Pw-c3a8d2b4"
 PASSWORD_SCENARIO = "Canary-Scenario-Pw-91e5aa07"
+KEY_PASSWORD_FILE = "Canary-KeyFile-Pw-5d0c2e96"
+KEY_PASSWORD_ENV = "Canary-KeyEnv-Pw-a41f7b38"
 
 _WRAPPING = re.compile(r"[\s│┃║┆┊╎|]+")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=_-]{8,}$")
@@ -61,6 +63,11 @@ def byte_forms(secret: bytes) -> set[str]:
 def password_needles(password: str, user: str = DIGEST_USER, realm: str = DIGEST_REALM) -> set[str]:
     ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
     return {password, ha1, ha1.upper(), *byte_forms(password.encode())}
+
+
+def key_password_needles(password: str) -> set[str]:
+    """A client key's password: the value, its hex and base64."""
+    return {password, *byte_forms(password.encode())}
 
 
 def srtp_key_needles(inline: str) -> set[str]:

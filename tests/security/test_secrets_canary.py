@@ -6,8 +6,8 @@ key ‖ salt), the keys our own offers generate (read from what SIPp received), 
 passwords (one from `--auth-file`, one from SIPPROBE_AUTH_USER/PASSWORD, one from a
 scenario's credentials file) with their H(A1) and the digest responses we computed, and
 the lab client's private key (`--cert`/`--key` and a scenario's `client_cert`/
-`client_key`). The tool refuses encrypted keys (tests/cli/test_bad_files.py), so there is
-no key password to leak.
+`client_key`), encrypted for `options` and `failover` with two key passwords (one from
+`--key-password-file`, one from SIPPROBE_KEY_PASSWORD).
 
 The commands: `invite` (twice, one per credential source), `options`, `failover`,
 `check` with a scenario, `judge` of saved evidence in each of its formats, and `diff`.
@@ -32,15 +32,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from probe.tls.lab import LabFiles
 from tests.security.canaries import (
     ANSWER_INLINE,
     DIGEST_USER,
+    KEY_PASSWORD_ENV,
+    KEY_PASSWORD_FILE,
     PASSWORD_AUTH_FILE,
     PASSWORD_ENV,
     PASSWORD_SCENARIO,
     find_leaks,
+    key_password_needles,
     password_needles,
     private_key_needles,
     srtp_key_needles,
@@ -79,11 +83,24 @@ class Campaign:
     needles: dict[str, set[str]] = field(default_factory=dict)
 
 
-def identity(sbc: Sbc, lab: LabFiles, *profiles: str) -> list[str]:
-    args = ["--ca", str(lab.ca), "--cert", str(lab.client), "--key", str(lab.client_key)]
+def identity(sbc: Sbc, lab: LabFiles, *profiles: str, key: Path | None = None) -> list[str]:
+    args = ["--ca", str(lab.ca), "--cert", str(lab.client), "--key", str(key or lab.client_key)]
     for profile in profiles or ("mtls",):
         args += ["--resolve", sbc.pin(profile)]
     return [*args, "--timeout", "5"]
+
+
+def encrypted_copy(lab: LabFiles, path: Path, password: str) -> Path:
+    """The lab's client key, encrypted with the canary `password`."""
+    key = serialization.load_pem_private_key(lab.client_key.read_bytes(), password=None)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+    )
+    return path
 
 
 def witness(campaign: Campaign, name: str, sbc: Sbc) -> None:
@@ -128,6 +145,10 @@ def campaign(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Campaig
     auth_file.write_text(f"username={DIGEST_USER}\npassword={PASSWORD_AUTH_FILE}\n")
     scenario_auth = inputs / "scenario.auth"
     scenario_auth.write_text(f"username={DIGEST_USER}\npassword={PASSWORD_SCENARIO}\n")
+    key_for_file = encrypted_copy(lab, inputs / "file-password.key", KEY_PASSWORD_FILE)
+    key_for_env = encrypted_copy(lab, inputs / "env-password.key", KEY_PASSWORD_ENV)
+    key_password_file = inputs / "key-password.txt"
+    key_password_file.write_text(KEY_PASSWORD_FILE + "\n")
     done = Campaign()
     runs = done.runs
 
@@ -142,13 +163,16 @@ def campaign(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Campaig
         auth = ["--auth-file", str(auth_file)]
         run("invite-auth-file", [*invite, *auth, "--format", ALL_FORMATS, "-v", *outputs], env={})
         witness(done, "invite-auth-file", sbc)
-        options = ["options", sbc.uri(), *identity(sbc, lab)]
+        options = ["options", sbc.uri(), *identity(sbc, lab, key=key_for_file)]
+        options += ["--key-password-file", str(key_password_file)]
         run("options", [*options, "--format", ALL_FORMATS, "-v", *outputs])
-        endpoints = [sbc.uri("mtls"), sbc.uri("tls"), *identity(sbc, lab, "mtls", "tls")]
+        endpoints = [sbc.uri("mtls"), sbc.uri("tls")]
+        endpoints += identity(sbc, lab, "mtls", "tls", key=key_for_env)
         nagios_first = ["--format", "nagios,console,json,junit", "-v"]
         to_files = ["--output", "console=report.txt", "--output", "json=report.json"]
         to_files += ["--output", "junit=report.xml", "--evidence-out", "evidence.json"]
-        run("failover", ["failover", *endpoints, *nagios_first, *to_files])
+        key_env = {**ENV_CREDENTIALS, "SIPPROBE_KEY_PASSWORD": KEY_PASSWORD_ENV}
+        run("failover", ["failover", *endpoints, *nagios_first, *to_files], env=key_env)
     finally:
         sbc.stop()
 
@@ -199,6 +223,8 @@ def campaign(tmp_path_factory: pytest.TempPathFactory, lab: LabFiles) -> Campaig
     needles["SIPPROBE_AUTH_PASSWORD"] = password_needles(PASSWORD_ENV)
     needles["scenario credentials password"] = password_needles(PASSWORD_SCENARIO)
     needles["client private key"] = private_key_needles(lab.client_key, lab.client)
+    needles["--key-password-file password"] = key_password_needles(KEY_PASSWORD_FILE)
+    needles["SIPPROBE_KEY_PASSWORD"] = key_password_needles(KEY_PASSWORD_ENV)
     return done
 
 
@@ -273,6 +299,8 @@ def test_evidence_keeps_the_key_lengths_with_zeros(campaign: Campaign, name: str
 
 
 def test_the_client_key_was_used(campaign: Campaign) -> None:
+    # Encrypted with a canary password (from the file for options, from the environment
+    # for failover): the mutual-TLS listener accepting it proves the password opened it.
     for name in ("options", "failover"):
         report = json_report(campaign.runs[name])
         client = [f for f in by_check(report, "tls.client_cert") if f["details"]["requested"]]

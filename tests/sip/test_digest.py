@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 import pytest
@@ -18,10 +16,12 @@ from probe.sip import (
     SipBuildError,
     SipError,
     SipParseError,
+    UnsupportedChallenge,
     authorize,
     build_authorization,
     build_invite,
     build_response,
+    challenge_algorithm,
     choose_challenge,
     match_response,
     new_branch,
@@ -30,6 +30,7 @@ from probe.sip import (
     parse_uri,
 )
 
+from .digest_verifier import server_expects, server_params
 from .strategies import challenge_text, fuzz_settings
 
 MUFASA = DigestCredentials("Mufasa", "Circle of Life")
@@ -86,47 +87,46 @@ def test_rfc_7616_section_3_9_1_examples(algorithm, expected):
     assert 'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"' in value
 
 
-# --- an independent verifier, as a UAS would run it ----------------------------------------
-
-_PARAM = re.compile(r'\s*([\w-]+)=("(?:[^"\\]|\\.)*"|[^,\s]+)\s*(?:,|$)')
-
-
-def server_params(value: str) -> dict[str, str]:
-    """Parse an Authorization value the simple way a server does (test-side code)."""
-    scheme, _, rest = value.partition(" ")
-    assert scheme == "Digest"
-    params = {}
-    for name, raw in _PARAM.findall(rest):
-        params[name] = re.sub(r"\\(.)", r"\1", raw[1:-1]) if raw.startswith('"') else raw
-    return params
+RFC7616_SHA512_256_CHALLENGE = (
+    'Digest realm="api@example.org", qop="auth", algorithm=SHA-512-256, '
+    'nonce="5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", '
+    'opaque="HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS", charset=UTF-8, userhash=true'
+)
 
 
-def server_expects(params: dict[str, str], password: str, method: str, body: bytes = b"") -> str:
-    """RFC 7616 §3.4.1-3.4.3, written out longhand."""
-    algorithm = params.get("algorithm", "MD5")
-    hash_name = {"MD5": "md5", "SHA-256": "sha256"}[algorithm.removesuffix("-sess")]
-
-    def h(data: bytes) -> str:
-        return hashlib.new(hash_name, data).hexdigest()
-
-    a1 = f"{params['username']}:{params['realm']}:{password}".encode()
-    ha1 = h(a1)
-    if algorithm.endswith("-sess"):
-        ha1 = h(f"{ha1}:{params['nonce']}:{params['cnonce']}".encode())
-    a2 = f"{method}:{params['uri']}".encode()
-    if params.get("qop") == "auth-int":
-        a2 += b":" + h(body).encode()
-    ha2 = h(a2)
-    if "qop" in params:
-        tail = f"{params['nc']}:{params['cnonce']}:{params['qop']}:{ha2}"
-        return h(f"{ha1}:{params['nonce']}:{tail}".encode())
-    return h(f"{ha1}:{params['nonce']}:{ha2}".encode())
+def test_rfc_7616_section_3_9_2_example_as_corrected_by_its_erratum():
+    # RFC 7616 §3.9.2 prints response="ae66e67d...", which is SHA-512 cut to 256 bits, not
+    # SHA-512/256 of FIPS 180-4 (other initial values) that §3.2 names; the RFC's erratum
+    # gives the FIPS value below. Both are checked, so a hash swapped for the truncation
+    # fails here. userhash=true is ignored (RFC 7616 §3.4.4 lets a client send the name).
+    challenge = parse_challenge(RFC7616_SHA512_256_CHALLENGE)
+    assert challenge.algorithm == "SHA-512-256"
+    value = build_authorization(
+        challenge,
+        DigestCredentials("J\u00e4s\u00f8n Doe", "Secret, or not?"),
+        method="GET",
+        uri="/doe.json",
+        cnonce="NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
+    )
+    params = server_params(value)
+    assert params["response"] == (
+        "3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5"
+    )
+    assert params["response"] != (
+        "ae66e67d6b427bd3f120414a82e4acff38e8ecd9101d6c861229025f607a79dd"
+    )
+    assert params["algorithm"] == "SHA-512-256"
+    assert (params["qop"], params["nc"]) == ("auth", "00000001")
+    assert "userhash" not in params
 
 
 SIP_URI = "sip:+15551230000@trunk.example.com;transport=tls"
 
 
-@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256", "MD5-sess", "SHA-256-sess"])
+@pytest.mark.parametrize(
+    "algorithm",
+    ["MD5", "SHA-256", "SHA-512-256", "MD5-sess", "SHA-256-sess", "SHA-512-256-sess"],
+)
 @pytest.mark.parametrize("qop", [None, "auth", "auth-int"])
 def test_sip_round_trip_for_every_algorithm_and_qop(algorithm, qop):
     qop_param = "" if qop is None else f', qop="{qop}"'
@@ -257,7 +257,7 @@ def test_lenient_where_the_world_is_sloppy():
         ("Digest", "no realm"),
         ('Digest nonce="n"', "no realm"),
         ('Digest realm="r"', "no nonce"),
-        ('Digest realm="r", nonce="n", algorithm=SHA-512-256', "SHA-512-256"),
+        ('Digest realm="r", nonce="n", algorithm=SHA3-256', "SHA3-256"),
         ('Digest realm="r", nonce="n", algorithm=AKAv1-MD5', "not supported"),
         ('Digest realm="r", nonce="n", qop="auth-conf"', "qop"),
         ('Digest realm="r", nonce="n", qop=""', "qop"),
@@ -283,9 +283,30 @@ def test_choose_challenge_prefers_sha_256_over_md5_in_any_order():
     assert choose_challenge([md5, sha]).nonce == "n2"
     assert choose_challenge([sha, md5]).nonce == "n2"
     # Unsupported ones are skipped (RFC 8760 §2.4); ties keep the server's order.
-    unsupported = 'Digest realm="r", nonce="n0", algorithm=SHA-512-256'
+    unsupported = 'Digest realm="r", nonce="n0", algorithm=AKAv1-MD5'
     assert choose_challenge([unsupported, md5, md5.replace("n1", "n3")]).nonce == "n1"
     assert choose_challenge(['Basic realm="r"', md5]).nonce == "n1"
+
+
+@pytest.mark.parametrize(
+    ("order", "chosen"),
+    [
+        (["SHA-512-256", "SHA-256", "MD5"], "SHA-512-256"),
+        (["SHA-256", "SHA-512-256", "MD5"], "SHA-256"),
+        (["MD5", "SHA-256", "SHA-512-256"], "SHA-256"),
+        (["MD5", "SHA-512-256-sess", "SHA-256"], "SHA-512-256-sess"),
+        (["MD5-sess", "MD5"], "MD5-sess"),
+    ],
+)
+def test_choose_challenge_takes_the_servers_order_among_the_sha_2_hashes(order, chosen):
+    # RFC 8760 §2.3: the server lists its challenges most preferred first; §2.4: the UAC
+    # answers the topmost it supports unless local policy says otherwise. Ours only keeps
+    # MD5 from winning over a SHA-2 hash (§3: reordering is a downgrade attack).
+    values = [
+        f'Digest realm="r", nonce="n{i}", algorithm={name}, qop="auth"'
+        for i, name in enumerate(order)
+    ]
+    assert choose_challenge(values).algorithm == chosen
 
 
 def test_choose_challenge_with_nothing_usable():
@@ -293,6 +314,39 @@ def test_choose_challenge_with_nothing_usable():
         choose_challenge(['Basic realm="r"'])
     with pytest.raises(SipParseError, match="no challenge"):
         choose_challenge([])
+
+
+@pytest.mark.parametrize(
+    ("values", "unsupported"),
+    [
+        (['Basic realm="r"'], True),
+        (['Digest realm="r", nonce="n", algorithm=AKAv1-MD5', 'Basic realm="r"'], True),
+        (['Digest realm="r", nonce="n", qop="auth-conf"'], True),
+        (['Digest realm="r"'], False),  # no nonce: malformed, not merely unsupported
+        (['Digest realm="r", nonce="n", algorithm=AKAv1-MD5', 'Digest nonce="n"'], False),
+        ([], False),
+    ],
+)
+def test_an_unanswerable_challenge_says_whether_it_is_malformed(values, unsupported):
+    with pytest.raises(SipParseError) as caught:
+        choose_challenge(values)
+    assert isinstance(caught.value, UnsupportedChallenge) is unsupported
+
+
+@pytest.mark.parametrize(
+    ("value", "offered"),
+    [
+        ('Digest realm="r", nonce="n"', "Digest MD5"),
+        ('Digest realm="r", nonce="n", algorithm=sha-512-256-SESS', "Digest SHA-512-256-sess"),
+        ('Digest realm="r", nonce="n", algorithm="SHA-256"', "Digest SHA-256"),
+        ('Digest realm="r", algorithm=AKAv1-MD5', "Digest AKAv1-MD5"),
+        ('Basic realm="r"', "Basic"),
+        ('Digest realm="unterminated', "Digest"),
+        ("", "unreadable"),
+    ],
+)
+def test_challenge_algorithm_names_what_a_challenge_offers(value, offered):
+    assert challenge_algorithm(value) == offered
 
 
 # --- credentials never show the password ----------------------------------------------------

@@ -23,6 +23,11 @@ from probe.sip.outgoing_call import (
 
 from .call_harness import CHALLENGE, CONTACT, EARLY_SDP, Harness
 
+PROXY_CHALLENGE = (
+    "Proxy-Authenticate",
+    'Digest realm="sipprobe.test", nonce="p1", algorithm=SHA-512-256, qop="auth"',
+)
+
 State = CallState
 
 
@@ -151,7 +156,11 @@ def test_a_challenge_is_answered_once_on_a_new_transaction() -> None:
     assert second.cseq.number == first.cseq.number + 1
     assert second.top_via.branch != first.top_via.branch
     assert second.headers.get("Authorization") is not None
-    assert h.call.authenticated
+    # Sent with credentials, not yet answered: nothing is authenticated until a final
+    # response answers this INVITE.
+    assert not h.call.authenticated
+    assert h.call.challenge_answered is not None
+    assert h.call.challenge_answered.algorithm == "MD5"
     assert h.call.provisional == []
     assert h.call.state is State.CALLING
     assert [d.phase for d in h.call.deadlines()][:2] == ["first_byte", "answer"]
@@ -162,6 +171,39 @@ def test_a_challenge_is_answered_once_on_a_new_transaction() -> None:
     h.respond(401, "Unauthorized", extra_headers=(CHALLENGE,))
     assert h.methods() == ["INVITE", "ACK", "INVITE", "ACK"]
     assert h.call.outcome == ("rejected", "rejected with 401 Unauthorized (ACKed)")
+    assert h.call.authenticated  # sent and answered: refused, but answered
+    assert h.call.challenge is not None
+    assert h.call.challenge.status_code == 401
+
+
+def test_an_answered_invite_with_credentials_is_authenticated() -> None:
+    h = Harness.start(credentials=DigestCredentials("alice", "s3cret"))
+    h.respond(407, "Proxy Authentication Required", extra_headers=(PROXY_CHALLENGE,))
+    assert h.methods() == ["INVITE", "ACK", "INVITE"]
+    assert h.call.invite.headers.get("Proxy-Authorization") is not None
+    h.respond(180, "Ringing")
+    assert not h.call.authenticated  # a provisional answers no credentials yet
+    h.respond(200, "OK", extra_headers=(CONTACT,))
+    assert h.call.authenticated
+    assert h.call.challenge_problem is None
+
+
+@pytest.mark.parametrize(
+    "challenge",
+    [
+        'Digest realm="sipprobe.test", nonce="n1", algorithm=AKAv1-MD5',
+        'Digest realm="sipprobe.test", nonce="n1", qop="auth-conf"',
+        'Basic realm="sipprobe.test"',
+    ],
+)
+def test_a_challenge_sipprobe_cannot_answer_is_never_authenticated(challenge: str) -> None:
+    h = Harness.start(credentials=DigestCredentials("alice", "s3cret"))
+    h.respond(401, "Unauthorized", extra_headers=(("WWW-Authenticate", challenge),))
+    assert h.methods() == ["INVITE", "ACK"]
+    assert not h.call.authenticated
+    assert h.call.challenge_answered is None
+    assert h.call.challenge_problem is not None
+    assert "no usable Digest challenge" in h.call.challenge_problem
 
 
 def test_a_challenge_without_credentials_or_after_cancel_is_the_final_answer() -> None:

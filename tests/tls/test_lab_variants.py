@@ -101,6 +101,21 @@ def test_readme_lists_every_variant(lab_files: LabFiles) -> None:
         assert f"{files.name:22} {files.description}" in readme
 
 
+def test_encrypted_client_key(lab_files: LabFiles) -> None:
+    password = lab_files.client_key_password.read_bytes()
+    assert password.endswith(b"\n")
+    assert password.count(b"\n") == 1
+    encrypted = lab_files.client_key_encrypted.read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in encrypted
+    with pytest.raises(TypeError):  # needs its password
+        load_pem_private_key(encrypted, password=None)
+    key = load_pem_private_key(encrypted, password=password.strip())
+    plain = load_pem_private_key(lab_files.client_key.read_bytes(), password=None)
+    assert key.public_key() == plain.public_key()
+    for path in (lab_files.client_key_encrypted, lab_files.client_key_password):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_untrusted_client(lab_files: LabFiles) -> None:
     cert = x509.load_pem_x509_certificate(lab_files.untrusted_client.read_bytes())
     key = load_pem_private_key(lab_files.untrusted_client_key.read_bytes(), password=None)

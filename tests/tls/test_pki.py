@@ -277,6 +277,8 @@ def test_write_lab_writes_every_file(lab_files: LabFiles) -> None:
         [
             "README.txt",
             "ca.pem",
+            "client-encrypted.key",
+            "client-key-password.txt",
             "client.key",
             "client.pem",
             "intermediate.pem",
@@ -295,6 +297,8 @@ def test_write_lab_writes_every_file(lab_files: LabFiles) -> None:
         "server.pem",
         "server-leaf.pem",
         "client.pem",
+        "client-encrypted.key",
+        "client-key-password.txt",
         "other-ca.pem",
         "untrusted-client.pem",
         *VARIANT_NAMES,

@@ -67,7 +67,12 @@ def check_invite(call: CallEvidence, label: str) -> Finding:
             details,
         )
     ringing = f" after {', '.join(map(str, call.provisional))}" if call.provisional else ""
-    auth = " (with digest authentication)" if call.authenticated else ""
+    # Only an INVITE with credentials that a final response answered was authenticated:
+    # a challenge sipprobe could not answer never reads as one (sip.auth says why).
+    auth = ""
+    if call.authenticated:
+        refused = call.final_status in (401, 407)
+        auth = " (digest credentials refused)" if refused else " (with digest authentication)"
     if call.final_status is None:
         why = call.error or call.teardown_detail or "no final response"
         return Finding(

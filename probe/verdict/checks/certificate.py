@@ -89,7 +89,8 @@ def judge_certificates(
     tls = evidence.tls
     if tls is None or not tls.ok:
         return []
-    inputs = CertificateInputs(tls.presented_chain, evidence.target.host, tls.sni)
+    target = evidence.target
+    inputs = CertificateInputs(tls.presented_chain, target.host, tls.sni, target.srv_target)
     label = evidence.target.label
     if verdicts is None or verdicts.anchors is not anchors:
         return _judge_certificates(inputs, label, anchors, policy, now=now)
@@ -268,6 +269,8 @@ def _identity_finding(
         "covered_names": list(verdict.covered_names),
         "warning": verdict.warning,
         "wildcards_accepted": policy.accept_wildcards,
+        "srv_target": inputs.srv_target,
+        "srv_target_accepted": policy.accept_srv_target_identity,
     }
     if verdict.ok:
         summary = f"certificate is valid for {domain} ({verdict.matched_name})"
@@ -288,4 +291,44 @@ def _identity_finding(
             )
         reason += " (RFC 2818 would accept the wildcard; RFC 5922 forbids it for SIP:"
         reason += " --accept-wildcard if your provider allows it)"
+    srv_match = _srv_target_match(inputs, leaf, policy, path)
+    details["srv_target_matched_name"] = srv_match
+    if srv_match is not None:
+        srv = inputs.srv_target
+        if policy.accept_srv_target_identity:
+            # Opted in, it is still a warning: a client that follows RFC 5922 §7.2 (most
+            # SIP stacks) refuses this certificate for this domain.
+            summary = (
+                f"certificate is for the SRV target {srv} ({srv_match}), not for the dialled "
+                f"domain {domain}; accepted by --accept-srv-target-identity, although "
+                "RFC 5922 §7.2 has the client match the domain"
+            )
+            return judge(CheckId.TLS_IDENTITY, Status.WARN, summary, details)
+        reason += (
+            f"; it names the SRV target {srv} ({srv_match}), which RFC 5922 §7.2 does not "
+            "accept for the domain: --accept-srv-target-identity if your provider presents "
+            "its SRV target's certificate"
+        )
     return judge(CheckId.TLS_IDENTITY, Status.FAIL, reason, details)
+
+
+def _srv_target_match(
+    inputs: CertificateInputs,
+    leaf: x509.Certificate,
+    policy: TlsPolicy,
+    path: Sequence[x509.Certificate],
+) -> str | None:
+    """The certificate name that identifies the SRV target (by RFC 5922's rules, or a
+    wildcard under --accept-wildcard), or None: the second verdict of a certificate
+    that fails for the dialled domain, judged the way that domain would have been."""
+    srv = inputs.srv_target
+    if srv is None or srv.lower().rstrip(".") == inputs.host.lower().rstrip("."):
+        return None
+    verdict = match_identity(leaf, domain=srv)
+    outside = verdict.matched_by == "uri" and sip_domain_outside_constraints(srv, path)
+    if verdict.ok and not outside:
+        return verdict.matched_name
+    wildcard = verdict.rfc2818_ok and verdict.matched_by == "wildcard"
+    if wildcard and policy.accept_wildcards:
+        return verdict.matched_name
+    return None

@@ -24,13 +24,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class CertificateInputs:
     """Everything of a target's evidence the certificate judgement reads: the chain as
-    presented, the URI host it must prove (RFC 5922 §7.2) and the SNI sent. A verdict is
-    a function of these, the TLS policy, the anchors and the instant, nothing else; a
-    judgement that reads more evidence must add it here, which keys the table by it."""
+    presented, the URI host it must prove (RFC 5922 §7.2), the SNI sent and the SRV
+    target. A verdict is a function of these, the TLS policy, the anchors and the
+    instant, nothing else; a judgement that reads more evidence must add it here, which
+    keys the table by it."""
 
     presented_chain: tuple[bytes, ...]
     host: str
     sni: str | None
+    srv_target: str | None = None
+    """The SRV target behind the address, for `--accept-srv-target-identity`."""
 
 
 @dataclass(slots=True)

@@ -266,6 +266,11 @@ def check_options(
     details |= _answer_details(final)
     answer = f"{final.status_code} {final.reason}"
     rtt = f" in {exchange.rtt_ms:.1f} ms" if exchange.rtt_ms is not None else ""
+    auth = evidence.auth
+    if auth is not None and auth.answered_with is not None and auth.answer_status is not None:
+        # The answer judged is the one to the OPTIONS sent with credentials (sip.auth).
+        refused = auth.answer_status in (401, 407)
+        rtt += " (digest credentials refused)" if refused else " (with digest authentication)"
     if 500 <= final.status_code <= 599:
         retry = final.headers.get("Retry-After")
         retry_text = f", Retry-After: {retry}" if retry else ""

@@ -25,6 +25,10 @@ class TlsPolicy:
     """Fail when a certificate expires within this many days."""
     accept_wildcards: bool = False
     """Accept RFC 2818 wildcards, which RFC 5922 forbids for SIP (Teams accepts them)."""
+    accept_srv_target_identity: bool = False
+    """Take a certificate for the SRV target instead of the dialled domain, as a warning
+    (RFC 5922 §7.2 has the client match the domain; carriers often present the
+    target's certificate)."""
     insecure: bool = False
     """Report certificate failures as warnings (`--insecure`)."""
 

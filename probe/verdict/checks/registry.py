@@ -4,7 +4,7 @@ a report lists their findings in. Each check is declared in its own module
 
 from __future__ import annotations
 
-from probe.verdict.checks import call, connection, options, tls_session, websocket
+from probe.verdict.checks import auth, call, connection, options, tls_session, websocket
 from probe.verdict.checks.unit import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -16,6 +16,7 @@ CHECKS: tuple[Check, ...] = (
     tls_session.VERSIONS,
     tls_session.CIPHERS,
     websocket.UPGRADE,
+    auth.AUTH,
     call.CALL,
     options.OPTIONS,
     options.RESPONSE,
