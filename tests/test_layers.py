@@ -34,6 +34,18 @@ PURE = [
     "probe.report.output",
     "probe.locate",
     "probe.locate.plan",
+    "probe.evidence.capture",
+    "probe.evidence.capture_file",
+    "probe.verdict.capture",
+    "probe.pcap",
+    "probe.pcap.packets",
+    "probe.pcap.fragments",
+    "probe.pcap.flows",
+    "probe.pcap.tcp",
+    "probe.pcap.analysis",
+    "probe.pcap.sip_audit",
+    "probe.pcap.analyses",
+    "probe.pcap.audit",
 ]
 
 

@@ -547,6 +547,12 @@ def parse_instant(text: str, usage: UsageError) -> dt.datetime:
 
 def run_judge_command(request: JudgeRequest, *, on_usage_error: UsageError) -> Report:
     """Judge saved evidence again, offline: no socket, no DNS; only the policy is new."""
+    from probe.run.pcap import is_capture_evidence, judge_saved_capture
+
+    if is_capture_evidence(request.evidence):
+        if request.scenario is not None:
+            on_usage_error(f"--scenario: {request.evidence} is a capture audit, not a run")
+        return judge_saved_capture(request.evidence, on_usage_error)
     if request.scenario is not None:
         from probe.run.check import run_judge_scenario_command
 
