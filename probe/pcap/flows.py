@@ -119,6 +119,7 @@ class FlowTable:
         self._flows: OrderedDict[FlowKey, Flow] = OrderedDict()
         self._on_close = on_close
         self._opened = 0
+        self._found: tuple[Packet | None, FlowKey] = (None, (0, b"", 0, b"", 0))
 
     def __len__(self) -> int:
         return len(self._flows)
@@ -134,6 +135,7 @@ class FlowTable:
     def find(self, packet: Packet) -> Flow | None:
         """The open flow of `packet`, marked as the most recently active; None if none."""
         key = self.key_of(packet)
+        self._found = (packet, key)  # `open` of the same packet needs the key again
         flow = self._flows.get(key)
         if flow is not None:
             self._flows.move_to_end(key)
@@ -142,7 +144,9 @@ class FlowTable:
     def open(self, packet: Packet, frame: int, time: float, *, reverse: bool = False) -> Flow:
         """A new flow for `packet`, its sender the client (the receiver with `reverse`,
         for a SYN-ACK whose SYN was not captured)."""
-        key = self.key_of(packet)
+        found, key = self._found
+        if found is not packet:
+            key = self.key_of(packet)
         while len(self._flows) >= self.max_flows:
             _, oldest = self._flows.popitem(last=False)
             self.counts.evicted += 1

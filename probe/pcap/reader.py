@@ -23,9 +23,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, NamedTuple
 
 from probe.errors import ProbeError
 
@@ -46,9 +45,8 @@ class CaptureError(ProbeError):
     """The file cannot be audited at all; the message is one sentence for a person."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One captured frame."""
+class Record(NamedTuple):
+    """One captured frame (a tuple: a capture has millions of them)."""
 
     number: int
     """From 1, as Wireshark numbers frames."""
@@ -171,8 +169,10 @@ class CaptureReader:
         linktype = int(reader.linktype)
         scale = 1e-9 if getattr(reader, "nano", False) else 1e-6
         number = 0
+        # Where the next record starts, counted rather than asked of the file each time:
+        # a record is its 16-byte header and its captured bytes.
+        start = self._position()
         while True:
-            start = self._position()
             try:
                 data, meta = reader._read_packet(size=_MAX_RECORD)
             except EOFError:
@@ -181,7 +181,7 @@ class CaptureReader:
             except Exception as exc:  # a hostile record: stop, say where
                 self._stopped(start, exc)
                 return
-            caplen = int(meta.caplen)
+            caplen = meta.caplen
             if len(data) < min(caplen, _MAX_RECORD):
                 # The file ended inside the record: what was read of it is kept.
                 self.end = "truncated"
@@ -191,12 +191,13 @@ class CaptureReader:
                     f"{caplen} bytes): it was cut short"
                 )
             number += 1
+            start += 16 + caplen
             yield Record(
                 number,
                 meta.sec + meta.usec * scale,
                 linktype,
                 data,
-                max(int(meta.wirelen), caplen, len(data)),
+                max(meta.wirelen, caplen, len(data)),
             )
             if self.end != "complete":
                 return
