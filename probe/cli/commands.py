@@ -374,7 +374,8 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
 )
 @output_options
 def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any) -> None:
-    """Audit a packet CAPTURE (pcap or pcapng): SIP in the clear, SDES keys exposed.
+    """Audit a packet CAPTURE (pcap or pcapng; - reads standard input): SIP in the clear,
+    SDES keys exposed.
 
     The file is read once, in bounded memory: SIP over UDP and over TCP (reassembled) is
     found whatever its ports, and any a=crypto line in it is reported (key redacted).

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, NamedTuple
@@ -80,6 +82,26 @@ def _quiet_scapy() -> Iterator[None]:
         logger.setLevel(level)
 
 
+class _Counted:
+    """A stream that cannot seek (a pipe, standard input), its position counted."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.name = getattr(raw, "name", "pipe")
+        self.position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.position
+
+    def close(self) -> None:
+        self._raw.close()
+
+
 class CaptureReader:
     """An open capture: iterate `records()` once, then read how it ended (`end`,
     `problem`, `unread_bytes`)."""
@@ -96,14 +118,18 @@ class CaptureReader:
             raise CaptureError(f"{self.name}: no such file") from None
         except OSError as exc:
             raise CaptureError(f"{self.name}: cannot be read: {exc.strerror or exc}") from None
-        self.size_bytes = path.stat().st_size
-        if self.size_bytes == 0:
+        status = os.fstat(self._file.fileno())
+        regular = stat.S_ISREG(status.st_mode)
+        self.size_bytes = status.st_size if regular else 0
+        if regular and self.size_bytes == 0:
             self._file.close()
             raise CaptureError(f"{self.name} is empty, not a capture")
+        # A pipe (tcpdump -w - | sipprobe pcap -) cannot say where it is: count instead.
+        stream: Any = self._file if regular else _Counted(self._file)
         try:
             with _quiet_scapy():
                 # Tries pcap, then pcapng (scapy's metaclass), on the magic number.
-                self._reader: Any = raw_reader(self._file)
+                self._reader: Any = raw_reader(stream)
         except Exception:  # whatever scapy raises, the file is no capture
             self._file.close()
             raise CaptureError(

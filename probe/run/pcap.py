@@ -74,10 +74,13 @@ def audit_file(request: PcapRequest, usage: UsageError) -> CaptureEvidence:
     from probe.pcap.audit import audit_capture
     from probe.pcap.reader import CaptureError
 
+    path, name = request.capture, None
+    if str(path) == "-":  # tcpdump -w - | sipprobe pcap -
+        path, name = Path("/dev/stdin"), "standard input"
     with _stop_on_signals() as stop_requested:
         try:
             return audit_capture(
-                request.capture, limits=request.limits, stop_requested=stop_requested
+                path, name=name, limits=request.limits, stop_requested=stop_requested
             )
         except CaptureError as exc:
             usage(str(exc))

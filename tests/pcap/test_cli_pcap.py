@@ -3,8 +3,14 @@ its evidence judged again offline by `sipprobe judge`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import stat
+import struct
+import subprocess
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -180,3 +186,45 @@ def test_max_flows_is_recorded_and_noted(tmp_path: Path) -> None:
     assert "3 flows were closed early to stay within 2 open flows" in document["notes"][0]
     assert load_capture(saved).limits.max_flows == 2
     assert document["findings"][0]["details"]["messages"] == 5
+
+
+def test_a_signal_stops_the_audit_and_reports_what_was_read(tmp_path: Path) -> None:
+    # A pipe as the capture (as `tcpdump -w - | sipprobe pcap -` gives one): what the
+    # audit has read when the signal comes is known from what the pipe let through.
+    pipe = tmp_path / "live.pcap"
+    os.mkfifo(pipe)
+    frame = udp_frame(A, 40000, B, 5060, sip_request())
+    record = struct.pack("<IIII", 1_700_000_000, 0, len(frame), len(frame)) + frame
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "probe", "pcap", str(pipe), "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with pipe.open("wb") as writer:
+            # More than a pipe holds: once written, the audit is reading in its loop.
+            writer.write(header + record * 3000)
+            writer.flush()
+            process.send_signal(signal.SIGINT)
+            with contextlib.suppress(BrokenPipeError):
+                # Enough for the loop to reach its next look at the signal.
+                for _ in range(20):
+                    writer.write(record * 200)
+                    writer.flush()
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signal.SIGINT, stderr
+    assert "interrupted by SIGINT: the report is partial" in stderr
+    document = json.loads(stdout)
+    assert document["interrupted_by"] == "SIGINT"
+    assert document["captures"][0]["facts"]["read"] == "interrupted"
+    checks = {finding["check"]: finding for finding in document["findings"]}
+    assert checks["pcap.sip_cleartext"]["status"] == "fail"
+    assert checks["pcap.sdes_exposed"]["status"] == "incomplete"
+    assert "the audit was interrupted" in checks["pcap.sdes_exposed"]["summary"]
+    assert 2000 <= checks["pcap.sip_cleartext"]["details"]["messages"] < 7000

@@ -63,9 +63,17 @@ def tsharks_messages(path: Path, *decode_as: str) -> Counter[tuple[int, str]]:
     return seen
 
 
-def test_an_options_ping_over_udp_is_cleartext_sip(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("interface", "link_type"), [("lo", "1 (Ethernet)"), ("any", "276 (Linux cooked (SLL2))")]
+)
+def test_an_options_ping_over_udp_is_cleartext_sip(
+    tmp_path: Path, interface: str, link_type: str
+) -> None:
     path = tmp_path / "options-udp.pcap"
-    with serve_process("udp") as (_server, port), capturing(path, f"udp port {port}"):
+    with (
+        serve_process("udp") as (_server, port),
+        capturing(path, f"udp port {port}", interface=interface),
+    ):
         report = run_options_command(
             OptionsRequest(
                 targets=[f"sip:127.0.0.1:{port};transport=udp"],
@@ -95,7 +103,7 @@ def test_an_options_ping_over_udp_is_cleartext_sip(tmp_path: Path) -> None:
     )
     assert done.returncode == 1, done.stderr
     document = json.loads(done.stdout)
-    assert document["captures"][0]["facts"]["link_types"] == ["1 (Ethernet)"]
+    assert document["captures"][0]["facts"]["link_types"] == [link_type]
 
 
 def test_sip_over_tcp_is_reassembled_and_counted(tmp_path: Path, kamailio: Kamailio) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import gzip
 import inspect
+import os
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,26 @@ def test_without_scapy_the_error_says_what_to_install(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == PCAP_EXTRA_MISSING
     assert "pip install 'sipprobe[pcap]'" in PCAP_EXTRA_MISSING
+
+
+@pytest.mark.parametrize("cut", [0, 30], ids=["whole", "cut short"])
+def test_a_pipe_is_read_and_a_cut_one_known_as_such(tmp_path: Path, cut: int) -> None:
+    whole = tmp_path / "whole.pcap"
+    wrpcap(str(whole), packets(4))
+    data = whole.read_bytes()
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        with pipe.open("wb") as writer:
+            writer.write(data[: len(data) - cut])
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        reader, records = read(pipe)
+    finally:
+        writer.join(10)
+    assert reader.size_bytes == 0  # a pipe has no size
+    assert len(records) == 4
+    assert reader.end == ("truncated" if cut else "complete")

@@ -31,10 +31,10 @@ class Capture:
 
 @contextlib.contextmanager
 def capturing(
-    path: Path, bpf: str, *, tool: str = "tcpdump", snaplen: int = 262144
+    path: Path, bpf: str, *, tool: str = "tcpdump", snaplen: int = 262144, interface: str = "lo"
 ) -> Iterator[Capture]:
-    """Capture on `lo` what `bpf` selects, into `path` (pcap with tcpdump, pcapng with
-    dumpcap), while the block runs."""
+    """Capture on `interface` what `bpf` selects, into `path` (pcap with tcpdump, pcapng
+    with dumpcap), while the block runs. `any` gives Linux cooked frames (SLL2)."""
     binary = require_binary(tool)
     marker_port = free_port(socket.SOCK_DGRAM)
     marker = f"sipprobe-capture-end-{secrets.token_hex(8)}".encode()
@@ -42,11 +42,12 @@ def capturing(
     if tool == "tcpdump":
         # -U: each packet written as captured; -Z root: no switch to the tcpdump user,
         # who could not write into the test's directory.
-        command = [binary, "-i", "lo", "-n", "-U", "-Z", "root", "-s", str(snaplen)]
+        command = [binary, "-i", interface, "-n", "-U", "-Z", "root", "-s", str(snaplen)]
         command += ["-w", str(path), selected]
         ready = "listening on"
     else:
-        command = [binary, "-i", "lo", "-q", "-s", str(snaplen), "-w", str(path), "-f", selected]
+        command = [binary, "-i", interface, "-q", "-s", str(snaplen), "-w", str(path)]
+        command += ["-f", selected]
         ready = "Capturing on"
     log = path.with_suffix(path.suffix + ".log")
     with log.open("wb") as sink:
