@@ -34,7 +34,9 @@ The seam for a new analysis (media classification, the TLS handshake audit, ...)
   probe.verdict.checks.registry.CAPTURE_CHECKS; the audit's report, console, JSON, JUnit
   and Nagios follow from the findings.
 
-The public entry point is probe.pcap.audit.audit_capture(path) → CaptureEvidence;
-`sipprobe invite --capture` can call it on the file it recorded, and judge the result with
-probe.verdict.capture.judge_capture.
+The entry points: probe.pcap.audit.audit_capture(path) → CaptureEvidence (the file read
+once; `sipprobe invite --capture` can call it on the file it recorded), judged by
+probe.verdict.capture.judge_capture → a CaptureResult that goes in Report.captures
+(capture_report makes the whole report of `sipprobe pcap`); probe.audit(path) is the
+library's one call for both.
 """

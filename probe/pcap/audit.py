@@ -8,17 +8,17 @@ Memory is bounded whatever the file (probe.pcap.analysis.AuditLimits): the flow 
 closes its quietest flow to make room, out-of-order TCP bytes are held within a budget,
 fragments within theirs, and each list of the evidence keeps its first entries. Every
 packet is still analysed: a flow closed to make room simply starts again if it comes
-back.
+back. A closed flow leaves no reference cycle behind, so reference counting frees it at
+once; the command line also runs the collector less often while reading
+(probe.run.commands.steady_heap), which a library caller's process is spared.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import time as clock
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,19 +382,6 @@ class CaptureAudit:
         )
 
 
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Open flows are many small objects that live long: with the default thresholds the
-    collector rescans them all over and over. Nothing the audit builds needs it (closed
-    flows drop their cycles), so it runs rarely while reading; restored afterwards."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
 def audit_capture(
     path: Path,
     *,
@@ -413,7 +400,7 @@ def audit_capture(
     began = clock.monotonic()
     audit = CaptureAudit(build_analyses(limits), limits)
     stop_signal: int | None = None
-    with CaptureReader(path, name) as reader, _fewer_collections():
+    with CaptureReader(path, name) as reader:
         for record in reader.records():
             audit.frame(
                 record.number, record.time, record.linktype, record.data, record.wire_length

@@ -23,7 +23,13 @@ from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
 from probe.report.model import Report
 from probe.verdict.capture import capture_report
 
-__all__ = ["PcapRequest", "is_capture_evidence", "judge_saved_capture", "run_pcap_command"]
+__all__ = [
+    "PcapRequest",
+    "audit_and_judge",
+    "is_capture_evidence",
+    "judge_saved_capture",
+    "run_pcap_command",
+]
 
 UsageError = Callable[[str], NoReturn]
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -69,7 +75,11 @@ def _stop_on_signals() -> Iterator[Callable[[], int | None]]:
             signal.signal(number, previous)
 
 
-def audit_file(request: PcapRequest, usage: UsageError) -> CaptureEvidence:
+def audit_file(
+    request: PcapRequest,
+    usage: UsageError,
+    stop_requested: Callable[[], int | None] = lambda: None,
+) -> CaptureEvidence:
     """The capture's evidence, or a usage error for a file that cannot be audited."""
     from probe.pcap.audit import audit_capture
     from probe.pcap.reader import CaptureError
@@ -77,13 +87,10 @@ def audit_file(request: PcapRequest, usage: UsageError) -> CaptureEvidence:
     path, name = request.capture, None
     if str(path) == "-":  # tcpdump -w - | sipprobe pcap -
         path, name = Path("/dev/stdin"), "standard input"
-    with _stop_on_signals() as stop_requested:
-        try:
-            return audit_capture(
-                path, name=name, limits=request.limits, stop_requested=stop_requested
-            )
-        except CaptureError as exc:
-            usage(str(exc))
+    try:
+        return audit_capture(path, name=name, limits=request.limits, stop_requested=stop_requested)
+    except CaptureError as exc:
+        usage(str(exc))
 
 
 def check_evidence_path(path: Path | None, usage: UsageError) -> None:
@@ -95,17 +102,33 @@ def check_evidence_path(path: Path | None, usage: UsageError) -> None:
         usage(f"--evidence-out {path}: the directory {path.parent} does not exist")
 
 
-def run_pcap_command(request: PcapRequest, *, on_usage_error: UsageError) -> Report:
-    check_evidence_path(request.evidence_out, on_usage_error)
-    evidence = audit_file(request, on_usage_error)
+def audit_and_judge(
+    request: PcapRequest,
+    usage: UsageError,
+    stop_requested: Callable[[], int | None] = lambda: None,
+) -> Report:
+    """Audit the capture, save its evidence when asked (first: it is worth keeping
+    whatever the verdict), and judge it. No signal handler, no change to the collector:
+    what the library calls (probe.api.audit)."""
+    check_evidence_path(request.evidence_out, usage)
+    evidence = audit_file(request, usage, stop_requested)
     if request.evidence_out is not None:
         from probe.evidence.capture_file import write_capture
 
         try:
             write_capture(request.evidence_out, evidence)
         except OSError as exc:
-            on_usage_error(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
+            usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
     return capture_report(evidence, notes=_notes(evidence))
+
+
+def run_pcap_command(request: PcapRequest, *, on_usage_error: UsageError) -> Report:
+    """`sipprobe pcap`: the audit with the command line's signal handling, and the
+    collector run rarely while the flows of a large capture are alive."""
+    from probe.run.commands import steady_heap
+
+    with _stop_on_signals() as stop_requested, steady_heap():
+        return audit_and_judge(request, on_usage_error, stop_requested)
 
 
 def _notes(evidence: CaptureEvidence) -> list[str]:
