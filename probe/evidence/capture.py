@@ -95,6 +95,9 @@ class CaptureCounts:
     """TCP directions no analysis recognised (not SIP, ...)."""
     tcp_streams_undecided: int = 0
     """TCP directions that ended before enough bytes were seen to recognise them."""
+    tcp_streams_unexamined: int = 0
+    """TCP directions given up on before they could be recognised, because the bytes held
+    by every stream together reached `CaptureLimits.max_pending_bytes`: not audited."""
     tcp_gap_bytes: int = 0
     """Bytes missing from TCP streams (segments the capture does not hold)."""
     tcp_retransmitted_bytes: int = 0
@@ -165,7 +168,8 @@ class SipMessageSeen:
             return self.method
         if self.kind == "fragment":
             return "part of a message"
-        return f"{self.status} ({self.method})"
+        status = "a response" if self.status is None else str(self.status)
+        return f"{status} ({self.method})" if self.method else status
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +220,11 @@ class SipCapture:
     """Messages that are SIP by their start line but not well-formed."""
     malformed_samples: tuple[SipMessageSeen, ...] = ()
     cut_messages: int = 0
-    """Messages of which only part was captured: an `a=crypto` line in the rest would not
-    have been seen."""
+    """Messages of which only part was captured (or held: see `overflows`): an
+    `a=crypto` line in the rest would not have been seen."""
+    overflows: int = 0
+    """Messages over TCP given up on because the SIP streams together held more than
+    `CaptureLimits.max_pending_bytes` (counted in `cut_messages` too)."""
     stream_gap_bytes: int = 0
     """Bytes missing from SIP-over-TCP streams."""
     unframed_bytes: int = 0

@@ -44,7 +44,7 @@ from probe.pcap.packets import (
     decode_frame,
     decode_transport,
 )
-from probe.pcap.tcp import Budget, TcpDirection
+from probe.pcap.tcp import Budget, StreamSink, TcpDirection
 
 __all__ = ["CaptureAudit", "audit_capture"]
 
@@ -71,7 +71,12 @@ _IGNORED = _Ignored()
 
 class _Claim:
     """A TCP direction's first sink: holds the head of the stream and shows it to each
-    analysis until one takes the stream, all decline, or the claim window is full."""
+    analysis until one takes the stream, all decline, or the claim window is full.
+
+    The heads held count against the audit's shared budget (probe.pcap.tcp.Budget), so
+    a capture of many connections that never show what they are cannot grow memory:
+    past the budget a head is decided on as it is, and a stream still undecided then is
+    counted as not examined."""
 
     __slots__ = ("_audit", "_direction", "_flow", "_head", "_mid_stream", "_stream")
 
@@ -88,12 +93,18 @@ class _Claim:
 
     def data(self, chunk: bytes, frame: int, time: float) -> None:
         self._head += chunk
-        self._ask(frame, time, final=False)
+        budget = self._audit.budget
+        budget.held += len(chunk)
+        pressed = budget.held > budget.limit
+        self._ask(frame, time, final=pressed)
+        if pressed and self._stream is not None and self._stream.sink is self:
+            self._audit.streams_unexamined += 1
+            self._decided(_IGNORED)
 
     def gap(self, missing: int, frame: int, time: float) -> None:
         # Bytes lost before the stream was recognised: start again after them, knowing
         # that what follows may begin inside a message.
-        self._head.clear()
+        self._release()
         self._mid_stream = True
 
     def end(self) -> None:
@@ -101,12 +112,20 @@ class _Claim:
             self._ask(0, 0.0, final=True)
             if self._stream is not None and self._stream.sink is self:
                 self._audit.streams_undecided += 1
-                self._stream.sink = _IGNORED
+                self._decided(_IGNORED)
         if self._stream is not None and self._stream.sink is not self:
             self._stream.sink.end()
 
-    def _ask(self, frame: int, time: float, *, final: bool) -> None:
+    def _release(self) -> None:
+        self._audit.budget.held -= len(self._head)
+        self._head = bytearray()
+
+    def _decided(self, sink: StreamSink) -> None:
         assert self._stream is not None
+        self._release()
+        self._stream.sink = sink
+
+    def _ask(self, frame: int, time: float, *, final: bool) -> None:
         head = bytes(self._head)
         waiting = False
         for analysis in self._audit.analyses:
@@ -115,16 +134,14 @@ class _Claim:
                 waiting = True
             elif answer is not None:
                 self._audit.streams_claimed[analysis.name] += 1
-                self._stream.sink = answer
-                self._head = bytearray()
+                self._decided(answer)
                 answer.data(head, frame, time)
                 return
         if final:
             return
         if not waiting or len(head) >= self._audit.limits.claim_window:
             self._audit.streams_unclaimed += 1
-            self._stream.sink = _IGNORED
-            self._head = bytearray()
+            self._decided(_IGNORED)
 
 
 class _TcpFlow:
@@ -169,6 +186,7 @@ class CaptureAudit:
         self.streams_claimed: Counter[str] = Counter()
         self.streams_unclaimed = 0
         self.streams_undecided = 0
+        self.streams_unexamined = 0
 
     # -- each frame -------------------------------------------------------------------
 
@@ -349,6 +367,7 @@ class CaptureAudit:
             tcp_streams_claimed=tuple(Count(n, c) for n, c in self.streams_claimed.most_common()),
             tcp_streams_unclaimed=self.streams_unclaimed,
             tcp_streams_undecided=self.streams_undecided,
+            tcp_streams_unexamined=self.streams_unexamined,
             tcp_gap_bytes=tally.tcp_gap_bytes,
             tcp_retransmitted_bytes=tally.tcp_retransmitted_bytes,
         )

@@ -191,6 +191,10 @@ class SipAnalysis:
         self.stream_gap_bytes = 0
         self.unframed_bytes = 0
         self.streams = 0
+        self.held = 0
+        """Bytes the SIP streams hold between them (partial messages, a line being
+        searched): at most `limits.max_pending_bytes`."""
+        self.overflows = 0
         self.flows: list[SipFlow] = []
         self.flows_omitted = 0
 
@@ -221,13 +225,13 @@ class SipAnalysis:
     def claim_stream(
         self, flow: Flow, direction: int, head: bytes, mid_stream: bool
     ) -> SipStream | Undecided | None:
-        if b"\x00" in head[:512]:
-            return None  # SIP is text; TLS records and binary protocols are not
         start = head.lstrip(b"\r\n")
         if not start:
             return UNDECIDED if len(head) < self.limits.claim_window else None
         if _START.match(start, 0, _LONGEST_START_LINE) is not None:
             return SipStream(self, flow, direction, resync=False)
+        if b"\x00" in head[:512]:
+            return None  # no start line, and not text: TLS records, binary protocols
         complete_line = b"\n" in start[:_LONGEST_START_LINE]
         if not (mid_stream or NAME in flow.labels):
             if complete_line or start[0] not in _FIRST_BYTES:
@@ -354,6 +358,7 @@ class SipAnalysis:
             stream_gap_bytes=self.stream_gap_bytes,
             unframed_bytes=self.unframed_bytes,
             streams=self.streams,
+            overflows=self.overflows,
         )
 
 
@@ -366,7 +371,16 @@ class SipStream:
     """One TCP direction of SIP: framed into messages; past a framing error or a gap,
     searched forward for the next start line."""
 
-    __slots__ = ("_analysis", "_buffer", "_direction", "_flow", "_frame", "_framer", "_time")
+    __slots__ = (
+        "_analysis",
+        "_buffer",
+        "_direction",
+        "_flow",
+        "_frame",
+        "_framer",
+        "_holding",
+        "_time",
+    )
 
     def __init__(self, analysis: SipAnalysis, flow: Flow, direction: int, *, resync: bool) -> None:
         self._analysis = analysis
@@ -376,6 +390,7 @@ class SipStream:
         self._buffer = bytearray()  # bytes searched for a start line (resync)
         self._frame = 0
         self._time = 0.0
+        self._holding = 0  # what this stream counts in analysis.held
         analysis.streams += 1
         flow.labels.add(NAME)
 
@@ -384,9 +399,25 @@ class SipStream:
         if self._framer is None:
             self._buffer += chunk
             self._resync()
-            return
-        self._framer.feed(chunk)
-        self._frame_messages()
+        else:
+            self._framer.feed(chunk)
+            self._frame_messages()
+        self._account()
+
+    def _account(self) -> None:
+        """Count what this stream holds; past the bound shared by every SIP stream, the
+        message being framed is given up on (judged as cut) rather than held."""
+        holding = self._framer.buffered_bytes if self._framer is not None else len(self._buffer)
+        analysis = self._analysis
+        analysis.held += holding - self._holding
+        self._holding = holding
+        if analysis.held > analysis.limits.max_pending_bytes and holding:
+            if self._framer is not None and self._framer.buffered().strip():
+                analysis.overflows += 1
+            self._lose_partial()
+            self._framer = None
+            analysis.held -= self._holding
+            self._holding = 0
 
     def _frame_messages(self) -> None:
         framer = self._framer
@@ -471,6 +502,7 @@ class SipStream:
         self._analysis.stream_gap_bytes += missing
         self._lose_partial()
         self._framer = None
+        self._account()
 
     def _lose_partial(self) -> None:
         """The message being framed (or the bytes being searched) will never be whole."""
@@ -493,3 +525,4 @@ class SipStream:
     def end(self) -> None:
         self._lose_partial()
         self._framer = None
+        self._account()

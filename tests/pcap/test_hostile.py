@@ -6,18 +6,21 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe.evidence.capture import CaptureSource
+from probe.evidence.capture import CaptureEvidence, CaptureSource
 from probe.pcap.analyses import build_analyses
 from probe.pcap.analysis import AuditLimits
 from probe.pcap.audit import CaptureAudit, audit_capture
 from probe.pcap.reader import CaptureError
+from probe.pcap.sip_audit import SipAnalysis
 from probe.verdict.capture import judge_capture
+from probe.verdict.findings import Status
 from tests.pcap.frames import ACK, SYN, invite_with_keys, tcp_frame, udp_frame
 from tests.sip.strategies import fuzz_examples
 
@@ -168,3 +171,72 @@ def test_any_file_after_a_capture_magic_is_audited_or_refused(
         judge_capture(evidence)
         return
     assert problem.startswith(str(path))
+
+
+@dataclass
+class Audited:
+    audit: CaptureAudit
+    evidence: CaptureEvidence
+    peak_held: int
+    """The most out-of-order and unrecognised TCP bytes held at once."""
+    peak_sip: int
+    """The most bytes the SIP streams held at once."""
+
+
+def audit_of(frames: list[bytes], limits: AuditLimits) -> Audited:
+    analyses = build_analyses(limits)
+    sip = analyses[0]
+    assert isinstance(sip, SipAnalysis)
+    audit = CaptureAudit(analyses, limits)
+    peak_held = peak_sip = 0
+    for number, frame in enumerate(frames, start=1):
+        audit.frame(number, float(number), 1, frame, len(frame))
+        peak_held = max(peak_held, audit.budget.held)
+        peak_sip = max(peak_sip, sip.held)
+    source = CaptureSource(file="x", format="pcap", size_bytes=0, link_types=())
+    evidence = audit.evidence(source, started_at="2026-01-01T00:00:00+00:00", duration_ms=1)
+    assert audit.budget.held == 0  # every flow ended: nothing is held any more
+    assert sip.held == 0
+    return Audited(audit, evidence, peak_held, peak_sip)
+
+
+def test_streams_that_never_say_what_they_are_cannot_hold_unbounded_memory() -> None:
+    # Connections caught mid-stream whose bytes could still turn out to be SIP (text, no
+    # start line yet): their heads count against the budget, and past it they are given
+    # up on, which the verdict must show.
+    limits = AuditLimits(max_pending_bytes=20_000, claim_window=16_384)
+    text = b"x" * 1400
+    frames = [
+        tcp_frame("10.0.0.1", 20_000 + n, "10.0.0.2", 5060, 1000 + 1400 * k, text)
+        for k in range(3)
+        for n in range(40)
+    ]
+    audited = audit_of(frames, limits)
+    assert audited.peak_held <= limits.max_pending_bytes + 1400  # past it, one more chunk
+    evidence = audited.evidence
+    assert evidence.counts.tcp_streams_unexamined > 0
+    result = {f.check: f for f in judge_capture(evidence).findings}
+    assert result["pcap.sip_cleartext"].status is Status.INCOMPLETE
+    assert "memory bound" in result["pcap.sip_cleartext"].summary
+
+
+def test_sip_streams_together_hold_at_most_the_bound() -> None:
+    # Each connection starts an INVITE whose announced body never finishes arriving.
+    limits = AuditLimits(max_pending_bytes=50_000)
+    head = (
+        b"INVITE sip:bob@x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nMax-Forwards: 70\r\n"
+        b"To: <sip:bob@x>\r\nFrom: <sip:a@x>;tag=1\r\nCall-ID: big\r\nCSeq: 1 INVITE\r\n"
+        b"Content-Length: 60000\r\n\r\n"
+    )
+    frames = []
+    for n in range(10):
+        frames.append(tcp_frame("10.0.0.1", 30_000 + n, "10.0.0.2", 5060, 1, flags=SYN))
+        frames.append(tcp_frame("10.0.0.1", 30_000 + n, "10.0.0.2", 5060, 2, head + bytes(8000)))
+    audited = audit_of(frames, limits)
+    assert audited.peak_sip <= limits.max_pending_bytes
+    evidence = audited.evidence
+    assert evidence.sip.overflows >= 1
+    assert evidence.sip.cut_messages >= evidence.sip.overflows
+    sdes = {f.check: f for f in judge_capture(evidence).findings}["pcap.sdes_exposed"]
+    assert sdes.status is Status.INCOMPLETE
+    assert "memory bound" in sdes.summary

@@ -38,6 +38,11 @@ def not_audited(evidence: CaptureEvidence) -> list[str]:
             f"{counts.fragments_dropped} fragmented IP datagram(s) were never completed, so "
             "not read"
         )
+    if counts.tcp_streams_unexamined:
+        gaps.append(
+            f"{counts.tcp_streams_unexamined} TCP stream direction(s) given up on before "
+            "they could be recognised (the audit's memory bound was reached)"
+        )
     unknown_links = next((c.count for c in counts.not_decoded if c.name == "link_type"), 0)
     if unknown_links:
         gaps.append(f"{unknown_links} frame(s) of a link type sipprobe does not decode")
@@ -193,10 +198,10 @@ def judge_sdes(judging: CaptureJudging) -> Iterable[Finding]:
         return
     missed = not_audited(evidence)
     if sip.cut_messages:
-        missed.append(
-            f"{_plural(sip.cut_messages, 'SIP message')} only partly captured (a snap length "
-            "or missing TCP segments)"
-        )
+        why = "a snap length or missing TCP segments"
+        if sip.overflows:
+            why += f"; {sip.overflows} given up on at the audit's memory bound"
+        missed.append(f"{_plural(sip.cut_messages, 'SIP message')} only partly captured ({why})")
     if sip.stream_gap_bytes:
         missed.append(f"{sip.stream_gap_bytes} bytes of SIP over TCP missing from the capture")
     details: dict[str, JsonValue] = {
