@@ -364,7 +364,13 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
 
 @cli.command()
 @click.argument("capture", type=click.Path(path_type=Path))
-@evidence_option
+@click.option(
+    "--evidence-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also save the audit's evidence to FILE (JSON, mode 0600, no payload, SDES keys "
+    "as zeros), whatever the verdict, to judge again with `sipprobe judge`.",
+)
 @click.option(
     "--max-flows",
     type=click.IntRange(min=1),

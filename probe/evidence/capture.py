@@ -74,6 +74,9 @@ class CaptureCounts:
     last_time: float | None = None
     cut_records: int = 0
     """Records with fewer bytes captured than were on the wire (a snap length)."""
+    cut_unreadable: int = 0
+    """Packets cut so short (inside their headers, or before 32 bytes of payload) that
+    what they carried cannot be told: not audited."""
     not_decoded: tuple[Count, ...] = ()
     """Frames with no UDP or TCP in them, by reason: `not_ip` (ARP...), `other` (ICMP,
     SCTP, ESP...), `link_type` (a link type not read), `short`, `bad_ip`,

@@ -21,7 +21,7 @@ Everything but reader.py is pure (no scapy, no socket) and is fed frames by test
 The seam for a new analysis (media classification, the TLS handshake audit, ...):
 
 - the contract is probe.pcap.analysis.Analysis: `name`, `datagram(Datagram)`,
-  `claim_stream(flow, direction, head, mid_stream)` → a probe.pcap.tcp.StreamSink,
+  `claim_stream(flow, direction, head, mid_stream=, final=)` → a probe.pcap.tcp.StreamSink,
   `UNDECIDED` or None, `flow_closed(flow, why)` and `result()`; per-flow state goes in
   `flow.state[name]`, and `flow.labels` names the flows it recognised;
 - it is plugged in at one place, probe.pcap.analyses.build_analyses, which also wires

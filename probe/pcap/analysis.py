@@ -7,7 +7,8 @@ An analysis sees three things, and only these:
   analysis in turn (:meth:`Analysis.claim_stream`) with the first bytes of the
   reassembled stream; the first to return a :class:`~probe.pcap.tcp.StreamSink` gets
   that direction's bytes, in order, from then on (gaps and the end included);
-  `UNDECIDED` asks to be asked again with more bytes, None declines;
+  `UNDECIDED` asks to be asked again with more bytes, None declines; the head shown is
+  at most `AuditLimits.claim_window` bytes;
 - the end of each flow (:meth:`Analysis.flow_closed`), so per-flow state can be folded
   into its summary and dropped.
 
@@ -132,11 +133,14 @@ class Analysis(Protocol):
     def datagram(self, datagram: Datagram) -> None: ...
 
     def claim_stream(
-        self, flow: Flow, direction: int, head: bytes, mid_stream: bool
+        self, flow: Flow, direction: int, head: bytes, *, mid_stream: bool, final: bool
     ) -> StreamSink | Undecided | None:
         """A sink for this TCP direction's bytes (starting with `head`), UNDECIDED to
         see more of it, or None. `mid_stream`: the stream's start was not captured (no
-        SYN, or bytes missing before `head`), so `head` may begin inside a message."""
+        SYN, or bytes missing before `head`), so `head` may begin inside a message.
+        `final`: no more bytes follow `head` (the stream ends, the capture lost the next
+        ones, or the audit's memory bound was reached), so UNDECIDED counts as None: a
+        start line cut short is worth claiming then."""
         ...
 
     def flow_closed(self, flow: Flow, why: str) -> None: ...

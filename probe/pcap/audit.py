@@ -102,8 +102,15 @@ class _Claim:
             self._decided(_IGNORED)
 
     def gap(self, missing: int, frame: int, time: float) -> None:
-        # Bytes lost before the stream was recognised: start again after them, knowing
-        # that what follows may begin inside a message.
+        # Bytes lost before the stream was recognised: what was seen is all there is of
+        # its beginning (a segment cut by a snap length ends this way), so it is decided
+        # on now; if no analysis takes it, start again after the hole, knowing that what
+        # follows may begin inside a message.
+        if self._head:
+            self._ask(frame, time, final=True)
+            if self._stream is not None and self._stream.sink is not self:
+                self._stream.sink.gap(missing, frame, time)
+                return
         self._release()
         self._mid_stream = True
 
@@ -129,7 +136,9 @@ class _Claim:
         head = bytes(self._head)
         waiting = False
         for analysis in self._audit.analyses:
-            answer = analysis.claim_stream(self._flow, self._direction, head, self._mid_stream)
+            answer = analysis.claim_stream(
+                self._flow, self._direction, head, mid_stream=self._mid_stream, final=final
+            )
             if isinstance(answer, Undecided):
                 waiting = True
             elif answer is not None:
@@ -167,6 +176,12 @@ class _Tally:
     tcp_packets: int = 0
     tcp_gap_bytes: int = 0
     tcp_retransmitted_bytes: int = 0
+    unreadable: int = 0
+
+
+RECOGNISABLE = 32
+"""Payload bytes below which a packet cut by the capture cannot be told apart: a SIP
+start line needs about this much to be recognised (`INVITE sip:` and a host)."""
 
 
 class CaptureAudit:
@@ -204,6 +219,8 @@ class CaptureAudit:
         ip = decode_frame(linktype, data)
         if isinstance(ip, str):
             self.not_decoded[ip] += 1
+            if ip == "short" and len(data) < wire_length:
+                tally.unreadable += 1
             return
         if ip.fragment is not None:
             whole = self.fragments.add(ip)
@@ -213,7 +230,11 @@ class CaptureAudit:
         packet = decode_transport(ip)
         if isinstance(packet, str):
             self.not_decoded[packet] += 1
+            if packet == "short" and ip.cut:
+                tally.unreadable += 1
             return
+        if packet.cut and len(packet.payload) < RECOGNISABLE:
+            tally.unreadable += 1
         if packet.protocol == PROTO_UDP:
             self._udp(packet, number, time)
         else:
@@ -354,6 +375,7 @@ class CaptureAudit:
             first_time=tally.first_time,
             last_time=tally.last_time,
             cut_records=tally.cut_records,
+            cut_unreadable=tally.unreadable,
             not_decoded=tuple(Count(n, c) for n, c in self.not_decoded.most_common()),
             udp_packets=tally.udp_packets,
             tcp_packets=tally.tcp_packets,

@@ -223,12 +223,14 @@ class SipAnalysis:
     # -- TCP --------------------------------------------------------------------------
 
     def claim_stream(
-        self, flow: Flow, direction: int, head: bytes, mid_stream: bool
+        self, flow: Flow, direction: int, head: bytes, *, mid_stream: bool, final: bool
     ) -> SipStream | Undecided | None:
         start = head.lstrip(b"\r\n")
         if not start:
             return UNDECIDED if len(head) < self.limits.claim_window else None
-        if _START.match(start, 0, _LONGEST_START_LINE) is not None:
+        if _START.match(start, 0, _LONGEST_START_LINE) is not None or (
+            final and looks_like_sip(start, cut=True)  # a start line the capture cut short
+        ):
             return SipStream(self, flow, direction, resync=False)
         if b"\x00" in head[:512]:
             return None  # no start line, and not text: TLS records, binary protocols

@@ -21,6 +21,7 @@ from tests.pcap.frames import (
     SECRET_KEY,
     SYN,
     invite_with_keys,
+    sdes_offer,
     sip_request,
     sip_response,
     tcp_frame,
@@ -296,3 +297,41 @@ def audit_frames(frames: list[bytes], **kwargs: object) -> CaptureEvidence:
     from tests.pcap.frames import audit_frames as audit
 
     return audit(frames, **kwargs)  # type: ignore[arg-type]
+
+
+def test_sip_over_tcp_with_every_segment_cut_is_still_found() -> None:
+    # A snap length of 96 leaves 42 bytes of each segment: the start line is cut short,
+    # and the rest of every message is missing.
+    invite = sip_request(
+        "INVITE",
+        host="gateway.carrier.example.net:5060;transport=tcp",
+        body=sdes_offer(),
+        content_type="application/sdp",
+    )
+    assert invite.index(b"\r\n") > 42
+    stream = invite + sip_request(cseq=2)
+    evidence = audit_frames(tcp_conversation(stream, size=300), cut_to=96)
+    sip = evidence.sip
+    assert sip.messages >= 1
+    assert sip.samples[0].method == "INVITE"
+    assert sip.samples[0].cut
+    result = findings(evidence)
+    assert result["pcap.sip_cleartext"].status is Status.FAIL
+    assert result["pcap.sdes_exposed"].status is Status.INCOMPLETE
+
+
+def test_a_snap_length_too_short_to_tell_anything_is_never_a_pass() -> None:
+    # 68 bytes (an old tcpdump default): 14 bytes of TCP payload, 26 of UDP.
+    frames = [
+        *tcp_conversation(invite_with_keys()),
+        udp_frame(A, 5060, B, 5060, invite_with_keys()),
+    ]
+    evidence = audit_frames(frames, cut_to=68)
+    assert evidence.counts.cut_unreadable >= 2
+    result = findings(evidence)
+    for check in ("pcap.sip_cleartext", "pcap.sdes_exposed"):
+        assert result[check].status in (Status.INCOMPLETE, Status.FAIL), result[check].summary
+    assert result["pcap.sdes_exposed"].status is Status.INCOMPLETE
+    assert "too short to tell what they carried" in result["pcap.sdes_exposed"].summary
+    media = audit_frames([udp_frame(A, 4000, B, 4002, b"\x80" + bytes(200))] * 3, cut_to=60)
+    assert findings(media)["pcap.sip_cleartext"].status is Status.INCOMPLETE

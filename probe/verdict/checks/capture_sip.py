@@ -38,6 +38,11 @@ def not_audited(evidence: CaptureEvidence) -> list[str]:
             f"{counts.fragments_dropped} fragmented IP datagram(s) were never completed, so "
             "not read"
         )
+    if counts.cut_unreadable:
+        gaps.append(
+            f"{counts.cut_unreadable} packet(s) cut by the snap length too short to tell what "
+            "they carried"
+        )
     if counts.tcp_streams_unexamined:
         gaps.append(
             f"{counts.tcp_streams_unexamined} TCP stream direction(s) given up on before "
