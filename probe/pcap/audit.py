@@ -40,15 +40,21 @@ from probe.pcap.packets import (
     TCP_FIN,
     TCP_RST,
     TCP_SYN,
+    IpDatagram,
     Packet,
+    decapsulate,
     decode_frame,
     decode_transport,
+    vxlan_inner,
 )
 from probe.pcap.tcp import Budget, StreamSink, TcpDirection
 
 __all__ = ["CaptureAudit", "audit_capture"]
 
 _MAX_LINK_TYPES = 16
+_MAX_TUNNELS = 4
+"""Tunnels opened inside one another at most; deeper nesting is counted as a tunnel
+not opened."""
 _STOP_EVERY = 1024
 """Records between two looks at whether the audit was asked to stop."""
 
@@ -177,6 +183,7 @@ class _Tally:
     tcp_gap_bytes: int = 0
     tcp_retransmitted_bytes: int = 0
     unreadable: int = 0
+    tunnelled: int = 0
 
 
 RECOGNISABLE = 32
@@ -222,11 +229,20 @@ class CaptureAudit:
             if ip == "short" and len(data) < wire_length:
                 tally.unreadable += 1
             return
+        self._ip(ip, number, time, 0)
+
+    def _ip(self, ip: IpDatagram, number: int, time: float, depth: int) -> None:
+        """One IP datagram (`depth` tunnels deep): reassembled, opened, then analysed."""
+        tally = self.tally
         if ip.fragment is not None:
             whole = self.fragments.add(ip)
             if whole is None:
                 return
             ip = whole
+        inner = decapsulate(ip)
+        if inner is not None:
+            self._inner(inner, number, time, depth)
+            return
         packet = decode_transport(ip)
         if isinstance(packet, str):
             self.not_decoded[packet] += 1
@@ -236,9 +252,20 @@ class CaptureAudit:
         if packet.cut and len(packet.payload) < RECOGNISABLE:
             tally.unreadable += 1
         if packet.protocol == PROTO_UDP:
+            overlay = vxlan_inner(packet)
+            if overlay is not None:
+                self._inner(overlay, number, time, depth)
+                return
             self._udp(packet, number, time)
         else:
             self._tcp(packet, number, time)
+
+    def _inner(self, inner: IpDatagram | str, number: int, time: float, depth: int) -> None:
+        if isinstance(inner, str) or depth >= _MAX_TUNNELS:
+            self.not_decoded["tunnel" if depth >= _MAX_TUNNELS else str(inner)] += 1
+            return
+        self.tally.tunnelled += 1
+        self._ip(inner, number, time, depth + 1)
 
     def _udp(self, packet: Packet, number: int, time: float) -> None:
         self.tally.udp_packets += 1
@@ -376,6 +403,7 @@ class CaptureAudit:
             last_time=tally.last_time,
             cut_records=tally.cut_records,
             cut_unreadable=tally.unreadable,
+            tunnelled=tally.tunnelled,
             not_decoded=tuple(Count(n, c) for n, c in self.not_decoded.most_common()),
             udp_packets=tally.udp_packets,
             tcp_packets=tally.tcp_packets,

@@ -15,7 +15,10 @@ captured than the headers announce (a snap length, a truncated file), the packet
 so (`cut`) and carries the length it had on the wire.
 
 Fragments (RFC 791 §2.3, RFC 8200 §4.5) come out as :class:`IpDatagram` with
-`fragment` set, for :mod:`probe.pcap.fragments` to reassemble.
+`fragment` set, for :mod:`probe.pcap.fragments` to reassemble. Tunnels are opened
+(:func:`decapsulate`: IP in IP, GRE, ERSPAN; :func:`vxlan_inner`), so traffic captured on
+a mirror port or an overlay is audited as the traffic inside; a tunnel not opened is
+said to be one, so the audit never takes it for traffic without SIP.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ __all__ = [
     "IpDatagram",
     "Packet",
     "address_text",
+    "decapsulate",
     "decode_frame",
     "decode_transport",
     "endpoint_text",
+    "vxlan_inner",
 ]
 
 PROTO_TCP = 6
@@ -301,6 +306,54 @@ def _ipv6(frame: bytes, offset: int) -> IpDatagram | str:
     if start > end or next_header == _IPV6_NO_NEXT:
         return "bad_ip"
     return IpDatagram(6, src, dst, next_header, frame[start:end], end - start, fragment)
+
+
+# Tunnels opened to reach the traffic inside: a capture taken on a mirror port (ERSPAN),
+# between data centres (GRE, IP in IP) or on an overlay network (VXLAN).
+PROTO_IPIP = 4  # RFC 2003
+PROTO_IPV6_IN_IP = 41  # RFC 4213 §3.5
+PROTO_GRE = 47  # RFC 2784, RFC 2890
+_TUNNELS = (PROTO_IPIP, PROTO_IPV6_IN_IP, PROTO_GRE, 115, 137)  # and L2TPv3, MPLS in IP
+_GRE_ETHERNET = 0x6558  # transparent Ethernet bridging (RFC 1701 protocol types)
+_GRE_ERSPAN = 0x88BE  # ERSPAN type I (no sequence number) and II
+VXLAN_PORT = 4789  # RFC 7348 §5
+
+
+def decapsulate(ip: IpDatagram) -> IpDatagram | str | None:
+    """The IP datagram a tunnel carries (IP in IP, GRE, ERSPAN), `"tunnel"` for a tunnel
+    this module does not open, or None when `ip` is no tunnel."""
+    if ip.protocol not in _TUNNELS:
+        return None
+    data = ip.data
+    if ip.protocol in (PROTO_IPIP, PROTO_IPV6_IN_IP):
+        return decode_frame(LINKTYPE_RAW, data)
+    if ip.protocol != PROTO_GRE or len(data) < 4:
+        return "tunnel"
+    flags, ethertype = _U16.unpack_from(data, 0)[0], _U16.unpack_from(data, 2)[0]
+    if flags & 0x4007:  # RFC 1701 routing, or version 1 (PPTP's enhanced GRE)
+        return "tunnel"
+    # RFC 2784 §2.1 and RFC 2890 §2: checksum and reserved, key, sequence number.
+    offset = 4 + 4 * sum(bool(flags & bit) for bit in (0x8000, 0x2000, 0x1000))
+    if ethertype == _GRE_ERSPAN:
+        if flags & 0x1000:
+            offset += 8  # the ERSPAN type II header; type I has none
+        return decode_frame(LINKTYPE_ETHERNET, data[offset:])
+    if ethertype == _GRE_ETHERNET:
+        return decode_frame(LINKTYPE_ETHERNET, data[offset:])
+    if ethertype in (_ETHERTYPE_IPV4, _ETHERTYPE_IPV6):
+        return _by_ethertype(ethertype, data, offset)
+    return "tunnel"
+
+
+def vxlan_inner(packet: Packet) -> IpDatagram | str | None:
+    """The IP datagram a VXLAN packet carries (RFC 7348 §5: 8 bytes, the I flag set, then
+    an Ethernet frame), or None when `packet` is not VXLAN."""
+    if packet.protocol != PROTO_UDP or VXLAN_PORT not in (packet.dport, packet.sport):
+        return None
+    payload = packet.payload
+    if len(payload) < 8 or not payload[0] & 0x08:
+        return None
+    return decode_frame(LINKTYPE_ETHERNET, payload[8:])
 
 
 def decode_transport(ip: IpDatagram) -> Packet | str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scapy.contrib.erspan import ERSPAN_II
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import (
     IPv6,
@@ -14,7 +15,8 @@ from scapy.layers.inet6 import (
     IPv6ExtHdrHopByHop,
     IPv6ExtHdrRouting,
 )
-from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether, Loopback
+from scapy.layers.l2 import GRE, CookedLinux, CookedLinuxV2, Dot1AD, Dot1Q, Ether, Loopback
+from scapy.layers.vxlan import VXLAN
 from scapy.packet import Packet as ScapyPacket
 
 from probe.pcap.packets import (
@@ -23,9 +25,11 @@ from probe.pcap.packets import (
     IpDatagram,
     Packet,
     address_text,
+    decapsulate,
     decode_frame,
     decode_transport,
     endpoint_text,
+    vxlan_inner,
 )
 from tests.sip.strategies import fuzz_settings
 
@@ -232,3 +236,69 @@ def test_random_packets_match_scapy(
     built = Ether(src=MAC, dst=MAC) / network / transport / payload
     frame = bytes(built)
     same_as_scapy(decoded(1, frame), Ether(frame))
+
+
+def inner_sip(frame: bytes, linktype: int = 1) -> Packet:
+    """The packet inside a tunnel frame, through probe.pcap's own opening of it."""
+    ip = decode_frame(linktype, frame)
+    assert isinstance(ip, IpDatagram)
+    for _ in range(3):
+        inner = decapsulate(ip)
+        if inner is None:
+            break
+        assert isinstance(inner, IpDatagram), inner
+        ip = inner
+    packet = decode_transport(ip)
+    assert isinstance(packet, Packet)
+    overlay = vxlan_inner(packet)
+    if overlay is not None:
+        assert isinstance(overlay, IpDatagram)
+        packet = decode_transport(overlay)
+        assert isinstance(packet, Packet)
+    return packet
+
+
+INNER = IP(src="10.9.0.1", dst="10.9.0.2") / UDP(sport=5060, dport=5060) / PAYLOAD
+OUTER = IP(src="192.0.2.1", dst="192.0.2.2")
+
+
+@pytest.mark.parametrize(
+    "built",
+    [
+        OUTER / INNER,
+        IPv6(src="2001:db8::1", dst="2001:db8::2") / INNER,
+        OUTER / GRE() / INNER,
+        OUTER / GRE(key_present=1, key=7, seqnum_present=1, sequence_number=3) / INNER,
+        OUTER / GRE(proto=0x6558) / Ether(src=MAC, dst=MAC) / INNER,
+        OUTER / GRE(proto=0x88BE) / Ether(src=MAC, dst=MAC) / INNER,
+        OUTER / GRE(proto=0x88BE, seqnum_present=1) / ERSPAN_II() / Ether(src=MAC, dst=MAC) / INNER,
+        OUTER / UDP(sport=40000, dport=4789) / VXLAN(vni=42) / Ether(src=MAC, dst=MAC) / INNER,
+    ],
+    ids=[
+        "ip in ip",
+        "ipv4 in ipv6",
+        "gre",
+        "gre with key and sequence",
+        "gre ethernet",
+        "erspan type i",
+        "erspan type ii",
+        "vxlan",
+    ],
+)
+def test_tunnels_are_opened_to_the_traffic_inside(built: ScapyPacket) -> None:
+    frame = bytes(Ether(src=MAC, dst=MAC) / built)
+    packet = inner_sip(frame)
+    assert address_text(packet.src) == "10.9.0.1"
+    assert packet.payload == PAYLOAD
+
+
+def test_a_tunnel_not_opened_says_so() -> None:
+    pptp = decode_frame(101, bytes(OUTER / GRE(version=1, proto=0x880B) / (b"\x00" * 20)))
+    assert isinstance(pptp, IpDatagram)
+    assert decapsulate(pptp) == "tunnel"
+    l2tp = decode_frame(101, bytes(IP(proto=115) / (b"\x00" * 20)))
+    assert isinstance(l2tp, IpDatagram)
+    assert decapsulate(l2tp) == "tunnel"
+    plain = decode_frame(101, bytes(INNER))
+    assert isinstance(plain, IpDatagram)
+    assert decapsulate(plain) is None

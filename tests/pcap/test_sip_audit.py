@@ -335,3 +335,21 @@ def test_a_snap_length_too_short_to_tell_anything_is_never_a_pass() -> None:
     assert "too short to tell what they carried" in result["pcap.sdes_exposed"].summary
     media = audit_frames([udp_frame(A, 4000, B, 4002, b"\x80" + bytes(200))] * 3, cut_to=60)
     assert findings(media)["pcap.sip_cleartext"].status is Status.INCOMPLETE
+
+
+def test_sip_inside_a_tunnel_is_found_and_a_tunnel_not_opened_is_not_a_pass() -> None:
+    from scapy.layers.l2 import GRE, Ether
+
+    mac = "02:00:00:00:00:01"
+    inner = IP(src=A, dst=B) / UDP(sport=5060, dport=5060) / invite_with_keys()
+    mirrored = Ether(src=mac, dst=mac) / IP(src="198.51.100.1", dst="198.51.100.2") / GRE() / inner
+    evidence = audit_frames([bytes(mirrored)])
+    assert evidence.counts.tunnelled == 1
+    assert evidence.sip.exposures_total == 1
+    assert evidence.sip.flows[0].client == f"{A}:5060"
+    l2tp = Ether(src=mac, dst=mac) / IP(src=A, dst=B, proto=115) / bytes(inner)
+    unopened = audit_frames([bytes(l2tp)])
+    assert [(c.name, c.count) for c in unopened.counts.not_decoded] == [("tunnel", 1)]
+    cleartext = findings(unopened)["pcap.sip_cleartext"]
+    assert cleartext.status is Status.INCOMPLETE
+    assert "inside a tunnel sipprobe does not open" in cleartext.summary

@@ -48,9 +48,11 @@ def not_audited(evidence: CaptureEvidence) -> list[str]:
             f"{counts.tcp_streams_unexamined} TCP stream direction(s) given up on before "
             "they could be recognised (the audit's memory bound was reached)"
         )
-    unknown_links = next((c.count for c in counts.not_decoded if c.name == "link_type"), 0)
-    if unknown_links:
-        gaps.append(f"{unknown_links} frame(s) of a link type sipprobe does not decode")
+    unread = {c.name: c.count for c in counts.not_decoded}
+    if unread.get("link_type"):
+        gaps.append(f"{unread['link_type']} frame(s) of a link type sipprobe does not decode")
+    if unread.get("tunnel"):
+        gaps.append(f"{unread['tunnel']} packet(s) inside a tunnel sipprobe does not open")
     return gaps
 
 
