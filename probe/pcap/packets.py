@@ -46,6 +46,7 @@ __all__ = [
 
 PROTO_TCP = 6
 PROTO_UDP = 17
+PROTO_SCTP = 132
 
 # TCP control bits (RFC 9293 §3.1).
 TCP_FIN = 0x01
@@ -358,7 +359,7 @@ def vxlan_inner(packet: Packet) -> IpDatagram | str | None:
 
 def decode_transport(ip: IpDatagram) -> Packet | str:
     """The UDP datagram or TCP segment in a whole (unfragmented or reassembled) IP
-    datagram, or why there is none: `"other"` (ICMP, SCTP, ESP...), `"short"` or
+    datagram, or why there is none: `"sctp"`, `"other"` (ICMP, ESP...), `"short"` or
     `"bad_transport"` (a UDP length below 8, a TCP data offset below 5)."""
     data = ip.data
     if ip.protocol == PROTO_UDP:
@@ -385,6 +386,8 @@ def decode_transport(ip: IpDatagram) -> Packet | str:
             # The options were cut: the payload starts past what was captured.
             return Packet(ip, sport, dport, b"", ip.length - header, seq, ack, flags)
         return Packet(ip, sport, dport, data[header:], ip.length - header, seq, ack, flags)
+    if ip.protocol == PROTO_SCTP:
+        return "sctp"  # SIP may run over SCTP (RFC 4168): not read here, and said so
     return "other"
 
 

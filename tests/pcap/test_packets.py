@@ -184,6 +184,9 @@ def test_transport_problems_say_why() -> None:
     icmp = decode_frame(101, bytes(IP(proto=1) / b"\x08\x00\x00\x00"))
     assert isinstance(icmp, IpDatagram)
     assert decode_transport(icmp) == "other"
+    sctp = decode_frame(101, bytes(IP(proto=132) / bytes(16)))
+    assert isinstance(sctp, IpDatagram)
+    assert decode_transport(sctp) == "sctp"
     short_udp = decode_frame(101, bytes(IP(proto=17) / b"\x00\x01"))
     assert isinstance(short_udp, IpDatagram)
     assert decode_transport(short_udp) == "short"

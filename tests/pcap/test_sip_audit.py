@@ -353,3 +353,7 @@ def test_sip_inside_a_tunnel_is_found_and_a_tunnel_not_opened_is_not_a_pass() ->
     cleartext = findings(unopened)["pcap.sip_cleartext"]
     assert cleartext.status is Status.INCOMPLETE
     assert "inside a tunnel sipprobe does not open" in cleartext.summary
+    sctp = Ether(src=mac, dst=mac) / IP(src=A, dst=B, proto=132) / bytes(40)
+    unread = findings(audit_frames([bytes(sctp)]))["pcap.sip_cleartext"]
+    assert unread.status is Status.INCOMPLETE
+    assert "SCTP packet(s), which can carry SIP (RFC 4168), not read" in unread.summary
