@@ -79,7 +79,8 @@ class CaptureCounts:
     what they carried cannot be told: not audited."""
     not_decoded: tuple[Count, ...] = ()
     """Frames with no UDP or TCP in them, by reason: `not_ip` (ARP...), `other` (ICMP,
-    ESP...), `sctp`, `link_type` (a link type not read), `tunnel` (a tunnel not opened),
+    ESP...), `sctp` (SIGTRAN, Diameter...), `sctp_sip` (SCTP carrying SIP, RFC 4168: not
+    audited), `link_type` (a link type not read), `tunnel` (a tunnel not opened),
     `short`, `bad_ip`, `bad_transport`."""
     tunnelled: int = 0
     """Packets opened out of a tunnel (IP in IP, GRE, ERSPAN, VXLAN) and audited."""

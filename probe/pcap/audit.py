@@ -20,6 +20,7 @@ import time as clock
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 from probe.evidence.capture import (
@@ -45,8 +46,10 @@ from probe.pcap.packets import (
     decapsulate,
     decode_frame,
     decode_transport,
+    sctp_user_data,
     vxlan_inner,
 )
+from probe.pcap.sip_audit import looks_like_sip
 from probe.pcap.tcp import Budget, StreamSink, TcpDirection
 
 __all__ = ["CaptureAudit", "audit_capture"]
@@ -245,6 +248,9 @@ class CaptureAudit:
             return
         packet = decode_transport(ip)
         if isinstance(packet, str):
+            if packet == "sctp" and any(map(looks_like_sip, sctp_user_data(ip), repeat(True))):
+                # SIP over SCTP (RFC 4168) is not audited: say so rather than pass it.
+                packet = "sctp_sip"
             self.not_decoded[packet] += 1
             if packet == "short" and ip.cut:
                 tally.unreadable += 1

@@ -41,6 +41,7 @@ __all__ = [
     "decode_frame",
     "decode_transport",
     "endpoint_text",
+    "sctp_user_data",
     "vxlan_inner",
 ]
 
@@ -357,6 +358,22 @@ def vxlan_inner(packet: Packet) -> IpDatagram | str | None:
     return decode_frame(LINKTYPE_ETHERNET, payload[8:])
 
 
+def sctp_user_data(ip: IpDatagram) -> list[bytes]:
+    """The user data of each DATA chunk of an SCTP packet (RFC 9260 §3.3.1), as captured:
+    enough to tell whether it carries SIP (RFC 4168)."""
+    data = ip.data
+    chunks: list[bytes] = []
+    offset = 12  # the common header: ports, verification tag, checksum
+    while offset + 4 <= len(data) and len(chunks) < 64:
+        kind, length = data[offset], _U16.unpack_from(data, offset + 2)[0]
+        if length < 4:
+            break
+        if kind == 0 and length >= 16:  # DATA: TSN, stream, sequence, PPID, then data
+            chunks.append(data[offset + 16 : offset + length])
+        offset += length + (-length % 4)
+    return chunks
+
+
 def decode_transport(ip: IpDatagram) -> Packet | str:
     """The UDP datagram or TCP segment in a whole (unfragmented or reassembled) IP
     datagram, or why there is none: `"sctp"`, `"other"` (ICMP, ESP...), `"short"` or
@@ -387,7 +404,7 @@ def decode_transport(ip: IpDatagram) -> Packet | str:
             return Packet(ip, sport, dport, b"", ip.length - header, seq, ack, flags)
         return Packet(ip, sport, dport, data[header:], ip.length - header, seq, ack, flags)
     if ip.protocol == PROTO_SCTP:
-        return "sctp"  # SIP may run over SCTP (RFC 4168): not read here, and said so
+        return "sctp"  # SIP may run over SCTP (RFC 4168): see sctp_user_data
     return "other"
 
 

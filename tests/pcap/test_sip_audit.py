@@ -353,7 +353,16 @@ def test_sip_inside_a_tunnel_is_found_and_a_tunnel_not_opened_is_not_a_pass() ->
     cleartext = findings(unopened)["pcap.sip_cleartext"]
     assert cleartext.status is Status.INCOMPLETE
     assert "inside a tunnel sipprobe does not open" in cleartext.summary
-    sctp = Ether(src=mac, dst=mac) / IP(src=A, dst=B, proto=132) / bytes(40)
-    unread = findings(audit_frames([bytes(sctp)]))["pcap.sip_cleartext"]
+    from scapy.layers.sctp import SCTP, SCTPChunkData
+
+    def over_sctp(data: bytes, ppid: int) -> bytes:
+        chunk = SCTPChunkData(data=data, proto_id=ppid)
+        return bytes(Ether(src=mac, dst=mac) / IP(src=A, dst=B) / SCTP(sport=5060) / chunk)
+
+    sip_over_sctp = audit_frames([over_sctp(invite_with_keys(), 0)])
+    unread = findings(sip_over_sctp)["pcap.sip_cleartext"]
     assert unread.status is Status.INCOMPLETE
-    assert "SCTP packet(s), which can carry SIP (RFC 4168), not read" in unread.summary
+    assert "1 SCTP packet(s) carrying SIP (RFC 4168), not read" in unread.summary
+    sigtran = audit_frames([over_sctp(b"\x01\x00\x01\x01" + bytes(40), 3)])  # M3UA
+    assert [(c.name, c.count) for c in sigtran.counts.not_decoded] == [("sctp", 1)]
+    assert findings(sigtran)["pcap.sip_cleartext"].status is Status.PASS

@@ -51,8 +51,8 @@ def not_audited(evidence: CaptureEvidence) -> list[str]:
     unread = {c.name: c.count for c in counts.not_decoded}
     if unread.get("link_type"):
         gaps.append(f"{unread['link_type']} frame(s) of a link type sipprobe does not decode")
-    if unread.get("sctp"):
-        gaps.append(f"{unread['sctp']} SCTP packet(s), which can carry SIP (RFC 4168), not read")
+    if unread.get("sctp_sip"):
+        gaps.append(f"{unread['sctp_sip']} SCTP packet(s) carrying SIP (RFC 4168), not read")
     if unread.get("tunnel"):
         gaps.append(f"{unread['tunnel']} packet(s) inside a tunnel sipprobe does not open")
     return gaps
