@@ -4,8 +4,8 @@ One pass over the file, in bounded memory::
 
     reader.py     records of a pcap or pcapng file (scapy's raw readers, imported lazily;
        │          how reading ended: complete, truncated, damaged)
-    packets.py    link layer → IPv4/IPv6 → UDP/TCP, with struct (fragments.py reassembles)
-       │
+    packets.py    link layer → IPv4/IPv6 → UDP/TCP, with struct; tunnels opened (IP in IP,
+       │          GRE, ERSPAN, VXLAN); fragments.py reassembles IP fragments
     flows.py      both directions of a conversation as one flow, at most `max_flows` open
        │
     tcp.py        TCP reassembly per direction: order, retransmissions, holes as gaps
@@ -29,10 +29,14 @@ The seam for a new analysis (media classification, the TLS handshake audit, ...)
   cleartext SIP, as probe.pcap.analysis.SdpSeen);
 - its `result()` is stored as the CaptureEvidence field named `name` (an optional field,
   None by default, so saved evidence from before it still loads and is re-judged by
-  `sipprobe judge`);
+  `sipprobe judge`); anything secret in it is masked where the file is written
+  (probe.evidence.capture_file.redact_capture), though better never kept at all;
 - its checks are probe.verdict.checks.unit.CaptureCheck units listed in
-  probe.verdict.checks.registry.CAPTURE_CHECKS; the audit's report, console, JSON, JUnit
-  and Nagios follow from the findings.
+  probe.verdict.checks.registry.CAPTURE_CHECKS (`applies` when its part is not None; the
+  part's name added to unit.CapturePart); they receive a CaptureJudging whose `policy`
+  (an OptionsPolicy: TLS policy, trust anchors) is what a certificate seen in a capture
+  is judged by; the audit's report, console, JSON, JUnit and Nagios follow from the
+  findings.
 
 The entry points: probe.pcap.audit.audit_capture(path) → CaptureEvidence (the file read
 once; `sipprobe invite --capture` can call it on the file it recorded), judged by
