@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || ./scripts/install-peers
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,srtp]'
+	$(BIN)/python -m pip install --quiet -e '.[test,srtp,pcap]'
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -10,12 +10,12 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy reads it so)
 if TYPE_CHECKING:
-    from probe.api import call, failover, judge, options
+    from probe.api import audit, call, failover, judge, options
     from probe.settings import Settings
 
-__all__ = ["Settings", "__version__", "call", "failover", "judge", "options"]
+__all__ = ["Settings", "__version__", "audit", "call", "failover", "judge", "options"]
 
-_API = {"call", "failover", "judge", "options"}
+_API = {"audit", "call", "failover", "judge", "options"}
 
 
 def __getattr__(name: str) -> object:

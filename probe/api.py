@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ProbeKind",
     "Probed",
+    "audit",
     "call",
     "call_probed",
     "failover",
@@ -191,13 +192,36 @@ def judge(
     *,
     now: dt.datetime | None = None,
 ) -> Report:
-    """Judge a saved run again, offline, under `settings` (its TLS policy, accepted
-    answers and thresholds): no socket, no DNS. Certificates are judged at `now`, by
-    default when the run started; the run's own trust anchors unless `settings` names
-    others."""
+    """Judge a saved run (or a saved capture audit, `sipprobe.capture/1`) again, offline,
+    under `settings` (its TLS policy, accepted answers and thresholds): no socket, no DNS.
+    Certificates are judged at `now`, by default when the run started; the run's own
+    trust anchors unless `settings` names others."""
     from probe.run.commands import judge_saved, load_run
+    from probe.run.pcap import is_capture_evidence, judge_saved_capture
 
+    if isinstance(evidence, Path) and is_capture_evidence(evidence):
+        return judge_saved_capture(evidence, _refuse)
     if isinstance(evidence, Path):
         run = load_run(evidence, _refuse)
         return judge_saved(run, evidence, settings or Settings(), now, _refuse)
     return judge_saved(evidence, "the evidence", settings or Settings(), now, _refuse)
+
+
+def audit(
+    capture: Path,
+    *,
+    max_flows: int = 100_000,
+    evidence_out: Path | None = None,
+) -> Report:
+    """Audit a packet capture (pcap or pcapng) and judge it, as `sipprobe pcap` does:
+    cleartext SIP, SDES keys exposed. Needs the `[pcap]` extra; a file that is no capture
+    raises SettingsError, as an unusable setting does. Synchronous: it reads a file.
+    (Not named `pcap`: probe.pcap is the package that does the work.)"""
+    from probe.pcap.analysis import AuditLimits
+    from probe.run.pcap import PcapRequest, audit_and_judge
+
+    try:
+        limits = AuditLimits(max_flows=max_flows)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return audit_and_judge(PcapRequest(capture, limits, evidence_out), _refuse)

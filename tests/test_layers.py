@@ -36,6 +36,18 @@ PURE = [
     "probe.locate.plan",
     "probe.exporter",
     "probe.exporter.metrics",
+    "probe.evidence.capture",
+    "probe.evidence.capture_file",
+    "probe.verdict.capture",
+    "probe.pcap",
+    "probe.pcap.packets",
+    "probe.pcap.fragments",
+    "probe.pcap.flows",
+    "probe.pcap.tcp",
+    "probe.pcap.analysis",
+    "probe.pcap.sip_audit",
+    "probe.pcap.analyses",
+    "probe.pcap.audit",
 ]
 
 

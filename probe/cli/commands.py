@@ -370,6 +370,39 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
 
 
 @cli.command()
+@click.argument("capture", type=click.Path(path_type=Path))
+@click.option(
+    "--evidence-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Also save the audit's evidence to FILE (JSON, mode 0600, no payload, SDES keys "
+    "as zeros), whatever the verdict, to judge again with `sipprobe judge`.",
+)
+@click.option(
+    "--max-flows",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Flows tracked at once; past it the quietest is closed first (memory stays bounded).",
+)
+@output_options
+def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any) -> None:
+    """Audit a packet CAPTURE (pcap or pcapng; - reads standard input): SIP in the clear,
+    SDES keys exposed.
+
+    The file is read once, in bounded memory: SIP over UDP and over TCP (reassembled) is
+    found whatever its ports, and any a=crypto line in it is reported (key redacted).
+    Needs the pcap extra: pip install 'sipprobe[pcap]'.
+    """
+    from probe.pcap.analysis import AuditLimits
+    from probe.run.pcap import PcapRequest, run_pcap_command
+
+    output = take_output(values)
+    request = PcapRequest(capture, AuditLimits(max_flows=max_flows), evidence_out)
+    emit_and_exit(run_pcap_command(request, on_usage_error=usage_error), output)
+
+
+@cli.command()
 @click.argument("before", type=click.Path(path_type=Path))
 @click.argument("after", type=click.Path(path_type=Path))
 @click.option(

@@ -66,6 +66,7 @@ __all__ = [
     "loads_evidence",
     "redact_run",
     "write_evidence",
+    "write_private_text",
 ]
 
 SCHEMA = "sipprobe.evidence/1"
@@ -104,9 +105,13 @@ def dumps_evidence(run: RunEvidence) -> str:
 
 def write_evidence(path: Path, run: RunEvidence) -> None:
     """Write `run` to `path` (mode 0600), replacing it whole or not at all."""
+    write_private_text(path, dumps_evidence(run))
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write `text` to `path` (mode 0600), replacing it whole or not at all."""
     import tempfile  # only runs that keep their evidence need it
 
-    text = dumps_evidence(run)
     if path.exists() and not path.is_file():
         # A device or a pipe (/dev/null, /dev/stdout, a shell's >(gzip ...)) is written
         # through: a temporary file renamed over it would replace the device node itself,

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from probe.report.model import Report, TargetResult
+from probe.report.model import CaptureResult, Report, TargetResult
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, Verdict
 
 _STYLE = {
@@ -328,9 +328,11 @@ def render_console(
     tally = ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value])
     headline = Text()
     headline.append(f"{verdict.value.upper()}", style=_VERDICT_STYLE[verdict])
+    subjects = f"{len(report.results)} target(s)"
+    if report.captures and not report.results:
+        subjects = f"{len(report.captures)} capture(s)"
     headline.append(
-        f"  sipprobe {report.command}: {len(report.results)} target(s), {tally}"
-        f" in {report.duration_ms / 1000:.2f} s"
+        f"  sipprobe {report.command}: {subjects}, {tally} in {report.duration_ms / 1000:.2f} s"
     )
     console.print(headline)
     for line in headline_facts(report):
@@ -365,3 +367,37 @@ def render_console(
             tree = chain_tree(result)
             if tree is not None:
                 console.print(tree)
+    for capture in report.captures:
+        _render_capture(console, capture, verbose)
+
+
+def _render_capture(console: Console, capture: CaptureResult, verbose: bool) -> None:
+    """An audited capture: its findings, then what was read."""
+    console.print()
+    title = Text(capture.capture, style="bold")
+    title.append(f"  {capture.verdict.value.upper()}", style=_VERDICT_STYLE[capture.verdict])
+    console.print(title)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    _finding_rows(table, capture.findings, verbose)
+    console.print(table)
+    if capture.missing:
+        console.print(
+            Text(f"not verified: {', '.join(capture.missing)}", style=_STYLE[Status.INCOMPLETE])
+        )
+    facts = capture.facts
+    read = [f"{facts.get('format')}", f"{facts.get('records')} packets"]
+    if isinstance(facts.get("seconds"), int | float):
+        read.append(f"{facts['seconds']:.1f} s")
+    read.append(f"{facts.get('udp_flows')} UDP and {facts.get('tcp_flows')} TCP flows")
+    if facts.get("cut_records"):
+        read.append(f"{facts['cut_records']} cut by the snap length")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold cyan", no_wrap=True)
+    grid.add_column()
+    grid.add_row("Capture", " · ".join(read))
+    if facts.get("read") != "complete":
+        grid.add_row("", f"read: {facts.get('read')}: {facts.get('problem') or ''}".rstrip(": "))
+    console.print(grid)

@@ -86,6 +86,9 @@ def write_json(report: Report, sink: TextIO) -> None:
         sink.write(f"  {_line(key)}: {_line(value)},\n")
     targets = ((_line(result.to_dict()),) for result in report.results)
     _write_list(sink, "targets", targets, last=False)
+    if report.captures:
+        captures = ((_line(capture.to_dict()),) for capture in report.captures)
+        _write_list(sink, "captures", captures, last=False)
     _write_list(sink, "findings", map(_FindingLines(), report.findings), last=True)
     sink.write("}\n")
 

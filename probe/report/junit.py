@@ -1,5 +1,5 @@
 """JUnit XML rendering, for CI systems that show test results: one test suite per target
-(plus one for trunk-wide findings), one test case per finding.
+(plus one for trunk-wide findings, and one per audited capture), one test case per finding.
 
 A `fail` finding is a <failure>, an `error` an <error>, a `skip` is <skipped>; a `warn`
 passes, with its summary in <system-out> so that it is still visible. Written with
@@ -63,6 +63,7 @@ def _suite(
 def render_junit(report: Report) -> str:
     findings = report.findings
     unverified = sum(len(result.missing) for result in report.results)
+    unverified += sum(len(capture.missing) for capture in report.captures)
     root = ElementTree.Element(
         "testsuites",
         {
@@ -79,5 +80,7 @@ def render_junit(report: Report) -> str:
         _suite(root, "trunk", report.trunk_findings)
     for result in report.results:
         _suite(root, result.target.label, result.findings, result.missing)
+    for capture in report.captures:
+        _suite(root, capture.capture, capture.findings, capture.missing)
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="unicode", xml_declaration=True)

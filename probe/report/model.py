@@ -14,6 +14,7 @@ from probe.report.exit_codes import (
     signal_name,
 )
 from probe.verdict.findings import (
+    CaptureResult,
     Finding,
     JsonValue,
     TargetResult,
@@ -22,7 +23,7 @@ from probe.verdict.findings import (
     worst_verdict,
 )
 
-__all__ = ["SCHEMA", "Report", "TargetResult", "combine_reports", "exit_code"]
+__all__ = ["SCHEMA", "CaptureResult", "Report", "TargetResult", "combine_reports", "exit_code"]
 
 SCHEMA = "sipprobe.report/1"
 
@@ -41,11 +42,15 @@ class Report:
     stop_signal: int = 2
     """Which signal cut it short (SIGINT unless said otherwise); read only when
     `interrupted`."""
+    captures: tuple[CaptureResult, ...] = field(default=())
+    """Audited packet captures (`sipprobe pcap`), each with its findings, after the
+    targets."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
         per_target = (finding for result in self.results for finding in result.findings)
-        return (*self.trunk_findings, *per_target)
+        per_capture = (finding for capture in self.captures for finding in capture.findings)
+        return (*self.trunk_findings, *per_target, *per_capture)
 
     @property
     def verdict(self) -> Verdict:
@@ -53,6 +58,7 @@ class Report:
         (docs/verdicts.md). An interrupted run is at best incomplete, and a report with
         nothing in it verified nothing."""
         parts = [result.verdict for result in self.results]
+        parts.extend(capture.verdict for capture in self.captures)
         if self.trunk_findings:
             parts.append(overall_verdict(self.trunk_findings))
         verdict = worst_verdict(parts)
@@ -80,6 +86,8 @@ class Report:
             head["interrupted_by"] = signal_name(self.stop_signal)
         if include_lists:
             head["targets"] = [result.to_dict() for result in self.results]
+            if self.captures:
+                head["captures"] = [capture.to_dict() for capture in self.captures]
             head["findings"] = [finding.to_dict() for finding in self.findings]
         return head
 
@@ -120,4 +128,5 @@ def combine_reports(
         trunk_findings=tuple(f for report in reports for f in report.trunk_findings),
         interrupted=any(report.interrupted for report in reports),
         stop_signal=next((r.stop_signal for r in reports if r.interrupted), 2),
+        captures=tuple(capture for report in reports for capture in report.captures),
     )

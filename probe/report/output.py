@@ -99,6 +99,7 @@ def nagios(report: Report, *, unwritten: Sequence[str] = ()) -> tuple[str, int]:
     failing = [f for f in report.findings if f.status.value in ("fail", "error")]
     unfinished = [f for f in report.findings if f.status.value == "incomplete"]
     missing = [(r.target.label, r.missing) for r in report.results if r.missing]
+    missing += [(c.capture, c.missing) for c in report.captures if c.missing]
     warning = [f for f in report.findings if f.status.value == "warn"]
     if failing:
         text = f"{failing[0].check} {failing[0].target}: {failing[0].summary}"
@@ -115,6 +116,8 @@ def nagios(report: Report, *, unwritten: Sequence[str] = ()) -> tuple[str, int]:
         )
     elif warning:
         text = f"{warning[0].check} {warning[0].target}: {warning[0].summary}"
+    elif report.captures and not report.results:
+        text = f"{len(report.captures)} capture(s), {len(report.findings)} checks pass"
     else:
         text = f"{len(report.results)} target(s), {len(report.findings)} checks pass"
     perf: list[str] = []

@@ -24,7 +24,8 @@ class FindingModel(_Strict):
     check: str = Field(description="Stable check id, e.g. tls.chain or sip.options.")
     status: Status
     target: str = Field(
-        description="`name (address:port/transport)`, `address:port/transport`, or `trunk`."
+        description="`name (address:port/transport)`, `address:port/transport`, `trunk`, "
+        "or the capture file a `pcap.*` finding is about."
     )
     summary: str = Field(description="One sentence a person can act on.")
     details: dict[str, Any] = Field(description="The evidence behind the finding.")
@@ -46,6 +47,18 @@ class TargetModel(_Strict):
     required: list[str] = Field(description="The checks this target had to conclude.")
     missing: list[str] = Field(
         description="Required checks with no pass, warn or fail finding: not verified."
+    )
+
+
+class CaptureModel(_Strict):
+    capture: str = Field(description="The capture file audited (`sipprobe pcap`), as named.")
+    verdict: Verdict
+    required: list[str] = Field(description="The checks this capture had to conclude.")
+    missing: list[str] = Field(
+        description="Required checks with no pass, warn or fail finding: not verified."
+    )
+    facts: dict[str, Any] = Field(
+        description="What was read: format, records, time span, how reading ended."
     )
 
 
@@ -74,6 +87,9 @@ class ReportModel(_Strict):
         "128 + the signal's number (docs/exit-codes.md).",
     )
     targets: list[TargetModel]
+    captures: list[CaptureModel] | None = Field(
+        default=None, description="Present for a capture audit (`sipprobe pcap`)."
+    )
     findings: list[FindingModel]
 
 

@@ -579,7 +579,13 @@ def judge_runs(
     request: JudgeRequest, *, on_usage_error: UsageError
 ) -> tuple[tuple[RunEvidence, ...], Report]:
     """`run_judge_command`, with the saved runs it judged (with a scenario, the test
-    call's beside the failover run's when it was saved)."""
+    call's beside the failover run's when it was saved; none for a capture audit)."""
+    from probe.run.pcap import is_capture_evidence, judge_saved_capture
+
+    if is_capture_evidence(request.evidence):
+        if request.scenario is not None:
+            on_usage_error(f"--scenario: {request.evidence} is a capture audit, not a run")
+        return (), judge_saved_capture(request.evidence, on_usage_error)
     if request.scenario is not None:
         from probe.run.check import judge_scenario_runs
 

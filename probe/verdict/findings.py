@@ -63,6 +63,8 @@ class CheckId(enum.StrEnum):
     SDP_SRTP = "sdp.srtp"
     SDP_SDES_TRANSPORT = "sdp.sdes_transport"
     MEDIA_SRTP = "media.srtp"
+    PCAP_SIP_CLEARTEXT = "pcap.sip_cleartext"
+    PCAP_SDES_EXPOSED = "pcap.sdes_exposed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,4 +182,34 @@ class TargetResult:
             "verdict": self.verdict.value,
             "required": list(self.required),
             "missing": list(self.missing),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureResult:
+    """One audited capture (`sipprobe pcap`) and the findings about it, in check order."""
+
+    capture: str
+    """The file, as it was named."""
+    findings: tuple[Finding, ...]
+    required: tuple[str, ...] = ()
+    """The checks the capture had to conclude: PASS only when each has a pass or warn."""
+    facts: Mapping[str, JsonValue] = field(default_factory=dict)
+    """What was read: format, records, time span, how reading ended."""
+
+    @property
+    def verdict(self) -> Verdict:
+        return overall_verdict(self.findings, self.required)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return missing_checks(self.findings, self.required)
+
+    def to_dict(self) -> dict[str, JsonValue]:
+        return {
+            "capture": self.capture,
+            "verdict": self.verdict.value,
+            "required": list(self.required),
+            "missing": list(self.missing),
+            "facts": dict(self.facts),
         }

@@ -16,6 +16,7 @@ from probe.verdict.checks.unit import Check, TargetJudging
 from probe.verdict.findings import CheckId, Finding, Status
 from tests.evidence.sample import call_evidence, lab, tls_evidence
 
+CAPTURE_LEVEL = {check for check in CheckId if check.startswith("pcap.")}
 TRUNK_LEVEL = {
     CheckId.DNS_RESOLVE,
     CheckId.FAILOVER_ORDER,
@@ -36,8 +37,14 @@ def samples() -> list[ProbeEvidence]:
 
 def test_every_target_check_id_belongs_to_one_declared_unit() -> None:
     declared = [check_id for check in registry.CHECKS for check_id in check.ids]
-    per_target = set(CheckId) - TRUNK_LEVEL
+    per_target = set(CheckId) - TRUNK_LEVEL - CAPTURE_LEVEL
     assert per_target <= set(declared), per_target - set(declared)
+
+
+def test_every_capture_check_id_belongs_to_one_declared_capture_unit() -> None:
+    declared = [check_id for check in registry.CAPTURE_CHECKS for check_id in check.ids]
+    assert sorted(declared) == sorted(CAPTURE_LEVEL)
+    assert len(declared) == len(set(declared))
 
 
 @pytest.mark.parametrize("evidence", samples(), ids=["options over tls", "test call"])

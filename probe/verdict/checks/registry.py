@@ -4,8 +4,16 @@ a report lists their findings in. Each check is declared in its own module
 
 from __future__ import annotations
 
-from probe.verdict.checks import auth, call, connection, options, tls_session, websocket
-from probe.verdict.checks.unit import Check
+from probe.verdict.checks import (
+    auth,
+    call,
+    capture_sip,
+    connection,
+    options,
+    tls_session,
+    websocket,
+)
+from probe.verdict.checks.unit import CaptureCheck, Check
 
 CHECKS: tuple[Check, ...] = (
     connection.CONNECT,
@@ -23,3 +31,9 @@ CHECKS: tuple[Check, ...] = (
     options.ANSWER_SDP,
     options.NOT_SENT,
 )
+
+CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
+    capture_sip.CLEARTEXT,
+    capture_sip.SDES_EXPOSED,
+)
+"""The checks of a capture audit (`sipprobe pcap`), in report order."""

@@ -16,6 +16,7 @@ from probe.evidence.model import ProbeEvidence
 from probe.verdict.findings import Finding
 
 if TYPE_CHECKING:
+    from probe.evidence.capture import CaptureEvidence
     from probe.verdict.checks.memo import CertificateVerdicts
     from probe.verdict.checks.options import ExchangeReads
     from probe.verdict.checks.policy import OptionsPolicy
@@ -72,3 +73,32 @@ class Check:
     judge: Callable[[TargetJudging], Iterable[Finding | None]]
     owes: Callable[[ProbeEvidence], tuple[str, ...]] = _owes_nothing
     """The ids a target's PASS needs from it, for this probe (docs/verdicts.md)."""
+
+
+CapturePart = Literal["source", "counts", "flows", "sip"]
+"""The parts of a capture's evidence a check may read (probe.evidence.capture)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureJudging:
+    """One capture's judgement: its evidence and the policy (the TLS policy and trust
+    anchors are what a certificate seen in a capture is judged by, as a live probe's)."""
+
+    evidence: CaptureEvidence
+    policy: OptionsPolicy | None = None
+
+
+def _always(_evidence: CaptureEvidence) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureCheck:
+    """One check of a capture audit (listed in registry.CAPTURE_CHECKS)."""
+
+    ids: tuple[str, ...]
+    reads: tuple[CapturePart, ...]
+    judge: Callable[[CaptureJudging], Iterable[Finding | None]]
+    applies: Callable[[CaptureEvidence], bool] = _always
+    """Whether it has anything to say about this capture (an analysis that did not run
+    leaves its part None); when it applies, its ids are required."""

@@ -1,0 +1,25 @@
+"""The analyses an audit runs: the one place a new analysis is plugged in.
+
+Each TCP stream is offered to them in this order (the first to claim it keeps it), and
+every UDP datagram goes to each. Adding an analysis (see probe.pcap's description):
+
+1. its module in probe/pcap/, implementing probe.pcap.analysis.Analysis;
+2. its line in `build_analyses` (and its listeners wired there);
+3. its part of the evidence: an optional field named after it in
+   probe.evidence.capture.CaptureEvidence (`None` by default, so older files load);
+4. its checks in probe/verdict/checks/, listed in CAPTURE_CHECKS
+   (probe.verdict.checks.registry).
+"""
+
+from __future__ import annotations
+
+from probe.pcap.analysis import Analysis, AuditLimits
+from probe.pcap.sip_audit import SipAnalysis
+
+__all__ = ["build_analyses"]
+
+
+def build_analyses(limits: AuditLimits) -> list[Analysis]:
+    """A fresh set of analyses for one audit: they hold that audit's state."""
+    sip = SipAnalysis(limits)
+    return [sip]

@@ -1,0 +1,174 @@
+"""`sipprobe pcap FILE`: audit a capture, save its evidence when asked, judge it.
+
+The file is opened before anything else: one that is missing, is no capture, or needs
+the `[pcap]` extra that is not installed is a usage error (exit 2) with one sentence.
+A capture that is damaged part-way is audited up to the damage, and its findings say
+what was not read. SIGINT, SIGTERM and SIGHUP stop the reading where it is and the
+partial audit is reported as such (exit 128 + N); a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from probe.evidence.capture import CaptureEvidence
+from probe.pcap.analysis import AuditLimits
+from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
+from probe.report.model import Report
+from probe.verdict.capture import capture_report
+
+__all__ = [
+    "PcapRequest",
+    "audit_and_judge",
+    "is_capture_evidence",
+    "judge_saved_capture",
+    "run_pcap_command",
+]
+
+UsageError = Callable[[str], NoReturn]
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True, slots=True)
+class PcapRequest:
+    """What `sipprobe pcap` was asked to audit, and how."""
+
+    capture: Path
+    limits: AuditLimits = field(default_factory=AuditLimits)
+    evidence_out: Path | None = None
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[Callable[[], int | None]]:
+    """While auditing: the first stop signal is remembered (the loop stops at its next
+    look), a second one exits at once. Signals ignored at start stay ignored; off the
+    main thread nothing is installed."""
+    received: list[int] = []
+
+    def on_signal(number: int, _frame: object) -> None:
+        if received:
+            with contextlib.suppress(OSError):
+                os.write(2, f"sipprobe: {signal_name(number)} again: exiting now\n".encode())
+            os._exit(EXIT_SIGNAL_BASE + number)
+        received.append(number)
+
+    installed: list[tuple[signal.Signals, Any]] = []
+    for number in _STOP_SIGNALS:
+        try:
+            previous = signal.getsignal(number)
+            if previous is signal.SIG_IGN:
+                continue
+            signal.signal(number, on_signal)
+        except ValueError:  # not the main thread
+            continue
+        installed.append((number, previous))
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        for number, previous in installed:
+            signal.signal(number, previous)
+
+
+def audit_file(
+    request: PcapRequest,
+    usage: UsageError,
+    stop_requested: Callable[[], int | None] = lambda: None,
+) -> CaptureEvidence:
+    """The capture's evidence, or a usage error for a file that cannot be audited."""
+    from probe.pcap.audit import audit_capture
+    from probe.pcap.reader import CaptureError
+
+    path, name = request.capture, None
+    if str(path) == "-":  # tcpdump -w - | sipprobe pcap -
+        path, name = Path("/dev/stdin"), "standard input"
+    try:
+        return audit_capture(path, name=name, limits=request.limits, stop_requested=stop_requested)
+    except CaptureError as exc:
+        usage(str(exc))
+
+
+def check_evidence_path(path: Path | None, usage: UsageError) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        usage(f"--evidence-out {path}: is a directory")
+    if not path.parent.is_dir():
+        usage(f"--evidence-out {path}: the directory {path.parent} does not exist")
+
+
+def audit_and_judge(
+    request: PcapRequest,
+    usage: UsageError,
+    stop_requested: Callable[[], int | None] = lambda: None,
+) -> Report:
+    """Audit the capture, save its evidence when asked (first: it is worth keeping
+    whatever the verdict), and judge it. No signal handler, no change to the collector:
+    what the library calls (probe.api.audit)."""
+    check_evidence_path(request.evidence_out, usage)
+    evidence = audit_file(request, usage, stop_requested)
+    if request.evidence_out is not None:
+        from probe.evidence.capture_file import write_capture
+
+        try:
+            write_capture(request.evidence_out, evidence)
+        except OSError as exc:
+            usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
+    return capture_report(evidence, notes=_notes(evidence))
+
+
+def run_pcap_command(request: PcapRequest, *, on_usage_error: UsageError) -> Report:
+    """`sipprobe pcap`: the audit with the command line's signal handling, and the
+    collector run rarely while the flows of a large capture are alive."""
+    from probe.run.commands import steady_heap
+
+    with _stop_on_signals() as stop_requested, steady_heap():
+        return audit_and_judge(request, on_usage_error, stop_requested)
+
+
+def _notes(evidence: CaptureEvidence) -> list[str]:
+    notes = []
+    counts = evidence.counts
+    if counts.flows_evicted:
+        notes.append(
+            f"{counts.flows_evicted} flows were closed early to stay within "
+            f"{evidence.limits.max_flows} open flows (--max-flows); each was still audited"
+        )
+    if evidence.stop_signal is not None:
+        notes.append(
+            f"audit interrupted by {signal_name(evidence.stop_signal)} after "
+            f"{counts.records} packets: the report is partial"
+        )
+    return notes
+
+
+def is_capture_evidence(path: Path) -> bool:
+    """Whether `path` holds a capture audit's evidence (a file that cannot be read is
+    left to the run-evidence reader, which says why)."""
+    from probe.evidence.capture_file import is_capture_document
+
+    try:
+        return is_capture_document(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def judge_saved_capture(path: Path, usage: UsageError) -> Report:
+    """`sipprobe judge` on a capture audit's evidence: judged again, nothing read but it."""
+    from probe.evidence.capture_file import load_capture
+    from probe.evidence.file import EvidenceError
+
+    try:
+        evidence = load_capture(path)
+    except EvidenceError as exc:
+        usage(str(exc))
+    notes = [f"judged again from {path} (audited {evidence.started_at})", *_notes(evidence)]
+    report = capture_report(evidence, notes=notes)
+    # As for a saved run: the exit code says how judging went, not that the audit once
+    # was interrupted (its note and its findings say so).
+    return replace(report, interrupted=False)
