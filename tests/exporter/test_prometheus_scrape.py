@@ -90,10 +90,15 @@ async def test_prometheus_stores_each_targets_success_and_certificate_expiry(
                 prometheus.query, 'probe_ssl_earliest_cert_expiry{job="sip"}'
             )
             modules = await asyncio.to_thread(prometheus.query, 'probe_success{module="lab"}')
+            # Every target's first probe counted: one success, five failures (a second
+            # scrape of the good target must not stand in for another target's first).
             own = await asyncio.to_thread(
                 prometheus.wait_for,
                 'sipprobe_exporter_probes_total{module="lab"}',
-                lambda found: sum(value for _, value in found) >= len(uris),
+                lambda found: (
+                    by_result(found)["success"] >= 1
+                    and by_result(found)["failure"] >= len(uris) - 1
+                ),
             )
         finally:
             prometheus.stop()
@@ -118,7 +123,14 @@ async def test_prometheus_stores_each_targets_success_and_certificate_expiry(
         uris["503"]: not_after(lab.server),
     }  # no chain, no series: the closed port and the black hole
     assert by_instance(expiry)[uris["expired"]] < time.time()
-    results = {labels["result"]: value for labels, value in own}
+    results = by_result(own)
     assert results["success"] >= 1, results
     assert results["failure"] >= 5, results
     assert results["error"] == 0
+
+
+def by_result(found: list[tuple[dict[str, str], float]]) -> dict[str, float]:
+    """The exporter's probe counter per `result` (0 for a result not seen yet)."""
+    counted = dict.fromkeys(("success", "failure", "error"), 0.0)
+    counted.update({labels["result"]: value for labels, value in found})
+    return counted
