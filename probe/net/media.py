@@ -20,7 +20,9 @@ from probe.errors import ProbeError
 from probe.evidence.model import MediaEvidence
 from probe.sdp import Crypto, SdpError, SessionDescription
 
-# RFC 3711 / pylibsrtp profile names for the SDES suites libsrtp implements.
+# The SDES suites pylibsrtp's Policy has a profile for (1.0: these four). It has none for
+# AES_192_CM_* and AES_256_CM_* (RFC 6188), F8_128_HMAC_SHA1_80 or a NULL suite, whose
+# media is therefore reported as not checked rather than guessed at.
 _PROFILES = {
     "AES_CM_128_HMAC_SHA1_80": "SRTP_PROFILE_AES128_CM_SHA1_80",
     "AES_CM_128_HMAC_SHA1_32": "SRTP_PROFILE_AES128_CM_SHA1_32",
