@@ -451,12 +451,15 @@ def _twilio_srtp(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     # suite it read are what Twilio's rule refines.
     for finding in _verdicts(runs, CheckId.SDP_SRTP):
         suite = finding.details.get("negotiated_suite")
+        if isinstance(suite, str) and finding.details.get("mki"):
+            # An MKI fails sdp.srtp already when the offer had none; Twilio's rule says
+            # why it matters here (secure-media: MKI is not supported).
+            rows.append(_Row(finding.target, Status.FAIL, f"{suite} with an MKI, unsupported"))
+            continue
         if not isinstance(suite, str) or finding.status is not Status.PASS:
             continue  # nothing negotiated, or sdp.srtp already says what is wrong
         if suite not in TWILIO_SRTP_SUITES:
             rows.append(_Row(finding.target, Status.FAIL, f"{suite} is not a Twilio suite"))
-        elif finding.details.get("mki"):
-            rows.append(_Row(finding.target, Status.FAIL, f"{suite} with an MKI, unsupported"))
         else:
             rows.append(_Row(finding.target, Status.PASS, suite))
     return _verdict(

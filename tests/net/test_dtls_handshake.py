@@ -307,3 +307,55 @@ def test_dtls_media_evidence_survives_a_file_round_trip() -> None:
     assert media.dtls is not None
     assert media.keying == "dtls"
     assert media.dtls.profile == "SRTP_AEAD_AES_128_GCM"
+
+
+def test_verify_media_needs_srtp_to_check() -> None:
+    """Refused before any packet: plain RTP has no keys to authenticate with."""
+    import socket as sockets
+
+    from click.testing import CliRunner
+
+    from probe.cli.commands import cli
+
+    with sockets.socket(sockets.AF_INET, sockets.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        result = CliRunner().invoke(
+            cli,
+            [
+                "invite",
+                f"sip:127.0.0.1:{port};transport=tls",
+                "--to",
+                "sip:bob@127.0.0.1",
+                "--offer",
+                "rtp",
+                "--verify-media",
+            ],
+        )
+        assert result.exit_code == 2, result.output
+        assert "--verify-media checks SRTP: use it with --offer sdes or --offer dtls" in (
+            result.output
+        )
+        with pytest.raises(BlockingIOError):
+            server.accept()
+
+
+def test_a_dtls_call_carries_a_fresh_identity_whose_fingerprint_is_offered() -> None:
+    from probe.run.commands import OptionsRequest
+    from probe.run.invite import InviteRequest, build_call
+    from probe.settings import CallSettings, Settings
+    from tests.helpers import refuse
+
+    request = InviteRequest(
+        OptionsRequest(targets=["sip:127.0.0.1:5061;transport=tls"], settings=Settings()),
+        CallSettings(to="sip:bob@127.0.0.1", offer="dtls", verify_media=True),
+    )
+    first, second = build_call(request, refuse), build_call(request, refuse)
+    assert first.dtls_identity is not None
+    assert second.dtls_identity is not None
+    assert first.dtls_identity.fingerprint != second.dtls_identity.fingerprint
+    digest = first.dtls_identity.issued.cert.fingerprint(hashes.SHA256())
+    assert first.dtls_identity.fingerprint == Fingerprint.of("sha-256", digest)
+    assert "PRIVATE" not in repr(first)
