@@ -281,7 +281,8 @@ def failover(
     "--verify-media",
     is_flag=True,
     help="While the call is up, exchange SRTP packets and authenticate the far end's with "
-    "its answered key (needs the srtp extra; sends only to loopback).",
+    "its answered key, or with the keys a DTLS-SRTP handshake on the media port exports "
+    "(--offer dtls) (needs the srtp extra; sends only to loopback).",
 )
 def invite(
     target: str,

@@ -350,9 +350,29 @@ CallTeardown = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class DtlsHandshake:
+    """The DTLS-SRTP handshake on the media port (RFC 5763, RFC 5764), as our side saw it."""
+
+    role: Literal["client", "server"]
+    """Ours: `server` when the answer said `a=setup:active` (RFC 5763 §5)."""
+    peer: str | None = None
+    """`address:port` the handshake ran with (None: no DTLS ever arrived)."""
+    version: str | None = None
+    profile: str | None = None
+    """The SRTP protection profile `use_srtp` agreed (RFC 5764 §4.1.2), OpenSSL's name."""
+    expected_fingerprints: tuple[str, ...] = ()
+    """The answer's `a=fingerprint` values (RFC 8122 §5)."""
+    peer_fingerprint: str | None = None
+    """The far end's certificate, with the hash its answer preferred."""
+    fingerprint_match: bool | None = None
+    error: str | None = None
+    elapsed_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MediaEvidence:
     """`--verify-media`: SRTP packets sent with our key, received and authenticated with
-    the far end's key."""
+    the far end's key (from its `a=crypto`, or from a DTLS-SRTP handshake)."""
 
     suite: str
     sent: int
@@ -361,6 +381,8 @@ class MediaEvidence:
     remote: str
     send_skipped: str | None = None
     first_error: str | None = None
+    keying: Literal["sdes", "dtls"] = "sdes"
+    dtls: DtlsHandshake | None = None
 
 
 @dataclass(frozen=True, slots=True)

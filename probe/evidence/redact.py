@@ -120,8 +120,12 @@ def _event(event: WireEvent) -> WireEvent:
 def _media(media: MediaEvidence | None) -> MediaEvidence | None:
     if media is None:
         return None
+    dtls = media.dtls
     return replace(
-        media, first_error=mask_text(media.first_error), send_skipped=mask_text(media.send_skipped)
+        media,
+        first_error=mask_text(media.first_error),
+        send_skipped=mask_text(media.send_skipped),
+        dtls=None if dtls is None else replace(dtls, error=mask_text(dtls.error)),
     )
 
 

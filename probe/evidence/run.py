@@ -164,6 +164,9 @@ class RunSettings:
     offered_min_tls: str = "1.2"
     """The lowest TLS version our side offered (the judged minimum is policy)."""
     client_cert: bool = False
+    client_certificate: bytes | None = None
+    """The leaf (DER) of the client certificate offered for mutual TLS, when one was: the
+    identity a provider matches our Contact against (Teams), public, never its key."""
     pins: tuple[str, ...] = ()
     dns_server: str | None = None
     seed: int | None = None

@@ -19,7 +19,7 @@ import socket
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from probe.evidence.model import TLS_TRANSPORTS, CallEvidence, CallTeardown, MediaEvidence
 from probe.net.auth import call_auth_evidence
@@ -49,6 +49,9 @@ from probe.sip.outgoing_call import (
 )
 from probe.sip.timers import TimerConfig
 
+if TYPE_CHECKING:
+    from probe.net.dtls import DtlsIdentity
+
 OfferKind = Literal["sdes", "dtls", "rtp"]
 
 __all__ = ["CallInterrupted", "CallSettings", "PeerGone", "place_call", "reserve_media_port"]
@@ -68,8 +71,9 @@ class CallSettings:
     allow_cleartext_keys: bool = False
     answer_timeout: float = 30.0
     """How long the far end may ring before the call is cancelled."""
-    fingerprint: object | None = None
-    """The DTLS certificate fingerprint for a `dtls` offer (probe.sdp.Fingerprint)."""
+    dtls_identity: DtlsIdentity | None = field(default=None, repr=False)
+    """Our DTLS certificate and key for a `dtls` offer: its fingerprint goes in the offer,
+    and `verify_media` runs the handshake with it (probe.net.dtls)."""
     verify_media: bool = False
     """After the answer, exchange SRTP packets and authenticate the far end's (extra)."""
 
@@ -116,7 +120,7 @@ async def place_call(
             session_id=secrets.randbits(31),
             suites=settings.suites,
             random_bytes=secrets.token_bytes,
-            fingerprint=settings.fingerprint,  # type: ignore[arg-type]
+            fingerprint=settings.dtls_identity.fingerprint if settings.dtls_identity else None,
         )
         offer_wire = offer.to_bytes(reveal_keys=True)
         cleartext = transport not in TLS_TRANSPORTS and not settings.allow_cleartext_keys
@@ -166,7 +170,7 @@ async def place_call(
             local=LocalEnd(leg.transport, local_address, local_port, user_agent),
             new_token=random_token,
         )
-        checked = _MediaCheck(offer, media)
+        checked = _MediaCheck(offer, media, settings.offer_kind, settings.dtls_identity)
         leg.call_id = invite.call_id
         interrupted = False
         try:
@@ -258,12 +262,15 @@ class _MediaCheck:
 
     offer: SessionDescription
     socket: socket.socket
+    offer_kind: OfferKind = "sdes"
+    dtls_identity: DtlsIdentity | None = None
     media: MediaEvidence | None = None
     skipped: str | None = None
 
     async def run(self, response: Response) -> None:
-        """Exchange SRTP with the far end while the call is up (`--verify-media`)."""
-        from probe.net.media import plan_media, verify_media
+        """Exchange SRTP with the far end while the call is up (`--verify-media`): keyed
+        by the SDES answer, or by a DTLS-SRTP handshake on the media port first."""
+        from probe.net.media import plan_dtls_media, plan_media, verify_dtls_media, verify_media
 
         if not has_sdp(response):
             self.skipped = "the 2xx carried no SDP answer"
@@ -272,6 +279,16 @@ class _MediaCheck:
             answer = parse_sdp(response.body)
         except SdpError as exc:
             self.skipped = f"the SDP answer cannot be parsed: {exc}"
+            return
+        if self.offer_kind == "dtls":
+            if self.dtls_identity is None:
+                self.skipped = "no DTLS certificate of ours to run the handshake with"
+                return
+            dtls_plan = plan_dtls_media(answer)
+            if isinstance(dtls_plan, str):
+                self.skipped = dtls_plan
+                return
+            self.media = await verify_dtls_media(self.socket, dtls_plan, self.dtls_identity)
             return
         plan = plan_media(self.offer, answer)
         if isinstance(plan, str):

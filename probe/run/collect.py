@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from probe.evidence.model import ProbeEvidence
 from probe.evidence.run import (
@@ -59,8 +60,29 @@ def _started() -> dt.datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def run_settings(settings: ProbeSettings, where: LocateSettings, concurrency: int) -> RunSettings:
-    """The collect settings worth keeping with the evidence; never a credential."""
+def client_certificate(cert_file: Path | None) -> bytes | None:
+    """The first certificate (DER) of the client chain file: what mutual TLS presented.
+    None without one, or when it cannot be read again (the TLS context already refused
+    an unusable file before any packet)."""
+    if cert_file is None:
+        return None
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        return x509.load_pem_x509_certificate(cert_file.read_bytes()).public_bytes(Encoding.DER)
+    except (OSError, ValueError):
+        return None
+
+
+def run_settings(
+    settings: ProbeSettings,
+    where: LocateSettings,
+    concurrency: int,
+    presented: bytes | None = None,
+) -> RunSettings:
+    """The collect settings worth keeping with the evidence; never a credential.
+    `presented` is the client certificate mutual TLS offered (`client_certificate`)."""
     call = settings.call
     plan = None
     if call is not None:
@@ -85,6 +107,7 @@ def run_settings(settings: ProbeSettings, where: LocateSettings, concurrency: in
         sni=settings.sni,
         offered_min_tls=settings.tls.min_version,
         client_cert=settings.tls.cert_file is not None,
+        client_certificate=presented,
         pins=tuple(str(pin) for pin in settings.pins),
         dns_server=None if server is None else _host_port(*server),
         seed=where.seed,
@@ -337,7 +360,9 @@ async def collect_run(
         command=command,
         started_at=started_iso,
         duration_ms=(time.perf_counter() - started) * 1000,
-        settings=run_settings(settings, where, controls.concurrency),
+        settings=run_settings(
+            settings, where, controls.concurrency, client_certificate(settings.tls.cert_file)
+        ),
         uris=probed,
         stopped=stopped,
         max_time_s=controls.max_time,

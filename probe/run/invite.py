@@ -39,18 +39,6 @@ class InviteRequest:
     call: CallSettings
 
 
-def _dtls_fingerprint() -> object:
-    """A throw-away certificate's SHA-256 fingerprint for a DTLS-SRTP offer (RFC 8122)."""
-    from cryptography.hazmat.primitives import hashes
-
-    from probe.sdp import Fingerprint
-    from probe.tls.pki import make_leaf
-
-    certificate = make_leaf(None, common_name="sipprobe", key_type="ec").cert
-    digest = certificate.fingerprint(hashes.SHA256())
-    return Fingerprint("sha-256", ":".join(f"{byte:02X}" for byte in digest))
-
-
 def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
     """The --suite names checked before any packet is sent: each one a crypto-suite of
     RFC 4568 §6.2, RFC 6188 or RFC 7714 that an offer can key. The registered names are
@@ -123,12 +111,19 @@ def build_call(
     if request.call.verify_media:
         from probe.net.media import MediaExtraMissing, require_extra
 
-        if request.call.offer != "sdes":
-            usage("--verify-media checks SDES-keyed SRTP: use it with --offer sdes")
+        if request.call.offer == "rtp":
+            usage("--verify-media checks SRTP: use it with --offer sdes or --offer dtls")
         try:
-            require_extra()
+            require_extra(dtls=request.call.offer == "dtls")
         except MediaExtraMissing as exc:
             usage(str(exc))
+    dtls_identity = None
+    if request.call.offer == "dtls":
+        from probe.net.dtls import new_dtls_identity
+
+        # One throw-away certificate per call: its fingerprint goes in the offer (RFC
+        # 8122), and the handshake on the media port presents it (RFC 5763 §5).
+        dtls_identity = new_dtls_identity()
     return CallPlan(
         to=to,
         from_uri=from_uri,
@@ -138,7 +133,7 @@ def build_call(
         credentials=credentials,
         allow_cleartext_keys=request.call.allow_cleartext_keys,
         answer_timeout=request.call.answer_timeout,
-        fingerprint=_dtls_fingerprint() if request.call.offer == "dtls" else None,
+        dtls_identity=dtls_identity,
         verify_media=request.call.verify_media,
     )
 

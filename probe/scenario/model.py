@@ -34,7 +34,7 @@ from probe.sip import SipError, SipUri, parse_uri
 if TYPE_CHECKING:
     from probe.scenario.requests import ScenarioRequests
 
-Provider = Literal["twilio", "teams", "chime", "ibm-voice-agent", "generic"]
+Provider = Literal["twilio", "teams", "chime", "dialogflow", "ibm-voice-agent", "generic"]
 OrderModeName = Literal["list", "priority", "fixed", "srv"]
 TlsVersionName = Literal["1.0", "1.1", "1.2", "1.3"]
 Role = Literal["primary", "secondary", "backup"]

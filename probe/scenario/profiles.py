@@ -21,6 +21,13 @@ check's finding about the same target. Pure: no I/O, findings out. Sources (rese
   SRTP), API_voice-chime_OriginationRoute.html (at most 10 routes).
 - IBM Voice Agent with Watson: retired (no new instances after 1 Mar 2021, deactivated
   31 Dec 2021); `secure-trunking.md` is kept as the example of the configuration pattern.
+- Google Dialogflow CX telephony: cloud.google.com /dialogflow/cx/docs/concept/integration/
+  sip-trunk/sbc-config (TLS 1.2 or later; mutual authentication; no wildcard certificates;
+  "AES_CM_128_HMAC_SHA1_80 is the only SRTP cipher suite supported") and
+  .../concepts-troubleshooting (SDES media encryption; its newer table also lists
+  AEAD_AES_256_GCM, which the rule therefore warns on rather than fails).
+- The rules on the SBC's own certificate and Contact (Teams, Dialogflow) live in
+  probe.scenario.sbc_rules.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from probe.evidence.model import TlsEnumeration, TlsEvidence
+from probe.evidence.model import ProbeEvidence, TlsEnumeration, TlsEvidence
 from probe.scenario.judged import JudgedRun, JudgedTarget
 from probe.scenario.model import Scenario
+from probe.scenario.sbc_rules import contact_rows, mutual_tls_rows, wildcard_rows
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 TRUNK = "trunk"
@@ -54,6 +62,11 @@ IBM_RETIRED = (
 )
 
 _TEAMS = "Teams Direct Routing, direct-routing-plan"
+_TEAMS_SIP = "Teams Direct Routing – SIP protocol"
+_DIALOGFLOW = "Dialogflow CX SIP trunk, sbc-config"
+# sbc-config: the only suite; concepts-troubleshooting's newer table adds AEAD_AES_256_GCM.
+DIALOGFLOW_SRTP_SUITE = "AES_CM_128_HMAC_SHA1_80"
+DIALOGFLOW_DISPUTED_SUITE = "AEAD_AES_256_GCM"
 _TWILIO_MEDIA = "Twilio Secure Media, /voice/api/secure-media"
 _CHIME = "Amazon Chime Voice Connector, create-voicecon"
 _RANK = {Status.PASS: 0, Status.SKIP: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 2}
@@ -314,6 +327,100 @@ def _teams_identity(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     )
 
 
+def _skipped(rows: Sequence[_Row], otherwise: str) -> str:
+    """Why nothing was judged: the first skipped row's reason, when there is one."""
+    return next((row.note for row in rows if row.note), otherwise)
+
+
+def _evidence_of(run: JudgedRun) -> list[tuple[str, ProbeEvidence]]:
+    return [(t.label, t.evidence) for t in run.targets if t.evidence is not None]
+
+
+def _teams_contact(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
+    rows = [_Row(*row) for run in runs for row in contact_rows(_evidence_of(run), run.evidence)]
+    return _verdict(
+        "policy.teams.contact",
+        rows,
+        ok="Contact FQDN in the SBC certificate's CN or SAN",
+        none=_skipped(rows, "no request sent"),
+        source=f"{_TEAMS_SIP}: Contact FQDN must match the certificate",
+    )
+
+
+# --- Google Dialogflow CX telephony (SIP trunk) ---------------------------------------
+
+
+def _dialogflow_tls_version(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
+    rows = []
+    for handshake, tls in _handshakes(runs):
+        number = _VERSIONS.get(tls.version or "")
+        if number is None:
+            rows.append(_Row(handshake.label, Status.SKIP, "version not recorded"))
+        elif number >= 12:
+            rows.append(_Row(handshake.label, Status.PASS, ""))
+        else:
+            rows.append(_Row(handshake.label, Status.FAIL, f"{tls.version}: below TLS 1.2"))
+    return _verdict(
+        "policy.dialogflow.tls_version",
+        rows,
+        ok="TLS 1.2 or later",
+        none="no TLS handshake completed",
+        source=f"{_DIALOGFLOW}: TLS 1.2 or later",
+    )
+
+
+def _dialogflow_mutual_tls(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
+    rows = [_Row(*row) for run in runs for row in mutual_tls_rows(_evidence_of(run))]
+    return _verdict(
+        "policy.dialogflow.mutual_tls",
+        rows,
+        ok="client certificate offered and asked for",
+        none="no TLS target",
+        source=f"{_DIALOGFLOW}: enable mutual authentication on the SBC",
+    )
+
+
+def _dialogflow_wildcard(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
+    # One certificate per run; the same file in every run is judged once.
+    rows = list(dict.fromkeys(_Row(*row) for run in runs for row in wildcard_rows(run.evidence)))
+    return _verdict(
+        "policy.dialogflow.wildcard",
+        rows,
+        ok="the SBC certificate names no wildcard",
+        none=_skipped(rows, "no SBC certificate to judge"),
+        source=f"{_DIALOGFLOW}: wildcard certificates are not supported",
+    )
+
+
+def _dialogflow_srtp(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
+    rows = []
+    for finding in _verdicts(runs, CheckId.SDP_SRTP):
+        if finding.status not in (Status.PASS, Status.WARN):
+            continue  # nothing negotiated, or sdp.srtp already says what is wrong
+        suite = finding.details.get("negotiated_suite")
+        if finding.details.get("offer_kind") == "dtls":
+            rows.append(_Row(finding.target, Status.FAIL, "DTLS-SRTP; SDES is the one listed"))
+        elif not isinstance(suite, str):
+            continue
+        elif suite == DIALOGFLOW_SRTP_SUITE:
+            rows.append(_Row(finding.target, Status.PASS, suite))
+        elif suite == DIALOGFLOW_DISPUTED_SUITE:
+            note = (
+                f"{suite}: concepts-troubleshooting lists it, sbc-config says"
+                f" {DIALOGFLOW_SRTP_SUITE} is the only suite supported"
+            )
+            rows.append(_Row(finding.target, Status.WARN, note))
+        else:
+            rows.append(_Row(finding.target, Status.FAIL, f"{suite} is not supported"))
+    return _verdict(
+        "policy.dialogflow.srtp_suite",
+        rows,
+        ok=f"SRTP suite {DIALOGFLOW_SRTP_SUITE}",
+        none="no SRTP call judged",
+        source=f"{_DIALOGFLOW}: {DIALOGFLOW_SRTP_SUITE} only",
+    )
+
+
 # --- Twilio Elastic SIP Trunking -------------------------------------------------------
 
 
@@ -344,12 +451,15 @@ def _twilio_srtp(_scenario: Scenario, runs: Sequence[JudgedRun]) -> Finding:
     # suite it read are what Twilio's rule refines.
     for finding in _verdicts(runs, CheckId.SDP_SRTP):
         suite = finding.details.get("negotiated_suite")
+        if isinstance(suite, str) and finding.details.get("mki"):
+            # An MKI fails sdp.srtp already when the offer had none; Twilio's rule says
+            # why it matters here (secure-media: MKI is not supported).
+            rows.append(_Row(finding.target, Status.FAIL, f"{suite} with an MKI, unsupported"))
+            continue
         if not isinstance(suite, str) or finding.status is not Status.PASS:
             continue  # nothing negotiated, or sdp.srtp already says what is wrong
         if suite not in TWILIO_SRTP_SUITES:
             rows.append(_Row(finding.target, Status.FAIL, f"{suite} is not a Twilio suite"))
-        elif finding.details.get("mki"):
-            rows.append(_Row(finding.target, Status.FAIL, f"{suite} with an MKI, unsupported"))
         else:
             rows.append(_Row(finding.target, Status.PASS, suite))
     return _verdict(
@@ -405,8 +515,9 @@ PROFILES: dict[str, tuple[_Rule, ...]] = {
         _teams_cipher,
         _teams_eku,
         _teams_identity,
-        _scheme("teams", "Microsoft Teams", "Teams Direct Routing – SIP protocol"),
+        _scheme("teams", "Microsoft Teams", _TEAMS_SIP),
         _tls_port("teams", f"{_TEAMS}: SIP proxies on 5061", plain=Status.FAIL),
+        _teams_contact,
     ),
     "twilio": (
         _twilio_tls_version,
@@ -418,6 +529,12 @@ PROFILES: dict[str, tuple[_Rule, ...]] = {
     "chime": (
         _tls_port("chime", f"{_CHIME}: encryption uses TLS on 5061", plain=Status.WARN),
         _chime_routes,
+    ),
+    "dialogflow": (
+        _dialogflow_tls_version,
+        _dialogflow_mutual_tls,
+        _dialogflow_wildcard,
+        _dialogflow_srtp,
     ),
     "ibm-voice-agent": (),
     "generic": (),

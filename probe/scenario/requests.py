@@ -35,6 +35,7 @@ _PROVIDER_NAMES = {
     "twilio": "Twilio Elastic SIP Trunking",
     "teams": "Microsoft Teams Direct Routing",
     "chime": "Amazon Chime SDK Voice Connector",
+    "dialogflow": "Google Dialogflow CX telephony",
     "ibm-voice-agent": "IBM Voice Agent with Watson",
     "generic": "generic SIP trunk",
 }

@@ -7,7 +7,7 @@ here opens a socket, reads a clock or draws randomness (keys come from an inject
 ``random_bytes``).  SRTP keys never appear in a ``repr``, ``str`` or error message.
 """
 
-from .crypto import SUITE_KEY_BYTES, Crypto, parse_crypto
+from .crypto import SUITE_KEY_BYTES, Crypto, SuiteWeakness, parse_crypto, suite_weakness
 from .dtls import HASH_DIGEST_BYTES, SETUP_ROLES, Fingerprint, parse_fingerprint, parse_setup
 from .errors import SdpBuildError, SdpError, SdpLimitError, redact
 from .limits import DEFAULT_SDP_LIMITS, SdpLimits
@@ -32,6 +32,7 @@ __all__ = [
     "SdpLimitError",
     "SdpLimits",
     "SessionDescription",
+    "SuiteWeakness",
     "Timing",
     "build_offer",
     "parse_crypto",
@@ -39,4 +40,5 @@ __all__ = [
     "parse_sdp",
     "parse_setup",
     "redact",
+    "suite_weakness",
 ]

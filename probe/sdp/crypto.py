@@ -17,30 +17,78 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal
 
 from ._grammar import VCHAR_RE
 from .errors import SdpBuildError, SdpError
 
-__all__ = ["SUITE_KEY_BYTES", "Crypto", "parse_crypto"]
+__all__ = ["SUITE_KEY_BYTES", "Crypto", "SuiteWeakness", "parse_crypto", "suite_weakness"]
 
 SUITE_KEY_BYTES: Mapping[str, int] = MappingProxyType(
     {
-        # RFC 4568 §6.2.1-§6.2.2: 128-bit AES key + 112-bit salt.
+        # RFC 4568 §6.2.1-§6.2.2: a 128-bit AES key and a 112-bit salt, 16 + 14 bytes.
         "AES_CM_128_HMAC_SHA1_80": 30,
         "AES_CM_128_HMAC_SHA1_32": 30,
-        # RFC 4568 §6.2.3: AES f8, same key and salt sizes.
+        # RFC 4568 §6.2.3: AES in f8-mode, the same key and salt sizes.
         "F8_128_HMAC_SHA1_80": 30,
-        # RFC 6188 §7.1-§7.2: 192- and 256-bit AES keys, 112-bit salt.
+        # RFC 6188 §4 (its crypto suites, registered for SDES in §5.1): 192- and 256-bit
+        # AES keys with the same 112-bit salt, 24 + 14 and 32 + 14 bytes.
         "AES_192_CM_HMAC_SHA1_80": 38,
         "AES_192_CM_HMAC_SHA1_32": 38,
         "AES_256_CM_HMAC_SHA1_80": 46,
         "AES_256_CM_HMAC_SHA1_32": 46,
-        # RFC 7714 §12: AES-GCM keys with a 96-bit salt.
+        # RFC 7714 §14.1 names them for SDES; §12 and §14.2 give a 128- or 256-bit key
+        # with a 96-bit salt, 16 + 12 and 32 + 12 bytes. The shorter GCM salt is the
+        # trap: AEAD_AES_256_GCM is 44 bytes where AES_256_CM is 46.
         "AEAD_AES_128_GCM": 28,
         "AEAD_AES_256_GCM": 44,
     }
 )
 """Bytes of key||salt each known crypto-suite needs in its ``inline:`` key-param."""
+
+# A NULL cipher (RFC 3711 §4.1.3) or NULL authentication in a suite's name: no SDES suite
+# by these names is registered, but SBCs offer them (NULL_HMAC_SHA1_80,
+# AES_CM_128_NULL_AUTH), and DTLS-SRTP registers SRTP_NULL_HMAC_SHA1_80/_32 (RFC 5764
+# §4.1.2).
+_NULL_PART_RE = re.compile(r"(?:^|_)NULL(?:_|$)")
+# AES in f8-mode (RFC 3711 §4.1.2): F8_128_HMAC_SHA1_80 (RFC 4568 §6.2.3), and the
+# DTLS-SRTP profile names OpenSSL once carried (SRTP_AES128_F8_SHA1_80).
+_F8_PART_RE = re.compile(r"(?:^|_)F8(?:_|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteWeakness:
+    """Why a crypto-suite protects media less than AES-CM or AES-GCM does.
+
+    ``kind`` ``null``: no encryption or no authentication at all, so the media is
+    readable or forgeable; a check fails it. ``f8``: AES in f8-mode still encrypts and
+    authenticates with a 128-bit key, but it is an optional transform (RFC 3711 §5 makes
+    only AES-CM and NULL mandatory) that libsrtp and most SBCs never implemented; a
+    check warns, since nothing is known to be broken.
+    """
+
+    kind: Literal["null", "f8"]
+    reason: str
+
+
+def suite_weakness(suite: str) -> SuiteWeakness | None:
+    """The weakness a crypto-suite's name declares (a NULL part, f8-mode), or None."""
+    name = suite.upper()
+    if _NULL_PART_RE.search(name):
+        return SuiteWeakness(
+            "null",
+            f"{suite} is a NULL suite: without encryption the media is readable (RFC 3711"
+            " §4.1.3), without authentication it can be forged (RFC 3711 §9.5)",
+        )
+    if _F8_PART_RE.search(name):
+        return SuiteWeakness(
+            "f8",
+            f"{suite} is AES in f8-mode (RFC 3711 §4.1.2), an optional transform few"
+            " implementations carry (libsrtp has none); prefer AES_CM_128_HMAC_SHA1_80,"
+            " the one RFC 3711 §5 makes mandatory",
+        )
+    return None
+
 
 # §9.1: tag = 1*9DIGIT.  The grammar allows 0, and Teams offers "a=crypto:0 ..."
 # (Microsoft's Direct Routing media documentation), so 0 is accepted.

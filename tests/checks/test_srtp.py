@@ -433,3 +433,86 @@ def test_options_sdp_without_content_type_but_sdp_body() -> None:
     finding = check_options_sdp(label=LABEL, body=body, content_type=None)
     assert finding is not None
     assert "audio RTP/AVP" in finding.summary
+
+
+def judge_suites(suites: tuple[str, ...], body: bytes) -> Finding:
+    """`sdp.srtp` on `body`, answering an SDES offer of `suites` (tags 1, 2, ...)."""
+    return check_srtp(
+        label=LABEL,
+        offer=build_offer(
+            "sdes",
+            address="192.0.2.10",
+            port=40000,
+            session_id=1,
+            suites=suites,
+            random_bytes=random_bytes,
+        ),
+        offer_kind="sdes",
+        answer=body,
+        answer_source="200 OK",
+        final_status=200,
+        final_reason="OK",
+    )
+
+
+def test_an_f8_answer_warns_and_says_why() -> None:
+    finding = judge_suites(
+        ("F8_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_80"),
+        answer(SAVP, f"a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY30}"),
+    )
+    assert finding.status is Status.WARN
+    assert finding.summary.startswith("SRTP negotiated: F8_128_HMAC_SHA1_80 (tag 1)")
+    assert "f8-mode (RFC 3711 §4.1.2)" in finding.summary
+    assert finding.details["weak_suite"] == "f8"
+
+
+def test_f8_and_unencrypted_srtcp_are_both_named() -> None:
+    finding = judge_suites(
+        ("F8_128_HMAC_SHA1_80",),
+        answer(SAVP, f"a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY30} UNENCRYPTED_SRTCP"),
+    )
+    assert finding.status is Status.WARN
+    assert "f8-mode" in finding.summary
+    assert "RTCP stays unencrypted" in finding.summary
+
+
+@pytest.mark.parametrize(
+    "suite", ["NULL_HMAC_SHA1_80", "AES_CM_128_NULL_AUTH", "SRTP_NULL_HMAC_SHA1_32"]
+)
+def test_a_null_suite_answer_fails_first(suite: str) -> None:
+    """Unregistered for SDES, so never offered: the answer fails as NULL, not merely as
+    a suite that was not offered."""
+    finding = judge("sdes", answer(SAVP, f"a=crypto:1 {suite} inline:{KEY30}"))
+    assert finding.status is Status.FAIL
+    assert finding.summary.startswith("the answer picks a NULL suite:")
+    assert "RFC 3711 §4.1.3" in finding.summary
+    assert finding.details["weak_suite"] == "null"
+    assert KEY30 not in repr(finding.to_dict())
+
+
+@pytest.mark.parametrize(
+    ("suite", "key"),
+    [
+        ("AES_CM_128_HMAC_SHA1_80", KEY30),
+        ("AES_256_CM_HMAC_SHA1_80", KEY46),
+        ("AEAD_AES_128_GCM", KEY28),
+    ],
+)
+def test_strong_suites_are_not_weak(suite: str, key: str) -> None:
+    finding = judge_suites((suite,), answer(SAVP, f"a=crypto:1 {suite} inline:{key}"))
+    assert finding.status is Status.PASS, finding.summary
+    assert finding.details["weak_suite"] is None
+
+
+def test_options_sdp_names_weak_suites_but_still_skips() -> None:
+    body = answer(
+        SAVP,
+        f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}",
+        f"a=crypto:2 F8_128_HMAC_SHA1_80 inline:{KEY30_B}",
+        f"a=crypto:3 NULL_HMAC_SHA1_80 inline:{KEY30}",
+    )
+    finding = check_options_sdp(label=LABEL, body=body, content_type="application/sdp")
+    assert finding is not None
+    assert finding.status is Status.SKIP
+    assert "weak suites among them: F8_128_HMAC_SHA1_80, NULL_HMAC_SHA1_80" in finding.summary
+    assert finding.details["weak_suites"] == ["F8_128_HMAC_SHA1_80", "NULL_HMAC_SHA1_80"]

@@ -70,9 +70,10 @@ def probe(
     variant: str | None = None,
     versions: tuple[str, ...] = (),
     rtt_ms: float = 2.5,
+    contact: str | None = None,
 ) -> ProbeEvidence:
     """A healthy target (the lab's chain for sbc.example.test, a 200 to OPTIONS after
-    `rtt_ms`), with what the test changes."""
+    `rtt_ms`), with what the test changes; `contact` replaces the OPTIONS' Contact value."""
     where = where or target()
     base = sample.tls_evidence(where)
     chain = base.tls.presented_chain if base.tls is not None else ()
@@ -80,6 +81,11 @@ def probe(
         chain = tuple(c.public_bytes(Encoding.DER) for c in sample.lab().variants[variant].chain)
     request = options_request()
     answered = exchange(request, [response(request, 200, "OK")], final_at=10.0 + rtt_ms)
+    if contact is not None:
+        sent = answered.request.replace(
+            b"Contact: <sip:sipprobe@127.0.0.1:40000;transport=tls>", f"Contact: {contact}".encode()
+        )
+        answered = replace(answered, request=sent)
     tls = None
     if base.tls is not None and where.transport == "tls":
         tls = replace(base.tls, version=version, cipher=cipher, presented_chain=chain)
@@ -96,9 +102,11 @@ def trust() -> TrustRecord:
     return TrustRecord("path", "file lab/ca.pem (1 certificate)", pem=pem)
 
 
-def saved(tmp_path: Path, *probes: ProbeEvidence, first: int = 0) -> Path:
+def saved(
+    tmp_path: Path, *probes: ProbeEvidence, first: int = 0, client_certificate: bytes | None = None
+) -> Path:
     """A failover run over one endpoint per probe, tried from `first` on, saved as
-    `--evidence-out` writes it."""
+    `--evidence-out` writes it (with the client certificate mutual TLS offered)."""
     uris = [
         ProbedUri(
             uri=p.target.uri,
@@ -113,7 +121,7 @@ def saved(tmp_path: Path, *probes: ProbeEvidence, first: int = 0) -> Path:
         command="failover",
         started_at=sample.STARTED_AT,
         duration_ms=5.0,
-        settings=RunSettings(timeout_s=5.0, trust=trust()),
+        settings=RunSettings(timeout_s=5.0, trust=trust(), client_certificate=client_certificate),
         uris=tuple(uris),
         failover=FailoverEvidence("list", tuple(Placement(i, 0, uris[i].uri) for i in order)),
     )
@@ -152,7 +160,13 @@ def statuses(report: dict[str, Any], check: str) -> list[str]:
 
 
 def test_a_healthy_trunk_passes_the_teams_rules(tmp_path: Path) -> None:
-    evidence = saved(tmp_path, probe())
+    # The SBC's Contact names its FQDN, which its client certificate carries.
+    sbc_certificate = sample.lab().server.cert.public_bytes(Encoding.DER)
+    evidence = saved(
+        tmp_path,
+        probe(contact=f"<sip:{HOST}:5061;transport=tls>"),
+        client_certificate=sbc_certificate,
+    )
     code, report = judge(
         evidence,
         scenario(tmp_path, "teams", TLS_URI, extra="[failover]\nrequire_failover_path = false\n"),
@@ -162,7 +176,7 @@ def test_a_healthy_trunk_passes_the_teams_rules(tmp_path: Path) -> None:
     }
     assert teams == {
         f"policy.teams.{rule}": "pass"
-        for rule in ("tls_version", "cipher", "eku", "identity", "scheme", "port")
+        for rule in ("tls_version", "cipher", "eku", "identity", "scheme", "port", "contact")
     }
     assert report["verdict"] == "warn"  # one endpoint: the failover path the scenario waives
     assert code == EXIT_OK

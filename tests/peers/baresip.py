@@ -29,10 +29,11 @@ module			g711.so
 module			ausine.so
 module			aubridge.so
 module			srtp.so
+module			dtls_srtp.so
 module_app		account.so
 module_app		menu.so
 """
-ACCOUNT = "<sip:bob@{host}>;answermode={answermode};mediaenc=srtp-mand;regint=0{extra}\n"
+ACCOUNT = "<sip:bob@{host}>;answermode={answermode};mediaenc={mediaenc};regint=0{extra}\n"
 
 
 @dataclass
@@ -77,9 +78,12 @@ def start_baresip(
     answermode: str = "auto",
     account_params: str = "",
     sip_trace: bool = False,
+    mediaenc: str = "srtp-mand",
 ) -> Baresip:
     """`answermode` manual leaves calls ringing; `account_params` are added to the account
-    line (e.g. `;ptime=60`); `sip_trace` logs every SIP message it sends and receives."""
+    line (e.g. `;ptime=60`); `sip_trace` logs every SIP message it sends and receives;
+    `mediaenc` chooses the media encryption (`srtp-mand`: SDES keys required;
+    `dtls_srtp`: DTLS-SRTP, RFC 5763/5764, from the dtls_srtp module)."""
     binary = require_binary("baresip")
     workdir.mkdir(parents=True, exist_ok=True)
     certificate = workdir / "cert.pem"  # baresip wants the chain and the key in one file
@@ -90,7 +94,7 @@ def start_baresip(
         CONFIG.format(host=host, port=port, certificate=certificate, ca=ca)
     )
     (workdir / "accounts").write_text(
-        ACCOUNT.format(host=host, answermode=answermode, extra=account_params)
+        ACCOUNT.format(host=host, answermode=answermode, mediaenc=mediaenc, extra=account_params)
     )
     log = workdir / "baresip.log"
     with log.open("wb") as sink:

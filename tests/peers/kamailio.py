@@ -67,7 +67,7 @@ request_route {{{relay_route}{auth_route}
     }}
     sl_send_reply("501", "Not Implemented");
 }}
-"""
+{reply_route}"""
 
 # For a lab server that must be able to *present* weak certificates (RSA-1024, SHA-1):
 # OpenSSL 3 refuses to load them at security level 1 and above, whatever the profile's
@@ -112,10 +112,19 @@ RELAY_ROUTE = """
     }}
     if (is_method("INVITE|BYE")) {{
         record_route();
-        $du = "sip:{relay_host}:{relay_port};transport=udp";
+        $du = "sip:{relay_host}:{relay_port};transport=udp";{on_reply}
         t_relay();
         exit;
     }}"""
+# A relay that rewrites the bodies of the replies it relays (textops' subst_body, a sed-like
+# expression): a man in the middle of the signalling, e.g. one that swaps a fingerprint.
+REPLY_REWRITE = """
+onreply_route[REWRITE] {{
+    if (has_body("application/sdp")) {{
+        subst_body("{expression}");
+    }}
+}}
+"""
 
 # SIP over WebSocket (RFC 7118) on the same listeners: an HTTP GET on the TCP port is WS,
 # on a TLS port WSS; the xhttp module hands it to the event route below, whose
@@ -276,12 +285,14 @@ def start_kamailio(
     shared_memory_mb: int = 64,
     websocket: bool = False,
     auth: DigestAuth | None = None,
+    reply_rewrite: str | None = None,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
     `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there;
     `websocket` makes it accept SIP over WebSocket too (WS on the TCP port, WSS on the
-    TLS ones); `auth` makes it challenge OPTIONS and INVITE."""
+    TLS ones); `auth` makes it challenge OPTIONS and INVITE; `reply_rewrite`, with
+    `relay_to`, is a `subst_body` expression applied to the SDP of every reply it relays."""
     binary = require_binary("kamailio")
     if websocket:
         require_module("websocket.so", "kamailio-websocket-modules")
@@ -318,11 +329,18 @@ def start_kamailio(
             ws_route=WS_ROUTE if websocket else "",
             relay_modules=(RELAY_MODULES if relay_to else "") + auth_modules,
             relay_route=(
-                RELAY_ROUTE.format(relay_host=relay_to[0], relay_port=relay_to[1])
+                RELAY_ROUTE.format(
+                    relay_host=relay_to[0],
+                    relay_port=relay_to[1],
+                    on_reply='\n        t_on_reply("REWRITE");' if reply_rewrite else "",
+                )
                 if relay_to
                 else ""
             ),
             auth_route=auth_route,
+            reply_route=(
+                REPLY_REWRITE.format(expression=reply_rewrite) if relay_to and reply_rewrite else ""
+            ),
             reply_code=options_reply[0],
             reply_reason=options_reply[1],
             extra_reply="".join(

@@ -24,6 +24,7 @@ from tests.scenario.helpers import load_text, problems, toml
 
 BUILTINS = [
     "amazon-chime",
+    "dialogflow-cx",
     "ibm-voice-agent",
     "ibm-voice-agent-srtp",
     "teams-direct-routing",

@@ -140,6 +140,7 @@ def test_teams_profile_has_every_rule_and_targets_in_details() -> None:
         "policy.teams.identity",
         "policy.teams.scheme",
         "policy.teams.port",
+        "policy.teams.contact",
     ]
     rows = out[0].details["targets"]
     assert rows == [

@@ -6,7 +6,14 @@ import base64
 
 import pytest
 
-from probe.sdp import SUITE_KEY_BYTES, Crypto, SdpBuildError, SdpError, parse_crypto
+from probe.sdp import (
+    SUITE_KEY_BYTES,
+    Crypto,
+    SdpBuildError,
+    SdpError,
+    parse_crypto,
+    suite_weakness,
+)
 
 from .samples import KEY28, KEY30, KEY46
 
@@ -190,3 +197,38 @@ def test_building_invalid_crypto_is_a_build_error(kwargs: dict[str, object]) -> 
     fields.update(kwargs)
     with pytest.raises(SdpBuildError):
         Crypto(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("suite", "kind"),
+    [
+        ("NULL_HMAC_SHA1_80", "null"),
+        ("null_hmac_sha1_32", "null"),
+        ("AES_CM_128_NULL_AUTH", "null"),
+        ("SRTP_NULL_HMAC_SHA1_80", "null"),
+        ("F8_128_HMAC_SHA1_80", "f8"),
+        ("SRTP_AES128_F8_SHA1_80", "f8"),
+        ("AES_CM_128_HMAC_SHA1_80", None),
+        ("AEAD_AES_256_GCM", None),
+        # A name that merely contains the letters is not a NULL or f8 suite.
+        ("NULLIFIED_SUITE", None),
+        ("AES_CM_128_F80", None),
+    ],
+)
+def test_suite_weakness_reads_the_name(suite: str, kind: str | None) -> None:
+    weakness = suite_weakness(suite)
+    assert (weakness.kind if weakness else None) == kind
+    if weakness is not None:
+        assert suite in weakness.reason
+
+
+def test_the_gcm_salt_is_shorter_than_the_cm_salt() -> None:
+    """The 42-versus-44 trap: same AES-256 key, a 96-bit salt (RFC 7714 §14.2) against
+    a 112-bit one (RFC 6188): 44 and 46 bytes, each refused at the other's length."""
+    assert SUITE_KEY_BYTES["AEAD_AES_256_GCM"] == 32 + 12
+    assert SUITE_KEY_BYTES["AES_256_CM_HMAC_SHA1_80"] == 32 + 14
+    assert SUITE_KEY_BYTES["AEAD_AES_128_GCM"] == 16 + 12
+    with pytest.raises(SdpError, match="AEAD_AES_256_GCM needs 44 bytes of key"):
+        parse_crypto(f"1 AEAD_AES_256_GCM inline:{b64(46)}")
+    with pytest.raises(SdpError, match="AES_256_CM_HMAC_SHA1_80 needs 46 bytes of key"):
+        parse_crypto(f"1 AES_256_CM_HMAC_SHA1_80 inline:{b64(44)}")

@@ -138,19 +138,45 @@ def check_media(call: CallEvidence, label: str) -> Finding | None:
         "remote": media.remote,
         "send_skipped": media.send_skipped,
         "first_error": media.first_error,
+        "keying": media.keying,
     }
+    dtls = media.dtls
+    if dtls is not None:
+        details["dtls"] = {
+            "role": dtls.role,
+            "peer": dtls.peer,
+            "version": dtls.version,
+            "profile": dtls.profile,
+            "expected_fingerprints": list(dtls.expected_fingerprints),
+            "peer_fingerprint": dtls.peer_fingerprint,
+            "fingerprint_match": dtls.fingerprint_match,
+            "error": dtls.error,
+            "elapsed_ms": dtls.elapsed_ms,
+        }
+        if dtls.error is not None:
+            # No keys without a handshake whose certificate matched the fingerprint
+            # (RFC 5763 §5): the media is unproven, and a mismatch may be an attack.
+            return Finding(
+                CheckId.MEDIA_SRTP,
+                Status.FAIL,
+                label,
+                f"DTLS-SRTP not established ({dtls.role} side): {dtls.error}",
+                details,
+            )
     sent = f"{media.sent} sent" if not media.send_skipped else f"none sent ({media.send_skipped})"
     counts = f"{sent}; {media.received} received, {media.authenticated} authenticated"
+    keyed = f"{media.suite}, keyed by DTLS {dtls.profile}" if dtls is not None else media.suite
     if media.authenticated:
         return Finding(
-            CheckId.MEDIA_SRTP, Status.PASS, label, f"SRTP flows ({media.suite}): {counts}", details
+            CheckId.MEDIA_SRTP, Status.PASS, label, f"SRTP flows ({keyed}): {counts}", details
         )
     if media.received:
         return Finding(
             CheckId.MEDIA_SRTP,
             Status.FAIL,
             label,
-            f"packets arrived but none authenticated with the answered key: {counts}"
+            f"packets arrived but none authenticated with the"
+            f" {'DTLS-exported' if dtls is not None else 'answered'} key: {counts}"
             + (f" ({media.first_error})" if media.first_error else ""),
             details,
         )

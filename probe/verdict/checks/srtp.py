@@ -6,6 +6,9 @@ exactly one of the offered crypto lines, echoing its tag and suite with a key of
 suite's length (§7.1.2); with DTLS-SRTP (RFC 5763) it must carry a fingerprint and take
 the active or passive role.  A plain RTP/AVP answer means SRTP was not negotiated at all.
 A plain `rtp` offer probes the other way round: a secure trunk should refuse it.
+A suite that names itself weak (probe.sdp.suite_weakness) is judged for what it is: a
+NULL suite fails (the media is readable or forgeable), AES f8-mode warns (it protects the
+media, but is an optional transform few implement).
 
 `sdp.sdes_transport` judges the hop the keys travelled on (RFC 4568 §8.3), and
 `check_options_sdp` summarises SDP found in a 200 to OPTIONS (RFC 3261 §11.2) without
@@ -17,7 +20,14 @@ and key length only.
 
 from __future__ import annotations
 
-from probe.sdp import Crypto, MediaDescription, SdpError, SessionDescription, parse_sdp
+from probe.sdp import (
+    Crypto,
+    MediaDescription,
+    SdpError,
+    SessionDescription,
+    parse_sdp,
+    suite_weakness,
+)
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 __all__ = ["check_options_sdp", "check_sdes_transport", "check_srtp"]
@@ -172,6 +182,7 @@ def _judge_sdes(
             " exactly one (RFC 4568 §7.1.2)"
         )
     chosen = answered[0]
+    weakness = suite_weakness(chosen.suite)
     details |= {
         "negotiated_suite": chosen.suite,
         "tag": chosen.tag,
@@ -179,7 +190,11 @@ def _judge_sdes(
         "lifetime": chosen.lifetime,
         "mki": list(chosen.mki) if chosen.mki else None,
         "session_params": list(chosen.session_params),
+        "weak_suite": weakness.kind if weakness else None,
     }
+    if weakness is not None and weakness.kind == "null":
+        # Said first, offered or not: whatever else is wrong, this media is unprotected.
+        return Status.FAIL, f"the answer picks a NULL suite: {weakness.reason}"
     ours = offered.get(chosen.tag)
     if ours is None:
         tags = ", ".join(str(tag) for tag in offered)
@@ -204,8 +219,13 @@ def _judge_sdes(
             f"the answer switches SRTP protection off with {', '.join(weakened)} (RFC 4568 §6.3)"
         )
     summary = f"SRTP negotiated: {chosen.suite} (tag {chosen.tag}) in the {where}"
+    cautions = []
+    if weakness is not None:
+        cautions.append(weakness.reason)
     if "UNENCRYPTED_SRTCP" in chosen.session_params:
-        return Status.WARN, summary + ", but RTCP stays unencrypted (UNENCRYPTED_SRTCP)"
+        cautions.append("RTCP stays unencrypted (UNENCRYPTED_SRTCP)")
+    if cautions:
+        return Status.WARN, f"{summary}, but {'; '.join(cautions)}"
     return Status.PASS, summary
 
 
@@ -322,6 +342,7 @@ def check_options_sdp(*, label: str, body: bytes, content_type: str | None) -> F
         )
     streams: list[JsonValue] = []
     described: list[str] = []
+    weak: list[str] = []
     for media in sdp.media:
         suites = [c.suite for c in media.crypto]
         fingerprints = [f.hash_function for f in sdp.effective_fingerprints(media)]
@@ -338,15 +359,20 @@ def check_options_sdp(*, label: str, body: bytes, content_type: str | None) -> F
         if suites:
             text += f" ({', '.join(suites)})"
         described.append(text)
+        weak.extend(suite for suite in suites if suite_weakness(suite) and suite not in weak)
     summary = (
         f"the OPTIONS answer advertises {'; '.join(described)}"
         if described
         else "the OPTIONS answer carried SDP without media lines"
     )
+    weak_suites: list[JsonValue] = list(weak)
+    if weak:
+        # Capabilities are not a negotiation: named, not judged.
+        summary += f"; weak suites among them: {', '.join(weak)}"
     return Finding(
         CheckId.SDP_SRTP,
         Status.SKIP,
         label,
         summary + " (capabilities only, RFC 3261 §11.2)",
-        {"media": streams},
+        {"media": streams, "weak_suites": weak_suites},
     )
