@@ -36,7 +36,8 @@ HANDSHAKE_SECONDS = 10.0
 """Deadline of a client's TLS handshake, and of a write to a client that stops reading."""
 STOP_GRACE = 2.0
 """Seconds `stop()` gives aborted connections to finish their clean-up."""
-_KEEPALIVE_PING = b"\r\n\r\n"
+_PONG = b"\r\n"
+"""RFC 5626 §4.4.1: the answer to a CRLF CRLF ping."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,7 @@ class Responder:
             source=(str(peer[0]), int(peer[1])) if peer else None,
         )
         self._tables.add(calls)
+        pongs = 0
         try:
             while True:
                 async with asyncio.timeout(IDLE_SECONDS):
@@ -187,11 +189,17 @@ class Responder:
                 if not data:
                     break
                 framer.feed(data)
-                while (message := framer.next_message()) is not None:
+                while True:
+                    message = framer.next_message()
+                    # The pings skipped on the way to this message came before it: each is
+                    # answered with one CRLF, in stream order (RFC 5626 §4.4.1).
+                    if framer.pings > pongs:
+                        writer.write(_PONG * (framer.pings - pongs))
+                        pongs = framer.pings
+                    if message is None:
+                        break
                     if isinstance(message, Request):
                         calls.receive(message)
-                if data.endswith(_KEEPALIVE_PING) and framer.buffered_bytes == 0:
-                    writer.write(b"\r\n")  # RFC 5626 §4.4.1: pong
                 async with asyncio.timeout(HANDSHAKE_SECONDS):
                     await writer.drain()
         except (SipError, OSError, TimeoutError):
