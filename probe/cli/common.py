@@ -124,6 +124,14 @@ def connection_options(function: F) -> F:
             ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
+                "--ws-path",
+                default=DEFAULTS.sip.ws_path,
+                show_default=True,
+                metavar="PATH",
+                help="The resource the WebSocket upgrade asks for (ws and wss targets), "
+                "e.g. /ws for Asterisk.",
+            ),
+            click.option(
                 "--timeout",
                 type=click.FloatRange(min=0.05),
                 default=DEFAULTS.run.timeout,
@@ -137,7 +145,7 @@ def connection_options(function: F) -> F:
                 multiple=True,
                 metavar="PHASE=SECONDS",
                 help="Deadline of one phase instead of --timeout: dns, connect, handshake, "
-                "first_byte, message or transaction; repeatable.",
+                "first_byte, message, transaction or pong (--keepalive); repeatable.",
             ),
             click.option(
                 "--max-time",
@@ -368,6 +376,12 @@ def probe_options(function: F) -> F:
         connection_options,
         location_options,
         run_options,
+        click.option(
+            "--keepalive",
+            is_flag=True,
+            help="After the OPTIONS, send a keep-alive ping and judge its pong (sip.keepalive): "
+            "CRLF CRLF over TCP and TLS (RFC 5626), a WebSocket Ping over WS and WSS.",
+        ),
     ]
     return _apply(function, decorators)
 

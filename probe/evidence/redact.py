@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from probe.evidence.model import (
     CallEvidence,
+    KeepaliveEvidence,
     MediaEvidence,
     ProbeEvidence,
     Received,
@@ -141,10 +142,17 @@ def _call(call: CallEvidence | None) -> CallEvidence | None:
     )
 
 
+def _keepalive(keepalive: KeepaliveEvidence | None) -> KeepaliveEvidence | None:
+    if keepalive is None or not keepalive.received:
+        return keepalive
+    return replace(keepalive, received=tuple(_received(item) for item in keepalive.received))
+
+
 def redact_evidence(evidence: ProbeEvidence) -> ProbeEvidence:
     """`evidence` as it may be written: no SDES key, no credential."""
     return replace(
         evidence,
         exchanges=tuple(_exchange(exchange) for exchange in evidence.exchanges),
         call=_call(evidence.call),
+        keepalive=_keepalive(evidence.keepalive),
     )

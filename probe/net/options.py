@@ -22,6 +22,8 @@ from probe.evidence.model import (
     CallEvidence,
     ConnectEvidence,
     ExchangeOutcome,
+    KeepaliveEvidence,
+    KeepaliveMechanism,
     PingEnd,
     ProbeEvidence,
     SipExchange,
@@ -39,6 +41,7 @@ from probe.net.exchange import (
     exchange_over_datagram,
     exchange_over_stream,
 )
+from probe.net.framing import MessageFramer
 from probe.net.interrupted import CallInterrupted, ProbeInterrupted
 from probe.run import progress
 from probe.sip import (
@@ -84,6 +87,10 @@ class ProbeSettings:
     """Per-phase deadlines; None means `timeout` for every phase."""
     keep_every_exchange: bool = False
     """Keep every exchange of a `--count` run (for `--evidence-out`), not a bounded sample."""
+    keepalive: bool = False
+    """After the OPTIONS, send a keep-alive ping and wait for its pong (probe.net.keepalive)."""
+    ws_path: str = "/"
+    """The resource the WebSocket upgrade asks for (RFC 6455 §3)."""
 
     @property
     def phases(self) -> Deadlines:
@@ -158,6 +165,10 @@ async def collect_options(
         method="OPTIONS" if settings.call is None else "INVITE",
     )
     target = evidence.target
+    if settings.keepalive and settings.call is None:
+        # Asked for from the start: a probe that ends before its ping (a failed connect, a
+        # signal) says so rather than leaving no trace of it.
+        evidence = replace(evidence, keepalive=_keepalive_asked(target))
     so_far = so_far if so_far is not None else ProbeSoFar()
     so_far.evidence = evidence
     if target.transport == "udp":
@@ -227,8 +238,23 @@ async def _probe_stream(
         websocket=reached.websocket,
         call=reached.call,
         closed_cleanly=clean,
+        keepalive=reached.keepalive or evidence.keepalive,
     )
     return evidence if reached.counter is None else _with_exchanges(evidence, reached.counter)
+
+
+def _keepalive_asked(target: Target) -> KeepaliveEvidence:
+    if target.transport == "udp":
+        return KeepaliveEvidence(
+            "none",
+            "not_sent",
+            error="UDP has no CRLF keep-alive (RFC 5626 §4.4.1 is for connection-oriented "
+            "transports; over UDP it is STUN, §4.4.2, which sipprobe does not send)",
+        )
+    mechanism: KeepaliveMechanism = (
+        "websocket" if target.transport in WEBSOCKET_TRANSPORTS else "crlf"
+    )
+    return KeepaliveEvidence(mechanism, "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +265,7 @@ class _Reached:
     websocket: WebSocketUpgrade | None = None
     call: CallEvidence | None = None
     counter: PingCounter | None = None
+    keepalive: KeepaliveEvidence | None = None
 
 
 async def _over_connection(
@@ -273,6 +300,7 @@ async def _over_connection(
         websocket = await upgrade(
             connection,
             host=host_header(target.host, target.port, DEFAULT_PORTS[target.transport]),
+            resource=settings.ws_path,
             user_agent=settings.user_agent,
             timeout=settings.phases.handshake,
         )
@@ -303,7 +331,38 @@ async def _over_connection(
         )
 
     counter = await _repeat_options(uri, target, connected, settings, send, so_far)
-    return _Reached(tls, websocket, None, counter)
+    if not settings.keepalive:
+        return _Reached(tls, websocket, None, counter)
+    return _Reached(
+        tls,
+        websocket,
+        None,
+        counter,
+        await _keepalive(connection, framer, counter, settings, clock_ms),
+    )
+
+
+async def _keepalive(
+    connection: StreamConnection,
+    framer: MessageFramer,
+    counter: PingCounter,
+    settings: ProbeSettings,
+    clock_ms: Clock,
+) -> KeepaliveEvidence:
+    """The keep-alive ping after the OPTIONS, on the same connection, while it lives."""
+    from probe.net.keepalive import send_keepalive
+
+    if counter.ended == "connection_lost":
+        mechanism: KeepaliveMechanism = "websocket" if connection.websocket is not None else "crlf"
+        return KeepaliveEvidence(
+            mechanism,
+            "not_sent",
+            deadline_s=settings.phases.pong,
+            error="not sent: the connection was lost during the OPTIONS",
+        )
+    return await send_keepalive(
+        connection, framer, deadline=settings.phases.pong, clock_ms=clock_ms
+    )
 
 
 async def _probe_udp(

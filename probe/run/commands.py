@@ -211,6 +211,10 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         check_client_config(tls)
     except TlsConfigError as exc:
         usage(str(exc))
+    from probe.net.websocket import resource_problem
+
+    if (problem := resource_problem(request.settings.sip.ws_path)) is not None:
+        usage(f"--ws-path {problem}")
     deadlines = None
     if request.settings.run.deadlines:
         from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
@@ -233,6 +237,8 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         interval=request.settings.sip.interval,
         enumerate_tls=request.settings.tls.enumerate,
         keep_every_exchange=request.settings.run.evidence_out is not None,
+        keepalive=request.settings.sip.keepalive,
+        ws_path=request.settings.sip.ws_path,
     )
 
 

@@ -57,6 +57,7 @@ class CheckId(enum.StrEnum):
     FAILOVER_REDUNDANCY = "failover.redundancy"
     SIP_OPTIONS = "sip.options"
     SIP_RESPONSE = "sip.response"
+    SIP_KEEPALIVE = "sip.keepalive"
     SIP_INVITE = "sip.invite"
     SIP_TEARDOWN = "sip.teardown"
     SDP_SRTP = "sdp.srtp"

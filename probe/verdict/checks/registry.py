@@ -4,7 +4,7 @@ a report lists their findings in. Each check is declared in its own module
 
 from __future__ import annotations
 
-from probe.verdict.checks import call, connection, options, tls_session, websocket
+from probe.verdict.checks import call, connection, keepalive, options, tls_session, websocket
 from probe.verdict.checks.unit import Check
 
 CHECKS: tuple[Check, ...] = (
@@ -21,4 +21,5 @@ CHECKS: tuple[Check, ...] = (
     options.RESPONSE,
     options.ANSWER_SDP,
     options.NOT_SENT,
+    keepalive.KEEPALIVE,
 )

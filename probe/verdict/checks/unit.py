@@ -21,7 +21,16 @@ if TYPE_CHECKING:
     from probe.verdict.checks.policy import OptionsPolicy
 
 EvidencePart = Literal[
-    "target", "connect", "tls", "chain", "enumeration", "websocket", "exchanges", "ping", "call"
+    "target",
+    "connect",
+    "tls",
+    "chain",
+    "enumeration",
+    "websocket",
+    "exchanges",
+    "ping",
+    "call",
+    "keepalive",
 ]
 """The parts of a probe's evidence a check may read (probe.evidence.model.ProbeEvidence)."""
 
