@@ -124,6 +124,12 @@ def connection_options(function: F) -> F:
             ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
+                "--user-agent",
+                metavar="TEXT",
+                help="The User-Agent of every request and WebSocket upgrade "
+                "(default: sipprobe/VERSION).",
+            ),
+            click.option(
                 "--ws-path",
                 default=DEFAULTS.sip.ws_path,
                 show_default=True,
@@ -376,6 +382,16 @@ def probe_options(function: F) -> F:
         connection_options,
         location_options,
         run_options,
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="'NAME: VALUE'",
+            help="Add a header field to each OPTIONS; repeatable (the fields that make the "
+            "transaction or frame the message are refused).",
+        ),
+        click.option("--from", "from_", metavar="URI", help="The From URI of each OPTIONS."),
+        click.option("--contact", metavar="URI", help="The Contact URI of each OPTIONS."),
         click.option(
             "--keepalive",
             is_flag=True,

@@ -91,6 +91,12 @@ class ProbeSettings:
     """After the OPTIONS, send a keep-alive ping and wait for its pong (probe.net.keepalive)."""
     ws_path: str = "/"
     """The resource the WebSocket upgrade asks for (RFC 6455 §3)."""
+    from_uri: SipUri | None = None
+    """The From URI of each OPTIONS (default: sipprobe at the local address)."""
+    contact_uri: SipUri | None = None
+    """The Contact URI of each OPTIONS (default: sipprobe at the local address and port)."""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    """Header fields added to each OPTIONS, checked (probe.sip.additions)."""
 
     @property
     def phases(self) -> Deadlines:
@@ -451,6 +457,9 @@ async def _repeat_options(
             call_id=call_id,
             cseq=number,
             user_agent=settings.user_agent,
+            from_uri=settings.from_uri,
+            extra_headers=settings.extra_headers,
+            contact_uri=settings.contact_uri,
         )
         exchange = await send(request)
         counter.add(exchange)

@@ -215,6 +215,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
 
     if (problem := resource_problem(request.settings.sip.ws_path)) is not None:
         usage(f"--ws-path {problem}")
+    additions = _additions(request, usage)
     deadlines = None
     if request.settings.run.deadlines:
         from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
@@ -239,7 +240,30 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         keep_every_exchange=request.settings.run.evidence_out is not None,
         keepalive=request.settings.sip.keepalive,
         ws_path=request.settings.sip.ws_path,
+        **additions,
     )
+
+
+def _additions(request: OptionsRequest, usage: UsageError) -> dict[str, Any]:
+    """`--header`, `--from`, `--contact` and `--user-agent`, checked: ProbeSettings fields."""
+    from probe.sip.additions import check_text_value, parse_added_header, parse_added_uri
+
+    sip = request.settings.sip
+    additions: dict[str, Any] = {}
+    try:
+        additions["extra_headers"] = tuple(parse_added_header(text) for text in sip.headers)
+        if sip.from_ is not None:
+            additions["from_uri"] = parse_added_uri("--from", sip.from_)
+        if sip.contact is not None:
+            additions["contact_uri"] = parse_added_uri("--contact", sip.contact)
+        if sip.user_agent is not None:
+            if not sip.user_agent.strip():
+                usage("--user-agent: empty (RFC 3261 §20.41: at least one product)")
+            check_text_value("--user-agent", sip.user_agent)
+            additions["user_agent"] = sip.user_agent
+    except SipError as exc:
+        usage(str(exc))
+    return additions
 
 
 def build_locate(request: OptionsRequest, usage: UsageError) -> LocateSettings:
