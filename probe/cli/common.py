@@ -124,6 +124,26 @@ def connection_options(function: F) -> F:
             ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
+                "--source",
+                metavar="ADDRESS[:PORT]",
+                help="Bind every connection to this local address (and port): an IP "
+                "literal of this machine; its family is the only one located (as -4/-6).",
+            ),
+            click.option(
+                "-4",
+                "--ipv4",
+                "family",
+                flag_value="ipv4",
+                help="Locate and connect to IPv4 addresses only (A records).",
+            ),
+            click.option(
+                "-6",
+                "--ipv6",
+                "family",
+                flag_value="ipv6",
+                help="Locate and connect to IPv6 addresses only (AAAA records).",
+            ),
+            click.option(
                 "--user-agent",
                 metavar="TEXT",
                 help="The User-Agent of every request and WebSocket upgrade "

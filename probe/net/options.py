@@ -33,7 +33,14 @@ from probe.evidence.model import (
 )
 from probe.evidence.ping import PingCounter
 from probe.locate.pins import Pin
-from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
+from probe.locate.plan import AddressFamily
+from probe.net.connect import (
+    StreamConnection,
+    bound_socket,
+    classify_connect_error,
+    open_tcp,
+    start_tls,
+)
 from probe.net.deadlines import Deadlines
 from probe.net.exchange import (
     Clock,
@@ -97,6 +104,10 @@ class ProbeSettings:
     """The Contact URI of each OPTIONS (default: sipprobe at the local address and port)."""
     extra_headers: tuple[tuple[str, str], ...] = ()
     """Header fields added to each OPTIONS, checked (probe.sip.additions)."""
+    family: AddressFamily | None = None
+    """`ipv4` or `ipv6`: only that family is located and connected to (`-4`, `-6`)."""
+    source: tuple[str, int] | None = None
+    """The local address and port (0: any) every socket is bound to (`--source`)."""
 
     @property
     def phases(self) -> Deadlines:
@@ -188,7 +199,12 @@ async def collect_options(
         # Each enumerated version is one more connect and handshake.
         phases = settings.phases
         enumeration = await enumerate_tls(
-            address, target.port, target.sni, timeout=max(phases.connect, phases.handshake)
+            address,
+            target.port,
+            target.sni,
+            timeout=max(phases.connect, phases.handshake),
+            # One handshake after another: the source address, any port.
+            source=None if settings.source is None else (settings.source[0], 0),
         )
         evidence = replace(evidence, enumeration=enumeration)
     return evidence
@@ -205,7 +221,7 @@ async def _probe_stream(
     target = evidence.target
     assert target.address is not None
     connection, connected = await open_tcp(
-        target.address, target.port, timeout=settings.phases.connect
+        target.address, target.port, timeout=settings.phases.connect, source=settings.source
     )
     if connection is None:
         return replace(evidence, connect=connected)
@@ -386,9 +402,20 @@ async def _probe_udp(
     started = loop.time()
     family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
     try:
-        transport, endpoint = await loop.create_datagram_endpoint(
-            DatagramEndpoint, remote_addr=(target.address, target.port), family=family
-        )
+        if settings.source is None:
+            transport, endpoint = await loop.create_datagram_endpoint(
+                DatagramEndpoint, remote_addr=(target.address, target.port), family=family
+            )
+        else:
+            sock = bound_socket(settings.source, socket.SOCK_DGRAM)
+            try:
+                sock.connect((target.address, target.port))
+                transport, endpoint = await loop.create_datagram_endpoint(
+                    DatagramEndpoint, sock=sock
+                )
+            except BaseException:
+                sock.close()
+                raise
     except OSError as exc:
         kind, message = classify_connect_error(exc)
         failed = ConnectEvidence(ok=False, error_kind=kind, error=message)  # type: ignore[arg-type]

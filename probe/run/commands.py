@@ -11,13 +11,15 @@ import contextlib
 import datetime as dt
 import gc
 import math
+import socket
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from probe.evidence.run import Endpoint, OrderMode
 from probe.locate.pins import Pin, PinError, PinTable, parse_pin
+from probe.locate.plan import AddressFamily
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.run.collect import RunControls, collect_failover_run, collect_run
@@ -216,6 +218,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
     if (problem := resource_problem(request.settings.sip.ws_path)) is not None:
         usage(f"--ws-path {problem}")
     additions = _additions(request, usage)
+    family, source = _source_and_family(request, usage)
     deadlines = None
     if request.settings.run.deadlines:
         from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
@@ -240,8 +243,41 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         keep_every_exchange=request.settings.run.evidence_out is not None,
         keepalive=request.settings.sip.keepalive,
         ws_path=request.settings.sip.ws_path,
+        family=family,
+        source=source,
         **additions,
     )
+
+
+def _source_and_family(
+    request: OptionsRequest, usage: UsageError
+) -> tuple[AddressFamily | None, tuple[str, int] | None]:
+    """`-4`/`-6` and `--source`, checked together: a source address implies its family,
+    and must be an address of this machine (bound once here, before any packet)."""
+    from probe.locate.plan import family_of
+    from probe.net.connect import SourceBindError, bound_socket, parse_source
+
+    if request.settings.locate.family not in (None, "ipv4", "ipv6"):
+        usage(f"address family {request.settings.locate.family!r}: ipv4 (-4) or ipv6 (-6)")
+    family = cast(AddressFamily | None, request.settings.locate.family)
+    text = request.settings.locate.source
+    if text is None:
+        return family, None
+    try:
+        source = parse_source(text)
+    except ValueError as exc:
+        usage(f"--source {exc}")
+    implied = family_of(source[0])
+    if family is not None and family != implied:
+        flag = "-4" if family == "ipv4" else "-6"
+        usage(f"--source {text}: an {_FAMILY_WORDS[implied]} address, but {flag} was given")
+    try:
+        # Port 0 here: a fixed port may be taken for a moment by another program, which is
+        # the run's finding, not a usage error; an address this machine lacks is.
+        bound_socket((source[0], 0), socket.SOCK_STREAM).close()
+    except SourceBindError as exc:
+        usage(f"--source {text}: {exc.strerror}")
+    return implied, source
 
 
 def _additions(request: OptionsRequest, usage: UsageError) -> dict[str, Any]:
@@ -284,6 +320,10 @@ def _notes(request: OptionsRequest) -> list[str]:
         notes.append("--insecure: certificate failures are reported as warnings")
     if request.settings.locate.seed is not None:
         notes.append(f"SRV weighted order drawn with --seed {request.settings.locate.seed}")
+    if request.settings.locate.source is not None:
+        notes.append(f"every connection bound to --source {request.settings.locate.source}")
+    elif request.settings.locate.family is not None:
+        notes.append(f"{_FAMILY_WORDS.get(request.settings.locate.family)} addresses only")
     notes.extend(request.target_notes)
     return notes
 
@@ -301,6 +341,27 @@ class Prepared:
     judge: TargetJudge
     """Judges each target as it finishes (the collection then keeps only what the
     evidence file, if any, needs)."""
+
+
+def check_literal_families(
+    uris: Sequence[tuple[str, SipUri]], family: AddressFamily | None, usage: UsageError
+) -> None:
+    """An IP literal target of the other family than `-4`/`-6` (or `--source`) asks for
+    could never be reached: refused before any packet."""
+    from probe.locate.plan import family_of
+
+    for text, uri in uris:
+        if family is None or uri.host_kind == "name" or uri.param("maddr") is not None:
+            continue
+        found = family_of(uri.host)
+        if found != family:
+            usage(
+                f"target {redact_uri_text(text)!r}: an {_FAMILY_WORDS[found]} literal, but only "
+                f"{_FAMILY_WORDS[family]} is asked for (-{family[-1]}, or a --source of it)"
+            )
+
+
+_FAMILY_WORDS = {"ipv4": "IPv4", "ipv6": "IPv6"}
 
 
 def check_evidence_out(path: Path | None, usage: UsageError) -> None:
@@ -338,9 +399,11 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     policy = build_policy(request, could_use_tls(uris), usage)
     # The whole evidence is kept only for the file and for the redirects to follow.
     keep = request.settings.run.evidence_out is not None or request.settings.sip.follow_redirects
+    settings = build_settings(request, usage)
+    check_literal_families(uris, settings.family, usage)
     return Prepared(
         uris=uris,
-        settings=build_settings(request, usage),
+        settings=settings,
         policy=policy,
         where=build_locate(request, usage),
         notes=[*_notes(request), *control_notes, *uri_notes],
