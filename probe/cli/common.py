@@ -181,6 +181,12 @@ def connection_options(function: F) -> F:
                 "as such (calls in progress are still ended).",
             ),
             click.option(
+                "--trace",
+                is_flag=True,
+                help="Show every SIP message sent and received, as on the wire, on stderr "
+                "(credentials and SDES keys redacted).",
+            ),
+            click.option(
                 "--enumerate",
                 "enumerate_tls",
                 is_flag=True,

@@ -23,6 +23,7 @@ from probe.tls.context import CaptureContexts, TlsClientConfig
 
 if TYPE_CHECKING:
     from probe.net.framing import MessageFramer
+    from probe.net.trace import WireTrace
     from probe.net.websocket import WebSocketLink
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
@@ -73,6 +74,8 @@ class StreamConnection:
     websocket: WebSocketLink | None = None
     """Set by a WebSocket upgrade (probe.net.websocket): SIP messages then travel one per
     WebSocket message (RFC 7118 §5.1) instead of framed by Content-Length."""
+    trace: WireTrace | None = None
+    """`--trace`: every message written and read is shown (probe.net.trace)."""
 
     def __post_init__(self) -> None:
         self.socket_transport = self.writer.transport
@@ -86,6 +89,8 @@ class StreamConnection:
     def write_message(self, wire: bytes) -> None:
         """Queue one SIP message for sending (a drain must follow)."""
         self.writer.write(wire if self.websocket is None else self.websocket.encode(wire))
+        if self.trace is not None:
+            self.trace.sent(wire)
 
     def expect_tls(self) -> None:
         """Called before `start_tls`: an EOF from then on is a TLS one."""

@@ -18,6 +18,7 @@ from probe.net.connect import StreamConnection, alert_text
 from probe.net.deadlines import Deadlines
 from probe.net.framing import MessageFramer
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text
+from probe.net.trace import WireTrace
 from probe.sip import (
     DEFAULT_LIMITS,
     Message,
@@ -114,6 +115,8 @@ async def exchange_over_stream(
         # The stream lost its framing: nothing after this can be trusted.
         outcome, error = "malformed", str(exc)
         received.append(Received(clock_ms(), framer.buffered(_SNIPPET_BYTES), error))
+        if connection.trace is not None:
+            connection.trace.received(framer.buffered(_SNIPPET_BYTES), f"not SIP ({error})")
     except DeadlineExpired as exc:
         outcome, error, expired = "timeout", str(exc), exc.phase
     except PeerClosed as exc:
@@ -197,6 +200,7 @@ async def exchange_over_datagram(
     clock_ms: Clock,
     deadlines: Deadlines | None = None,
     timeout: float | None = None,
+    trace: WireTrace | None = None,
 ) -> SipExchange:
     """One request over UDP, retransmitted on Timer E (RFC 3261 §17.1.2.2), under the
     `first_byte` and `transaction` deadlines (a datagram is a whole message: the
@@ -215,6 +219,8 @@ async def exchange_over_datagram(
     first_byte_by = started + phases.first_byte
     sent_at = clock_ms()
     endpoint.transport.sendto(wire)
+    if trace is not None:
+        trace.sent(wire)
     received: list[Received] = []
     retransmissions = 0
     outcome: ExchangeOutcome = "timeout"
@@ -250,6 +256,8 @@ async def exchange_over_datagram(
                 if isinstance(action, Retransmit):
                     endpoint.transport.sendto(wire)
                     retransmissions += 1
+                    if trace is not None:
+                        trace.sent(wire, f"retransmission {retransmissions}")
             continue
         if isinstance(item, OSError):
             refused = isinstance(item, ConnectionRefusedError)
@@ -261,6 +269,8 @@ async def exchange_over_datagram(
             )
             break
         at = clock_ms()
+        if trace is not None:
+            trace.received(item)
         try:
             message = parse_message(item)
         except SipError as exc:

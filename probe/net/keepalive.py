@@ -118,12 +118,15 @@ async def _wait(
 
     sent_at = clock_ms()
     end = loop.time() + deadline
+    trace = connection.trace
     try:
         async with asyncio.timeout(deadline):
             if connection.websocket is not None:
                 connection.writer.write(connection.websocket.ping_frame(ping))
             else:
                 connection.writer.write(ping)
+            if trace is not None:
+                trace.note(f"keep-alive ping sent ({_shown(mechanism, ping)})")
             await connection.writer.drain()
     except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
         why = "the server stopped reading" if isinstance(exc, TimeoutError) else str(exc)
@@ -143,9 +146,13 @@ async def _wait(
             framer.feed(data)
             while framer.next_message() is not None:
                 received.append(Received(clock_ms(), framer.last_frame))
+                if trace is not None:
+                    trace.received(framer.last_frame, "while waiting for the pong")
             answer = pong()
             if answer is not None:
                 at = clock_ms()
+                if trace is not None:
+                    trace.note(f"keep-alive pong received ({_shown(mechanism, answer)})")
                 return KeepaliveEvidence(
                     mechanism,
                     "pong",
@@ -171,6 +178,12 @@ async def _wait(
         return ended("reset", "the server reset the connection")
     except OSError as exc:
         return ended("closed", f"read failed: {exc}")
+
+
+def _shown(mechanism: KeepaliveMechanism, data: bytes) -> str:
+    if mechanism == "websocket":
+        return f"WebSocket {data.decode('ascii', 'backslashreplace')!r}"
+    return " ".join("CRLF" for _ in range(len(data) // 2))
 
 
 def _no_pong(mechanism: KeepaliveMechanism, deadline: float, received: list[Received]) -> str:

@@ -63,6 +63,7 @@ from probe.tls.context import CaptureContexts, TlsClientConfig
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
+    from probe.net.trace import Trace
 
 USER_AGENT = f"sipprobe/{__version__}"
 
@@ -108,6 +109,8 @@ class ProbeSettings:
     """`ipv4` or `ipv6`: only that family is located and connected to (`-4`, `-6`)."""
     source: tuple[str, int] | None = None
     """The local address and port (0: any) every socket is bound to (`--source`)."""
+    trace: Trace | None = None
+    """`--trace`: the run's trace, which every connection writes its messages to."""
 
     @property
     def phases(self) -> Deadlines:
@@ -225,6 +228,8 @@ async def _probe_stream(
     )
     if connection is None:
         return replace(evidence, connect=connected)
+    if settings.trace is not None:
+        connection.trace = settings.trace.on(target.label)
     so_far.evidence = replace(evidence, connect=connected)
     try:
         reached = await _over_connection(
@@ -435,8 +440,10 @@ async def _probe_udp(
             deadlines=settings.phases,
             timers=settings.timers,
             clock_ms=clock_ms,
+            trace=trace,
         )
 
+    trace = None if settings.trace is None else settings.trace.on(target.label)
     so_far.evidence = replace(evidence, connect=connected)
     try:
         counter = await _repeat_options(uri, target, connected, settings, send, so_far)

@@ -349,9 +349,12 @@ async def upgrade(
             error=error,
         )
 
+    trace = connection.trace
     try:
         async with asyncio.timeout(timeout):
             connection.writer.write(request)
+            if trace is not None:
+                trace.sent(request, "the WebSocket upgrade")
             await connection.writer.drain()
             while True:
                 data = await connection.reader.read(READ_SIZE)
@@ -360,6 +363,10 @@ async def upgrade(
                 received += data
                 ws.receive_data(data)
                 for event in ws.events():
+                    if trace is not None and isinstance(event, AcceptConnection | RejectConnection):
+                        head_end = received.find(_HEAD_END)
+                        head = received if head_end < 0 else received[: head_end + 4]
+                        trace.received(bytes(head), "the answer to the upgrade")
                     if isinstance(event, AcceptConnection):
                         return _accepted(connection, ws, request, received, event, started)
                     if isinstance(event, RejectConnection):

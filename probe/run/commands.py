@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence
     from probe.evidence.run import RunCommand
     from probe.locate import LocateResult
+    from probe.net.trace import Trace
     from probe.tls.trust import TrustAnchors
     from probe.verdict.diff import Change
 
@@ -245,8 +246,19 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         ws_path=request.settings.sip.ws_path,
         family=family,
         source=source,
+        trace=_trace(request),
         **additions,
     )
+
+
+def _trace(request: OptionsRequest) -> Trace | None:
+    """`--trace`: the run's own trace, on stderr beside the progress display."""
+    if not request.settings.run.trace:
+        return None
+    from probe.net.trace import Trace
+    from probe.run.progress import show_on_stderr
+
+    return Trace(show_on_stderr)
 
 
 def _source_and_family(

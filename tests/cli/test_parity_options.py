@@ -83,5 +83,6 @@ def test_the_new_options_are_in_the_help() -> None:
         "--keepalive",
         "--ws-path",
         "pong",
+        "--trace",
     ):
         assert word in result.output, word
