@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import cast
 
 from probe.serve.calls import CallTable
+from probe.serve.log import AnswerLog
 from probe.serve.uas import ALLOW, ResponderConfig, ServeTransport, answer
 from probe.sip import (
     Request,
+    Response,
     SipError,
     StreamFramer,
     parse_message,
@@ -47,6 +49,13 @@ class Listener:
     port: int
 
 
+def _peer_text(source: tuple[str, int] | None) -> str:
+    if source is None:
+        return "?"
+    address, port = source
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def server_context(config: ResponderConfig) -> ssl.SSLContext:
     if config.cert_file is None:
         raise ValueError("a TLS listener needs a certificate (cert_file)")
@@ -57,8 +66,9 @@ def server_context(config: ResponderConfig) -> ssl.SSLContext:
 
 
 class _UdpResponder(asyncio.DatagramProtocol):
-    def __init__(self, config: ResponderConfig) -> None:
+    def __init__(self, config: ResponderConfig, log: AnswerLog | None) -> None:
         self.config = config
+        self.log = log
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -73,9 +83,14 @@ class _UdpResponder(asyncio.DatagramProtocol):
         if not isinstance(message, Request) or self.transport is None:
             return
         source = (str(addr[0]), int(addr[1]))
+        peer = _peer_text(source)
+        if self.log is not None:
+            self.log.request("udp", peer, message)
         response = answer(message, self.config, to_tag=random_token(6), source=source)
         if response is not None:
             self.transport.sendto(response.to_bytes(), addr)
+            if self.log is not None:
+                self.log.response("udp", peer, response)
 
 
 class Responder:
@@ -88,6 +103,7 @@ class Responder:
         self._datagrams: list[asyncio.DatagramTransport] = []
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._tables: set[CallTable] = set()
+        self._log = AnswerLog(config.log) if config.log is not None else None
 
     async def __aenter__(self) -> Responder:
         await self.start()
@@ -109,7 +125,7 @@ class Responder:
             for transport in self.config.transports:
                 if transport == "udp":
                     datagram, _ = await loop.create_datagram_endpoint(
-                        lambda: _UdpResponder(self.config),
+                        lambda: _UdpResponder(self.config, self._log),
                         local_addr=(self.config.host, self.config.port),
                     )
                     self._datagrams.append(datagram)
@@ -173,12 +189,20 @@ class Responder:
         framer = StreamFramer()
         peer = writer.get_extra_info("peername")
         local = writer.get_extra_info("sockname") or (self.config.host, self.config.port)
+        source = (str(peer[0]), int(peer[1])) if peer else None
+        log, who = self._log, _peer_text(source)
+
+        def send(response: Response) -> None:
+            writer.write(response.to_bytes())
+            if log is not None:
+                log.response(transport, who, response)
+
         calls = CallTable(
             self.config,
             transport=transport,
             local=(str(local[0]), int(local[1])),
-            send=lambda response: writer.write(response.to_bytes()),
-            source=(str(peer[0]), int(peer[1])) if peer else None,
+            send=send,
+            source=source,
         )
         self._tables.add(calls)
         pongs = 0
@@ -195,10 +219,14 @@ class Responder:
                     # answered with one CRLF, in stream order (RFC 5626 §4.4.1).
                     if framer.pings > pongs:
                         writer.write(_PONG * (framer.pings - pongs))
+                        if log is not None:
+                            log.pongs(transport, who, framer.pings - pongs)
                         pongs = framer.pings
                     if message is None:
                         break
                     if isinstance(message, Request):
+                        if log is not None:
+                            log.request(transport, who, message)
                         calls.receive(message)
                 async with asyncio.timeout(HANDSHAKE_SECONDS):
                     await writer.drain()
