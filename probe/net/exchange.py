@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from probe.evidence.model import ExchangeOutcome, Received, SipExchange
 from probe.net.connect import StreamConnection, alert_text
 from probe.net.deadlines import Deadlines
 from probe.net.framing import MessageFramer
 from probe.net.receive import DeadlineExpired, PeerClosed, StreamReceiver, Wait, deadline_text
-from probe.net.trace import WireTrace
 from probe.sip import (
     DEFAULT_LIMITS,
     Message,
@@ -29,6 +28,9 @@ from probe.sip import (
     match_response,
     parse_message,
 )
+
+if TYPE_CHECKING:
+    from probe.net.trace import WireTrace
 
 _SNIPPET_BYTES = 512
 """How much of unframeable data is kept as evidence."""

@@ -18,7 +18,6 @@ import datetime as dt
 from collections.abc import Callable
 
 from probe.evidence.redact import mask_credentials
-from probe.sdp.errors import redact
 
 __all__ = ["Trace", "WireTrace"]
 
@@ -51,6 +50,9 @@ class WireTrace:
         self._write(f"--- {_now()} {self._where}: {text}")
 
     def _block(self, heading: str, data: bytes, what: str) -> None:
+        # The SDP codec's redaction, loaded by a run that traces, not by every run.
+        from probe.sdp.errors import redact
+
         kind = f" {what}," if what else ""
         shown = redact(mask_credentials(data).decode("utf-8", "backslashreplace"))
         # Line ends shown as line breaks; a message ends with its blank line (or its body).
