@@ -11,15 +11,13 @@ import contextlib
 import datetime as dt
 import gc
 import math
-import socket
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.evidence.run import Endpoint, OrderMode
 from probe.locate.pins import Pin, PinError, PinTable, parse_pin
-from probe.locate.plan import AddressFamily
 from probe.net.options import ProbeSettings
 from probe.report.model import Report
 from probe.run.collect import RunControls, collect_failover_run, collect_run
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence
     from probe.evidence.run import RunCommand
     from probe.locate import LocateResult
-    from probe.net.trace import Trace
     from probe.tls.trust import TrustAnchors
     from probe.verdict.diff import Change
 
@@ -214,12 +211,9 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         check_client_config(tls)
     except TlsConfigError as exc:
         usage(str(exc))
-    from probe.net.websocket import resource_problem
+    from probe.run.sending import sending_settings
 
-    if (problem := resource_problem(request.settings.sip.ws_path)) is not None:
-        usage(f"--ws-path {problem}")
-    additions = _additions(request, usage)
-    family, source = _source_and_family(request, usage)
+    sending = sending_settings(request.settings, usage)
     deadlines = None
     if request.settings.run.deadlines:
         from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
@@ -242,76 +236,8 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         interval=request.settings.sip.interval,
         enumerate_tls=request.settings.tls.enumerate,
         keep_every_exchange=request.settings.run.evidence_out is not None,
-        keepalive=request.settings.sip.keepalive,
-        ws_path=request.settings.sip.ws_path,
-        family=family,
-        source=source,
-        trace=_trace(request),
-        **additions,
+        **sending,
     )
-
-
-def _trace(request: OptionsRequest) -> Trace | None:
-    """`--trace`: the run's own trace, on stderr beside the progress display."""
-    if not request.settings.run.trace:
-        return None
-    from probe.net.trace import Trace
-    from probe.run.progress import show_on_stderr
-
-    return Trace(show_on_stderr)
-
-
-def _source_and_family(
-    request: OptionsRequest, usage: UsageError
-) -> tuple[AddressFamily | None, tuple[str, int] | None]:
-    """`-4`/`-6` and `--source`, checked together: a source address implies its family,
-    and must be an address of this machine (bound once here, before any packet)."""
-    from probe.locate.plan import family_of
-    from probe.net.connect import SourceBindError, bound_socket, parse_source
-
-    if request.settings.locate.family not in (None, "ipv4", "ipv6"):
-        usage(f"address family {request.settings.locate.family!r}: ipv4 (-4) or ipv6 (-6)")
-    family = cast(AddressFamily | None, request.settings.locate.family)
-    text = request.settings.locate.source
-    if text is None:
-        return family, None
-    try:
-        source = parse_source(text)
-    except ValueError as exc:
-        usage(f"--source {exc}")
-    implied = family_of(source[0])
-    if family is not None and family != implied:
-        flag = "-4" if family == "ipv4" else "-6"
-        usage(f"--source {text}: an {_FAMILY_WORDS[implied]} address, but {flag} was given")
-    try:
-        # Port 0 here: a fixed port may be taken for a moment by another program, which is
-        # the run's finding, not a usage error; an address this machine lacks is.
-        bound_socket((source[0], 0), socket.SOCK_STREAM).close()
-    except SourceBindError as exc:
-        usage(f"--source {text}: {exc.strerror}")
-    return implied, source
-
-
-def _additions(request: OptionsRequest, usage: UsageError) -> dict[str, Any]:
-    """`--header`, `--from`, `--contact` and `--user-agent`, checked: ProbeSettings fields."""
-    from probe.sip.additions import check_text_value, parse_added_header, parse_added_uri
-
-    sip = request.settings.sip
-    additions: dict[str, Any] = {}
-    try:
-        additions["extra_headers"] = tuple(parse_added_header(text) for text in sip.headers)
-        if sip.from_ is not None:
-            additions["from_uri"] = parse_added_uri("--from", sip.from_)
-        if sip.contact is not None:
-            additions["contact_uri"] = parse_added_uri("--contact", sip.contact)
-        if sip.user_agent is not None:
-            if not sip.user_agent.strip():
-                usage("--user-agent: empty (RFC 3261 §20.41: at least one product)")
-            check_text_value("--user-agent", sip.user_agent)
-            additions["user_agent"] = sip.user_agent
-    except SipError as exc:
-        usage(str(exc))
-    return additions
 
 
 def build_locate(request: OptionsRequest, usage: UsageError) -> LocateSettings:
@@ -332,10 +258,9 @@ def _notes(request: OptionsRequest) -> list[str]:
         notes.append("--insecure: certificate failures are reported as warnings")
     if request.settings.locate.seed is not None:
         notes.append(f"SRV weighted order drawn with --seed {request.settings.locate.seed}")
-    if request.settings.locate.source is not None:
-        notes.append(f"every connection bound to --source {request.settings.locate.source}")
-    elif request.settings.locate.family is not None:
-        notes.append(f"{_FAMILY_WORDS.get(request.settings.locate.family)} addresses only")
+    from probe.run.sending import sending_notes
+
+    notes.extend(sending_notes(request.settings))
     notes.extend(request.target_notes)
     return notes
 
@@ -353,27 +278,6 @@ class Prepared:
     judge: TargetJudge
     """Judges each target as it finishes (the collection then keeps only what the
     evidence file, if any, needs)."""
-
-
-def check_literal_families(
-    uris: Sequence[tuple[str, SipUri]], family: AddressFamily | None, usage: UsageError
-) -> None:
-    """An IP literal target of the other family than `-4`/`-6` (or `--source`) asks for
-    could never be reached: refused before any packet."""
-    from probe.locate.plan import family_of
-
-    for text, uri in uris:
-        if family is None or uri.host_kind == "name" or uri.param("maddr") is not None:
-            continue
-        found = family_of(uri.host)
-        if found != family:
-            usage(
-                f"target {redact_uri_text(text)!r}: an {_FAMILY_WORDS[found]} literal, but only "
-                f"{_FAMILY_WORDS[family]} is asked for (-{family[-1]}, or a --source of it)"
-            )
-
-
-_FAMILY_WORDS = {"ipv4": "IPv4", "ipv6": "IPv6"}
 
 
 def check_evidence_out(path: Path | None, usage: UsageError) -> None:
@@ -412,6 +316,8 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     # The whole evidence is kept only for the file and for the redirects to follow.
     keep = request.settings.run.evidence_out is not None or request.settings.sip.follow_redirects
     settings = build_settings(request, usage)
+    from probe.run.sending import check_literal_families
+
     check_literal_families(uris, settings.family, usage)
     return Prepared(
         uris=uris,
