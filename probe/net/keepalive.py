@@ -22,6 +22,7 @@ import secrets
 import ssl
 
 from probe.evidence.model import (
+    WEBSOCKET_TRANSPORTS,
     KeepaliveEvidence,
     KeepaliveMechanism,
     KeepaliveOutcome,
@@ -34,7 +35,7 @@ from probe.net.receive import READ_SIZE, PeerClosed
 from probe.net.websocket import WebSocketFramer
 from probe.sip import SipError, StreamFramer
 
-__all__ = ["CRLF_PING", "send_keepalive"]
+__all__ = ["CRLF_PING", "after_options", "asked_for", "send_keepalive"]
 
 CRLF_PING = b"\r\n\r\n"
 """RFC 5626 §4.4.1: the client's ping, a double CRLF."""
@@ -42,6 +43,41 @@ _PING_DATA_BYTES = 8
 """Random application data of a WebSocket Ping: enough that its Pong cannot be an
 unsolicited one (RFC 6455 §5.5.3) by chance."""
 _SNIPPET_BYTES = 512
+
+
+def asked_for(transport: str) -> KeepaliveEvidence:
+    """The keep-alive a probe over `transport` owes before it is sent (`pending`), or
+    why it will not be (UDP)."""
+    if transport == "udp":
+        return KeepaliveEvidence(
+            "none",
+            "not_sent",
+            error="UDP has no CRLF keep-alive (RFC 5626 §4.4.1 is for connection-oriented "
+            "transports; over UDP it is STUN, §4.4.2, which sipprobe does not send)",
+        )
+    mechanism: KeepaliveMechanism = "websocket" if transport in WEBSOCKET_TRANSPORTS else "crlf"
+    return KeepaliveEvidence(mechanism, "pending")
+
+
+async def after_options(
+    connection: StreamConnection,
+    framer: MessageFramer,
+    *,
+    lost: bool,
+    deadline: float,
+    clock_ms: Clock,
+) -> KeepaliveEvidence:
+    """The keep-alive ping after the OPTIONS, on the same connection, unless the OPTIONS
+    lost it (`lost`)."""
+    if lost:
+        mechanism: KeepaliveMechanism = "websocket" if connection.websocket is not None else "crlf"
+        return KeepaliveEvidence(
+            mechanism,
+            "not_sent",
+            deadline_s=deadline,
+            error="not sent: the connection was lost during the OPTIONS",
+        )
+    return await send_keepalive(connection, framer, deadline=deadline, clock_ms=clock_ms)
 
 
 async def send_keepalive(

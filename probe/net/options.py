@@ -23,7 +23,6 @@ from probe.evidence.model import (
     ConnectEvidence,
     ExchangeOutcome,
     KeepaliveEvidence,
-    KeepaliveMechanism,
     PingEnd,
     ProbeEvidence,
     SipExchange,
@@ -48,7 +47,6 @@ from probe.net.exchange import (
     exchange_over_datagram,
     exchange_over_stream,
 )
-from probe.net.framing import MessageFramer
 from probe.net.interrupted import CallInterrupted, ProbeInterrupted
 from probe.run import progress
 from probe.sip import (
@@ -186,9 +184,11 @@ async def collect_options(
     )
     target = evidence.target
     if settings.keepalive and settings.call is None:
+        from probe.net.keepalive import asked_for
+
         # Asked for from the start: a probe that ends before its ping (a failed connect, a
         # signal) says so rather than leaving no trace of it.
-        evidence = replace(evidence, keepalive=_keepalive_asked(target))
+        evidence = replace(evidence, keepalive=asked_for(target.transport))
     so_far = so_far if so_far is not None else ProbeSoFar()
     so_far.evidence = evidence
     if target.transport == "udp":
@@ -270,20 +270,6 @@ async def _probe_stream(
     return evidence if reached.counter is None else _with_exchanges(evidence, reached.counter)
 
 
-def _keepalive_asked(target: Target) -> KeepaliveEvidence:
-    if target.transport == "udp":
-        return KeepaliveEvidence(
-            "none",
-            "not_sent",
-            error="UDP has no CRLF keep-alive (RFC 5626 §4.4.1 is for connection-oriented "
-            "transports; over UDP it is STUN, §4.4.2, which sipprobe does not send)",
-        )
-    mechanism: KeepaliveMechanism = (
-        "websocket" if target.transport in WEBSOCKET_TRANSPORTS else "crlf"
-    )
-    return KeepaliveEvidence(mechanism, "pending")
-
-
 @dataclass(frozen=True, slots=True)
 class _Reached:
     """What a probe got to over its connection."""
@@ -360,36 +346,16 @@ async def _over_connection(
     counter = await _repeat_options(uri, target, connected, settings, send, so_far)
     if not settings.keepalive:
         return _Reached(tls, websocket, None, counter)
-    return _Reached(
-        tls,
-        websocket,
-        None,
-        counter,
-        await _keepalive(connection, framer, counter, settings, clock_ms),
+    from probe.net.keepalive import after_options
+
+    keepalive = await after_options(
+        connection,
+        framer,
+        lost=counter.ended == "connection_lost",
+        deadline=settings.phases.pong,
+        clock_ms=clock_ms,
     )
-
-
-async def _keepalive(
-    connection: StreamConnection,
-    framer: MessageFramer,
-    counter: PingCounter,
-    settings: ProbeSettings,
-    clock_ms: Clock,
-) -> KeepaliveEvidence:
-    """The keep-alive ping after the OPTIONS, on the same connection, while it lives."""
-    from probe.net.keepalive import send_keepalive
-
-    if counter.ended == "connection_lost":
-        mechanism: KeepaliveMechanism = "websocket" if connection.websocket is not None else "crlf"
-        return KeepaliveEvidence(
-            mechanism,
-            "not_sent",
-            deadline_s=settings.phases.pong,
-            error="not sent: the connection was lost during the OPTIONS",
-        )
-    return await send_keepalive(
-        connection, framer, deadline=settings.phases.pong, clock_ms=clock_ms
-    )
+    return _Reached(tls, websocket, None, counter, keepalive)
 
 
 async def _probe_udp(
