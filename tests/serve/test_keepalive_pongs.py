@@ -111,3 +111,18 @@ async def test_pings_around_a_request_are_answered_in_stream_order(
         assert received.endswith(b"Content-Length: 0\r\n\r\n" + PONG + PONG)
     finally:
         writer.close()
+
+
+async def test_a_lone_crlf_is_no_ping_and_gets_nothing(start_responder: StartResponder) -> None:
+    # RFC 3261 §7.5: a CRLF before a start line is ignored; only a CRLF CRLF asks a pong.
+    responder = await start_responder()
+    reader, writer = await open_stream(responder.port_of("tcp"), tls=False)
+    try:
+        writer.write(b"\r\n")
+        assert await read_for(reader, 0.3) == b""
+        writer.write(options_bytes())
+        received = await read_for(reader, 0.5)
+        assert received.startswith(b"SIP/2.0 200 OK\r\n")
+        assert received.count(b"SIP/2.0 ") == 1
+    finally:
+        writer.close()
