@@ -72,11 +72,25 @@ class SipSettings:
     """Digest credentials (`username=`, `password=` lines) to answer a challenge to
     OPTIONS with; or SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD in the environment.
     Never on the command line."""
+    keepalive: bool = False
+    """After the OPTIONS, a keep-alive ping on the same connection: RFC 5626's CRLF CRLF
+    over TCP and TLS, a WebSocket Ping over WS and WSS; judged as `sip.keepalive`."""
+    headers: Sequence[str] = ()
+    """Extra header fields of each OPTIONS, `Name: value` each."""
+    from_: str | None = None
+    """The From URI of each OPTIONS (default: sip:sipprobe@ the local address)."""
+    contact: str | None = None
+    """The Contact URI of each OPTIONS (default: sip:sipprobe@ the local address and port)."""
+    user_agent: str | None = None
+    """The User-Agent of every request and of the WebSocket upgrade (default:
+    sipprobe/VERSION)."""
+    ws_path: str = "/"
+    """The resource the WebSocket upgrade asks for (`GET /ws`), RFC 6455 §3."""
 
 
 @dataclass(frozen=True, slots=True)
 class LocateSettings:
-    """How targets are found (RFC 3263)."""
+    """How targets are found (RFC 3263) and reached."""
 
     pins: Sequence[str] = ()
     """`NAME:PORT:ADDRESS` pins, as curl's `--resolve`: no lookup for that name and port."""
@@ -85,6 +99,10 @@ class LocateSettings:
     resolver and name service."""
     seed: int | None = None
     """Seed of the SRV weighted draw (RFC 2782), for a reproducible order."""
+    family: str | None = None
+    """`ipv4` or `ipv6`: only addresses of that family are looked up and connected to."""
+    source: str | None = None
+    """`ADDRESS[:PORT]`: the local address (and port) every connection is bound to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +122,8 @@ class RunSettings:
     """Seconds the whole run may take; what is not done by then is incomplete."""
     evidence_out: Path | None = None
     """Where to save the run's evidence (`sipprobe.evidence/1`)."""
+    trace: bool = False
+    """Every SIP message sent and received, as on the wire (secrets redacted), on stderr."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -513,15 +513,26 @@ def resolve(
     help="Certificate chain to present, leaf first (PEM).",
 )
 @click.option("--key", type=click.Path(exists=True, path_type=Path), help="Private key (PEM).")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="A line on stderr for each request answered (and each keep-alive ping).",
+)
 def serve(
-    listen: str, port: int, transports: Sequence[str], cert: Path | None, key: Path | None
+    listen: str,
+    port: int,
+    transports: Sequence[str],
+    cert: Path | None,
+    key: Path | None,
+    verbose: bool,
 ) -> None:
     """Run the embedded responder: answers OPTIONS with 200 until interrupted."""
     from probe.run.demo import run_serve_command
 
     if "tls" in transports and cert is None:
         usage_error("serve: a TLS listener needs --cert (and --key unless the PEM holds it)")
-    sys.exit(run_serve_command(listen, port, list(transports), cert, key))
+    sys.exit(run_serve_command(listen, port, list(transports), cert, key, verbose=verbose))
 
 
 @cli.command()

@@ -137,6 +137,40 @@ def connection_options(function: F) -> F:
             ),
             click.option("--sni", help="Server name to send (default: the URI host)."),
             click.option(
+                "--source",
+                metavar="ADDRESS[:PORT]",
+                help="Bind every connection to this local address (and port): an IP "
+                "literal of this machine; its family is the only one located (as -4/-6).",
+            ),
+            click.option(
+                "-4",
+                "--ipv4",
+                "family",
+                flag_value="ipv4",
+                help="Locate and connect to IPv4 addresses only (A records).",
+            ),
+            click.option(
+                "-6",
+                "--ipv6",
+                "family",
+                flag_value="ipv6",
+                help="Locate and connect to IPv6 addresses only (AAAA records).",
+            ),
+            click.option(
+                "--user-agent",
+                metavar="TEXT",
+                help="The User-Agent of every request and WebSocket upgrade "
+                "(default: sipprobe/VERSION).",
+            ),
+            click.option(
+                "--ws-path",
+                default=DEFAULTS.sip.ws_path,
+                show_default=True,
+                metavar="PATH",
+                help="The resource the WebSocket upgrade asks for (ws and wss targets), "
+                "e.g. /ws for Asterisk.",
+            ),
+            click.option(
                 "--timeout",
                 type=click.FloatRange(min=0.05),
                 default=DEFAULTS.run.timeout,
@@ -150,7 +184,7 @@ def connection_options(function: F) -> F:
                 multiple=True,
                 metavar="PHASE=SECONDS",
                 help="Deadline of one phase instead of --timeout: dns, connect, handshake, "
-                "first_byte, message or transaction; repeatable.",
+                "first_byte, message, transaction or pong (--keepalive); repeatable.",
             ),
             click.option(
                 "--max-time",
@@ -158,6 +192,12 @@ def connection_options(function: F) -> F:
                 metavar="SECONDS",
                 help="Deadline of the whole run: targets not finished by then are reported "
                 "as such (calls in progress are still ended).",
+            ),
+            click.option(
+                "--trace",
+                is_flag=True,
+                help="Show every SIP message sent and received, as on the wire, on stderr "
+                "(credentials and SDES keys redacted).",
             ),
             click.option(
                 "--enumerate",
@@ -386,6 +426,22 @@ def probe_options(function: F) -> F:
             type=click.Path(path_type=Path),
             help="Digest credentials to answer a 401/407 to OPTIONS: a file with username= "
             "and password= lines (or set SIPPROBE_AUTH_USER and SIPPROBE_AUTH_PASSWORD).",
+        ),
+        click.option(
+            "--header",
+            "headers",
+            multiple=True,
+            metavar="'NAME: VALUE'",
+            help="Add a header field to each OPTIONS; repeatable (the fields that make the "
+            "transaction or frame the message are refused).",
+        ),
+        click.option("--from", "from_", metavar="URI", help="The From URI of each OPTIONS."),
+        click.option("--contact", metavar="URI", help="The Contact URI of each OPTIONS."),
+        click.option(
+            "--keepalive",
+            is_flag=True,
+            help="After the OPTIONS, send a keep-alive ping and judge its pong (sip.keepalive): "
+            "CRLF CRLF over TCP and TLS (RFC 5626), a WebSocket Ping over WS and WSS.",
         ),
     ]
     return _apply(function, decorators)

@@ -238,6 +238,53 @@ class SipExchange:
         return self.final_at_ms - self.sent_at_ms
 
 
+KeepaliveMechanism = Literal["crlf", "websocket", "none"]
+"""`crlf`: RFC 5626 §4.4.1's CRLF CRLF ping and CRLF pong (TCP, TLS); `websocket`: a
+WebSocket Ping and its Pong (RFC 6455 §5.5.2, §5.5.3; RFC 7118 §6); `none`: the transport
+has no keep-alive sipprobe sends (UDP's is STUN, RFC 5626 §4.4.2)."""
+
+KeepaliveOutcome = Literal[
+    "pong",  # the pong arrived within the deadline
+    "timeout",  # no pong within the deadline
+    "closed",  # the peer closed the connection (or the WebSocket) instead
+    "reset",  # the peer reset the connection
+    "tls_alert",  # a TLS alert instead of a pong
+    "malformed",  # bytes that are neither a pong nor a SIP message
+    "send_failed",  # the ping could not be written
+    "not_sent",  # the collector did not send it, and `error` says why
+    "pending",  # asked for and never reached: the probe ended (or was stopped) before it
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KeepaliveEvidence:
+    """One keep-alive ping on the probe's connection after its OPTIONS, and what answered
+    it within the `pong` deadline (`--keepalive`)."""
+
+    mechanism: KeepaliveMechanism
+    outcome: KeepaliveOutcome
+    ping: bytes = b""
+    """As sent: the CRLF CRLF, or the WebSocket Ping's application data."""
+    sent_at_ms: float | None = None
+    pong_at_ms: float | None = None
+    pong: bytes = b""
+    """What was taken for the pong: every CRLF read with it (one is a pong, RFC 5626
+    §4.4.1), or the application data of the WebSocket Pong that echoed the Ping's."""
+    deadline_s: float | None = None
+    received: tuple[Received, ...] = ()
+    """SIP messages (or bytes that could not be framed) read while waiting for the pong."""
+    other_pongs: tuple[bytes, ...] = ()
+    """WebSocket Pongs whose data is not the Ping's (RFC 6455 §5.5.3 lets a peer send
+    unsolicited ones): not an answer."""
+    error: str | None = None
+
+    @property
+    def pong_ms(self) -> float | None:
+        if self.pong_at_ms is None or self.sent_at_ms is None:
+            return None
+        return self.pong_at_ms - self.sent_at_ms
+
+
 @dataclass(frozen=True, slots=True)
 class AuthEvidence:
     """A digest challenge met on the way (RFC 3261 §22: a 401 or a 407) and what came of
@@ -287,6 +334,8 @@ class ProbeEvidence:
     """`--count` above 1: the run in figures; `exchanges` may then hold only a sample."""
     auth: AuthEvidence | None = None
     """The first digest challenge to OPTIONS, and what came of it."""
+    keepalive: KeepaliveEvidence | None = None
+    """`--keepalive`: the ping sent after the OPTIONS, and its pong."""
 
 
 PingEnd = Literal["completed", "connection_lost", "max_time", "interrupted"]

@@ -23,6 +23,7 @@ from dataclasses import replace
 from probe.evidence.model import (
     AuthEvidence,
     CallEvidence,
+    KeepaliveEvidence,
     MediaEvidence,
     ProbeEvidence,
     Received,
@@ -153,6 +154,12 @@ def _call(call: CallEvidence | None) -> CallEvidence | None:
     )
 
 
+def _keepalive(keepalive: KeepaliveEvidence | None) -> KeepaliveEvidence | None:
+    if keepalive is None or not keepalive.received:
+        return keepalive
+    return replace(keepalive, received=tuple(_received(item) for item in keepalive.received))
+
+
 def redact_evidence(evidence: ProbeEvidence) -> ProbeEvidence:
     """`evidence` as it may be written: no SDES key, no credential."""
     return replace(
@@ -160,4 +167,5 @@ def redact_evidence(evidence: ProbeEvidence) -> ProbeEvidence:
         exchanges=tuple(_exchange(exchange) for exchange in evidence.exchanges),
         call=_call(evidence.call),
         auth=_auth(evidence.auth),
+        keepalive=_keepalive(evidence.keepalive),
     )

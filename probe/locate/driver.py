@@ -20,7 +20,7 @@ from probe.locate.pins import Pin
 from probe.sip.uri import SipUri
 
 from .name_service import AddressLookup, SystemAsker, getaddrinfo_addresses
-from .plan import LocatePlanner
+from .plan import AddressFamily, LocatePlanner
 from .records import DnsAnswer, DnsQuery, LocateResult
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ async def locate(
     timeout: float = 5.0,
     rng: random.Random | None = None,
     system_lookup: AddressLookup = getaddrinfo_addresses,
+    family: AddressFamily | None = None,
 ) -> LocateResult:
     """Locate ``uri`` (RFC 3263): ordered targets plus every answer seen.
 
@@ -45,9 +46,11 @@ async def locate(
     ``system_lookup`` (getaddrinfo).  ``timeout`` is the deadline of each query.
     Independent queries (the A and AAAA of all SRV targets) run concurrently; their
     answers are handed back in the planner's order, so the evidence does not depend on
-    which packet arrived first.
+    which packet arrived first.  ``family`` (`-4`, `-6`) asks A or AAAA only.
     """
-    planner = LocatePlanner(uri, pins=pins, rng=rng if rng is not None else random.Random())
+    planner = LocatePlanner(
+        uri, pins=pins, rng=rng if rng is not None else random.Random(), family=family
+    )
     if planner.done:
         # IP literals: no resolver built, so /etc/resolv.conf is not even read.
         return planner.result()

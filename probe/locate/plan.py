@@ -95,6 +95,17 @@ _SIP_FALLBACK: tuple[Transport, ...] = ("tls", "tcp", "udp")
 # AAAA before A: see LocatePlanner._addresses_of.
 _ADDRESS_TYPES: tuple[RecordType, ...] = ("AAAA", "A")
 
+AddressFamily = Literal["ipv4", "ipv6"]
+"""`-4` / `-6`: only addresses of one family are looked up and become targets."""
+_FAMILY_TYPES: dict[AddressFamily, tuple[RecordType, ...]] = {"ipv4": ("A",), "ipv6": ("AAAA",)}
+_FAMILY_NAME: dict[AddressFamily, str] = {"ipv4": "IPv4 (-4)", "ipv6": "IPv6 (-6)"}
+
+
+def family_of(address: str) -> AddressFamily:
+    """The family of an IP address literal (bare, as targets hold them)."""
+    return "ipv6" if ipaddress.ip_address(address).version == 6 else "ipv4"
+
+
 Phase = Literal["naptr", "srv", "address", "done"]
 
 
@@ -142,11 +153,21 @@ class LocatePlanner:
 
     ``pins`` (``--resolve NAME:PORT:ADDRESS``) replace the A/AAAA step for that name and
     port; NAPTR and SRV still come from DNS.  ``rng`` makes the RFC 2782 weighted choice
-    reproducible.
+    reproducible.  ``family`` asks only A (ipv4) or only AAAA (ipv6), and leaves out, with
+    a problem that says so, a pinned address or an IP literal of the other family.
     """
 
-    def __init__(self, uri: SipUri, *, pins: Sequence[Pin] = (), rng: random.Random) -> None:
+    def __init__(
+        self,
+        uri: SipUri,
+        *,
+        pins: Sequence[Pin] = (),
+        rng: random.Random,
+        family: AddressFamily | None = None,
+    ) -> None:
         self._uri = uri
+        self._family = family
+        self._address_types = _ADDRESS_TYPES if family is None else _FAMILY_TYPES[family]
         self._pins = pins if isinstance(pins, PinTable) else PinTable(pins)
         self._rng = rng
         self._sips = uri.scheme == "sips"
@@ -251,6 +272,8 @@ class LocatePlanner:
 
         if numeric:
             assert transport is not None
+            if not self._in_family(str(ipaddress.ip_address(host)), "IP literal"):
+                return
             self._targets.append(
                 LocatedTarget(
                     host=self._uri.host,
@@ -454,7 +477,7 @@ class LocatePlanner:
         for slot in slots:
             if find_pin(self._pins, slot.name, slot.port) is not None:
                 continue
-            for rdtype in _ADDRESS_TYPES:
+            for rdtype in self._address_types:
                 query = DnsQuery(slot.name, rdtype)
                 if query not in self._asked:
                     self._ask(query)
@@ -467,6 +490,8 @@ class LocatePlanner:
             found: list[tuple[str, tuple[str, ...]]]
             if pin is not None:
                 found = [(pin.address, (sys.intern(f"pinned by --resolve {pin}"),))]
+                if not self._in_family(pin.address, f"--resolve {pin}"):
+                    found = []
             else:
                 found = self._addresses_of(slot.name)
             for address, lines in found:
@@ -493,7 +518,7 @@ class LocatePlanner:
         numerically, so the plan does not depend on the order the server listed them.
         """
         found: list[tuple[str, tuple[str, ...]]] = []
-        answers = [self._address_answers.get(DnsQuery(name, t)) for t in _ADDRESS_TYPES]
+        answers = [self._address_answers.get(DnsQuery(name, t)) for t in self._address_types]
         for answer in answers:
             if answer is None:
                 continue
@@ -513,9 +538,9 @@ class LocatePlanner:
             elif kinds == {"nxdomain"}:
                 self._problem(f"NXDOMAIN for {name}")
             elif kinds <= {None, "nxdomain", "nodata"}:
-                self._problem(f"no A/AAAA for {name}")
+                self._problem(f"no {self._asked_types} for {name}")
             else:
-                self._problem(f"no A/AAAA for {name} (the lookups failed)")
+                self._problem(f"no {self._asked_types} for {name} (the lookups failed)")
         return found
 
     @staticmethod
@@ -532,6 +557,17 @@ class LocatePlanner:
         return f"{name}: {why}, according to the {answers[0].server}"
 
     # --- bookkeeping ------------------------------------------------------------------
+
+    @property
+    def _asked_types(self) -> str:
+        return "/".join(reversed(self._address_types))
+
+    def _in_family(self, address: str, what: str) -> bool:
+        """Whether `address` may become a target; if not, the problem says why."""
+        if self._family is None or family_of(address) == self._family:
+            return True
+        self._problem(f"{what}: {address} left out: only {_FAMILY_NAME[self._family]} asked")
+        return False
 
     def _ask(self, query: DnsQuery) -> None:
         self._asked.add(query)

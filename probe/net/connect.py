@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
+import socket
 import ssl
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from probe.tls.context import CaptureContexts, TlsClientConfig
 
 if TYPE_CHECKING:
     from probe.net.framing import MessageFramer
+    from probe.net.trace import WireTrace
     from probe.net.websocket import WebSocketLink
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
@@ -71,6 +74,8 @@ class StreamConnection:
     websocket: WebSocketLink | None = None
     """Set by a WebSocket upgrade (probe.net.websocket): SIP messages then travel one per
     WebSocket message (RFC 7118 §5.1) instead of framed by Content-Length."""
+    trace: WireTrace | None = None
+    """`--trace`: every message written and read is shown (probe.net.trace)."""
 
     def __post_init__(self) -> None:
         self.socket_transport = self.writer.transport
@@ -84,6 +89,8 @@ class StreamConnection:
     def write_message(self, wire: bytes) -> None:
         """Queue one SIP message for sending (a drain must follow)."""
         self.writer.write(wire if self.websocket is None else self.websocket.encode(wire))
+        if self.trace is not None:
+            self.trace.sent(wire)
 
     def expect_tls(self) -> None:
         """Called before `start_tls`: an EOF from then on is a TLS one."""
@@ -152,7 +159,67 @@ class StreamConnection:
         return True
 
 
+class SourceBindError(OSError):
+    """The socket could not be bound to `--source`: this machine's problem, not the
+    target's, said in those words."""
+
+
+def source_text(source: tuple[str, int]) -> str:
+    address, port = source
+    where = f"[{address}]" if ":" in address else address
+    return f"{where}:{port}" if port else where
+
+
+def parse_source(text: str) -> tuple[str, int]:
+    """`ADDRESS[:PORT]` (`192.0.2.1`, `192.0.2.1:5070`, `2001:db8::1`, `[2001:db8::1]:5070`)
+    → (address, port; 0 when none); a ValueError says what is wrong. An IP literal only:
+    a name would need a lookup, and the source must not depend on one."""
+    address, port_text = text, ""
+    if text.startswith("["):
+        address, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r}: expected [IPv6]:PORT")
+        port_text = rest[1:] if rest else ""
+        if rest and not port_text:
+            raise ValueError(f"{text!r}: no port after the colon")
+    elif text.count(":") == 1:
+        address, _colon, port_text = text.partition(":")
+        if not port_text:
+            raise ValueError(f"{text!r}: no port after the colon")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        raise ValueError(f"{text!r}: {address!r} is not an IP address") from None
+    port = 0
+    if port_text:
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
+        port = int(port_text)
+    return str(parsed), port
+
+
+def bound_socket(source: tuple[str, int], kind: socket.SocketKind) -> socket.socket:
+    """A non-blocking socket of `kind` bound to `source` (address, port; port 0: any)."""
+    family = socket.AF_INET6 if ":" in source[0] else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        sock.setblocking(False)
+        if source[1]:
+            # A fixed source port: taken again at once by the next connection of the run,
+            # whose predecessor may still be in TIME_WAIT.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(source)
+    except OSError as exc:
+        sock.close()
+        raise SourceBindError(
+            exc.errno, f"cannot bind the source address {source_text(source)}: {exc.strerror}"
+        ) from None
+    return sock
+
+
 def classify_connect_error(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, SourceBindError):
+        return "error", str(exc.strerror)
     if isinstance(exc, TimeoutError):
         return "timeout", "no answer to the TCP connection attempt"
     if isinstance(exc, ConnectionRefusedError):
@@ -164,9 +231,22 @@ def classify_connect_error(exc: BaseException) -> tuple[str, str]:
     return "error", f"{type(exc).__name__}: {exc}"
 
 
+async def _connected_from(source: tuple[str, int], address: str, port: int) -> socket.socket:
+    """A TCP socket bound to `source` and connected to `address`:`port`."""
+    loop = asyncio.get_running_loop()
+    sock = bound_socket(source, socket.SOCK_STREAM)
+    try:
+        await loop.sock_connect(sock, (address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 async def open_tcp(
-    address: str, port: int, *, timeout: float
+    address: str, port: int, *, timeout: float, source: tuple[str, int] | None = None
 ) -> tuple[StreamConnection | None, ConnectEvidence]:
+    """A TCP connection to `address`:`port` within `timeout`, from `source` when given."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
@@ -175,7 +255,15 @@ async def open_tcp(
             # invites copying it to customise the protocol).
             reader = asyncio.StreamReader()
             protocol = TlsAwareStreamProtocol(reader)
-            transport, _ = await loop.create_connection(lambda: protocol, address, port)
+            if source is None:
+                transport, _ = await loop.create_connection(lambda: protocol, address, port)
+            else:
+                sock = await _connected_from(source, address, port)
+                try:
+                    transport, _ = await loop.create_connection(lambda: protocol, sock=sock)
+                except BaseException:
+                    sock.close()
+                    raise
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     except (OSError, TimeoutError) as exc:
         kind, message = classify_connect_error(exc)

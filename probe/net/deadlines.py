@@ -10,7 +10,9 @@ wait, so a slow phase is named by the evidence rather than hidden in a total:
 - `message`: from the first byte of a message to its last (a server dripping bytes or
   stalling mid-message fails here, not at the end of the transaction);
 - `transaction`: from the request sent to its final response (RFC 3261 §17.1.2.2 Timer F
-  plays this part for non-INVITE requests; a `100 Trying` does not extend it).
+  plays this part for non-INVITE requests; a `100 Trying` does not extend it);
+- `pong`: with `--keepalive`, from the ping sent to its pong (RFC 5626 §4.4.1 gives a
+  client 10 seconds before it takes the flow for failed).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, fields, replace
 
 from probe.errors import ProbeError
 
-PHASES = ("dns", "connect", "handshake", "first_byte", "message", "transaction")
+PHASES = ("dns", "connect", "handshake", "first_byte", "message", "transaction", "pong")
 
 
 class DeadlineError(ProbeError, ValueError):
@@ -36,6 +38,7 @@ class Deadlines:
     first_byte: float = 5.0
     message: float = 5.0
     transaction: float = 5.0
+    pong: float = 5.0
 
     @classmethod
     def uniform(cls, seconds: float) -> Deadlines:

@@ -42,6 +42,7 @@ async def _attempt(
     version: TlsVersionName,
     cipher: str | None,
     timeout: float,
+    source: tuple[str, int] | None,
 ) -> HandshakeAttempt:
     label = cipher or f"TLS {version}"
     try:
@@ -55,7 +56,7 @@ async def _attempt(
             local_refusal=True,
             error="this client's OpenSSL cannot offer it",
         )
-    connection, connected = await open_tcp(address, port, timeout=timeout)
+    connection, connected = await open_tcp(address, port, timeout=timeout, source=source)
     if connection is None:
         return HandshakeAttempt(label, version, None, accepted=False, error=connected.error)
     connection.expect_tls()
@@ -83,17 +84,26 @@ async def _attempt(
 
 
 async def enumerate_tls(
-    address: str, port: int, sni: str | None, *, timeout: float
+    address: str,
+    port: int,
+    sni: str | None,
+    *,
+    timeout: float,
+    source: tuple[str, int] | None = None,
 ) -> TlsEnumeration:
     versions = []
     for version in ENUMERATED_VERSIONS:
         versions.append(
-            await _attempt(address, port, sni, version=version, cipher=None, timeout=timeout)
+            await _attempt(
+                address, port, sni, version=version, cipher=None, timeout=timeout, source=source
+            )
         )
     suites = []
     if any(attempt.accepted for attempt in versions if attempt.version == "1.2"):
         for cipher in TLS12_SUITES:
             suites.append(
-                await _attempt(address, port, sni, version="1.2", cipher=cipher, timeout=timeout)
+                await _attempt(
+                    address, port, sni, version="1.2", cipher=cipher, timeout=timeout, source=source
+                )
             )
     return TlsEnumeration(versions=tuple(versions), tls12_suites=tuple(suites))

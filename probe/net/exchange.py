@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from probe.evidence.model import ExchangeOutcome, Received, SipExchange
 from probe.net.connect import StreamConnection, alert_text
@@ -28,6 +28,9 @@ from probe.sip import (
     match_response,
     parse_message,
 )
+
+if TYPE_CHECKING:
+    from probe.net.trace import WireTrace
 
 _SNIPPET_BYTES = 512
 """How much of unframeable data is kept as evidence."""
@@ -114,6 +117,8 @@ async def exchange_over_stream(
         # The stream lost its framing: nothing after this can be trusted.
         outcome, error = "malformed", str(exc)
         received.append(Received(clock_ms(), framer.buffered(_SNIPPET_BYTES), error))
+        if connection.trace is not None:
+            connection.trace.received(framer.buffered(_SNIPPET_BYTES), f"not SIP ({error})")
     except DeadlineExpired as exc:
         outcome, error, expired = "timeout", str(exc), exc.phase
     except PeerClosed as exc:
@@ -197,6 +202,7 @@ async def exchange_over_datagram(
     clock_ms: Clock,
     deadlines: Deadlines | None = None,
     timeout: float | None = None,
+    trace: WireTrace | None = None,
 ) -> SipExchange:
     """One request over UDP, retransmitted on Timer E (RFC 3261 §17.1.2.2), under the
     `first_byte` and `transaction` deadlines (a datagram is a whole message: the
@@ -215,6 +221,8 @@ async def exchange_over_datagram(
     first_byte_by = started + phases.first_byte
     sent_at = clock_ms()
     endpoint.transport.sendto(wire)
+    if trace is not None:
+        trace.sent(wire)
     received: list[Received] = []
     retransmissions = 0
     outcome: ExchangeOutcome = "timeout"
@@ -250,6 +258,8 @@ async def exchange_over_datagram(
                 if isinstance(action, Retransmit):
                     endpoint.transport.sendto(wire)
                     retransmissions += 1
+                    if trace is not None:
+                        trace.sent(wire, f"retransmission {retransmissions}")
             continue
         if isinstance(item, OSError):
             refused = isinstance(item, ConnectionRefusedError)
@@ -261,6 +271,8 @@ async def exchange_over_datagram(
             )
             break
         at = clock_ms()
+        if trace is not None:
+            trace.received(item)
         try:
             message = parse_message(item)
         except SipError as exc:

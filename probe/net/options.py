@@ -23,6 +23,7 @@ from probe.evidence.model import (
     CallEvidence,
     ConnectEvidence,
     ExchangeOutcome,
+    KeepaliveEvidence,
     PingEnd,
     ProbeEvidence,
     SipExchange,
@@ -32,8 +33,15 @@ from probe.evidence.model import (
 )
 from probe.evidence.ping import PingCounter
 from probe.locate.pins import Pin
+from probe.locate.plan import AddressFamily
 from probe.net.auth import CHALLENGE_HEADERS, options_with_credentials
-from probe.net.connect import StreamConnection, classify_connect_error, open_tcp, start_tls
+from probe.net.connect import (
+    StreamConnection,
+    bound_socket,
+    classify_connect_error,
+    open_tcp,
+    start_tls,
+)
 from probe.net.deadlines import Deadlines
 from probe.net.exchange import (
     Clock,
@@ -55,6 +63,7 @@ from probe.tls.context import CaptureContexts, TlsClientConfig
 
 if TYPE_CHECKING:
     from probe.net.call import CallSettings
+    from probe.net.trace import Trace
     from probe.sip.digest import DigestCredentials
 
 USER_AGENT = f"sipprobe/{__version__}"
@@ -89,6 +98,22 @@ class ProbeSettings:
     """Keep every exchange of a `--count` run (for `--evidence-out`), not a bounded sample."""
     credentials: DigestCredentials | None = field(default=None, repr=False)
     """Answer a digest challenge to OPTIONS (RFC 3261 §22) with these."""
+    keepalive: bool = False
+    """After the OPTIONS, send a keep-alive ping and wait for its pong (probe.net.keepalive)."""
+    ws_path: str = "/"
+    """The resource the WebSocket upgrade asks for (RFC 6455 §3)."""
+    from_uri: SipUri | None = None
+    """The From URI of each OPTIONS (default: sipprobe at the local address)."""
+    contact_uri: SipUri | None = None
+    """The Contact URI of each OPTIONS (default: sipprobe at the local address and port)."""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    """Header fields added to each OPTIONS, checked (probe.sip.additions)."""
+    family: AddressFamily | None = None
+    """`ipv4` or `ipv6`: only that family is located and connected to (`-4`, `-6`)."""
+    source: tuple[str, int] | None = None
+    """The local address and port (0: any) every socket is bound to (`--source`)."""
+    trace: Trace | None = None
+    """`--trace`: the run's trace, which every connection writes its messages to."""
 
     @property
     def phases(self) -> Deadlines:
@@ -168,6 +193,12 @@ async def collect_options(
         method="OPTIONS" if settings.call is None else "INVITE",
     )
     target = evidence.target
+    if settings.keepalive and settings.call is None:
+        from probe.net.keepalive import asked_for
+
+        # Asked for from the start: a probe that ends before its ping (a failed connect, a
+        # signal) says so rather than leaving no trace of it.
+        evidence = replace(evidence, keepalive=asked_for(target.transport))
     so_far = so_far if so_far is not None else ProbeSoFar()
     so_far.evidence = evidence
     if target.transport == "udp":
@@ -181,7 +212,12 @@ async def collect_options(
         # Each enumerated version is one more connect and handshake.
         phases = settings.phases
         enumeration = await enumerate_tls(
-            address, target.port, target.sni, timeout=max(phases.connect, phases.handshake)
+            address,
+            target.port,
+            target.sni,
+            timeout=max(phases.connect, phases.handshake),
+            # One handshake after another: the source address, any port.
+            source=None if settings.source is None else (settings.source[0], 0),
         )
         evidence = replace(evidence, enumeration=enumeration)
     return evidence
@@ -198,10 +234,12 @@ async def _probe_stream(
     target = evidence.target
     assert target.address is not None
     connection, connected = await open_tcp(
-        target.address, target.port, timeout=settings.phases.connect
+        target.address, target.port, timeout=settings.phases.connect, source=settings.source
     )
     if connection is None:
         return replace(evidence, connect=connected)
+    if settings.trace is not None:
+        connection.trace = settings.trace.on(target.label)
     so_far.evidence = replace(evidence, connect=connected)
     try:
         reached = await _over_connection(
@@ -237,6 +275,7 @@ async def _probe_stream(
         websocket=reached.websocket,
         call=reached.call,
         closed_cleanly=clean,
+        keepalive=reached.keepalive or evidence.keepalive,
     )
     if reached.counter is None:
         return evidence
@@ -251,6 +290,7 @@ class _Reached:
     websocket: WebSocketUpgrade | None = None
     call: CallEvidence | None = None
     counter: PingCounter | None = None
+    keepalive: KeepaliveEvidence | None = None
 
 
 async def _over_connection(
@@ -285,6 +325,7 @@ async def _over_connection(
         websocket = await upgrade(
             connection,
             host=host_header(target.host, target.port, DEFAULT_PORTS[target.transport]),
+            resource=settings.ws_path,
             user_agent=settings.user_agent,
             timeout=settings.phases.handshake,
         )
@@ -315,7 +356,18 @@ async def _over_connection(
         )
 
     counter = await _repeat_options(uri, target, connected, settings, send, so_far)
-    return _Reached(tls, websocket, None, counter)
+    if not settings.keepalive:
+        return _Reached(tls, websocket, None, counter)
+    from probe.net.keepalive import after_options
+
+    keepalive = await after_options(
+        connection,
+        framer,
+        lost=counter.ended == "connection_lost",
+        deadline=settings.phases.pong,
+        clock_ms=clock_ms,
+    )
+    return _Reached(tls, websocket, None, counter, keepalive)
 
 
 async def _probe_udp(
@@ -333,9 +385,20 @@ async def _probe_udp(
     started = loop.time()
     family = socket.AF_INET6 if ":" in target.address else socket.AF_INET
     try:
-        transport, endpoint = await loop.create_datagram_endpoint(
-            DatagramEndpoint, remote_addr=(target.address, target.port), family=family
-        )
+        if settings.source is None:
+            transport, endpoint = await loop.create_datagram_endpoint(
+                DatagramEndpoint, remote_addr=(target.address, target.port), family=family
+            )
+        else:
+            sock = bound_socket(settings.source, socket.SOCK_DGRAM)
+            try:
+                sock.connect((target.address, target.port))
+                transport, endpoint = await loop.create_datagram_endpoint(
+                    DatagramEndpoint, sock=sock
+                )
+            except BaseException:
+                sock.close()
+                raise
     except OSError as exc:
         kind, message = classify_connect_error(exc)
         failed = ConnectEvidence(ok=False, error_kind=kind, error=message)  # type: ignore[arg-type]
@@ -355,8 +418,10 @@ async def _probe_udp(
             deadlines=settings.phases,
             timers=settings.timers,
             clock_ms=clock_ms,
+            trace=trace,
         )
 
+    trace = None if settings.trace is None else settings.trace.on(target.label)
     so_far.evidence = replace(evidence, connect=connected)
     try:
         counter = await _repeat_options(uri, target, connected, settings, send, so_far)
@@ -409,6 +474,9 @@ async def _repeat_options(
             call_id=call_id,
             cseq=cseq,
             user_agent=settings.user_agent,
+            from_uri=settings.from_uri,
+            extra_headers=settings.extra_headers,
+            contact_uri=settings.contact_uri,
         )
         exchange = await send(request)
         if exchange.final_status in CHALLENGE_HEADERS:

@@ -95,6 +95,8 @@ class StreamReceiver:
             # Bytes left over belong to the next message; its clock starts on the next
             # call, in the same turn of the loop that delivered them.
             self._message_started = None
+            if self.connection.trace is not None:
+                self.connection.trace.received(self.framer.last_frame)
         elif self.framer.partial and self._message_started is None:
             self._message_started = asyncio.get_running_loop().time()
         return message

@@ -12,6 +12,7 @@ nothing here (it is optional, as on a datagram).
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections import deque
 from typing import Protocol
@@ -23,6 +24,7 @@ from wsproto.events import (
     BytesMessage,
     CloseConnection,
     Ping,
+    Pong,
     RejectConnection,
     Request,
     TextMessage,
@@ -44,6 +46,7 @@ MAX_ANSWER_BYTES = 8 * 1024
 an answer head is a few hundred bytes; a refusal's body is only shown, never judged."""
 
 _HEAD_END = b"\r\n\r\n"
+_CRLF = b"\r\n"
 _NORMAL_CLOSURE = 1000
 """RFC 6455 §7.4.1: the purpose of the connection was fulfilled."""
 
@@ -83,6 +86,13 @@ class WebSocketLink:
             return self.ws.send(BytesMessage(data=wire))
         return self.ws.send(TextMessage(data=text))
 
+    def ping_frame(self, data: bytes) -> bytes:
+        """A Ping carrying `data` (RFC 6455 §5.5.2; at most 125 bytes, §5.5), whose Pong
+        must echo it (§5.5.3). A closed WebSocket is a lost connection."""
+        if self.ws.state is not ConnectionState.OPEN:
+            raise ConnectionError(f"the WebSocket is no longer open ({self.ws.state.name})")
+        return self.ws.send(Ping(payload=data))
+
     def close_frame(self) -> bytes:
         """The Close frame that starts (or answers) the closing handshake, if one is due
         (RFC 6455 §7.1.2); nothing once the WebSocket is closing or closed."""
@@ -116,10 +126,15 @@ class WebSocketFramer:
     (probe.net.framing.MessageFramer): `next_message` returns a message, None for "feed
     me more", or raises.
 
-    Pings are answered as they are read (RFC 6455 §5.5.2); a Close from the server is
-    answered and raised as `WebSocketClosed`; a frame wsproto cannot accept (bad
-    masking, invalid UTF-8 in a text frame...) poisons the framer with a
-    `SipParseError`, as a stream that lost its framing does.
+    Pings are answered as they are read (RFC 6455 §5.5.2) and the data of every Pong is
+    kept (`pongs`); a Close from the server is answered and raised as `WebSocketClosed`;
+    a frame wsproto cannot accept (bad masking, invalid UTF-8 in a text frame...)
+    poisons the framer with a `SipParseError`, as a stream that lost its framing does.
+
+    A WebSocket message of nothing but CRLFs is a keep-alive, skipped and counted
+    (`keepalives`), never parsed as a SIP message: RFC 7118 §6 leaves RFC 5626's CRLF
+    keep-alive undefined over WebSocket, yet browser clients send a CRLF CRLF message
+    and servers (Kamailio) answer it with a CRLF one.
     """
 
     def __init__(self, link: WebSocketLink, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -131,10 +146,22 @@ class WebSocketFramer:
         self._last_frame = b""
         self._error: SipParseError | None = None
         self._closed: tuple[int, str] | None = None
+        self._pongs: list[bytes] = []
+        self._keepalives = 0
 
     @property
     def limits(self) -> Limits:
         return self._limits
+
+    @property
+    def pongs(self) -> tuple[bytes, ...]:
+        """The application data of every Pong received, in order."""
+        return tuple(self._pongs)
+
+    @property
+    def keepalives(self) -> int:
+        """WebSocket messages of nothing but CRLFs skipped so far."""
+        return self._keepalives
 
     @property
     def max_message_bytes(self) -> int:
@@ -171,6 +198,9 @@ class WebSocketFramer:
         if self._error is not None:
             raise self._error.with_traceback(None)
         self._pump()
+        while self._ready and _only_crlfs(self._ready[0]):
+            self._ready.popleft()
+            self._keepalives += 1
         if not self._ready:
             if self._closed is not None:
                 raise WebSocketClosed(*self._closed, pending=len(self._message))
@@ -192,6 +222,8 @@ class WebSocketFramer:
                 self._take(bytes(data), finished=event.message_finished)
             elif isinstance(event, Ping) and link.ws.state is ConnectionState.OPEN:
                 link.writer.write(link.ws.send(event.response()))
+            elif isinstance(event, Pong):
+                self._pongs.append(bytes(event.payload))
             elif isinstance(event, CloseConnection):
                 self._on_close(event)
                 return
@@ -240,6 +272,27 @@ class WebSocketFramer:
         if link.ws.state is ConnectionState.OPEN:
             link.writer.write(link.ws.send(CloseConnection(code=code)))
         raise error
+
+
+def _only_crlfs(data: bytes) -> bool:
+    return bool(data) and data == _CRLF * (len(data) // 2)
+
+
+_RESOURCE = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+"""RFC 6455 §3: a resource name is an absolute path and an optional query; their
+characters are RFC 3986 §3.3's pchar, "/" and "?", with %XX escapes."""
+
+
+def resource_problem(resource: str) -> str | None:
+    """Why `resource` cannot be the upgrade's request target, or None when it can."""
+    if not resource.startswith("/"):
+        return f"{resource!r} must start with / (RFC 6455 §3: an absolute path)"
+    if _RESOURCE.fullmatch(resource) is None:
+        return (
+            f"{resource!r} is not a path and query of URI characters (RFC 6455 §3, "
+            "RFC 3986 §3.3): escape others as %XX"
+        )
+    return None
 
 
 def host_header(host: str, port: int, default_port: int) -> str:
@@ -296,9 +349,12 @@ async def upgrade(
             error=error,
         )
 
+    trace = connection.trace
     try:
         async with asyncio.timeout(timeout):
             connection.writer.write(request)
+            if trace is not None:
+                trace.sent(request, "the WebSocket upgrade")
             await connection.writer.drain()
             while True:
                 data = await connection.reader.read(READ_SIZE)
@@ -307,6 +363,10 @@ async def upgrade(
                 received += data
                 ws.receive_data(data)
                 for event in ws.events():
+                    if trace is not None and isinstance(event, AcceptConnection | RejectConnection):
+                        head_end = received.find(_HEAD_END)
+                        head = received if head_end < 0 else received[: head_end + 4]
+                        trace.received(bytes(head), "the answer to the upgrade")
                     if isinstance(event, AcceptConnection):
                         return _accepted(connection, ws, request, received, event, started)
                     if isinstance(event, RejectConnection):

@@ -227,6 +227,9 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         check_client_config(tls)
     except TlsConfigError as exc:
         usage(str(exc))
+    from probe.run.sending import sending_settings
+
+    sending = sending_settings(request.settings, usage)
     deadlines = None
     if request.settings.run.deadlines:
         from probe.net.deadlines import DeadlineError, Deadlines, parse_deadline
@@ -250,6 +253,7 @@ def build_settings(request: OptionsRequest, usage: UsageError) -> ProbeSettings:
         enumerate_tls=request.settings.tls.enumerate,
         keep_every_exchange=request.settings.run.evidence_out is not None,
         credentials=load_credentials(request.settings.sip.auth_file, os.environ, usage),
+        **sending,
     )
 
 
@@ -271,6 +275,9 @@ def _notes(request: OptionsRequest) -> list[str]:
         notes.append("--insecure: certificate failures are reported as warnings")
     if request.settings.locate.seed is not None:
         notes.append(f"SRV weighted order drawn with --seed {request.settings.locate.seed}")
+    from probe.run.sending import sending_notes
+
+    notes.extend(sending_notes(request.settings))
     notes.extend(request.target_notes)
     return notes
 
@@ -325,9 +332,13 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     policy = build_policy(request, could_use_tls(uris), usage)
     # The whole evidence is kept only for the file and for the redirects to follow.
     keep = request.settings.run.evidence_out is not None or request.settings.sip.follow_redirects
+    settings = build_settings(request, usage)
+    from probe.run.sending import check_literal_families
+
+    check_literal_families(uris, settings.family, usage)
     return Prepared(
         uris=uris,
-        settings=build_settings(request, usage),
+        settings=settings,
         policy=policy,
         where=build_locate(request, usage),
         notes=[*_notes(request), *control_notes, *uri_notes],

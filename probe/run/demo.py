@@ -64,9 +64,18 @@ REGIONS = (
 
 
 def run_serve_command(
-    host: str, port: int, transports: Sequence[str], cert: Path | None, key: Path | None
+    host: str,
+    port: int,
+    transports: Sequence[str],
+    cert: Path | None,
+    key: Path | None,
+    *,
+    verbose: bool = False,
 ) -> int:
     from probe.serve import Responder, ResponderConfig
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     config = ResponderConfig(
         host=host,
@@ -74,6 +83,7 @@ def run_serve_command(
         transports=tuple(transports),  # type: ignore[arg-type]
         cert_file=cert,
         key_file=key,
+        log=log if verbose else None,
     )
 
     async def serve_forever() -> None:

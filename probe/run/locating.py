@@ -226,6 +226,7 @@ async def locate_all(
                 dns_server=where.dns_server,
                 timeout=settings.phases.dns,
                 rng=random.Random(seeds[index]),
+                family=settings.family,
             )
         found[index] = Located(text, uri, result)
         return found[index]

@@ -106,6 +106,12 @@ def live_replies(enabled: bool) -> Iterator[None]:
         REPLIES.reset(token)
 
 
+def show_on_stderr(text: str) -> None:
+    """`text` on stderr as one line (or block), through the progress display's console
+    when one is showing (`--trace`)."""
+    _show_reply(text)
+
+
 def _show_reply(line: str) -> None:
     # The progress display, when there is one, is only known inside the run's context.
     sink = CURRENT.get()

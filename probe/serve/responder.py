@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import cast
 
 from probe.serve.calls import CallTable
+from probe.serve.log import AnswerLog
 from probe.serve.uas import ALLOW, ResponderConfig, ServeTransport, answer
 from probe.sip import (
     Request,
+    Response,
     SipError,
     StreamFramer,
     parse_message,
@@ -36,7 +38,8 @@ HANDSHAKE_SECONDS = 10.0
 """Deadline of a client's TLS handshake, and of a write to a client that stops reading."""
 STOP_GRACE = 2.0
 """Seconds `stop()` gives aborted connections to finish their clean-up."""
-_KEEPALIVE_PING = b"\r\n\r\n"
+_PONG = b"\r\n"
+"""RFC 5626 §4.4.1: the answer to a CRLF CRLF ping."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,13 @@ class Listener:
     transport: ServeTransport
     host: str
     port: int
+
+
+def _peer_text(source: tuple[str, int] | None) -> str:
+    if source is None:
+        return "?"
+    address, port = source
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def server_context(config: ResponderConfig) -> ssl.SSLContext:
@@ -56,8 +66,9 @@ def server_context(config: ResponderConfig) -> ssl.SSLContext:
 
 
 class _UdpResponder(asyncio.DatagramProtocol):
-    def __init__(self, config: ResponderConfig) -> None:
+    def __init__(self, config: ResponderConfig, log: AnswerLog | None) -> None:
         self.config = config
+        self.log = log
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -72,9 +83,14 @@ class _UdpResponder(asyncio.DatagramProtocol):
         if not isinstance(message, Request) or self.transport is None:
             return
         source = (str(addr[0]), int(addr[1]))
+        peer = _peer_text(source)
+        if self.log is not None:
+            self.log.request("udp", peer, message)
         response = answer(message, self.config, to_tag=random_token(6), source=source)
         if response is not None:
             self.transport.sendto(response.to_bytes(), addr)
+            if self.log is not None:
+                self.log.response("udp", peer, response)
 
 
 class Responder:
@@ -87,6 +103,7 @@ class Responder:
         self._datagrams: list[asyncio.DatagramTransport] = []
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._tables: set[CallTable] = set()
+        self._log = AnswerLog(config.log) if config.log is not None else None
 
     async def __aenter__(self) -> Responder:
         await self.start()
@@ -108,7 +125,7 @@ class Responder:
             for transport in self.config.transports:
                 if transport == "udp":
                     datagram, _ = await loop.create_datagram_endpoint(
-                        lambda: _UdpResponder(self.config),
+                        lambda: _UdpResponder(self.config, self._log),
                         local_addr=(self.config.host, self.config.port),
                     )
                     self._datagrams.append(datagram)
@@ -172,14 +189,23 @@ class Responder:
         framer = StreamFramer()
         peer = writer.get_extra_info("peername")
         local = writer.get_extra_info("sockname") or (self.config.host, self.config.port)
+        source = (str(peer[0]), int(peer[1])) if peer else None
+        log, who = self._log, _peer_text(source)
+
+        def send(response: Response) -> None:
+            writer.write(response.to_bytes())
+            if log is not None:
+                log.response(transport, who, response)
+
         calls = CallTable(
             self.config,
             transport=transport,
             local=(str(local[0]), int(local[1])),
-            send=lambda response: writer.write(response.to_bytes()),
-            source=(str(peer[0]), int(peer[1])) if peer else None,
+            send=send,
+            source=source,
         )
         self._tables.add(calls)
+        pongs = 0
         try:
             while True:
                 async with asyncio.timeout(IDLE_SECONDS):
@@ -187,11 +213,21 @@ class Responder:
                 if not data:
                     break
                 framer.feed(data)
-                while (message := framer.next_message()) is not None:
+                while True:
+                    message = framer.next_message()
+                    # The pings skipped on the way to this message came before it: each is
+                    # answered with one CRLF, in stream order (RFC 5626 §4.4.1).
+                    if framer.pings > pongs:
+                        writer.write(_PONG * (framer.pings - pongs))
+                        if log is not None:
+                            log.pongs(transport, who, framer.pings - pongs)
+                        pongs = framer.pings
+                    if message is None:
+                        break
                     if isinstance(message, Request):
+                        if log is not None:
+                            log.request(transport, who, message)
                         calls.receive(message)
-                if data.endswith(_KEEPALIVE_PING) and framer.buffered_bytes == 0:
-                    writer.write(b"\r\n")  # RFC 5626 §4.4.1: pong
                 async with asyncio.timeout(HANDSHAKE_SECONDS):
                     await writer.drain()
         except (SipError, OSError, TimeoutError):

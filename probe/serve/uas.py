@@ -9,7 +9,7 @@ per connection and live in :mod:`probe.serve.calls`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -49,6 +49,8 @@ class ResponderConfig:
     or refused with 488 (see probe.serve.offer_answer)."""
     answer_delay: float = 0.0
     """Seconds between 180 Ringing and the 200, during which a CANCEL can arrive."""
+    log: Callable[[str], None] | None = field(default=None, compare=False)
+    """`serve -v`: where a line for each answer goes (probe.serve.log)."""
 
 
 def common_headers(config: ResponderConfig) -> tuple[tuple[str, str], ...]:

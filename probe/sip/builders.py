@@ -36,6 +36,7 @@ PROBE_USER = "sipprobe"
 # §8.1.1.6: the recommended initial Max-Forwards.
 MAX_FORWARDS = 70
 _TRANSPORT_RE = re.compile("[A-Za-z][A-Za-z0-9-]*")
+_ACCEPT_SDP = ("Accept", "application/sdp")
 
 
 def random_token(nbytes: int = 12) -> str:
@@ -207,8 +208,12 @@ def build_options(
     user_agent: str,
     from_uri: SipUri | None = None,
     extra_headers: Sequence[tuple[str, str]] = (),
+    contact_uri: SipUri | None = None,
 ) -> Request:
-    """Build an out-of-dialog OPTIONS request to ``target`` (§11, §8.1.1)."""
+    """Build an out-of-dialog OPTIONS request to ``target`` (§11, §8.1.1).
+
+    ``contact_uri`` replaces our Contact; an ``Accept`` among ``extra_headers`` replaces
+    ours (``application/sdp``), any other field is added after User-Agent."""
     request_uri, items = _origin(
         target,
         method="OPTIONS",
@@ -221,10 +226,15 @@ def build_options(
         cseq=cseq,
         from_uri=from_uri,
     )
+    if contact_uri is not None:
+        # §19.1.1: whatever the caller passed, no password is sent.
+        contact = f"<{contact_uri.without_password()}>"
+        items = [(name, contact if name == "Contact" else value) for name, value in items]
+    accept = [] if any(n.lower() == "accept" for n, _ in extra_headers) else [_ACCEPT_SDP]
     headers = Headers(
         [
             *items,
-            ("Accept", "application/sdp"),
+            *accept,
             ("User-Agent", user_agent),
             *extra_headers,
             ("Content-Length", "0"),

@@ -7,8 +7,11 @@ more bytes".  Messages come out identical however the byte stream was chunked.
 On a stream the head ends at the first blank line and the body is exactly
 Content-Length bytes, so Content-Length is mandatory (§18.3).  Between messages a peer
 may send CRLF keep-alives: RFC 5626 §3.5.1 pings (CRLF CRLF) and pongs (CRLF); RFC
-3261 §7.5 also tells us to ignore CRLFs before a start line.  They are skipped and
-counted.
+3261 §7.5 also tells us to ignore CRLFs before a start line.  They are skipped, never
+taken for a message, and counted two ways, because the bytes alone cannot say which
+they are: `pings` counts complete CRLF CRLF pairs (what a server answers, RFC 5626
+§4.4.1), `crlfs` every CRLF (a client waiting for its pong counts these).  A CRLF that
+ends a message's head or body belongs to the message and is never counted.
 
 Every limit is enforced on the bytes already buffered, never by waiting: an endless
 line fails once it passes ``max_line_bytes``, a head once it passes
@@ -49,6 +52,8 @@ class StreamFramer:
         # complete a CRLF CRLF ping, so counting is the same whatever the chunking.
         self._crlf_run = 0
         self._keepalives = 0
+        self._pings = 0
+        self._crlfs = 0
         self._error: SipParseError | None = None
         self._last_frame = b""
 
@@ -61,6 +66,19 @@ class StreamFramer:
     def keepalives(self) -> int:
         """CRLF keep-alives skipped so far (a CRLF CRLF ping and a CRLF pong count one)."""
         return self._keepalives
+
+    @property
+    def pings(self) -> int:
+        """CRLF CRLF pairs completed between messages so far: the RFC 5626 §4.4.1 pings a
+        server owes a pong each.  Pairs are counted from the end of the last message, so a
+        CR LF CR LF split across reads, or sent a byte at a time, is still one ping."""
+        return self._pings
+
+    @property
+    def crlfs(self) -> int:
+        """CRLFs skipped between messages so far: a client that sent a ping takes the
+        next one for its pong (RFC 5626 §4.4.1)."""
+        return self._crlfs
 
     @property
     def buffered_bytes(self) -> int:
@@ -130,7 +148,10 @@ class StreamFramer:
         while buf.startswith(_CRLF, skipped):
             if self._crlf_run % 2 == 0:
                 self._keepalives += 1
+            else:
+                self._pings += 1
             self._crlf_run += 1
+            self._crlfs += 1
             skipped += 2
         if skipped:
             del buf[:skipped]

@@ -58,6 +58,7 @@ class CheckId(enum.StrEnum):
     SIP_OPTIONS = "sip.options"
     SIP_RESPONSE = "sip.response"
     SIP_AUTH = "sip.auth"
+    SIP_KEEPALIVE = "sip.keepalive"
     SIP_INVITE = "sip.invite"
     SIP_TEARDOWN = "sip.teardown"
     SDP_SRTP = "sdp.srtp"

@@ -109,6 +109,41 @@ def test_a_ping_is_answered_with_its_payload() -> None:
     assert server_events(server, bytes(sink.data)) == [Pong(payload=b"are you there")]
 
 
+def test_pongs_are_kept_and_our_ping_carries_its_data() -> None:
+    link, server, sink = opened()
+    framer = link.framer()
+    assert server_events(server, link.ping_frame(b"abcd1234")) == [Ping(payload=b"abcd1234")]
+    framer.feed(server.send(Pong(payload=b"abcd1234")) + server.send(Pong(payload=b"other")))
+    assert framer.next_message() is None
+    assert framer.pongs == (b"abcd1234", b"other")
+    assert sink.data == b""  # a Pong is answered with nothing
+
+
+def test_a_message_of_crlfs_is_a_keepalive_not_a_sip_message() -> None:
+    # Kamailio answers a CRLF CRLF text message with a CRLF one; neither is SIP.
+    link, server, _sink = opened()
+    framer = link.framer()
+    framer.feed(
+        server.send(TextMessage(data="\r\n"))
+        + server.send(TextMessage(data="\r\n\r\n"))
+        + server.send(TextMessage(data=OK))
+    )
+    message = framer.next_message()
+    assert isinstance(message, Response)
+    assert framer.keepalives == 2
+    assert framer.last_frame == OK.encode()
+    assert framer.next_message() is None
+
+
+def test_a_message_with_more_than_crlfs_is_parsed_and_refused() -> None:
+    link, server, _sink = opened()
+    framer = link.framer()
+    framer.feed(server.send(TextMessage(data="\r\n \r\n")))
+    with pytest.raises(SipParseError):
+        framer.next_message()
+    assert framer.keepalives == 0
+
+
 def test_the_servers_close_is_answered_and_raised() -> None:
     link, server, sink = opened()
     framer = link.framer()

@@ -193,3 +193,14 @@ async def test_a_server_that_ignores_our_close_costs_at_most_the_close_deadline(
     assert findings(evidence)[CheckId.SIP_OPTIONS].status is Status.PASS
     assert not evidence.closed_cleanly
     assert elapsed < 2.0  # the connection's close deadline (1 s), not the server's mercy
+
+
+async def test_ws_path_names_the_upgrades_resource() -> None:
+    script = WsScript()
+    async with websocket_server(script) as port:
+        uri, located = target(port, "ws")
+        settings = ProbeSettings(timeout=2.0, ws_path="/ws?tenant=a%20b")
+        evidence = await collect_options(uri, located, settings)
+    (upgrade,) = script.upgrade_requests
+    assert upgrade.target == "/ws?tenant=a%20b"
+    assert findings(evidence)[CheckId.SIP_OPTIONS].status is Status.PASS

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Ping, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Ping, Pong, TextMessage
 from wsproto.events import Request as UpgradeRequest
 
 from probe.sip import Request, build_response, parse_message
@@ -29,6 +29,10 @@ class WsScript:
     close_instead: bool = False
     close_after_answer: bool = False
     ignore_close: bool = False
+    pong_with: bytes | None = None
+    """Answer a Ping with a Pong carrying this instead of the Ping's data."""
+    ignore_pings: bool = False
+    ws_pings: list[bytes] = field(default_factory=list)
     requests: list[bytes] = field(default_factory=list)
     upgrade_requests: list[UpgradeRequest] = field(default_factory=list)
 
@@ -77,6 +81,12 @@ async def websocket_server(
                             # In one write: the Close reaches the client with the answer.
                             answer += ws.send(CloseConnection(code=1001, reason="bye"))
                         writer.write(answer)
+                    elif isinstance(event, Ping):
+                        script.ws_pings.append(bytes(event.payload))
+                        if script.pong_with is not None:
+                            writer.write(ws.send(Pong(payload=script.pong_with)))
+                        elif not script.ignore_pings:
+                            writer.write(ws.send(event.response()))
                     elif isinstance(event, CloseConnection) and script.ignore_close:
                         await asyncio.sleep(3600)  # neither a Close back nor an end
                     elif isinstance(event, CloseConnection):

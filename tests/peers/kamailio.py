@@ -130,7 +130,8 @@ onreply_route[REWRITE] {{
 # on a TLS port WSS; the xhttp module hands it to the event route below, whose
 # ws_handle_handshake() answers the upgrade (101 with the `sip` subprotocol). HTTP
 # requests carry no Content-Length, which Kamailio's TCP reader must be told to accept.
-# Any other HTTP request, or an upgrade to another resource than "/", is answered 404.
+# Any other HTTP request, or an upgrade to another resource than the ones asked for ("/"
+# by default), is answered 404.
 WS_GLOBALS = "tcp_accept_no_cl=yes\n"
 WS_MODULES = """loadmodule "xhttp.so"
 loadmodule "websocket.so"
@@ -139,7 +140,7 @@ WS_ROUTE = """
 event_route[xhttp:request] {
     set_reply_close();
     set_reply_no_connect();
-    if ($hu == "/" && $hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade"
+    if (({ws_paths}) && $hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade"
             && $rm == "GET") {
         if (ws_handle_handshake()) {
             exit;
@@ -286,13 +287,15 @@ def start_kamailio(
     websocket: bool = False,
     auth: DigestAuth | None = None,
     reply_rewrite: str | None = None,
+    ws_paths: Sequence[str] = ("/",),
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
     `Retry-After: 120`); `relay_to` makes it relay INVITE dialogs to a UDP UAS there;
     `websocket` makes it accept SIP over WebSocket too (WS on the TCP port, WSS on the
-    TLS ones); `auth` makes it challenge OPTIONS and INVITE; `reply_rewrite`, with
-    `relay_to`, is a `subst_body` expression applied to the SDP of every reply it relays."""
+    TLS ones), upgrading requests for the resources in `ws_paths` only; `auth` makes it
+    challenge OPTIONS and INVITE; `reply_rewrite`, with `relay_to`, is a `subst_body`
+    expression applied to the SDP of every reply it relays."""
     binary = require_binary("kamailio")
     if websocket:
         require_module("websocket.so", "kamailio-websocket-modules")
@@ -326,7 +329,11 @@ def start_kamailio(
             tls_cfg=tls_cfg,
             ws_globals=WS_GLOBALS if websocket else "",
             ws_modules=WS_MODULES if websocket else "",
-            ws_route=WS_ROUTE if websocket else "",
+            ws_route=(
+                WS_ROUTE.replace("{ws_paths}", " || ".join(f'$hu == "{path}"' for path in ws_paths))
+                if websocket
+                else ""
+            ),
             relay_modules=(RELAY_MODULES if relay_to else "") + auth_modules,
             relay_route=(
                 RELAY_ROUTE.format(

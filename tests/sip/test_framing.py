@@ -62,6 +62,52 @@ def test_keepalive_split_into_bytes_counts_the_same():
     assert framer.next_message() is not None
 
 
+def test_a_message_ending_in_a_blank_line_is_no_ping():
+    # A body-less message ends in CRLF CRLF: those bytes are the message's, not a ping.
+    framer = StreamFramer()
+    framer.feed(REQUEST)
+    assert framer.next_message() == parse_message(REQUEST)
+    assert framer.next_message() is None
+    assert (framer.pings, framer.crlfs, framer.keepalives) == (0, 0, 0)
+
+
+def test_pings_are_counted_in_pairs_whatever_the_chunking():
+    framer = StreamFramer()
+    for chunk in (b"\r\n\r", b"\n", b"\r\n", b"\r", b"\n"):
+        framer.feed(chunk)
+        assert framer.next_message() is None
+    assert (framer.pings, framer.crlfs) == (2, 4)
+
+
+def test_pairs_count_from_the_end_of_the_last_message():
+    # A lone CRLF before a message (RFC 3261 §7.5) leaves no half ping behind it.
+    framer = StreamFramer()
+    framer.feed(b"\r\n" + REQUEST + b"\r\n")
+    assert framer.next_message() is not None
+    assert framer.next_message() is None
+    assert (framer.pings, framer.crlfs) == (0, 2)
+    framer.feed(b"\r\n")
+    assert framer.next_message() is None
+    assert (framer.pings, framer.crlfs) == (1, 3)
+
+
+def test_a_pong_is_a_crlf_and_no_message():
+    framer = StreamFramer()
+    framer.feed(b"\r\n")
+    assert framer.next_message() is None
+    assert (framer.pings, framer.crlfs) == (0, 1)
+    assert not framer.partial
+    framer.feed(RESPONSE)
+    assert framer.next_message() == parse_message(RESPONSE)
+
+
+def test_a_ping_before_a_message_in_one_read_is_counted_before_it():
+    framer = StreamFramer()
+    framer.feed(b"\r\n\r\n" + REQUEST)
+    assert framer.next_message() == parse_message(REQUEST)
+    assert framer.pings == 1
+
+
 def test_byte_by_byte_gives_the_same_messages():
     stream = b"\r\n" + RESPONSE + WITH_BODY + b"\r\n\r\n" + REQUEST
     expected = [parse_message(m) for m in (RESPONSE, WITH_BODY, REQUEST)]

@@ -128,6 +128,7 @@ def test_any_chunking_gives_the_same_messages(data):
     assert got_whole == expected
     assert got_chunked == expected
     assert chunked.keepalives == whole.keepalives
+    assert (chunked.pings, chunked.crlfs) == (whole.pings, whole.crlfs)
     assert chunked.buffered_bytes == whole.buffered_bytes == 0
 
 

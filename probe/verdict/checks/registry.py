@@ -9,6 +9,7 @@ from probe.verdict.checks import (
     call,
     capture_sip,
     connection,
+    keepalive,
     options,
     tls_session,
     websocket,
@@ -30,6 +31,7 @@ CHECKS: tuple[Check, ...] = (
     options.RESPONSE,
     options.ANSWER_SDP,
     options.NOT_SENT,
+    keepalive.KEEPALIVE,
 )
 
 CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (

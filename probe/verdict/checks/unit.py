@@ -32,6 +32,7 @@ EvidencePart = Literal[
     "ping",
     "call",
     "auth",
+    "keepalive",
 ]
 """The parts of a probe's evidence a check may read (probe.evidence.model.ProbeEvidence)."""
 
