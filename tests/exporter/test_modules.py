@@ -115,6 +115,7 @@ def test_a_failover_module_carries_priorities_weights_and_order() -> None:
 def test_every_settings_key_of_a_module_names_a_setting() -> None:
     # A key added to the table must reach Settings (or be one of the exporter's own).
     own = {"kind", "allow_calls", "min_call_interval", "priority", "weight", "order"}
+    own |= {"reuse", "full_check_interval"}
     call = {"to", "from", "offer", "suite", "hangup", "answer_timeout", "auth_file"}
     call |= {"allow_cleartext_keys", "verify_media"}
     renamed = {"resolve": "pins", "deadline": "deadlines", "enumerate": "enumerate_tls"}
