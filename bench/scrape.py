@@ -78,9 +78,7 @@ class Connection:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         request = (
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n".encode()
-            + headers
-            + b"\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n".encode() + headers + b"\r\n"
         )
         self.writer.write(request)
         try:
