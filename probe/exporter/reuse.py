@@ -205,6 +205,7 @@ async def full_check(
         if evidence.target in offered:
             return False  # two targets alike (one address twice): the first one is kept
         offered[evidence.target] = connection
+        connection.trim_read_buffer()  # it waits for one answer at a time from now on
         return True
 
     try:
