@@ -226,18 +226,21 @@ async def full_check(
     ):
         table.close_connections(list(offered.values()))
         return probed, None
-    now = time.time()
     chains = [t.tls.presented_chain for t in targets if t.tls is not None]
     instant = dt.datetime.fromisoformat(evidence.started_at)
+    # The certificates were judged at `instant`: the first edge after it ends the reuse,
+    # even one passed while the check was still running.
+    judged_at = instant.timestamp()
     kept = Kept(
         probed=probed,
         run=prepared,
         connections=dict(offered),
         policy=prepared.policy.at(instant),
         checked_at=asyncio.get_running_loop().time(),
-        full_check_at=instant.timestamp(),
+        full_check_at=judged_at,
         stale_at=min(
-            _next_edge(anchor_edges, now), _next_edge(sorted(edges.of_chains(chains)), now)
+            _next_edge(anchor_edges, judged_at),
+            _next_edge(sorted(edges.of_chains(chains)), judged_at),
         ),
     )
     return probed, kept

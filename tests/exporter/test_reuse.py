@@ -275,3 +275,37 @@ async def test_trust_anchors_are_read_as_a_module_loads_not_at_each_scrape(
             after_reload = len(reads)
     assert [f["probe_success"] for f in found] == [1, 1, 1]
     assert (loaded, after_scrapes, after_reload) == (1, 1, 2)
+
+
+def test_the_edges_are_where_the_validity_verdict_changes() -> None:
+    from probe.exporter.reuse import Edges
+    from probe.tls.quality import judge_validity
+
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    root = make_root_ca("sipprobe edge root", now=now - dt.timedelta(days=400))
+    leaf = make_leaf(
+        root,
+        common_name=LAB_NAME,
+        not_before=now - dt.timedelta(days=10),
+        not_after=now + dt.timedelta(days=90),
+        now=now,
+    ).cert
+    edges = Edges(warn_days=30, critical_days=7)
+    states = []
+    for edge in edges.of_certificate(leaf):
+        instant = dt.datetime.fromtimestamp(edge, dt.UTC)
+        second = dt.timedelta(seconds=1)
+        around = [
+            judge_validity([leaf], now=when, warn_days=30, critical_days=7).certificates[0].state
+            for when in (instant - second, instant + second)
+        ]
+        states.append(tuple(around))
+    # Each edge is where the state of the certificate changes, and nowhere else.
+    assert states == [
+        ("not_yet_valid", "valid"),
+        ("critical", "expired"),
+        ("expiring", "critical"),
+        ("valid", "expiring"),
+    ]
+    chain = [leaf.public_bytes(serialization.Encoding.DER)]
+    assert sorted(edges.of_chains([chain])) == sorted(edges.of_certificate(leaf))
