@@ -234,7 +234,8 @@ class ModuleRuns:
                     self.kept.put(name, target, kept, interval)
                     return Scraped(probed, reused=True, full_check_at=kept.full_check_at)
             self.kept.close(kept)
-        remaining = max_time - (loop.time() - started)
+        # What the reused attempt left; a run shorter than this stops before it starts.
+        remaining = max(max_time - (loop.time() - started), 0.05)
 
         def run(keep: ConnectionKeeper) -> Awaitable[tuple[Probed, Prepared]]:
             return self.run([target], remaining, keep)

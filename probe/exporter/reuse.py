@@ -197,13 +197,14 @@ async def full_check(
     run: FullCheck, table: KeptConnections, edges: Edges, anchor_edges: Sequence[float]
 ) -> tuple[Probed, Kept | None]:
     """Run a full probe, keeping its connections when its verdict is pass or warn and
-    every probed target's connection was offered; otherwise they are closed.
+    every probed target's connection was offered, one connection each (two probes never
+    share one); otherwise they are closed.
     `anchor_edges`: the trust anchors' validity edges (`Edges.of_anchors`), in order."""
     offered: dict[Target, StreamConnection] = {}
 
     def keep(evidence: ProbeEvidence, connection: StreamConnection) -> bool:
         if evidence.target in offered:
-            return False  # two targets alike (one address twice): the first one is kept
+            return False  # one target twice (an address listed twice): keep nothing
         offered[evidence.target] = connection
         connection.trim_read_buffer()  # it waits for one answer at a time from now on
         return True
@@ -221,7 +222,7 @@ async def full_check(
         probed.report.verdict in _HEALTHY
         and evidence.stopped is None
         and targets
-        and len(targets) == len(probed_targets)
+        and len(targets) == len(probed_targets) == len(offered)
         and all(target.target in offered for target in targets)
     ):
         table.close_connections(list(offered.values()))
