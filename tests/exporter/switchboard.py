@@ -1,7 +1,8 @@
 """A SIP-over-TLS server in the test's own event loop whose behaviour a test changes while
 connections stay open, as a real server's operator does: the certificate it presents to
 new handshakes (a live connection keeps the one it was made with, as after an SBC's
-certificate reload), the status it answers OPTIONS with, and dropping every connection.
+certificate reload), the status it answers OPTIONS with or none at all, and dropping every
+connection.
 It counts the handshakes it completed and the connections it holds."""
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Switchboard:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(chain, key)
         self.status = (200, "OK")
+        self.silent = False
+        """Read requests and answer none (a server gone mute on its open connections)."""
         self.handshakes = 0
         self.connections: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -62,7 +65,7 @@ class Switchboard:
             while data := await reader.read(65536):
                 framer.feed(data)
                 while (message := framer.next_message()) is not None:
-                    if isinstance(message, Request):
+                    if isinstance(message, Request) and not self.silent:
                         code, reason = self.status
                         answer = build_response(
                             message, code, reason, to_tag="sb1", extra_headers=(("Allow", ALLOW),)

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from probe.tls.lab import LabFiles
-from probe.tls.pki import make_leaf, make_root_ca
+from probe.tls.pki import generate_key, make_leaf, make_root_ca
 from tests.conftest import LAB_NAME
 from tests.exporter.conftest import Endpoints
 from tests.exporter.expositions import promtool_finds_no_problem
@@ -185,7 +185,8 @@ async def test_a_certificate_entering_its_window_brings_a_full_check(
     # passes now and fails from then on (probe.tls.quality.judge_validity counts whole
     # days left). The kept connection must not carry its old verdict past that instant.
     root = make_root_ca("sipprobe edge test root")
-    edge_in = 3.0
+    key_pair = generate_key()  # made first: the seconds to the edge are the scrapes'
+    edge_in = 4.0
     now = dt.datetime.now(dt.UTC)
     leaf = make_leaf(
         root,
@@ -194,6 +195,7 @@ async def test_a_certificate_entering_its_window_brings_a_full_check(
         sip_uris=[f"sip:{LAB_NAME}"],
         not_after=now + dt.timedelta(days=1, seconds=edge_in),
         now=now,
+        key=key_pair,
     )
     ca = tmp_path / "root.pem"
     ca.write_bytes(root.cert.public_bytes(serialization.Encoding.PEM))
@@ -309,3 +311,30 @@ def test_the_edges_are_where_the_validity_verdict_changes() -> None:
     ]
     chain = [leaf.public_bytes(serialization.Encoding.DER)]
     assert sorted(edges.of_chains([chain])) == sorted(edges.of_certificate(leaf))
+
+
+async def test_a_kept_connection_gone_mute_leaves_the_full_check_time_to_fail(
+    tmp_path: Path, lab: LabFiles
+) -> None:
+    async with switchboard(lab.server, lab.server_key) as board:
+        async with running_exporter(tmp_path, kept_module(lab.ca, [board.port])) as run:
+            await scrape(run, board.port)
+            board.silent = True
+            began = time.monotonic()
+            answer = await get(
+                run.url(probe_url("kept", uri(board.port))),
+                headers={"X-Prometheus-Scrape-Timeout-Seconds": "4"},
+            )
+            took = time.monotonic() - began
+        handshakes = board.handshakes
+    found = samples(answer.body)
+    # Half the 3.5 s the scrape allows went to the mute kept connection, the rest to a
+    # full check on a new connection (connected, handshaken), whose OPTIONS was still
+    # waiting for its answer when the scrape's time ran out: incomplete, never a pass.
+    assert answer.status == 200
+    assert took < 4
+    assert (found[REUSED], found["probe_success"]) == (0, 0)
+    assert found['sipprobe_verdict{verdict="incomplete"}'] == 1
+    assert found['sipprobe_check_status{check="tls.chain",status="pass"}'] == 1
+    assert found['sipprobe_check_status{check="sip.options",status="incomplete"}'] == 1
+    assert handshakes == 2
