@@ -349,7 +349,9 @@ def blackbox_preflight(bench: Bench, exporter: Running) -> list[str]:
         found[module] = "\nprobe_success 1\n" in f"\n{body}"
     if not found["sip_options"] or found["sip_options_other_ca"]:
         raise InvalidMeasurement(f"blackbox_exporter preflight: {found}")
+    binary = shutil.which(BLACKBOX) or f"/usr/bin/{BLACKBOX}"
     return [
+        f"{c.tool_version([binary, '--version'])}, Debian's package.",
         "blackbox_exporter verifies the chain: the same probe with an unrelated CA "
         "(`ca_file: other-ca.pem`) answers probe_success 0, with the lab CA 1.",
     ]
