@@ -43,7 +43,8 @@ fuzz: venv
 		--timeout 0 --hypothesis-show-statistics
 
 # Real servers, interleaved contenders, BENCHMARKS.md written from the measurements
-# (about five minutes; `python -m bench.run --quick` for a smoke run).
+# (about twenty-five minutes, the exporter soak's 100,000 probes ten of them;
+# `python -m bench.run --quick` for a smoke run).
 bench: venv
 	./scripts/install-peers --bench
 	$(BIN)/python -m bench.run --profile

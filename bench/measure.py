@@ -135,6 +135,16 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+def watch(pid: int) -> None:
+    """Have `kill_live` end the session of a long-lived child started elsewhere (with
+    `start_new_session`), should the harness stop before it does."""
+    _LIVE.add(pid)
+
+
+def unwatch(pid: int) -> None:
+    _LIVE.discard(pid)
+
+
 def kill_live() -> None:
     """End every measured child still running (Ctrl-C, SIGTERM or an error)."""
     for pid in list(_LIVE):

@@ -26,6 +26,13 @@ class Plan:
     growth: tuple[int, int] = (1000, 4000)
     growth_rounds: int = 5
     """Rounds of the long N=4000 sweeps (a separate knob, should they need fewer)."""
+    exporter_probes: int = 3000
+    """Scrapes per round of each exporter (workload 8)."""
+    exporter_concurrency: int = 32
+    """Scrapers at once: the exporters' load, and sipprobe exporter's --concurrency."""
+    soak_probes: int = 100_000
+    soak_segments: int = 20
+    """The soak's probes come in this many runs, the exporter sampled at rest after each."""
     quick: bool = False
 
     @classmethod
@@ -39,6 +46,9 @@ class Plan:
                 ping_count=200,
                 growth=(100, 400),
                 growth_rounds=rounds or 2,
+                exporter_probes=300,
+                soak_probes=2000,
+                soak_segments=5,
                 quick=True,
             )
         return cls(rounds=rounds or 5, growth_rounds=rounds or 5)

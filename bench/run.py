@@ -32,8 +32,8 @@ PARTIAL_DIR = ROOT / "bench" / "out"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
-        description="Benchmark sipprobe against its floor and against sipsak; write "
-        "BENCHMARKS.md from the measurements.",
+        description="Benchmark sipprobe against its floor, against sipsak and its exporter "
+        "against blackbox_exporter; write BENCHMARKS.md from the measurements.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="small smoke run (N=100, 2 rounds), for development"

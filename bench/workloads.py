@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bench import contenders as c
 from bench.budget import budget
+from bench.exporters import exporter_speed, soak
 from bench.instructions import instructions
 from bench.measure import GNU_TIME, InvalidMeasurement, Sample
 from bench.model import (
@@ -22,7 +23,17 @@ from bench.model import (
 from bench.servers import NAME
 from bench.sipsak import versus_sipsak
 
-WORKLOADS = ("sweep", "sipsak", "coldstart", "ping", "growth", "budget", "instructions")
+WORKLOADS = (
+    "sweep",
+    "sipsak",
+    "coldstart",
+    "ping",
+    "growth",
+    "budget",
+    "instructions",
+    "exporter",
+    "soak",
+)
 
 
 # --- 1. sweep ------------------------------------------------------------------------
@@ -340,4 +351,6 @@ RUNNERS: dict[str, Callable[[Bench], WorkloadResult]] = {
     "growth": growth,
     "budget": budget,
     "instructions": instructions,
+    "exporter": exporter_speed,
+    "soak": soak,
 }

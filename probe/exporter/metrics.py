@@ -30,7 +30,7 @@ Which series carry which labels:
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -56,6 +56,8 @@ __all__ = [
     "file_samples",
     "probe_registry",
     "probe_samples",
+    "reuse_samples",
+    "text_exposition",
 ]
 
 HELP: dict[str, str] = {
@@ -83,6 +85,13 @@ HELP: dict[str, str] = {
     "sipprobe_srtp_negotiated": "1 when the test call's answer negotiated SRTP, else 0",
     "sipprobe_srtp_suite_info": "The SRTP crypto-suite the answer chose (SDES)",
     "sipprobe_dialogs_left_open": "Dialogs the test call could not close",
+    "sipprobe_probe_reused_connection": (
+        "1 when the probe sent OPTIONS over a connection kept from the last full check, "
+        "0 when it was a full check"
+    ),
+    "sipprobe_last_full_check_timestamp_seconds": (
+        "When the last full check of the target started, Unix seconds"
+    ),
 }
 """Every metric a probe may expose, with its help text, in exposition order."""
 
@@ -506,6 +515,51 @@ def file_registry(
 ) -> CollectorRegistry:
     """A fresh registry holding `file_samples(report, evidence, labels=labels)`."""
     return _registry(file_samples(report, evidence, labels=labels))
+
+
+def reuse_samples(reused: bool, full_check_at: float) -> list[Sample]:
+    """What a scrape of a module that keeps its connections did: OPTIONS over a kept
+    connection (`reused`) or a full check, and when the last full check, whose connect,
+    TLS and certificate series a reused scrape carries, started."""
+    return [
+        Sample("sipprobe_probe_reused_connection", (), 1 if reused else 0),
+        Sample("sipprobe_last_full_check_timestamp_seconds", (), full_check_at),
+    ]
+
+
+def text_exposition(samples: Sequence[Sample]) -> bytes:
+    """The samples in Prometheus's text format (version 0.0.4), UTF-8: the text
+    `exposition(probe_registry(...))` gives for them, byte for byte, written directly
+    (the exporter renders one on every scrape, and a registry's collection cost it as
+    much as the rest of a scrape over a kept connection). Every metric and label name
+    here is a legacy Prometheus name (HELP's keys; label names are plain identifiers), so
+    none needs escaping; in label values a backslash, a newline and a double quote are
+    escaped, as the format says."""
+    from prometheus_client.utils import floatToGoString
+
+    value_text: Callable[[float], str] = floatToGoString  # the format's numbers, as Go's
+    lines: list[str] = []
+    by_name: dict[str, list[Sample]] = {}
+    for sample in samples:
+        by_name.setdefault(sample.name, []).append(sample)
+    for name, group in by_name.items():
+        help_text = HELP[name].replace("\\", r"\\").replace("\n", r"\n")
+        lines.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
+        for sample in group:
+            if sample.labels:
+                labels = ",".join(
+                    f'{label}="{_escaped(value)}"' for label, value in sorted(sample.labels)
+                )
+                lines.append(f"{name}{{{labels}}} {value_text(sample.value)}\n")
+            else:
+                lines.append(f"{name} {value_text(sample.value)}\n")
+    return "".join(lines).encode()
+
+
+def _escaped(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
 
 
 def exposition(registry: CollectorRegistry) -> bytes:

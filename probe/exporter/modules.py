@@ -17,6 +17,11 @@ probe can use.
 An `invite` module places a real call on every scrape: it must say `allow_calls = true`,
 and it calls one target at most once every `min_call_interval` seconds (default 60).
 
+An `options` module may keep each target's connection between scrapes
+(`reuse = "connection"`, probe.exporter.reuse): a scrape then sends OPTIONS over it, and a
+full check (locate, connect, handshake, the chain judged) runs at least every
+`full_check_interval` seconds (default 300) and on any change.
+
 A file that cannot be used is refused with every problem at once, each at its line and
 key (`exporter.toml:7 modules.sbc.warn_days: Input should be greater than or equal to 0`),
 as scenario files are (probe.scenario.loader).
@@ -29,7 +34,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 from pydantic import (
     AfterValidator,
@@ -68,9 +73,17 @@ from probe.scenario.model import (
 )
 from probe.settings import CallSettings, Settings
 
+if TYPE_CHECKING:
+    from probe.run.commands import Prepared
+
 ModuleKind = Literal["options", "failover", "invite"]
 DEFAULT_CALL_INTERVAL = 60.0
 """Seconds between two calls to one target by `invite` modules, unless a module says."""
+DEFAULT_FULL_CHECK_INTERVAL = 300.0
+"""Seconds a kept connection's last full check stands for (`reuse = "connection"`)."""
+LONGEST_FULL_CHECK_INTERVAL = 3600.0
+"""No module's full check is further apart: what only a full check sees (a new
+certificate, a changed DNS answer) is seen within the hour whatever a module says."""
 MODULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """Module names go into URLs and metric labels: short, and nothing to escape."""
 STAND_IN_TARGET = "sips:module-check.invalid"
@@ -142,6 +155,8 @@ INVITE_ONLY = (
 )
 NOT_INVITE = ("accept", "per_target", "follow_redirects")
 """Keys of `options` (and `failover`, but `follow_redirects`) that `invite` lacks."""
+REUSE_KEYS = ("reuse", "full_check_interval")
+"""The exporter's own keys of an `options` module that keeps its connections."""
 
 
 class ModuleTable(BaseModel):
@@ -199,6 +214,11 @@ class ModuleTable(BaseModel):
     verify_media: bool | None = None
     allow_calls: bool = False
     min_call_interval: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = None
+    # Keeping each target's connection between scrapes (options modules).
+    reuse: Literal["none", "connection"] = "none"
+    full_check_interval: (
+        Annotated[float, Field(ge=1, le=LONGEST_FULL_CHECK_INTERVAL, allow_inf_nan=False)] | None
+    ) = None
 
     @field_validator("min_tls", mode="before")
     @classmethod
@@ -245,6 +265,7 @@ def kind_problems(table: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = [
         (key, f"{key} is not an option of `sipprobe {kind}`") for key in table if key in foreign
     ]
+    problems.extend(_reuse_problems(kind, table))
     if kind == "invite":
         if "to" not in table:
             problems.append(("to", "an invite module needs to: who is called"))
@@ -256,6 +277,29 @@ def kind_problems(table: Mapping[str, Any]) -> list[tuple[str, str]]:
                     "allow_calls = true",
                 )
             )
+    return problems
+
+
+def _reuse_problems(kind: str, table: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A kept connection is an options module's: a failover probe judges the whole list
+    at once and a test call is a call; a redirect followed would be another target."""
+    problems: list[tuple[str, str]] = []
+    keeps = table.get("reuse") == "connection"
+    if kind != "options":
+        problems.extend(
+            (key, f"{key} is for options modules: every {kind} scrape is a full probe")
+            for key in REUSE_KEYS
+            if key in table
+        )
+    elif "full_check_interval" in table and not keeps:
+        problems.append(("full_check_interval", 'full_check_interval needs reuse = "connection"'))
+    elif keeps and table.get("follow_redirects") is True:
+        problems.append(
+            (
+                "reuse",
+                "a kept connection goes to one target; follow_redirects probes others: choose one",
+            )
+        )
     return problems
 
 
@@ -284,7 +328,9 @@ _CALL_FIELD = {
     "verify_media": "verify_media",
 }
 _PATHS = frozenset({"ca", "cert", "key", "auth_file"})
-_EXPORTER_KEYS = frozenset({"kind", "allow_calls", "min_call_interval", *FAILOVER_ONLY})
+_EXPORTER_KEYS = frozenset(
+    {"kind", "allow_calls", "min_call_interval", *REUSE_KEYS, *FAILOVER_ONLY}
+)
 """Keys that are the exporter's own or go to the failover call, not into Settings."""
 
 
@@ -300,8 +346,16 @@ class Module:
     order: OrderMode | None = None
     min_call_interval: float = DEFAULT_CALL_INTERVAL
     """Seconds between two calls to one target (invite modules)."""
+    reuse: bool = False
+    """Keep each target's connection between scrapes (options modules)."""
+    full_check_interval: float = DEFAULT_FULL_CHECK_INTERVAL
+    """Seconds a kept connection's last full check stands for, at most."""
     given: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """The keys as written (paths resolved), for messages."""
+    prepared: Prepared | None = field(default=None, compare=False, repr=False)
+    """What every run of an options or failover module starts from, prepared when the
+    module loads (its trust anchors and TLS client settings read once per configuration
+    load, not per scrape): probe.run.commands.prepare_targets."""
 
     @property
     def max_time(self) -> float | None:
@@ -335,6 +389,8 @@ def build_module(name: str, kind: ModuleKind, given: Mapping[str, Any]) -> Modul
         weights=tuple(given.get("weight", ())),
         order=given.get("order"),
         min_call_interval=given.get("min_call_interval", DEFAULT_CALL_INTERVAL),
+        reuse=given.get("reuse") == "connection",
+        full_check_interval=given.get("full_check_interval", DEFAULT_FULL_CHECK_INTERVAL),
         given=dict(given),
     )
 
@@ -343,11 +399,12 @@ def _refuse(message: str) -> NoReturn:
     raise SettingsError(message)
 
 
-def check_module(module: Module, targets: Sequence[str]) -> None:
+def check_module(module: Module, targets: Sequence[str]) -> Prepared | None:
     """What a run of `module` over `targets` refuses before any packet, raised as a
     SettingsError: checked where a run checks its settings (probe.run.commands.prepare,
     and prepare_call for a test call), with the failover list's shape. Loads the trust
-    anchors: for a module as it loads, not for every scrape."""
+    anchors: for a module as it loads, not for every scrape. The run prepared, for an
+    options or failover module (what its scrapes' runs start from)."""
     from probe.run.commands import FailoverRequest, OptionsRequest, build_endpoints, prepare
     from probe.run.invite import InviteRequest, prepare_call
 
@@ -355,11 +412,12 @@ def check_module(module: Module, targets: Sequence[str]) -> None:
     if module.kind == "invite":
         assert module.settings.call is not None
         prepare_call(InviteRequest(request, module.settings.call), _refuse)
-        return
+        return None
     run = prepare(request, _refuse)
     if module.kind == "failover":
         shape = FailoverRequest(request, module.priorities, module.weights, module.order)
         build_endpoints(shape, run.uris, _refuse)
+    return run
 
 
 def check_targets(module: Module, targets: Sequence[str]) -> None:
@@ -396,9 +454,12 @@ def _in_module_terms(message: str) -> tuple[str | None, str]:
     return key, _OPTION.sub(lambda match: match[1].replace("-", "_"), message)
 
 
-def _run_problems(name: str, kind: ModuleKind, given: dict[str, Any]) -> list[tuple[str, str]]:
+def _run_problems(
+    name: str, kind: ModuleKind, given: dict[str, Any]
+) -> tuple[list[tuple[str, str]], Module]:
     """(key or "", message) for everything a run would refuse in this module: checked
-    as a run checks it, each problem's key then left out to find the next one."""
+    as a run checks it, each problem's key then left out to find the next one; and the
+    module, with its runs' template when there was no problem."""
     problems: list[tuple[str, str]] = []
     remaining = dict(given)
     while True:
@@ -407,16 +468,16 @@ def _run_problems(name: str, kind: ModuleKind, given: dict[str, Any]) -> list[tu
         # is checked against each scrape's list.
         stand_ins = [STAND_IN_TARGET] * max(1, len(module.priorities or module.weights))
         try:
-            check_module(module, stand_ins)
+            prepared = check_module(module, stand_ins)
         except SettingsError as exc:
             key, message = _in_module_terms(str(exc))
             # `trust: ...` is said at the key already: `modules.x.trust: no certificates...`
             problems.append((key or "", message.removeprefix(f"{key}: ")))
             if key is None or key not in remaining:
-                return problems
+                return problems, module
             del remaining[key]
         else:
-            return problems
+            return problems, replace(module, prepared=None if problems else prepared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,12 +546,12 @@ def parse_config(text: str, *, source: str, base_dir: Path | None = None) -> Exp
         problems.extend(problem((*where, *key), message) for key, message in unreadable)
         if unreadable:
             continue
-        run_problems = _run_problems(name, checked.kind, given)
+        run_problems, module = _run_problems(name, checked.kind, given)
         problems.extend(
             problem((*where, key) if key else where, message) for key, message in run_problems
         )
         if not run_problems:
-            modules[name] = build_module(name, checked.kind, given)
+            modules[name] = module
     if problems:
         problems.sort(key=lambda found: found.line or 1 << 30)
         raise ConfigError(problems)

@@ -12,19 +12,32 @@ never a pass.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, NoReturn
 
 from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.exposition import generate_latest
 
+from probe.errors import SettingsError
 from probe.exporter.modules import Module
+from probe.exporter.reuse import (
+    Edges,
+    KeptConnections,
+    Scraped,
+    full_check,
+    reused_probe,
+    same_answer,
+)
 from probe.verdict.findings import Verdict
 
 if TYPE_CHECKING:
     from probe.api import Probed
+    from probe.net.options import ConnectionKeeper
+    from probe.run.commands import Prepared
 
 SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
 SCRAPE_MARGIN = 0.5
@@ -141,20 +154,104 @@ def unfinished_exposition(seconds: float) -> bytes:
     return generate_latest(registry)
 
 
-async def run_probe(module: Module, targets: Sequence[str], max_time: float) -> Probed:
-    """One run of the module over the targets (probe.api), stopping itself after
-    `max_time` seconds: what did not finish by then is reported as such."""
-    from probe import api
+class ModuleRuns:
+    """One module's runs while its configuration is loaded, and what they share: the run
+    prepared when the module loaded (its trust anchors, pins and TLS client settings, read
+    once, probe.run.commands.prepare_targets), the TLS contexts of its handshakes, and
+    for a module with `reuse = "connection"` its targets' kept connections, in the
+    exporter's table (probe.exporter.reuse). Made by the exporter for each configuration
+    it loads; nothing of it outlives the configuration."""
 
-    settings = module.settings.with_flat({"max_time": max_time})
-    if module.kind == "invite":
-        return await api.call_probed(targets[0], settings)
-    if module.kind == "failover":
-        return await api.failover_probed(
-            targets,
-            settings,
-            priorities=module.priorities,
-            weights=module.weights,
-            order=module.order,
+    def __init__(self, module: Module, kept: KeptConnections) -> None:
+        from probe.net.options import RunResources
+
+        self.module = module
+        self.kept = kept
+        self.resources = RunResources()
+        self.edges = Edges(module.settings.tls.warn_days, module.settings.tls.critical_days)
+        anchors = module.prepared.policy.anchors if module.prepared is not None else None
+        self.anchor_edges = self.edges.of_anchors(anchors) if module.reuse else []
+
+    async def probe(self, targets: Sequence[str], max_time: float) -> Scraped:
+        """One scrape's probe of the targets, stopping itself after `max_time` seconds:
+        what did not finish by then is reported as such."""
+        module = self.module
+        if module.kind == "invite" or module.prepared is None:
+            from probe import api
+
+            settings = module.settings.with_flat({"max_time": max_time})
+            return Scraped(await api.call_probed(targets[0], settings))
+        if not module.reuse:
+            return Scraped((await self.run(targets, max_time))[0])
+        return await self._reusing(targets[0], max_time)
+
+    async def run(
+        self, targets: Sequence[str], max_time: float, keep: ConnectionKeeper | None = None
+    ) -> tuple[Probed, Prepared]:
+        """A full probe, as probe.api's, from the module's prepared run; its finished
+        connections offered to `keep` when given."""
+        from probe.api import Probed
+        from probe.run.commands import (
+            FailoverRequest,
+            OptionsRequest,
+            failover_collection,
+            judge_collected,
+            options_collection,
+            prepare_targets,
         )
-    return await api.options_probed(targets, settings)
+
+        module = self.module
+        assert module.prepared is not None
+        request = OptionsRequest(targets=tuple(targets), settings=module.settings)
+        run = prepare_targets(module.prepared, request, _refuse)
+        run = replace(run, controls=replace(run.controls, max_time=max_time))
+        run.judge.keep_evidence = True  # the metrics read the whole evidence
+        resources = self.resources if keep is None else self.resources.keeping(keep)
+        if module.kind == "failover":
+            shape = FailoverRequest(request, module.priorities, module.weights, module.order)
+            evidence = await failover_collection(shape, run, _refuse, resources=resources)
+        else:
+            evidence = await options_collection(run, resources=resources)
+        return Probed(judge_collected(evidence, run, run.notes, request, _refuse), evidence), run
+
+    async def _reusing(self, target: str, max_time: float) -> Scraped:
+        """Over the kept connection when it may be (probe.exporter.reuse), with the
+        full check in the same scrape when it may not or when the answer changed."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        name, interval = self.module.name, self.module.full_check_interval
+        kept = self.kept.take(name, target)
+        if kept is not None:
+            if kept.usable(started, time.time(), interval):
+                try:
+                    # Half the time at most: a connection gone silent leaves the other
+                    # half to the full check that follows.
+                    probed = await reused_probe(kept, max_time / 2)
+                except BaseException:
+                    kept.abort()
+                    raise
+                if same_answer(kept.probed, probed):
+                    self.kept.put(name, target, kept, interval)
+                    return Scraped(probed, reused=True, full_check_at=kept.full_check_at)
+            self.kept.close(kept)
+        # What the reused attempt left; a run shorter than this stops before it starts.
+        remaining = max(max_time - (loop.time() - started), 0.05)
+
+        def run(keep: ConnectionKeeper) -> Awaitable[tuple[Probed, Prepared]]:
+            return self.run([target], remaining, keep)
+
+        probed, fresh = await full_check(run, self.kept, self.edges, self.anchor_edges)
+        if fresh is not None:
+            self.kept.put(name, target, fresh, interval)
+        started_at = dt.datetime.fromisoformat(probed.evidence.started_at).timestamp()
+        return Scraped(probed, reused=False, full_check_at=started_at)
+
+
+def _refuse(message: str) -> NoReturn:
+    raise SettingsError(message)
+
+
+async def run_probe(runs: ModuleRuns, targets: Sequence[str], max_time: float) -> Scraped:
+    """One run of the module over the targets, stopping itself after `max_time` seconds:
+    what did not finish by then is reported as such."""
+    return await runs.probe(targets, max_time)

@@ -39,11 +39,12 @@ from prometheus_client.process_collector import ProcessCollector
 
 from probe.errors import SettingsError
 from probe.exporter.http import Connections, HttpLimits, Request, Response, serve_connection
-from probe.exporter.modules import ConfigError, ExporterConfig, Module, check_targets, load_config
+from probe.exporter.modules import ConfigError, ExporterConfig, check_targets, load_config
 from probe.exporter.probing import (
     JUDGE_RESERVE,
     SCRAPE_TIMEOUT_HEADER,
     CallSpacing,
+    ModuleRuns,
     TargetGates,
     Unfinished,
     run_probe,
@@ -51,11 +52,11 @@ from probe.exporter.probing import (
     split_targets,
     unfinished_exposition,
 )
+from probe.exporter.reuse import MAX_KEPT_TARGETS, KeptConnections, Scraped
 from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
 from probe.verdict.findings import Verdict
 
 if TYPE_CHECKING:
-    from probe.api import Probed
     from probe.evidence.run import RunEvidence
     from probe.report.model import Report
 
@@ -109,6 +110,16 @@ class OwnMetrics:
         self.last_reload_time = Gauge(
             "sipprobe_exporter_config_last_reload_success_timestamp_seconds",
             "When the configuration was last loaded successfully, in Unix seconds.",
+            registry=self.registry,
+        )
+        self.tasks = Gauge(
+            "sipprobe_exporter_asyncio_tasks",
+            "asyncio tasks alive in the exporter's event loop (steady under a steady load).",
+            registry=self.registry,
+        )
+        self.kept = Gauge(
+            "sipprobe_exporter_kept_connections",
+            'Connections kept between scrapes by modules with reuse = "connection".',
             registry=self.registry,
         )
         for result in ("success", "failure"):
@@ -166,7 +177,17 @@ class Exporter:
         self.calls = CallSpacing()
         self._slots = asyncio.Semaphore(concurrency)
         self._reloading = asyncio.Lock()
-        self.probes: set[asyncio.Task[Probed | Unfinished]] = set()
+        self.probes: set[asyncio.Task[Scraped | Unfinished]] = set()
+        self.kept, self.runs = self._runs(config)
+        self.metrics.tasks.set_function(lambda: len(asyncio.all_tasks()))
+        self.metrics.kept.set_function(lambda: self.kept.connections)
+
+    @staticmethod
+    def _runs(config: ExporterConfig) -> tuple[KeptConnections, dict[str, ModuleRuns]]:
+        """What the modules of a configuration keep while it is loaded: a table of kept
+        connections of its own (closed when it is replaced) and each module's runs."""
+        kept = KeptConnections()
+        return kept, {name: ModuleRuns(module, kept) for name, module in config.modules.items()}
 
     async def handle(self, request: Request) -> Response:
         route = (request.method if request.method != "HEAD" else "GET", request.path)
@@ -226,11 +247,11 @@ class Exporter:
                 )
                 return self._refused(name, 429, text, ("retry-after", str(math.ceil(wait))))
         deadline = started + budget
-        task = loop.create_task(self._run(module, targets, deadline))
+        task = loop.create_task(self._run(self.runs[name], targets, deadline))
         self.probes.add(task)
         task.add_done_callback(self._finished)
         await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
-        outcome: Probed | Unfinished
+        outcome: Scraped | Unfinished
         if not task.done():
             outcome = Unfinished("the probe was still ending its connections at the deadline")
         elif task.cancelled():
@@ -252,14 +273,17 @@ class Exporter:
                 content_type=CONTENT_TYPE_PLAIN_0_0_4,
                 headers=headers,
             )
-        success = outcome.report.verdict in (Verdict.PASS, Verdict.WARN)
+        report, evidence = outcome.probed.report, outcome.probed.evidence
+        success = report.verdict in (Verdict.PASS, Verdict.WARN)
         self.metrics.probes.labels(name, "success" if success else "failure").inc()
-        body = self.render(outcome.report, outcome.evidence)
+        body = self.render(report, evidence)
+        if outcome.full_check_at is not None:
+            body += _reuse_render(outcome.reused, outcome.full_check_at)
         return Response(200, body, content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     async def _run(
-        self, module: Module, targets: Sequence[str], deadline: float
-    ) -> Probed | Unfinished:
+        self, runs: ModuleRuns, targets: Sequence[str], deadline: float
+    ) -> Scraped | Unfinished:
         """Wait for a slot and for the targets, within the deadline; then run, stopping
         in time to be judged and rendered before it."""
         loop = asyncio.get_running_loop()
@@ -280,14 +304,14 @@ class Exporter:
                 run_time = remaining - min(JUDGE_RESERVE, remaining / 5)
                 if run_time < 0.05:
                     return Unfinished("no time was left for the probe after waiting its turn")
-                return await run_probe(module, targets, run_time)
+                return await run_probe(runs, targets, run_time)
             finally:
                 self.metrics.in_flight.dec()
                 release()
         finally:
             self._slots.release()
 
-    def _finished(self, task: asyncio.Task[Probed | Unfinished]) -> None:
+    def _finished(self, task: asyncio.Task[Scraped | Unfinished]) -> None:
         self.probes.discard(task)
         if task.cancelled():
             return
@@ -310,6 +334,9 @@ class Exporter:
                 self.say(refused)
                 return refused
             self.config = config
+            replaced = self.kept
+            self.kept, self.runs = self._runs(config)
+            await replaced.close_all()  # a module's kept connections end with its config
             self.metrics.modules_known(config.modules)
             self.metrics.reloads.labels("success").inc()
             self.metrics.last_reload_ok.set(1)
@@ -318,11 +345,13 @@ class Exporter:
             return None
 
     async def stop_probes(self) -> None:
-        """Cancel every probe: each ends its connections and calls (within STOP_GRACE)."""
+        """Cancel every probe: each ends its connections and calls (within STOP_GRACE);
+        then close every kept connection."""
         for task in list(self.probes):
             task.cancel()
         if self.probes:
             await asyncio.wait(set(self.probes), timeout=STOP_GRACE)
+        await self.kept.close_all()
 
 
 _INDEX = """sipprobe exporter
@@ -333,9 +362,15 @@ _INDEX = """sipprobe exporter
 
 
 def _metrics_render(report: Report, evidence: RunEvidence) -> bytes:
-    from probe.exporter.metrics import exposition, probe_registry
+    from probe.exporter.metrics import probe_samples, text_exposition
 
-    return exposition(probe_registry(report, evidence))
+    return text_exposition(probe_samples(report, evidence))
+
+
+def _reuse_render(reused: bool, full_check_at: float) -> bytes:
+    from probe.exporter.metrics import reuse_samples, text_exposition
+
+    return text_exposition(reuse_samples(reused, full_check_at))
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -453,8 +488,10 @@ def run_exporter(config_path: Path, listen: str, concurrency: int) -> int:
         # process_start_time_seconds already says; the command owns its process, so the
         # switch (process-wide in prometheus_client) is its to throw.
         disable_created_metrics()  # type: ignore[no-untyped-call]
-        # Each probe holds its connections, each scrape its own: room for both.
-        bound_concurrency(concurrency * 2, fds_per_probe=FDS_PER_PROBE)
+        # Each probe holds its connections, each scrape its own, and modules that keep
+        # connections hold up to MAX_KEPT_TARGETS: room for all of them.
+        kept = -(-MAX_KEPT_TARGETS // FDS_PER_PROBE)
+        bound_concurrency(concurrency * 2 + kept, fds_per_probe=FDS_PER_PROBE)
         exporter = Exporter(config_path, config, concurrency=concurrency)
         try:
             return await serve(exporter, host, port, ready=ready)

@@ -60,6 +60,11 @@ class TlsAwareStreamProtocol(asyncio.StreamReaderProtocol):
         return keep_open and not self.tls
 
 
+KEPT_READ_BUFFER = 32 * 1024
+"""Bytes of the read buffer of a TLS connection kept open between uses: two TLS records
+(RFC 8446 §5.1: at most 2^14 bytes of plaintext each, plus their overhead)."""
+
+
 @dataclass(slots=True)
 class StreamConnection:
     """An open stream; `close()` must always be awaited."""
@@ -91,6 +96,27 @@ class StreamConnection:
         self.writer.write(wire if self.websocket is None else self.websocket.encode(wire))
         if self.trace is not None:
             self.trace.sent(wire)
+
+    def trim_read_buffer(self, size: int = KEPT_READ_BUFFER) -> bool:
+        """Give a TLS connection that stays open a smaller read buffer; True when it did.
+
+        asyncio's TLS protocol (3.11's sslproto) gives every connection a 256 KiB buffer
+        for the socket's reads, its `max_size`, and reallocates it to that size whenever
+        it is smaller: right for a bulk transfer, a quarter of a megabyte for each
+        connection the exporter keeps between scrapes for one OPTIONS at a time. Any size
+        reads the stream correctly (a TLS record longer than the buffer takes two reads),
+        so the kept connection's protocol gets `size` as its own `max_size` and a buffer
+        of that size. A private attribute of asyncio's: where it is not there (another
+        Python), nothing is changed (tests/net/test_connect_buffer.py notices that).
+        """
+        protocol = getattr(self.writer.transport, "_ssl_protocol", None)
+        buffer = getattr(protocol, "_ssl_buffer", None)
+        if not isinstance(buffer, bytearray) or len(buffer) <= size:
+            return False
+        protocol.max_size = size  # type: ignore[union-attr]
+        protocol._ssl_buffer = bytearray(size)  # type: ignore[union-attr]
+        protocol._ssl_buffer_view = memoryview(protocol._ssl_buffer)  # type: ignore[union-attr]
+        return True
 
     def expect_tls(self) -> None:
         """Called before `start_tls`: an EOF from then on is a TLS one."""

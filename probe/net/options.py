@@ -148,14 +148,33 @@ def _with_exchanges(
     return replace(evidence, exchanges=counter.exchanges(), ping=tally, auth=auth)
 
 
+ConnectionKeeper = Callable[[ProbeEvidence, StreamConnection], bool]
+"""Offered a stream connection whose probe is done (OPTIONS sent, TLS if any), with the
+probe's evidence: True when it takes the connection, which the probe then leaves open
+for it; False and the probe closes it as usual."""
+
+
 class RunResources:
     """What the probes of one run share, made by the run and dropped with it: the TLS
     capture contexts of each client configuration. Creating an OpenSSL context costs
     about as much CPU as the rest of a probe's client side, so a run makes one per
-    concurrent handshake, not one per target (probe.tls.context.CaptureContexts)."""
+    concurrent handshake, not one per target (probe.tls.context.CaptureContexts).
+
+    An owner that outlives one run (the exporter, for one module while its configuration
+    is loaded) may make them and hand them to each run; `keeping` gives a run the same
+    contexts and a `keep` hook that is offered every connection once its probe is done
+    (RFC 5923's connection reuse: the exporter's later scrapes send OPTIONS over it)."""
 
     def __init__(self) -> None:
         self._contexts: dict[TlsClientConfig, CaptureContexts] = {}
+        self.keep: ConnectionKeeper | None = None
+
+    def keeping(self, keep: ConnectionKeeper) -> RunResources:
+        """These resources for one run whose finished connections `keep` is offered."""
+        resources = RunResources()
+        resources._contexts = self._contexts
+        resources.keep = keep
+        return resources
 
     def capture_contexts(self, config: TlsClientConfig) -> CaptureContexts:
         contexts = self._contexts.get(config)
@@ -266,6 +285,11 @@ async def _probe_stream(
     except BaseException:
         await connection.close()
         raise
+    if resources.keep is not None and call is None and (tls is None or tls.ok):
+        kept = replace(evidence, connect=connected, tls=tls)
+        kept = kept if counter is None else _with_exchanges(kept, counter)
+        if resources.keep(kept, connection):
+            return kept  # the keeper owns the connection from here on
     clean = await connection.close()
     # One copy of the evidence per probe, however many phases it went through.
     evidence = replace(
@@ -291,6 +315,39 @@ class _Reached:
     call: CallEvidence | None = None
     counter: PingCounter | None = None
     keepalive: KeepaliveEvidence | None = None
+
+
+async def options_over(
+    uri: SipUri,
+    evidence: ProbeEvidence,
+    connection: StreamConnection,
+    settings: ProbeSettings,
+) -> ProbeEvidence:
+    """`settings.count` OPTIONS to `uri` over a connection an earlier probe opened and
+    kept (`RunResources.keeping`), whose evidence (`evidence`: the target, the TCP connect,
+    the TLS handshake and chain) this probe's shares; its own are the exchanges. RFC 5923
+    §2: requests to the same target reuse the connection; the server must not see a new
+    UAC, so the Via still names the connection's own local address and port (§18.1.1)."""
+    loop = asyncio.get_running_loop()
+    origin = loop.time()
+
+    def clock_ms() -> float:
+        return (loop.time() - origin) * 1000
+
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    connected = evidence.connect
+    if connected is None or not connected.ok:
+        raise ValueError("options_over needs the evidence of a connection that was made")
+    framer = StreamFramer()
+
+    async def send(request: Request) -> SipExchange:
+        return await exchange_over_stream(
+            connection, framer, request, deadlines=settings.phases, clock_ms=clock_ms
+        )
+
+    so_far = ProbeSoFar()
+    counter = await _repeat_options(uri, evidence.target, connected, settings, send, so_far)
+    return _with_exchanges(replace(evidence, started_at=started_at), counter)
 
 
 async def _over_connection(

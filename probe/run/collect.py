@@ -151,12 +151,14 @@ async def collect_located(
     into: dict[tuple[int, int], ProbedTarget] | None = None,
     judge: TargetJudge | None = None,
     in_flight: dict[tuple[int, int], ProbeSoFar] | None = None,
+    resources: RunResources | None = None,
 ) -> list[ProbedUri]:
     """Collect the evidence of every target of every located URI, at most `concurrency`
     at a time, paced and one connection per target; input order kept. Each finished
     target also lands in `into`, judged first by `judge` when there is one (which then
     says what of its evidence to keep). A URI that located nothing keeps its unprobed
-    target. `in_flight` holds what each unfinished probe has collected so far."""
+    target. `in_flight` holds what each unfinished probe has collected so far.
+    `resources` are shared by the probes (by default the run's own)."""
     controls = controls or RunControls(concurrency=concurrency)
     pacer = Pacer(controls.rate)
     finished = into if into is not None else {}
@@ -167,7 +169,8 @@ async def collect_located(
         for number, (found, target) in enumerate(entry.targets())
     ]
     queue = PoliteQueue(jobs, controls.per_target)
-    resources = RunResources()  # the probes' shared TLS contexts, dropped with the run
+    if resources is None:
+        resources = RunResources()  # the probes' shared TLS contexts, dropped with the run
     progress.started(len(jobs))
 
     async def worker() -> None:
@@ -303,9 +306,11 @@ async def collect_run(
     command: RunCommand = "options",
     controls: RunControls | None = None,
     judge: TargetJudge | None = None,
+    resources: RunResources | None = None,
 ) -> RunEvidence:
     """Locate and probe every URI; the evidence only, judged by `judge_run` (with
     `judge`, each target is judged as it finishes and `judge_run` takes its results).
+    `resources`: what the probes share, when the caller keeps them beyond the run.
 
     With `controls.max_time` the run ends at that deadline, and with
     `controls.keep_partial_on_cancel` a cancellation (Ctrl-C) ends it: either way every
@@ -340,6 +345,7 @@ async def collect_run(
                     into=finished,
                     judge=judge,
                     in_flight=in_flight,
+                    resources=resources,
                 )
             )
             if controls.follow_redirects:
@@ -410,6 +416,7 @@ async def collect_failover_run(
     concurrency: int = 50,
     controls: RunControls | None = None,
     judge: TargetJudge | None = None,
+    resources: RunResources | None = None,
 ) -> RunEvidence:
     """Probe every target of every endpoint and place them in the provider's order (a 3xx
     is a finding here, never followed: the provider would not follow it either)."""
@@ -423,6 +430,7 @@ async def collect_failover_run(
         command="failover",
         controls=controls,
         judge=judge,
+        resources=resources,
     )
     uris = tuple(
         replace(entry, endpoint=replace(endpoint, uri=redact_uri_text(endpoint.uri)))

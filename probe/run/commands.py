@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.evidence.run import Endpoint, OrderMode
 from probe.locate.pins import Pin, PinError, PinTable, parse_pin
-from probe.net.options import ProbeSettings
+from probe.net.options import ProbeSettings, RunResources
 from probe.report.model import Report
 from probe.run.collect import RunControls, collect_failover_run, collect_run
 from probe.run.credentials import load_credentials, load_key_password
@@ -347,6 +347,26 @@ def prepare(request: OptionsRequest, usage: UsageError) -> Prepared:
     )
 
 
+def prepare_targets(template: Prepared, request: OptionsRequest, usage: UsageError) -> Prepared:
+    """A run of `request`'s targets prepared as `template` was: `template` is `prepare`'s
+    work for a request with the same settings (and other targets), so only the targets
+    are read and checked again, and the trust anchors, the pins, the TLS client settings
+    and the policy are the template's, not loaded again. The exporter prepares each
+    module once per configuration load and each scrape's run from it."""
+    uri_notes: list[str] = []
+    uris = parse_targets(request.targets, usage, uri_notes)
+    policy = template.policy
+    if policy.anchors is None and could_use_tls(uris):
+        policy = replace(policy, anchors=load_anchors(request, usage))
+    return replace(
+        template,
+        uris=uris,
+        policy=policy,
+        notes=[*template.notes, *uri_notes],
+        judge=TargetJudge(policy, keep_evidence=template.judge.keep_evidence),
+    )
+
+
 def judge_collected(
     evidence: RunEvidence,
     run: Prepared,
@@ -447,9 +467,14 @@ def collect_with_controls(
 
 
 def options_collection(
-    run: Prepared, settings: ProbeSettings | None = None, *, command: RunCommand = "options"
+    run: Prepared,
+    settings: ProbeSettings | None = None,
+    *,
+    command: RunCommand = "options",
+    resources: RunResources | None = None,
 ) -> Coroutine[Any, Any, RunEvidence]:
-    """The collection of a prepared run (its own probe settings unless `settings`)."""
+    """The collection of a prepared run (its own probe settings unless `settings`;
+    `resources` when the caller keeps them beyond the run, probe.net.options)."""
     return collect_run(
         run.uris,
         settings if settings is not None else run.settings,
@@ -457,6 +482,7 @@ def options_collection(
         command=command,
         controls=run.controls,
         judge=run.judge,
+        resources=resources,
     )
 
 
@@ -503,7 +529,11 @@ def build_endpoints(
 
 
 def failover_collection(
-    request: FailoverRequest, run: Prepared, usage: UsageError
+    request: FailoverRequest,
+    run: Prepared,
+    usage: UsageError,
+    *,
+    resources: RunResources | None = None,
 ) -> Coroutine[Any, Any, RunEvidence]:
     """The collection of a failover run: every endpoint in the provider's order."""
     endpoints, mode = build_endpoints(request, run.uris, usage)
@@ -514,6 +544,7 @@ def failover_collection(
         where=run.where,
         controls=run.controls,
         judge=run.judge,
+        resources=resources,
     )
 
 

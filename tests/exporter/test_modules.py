@@ -115,6 +115,7 @@ def test_a_failover_module_carries_priorities_weights_and_order() -> None:
 def test_every_settings_key_of_a_module_names_a_setting() -> None:
     # A key added to the table must reach Settings (or be one of the exporter's own).
     own = {"kind", "allow_calls", "min_call_interval", "priority", "weight", "order"}
+    own |= {"reuse", "full_check_interval"}
     call = {"to", "from", "offer", "suite", "hangup", "answer_timeout", "auth_file"}
     call |= {"allow_cleartext_keys", "verify_media"}
     renamed = {"resolve": "pins", "deadline": "deadlines", "enumerate": "enumerate_tls"}
@@ -289,3 +290,88 @@ def test_the_targets_of_a_scrape_are_checked_before_anything_waits() -> None:
         with pytest.raises(SettingsError) as refused:
             check_targets(module, targets)
         assert words in str(refused.value), (targets, str(refused.value))
+
+
+def test_an_options_module_may_keep_its_connections() -> None:
+    config = parse_config(
+        textwrap.dedent(
+            """
+            [modules.kept]
+            kind = "options"
+            reuse = "connection"
+            full_check_interval = 120
+
+            [modules.default_interval]
+            kind = "options"
+            reuse = "connection"
+
+            [modules.fresh]
+            kind = "options"
+            reuse = "none"
+
+            [modules.call]
+            kind = "invite"
+            allow_calls = true
+            to = "+15550100"
+            """
+        ),
+        source="x.toml",
+    )
+    modules = config.modules
+    assert (modules["kept"].reuse, modules["kept"].full_check_interval) == (True, 120.0)
+    assert (modules["default_interval"].reuse, modules["default_interval"].full_check_interval) == (
+        True,
+        300.0,
+    )
+    assert modules["fresh"].reuse is False
+    # What every scrape's run starts from is prepared as the module loads: its trust
+    # anchors (the system store here) are read then, once.
+    prepared = modules["kept"].prepared
+    assert prepared is not None
+    assert prepared.policy.anchors is not None
+    assert modules["call"].prepared is None  # a test call is prepared at each call
+
+
+def test_only_an_options_module_keeps_connections_and_the_interval_is_bounded() -> None:
+    assert problems(
+        """
+        [modules.list]
+        kind = "failover"
+        reuse = "connection"
+
+        [modules.call]
+        kind = "invite"
+        allow_calls = true
+        to = "+15550100"
+        full_check_interval = 60
+
+        [modules.half]
+        kind = "options"
+        full_check_interval = 60
+
+        [modules.redirected]
+        kind = "options"
+        reuse = "connection"
+        follow_redirects = true
+
+        [modules.slow]
+        kind = "options"
+        reuse = "connection"
+        full_check_interval = 7200
+
+        [modules.other]
+        kind = "options"
+        reuse = "session"
+        """
+    ) == [
+        "x.toml:4 modules.list.reuse: reuse is for options modules: every failover scrape is "
+        "a full probe",
+        "x.toml:10 modules.call.full_check_interval: full_check_interval is for options "
+        "modules: every invite scrape is a full probe",
+        "x.toml:14 modules.half.full_check_interval: full_check_interval needs "
+        'reuse = "connection"',
+        "x.toml:18 modules.redirected.reuse: a kept connection goes to one target; "
+        "follow_redirects probes others: choose one",
+        "x.toml:24 modules.slow.full_check_interval: Input should be less than or equal to 3600",
+        "x.toml:28 modules.other.reuse: Input should be 'none' or 'connection'",
+    ]

@@ -293,8 +293,11 @@ NOT_MODULE_SETTINGS = frozenset(
 )
 
 
-# The exporter's own keys: which probe, and the consent and pace of an invite module's calls.
-EXPORTER_KEYS = frozenset({"kind", "allow_calls", "min_call_interval"})
+# The exporter's own keys: which probe, the consent and pace of an invite module's calls,
+# and whether an options module keeps its connections between scrapes.
+EXPORTER_KEYS = frozenset(
+    {"kind", "allow_calls", "min_call_interval", "reuse", "full_check_interval"}
+)
 
 
 def long_options(kind: str) -> set[str]:
