@@ -285,9 +285,22 @@ async def _probe_stream(
     except BaseException:
         await connection.close()
         raise
-    if resources.keep is not None and call is None and (tls is None or tls.ok):
-        kept = replace(evidence, connect=connected, tls=tls)
-        kept = kept if counter is None else _with_exchanges(kept, counter)
+    # A connection is kept for later probes (the exporter's reuse mode) only when it is
+    # plain TLS or TCP that worked: a call's or a WebSocket's is closed as always.
+    if (
+        resources.keep is not None
+        and reached.call is None
+        and reached.websocket is None
+        and (reached.tls is None or reached.tls.ok)
+    ):
+        kept = replace(
+            evidence,
+            connect=connected,
+            tls=reached.tls,
+            keepalive=reached.keepalive or evidence.keepalive,
+        )
+        if reached.counter is not None:
+            kept = _with_exchanges(kept, reached.counter, auth=so_far.auth)
         if resources.keep(kept, connection):
             return kept  # the keeper owns the connection from here on
     clean = await connection.close()
@@ -338,7 +351,7 @@ async def options_over(
     connected = evidence.connect
     if connected is None or not connected.ok:
         raise ValueError("options_over needs the evidence of a connection that was made")
-    framer = StreamFramer()
+    framer = connection.framer()
 
     async def send(request: Request) -> SipExchange:
         return await exchange_over_stream(
@@ -347,7 +360,7 @@ async def options_over(
 
     so_far = ProbeSoFar()
     counter = await _repeat_options(uri, evidence.target, connected, settings, send, so_far)
-    return _with_exchanges(replace(evidence, started_at=started_at), counter)
+    return _with_exchanges(replace(evidence, started_at=started_at), counter, auth=so_far.auth)
 
 
 async def _over_connection(
