@@ -36,6 +36,12 @@ def given_options(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--to", metavar="URI", help="Who the scenario's test call dials (for a built-in's placeholder)."
 )
+@click.option(
+    "--contact",
+    metavar="URI",
+    help="The Contact URI of each OPTIONS: the SBC's FQDN, which its certificate names "
+    "(Teams Direct Routing answers 403 to an IP address).",
+)
 @connection_options
 @location_options
 @run_options

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from probe.errors import ProbeError
 from probe.evidence.model import ConnectEvidence, TlsErrorKind, TlsEvidence, interned
 from probe.sip import StreamFramer
 from probe.tls.capture import presented_chain_der
@@ -185,7 +186,7 @@ class StreamConnection:
         return True
 
 
-class SourceBindError(OSError):
+class SourceBindError(ProbeError, OSError):
     """The socket could not be bound to `--source`: this machine's problem, not the
     target's, said in those words."""
 

@@ -69,11 +69,24 @@ def statuses(report: dict[str, Any], check: str) -> list[str]:
     return [f["status"] for f in report["findings"] if f["check"] == check]
 
 
+def sbc(lab: LabFiles) -> list[str]:
+    """An SBC as Teams wants it: a Contact FQDN (Teams answers 403 to an IP address),
+    named by the client certificate it offers."""
+    return [
+        "--contact",
+        "sip:sipprobe-client:5061;transport=tls",
+        "--cert",
+        str(lab.client),
+        "--key",
+        str(lab.client_key),
+    ]
+
+
 def test_a_builtin_scenario_pointed_at_a_lab(
     teams_lab: LabFiles, teams_proxies: list[str], tmp_path: Path
 ) -> None:
     evidence = tmp_path / "teams.json"
-    args = ["check", "builtin:teams-direct-routing", *pins(teams_proxies)]
+    args = ["check", "builtin:teams-direct-routing", *pins(teams_proxies), *sbc(teams_lab)]
     result = run(
         *args, "--ca", str(teams_lab.ca), "--format", "json", "--evidence-out", str(evidence)
     )
@@ -139,6 +152,7 @@ def test_run_options_reach_the_scenarios_run(teams_lab: LabFiles, teams_proxies:
         "check",
         "builtin:teams-direct-routing",
         *pins(teams_proxies),
+        *sbc(teams_lab),
         "--trust",
         str(teams_lab.other_ca),
         "--insecure",

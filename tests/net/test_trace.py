@@ -91,7 +91,10 @@ def test_a_digest_call_is_traced_without_credentials_or_keys(
         InviteRequest(common, CallSettings(to="sip:+15550100@sip.example.test")),
         on_usage_error=no_usage_error,
     )
-    assert report.verdict == "pass", [f.summary for f in report.findings]
+    # SIPp challenges with MD5 alone: sip.auth warns (RFC 8760 §3), nothing else does.
+    warned = [f.check for f in report.findings if f.status == "warn"]
+    assert report.verdict == "warn", [f.summary for f in report.findings]
+    assert warned == ["sip.auth"], [f.summary for f in report.findings]
     assert sipp.wait() == 0, sipp.errors()
     trace = capsys.readouterr().err
     headings = [line for line in trace.splitlines() if line.startswith("--- ")]
