@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from probe.evidence.run import RunEvidence
     from probe.net.call import CallSettings as CallPlan
     from probe.net.options import ProbeSettings
+    from probe.stir.sign import PassportSigner
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,7 @@ def build_call(
             require_extra()
         except MediaExtraMissing as exc:
             usage(str(exc))
+    identity = _signer(request, usage, to, from_uri)
     return CallPlan(
         to=to,
         from_uri=from_uri,
@@ -140,7 +142,39 @@ def build_call(
         answer_timeout=request.call.answer_timeout,
         fingerprint=_dtls_fingerprint() if request.call.offer == "dtls" else None,
         verify_media=request.call.verify_media,
+        identity=identity,
     )
+
+
+def _signer(
+    request: InviteRequest, usage: UsageError, to: SipUri, from_uri: SipUri | None
+) -> PassportSigner | None:
+    """--identity-key/--identity-cert as a signer, refused before any packet when the call
+    cannot be signed: the PASSporT's orig and dest are the From and To numbers (RFC 8588
+    §4, RFC 8224 §8.3), so both must be telephone numbers."""
+    call = request.call
+    if call.identity_key is None and call.identity_cert is None:
+        return None
+    if call.identity_key is None or call.identity_cert is None:
+        usage(
+            "--identity-key and --identity-cert go together: the key signs, the URL names "
+            "its certificate"
+        )
+    from probe.errors import SettingsError
+    from probe.run.stir import load_signer
+    from probe.stir.tn import uri_tn
+
+    if from_uri is None or uri_tn(str(from_uri)) is None:
+        usage(
+            "--identity-key signs the caller's number: give --from with a telephone number "
+            "(sip:+15550123@HOST or tel:+15550123)"
+        )
+    if uri_tn(str(to)) is None:
+        usage(f"--identity-key: --to {to.redacted()!r} names no telephone number for dest")
+    try:
+        return load_signer(call.identity_key, call.identity_cert, call.identity_attest)
+    except SettingsError as exc:
+        usage(str(exc))
 
 
 def refuse_before_sending(
