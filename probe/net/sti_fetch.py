@@ -23,7 +23,6 @@ far end does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import ssl
 import time
@@ -279,9 +278,9 @@ class CertificateFetcher:
         except (ssl.SSLError, OSError) as exc:
             raise _Failed("connect", f"the connection broke: {exc}") from None
         finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            # Everything wanted has arrived (or never will): no close handshake to wait for,
+            # which a hostile server could stall.
+            writer.transport.abort()
 
     async def _exchange(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parts: SplitResult

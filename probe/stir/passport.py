@@ -320,7 +320,8 @@ def read_claims(
         typ=_text(header.get("typ")),
         ppt=_text(header.get("ppt")),
         x5u=x5u if isinstance(x5u, str) else None,
-        attest=attest if isinstance(attest, str) else None,
+        # A value of another type is kept as text, so that it reads as invalid, not absent.
+        attest=None if attest is None else str(attest)[:16],
         orig_tn=orig_tn,
         orig_uri=orig_uri,
         dest_tns=dest_tns,

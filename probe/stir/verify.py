@@ -362,18 +362,21 @@ def _judge_field(
             )
 
     problems += _judge_attestation(claims, policy, notes)
-    trusted = (
-        signature_valid is True
-        and certificate.chain_ok is True
-        and not any(item.area == "certificate" and item.severity == "fail" for item in problems)
+    # An attestation is only as good as the PASSporT carrying it: any failure elsewhere
+    # (a verifier rejects the header field) leaves the level claimed, not proven.
+    failed = next(
+        (item for item in problems if item.severity == "fail" and item.area != "attestation"),
+        None,
     )
-    if claims.attest in ATTESTATION_LEVELS and not trusted:
+    unproven = signature_valid is not True or certificate.chain_ok is not True or failed
+    if claims.attest in ATTESTATION_LEVELS and unproven:
+        why = (
+            f"the PASSporT failed ({failed.cause})"
+            if failed is not None
+            else "the signature or its certificate was not verified"
+        )
         not_checked.append(
-            (
-                "attestation",
-                f"attestation {claims.attest} is claimed, but the signature or its certificate "
-                "did not verify, so it proves nothing",
-            )
+            ("attestation", f"attestation {claims.attest} is claimed, but {why}: it proves nothing")
         )
     return replace(
         base,

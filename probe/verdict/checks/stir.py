@@ -77,7 +77,12 @@ def _without_identity(
     else:
         status = Status.SKIP
         summary = "the request carries no Identity header field (not required)"
-    details = {**common, "cause": "identity_missing", "sip": evidence.sip.to_dict()}
+    details = {
+        **common,
+        "cause": "identity_missing",
+        "response": common["verifier_would_answer"],
+        "sip": evidence.sip.to_dict(),
+    }
     findings = [Finding(CheckId.STIR_IDENTITY, status, target, summary, details)]
     rest = "not checked: the request carries no Identity header field"
     findings += [
