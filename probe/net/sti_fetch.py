@@ -141,15 +141,10 @@ class CertificateFetcher:
             raise ValueError("the fetch timeout must be a number of seconds above 0")
         self.cache = cache if cache is not None else CertificateCache()
         self._clock = clock
-        self._context: ssl.SSLContext | None = None
-
-    def _tls(self) -> ssl.SSLContext:
-        if self._context is None:
-            ca = self.settings.ca
-            context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            self._context = context
-        return self._context
+        # Built now, so that an unusable CA file is the caller's error before any call.
+        self._context = (
+            None if self.settings.cert_dir is not None else _client_context(self.settings.ca)
+        )
 
     async def fetch_all(self, urls: Iterable[str]) -> dict[str, CertificateFetch]:
         """Each URL's outcome; the fetches run side by side, each under its deadline."""
@@ -255,9 +250,11 @@ class CertificateFetcher:
         host = parts.hostname or ""
         port = parts.port or 443
         address = self.settings.pins.get((host, port), host)
+        if self._context is None:  # offline (cert_dir): never a connection, never without TLS
+            raise _Failed("offline", "certificates are read from a directory, not fetched")
         try:
             reader, writer = await asyncio.open_connection(
-                address, port, ssl=self._tls(), server_hostname=host
+                address, port, ssl=self._context, server_hostname=host
             )
         except ssl.SSLCertVerificationError as exc:
             raise _Failed(
@@ -368,6 +365,25 @@ class CertificateFetcher:
                 elapsed_ms=elapsed,
             )
         return CertificateFetch(url, "directory", body, elapsed_ms=elapsed)
+
+
+def _client_context(ca: Path | None) -> ssl.SSLContext:
+    """TLS 1.2 or later, the server's certificate verified for the x5u host against `ca`
+    (a PEM file or a directory of them) or the system store; ValueError when `ca` cannot
+    be loaded."""
+    try:
+        if ca is not None and ca.is_dir():
+            context = ssl.create_default_context()
+            context.load_verify_locations(cafile=None, capath=str(ca))
+            for pem in sorted(ca.iterdir()):
+                if pem.suffix in (".pem", ".crt") and pem.is_file():
+                    context.load_verify_locations(cafile=str(pem))
+        else:
+            context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"{ca}: {getattr(exc, 'strerror', None) or exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def _https_url(url: str, *, redirected: bool) -> SplitResult:

@@ -75,15 +75,18 @@ class StirVerifier:
             required=settings.sti_required,
             min_attest=settings.sti_min_attest,
         )
-        self.fetcher = CertificateFetcher(
-            FetchSettings(
-                timeout=settings.sti_fetch_timeout,
-                ca=settings.sti_fetch_ca,
-                cert_dir=settings.sti_cert_dir,
-                pins=dict(pins or {}),
-            ),
-            cache=cache,
-        )
+        try:
+            self.fetcher = CertificateFetcher(
+                FetchSettings(
+                    timeout=settings.sti_fetch_timeout,
+                    ca=settings.sti_fetch_ca,
+                    cert_dir=settings.sti_cert_dir,
+                    pins=dict(pins or {}),
+                ),
+                cache=cache,
+            )
+        except ValueError as exc:
+            raise SettingsError(f"--sti-fetch-ca {exc}") from None
 
     async def verify(
         self,

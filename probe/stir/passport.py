@@ -39,6 +39,8 @@ MAX_JSON_DEPTH = 8
 MAX_DEST_ENTRIES = 32
 """Most destination identities read from `dest` (RFC 8225 §5.2.1 allows several)."""
 SIGNATURE_BYTES = 64
+MAX_NUMERIC_DATE = 253402300799
+"""9999-12-31T23:59:59Z: the largest `iat` read as a time."""
 """An ES256 signature is R || S, 32 octets each (RFC 7518 §3.4), not DER."""
 
 PPT_SHAKEN = "shaken"
@@ -295,7 +297,9 @@ def read_claims(
                 dest_uris = values
 
     iat = claims.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int) or iat < 0:
+    # A NumericDate beyond year 9999 is no time a call was placed, and a larger integer
+    # than a float holds would break the arithmetic of the freshness check.
+    if isinstance(iat, bool) or not isinstance(iat, int) or not 0 <= iat <= MAX_NUMERIC_DATE:
         bad("iat_malformed", "iat must be a NumericDate in whole seconds (RFC 8225 §5.1.1)")
         iat = None
 

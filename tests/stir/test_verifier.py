@@ -282,6 +282,16 @@ def test_settings_that_cannot_be_used_are_refused_before_any_call(
         StirVerifier(settings(lab, sti_trust, **changes))
 
 
+def test_an_unusable_fetch_ca_is_refused(lab: LabFiles, tmp_path: Path) -> None:
+    (tmp_path / "junk.pem").write_text("not a certificate")
+    with pytest.raises(SettingsError, match="--sti-fetch-ca"):
+        StirVerifier(replace(settings(lab, None), sti_fetch_ca=tmp_path / "junk.pem"))
+    # A directory of PEM files is a CA too.
+    (tmp_path / "junk.pem").unlink()
+    (tmp_path / "ca.pem").write_bytes(lab.ca.read_bytes())
+    StirVerifier(replace(settings(lab, None), sti_fetch_ca=tmp_path))
+
+
 def test_an_unreadable_trust_list_is_refused(lab: LabFiles, tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="--sti-trust"):
         StirVerifier(settings(lab, tmp_path / "missing.pem"))

@@ -9,6 +9,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe.stir.credential import StiTrust
 from probe.stir.model import CertificateFetch, StirEvidence
@@ -381,3 +383,63 @@ def test_the_evidence_serialises_without_the_certificate_body(sti: StiLab) -> No
     text = json.dumps(evidence.to_dict())
     assert "BEGIN CERTIFICATE" not in text
     assert '"bytes": ' in text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+CLAIM_NAMES = st.sampled_from(["attest", "dest", "iat", "orig", "origid", "x"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    claim_values=st.dictionaries(CLAIM_NAMES, JSON | st.integers(min_value=10**20), max_size=6),
+    header_values=st.dictionaries(st.sampled_from(["alg", "ppt", "typ", "x5u", "kid"]), JSON),
+)
+def test_any_signed_json_is_judged_without_an_exception(
+    sti: StiLab, claim_values: dict[str, Any], header_values: dict[str, Any]
+) -> None:
+    passport = token(sti.shaken.key, {**header(X5U), **header_values}, claim_values)
+    evidence, findings = verify(request(identity(passport, X5U)), sti)
+    assert len(findings) == len(STIR_CHECKS)
+    # Random claims never name this call's caller, callee and time: never a pass.
+    assert overall_verdict(findings.values(), STIR_CHECKS) is Verdict.FAIL
+    assert evidence.response is not None
+
+
+def test_a_critical_tnauthlist_is_refused_by_path_validation_and_says_so(sti: StiLab) -> None:
+    critical = shaken_certificate(sti.intermediate, critical=True)
+    passport = token(critical.key, header(X5U), claims())
+    _evidence, findings = verify(
+        request(identity(passport, X5U)), sti, body=sti.chain_pem(critical)
+    )
+    finding = assert_fails(findings, "stir.certificate", "chain_untrusted", 437)
+    assert "critical" in finding.summary
+
+
+def test_the_lab_shaken_certificate_has_the_atis_profile(sti: StiLab) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from probe.stir.tnauthlist import OID, parse_tn_auth_list
+
+    cert = sti.shaken.cert
+    key = cert.public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    assert isinstance(key.curve, ec.SECP256R1)
+    assert cert.subject.rfc4514_string() == "CN=SHAKEN 1234,O=sipprobe lab"
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature
+    assert not usage.key_cert_sign
+    extension = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(OID))
+    assert not extension.critical
+    assert isinstance(extension.value, x509.UnrecognizedExtension)
+    parsed, _why = parse_tn_auth_list(extension.value.value)
+    assert parsed is not None
+    assert parsed.spcs == ("1234",)
+    with pytest.raises(x509.ExtensionNotFound):
+        cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
