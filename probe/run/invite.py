@@ -222,6 +222,12 @@ def prepare_call(
         notes.append(callee_note)
     if request.call.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
+    signer = settings.call.identity if settings.call is not None else None
+    if signer is not None:
+        notes.append(
+            f"the INVITE is signed for STIR/SHAKEN (attestation {signer.attest}, "
+            f"certificate {signer.x5u})"
+        )
     return run, settings, notes
 
 

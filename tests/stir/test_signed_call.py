@@ -7,6 +7,7 @@ served over HTTPS on loopback for x5u and the lab STI-CA as the trust list."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -53,23 +54,23 @@ def sbc(tmp_path: Path, lab: LabFiles) -> Iterator[Sbc]:
     kamailio.stop()
 
 
-async def sipprobe(*args: str) -> tuple[int, str]:
+async def sipprobe(*args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "probe",
         *args,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), 60)
+        output, errors = await asyncio.wait_for(process.communicate(), 60)
     except TimeoutError:
         process.kill()
         await process.wait()
         raise
     assert process.returncode is not None
-    return process.returncode, output.decode()
+    return process.returncode, output.decode(), errors.decode()
 
 
 def captured(sipp: Sipp) -> list[tuple[str, str]]:
@@ -90,7 +91,7 @@ async def test_a_signed_call_is_verified_from_what_the_far_end_received(
     assert lab.sti is not None
     server = await served.start({"/shaken.pem": ok(lab.sti.chain.read_bytes())})
     x5u = server.url("/shaken.pem")
-    code, output = await sipprobe(
+    code, output, errors = await sipprobe(
         "invite",
         f"sip:{LAB_NAME}:{sbc.kamailio.tls_port};transport=tls",
         "--to",
@@ -107,9 +108,15 @@ async def test_a_signed_call_is_verified_from_what_the_far_end_received(
         x5u,
         "--identity-attest",
         "A",
+        "--format",
+        "json",
     )
-    assert code == 0, output
-    assert "PRIVATE KEY" not in output
+    assert code == 0, output + errors
+    assert "PRIVATE KEY" not in output + errors
+    report = json.loads(output)
+    assert report["verdict"] == "pass", output
+    note = f"the INVITE is signed for STIR/SHAKEN (attestation A, certificate {x5u})"
+    assert note in report["notes"]
     assert sbc.sipp.wait() == 0, sbc.sipp.errors()
 
     fields = captured(sbc.sipp)
