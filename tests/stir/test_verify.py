@@ -443,3 +443,35 @@ def test_the_lab_shaken_certificate_has_the_atis_profile(sti: StiLab) -> None:
     assert parsed.spcs == ("1234",)
     with pytest.raises(x509.ExtensionNotFound):
         cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+
+
+def test_a_hostile_or_unsuitable_certificate_is_a_finding(sti: StiLab) -> None:
+    from cryptography import x509
+
+    from probe.tls.pki import RawExtension, make_leaf, raw_dns_name, raw_subject_alt_name
+
+    duplicated = make_leaf(
+        sti.intermediate,
+        common_name="SHAKEN 1234",
+        key_type="ec",
+        dns_names=["a.test"],
+        raw_extensions=[raw_subject_alt_name(raw_dns_name("b.test"))],
+    )
+    _evidence, findings = verify(request(signed(sti)), sti, body=sti.chain_pem(duplicated))
+    assert_fails(findings, "stir.certificate", "certificate_unreadable", 437)
+
+    rsa_leaf = make_leaf(
+        sti.intermediate,
+        common_name="SHAKEN 1234",
+        server_auth=False,
+        raw_extensions=[
+            RawExtension(
+                x509.ObjectIdentifier("1.3.6.1.5.5.7.1.26"),
+                bytes.fromhex("3008a0061604") + b"1234",
+            )
+        ],
+    )
+    _evidence, findings = verify(request(signed(sti)), sti, body=sti.chain_pem(rsa_leaf))
+    finding = assert_fails(findings, "stir.certificate", "key_not_p256", 437)
+    assert "RSA" in finding.summary
+    assert findings["stir.signature"].status is Status.SKIP
