@@ -54,6 +54,7 @@ PURE = [
     "probe.stir.passport",
     "probe.stir.tn",
     "probe.stir.tnauthlist",
+    "probe.stir.claims",
     "probe.verdict.checks.stir",
 ]
 

@@ -10,7 +10,7 @@ event loop, no clock. The certificate an `x5u` names is fetched by the collect l
 - `model`: the evidence (plain data, importable without cryptography);
 - `header`, `passport`, `tn`, `tnauthlist`: the readers (stdlib only);
 - `es256`, `credential`: the signature and the certificate (cryptography);
-- `verify`: the verification service; `sign`: the authentication service.
+- `verify` (with `claims`): the verification service; `sign`: the authentication service.
 
 This module re-exports the evidence model only, so that importing it loads no
 cryptography: the judgement of findings (probe.verdict.checks.stir) needs nothing more.
