@@ -148,6 +148,34 @@ class CallSettings:
     answer_timeout: float = 30.0
     verify_media: bool = False
     """Send and receive real SRTP media to prove the keys work."""
+    identity_key: Path | None = None
+    """STIR/SHAKEN: sign the call with this P-256 key (PEM) and add an Identity header."""
+    identity_cert: str | None = None
+    """The https URL of the signing certificate (the PASSporT's x5u)."""
+    identity_attest: str = "A"
+    """The attestation level signed: A, B or C (RFC 8588 §4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StirSettings:
+    """Verifying the STIR/SHAKEN Identity of received calls (RFC 8224 §6.2)."""
+
+    sti_trust: Path | None = None
+    """The STI-CA trust list: a PEM file or directory of the roots SHAKEN certificates
+    must chain to. Without it no certificate can be trusted."""
+    sti_cert_dir: Path | None = None
+    """Offline: read x5u certificates from this directory (HOST/PATH or the URL's last
+    segment) instead of fetching them."""
+    sti_fetch_ca: Path | None = None
+    """Trust anchors for the x5u servers' TLS certificates; default: the system store."""
+    sti_fetch_timeout: float = 2.0
+    """Seconds one certificate fetch may take, redirects included."""
+    sti_freshness: int = 60
+    """Seconds iat and Date may be from the clock and from each other."""
+    sti_required: bool = True
+    """A call without an Identity header fails (428); otherwise it is only reported."""
+    sti_min_attest: str | None = None
+    """A, B or C: a lower attestation level fails; default: B and C warn."""
 
 
 _SECTIONS = {"tls": TlsSettings, "sip": SipSettings, "locate": LocateSettings, "run": RunSettings}
@@ -166,13 +194,16 @@ def _section_of(name: str) -> tuple[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every setting of a run, by section; the call section only for a test call."""
+    """Every setting of a run, by section; the call section only for a test call, the
+    stir section only where calls are received."""
 
     tls: TlsSettings = field(default_factory=TlsSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     locate: LocateSettings = field(default_factory=LocateSettings)
     run: RunSettings = field(default_factory=RunSettings)
     call: CallSettings | None = None
+    stir: StirSettings | None = None
+    """Verifying received calls' Identity headers; only for commands that receive calls."""
 
     @staticmethod
     def flat_names() -> frozenset[str]:

@@ -48,7 +48,24 @@ PURE = [
     "probe.pcap.sip_audit",
     "probe.pcap.analyses",
     "probe.pcap.audit",
+    "probe.stir",
+    "probe.stir.model",
+    "probe.stir.header",
+    "probe.stir.passport",
+    "probe.stir.tn",
+    "probe.stir.tnauthlist",
+    "probe.stir.claims",
+    "probe.verdict.checks.stir",
 ]
+
+STIR_CRYPTOGRAPHIC = [
+    "probe.stir.es256",
+    "probe.stir.credential",
+    "probe.stir.verify",
+    "probe.stir.sign",
+]
+"""The STIR modules that need cryptography, which itself loads `socket` (for IP address
+names); they are held to the rest: no event loop, no TLS, nothing above them."""
 
 
 def loaded_by(module: str) -> set[str]:
@@ -72,6 +89,13 @@ def test_a_pure_package_loads_no_io_and_no_layer_above(module: str) -> None:
     loaded = loaded_by(module)
     assert module in loaded or module.rsplit(".", 1)[0] in loaded  # the import did run
     assert forbidden_in(loaded, IO + ABOVE) == []
+
+
+@pytest.mark.parametrize("module", STIR_CRYPTOGRAPHIC)
+def test_stir_verification_and_signing_load_no_event_loop_and_no_layer_above(module: str) -> None:
+    loaded = loaded_by(module)
+    assert module in loaded
+    assert forbidden_in(loaded, ("ssl", "asyncio", "dns.asyncresolver", *ABOVE)) == []
 
 
 def test_the_scenario_model_loads_no_run_and_no_event_loop() -> None:

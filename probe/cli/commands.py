@@ -284,6 +284,24 @@ def failover(
     "its answered key, or with the keys a DTLS-SRTP handshake on the media port exports "
     "(--offer dtls) (needs the srtp extra; sends only to loopback).",
 )
+@click.option(
+    "--identity-key",
+    type=click.Path(path_type=Path),
+    help="STIR/SHAKEN: sign the call's PASSporT with this P-256 key (PEM) and add an "
+    "Identity header (orig from the --from number, dest from the --to number).",
+)
+@click.option(
+    "--identity-cert",
+    metavar="URL",
+    help="The https URL of the signing certificate, where verifiers fetch it (x5u).",
+)
+@click.option(
+    "--identity-attest",
+    type=click.Choice(["A", "B", "C"]),
+    default=call_default("identity_attest"),
+    show_default=True,
+    help="The attestation level signed (RFC 8588).",
+)
 def invite(
     target: str,
     to: str,
@@ -295,6 +313,9 @@ def invite(
     auth_file: Path | None,
     allow_cleartext_keys: bool,
     verify_media: bool,
+    identity_key: Path | None,
+    identity_cert: str | None,
+    identity_attest: str,
     **values: Any,
 ) -> None:
     """Place one test call through TARGET (the next hop, as for `options`) to --to.
@@ -316,6 +337,9 @@ def invite(
         allow_cleartext_keys=allow_cleartext_keys,
         answer_timeout=answer_timeout,
         verify_media=verify_media,
+        identity_key=identity_key,
+        identity_cert=identity_cert,
+        identity_attest=identity_attest,
     )
     request = InviteRequest(options_request("invite", [target], values), call)
     metrics = asks_for_metrics(values)

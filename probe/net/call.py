@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import secrets
 import socket
+import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -48,6 +50,8 @@ from probe.sip.outgoing_call import (
     has_sdp,
 )
 from probe.sip.timers import TimerConfig
+from probe.stir.sign import PassportSigner
+from probe.stir.tn import uri_tn
 
 if TYPE_CHECKING:
     from probe.net.dtls import DtlsIdentity
@@ -76,6 +80,29 @@ class CallSettings:
     and `verify_media` runs the handshake with it (probe.net.dtls)."""
     verify_media: bool = False
     """After the answer, exchange SRTP packets and authenticate the far end's (extra)."""
+    identity: PassportSigner | None = None
+    """Sign the call (STIR/SHAKEN, RFC 8224 §5): Date and Identity are added to the INVITE,
+    orig from the From number, dest from the To number."""
+
+
+def identity_fields(
+    settings: CallSettings, now: float | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Date and Identity for the INVITE when the call is signed (RFC 8224 §5): iat now,
+    a fresh origid (RFC 8588 §5: a UUID), orig and dest the From and To numbers. The
+    numbers were checked before the run (probe.run.invite), so none is missing here."""
+    if settings.identity is None:
+        return ()
+    orig = uri_tn(str(settings.from_uri)) if settings.from_uri is not None else None
+    dest = uri_tn(str(settings.to))
+    if orig is None or dest is None:
+        raise ValueError("a signed call needs a telephone number in From and in To")
+    return settings.identity.header_fields(
+        orig_tn=orig,
+        dest_tns=(dest,),
+        now=time.time() if now is None else now,
+        origid=str(uuid.uuid4()),
+    )
 
 
 def reserve_media_port(local_address: str) -> socket.socket:
@@ -155,6 +182,7 @@ async def place_call(
             user_agent=user_agent,
             body=offer_wire,
             from_uri=settings.from_uri,
+            extra_headers=identity_fields(settings),
         )
         call = OutgoingCall(
             invite,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from probe.evidence.run import RunEvidence
     from probe.net.call import CallSettings as CallPlan
     from probe.net.options import ProbeSettings
+    from probe.stir.sign import PassportSigner
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ def build_call(
         # One throw-away certificate per call: its fingerprint goes in the offer (RFC
         # 8122), and the handshake on the media port presents it (RFC 5763 §5).
         dtls_identity = new_dtls_identity()
+    identity = _signer(request, usage, to, from_uri)
     return CallPlan(
         to=to,
         from_uri=from_uri,
@@ -135,7 +137,39 @@ def build_call(
         answer_timeout=request.call.answer_timeout,
         dtls_identity=dtls_identity,
         verify_media=request.call.verify_media,
+        identity=identity,
     )
+
+
+def _signer(
+    request: InviteRequest, usage: UsageError, to: SipUri, from_uri: SipUri | None
+) -> PassportSigner | None:
+    """--identity-key/--identity-cert as a signer, refused before any packet when the call
+    cannot be signed: the PASSporT's orig and dest are the From and To numbers (RFC 8588
+    §4, RFC 8224 §8.3), so both must be telephone numbers."""
+    call = request.call
+    if call.identity_key is None and call.identity_cert is None:
+        return None
+    if call.identity_key is None or call.identity_cert is None:
+        usage(
+            "--identity-key and --identity-cert go together: the key signs, the URL names "
+            "its certificate"
+        )
+    from probe.errors import SettingsError
+    from probe.run.stir import load_signer
+    from probe.stir.tn import uri_tn
+
+    if from_uri is None or uri_tn(str(from_uri)) is None:
+        usage(
+            "--identity-key signs the caller's number: give --from with a telephone number "
+            "(sip:+15550123@HOST or tel:+15550123)"
+        )
+    if uri_tn(str(to)) is None:
+        usage(f"--identity-key: --to {to.redacted()!r} names no telephone number for dest")
+    try:
+        return load_signer(call.identity_key, call.identity_cert, call.identity_attest)
+    except SettingsError as exc:
+        usage(str(exc))
 
 
 def refuse_before_sending(
@@ -183,6 +217,12 @@ def prepare_call(
         notes.append(callee_note)
     if request.call.allow_cleartext_keys:
         notes.append("--allow-cleartext-keys: SDES keys may cross a non-TLS hop")
+    signer = settings.call.identity if settings.call is not None else None
+    if signer is not None:
+        notes.append(
+            f"the INVITE is signed for STIR/SHAKEN (attestation {signer.attest}, "
+            f"certificate {signer.x5u})"
+        )
     return run, settings, notes
 
 

@@ -33,6 +33,7 @@ from probe.tls.pki import (
     make_leaf,
     make_root_ca,
 )
+from probe.tls.sti_lab import DEFAULT_SPC, StiLabFiles, build_sti_lab
 
 # What each variant is, and what a verifier should say about it. {name}, {other} and
 # {wildcard} are filled in by `build_variants`.
@@ -127,6 +128,8 @@ class LabFiles:
     untrusted_client_key: Path
     variants: Mapping[str, VariantFiles]
     """One folder per server-certificate variant, keyed by name in `VARIANT_NAMES` order."""
+    sti: StiLabFiles | None = None
+    """The STI-CA and SHAKEN certificate for signing test calls (STIR/SHAKEN)."""
 
 
 # RFC 5280 Appendix A: ub-common-name; the first server name is the leaf's CN.
@@ -282,6 +285,11 @@ client.key encrypted with the password in client-key-password.txt, for
 Server names: {names}. Valid until {until}. Keys are readable only by you, and unencrypted
 but for client-encrypted.key.
 
+sti/ is an STI PKI for STIR/SHAKEN: sti/sti-ca.pem is the STI-CA root (--sti-trust),
+sti/shaken.pem the SHAKEN certificate (TNAuthList SPC {spc}, P-256) followed by its
+intermediate, the file to serve at the x5u URL, and sti/shaken.key its key
+(--identity-key).
+
 variants/<name>/chain.pem is what a server should present (leaf first) and key.pem its key,
 for one certificate broken in one way each (dates count from generation, {generated}):
 {variants}
@@ -321,6 +329,7 @@ def write_lab(
         untrusted_client=directory / "untrusted-client.pem",
         untrusted_client_key=directory / "untrusted-client.key",
         variants=MappingProxyType(variant_files),
+        sti=write_sti_lab(directory / "sti", now=now),
     )
     chain_tail = lab.intermediate.cert_pem()
     _write(files.ca, lab.root.cert_pem())
@@ -346,9 +355,29 @@ def write_lab(
     generated = lab.server.cert.not_valid_before_utc + CLOCK_SKEW
     listing = "\n".join(f"  {v.name:22} {v.description}" for v in lab.variants.values())
     readme = _README.format(
-        names=names, until=until, generated=iso_utc(generated), variants=listing
+        names=names,
+        until=until,
+        generated=iso_utc(generated),
+        variants=listing,
+        spc=DEFAULT_SPC,
     )
     _write(files.readme, readme.encode())
+    return files
+
+
+def write_sti_lab(
+    directory: Path, *, spc: str = DEFAULT_SPC, now: dt.datetime | None = None
+) -> StiLabFiles:
+    """Generate the STI lab (probe.tls.sti_lab) into `directory`: sti-ca.pem, shaken.pem
+    (leaf + intermediate, what x5u serves) and shaken.key."""
+    directory.mkdir(parents=True, exist_ok=True)
+    lab = build_sti_lab(spc=spc, now=now)
+    files = StiLabFiles(
+        directory, directory / "sti-ca.pem", directory / "shaken.pem", directory / "shaken.key"
+    )
+    _write(files.ca, lab.root.cert_pem())
+    _write(files.chain, lab.chain_pem())
+    _write(files.key, lab.shaken.key_pem(), private=True)
     return files
 
 

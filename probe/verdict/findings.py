@@ -66,6 +66,11 @@ class CheckId(enum.StrEnum):
     MEDIA_SRTP = "media.srtp"
     PCAP_SIP_CLEARTEXT = "pcap.sip_cleartext"
     PCAP_SDES_EXPOSED = "pcap.sdes_exposed"
+    STIR_IDENTITY = "stir.identity"
+    STIR_CERTIFICATE = "stir.certificate"
+    STIR_SIGNATURE = "stir.signature"
+    STIR_CLAIMS = "stir.claims"
+    STIR_ATTESTATION = "stir.attestation"
 
 
 @dataclass(frozen=True, slots=True)

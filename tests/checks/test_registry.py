@@ -17,6 +17,8 @@ from probe.verdict.findings import CheckId, Finding, Status
 from tests.evidence.sample import call_evidence, lab, tls_evidence
 
 CAPTURE_LEVEL = {check for check in CheckId if check.startswith("pcap.")}
+STIR_LEVEL = {check for check in CheckId if check.startswith("stir.")}
+"""Judged per received request (probe.verdict.checks.stir), not per probed target."""
 TRUNK_LEVEL = {
     CheckId.DNS_RESOLVE,
     CheckId.FAILOVER_ORDER,
@@ -37,8 +39,15 @@ def samples() -> list[ProbeEvidence]:
 
 def test_every_target_check_id_belongs_to_one_declared_unit() -> None:
     declared = [check_id for check in registry.CHECKS for check_id in check.ids]
-    per_target = set(CheckId) - TRUNK_LEVEL - CAPTURE_LEVEL
+    per_target = set(CheckId) - TRUNK_LEVEL - CAPTURE_LEVEL - STIR_LEVEL
     assert per_target <= set(declared), per_target - set(declared)
+
+
+def test_every_stir_check_id_is_one_a_verified_request_owes() -> None:
+    from probe.verdict.checks.stir import STIR_CHECKS
+
+    assert sorted(STIR_CHECKS) == sorted(STIR_LEVEL)
+    assert len(STIR_CHECKS) == len(set(STIR_CHECKS))
 
 
 def test_every_capture_check_id_belongs_to_one_declared_capture_unit() -> None:

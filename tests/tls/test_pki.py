@@ -288,9 +288,15 @@ def test_write_lab_writes_every_file(lab_files: LabFiles) -> None:
             "server.pem",
             "untrusted-client.key",
             "untrusted-client.pem",
+            "sti",
             "variants",
         ]
     )
+    assert sorted(path.name for path in (lab_files.directory / "sti").iterdir()) == [
+        "shaken.key",
+        "shaken.pem",
+        "sti-ca.pem",
+    ]
     readme = lab_files.readme.read_text()
     for name in (
         "ca.pem",
@@ -301,13 +307,22 @@ def test_write_lab_writes_every_file(lab_files: LabFiles) -> None:
         "client-key-password.txt",
         "other-ca.pem",
         "untrusted-client.pem",
+        "sti/sti-ca.pem",
+        "sti/shaken.pem",
+        "sti/shaken.key",
         *VARIANT_NAMES,
     ):
         assert name in readme
 
 
 def test_key_files_are_private(lab_files: LabFiles) -> None:
-    for key in (lab_files.server_key, lab_files.client_key, lab_files.untrusted_client_key):
+    assert lab_files.sti is not None
+    for key in (
+        lab_files.server_key,
+        lab_files.client_key,
+        lab_files.untrusted_client_key,
+        lab_files.sti.key,
+    ):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(lab_files.ca.stat().st_mode) == 0o644
 

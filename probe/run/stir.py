@@ -1,0 +1,141 @@
+"""STIR/SHAKEN for a run: verify a received request's Identity, sign a test call's.
+
+`StirVerifier` is the verification service a command that receives calls uses: built
+once per run from `StirSettings` (the STI-CA trust list loaded, the certificate cache
+created, settings checked: a `SettingsError` before anything is received), then
+`await verifier.verify(invite.headers, request_uri=...)` for each INVITE. It reads the
+Identity header fields (probe.stir.verify), fetches the certificates they name
+(probe.net.sti_fetch, under the run's deadline and size limit, cached as the server
+allows for as long as the verifier lives), and judges them: the evidence, and the
+five `stir.*` findings (probe.verdict.checks.stir).
+
+`load_signer` turns `--identity-key`/`--identity-cert` into the `PassportSigner` a test
+call signs its INVITE with.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from probe.errors import SettingsError
+from probe.net.sti_fetch import CertificateCache, CertificateFetcher, FetchSettings
+from probe.settings import StirSettings
+from probe.sip.headers import Headers
+from probe.stir.credential import StiTrust
+from probe.stir.model import StirEvidence
+from probe.stir.passport import ATTESTATION_LEVELS
+from probe.stir.sign import PassportSigner, SigningKeyError, load_signing_key
+from probe.stir.verify import StirPolicy, judge_identity, read_identity
+from probe.verdict.checks.stir import STIR_CHECKS, stir_findings
+from probe.verdict.findings import Finding
+
+__all__ = ["STIR_CHECKS", "StirOutcome", "StirVerifier", "load_signer"]
+
+
+@dataclass(frozen=True, slots=True)
+class StirOutcome:
+    """One request's verification: what was seen, and the findings about it."""
+
+    evidence: StirEvidence
+    findings: tuple[Finding, ...]
+
+
+class StirVerifier:
+    """The verification service of one run; it owns the run's certificate cache."""
+
+    def __init__(
+        self,
+        settings: StirSettings,
+        *,
+        pins: dict[tuple[str, int], str] | None = None,
+        cache: CertificateCache | None = None,
+    ) -> None:
+        """Check `settings` and load the trust list; a `SettingsError` says what is wrong.
+        `pins` connects to an address instead of resolving an x5u host (`--resolve`)."""
+        if not 0 < settings.sti_fetch_timeout < math.inf:
+            raise SettingsError("--sti-fetch-timeout: a number of seconds above 0")
+        if settings.sti_freshness <= 0:
+            raise SettingsError("--sti-freshness: a number of seconds above 0")
+        if settings.sti_min_attest not in (None, *ATTESTATION_LEVELS):
+            raise SettingsError("--sti-min-attest: one of A, B, C")
+        for option, path in (
+            ("--sti-cert-dir", settings.sti_cert_dir),
+            ("--sti-fetch-ca", settings.sti_fetch_ca),
+        ):
+            if path is not None and not path.exists():
+                raise SettingsError(f"{option} {path}: no such file or directory")
+        self.settings = settings
+        self.policy = StirPolicy(
+            trust=_load_trust(settings.sti_trust),
+            freshness=settings.sti_freshness,
+            required=settings.sti_required,
+            min_attest=settings.sti_min_attest,
+        )
+        try:
+            self.fetcher = CertificateFetcher(
+                FetchSettings(
+                    timeout=settings.sti_fetch_timeout,
+                    ca=settings.sti_fetch_ca,
+                    cert_dir=settings.sti_cert_dir,
+                    pins=dict(pins or {}),
+                ),
+                cache=cache,
+            )
+        except ValueError as exc:
+            raise SettingsError(f"--sti-fetch-ca {exc}") from None
+
+    async def verify(
+        self,
+        headers: Headers | Iterable[tuple[str, str]],
+        *,
+        request_uri: str | None = None,
+        now: float | None = None,
+        target: str = "inbound call",
+    ) -> StirOutcome:
+        """Verify one request's Identity header fields (Identity, From, To,
+        P-Asserted-Identity and Date are read from `headers`; `request_uri` is a
+        callee `dest` may name). `now` is seconds since the epoch (the clock by default);
+        `target` labels the findings. Never raises for what the request or an x5u server
+        does: every outcome is in the findings."""
+        reading = read_identity(headers, request_uri=request_uri)
+        fetched = await self.fetcher.fetch_all(reading.certificate_urls)
+        when = time.time() if now is None else now
+        evidence = judge_identity(reading, fetched, self.policy, now=when)
+        return StirOutcome(evidence, tuple(stir_findings(evidence, target=target)))
+
+
+def _load_trust(path: Path | None) -> StiTrust | None:
+    if path is None:
+        return None
+    from probe.tls.trust import TrustStoreError, load_trust_anchors
+
+    try:
+        anchors = load_trust_anchors(path)
+    except TrustStoreError as exc:
+        raise SettingsError(f"--sti-trust: {exc}") from None
+    return StiTrust(anchors.certificates, f"STI-CA trust list {anchors.source}")
+
+
+def load_signer(key_path: Path, cert_url: str, attest: str = "A") -> PassportSigner:
+    """The signer of `--identity-key KEY --identity-cert URL [--identity-attest A|B|C]`;
+    a `SettingsError` when it cannot sign (the key is never quoted)."""
+    if attest not in ATTESTATION_LEVELS:
+        raise SettingsError(f"--identity-attest {attest!r}: one of A, B, C (RFC 8588 §4)")
+    if not cert_url.startswith("https://") or len(cert_url) > 1024 or not cert_url.isprintable():
+        raise SettingsError(
+            f"--identity-cert {cert_url[:80]!r}: an https URL where verifiers fetch the "
+            "certificate (RFC 8225 §4.3, ATIS-1000074 §5.3.1)"
+        )
+    try:
+        data = key_path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"--identity-key {key_path}: {exc.strerror}") from None
+    try:
+        key = load_signing_key(data)
+    except SigningKeyError as exc:
+        raise SettingsError(f"--identity-key {key_path}: {exc}") from None
+    return PassportSigner(key, cert_url, attest)
