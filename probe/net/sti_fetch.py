@@ -26,14 +26,16 @@ import asyncio
 import math
 import ssl
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin
 
 import h11
 
+from probe.errors import ProbeError
 from probe.net.options import USER_AGENT
 from probe.stir.model import CertificateFetch
 
@@ -111,7 +113,7 @@ def cache_lifetime(cache_control: str | None) -> int | None:
     return max_age if max_age else None
 
 
-class _Failed(Exception):
+class _Failed(ProbeError):
     def __init__(self, cause: str, problem: str, status: int | None = None) -> None:
         super().__init__(problem)
         self.cause = cause
@@ -389,7 +391,7 @@ def _client_context(ca: Path | None) -> ssl.SSLContext:
 def _https_url(url: str, *, redirected: bool) -> SplitResult:
     what = "a redirect to" if redirected else "x5u"
     try:
-        parts = urlsplit(url)
+        parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError:
         raise _Failed("bad_url", f"{what} {url[:120]!r} is not a URL") from None
@@ -410,7 +412,7 @@ def directory_path(url: str, directory: Path) -> Path | None:
     """The file standing for `url` under `directory`: `HOST/PATH` first, then the last
     path segment; never a path outside the directory."""
     try:
-        parts = urlsplit(url)
+        parts = urllib.parse.urlsplit(url)
     except ValueError:
         return None
     segments = [segment for segment in parts.path.split("/") if segment]

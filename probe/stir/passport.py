@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from probe.errors import ProbeError
 from probe.stir.model import (
     INVALID_IDENTITY_HEADER,
     USE_IDENTITY_HEADER,
@@ -52,7 +53,7 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-(?:[0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}")
 
 
-class _Refused(ValueError):
+class _Refused(ProbeError, ValueError):
     """Raised inside the JSON reader; turned into a problem at the edge."""
 
 

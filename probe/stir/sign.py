@@ -16,6 +16,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from probe.errors import ProbeError
 from probe.stir.es256 import is_p256, sign_es256
 from probe.stir.passport import (
     ATTESTATION_LEVELS,
@@ -30,7 +31,7 @@ from probe.stir.tn import http_date
 MAX_KEY_FILE_BYTES = 64 * 1024
 
 
-class SigningKeyError(ValueError):
+class SigningKeyError(ProbeError, ValueError):
     """The signing key cannot be used; the message never contains key material."""
 
 

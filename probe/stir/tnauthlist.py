@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from probe.errors import ProbeError
+
 OID = "1.3.6.1.5.5.7.1.26"
 MAX_EXTENSION_BYTES = 4096
 MAX_ENTRIES = 64
@@ -56,7 +58,7 @@ class TnAuthList:
         return (*self.tns, *(f"{start}+{count}" for start, count in self.ranges))
 
 
-class _DerError(ValueError):
+class _DerError(ProbeError, ValueError):
     pass
 
 
