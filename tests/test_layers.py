@@ -46,6 +46,9 @@ PURE = [
     "probe.pcap.tcp",
     "probe.pcap.analysis",
     "probe.pcap.sip_audit",
+    "probe.pcap.tls_records",
+    "probe.pcap.tls_audit",
+    "probe.tls.wire",
     "probe.pcap.analyses",
     "probe.pcap.audit",
 ]

@@ -49,7 +49,7 @@ def judge_capture(evidence: CaptureEvidence, policy: OptionsPolicy | None = None
     for check in CAPTURE_CHECKS:
         if not check.applies(evidence):
             continue
-        required.extend(check.ids)
+        required.extend(check.ids if check.owes is None else check.owes(evidence))
         findings.extend(finding for finding in check.judge(judging) if finding is not None)
     return CaptureResult(
         capture=evidence.label,

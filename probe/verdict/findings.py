@@ -65,6 +65,8 @@ class CheckId(enum.StrEnum):
     MEDIA_SRTP = "media.srtp"
     PCAP_SIP_CLEARTEXT = "pcap.sip_cleartext"
     PCAP_SDES_EXPOSED = "pcap.sdes_exposed"
+    PCAP_TLS = "pcap.tls"
+    PCAP_TLS_CHAIN = "pcap.tls_chain"
 
 
 @dataclass(frozen=True, slots=True)

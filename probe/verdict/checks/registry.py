@@ -8,6 +8,7 @@ from probe.verdict.checks import (
     auth,
     call,
     capture_sip,
+    capture_tls,
     connection,
     options,
     tls_session,
@@ -35,5 +36,6 @@ CHECKS: tuple[Check, ...] = (
 CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
     capture_sip.CLEARTEXT,
     capture_sip.SDES_EXPOSED,
+    capture_tls.TLS,
 )
 """The checks of a capture audit (`sipprobe pcap`), in report order."""
