@@ -385,20 +385,32 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     show_default=True,
     help="Flows tracked at once; past it the quietest is closed first (memory stays bounded).",
 )
+@policy_options
+@click.option(
+    "--now",
+    metavar="ISO8601",
+    help="Judge certificates at this instant (default: when each handshake was captured).",
+)
 @output_options
 def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any) -> None:
     """Audit a packet CAPTURE (pcap or pcapng; - reads standard input): SIP in the clear,
-    SDES keys exposed.
+    SDES keys exposed, TLS handshakes.
 
     The file is read once, in bounded memory: SIP over UDP and over TCP (reassembled) is
     found whatever its ports, and any a=crypto line in it is reported (key redacted).
+    Each TLS session shows its SNI, versions and cipher; a TLS 1.2 server's certificates
+    are judged as a live probe judges them (--ca/--trust; TLS 1.3 encrypts them).
     Needs the pcap extra: pip install 'sipprobe[pcap]'.
     """
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, run_pcap_command
+    from probe.settings import Settings
 
     output = take_output(values)
-    request = PcapRequest(capture, AuditLimits(max_flows=max_flows), evidence_out)
+    now = values.pop("now")
+    request = PcapRequest(
+        capture, AuditLimits(max_flows=max_flows), evidence_out, Settings.from_flat(values), now
+    )
     emit_and_exit(run_pcap_command(request, on_usage_error=usage_error), output)
 
 

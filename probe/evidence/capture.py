@@ -18,6 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from probe.evidence.run import TrustRecord
+
 __all__ = [
     "CaptureCounts",
     "CaptureEvidence",
@@ -336,6 +338,9 @@ class CaptureEvidence:
     `interrupted`)."""
     tls: TlsCapture | None = None
     """TLS over TCP (probe.pcap.tls_audit); None in evidence saved before it was read."""
+    trust: TrustRecord | None = None
+    """The trust anchors the captured chains were judged against when the audit was
+    saved, so `sipprobe judge` judges them against the same ones."""
 
     def __post_init__(self) -> None:
         try:

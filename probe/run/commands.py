@@ -585,7 +585,9 @@ def judge_runs(
     if is_capture_evidence(request.evidence):
         if request.scenario is not None:
             on_usage_error(f"--scenario: {request.evidence} is a capture audit, not a run")
-        return (), judge_saved_capture(request.evidence, on_usage_error)
+        return (), judge_saved_capture(
+            request.evidence, on_usage_error, request.settings, request.now
+        )
     if request.scenario is not None:
         from probe.run.check import judge_scenario_runs
 
