@@ -283,6 +283,14 @@ def failover(
     help="While the call is up, exchange SRTP packets and authenticate the far end's with "
     "its answered key (needs the srtp extra; sends only to loopback).",
 )
+@click.option(
+    "--capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Record the call's packets (signalling and media) into FILE with tcpdump while it "
+    "runs, then audit them as `sipprobe pcap` does (needs the pcap extra, and root or "
+    "CAP_NET_RAW; without them the call still runs).",
+)
 def invite(
     target: str,
     to: str,
@@ -294,6 +302,7 @@ def invite(
     auth_file: Path | None,
     allow_cleartext_keys: bool,
     verify_media: bool,
+    capture: Path | None,
     **values: Any,
 ) -> None:
     """Place one test call through TARGET (the next hop, as for `options`) to --to.
@@ -316,7 +325,7 @@ def invite(
         answer_timeout=answer_timeout,
         verify_media=verify_media,
     )
-    request = InviteRequest(options_request("invite", [target], values), call)
+    request = InviteRequest(options_request("invite", [target], values), call, capture)
     metrics = asks_for_metrics(values)
     evidence, report = invite_run(request, on_usage_error=usage_error, keep_evidence=metrics)
     emit_and_exit(report, values, (evidence,) if metrics else None)

@@ -24,6 +24,7 @@ __all__ = [
     "CaptureCounts",
     "CaptureEvidence",
     "CaptureLimits",
+    "CaptureRecording",
     "CaptureSource",
     "Count",
     "FlowSummary",
@@ -319,6 +320,31 @@ class TlsCapture:
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureRecording:
+    """How sipprobe recorded the capture it audits (`sipprobe invite --capture`)."""
+
+    file: str
+    recorded: bool
+    """Whether a capture ran at all: False when it could not be started."""
+    tool: str | None = None
+    """`tcpdump` or `dumpcap`; None when neither was found."""
+    interface: str | None = None
+    bpf: str | None = None
+    """The filter it ran with: the call's signalling and media, and the end marker."""
+    problem: str | None = None
+    """Why nothing (or not everything) was recorded, in a sentence."""
+    packets_captured: int | None = None
+    """As the tool reported when it stopped."""
+    packets_dropped: int | None = None
+    """Packets the kernel or the interface dropped before the tool read them."""
+    end_marker: bool = False
+    """sipprobe's end-of-call datagram reached the file before the tool was stopped, so
+    every packet before it did too."""
+    killed: bool = False
+    """The tool did not stop when asked and was killed: the file may end mid-record."""
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureEvidence:
     """A whole capture audit. Each analysis has its part beside `sip`; a part added later
     is optional, so evidence saved before it existed still loads."""
@@ -341,6 +367,8 @@ class CaptureEvidence:
     trust: TrustRecord | None = None
     """The trust anchors the captured chains were judged against when the audit was
     saved, so `sipprobe judge` judges them against the same ones."""
+    recording: CaptureRecording | None = None
+    """How the capture was recorded, when sipprobe recorded it (`invite --capture`)."""
 
     def __post_init__(self) -> None:
         try:

@@ -67,6 +67,7 @@ class CheckId(enum.StrEnum):
     PCAP_SDES_EXPOSED = "pcap.sdes_exposed"
     PCAP_TLS = "pcap.tls"
     PCAP_TLS_CHAIN = "pcap.tls_chain"
+    PCAP_CAPTURE = "pcap.capture"
 
 
 @dataclass(frozen=True, slots=True)

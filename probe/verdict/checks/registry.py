@@ -7,6 +7,7 @@ from __future__ import annotations
 from probe.verdict.checks import (
     auth,
     call,
+    capture_recording,
     capture_sip,
     capture_tls,
     connection,
@@ -34,6 +35,7 @@ CHECKS: tuple[Check, ...] = (
 )
 
 CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
+    capture_recording.RECORDED,
     capture_sip.CLEARTEXT,
     capture_sip.SDES_EXPOSED,
     capture_tls.TLS,
