@@ -5,6 +5,7 @@ handshakes made by OpenSSL in memory with the lab's certificates."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import ssl
 from collections.abc import Callable
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe.evidence.capture import CaptureEvidence, TlsSessionSeen
 from probe.evidence.capture_file import dumps_capture, loads_capture
@@ -48,6 +51,19 @@ from tests.pcap.tls_handshakes import (
     record,
     server_hello,
 )
+from tests.sip.strategies import fuzz_examples
+
+
+@functools.cache
+def tls12_bytes() -> tuple[bytes, bytes]:
+    """A real TLS 1.2 handshake with a throw-away certificate, for the fuzz tests."""
+    import tempfile
+
+    from probe.tls.lab import write_lab
+
+    with tempfile.TemporaryDirectory() as directory:
+        lab = write_lab(Path(directory), server_names=(LAB_NAME,))
+        return openssl_handshake(lab.server, lab.server_key, version=ssl.TLSVersion.TLSv1_2)
 
 
 def der_chain(path: Path) -> tuple[bytes, ...]:
@@ -461,3 +477,37 @@ def test_the_tls_part_is_saved_judged_again_and_older_evidence_still_loads(
     before = loads_capture(json.dumps(older))
     assert before.tls is None
     assert "pcap.tls" not in judged(before).required
+
+
+# -- hostile handshakes -----------------------------------------------------------------
+
+
+@settings(max_examples=fuzz_examples(), deadline=None)
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8),
+    cut=st.integers(0, 10_000),
+    size=st.integers(1, 1500),
+)
+def test_a_mangled_handshake_gives_a_session_and_findings_never_a_traceback(
+    flips: list[tuple[int, int]], cut: int, size: int
+) -> None:
+    client_bytes, server_bytes = tls12_bytes()
+    server = bytearray(server_bytes[: max(cut, 6)])
+    for where, value in flips:
+        server[where % len(server)] = value
+    evidence = audit_frames(connection(client_bytes, bytes(server), size=size))
+    assert evidence.tls is not None
+    assert evidence.tls.sessions_total == 1
+    result = judge_capture(evidence)
+    assert "pcap.tls" in {finding.check for finding in result.findings}
+
+
+@settings(max_examples=fuzz_examples(), deadline=None)
+@given(body=st.binary(max_size=600), kind=st.sampled_from([1, 2, 11, 14, 0xFF]))
+def test_any_bytes_as_a_handshake_message_are_read_or_reported(body: bytes, kind: int) -> None:
+    message = bytes([kind]) + len(body).to_bytes(3, "big") + body
+    flight = record(22, server_hello() + message)
+    evidence = audit_frames(connection(record(22, client_hello()), flight))
+    session = session_of(evidence)
+    assert session.problem is None or "handshake" in session.problem
+    judge_capture(evidence)
