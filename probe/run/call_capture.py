@@ -312,7 +312,8 @@ class CallCapture:
         try:
             if process is None:
                 return
-            if self._ready and process.poll() is None:
+            ended_early = process.poll() is not None
+            if self._ready and not ended_early:
                 self._mark_the_end(process)
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -330,6 +331,8 @@ class CallCapture:
                 process.stderr.close()
             if self._ready and self.tool is not None:
                 self._stats = _stats(self.tool, said.decode("utf-8", "replace"))
+                if ended_early and self.problem is None:
+                    self.problem = f"{self.tool} stopped during the call: {_said(said)}"
         finally:
             self._marker.close()
 
@@ -362,13 +365,16 @@ class CallCapture:
     def recording(self) -> CaptureRecording:
         from probe.evidence.capture import CaptureRecording
 
+        problem = self.problem
+        if problem is None and not self._ready:
+            problem = "the run ended before the capture had started"
         return CaptureRecording(
             file=str(self.path),
             recorded=self._ready,
             tool=self.tool,
             interface=self.interface,
             bpf=self.bpf,
-            problem=self.problem,
+            problem=problem,
             packets_captured=self._stats.captured,
             packets_dropped=self._stats.dropped,
             end_marker=self._marker_seen,

@@ -296,3 +296,22 @@ async def test_tcpdump_dies_with_sipprobe_when_it_is_killed(
     assert evidence.source.read == "complete"  # tcpdump flushed and closed the file
     assert evidence.tls is not None
     assert evidence.tls.sessions_total == 1
+
+
+async def test_a_capture_that_dies_during_the_call_is_reported_incomplete(
+    tmp_path: Path, ringing_phone: Baresip, lab: LabFiles
+) -> None:
+    capture = tmp_path / "lost.pcap"
+    process = await start_sipprobe(*phone_call(ringing_phone, lab, capture))
+    log = ringing_phone.log
+    await wait_until(lambda: "Incoming call" in log.read_text(errors="replace"), "the phone rings")
+    [tcpdump] = capturing_processes(capture)
+    os.kill(tcpdump, signal.SIGKILL)
+    await wait_until(lambda: not capturing_processes(capture), "tcpdump is gone")
+    process.send_signal(signal.SIGINT)
+    code, out, err = await finish(process)
+    assert code == 130, out + err
+    recorded = of_capture(json.loads(out), capture)["pcap.capture"]
+    assert recorded["status"] == "incomplete"
+    assert "tcpdump stopped during the call" in recorded["summary"]
+    assert "the call's last packets may be missing" in recorded["summary"]

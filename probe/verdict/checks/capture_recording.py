@@ -52,7 +52,7 @@ def judge_recording(judging: CaptureJudging) -> Iterable[Finding]:
         )
         return
     where = f"with {recording.tool} on {recording.interface}"
-    missed: list[str] = []
+    missed: list[str] = [recording.problem] if recording.problem else []
     if recording.packets_dropped:
         missed.append(
             f"{recording.packets_dropped} packet(s) dropped before {recording.tool} read them"
@@ -64,8 +64,6 @@ def judge_recording(judging: CaptureJudging) -> Iterable[Finding]:
         )
     if recording.killed:
         missed.append(f"{recording.tool} did not stop when asked and was killed")
-    if recording.problem and not missed:
-        missed.append(recording.problem)
     if missed:
         yield finding(
             Status.INCOMPLETE, f"recorded {where}, but not all of it: " + "; ".join(missed)
