@@ -12,7 +12,9 @@ server's Certificate (RFC 5246 §7.4.2); the first alert.
 
 Bytes held (a record, a handshake message being reassembled) are bounded per message
 (`MAX_HANDSHAKE_MESSAGE`) and across every TLS stream (`AuditLimits.max_pending_bytes`);
-a handshake that would need more is reported as not read through, never guessed at.
+a handshake that would need more is reported as not read through, never guessed at. The
+sessions listed are bounded by `AuditLimits.max_listed`, and the distinct chains they
+keep by `MAX_KEPT_CHAIN_BYTES`.
 """
 
 from __future__ import annotations
@@ -40,12 +42,20 @@ from probe.pcap.tls_records import (
 )
 from probe.tls.wire import TLS13
 
-__all__ = ["MAX_HANDSHAKE_MESSAGE", "TlsAnalysis", "TlsDirection", "starts_tls"]
+__all__ = [
+    "MAX_HANDSHAKE_MESSAGE",
+    "MAX_KEPT_CHAIN_BYTES",
+    "TlsAnalysis",
+    "TlsDirection",
+    "starts_tls",
+]
 
 NAME = "tls"
 MAX_HANDSHAKE_MESSAGE = 256 * 1024
 """The longest handshake message read (a Certificate with a long chain is some tens of
 kilobytes; the format allows 16 MiB, RFC 8446 §4)."""
+MAX_KEPT_CHAIN_BYTES = 16 * 1024 * 1024
+"""Bytes of distinct certificate chains the evidence keeps across every session."""
 _HANDSHAKE_HEADER = 4
 _FATAL = 2
 _RECORDS_TO_BELIEVE = 2
@@ -196,6 +206,8 @@ class TlsAnalysis:
         self.streams = 0
         self.held = 0
         """Bytes every TLS stream holds between them: at most `limits.max_pending_bytes`."""
+        self.chains: dict[tuple[bytes, ...], tuple[bytes, ...]] = {}
+        self.chain_bytes = 0
 
     def datagram(self, datagram: Datagram) -> None:
         """TLS runs over TCP here; DTLS on a media port is the media analysis's."""
@@ -234,7 +246,29 @@ class TlsAnalysis:
         if len(self.sessions) >= self.limits.max_listed:
             self.sessions_omitted += 1
             return
+        if session.chain:
+            self._keep_chain(session)
         self.sessions.append(session.seen(flow, why))
+
+    def _keep_chain(self, session: _Session) -> None:
+        """Sessions with one server share its chain (kept once); the chains kept between
+        them stay within `MAX_KEPT_CHAIN_BYTES`, past which a session says its chain was
+        not kept rather than holding it."""
+        kept = self.chains.get(session.chain)
+        if kept is not None:
+            session.chain = kept
+            return
+        size = sum(map(len, session.chain))
+        if self.chain_bytes + size > MAX_KEPT_CHAIN_BYTES:
+            session.chain = ()
+            if session.missing is None:
+                session.missing = (
+                    f"the server's certificates were not kept: the audit keeps at most "
+                    f"{MAX_KEPT_CHAIN_BYTES} bytes of distinct chains"
+                )
+            return
+        self.chains[session.chain] = session.chain
+        self.chain_bytes += size
 
     def result(self) -> TlsCapture:
         return TlsCapture(

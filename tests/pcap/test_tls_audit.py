@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from probe.evidence.capture import CaptureEvidence, TlsSessionSeen
 from probe.evidence.capture_file import dumps_capture, loads_capture
+from probe.pcap import tls_audit
 from probe.pcap.analysis import AuditLimits
 from probe.pcap.tls_audit import MAX_HANDSHAKE_MESSAGE
 from probe.pcap.tls_records import (
@@ -439,6 +440,28 @@ def test_the_tls_streams_together_hold_no_more_than_the_audit_allows() -> None:
     assert evidence.tls is not None
     missing = [s.missing for s in evidence.tls.sessions]
     assert any(m and "memory bound" in m for m in missing), missing
+
+
+def test_chains_are_kept_once_per_server_and_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch, lab: LabFiles
+) -> None:
+    chain = der_chain(lab.server)
+    other = der_chain(lab.variants["expired"].chain)
+    monkeypatch.setattr(tls_audit, "MAX_KEPT_CHAIN_BYTES", sum(map(len, chain)) + 10)
+    frames = []
+    for port, presented in ((40000, chain), (40001, chain), (40002, other)):
+        flight = tls12_server_flight(presented)
+        frames += connection(record(22, client_hello()), flight, client_port=port)
+    evidence = audit_frames(frames)
+    assert evidence.tls is not None
+    first, second, third = evidence.tls.sessions
+    assert first.presented_chain is second.presented_chain  # one chain, kept once
+    assert third.presented_chain == ()
+    assert "not kept" in (third.missing or "")
+    chains = by_check(judged(evidence, policy(lab)))["pcap.tls_chain"]
+    assert [f.status for f in chains] == [Status.PASS, Status.INCOMPLETE]
+    assert "2 sessions" in chains[0].summary
+    assert "not kept" in chains[1].summary
 
 
 def test_identical_sessions_are_judged_as_one_finding_that_counts_them() -> None:
