@@ -200,7 +200,7 @@ def judge(
     from probe.run.pcap import is_capture_evidence, judge_saved_capture
 
     if isinstance(evidence, Path) and is_capture_evidence(evidence):
-        return judge_saved_capture(evidence, _refuse)
+        return judge_saved_capture(evidence, _refuse, settings, now)
     if isinstance(evidence, Path):
         run = load_run(evidence, _refuse)
         return judge_saved(run, evidence, settings or Settings(), now, _refuse)
@@ -209,14 +209,18 @@ def judge(
 
 def audit(
     capture: Path,
+    settings: Settings | None = None,
     *,
+    now: dt.datetime | None = None,
     max_flows: int = 100_000,
     evidence_out: Path | None = None,
 ) -> Report:
     """Audit a packet capture (pcap or pcapng) and judge it, as `sipprobe pcap` does:
-    cleartext SIP, SDES keys exposed. Needs the `[pcap]` extra; a file that is no capture
-    raises SettingsError, as an unusable setting does. Synchronous: it reads a file.
-    (Not named `pcap`: probe.pcap is the package that does the work.)"""
+    cleartext SIP, SDES keys exposed, each TLS handshake. A TLS 1.2 chain is judged under
+    `settings`' TLS policy and trust anchors (the system store by default), at `now`, by
+    default the moment of its handshake. Needs the `[pcap]` extra; a file that is no
+    capture raises SettingsError, as an unusable setting does. Synchronous: it reads a
+    file. (Not named `pcap`: probe.pcap is the package that does the work.)"""
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, audit_and_judge
 
@@ -224,4 +228,5 @@ def audit(
         limits = AuditLimits(max_flows=max_flows)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    return audit_and_judge(PcapRequest(capture, limits, evidence_out), _refuse)
+    request = PcapRequest(capture, limits, evidence_out, settings or Settings(), now)
+    return audit_and_judge(request, _refuse)

@@ -302,6 +302,14 @@ def failover(
     show_default=True,
     help="The attestation level signed (RFC 8588).",
 )
+@click.option(
+    "--capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Record the call's packets (signalling and media) into FILE with tcpdump while it "
+    "runs, then audit them as `sipprobe pcap` does (needs the pcap extra, and root or "
+    "CAP_NET_RAW; without them the call still runs).",
+)
 def invite(
     target: str,
     to: str,
@@ -316,6 +324,7 @@ def invite(
     identity_key: Path | None,
     identity_cert: str | None,
     identity_attest: str,
+    capture: Path | None,
     **values: Any,
 ) -> None:
     """Place one test call through TARGET (the next hop, as for `options`) to --to.
@@ -341,7 +350,7 @@ def invite(
         identity_cert=identity_cert,
         identity_attest=identity_attest,
     )
-    request = InviteRequest(options_request("invite", [target], values), call)
+    request = InviteRequest(options_request("invite", [target], values), call, capture)
     metrics = asks_for_metrics(values)
     evidence, report = invite_run(request, on_usage_error=usage_error, keep_evidence=metrics)
     emit_and_exit(report, values, (evidence,) if metrics else None)
@@ -410,20 +419,32 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     show_default=True,
     help="Flows tracked at once; past it the quietest is closed first (memory stays bounded).",
 )
+@policy_options
+@click.option(
+    "--now",
+    metavar="ISO8601",
+    help="Judge certificates at this instant (default: when each handshake was captured).",
+)
 @output_options
 def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any) -> None:
     """Audit a packet CAPTURE (pcap or pcapng; - reads standard input): SIP in the clear,
-    SDES keys exposed.
+    SDES keys exposed, TLS handshakes.
 
     The file is read once, in bounded memory: SIP over UDP and over TCP (reassembled) is
     found whatever its ports, and any a=crypto line in it is reported (key redacted).
+    Each TLS session shows its SNI, versions and cipher; a TLS 1.2 server's certificates
+    are judged as a live probe judges them (--ca/--trust; TLS 1.3 encrypts them).
     Needs the pcap extra: pip install 'sipprobe[pcap]'.
     """
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, run_pcap_command
+    from probe.settings import Settings
 
     output = take_output(values)
-    request = PcapRequest(capture, AuditLimits(max_flows=max_flows), evidence_out)
+    now = values.pop("now")
+    request = PcapRequest(
+        capture, AuditLimits(max_flows=max_flows), evidence_out, Settings.from_flat(values), now
+    )
     emit_and_exit(run_pcap_command(request, on_usage_error=usage_error), output)
 
 

@@ -18,10 +18,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from probe.evidence.run import TrustRecord
+
 __all__ = [
     "CaptureCounts",
     "CaptureEvidence",
     "CaptureLimits",
+    "CaptureRecording",
     "CaptureSource",
     "Count",
     "FlowSummary",
@@ -29,6 +32,9 @@ __all__ = [
     "SipCapture",
     "SipFlow",
     "SipMessageSeen",
+    "TlsAlertSeen",
+    "TlsCapture",
+    "TlsSessionSeen",
 ]
 
 CaptureFormat = Literal["pcap", "pcapng"]
@@ -241,6 +247,104 @@ class SipCapture:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsAlertSeen:
+    """A TLS alert sent in the clear (RFC 8446 §6): during the handshake, before any key."""
+
+    sender: Literal["client", "server"]
+    level: int
+    """1 warning, 2 fatal."""
+    description: int
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSessionSeen:
+    """One TLS connection's handshake, as far as the capture shows it in the clear.
+
+    Versions and cipher suites are kept as their code points on the wire (RFC 8446 §4.1,
+    the IANA registry; GREASE values left out) and named when judged. The server's
+    certificates are kept as sent (DER, leaf first) when the handshake is TLS 1.2 or
+    older: TLS 1.3 encrypts them (RFC 8446 §4.4.2)."""
+
+    client: str
+    """The endpoint that sent the ClientHello (without one, the flow's client)."""
+    server: str
+    first_frame: int
+    first_time: float
+    sni: str | None = None
+    """The ClientHello's server_name (RFC 6066 §3): the name the client asked for."""
+    client_version: int | None = None
+    """The ClientHello's legacy_version: without `offered_versions`, the highest the
+    client supports."""
+    offered_versions: tuple[int, ...] = ()
+    """The ClientHello's supported_versions (RFC 8446 §4.2.1), when it has one."""
+    offered_ciphers: tuple[int, ...] = ()
+    client_hello_frame: int | None = None
+    version: int | None = None
+    """The version the ServerHello chose (supported_versions' for TLS 1.3)."""
+    cipher: int | None = None
+    server_hello_frame: int | None = None
+    server_hello_time: float | None = None
+    hello_retry: bool = False
+    """The server asked for a second ClientHello (RFC 8446 §4.1.4)."""
+    resumed: bool = False
+    """An abbreviated handshake (RFC 5246 §7.3): a session resumed, no certificate sent."""
+    presented_chain: tuple[bytes, ...] = ()
+    certificate_frame: int | None = None
+    client_certificate: bool = False
+    """The client sent a Certificate message in the clear (TLS 1.2 mutual TLS)."""
+    alert: TlsAlertSeen | None = None
+    """The first alert sent in the clear."""
+    mid_stream: bool = False
+    """The connection began before the capture: its first bytes were not captured."""
+    missing: str | None = None
+    """Why part of the handshake is not in the capture (segments missing, a snap length,
+    the audit's memory bound), in a sentence."""
+    problem: str | None = None
+    """Why the handshake could not be read, when bytes were there that are not TLS."""
+    ended: str = "capture_end"
+    """How the connection ended: `closed`, `reset`, `reused`, `evicted`, `capture_end`."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsCapture:
+    """Every TLS connection over TCP: what `pcap.tls` and `pcap.tls_chain` judge."""
+
+    sessions: tuple[TlsSessionSeen, ...] = ()
+    """The first sessions, in the order they ended."""
+    sessions_total: int = 0
+    sessions_omitted: int = 0
+    """Sessions not listed, past `CaptureLimits.max_listed`."""
+    streams: int = 0
+    """TCP directions read as TLS."""
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRecording:
+    """How sipprobe recorded the capture it audits (`sipprobe invite --capture`)."""
+
+    file: str
+    recorded: bool
+    """Whether a capture ran at all: False when it could not be started."""
+    tool: str | None = None
+    """`tcpdump` or `dumpcap`; None when neither was found."""
+    interface: str | None = None
+    bpf: str | None = None
+    """The filter it ran with: the call's signalling and media, and the end marker."""
+    problem: str | None = None
+    """Why nothing (or not everything) was recorded, in a sentence."""
+    packets_captured: int | None = None
+    """As the tool reported when it stopped."""
+    packets_dropped: int | None = None
+    """Packets the kernel or the interface dropped before the tool read them."""
+    end_marker: bool = False
+    """sipprobe's end-of-call datagram reached the file before the tool was stopped, so
+    every packet before it did too."""
+    killed: bool = False
+    """The tool did not stop when asked and was killed: the file may end mid-record."""
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureEvidence:
     """A whole capture audit. Each analysis has its part beside `sip`; a part added later
     is optional, so evidence saved before it existed still loads."""
@@ -258,6 +362,13 @@ class CaptureEvidence:
     stop_signal: int | None = None
     """The signal that interrupted the audit, when one did (`source.read` is then
     `interrupted`)."""
+    tls: TlsCapture | None = None
+    """TLS over TCP (probe.pcap.tls_audit); None in evidence saved before it was read."""
+    trust: TrustRecord | None = None
+    """The trust anchors the captured chains were judged against when the audit was
+    saved, so `sipprobe judge` judges them against the same ones."""
+    recording: CaptureRecording | None = None
+    """How the capture was recorded, when sipprobe recorded it (`invite --capture`)."""
 
     def __post_init__(self) -> None:
         try:

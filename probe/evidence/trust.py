@@ -60,10 +60,13 @@ def _anchors_reached(run: RunEvidence, anchors: TrustAnchors) -> tuple[str, ...]
     return tuple(reached)
 
 
-def record_trust(anchors: TrustAnchors, store: TrustStoreKind, run: RunEvidence) -> TrustRecord:
+def record_trust(
+    anchors: TrustAnchors, store: TrustStoreKind, run: RunEvidence | None
+) -> TrustRecord:
     """What the evidence keeps of `anchors`: the store, the fingerprints of the anchors the
-    run's chains reached, and for a PEM file or directory its certificates (public data;
-    a private key in the same file is never read into `anchors` in the first place)."""
+    run's chains reached (none without a run: a capture audit's), and for a PEM file or
+    directory its certificates (public data; a private key in the same file is never
+    read into `anchors` in the first place)."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     pem = None
@@ -72,7 +75,10 @@ def record_trust(anchors: TrustAnchors, store: TrustStoreKind, run: RunEvidence)
             cert.public_bytes(Encoding.PEM).decode("ascii") for cert in anchors.certificates
         )
     return TrustRecord(
-        store=store, source=anchors.source, used_sha256=_anchors_reached(run, anchors), pem=pem
+        store=store,
+        source=anchors.source,
+        used_sha256=() if run is None else _anchors_reached(run, anchors),
+        pem=pem,
     )
 
 

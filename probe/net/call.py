@@ -83,6 +83,8 @@ class CallSettings:
     identity: PassportSigner | None = None
     """Sign the call (STIR/SHAKEN, RFC 8224 §5): Date and Identity are added to the INVITE,
     orig from the From number, dest from the To number."""
+    media_port: int = 0
+    """The UDP port to offer media on when it is free (a capture filters on it); 0: any."""
 
 
 def identity_fields(
@@ -105,11 +107,18 @@ def identity_fields(
     )
 
 
-def reserve_media_port(local_address: str) -> socket.socket:
-    """A real UDP port on our address for the offer's m= line, held for the whole call."""
+def reserve_media_port(local_address: str, port: int = 0) -> socket.socket:
+    """A real UDP port on our address for the offer's m= line, held for the whole call:
+    `port` when it is free, else any."""
     family = socket.AF_INET6 if ":" in local_address else socket.AF_INET
     media = socket.socket(family, socket.SOCK_DGRAM)
-    media.bind((local_address, 0))
+    try:
+        media.bind((local_address, port))
+    except OSError:
+        if not port:
+            media.close()
+            raise
+        media.bind((local_address, 0))
     return media
 
 
@@ -138,7 +147,7 @@ async def place_call(
             raise TypeError("place_call needs its deadlines (or one timeout for every phase)")
         deadlines = Deadlines.uniform(timeout)
     started = clock_ms()
-    media = reserve_media_port(local_address)
+    media = reserve_media_port(local_address, settings.media_port)
     try:
         offer = build_offer(
             settings.offer_kind,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from probe.pcap.analysis import Analysis, AuditLimits
 from probe.pcap.sip_audit import SipAnalysis
+from probe.pcap.tls_audit import TlsAnalysis
 
 __all__ = ["build_analyses"]
 
@@ -22,4 +23,5 @@ __all__ = ["build_analyses"]
 def build_analyses(limits: AuditLimits) -> list[Analysis]:
     """A fresh set of analyses for one audit: they hold that audit's state."""
     sip = SipAnalysis(limits)
-    return [sip]
+    tls = TlsAnalysis(limits)
+    return [sip, tls]

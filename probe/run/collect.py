@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -307,10 +307,13 @@ async def collect_run(
     controls: RunControls | None = None,
     judge: TargetJudge | None = None,
     resources: RunResources | None = None,
+    before_probing: Callable[[Sequence[Located]], Awaitable[None]] | None = None,
 ) -> RunEvidence:
     """Locate and probe every URI; the evidence only, judged by `judge_run` (with
     `judge`, each target is judged as it finishes and `judge_run` takes its results).
     `resources`: what the probes share, when the caller keeps them beyond the run.
+    `before_probing` is awaited once everything is located, before the first packet to a
+    target (`invite --capture` starts its capture there, knowing the addresses).
 
     With `controls.max_time` the run ends at that deadline, and with
     `controls.keep_partial_on_cancel` a cancellation (Ctrl-C) ends it: either way every
@@ -337,6 +340,8 @@ async def collect_run(
             found = await locate_all(
                 uris, settings, where, into=located, concurrency=controls.concurrency
             )
+            if before_probing is not None:
+                await before_probing(found)
             probed = tuple(
                 await collect_located(
                     found,

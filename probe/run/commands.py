@@ -12,7 +12,7 @@ import datetime as dt
 import gc
 import math
 import os
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence
     from probe.evidence.run import RunCommand
     from probe.locate import LocateResult
+    from probe.run.locating import Located
     from probe.tls.trust import TrustAnchors
     from probe.verdict.diff import Change
 
@@ -453,6 +454,7 @@ def collect_with_controls(
     run: Prepared,
     *,
     command: RunCommand = "options",
+    before_probing: Callable[[Sequence[Located]], Awaitable[None]] | None = None,
 ) -> RunEvidence:
     return _collect(
         collect_run(
@@ -462,6 +464,7 @@ def collect_with_controls(
             command=command,
             controls=run.controls,
             judge=run.judge,
+            before_probing=before_probing,
         )
     )
 
@@ -627,7 +630,9 @@ def judge_runs(
     if is_capture_evidence(request.evidence):
         if request.scenario is not None:
             on_usage_error(f"--scenario: {request.evidence} is a capture audit, not a run")
-        return (), judge_saved_capture(request.evidence, on_usage_error)
+        return (), judge_saved_capture(
+            request.evidence, on_usage_error, request.settings, request.now
+        )
     if request.scenario is not None:
         from probe.run.check import judge_scenario_runs
 

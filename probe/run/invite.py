@@ -7,6 +7,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.report.model import Report
@@ -38,6 +39,9 @@ class InviteRequest:
 
     common: OptionsRequest
     call: CallSettings
+    capture: Path | None = None
+    """`--capture FILE`: record the call's packets into FILE and audit them
+    (probe.run.call_capture)."""
 
 
 def sdes_suites(request: InviteRequest, usage: UsageError) -> tuple[str, ...]:
@@ -236,5 +240,24 @@ def invite_run(
     """A test call's evidence and its report (`keep_evidence` as `failover_run`'s)."""
     run, settings, notes = prepare_call(request, on_usage_error)
     run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
-    evidence = collect_with_controls(run.uris, settings, run, command="invite")
-    return evidence, finish(evidence, run, notes, request.common, on_usage_error)
+    if request.capture is None:
+        evidence = collect_with_controls(run.uris, settings, run, command="invite")
+        return evidence, finish(evidence, run, notes, request.common, on_usage_error)
+    from probe.run.call_capture import CallCapture
+
+    capture = CallCapture(request.capture, on_usage_error)
+    try:
+        evidence = collect_with_controls(
+            run.uris,
+            capture.settings(settings),
+            run,
+            command="invite",
+            before_probing=capture.start,
+        )
+    finally:
+        capture.stop()  # whatever ended the run: the capture never outlives it
+    report = finish(evidence, run, notes, request.common, on_usage_error)
+    audited = capture.result(evidence, run.policy)
+    return evidence, replace(
+        report, notes=(*report.notes, *capture.notes), captures=(*report.captures, audited)
+    )

@@ -10,18 +10,24 @@ partial audit is reported as such (exit 128 + N); a second signal exits at once.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from probe.evidence.capture import CaptureEvidence
 from probe.pcap.analysis import AuditLimits
 from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
 from probe.report.model import Report
+from probe.settings import Settings
 from probe.verdict.capture import capture_report
+
+if TYPE_CHECKING:
+    from probe.evidence.run import TrustRecord
+    from probe.verdict.checks.policy import OptionsPolicy
 
 __all__ = [
     "PcapRequest",
@@ -42,6 +48,12 @@ class PcapRequest:
     capture: Path
     limits: AuditLimits = field(default_factory=AuditLimits)
     evidence_out: Path | None = None
+    settings: Settings = field(default_factory=Settings)
+    """Its TLS settings count: the policy and trust anchors (`--ca`, `--trust`) that a
+    chain seen in the capture is judged by, as a live probe's would be."""
+    now: str | dt.datetime | None = None
+    """`--now`: the instant certificates are judged at (ISO 8601 text as typed, or an
+    instant); by default the moment of each handshake in the capture."""
 
 
 @contextlib.contextmanager
@@ -102,6 +114,46 @@ def check_evidence_path(path: Path | None, usage: UsageError) -> None:
         usage(f"--evidence-out {path}: the directory {path.parent} does not exist")
 
 
+def has_chain(evidence: CaptureEvidence) -> bool:
+    """Whether the capture holds a certificate chain to judge (a TLS 1.2 handshake's)."""
+    return evidence.tls is not None and any(s.presented_chain for s in evidence.tls.sessions)
+
+
+def capture_policy(
+    settings: Settings,
+    now: str | dt.datetime | None,
+    usage: UsageError,
+    *,
+    anchors_wanted: bool = True,
+    record: TrustRecord | None = None,
+    saved_as: str | None = None,
+) -> tuple[OptionsPolicy, list[str]]:
+    """The policy a capture's chains are judged by, and notes on it. The anchors are the
+    ones `settings` names (the system store by default); for a saved audit (`saved_as`),
+    the ones it recorded unless `settings` names others (probe.run.trust)."""
+    from probe.run.commands import OptionsRequest, build_policy, load_anchors, parse_instant
+
+    request = OptionsRequest(targets=(), settings=settings)
+    policy = build_policy(request, False, usage)
+    notes: list[str] = []
+    if anchors_wanted:
+        if saved_as is None:
+            anchors = load_anchors(request, usage)
+        else:
+            from probe.run.trust import recorded_anchors
+
+            anchors, notes = recorded_anchors(record, request, usage, name=saved_as)
+        policy = replace(policy, anchors=anchors)
+    if now is not None:
+        policy = policy.at(parse_instant(now, usage) if isinstance(now, str) else now)
+        assert policy.now is not None
+        notes.append(
+            f"certificates judged at {policy.now.isoformat(timespec='seconds')}, not at the "
+            "time of each handshake"
+        )
+    return policy, notes
+
+
 def audit_and_judge(
     request: PcapRequest,
     usage: UsageError,
@@ -111,15 +163,31 @@ def audit_and_judge(
     whatever the verdict), and judge it. No signal handler, no change to the collector:
     what the library calls (probe.api.audit)."""
     check_evidence_path(request.evidence_out, usage)
+    # The policy first: trust anchors that cannot be loaded are refused before reading.
+    policy, policy_notes = capture_policy(request.settings, request.now, usage)
     evidence = audit_file(request, usage, stop_requested)
     if request.evidence_out is not None:
         from probe.evidence.capture_file import write_capture
 
         try:
-            write_capture(request.evidence_out, evidence)
+            write_capture(request.evidence_out, _with_trust(evidence, policy, request))
         except OSError as exc:
             usage(f"--evidence-out {request.evidence_out}: {exc.strerror or exc}")
-    return capture_report(evidence, notes=_notes(evidence))
+    return capture_report(evidence, notes=[*policy_notes, *_notes(evidence)], policy=policy)
+
+
+def _with_trust(
+    evidence: CaptureEvidence, policy: OptionsPolicy, request: PcapRequest
+) -> CaptureEvidence:
+    """The evidence with the anchors its chains were judged against, when it has any."""
+    if policy.anchors is None or not has_chain(evidence):
+        return evidence
+    from probe.evidence.trust import record_trust
+    from probe.run.commands import OptionsRequest
+    from probe.run.trust import store_kind
+
+    store = store_kind(OptionsRequest(targets=(), settings=request.settings))
+    return replace(evidence, trust=record_trust(policy.anchors, store, None))
 
 
 def run_pcap_command(request: PcapRequest, *, on_usage_error: UsageError) -> Report:
@@ -158,8 +226,15 @@ def is_capture_evidence(path: Path) -> bool:
         return False
 
 
-def judge_saved_capture(path: Path, usage: UsageError) -> Report:
-    """`sipprobe judge` on a capture audit's evidence: judged again, nothing read but it."""
+def judge_saved_capture(
+    path: Path,
+    usage: UsageError,
+    settings: Settings | None = None,
+    now: str | dt.datetime | None = None,
+) -> Report:
+    """`sipprobe judge` on a capture audit's evidence: judged again, nothing read but it,
+    under `settings`' TLS policy, its chains against the anchors the audit recorded unless
+    `settings` names others, at `now` when given."""
     from probe.evidence.capture_file import load_capture
     from probe.evidence.file import EvidenceError
 
@@ -167,8 +242,20 @@ def judge_saved_capture(path: Path, usage: UsageError) -> Report:
         evidence = load_capture(path)
     except EvidenceError as exc:
         usage(str(exc))
-    notes = [f"judged again from {path} (audited {evidence.started_at})", *_notes(evidence)]
-    report = capture_report(evidence, notes=notes)
+    policy, policy_notes = capture_policy(
+        settings or Settings(),
+        now,
+        usage,
+        anchors_wanted=has_chain(evidence),
+        record=evidence.trust,
+        saved_as=str(path),
+    )
+    notes = [
+        f"judged again from {path} (audited {evidence.started_at})",
+        *policy_notes,
+        *_notes(evidence),
+    ]
+    report = capture_report(evidence, notes=notes, policy=policy)
     # As for a saved run: the exit code says how judging went, not that the audit once
     # was interrupted (its note and its findings say so).
     return replace(report, interrupted=False)

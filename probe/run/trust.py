@@ -16,7 +16,7 @@ from probe.run.commands import OptionsRequest, UsageError, load_anchors
 
 if TYPE_CHECKING:
     from probe.evidence.file import RunEvidence
-    from probe.evidence.run import TrustStoreKind
+    from probe.evidence.run import TrustRecord, TrustStoreKind
     from probe.tls.trust import TrustAnchors
 
 
@@ -58,7 +58,13 @@ def anchors_for(
     """
     if not has_tls(run):
         return None, []
-    record = run.settings.trust
+    return recorded_anchors(run.settings.trust, request, usage, name=name)
+
+
+def recorded_anchors(
+    record: TrustRecord | None, request: OptionsRequest, usage: UsageError, *, name: str
+) -> tuple[TrustAnchors, list[str]]:
+    """`anchors_for` of evidence that recorded `record` (a run's, a capture audit's)."""
     if request.settings.tls.ca is not None or request.settings.tls.trust is not None:
         notes = []
         if record is not None:

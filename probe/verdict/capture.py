@@ -46,10 +46,14 @@ def judge_capture(evidence: CaptureEvidence, policy: OptionsPolicy | None = None
     judging = CaptureJudging(evidence, policy)
     findings: list[Finding] = []
     required: list[str] = []
-    for check in CAPTURE_CHECKS:
+    checks = CAPTURE_CHECKS
+    if evidence.recording is not None and not evidence.recording.recorded:
+        # Nothing was recorded, so there is nothing to audit: only the recording is judged.
+        checks = tuple(check for check in checks if "recording" in check.reads)
+    for check in checks:
         if not check.applies(evidence):
             continue
-        required.extend(check.ids)
+        required.extend(check.ids if check.owes is None else check.owes(evidence))
         findings.extend(finding for finding in check.judge(judging) if finding is not None)
     return CaptureResult(
         capture=evidence.label,

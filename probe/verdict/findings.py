@@ -71,6 +71,9 @@ class CheckId(enum.StrEnum):
     STIR_SIGNATURE = "stir.signature"
     STIR_CLAIMS = "stir.claims"
     STIR_ATTESTATION = "stir.attestation"
+    PCAP_TLS = "pcap.tls"
+    PCAP_TLS_CHAIN = "pcap.tls_chain"
+    PCAP_CAPTURE = "pcap.capture"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ and cross-checked against tshark's own dissection of the same file.
 - OPTIONS over TCP to Kamailio, several on one connection: cleartext SIP, reassembled;
 - a test call over TLS to Kamailio relaying to SIPp over UDP: the inner leg carries the
   SDES keys in the clear;
-- OPTIONS over TLS only: no cleartext SIP, and the TLS was seen.
+- OPTIONS over TLS only: no cleartext SIP, and the TLS was seen (tests/pcap/
+  test_live_tls_captures.py reads those handshakes in detail).
 """
 
 from __future__ import annotations
@@ -169,12 +170,15 @@ def test_sdes_keys_on_the_cleartext_inner_leg_are_exposed(
     assert checks["sdp.srtp"].status is Status.PASS  # over TLS, the call itself is fine
     evidence = audit_capture(path)
     sip = evidence.sip
-    # Only the inner leg is cleartext SIP; the TLS hop was seen and is not SIP.
+    # Only the inner leg is cleartext SIP; the TLS hop was seen and read as TLS.
     assert {flow.transport for flow in sip.flows} == {"udp"}
     assert {flow.client for flow in sip.flows} | {flow.server for flow in sip.flows} >= {
         f"127.0.0.1:{sipp.port}"
     }
-    assert evidence.counts.tcp_streams_unclaimed >= 2
+    claimed = {count.name: count.count for count in evidence.counts.tcp_streams_claimed}
+    assert claimed.get("tls", 0) >= 2
+    assert evidence.tls is not None
+    assert {session.server for session in evidence.tls.sessions} == {f"127.0.0.1:{tls_port}"}
     exposed = {exposure.message.name for exposure in sip.exposures}
     assert {"INVITE", "200 (INVITE)"} <= exposed
     sdes = findings(evidence)["pcap.sdes_exposed"]
@@ -220,7 +224,9 @@ def test_a_tls_only_capture_has_no_cleartext_sip(
     assert evidence.source.format == "pcapng"
     assert evidence.source.read == "complete"
     assert evidence.counts.tcp_flows >= 1
-    assert evidence.counts.tcp_streams_unclaimed >= 2
+    claimed = {count.name: count.count for count in evidence.counts.tcp_streams_claimed}
+    assert claimed == {"tls": 2 * evidence.counts.tcp_flows}
+    assert evidence.counts.tcp_streams_unclaimed == 0
     assert evidence.sip.messages == 0
     result = findings(evidence)
     assert result["pcap.sip_cleartext"].status is Status.PASS

@@ -224,8 +224,10 @@ def test_streams_that_are_not_sip_are_left_alone() -> None:
     ]
     evidence = audit_frames(frames)
     assert evidence.sip.messages == 0
-    assert evidence.counts.tcp_streams_unclaimed == 3
-    assert evidence.flows == ()
+    # The ClientHello's direction is the TLS analysis's; the rest is no one's.
+    assert [(c.name, c.count) for c in evidence.counts.tcp_streams_claimed] == [("tls", 1)]
+    assert evidence.counts.tcp_streams_unclaimed == 2
+    assert [flow.labels for flow in evidence.flows] == [("tls",)]
     result = findings(evidence)
     assert result["pcap.sip_cleartext"].status is Status.PASS
     assert "no SIP in the clear in" in result["pcap.sip_cleartext"].summary

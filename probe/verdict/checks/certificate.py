@@ -105,6 +105,19 @@ def judge_certificates(
     ]
 
 
+def judge_presented_chain(
+    inputs: CertificateInputs,
+    label: str,
+    anchors: TrustAnchors | None,
+    policy: TlsPolicy,
+    *,
+    now: dt.datetime,
+) -> list[Finding]:
+    """The certificate findings of a live probe (`tls.chain` ... `tls.eku`) for a chain
+    presented anywhere: in a captured handshake, say (probe.verdict.checks.capture_tls)."""
+    return _judge_certificates(inputs, label, anchors, policy, now=now)
+
+
 def _judge_certificates(
     inputs: CertificateInputs,
     label: str,

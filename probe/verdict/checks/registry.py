@@ -7,7 +7,9 @@ from __future__ import annotations
 from probe.verdict.checks import (
     auth,
     call,
+    capture_recording,
     capture_sip,
+    capture_tls,
     connection,
     keepalive,
     options,
@@ -35,7 +37,9 @@ CHECKS: tuple[Check, ...] = (
 )
 
 CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
+    capture_recording.RECORDED,
     capture_sip.CLEARTEXT,
     capture_sip.SDES_EXPOSED,
+    capture_tls.TLS,
 )
 """The checks of a capture audit (`sipprobe pcap`), in report order."""

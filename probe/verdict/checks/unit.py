@@ -76,7 +76,7 @@ class Check:
     """The ids a target's PASS needs from it, for this probe (docs/verdicts.md)."""
 
 
-CapturePart = Literal["source", "counts", "flows", "sip"]
+CapturePart = Literal["source", "counts", "flows", "sip", "tls", "recording"]
 """The parts of a capture's evidence a check may read (probe.evidence.capture)."""
 
 
@@ -103,3 +103,6 @@ class CaptureCheck:
     applies: Callable[[CaptureEvidence], bool] = _always
     """Whether it has anything to say about this capture (an analysis that did not run
     leaves its part None); when it applies, its ids are required."""
+    owes: Callable[[CaptureEvidence], tuple[str, ...]] | None = None
+    """The ids it must conclude for this capture, when not all of `ids` (a chain a
+    capture cannot show is reported, not owed)."""
