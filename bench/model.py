@@ -3,7 +3,9 @@ contenders, the judged figures (`Comparison`) and how they are computed from sam
 
 from __future__ import annotations
 
+import contextlib
 import statistics
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,12 @@ class Plan:
     soak_probes: int = 100_000
     soak_segments: int = 20
     """The soak's probes come in this many runs, the exporter sampled at rest after each."""
+    capture_calls: int = 150
+    capture_seconds: int = 290
+    """The capture audit's trunk capture: calls with media both ways for this long
+    (150 calls × 290 s: 4.35 million media packets, about 1 GB)."""
+    capture_rounds: int = 3
+    """Rounds of the capture audit (each run reads the whole capture)."""
     quick: bool = False
 
     @classmethod
@@ -49,9 +57,12 @@ class Plan:
                 exporter_probes=300,
                 soak_probes=2000,
                 soak_segments=5,
+                capture_calls=20,
+                capture_seconds=10,
+                capture_rounds=rounds or 2,
                 quick=True,
             )
-        return cls(rounds=rounds or 5, growth_rounds=rounds or 5)
+        return cls(rounds=rounds or 5, growth_rounds=rounds or 5, capture_rounds=rounds or 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,21 +143,34 @@ class Bench:
         *,
         timeout: float,
         stdin: Path | None = None,
+        stdout: Path | None = None,
         fresh: Sequence[Path] = (),
         rss: bool = True,
     ) -> Step:
-        """One measured run: output files removed first, stderr kept for the error."""
+        """One measured run: output files removed first, stderr kept for the error;
+        standard output written to `stdout` when given (the command's answer)."""
         stderr_path = self.workdir / f"stderr-{name}.txt"
 
         def once() -> tuple[Sample, dict[str, float]]:
             for path in fresh:
                 path.unlink(missing_ok=True)
-            with stderr_path.open("wb") as err:
+            with contextlib.ExitStack() as files:
+                err = files.enter_context(stderr_path.open("wb"))
+                out = files.enter_context(stdout.open("wb")) if stdout else subprocess.DEVNULL
                 if stdin is not None:
                     with stdin.open("rb") as source:
-                        sample = run(argv, timeout=timeout, stdin=source, stderr=err, rss=rss)
+                        sample = run(
+                            argv, timeout=timeout, stdin=source, stdout=out, stderr=err, rss=rss
+                        )
                 else:
-                    sample = run(argv, timeout=timeout, stderr=err, cwd=self.tools.root, rss=rss)
+                    sample = run(
+                        argv,
+                        timeout=timeout,
+                        stdout=out,
+                        stderr=err,
+                        cwd=self.tools.root,
+                        rss=rss,
+                    )
             try:
                 return sample, check(sample)
             except InvalidMeasurement as exc:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bench import contenders as c
 from bench.budget import budget
+from bench.capture_audit import capture_audit
 from bench.exporters import exporter_speed, soak
 from bench.instructions import instructions
 from bench.measure import GNU_TIME, InvalidMeasurement, Sample
@@ -33,6 +34,7 @@ WORKLOADS = (
     "instructions",
     "exporter",
     "soak",
+    "capture",
 )
 
 
@@ -353,4 +355,5 @@ RUNNERS: dict[str, Callable[[Bench], WorkloadResult]] = {
     "instructions": instructions,
     "exporter": exporter_speed,
     "soak": soak,
+    "capture": capture_audit,
 }
