@@ -18,6 +18,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from probe.evidence.capture_counts import Count
+from probe.evidence.capture_media import MediaCapture
+
 __all__ = [
     "CaptureCounts",
     "CaptureEvidence",
@@ -37,14 +40,6 @@ ReadOutcome = Literal["complete", "truncated", "damaged", "interrupted"]
 short, as when a capture is copied while it is written); at a record that cannot be
 read (the rest of the file was not read); or by a signal."""
 FlowTransport = Literal["udp", "tcp"]
-
-
-@dataclass(frozen=True, slots=True)
-class Count:
-    """One named count (a method, a status code, a reason)."""
-
-    name: str
-    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +253,8 @@ class CaptureEvidence:
     stop_signal: int | None = None
     """The signal that interrupted the audit, when one did (`source.read` is then
     `interrupted`)."""
+    media: MediaCapture | None = None
+    """RTP, SRTP and DTLS-SRTP flows (probe.pcap.media_audit)."""
 
     def __post_init__(self) -> None:
         try:

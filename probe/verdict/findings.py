@@ -65,6 +65,7 @@ class CheckId(enum.StrEnum):
     MEDIA_SRTP = "media.srtp"
     PCAP_SIP_CLEARTEXT = "pcap.sip_cleartext"
     PCAP_SDES_EXPOSED = "pcap.sdes_exposed"
+    PCAP_MEDIA = "pcap.media"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from probe.verdict.checks import (
     auth,
     call,
+    capture_media,
     capture_sip,
     connection,
     options,
@@ -35,5 +36,6 @@ CHECKS: tuple[Check, ...] = (
 CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
     capture_sip.CLEARTEXT,
     capture_sip.SDES_EXPOSED,
+    capture_media.MEDIA,
 )
 """The checks of a capture audit (`sipprobe pcap`), in report order."""

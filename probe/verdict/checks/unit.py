@@ -75,7 +75,7 @@ class Check:
     """The ids a target's PASS needs from it, for this probe (docs/verdicts.md)."""
 
 
-CapturePart = Literal["source", "counts", "flows", "sip"]
+CapturePart = Literal["source", "counts", "flows", "sip", "media"]
 """The parts of a capture's evidence a check may read (probe.evidence.capture)."""
 
 
