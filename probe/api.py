@@ -212,11 +212,15 @@ def audit(
     *,
     max_flows: int = 100_000,
     evidence_out: Path | None = None,
+    expect_srtp: bool = False,
+    srtp_keys: Path | None = None,
 ) -> Report:
     """Audit a packet capture (pcap or pcapng) and judge it, as `sipprobe pcap` does:
-    cleartext SIP, SDES keys exposed. Needs the `[pcap]` extra; a file that is no capture
-    raises SettingsError, as an unusable setting does. Synchronous: it reads a file.
-    (Not named `pcap`: probe.pcap is the package that does the work.)"""
+    cleartext SIP, SDES keys exposed, media RTP or SRTP (`expect_srtp`: plain RTP fails
+    anywhere; `srtp_keys`: a key file to authenticate SRTP with). Needs the `[pcap]`
+    extra; a file that is no capture raises SettingsError, as an unusable setting does.
+    Synchronous: it reads a file. (Not named `pcap`: probe.pcap is the package that does
+    the work.)"""
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, audit_and_judge
 
@@ -224,4 +228,7 @@ def audit(
         limits = AuditLimits(max_flows=max_flows)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    return audit_and_judge(PcapRequest(capture, limits, evidence_out), _refuse)
+    request = PcapRequest(
+        capture, limits, evidence_out, expect_srtp=expect_srtp, srtp_keys=srtp_keys
+    )
+    return audit_and_judge(request, _refuse)

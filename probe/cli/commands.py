@@ -385,20 +385,48 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     show_default=True,
     help="Flows tracked at once; past it the quietest is closed first (memory stays bounded).",
 )
+@click.option(
+    "--expect-srtp",
+    is_flag=True,
+    help="The trunk promises SRTP: plain RTP on any flow fails (otherwise it warns, and "
+    "fails only where its SDP negotiated SRTP).",
+)
+@click.option(
+    "--srtp-keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="SRTP keys to authenticate media with, one `ADDRESS:PORT a=crypto-value` a line "
+    "(the c= address and m= port of the SDP each came in); never printed or saved. SDES "
+    "keys seen in cleartext SIP in the capture are used too. Needs the srtp extra.",
+)
 @output_options
-def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any) -> None:
+def pcap(
+    capture: Path,
+    evidence_out: Path | None,
+    max_flows: int,
+    expect_srtp: bool,
+    srtp_keys: Path | None,
+    **values: Any,
+) -> None:
     """Audit a packet CAPTURE (pcap or pcapng; - reads standard input): SIP in the clear,
-    SDES keys exposed.
+    SDES keys exposed, media RTP or SRTP.
 
     The file is read once, in bounded memory: SIP over UDP and over TCP (reassembled) is
-    found whatever its ports, and any a=crypto line in it is reported (key redacted).
-    Needs the pcap extra: pip install 'sipprobe[pcap]'.
+    found whatever its ports, and any a=crypto line in it is reported (key redacted);
+    each RTP-like UDP flow is classified as RTP, SRTP or DTLS-SRTP and tied to the SDP
+    that set it up. Needs the pcap extra: pip install 'sipprobe[pcap]'.
     """
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, run_pcap_command
 
     output = take_output(values)
-    request = PcapRequest(capture, AuditLimits(max_flows=max_flows), evidence_out)
+    request = PcapRequest(
+        capture,
+        AuditLimits(max_flows=max_flows),
+        evidence_out,
+        expect_srtp=expect_srtp,
+        srtp_keys=srtp_keys,
+    )
     emit_and_exit(run_pcap_command(request, on_usage_error=usage_error), output)
 
 

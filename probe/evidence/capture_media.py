@@ -94,8 +94,8 @@ class RtpStreamSeen:
     encrypted: bool | None = None
     """For SRTP: whether the payload is ciphertext (False: authenticated only)."""
     key_source: str | None = None
-    """Where the keys tried on it came from: `sdp` (SDES in cleartext SIP in the
-    capture), `key file`, or both; None when none was held."""
+    """Where the keys tried on it came from: `SDP in the capture` (SDES in cleartext
+    SIP), `key file`, or both; None when none was held."""
     suite: str | None = None
     """The suite of the key that authenticated it (or of the first tried)."""
     authenticated: int = 0
@@ -201,11 +201,11 @@ class MediaFlow:
         streams = self.streams
         if any(s.kind == "rtp" for s in streams):
             return "rtp on a secure profile" if negotiated and negotiated.secure else "rtp"
-        if any(s.auth_failed and not s.authenticated for s in streams):
+        if any(s.kind == "srtp" and s.auth_failed and not s.authenticated for s in streams):
             return "srtp not authenticated"
         if self.kind == "unclassified" or any(s.kind == "unclassified" for s in streams):
             return "unclassified"
-        if any(s.auth_failed for s in streams):
+        if any(s.kind == "srtp" and s.auth_failed for s in streams):
             return "srtp partly authenticated"
         if any(s.encrypted is False for s in streams):
             return "srtp not encrypted"

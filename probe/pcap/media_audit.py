@@ -294,12 +294,12 @@ class MediaAnalysis:
             (flow.client, flow.server) if stream.direction == 0 else (flow.server, flow.client)
         )
         keys = [
-            ("sdp", crypto)
+            ("SDP in the capture", crypto)
             for negotiation in state.negotiations
             for crypto in negotiation.keys_towards(destination)
         ]
         keys += [
-            ("sdp", crypto)
+            ("SDP in the capture", crypto)
             for negotiation in state.negotiations
             for side in negotiation.sides()
             if side.line.endpoint == source
@@ -323,7 +323,7 @@ class MediaAnalysis:
         key = (datagram.direction, header.ssrc)
         stream = state.streams.get(key)
         if stream is None:
-            if len(state.streams) >= _MAX_STREAMS:
+            if len(state.streams) >= _MAX_STREAMS and not self._make_room(state):
                 state.streams_omitted += 1
                 return
             stream = state.streams[key] = _Stream(datagram.direction, header.ssrc, datagram.frame)
@@ -357,6 +357,18 @@ class MediaAnalysis:
                 stream.not_checked += 1
             else:
                 auth.check(payload)
+
+    def _make_room(self, state: _FlowMedia) -> bool:
+        """Drop a stream of a single packet (a stray datagram, most likely) so that a
+        real one is not kept out by a few of them; its packet is counted as omitted."""
+        single = next((key for key, s in state.streams.items() if s.packets == 1), None)
+        if single is None:
+            return False
+        dropped = state.streams.pop(single)
+        if dropped.sample is not None:
+            self.sampling -= 1
+        state.streams_omitted += 1
+        return True
 
     @staticmethod
     def _sequence(
@@ -641,8 +653,16 @@ def classify_stream(stream: RtpStreamSeen) -> tuple[StreamKind, str, bool | None
             "(RFC 3711 §3.1)" + (f"; {entropy_text}" if entropy_text else ""),
             None,
         )
+    if tag is not None and entropy is None:
+        missing = "the snap length cut the payload" if stream.cut else "too little payload"
+        return (
+            "unclassified",
+            f"{tag} bytes follow the codec's frame, as an SRTP tag would, but {missing} to "
+            "tell whether it is encrypted",
+            None,
+        )
     if tag is not None:
-        encrypted = None if entropy is None else entropy >= PLAIN_BITS
+        encrypted = entropy is not None and entropy >= PLAIN_BITS
         clear = "; the payload is not encrypted" if encrypted is False else ""
         return (
             "srtp",
@@ -656,8 +676,9 @@ def classify_stream(stream: RtpStreamSeen) -> tuple[StreamKind, str, bool | None
             return "unclassified", "packets cut by the snap length before their payload", None
         return "unclassified", "too little payload to measure", None
     structured = _structured(stream)
+    values = stream.first_byte_values
     variety = (
-        f"its first byte took {stream.first_byte_values} values in "
+        f"its first byte took {values} value{'' if values == 1 else 's'} in "
         f"{stream.first_byte_packets} packets"
     )
     if entropy >= CIPHERTEXT_BITS and structured is False:

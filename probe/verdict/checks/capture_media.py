@@ -85,21 +85,28 @@ def flow_summary(flow: MediaFlow, expect_srtp: bool) -> str:
             why = "no SDP for it was seen"
         return f"{flow.reason}; {why}"
     if outcome == "srtp not authenticated":
-        stream = next(s for s in streams if s.auth_failed and not s.authenticated)
+        stream = next(
+            s for s in streams if s.kind == "srtp" and s.auth_failed and not s.authenticated
+        )
         return (
             f"SRTP that does not authenticate: {_auth_text(stream)}, none passes "
             "(another key, or not SRTP made with it)"
         )
     if outcome == "unclassified":
         unclassified = next((s for s in streams if s.kind == "unclassified"), None)
+        failed = (
+            f"; {_auth_text(unclassified)}"
+            if unclassified is not None and unclassified.auth_failed
+            else ""
+        )
         return "not classified: " + (
             f"the stream from {unclassified.source} (SSRC {unclassified.ssrc:#010x}): "
-            f"{unclassified.reason}"
+            f"{unclassified.reason}{failed}"
             if unclassified is not None
             else flow.reason
         )
     if outcome == "srtp partly authenticated":
-        stream = next(s for s in streams if s.auth_failed)
+        stream = next(s for s in streams if s.kind == "srtp" and s.auth_failed)
         return f"SRTP, but {_auth_text(stream)} ({stream.authenticated} pass)"
     if outcome == "srtp not encrypted":
         return "SRTP whose payload is not encrypted (authenticated only): " + next(
@@ -116,11 +123,9 @@ def flow_summary(flow: MediaFlow, expect_srtp: bool) -> str:
         )
     if outcome == "dtls handshake incomplete":
         return "DTLS on the media port, but the handshake never completed: " + flow.reason
-    authenticated = sum(s.authenticated for s in streams)
-    proof = f", {authenticated} packets authenticated" if authenticated else ""
     agreed = f" (negotiated {negotiated.proto})" if negotiated is not None else ""
     what = "DTLS-SRTP" if outcome == "dtls-srtp" else "SRTP"
-    return f"{what}{agreed}{proof}: {flow.reason}"
+    return f"{what}{agreed}: {flow.reason}"
 
 
 def _stream_details(stream: RtpStreamSeen) -> dict[str, JsonValue]:
