@@ -187,7 +187,13 @@ def judge_media(judging: CaptureJudging) -> Iterable[Finding]:
         return
     expect = media.expect_srtp
     judged = [(flow, outcome_status(flow.outcome, expect)) for flow in media.flows]
-    judged.sort(key=lambda pair: (_ORDER.index(pair[1]), pair[0].first_frame))
+    judged.sort(
+        key=lambda pair: (
+            _ORDER.index(pair[1]),
+            OUTCOMES.index(pair[0].outcome),
+            pair[0].first_frame,
+        )
+    )
     by_status: dict[Status, int] = {}
     for _, status in judged:
         by_status[status] = by_status.get(status, 0) + 1

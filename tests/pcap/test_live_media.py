@@ -1,0 +1,341 @@
+"""Media in captures of real calls on loopback, made by the tests with tcpdump, audited
+and cross-checked against tshark's own dissection of the same file:
+
+- two baresip phones with plain RTP (SIP over UDP): RTP, as negotiated;
+- two baresip phones with SDES-SRTP over UDP: the keys are in the capture, and every
+  packet authenticates with them;
+- two baresip phones with DTLS-SRTP: the handshake, its profile, SRTP after it;
+- a test call to a baresip phone over TLS: SRTP told from its evidence alone;
+- a test call over TLS to Kamailio relaying to SIPp over UDP: the offer's key crosses
+  the inner leg in the clear, and the test call's SRTP authenticates with it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from probe.evidence.capture import CaptureEvidence
+from probe.evidence.capture_file import dumps_capture
+from probe.evidence.capture_media import MediaFlow
+from probe.pcap.audit import audit_capture
+from probe.pcap.media_audit import MediaOptions
+from probe.run.commands import OptionsRequest
+from probe.run.invite import InviteRequest, run_invite_command
+from probe.settings import CallSettings, Settings
+from probe.tls.lab import LabFiles
+from probe.verdict.capture import judge_capture
+from probe.verdict.findings import Finding, Status
+from tests.conftest import LAB_NAME
+from tests.helpers import no_usage_error
+from tests.peers.baresip import Baresip, start_baresip
+from tests.peers.baresip_call import call, phones
+from tests.peers.capture import capturing, tshark_fields
+from tests.peers.common import require_binary
+from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
+from tests.peers.sipp import Sipp, start_sipp
+
+pytestmark = pytest.mark.peer
+
+CALL_SECONDS = 1.5
+SIPP_MEDIA_PORT = 20000  # the m= port of uas_srtp.xml's answer
+
+
+def findings(evidence: CaptureEvidence) -> dict[str, Finding]:
+    return {finding.check: finding for finding in judge_capture(evidence).findings}
+
+
+def media_flows(evidence: CaptureEvidence) -> list[MediaFlow]:
+    assert evidence.media is not None
+    return list(evidence.media.flows)
+
+
+def rtp_flow(evidence: CaptureEvidence) -> MediaFlow:
+    """The flow that carried RTP (not only RTCP)."""
+    [flow] = [flow for flow in media_flows(evidence) if flow.streams]
+    return flow
+
+
+def our_streams(flows: list[MediaFlow]) -> set[tuple[str, str, int, int, int]]:
+    return {
+        (s.source, s.destination, s.ssrc, s.packets, s.lost) for flow in flows for s in flow.streams
+    }
+
+
+def tsharks_streams(path: Path, *decode_as: str) -> set[tuple[str, str, int, int, int]]:
+    """`tshark -z rtp,streams`: (source, destination, SSRC, packets, lost) per stream."""
+    command = [require_binary("tshark"), "-r", str(path), "-n", "-q", "-z", "rtp,streams"]
+    for rule in decode_as:
+        command += ["-d", rule]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    streams = set()
+    for line in done.stdout.splitlines():
+        words = line.split()
+        if len(words) >= 10 and words[6].startswith("0x"):
+            source, destination = f"{words[2]}:{words[3]}", f"{words[4]}:{words[5]}"
+            streams.add((source, destination, int(words[6], 16), int(words[8]), int(words[9])))
+    return streams
+
+
+def decode_rtp(flows: list[MediaFlow]) -> list[str]:
+    """tshark decode-as rules for the media ports the audit found."""
+    ports = {
+        int(endpoint.rsplit(":", 1)[1])
+        for flow in flows
+        if flow.streams
+        for endpoint in (flow.client, flow.server)
+    }
+    return [f"udp.port=={port},rtp" for port in sorted(ports)]
+
+
+def ports_of(flow: MediaFlow) -> tuple[str, str]:
+    return flow.client.rsplit(":", 1)[1], flow.server.rsplit(":", 1)[1]
+
+
+def check_rtcp_against_tshark(path: Path, evidence: CaptureEvidence) -> None:
+    """The RTCP-only flow (RTCP on the next port): what tshark can read of each RTCP
+    packet (an APP packet's name, an SDES item) is in the clear; the rest is SRTCP."""
+    [flow] = [flow for flow in media_flows(evidence) if not flow.streams]
+    client, server = ports_of(flow)
+    rows = tshark_fields(
+        path,
+        f"udp.port=={client} and udp.port=={server}",
+        ["udp.payload", "rtcp.app.name", "rtcp.sdes.text"],
+        f"udp.port=={client},rtcp",
+        f"udp.port=={server},rtcp",
+    )
+    rows = [row for row in rows if row[0][:1] in "89ab"]  # RTP's first byte (RFC 7983), not DTLS's
+    readable = sum(1 for row in rows if any(row[1:]))
+    assert (flow.rtcp_plain, flow.rtcp_protected) == (readable, len(rows) - readable)
+
+
+def phone_call(tmp_path: Path, mediaenc: str | None) -> Path:
+    """A call between two baresip phones, captured: its SIP, RTP and RTCP."""
+    path = tmp_path / f"{mediaenc or 'plain'}.pcap"
+    with phones(tmp_path / "phones", mediaenc) as (caller, callee):
+        low, high = caller.rtp_ports
+        selected = f"udp port {caller.port} or udp port {callee.port} or udp portrange {low}-{high}"
+        with capturing(path, f"host 127.0.0.1 and ({selected})"):
+            call(caller, callee, CALL_SECONDS)
+    return path
+
+
+def test_a_plain_rtp_call_is_rtp_as_negotiated(tmp_path: Path) -> None:
+    path = phone_call(tmp_path, None)
+    evidence = audit_capture(path)
+    flow = rtp_flow(evidence)
+    assert flow.kind == "rtp"
+    assert len(flow.streams) == 2
+    for stream in flow.streams:
+        assert stream.kind == "rtp", stream.reason
+        assert stream.trailing_bytes == 0  # PCMU exactly: no tag
+        assert [count.name for count in stream.payload_types] == ["0"]
+        assert stream.entropy is not None
+        assert stream.entropy < 7.0
+        assert stream.packets >= 50
+    assert flow.offer is not None
+    assert flow.answer is not None
+    assert (flow.offer.proto, flow.answer.proto) == ("RTP/AVP", "RTP/AVP")
+    media = findings(evidence)["pcap.media"]
+    assert media.status is Status.WARN
+    assert "as negotiated (RTP/AVP" in media.summary
+    strict = audit_capture(path, media=MediaOptions(expect_srtp=True))
+    assert findings(strict)["pcap.media"].status is Status.FAIL
+    # tshark finds the same streams (it follows the SDP too).
+    flows = media_flows(evidence)
+    assert our_streams(flows) == tsharks_streams(path, *decode_rtp(flows))
+
+
+def test_an_sdes_call_in_the_clear_authenticates_with_its_own_keys(tmp_path: Path) -> None:
+    path = phone_call(tmp_path, "srtp-mand")
+    evidence = audit_capture(path)
+    flow = rtp_flow(evidence)
+    assert flow.kind == "srtp"
+    assert flow.answer is not None
+    assert flow.answer.proto == "RTP/SAVP"
+    assert flow.answer.crypto_suites
+    assert len(flow.streams) == 2
+    for stream in flow.streams:
+        assert stream.kind == "srtp"
+        assert stream.key_source == "SDP in the capture"
+        assert stream.authenticated == stream.packets, stream
+        assert (stream.auth_failed, stream.replayed) == (0, 0)
+    result = findings(evidence)
+    assert result["pcap.sdes_exposed"].status is Status.FAIL  # how the keys were known
+    media = result["pcap.media"]
+    assert media.status in (Status.PASS, Status.WARN)  # baresip sends RTCP in the clear
+    listed = {entry["flow"]: entry for entry in media.details["flows_listed"]}  # type: ignore[union-attr,index]
+    assert listed[flow.label]["status"] == "pass"  # type: ignore[index]
+    assert "packets authenticated with the" in listed[flow.label]["summary"]  # type: ignore[index]
+    flows = media_flows(evidence)
+    assert our_streams(flows) == tsharks_streams(path, *decode_rtp(flows))
+    check_rtcp_against_tshark(path, evidence)
+    # The tag: tshark, which reads the suite in the SDP, splits each packet into the
+    # encrypted 20 ms of PCMU and the tag the audit found trailing it.
+    rows = tshark_fields(path, "rtp", ["srtp.enc_payload", "srtp.auth_tag"], *decode_rtp(flows))
+    assert {(len(payload) // 2, len(tag) // 2) for payload, tag in rows} == {
+        (160, stream.trailing_bytes) for stream in flow.streams
+    }
+    # No key reaches the evidence.
+    keys = {
+        line.split("inline:")[1].split("|")[0].strip()
+        for row in tshark_fields(path, "sdp", ["sdp.media_attr"])
+        for line in row[0].split(",")
+        if "inline:" in line
+    }
+    assert keys
+    written = dumps_capture(evidence)
+    assert not [key for key in keys if key in written]
+
+
+def test_a_dtls_srtp_call_shows_its_handshake_and_srtp(tmp_path: Path) -> None:
+    path = phone_call(tmp_path, "dtls_srtp")
+    evidence = audit_capture(path)
+    flow = rtp_flow(evidence)
+    assert flow.kind == "dtls-srtp"
+    assert flow.answer is not None
+    assert flow.answer.proto.startswith("UDP/TLS/RTP/SAVP")
+    assert flow.answer.fingerprint
+    dtls = flow.dtls
+    assert dtls is not None
+    assert dtls.encrypted_both_ways
+    for stream in flow.streams:
+        assert stream.kind == "srtp", stream.reason
+        assert stream.encrypted is True
+    # tshark reads the same profile in the ServerHello, and as many records of each type.
+    client, server = ports_of(flow)
+    on_flow = f"udp.port=={client} and udp.port=={server}"
+    [[profile]] = tshark_fields(
+        path, f"{on_flow} and dtls.handshake.type == 2", ["dtls.use_srtp.protection_profile"]
+    )
+    assert int(profile, 16) == {"SRTP_AES128_CM_HMAC_SHA1_80": 1, "SRTP_AES128_CM_HMAC_SHA1_32": 2,
+                                "SRTP_AEAD_AES_128_GCM": 7, "SRTP_AEAD_AES_256_GCM": 8}[
+        dtls.chosen_profile or ""
+    ]  # fmt: skip
+    types = [
+        int(value)
+        for row in tshark_fields(path, f"{on_flow} and dtls", ["dtls.record.content_type"])
+        for value in row[0].split(",")
+    ]
+    names = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
+    theirs = {names[value]: types.count(value) for value in set(types)}
+    assert {count.name: count.count for count in dtls.records} == theirs
+    flows = media_flows(evidence)
+    assert our_streams(flows) == tsharks_streams(path, *decode_rtp(flows))
+    check_rtcp_against_tshark(path, evidence)
+    media = findings(evidence)["pcap.media"]
+    assert media.status in (Status.PASS, Status.WARN)  # baresip sends a few RTCP in the clear
+    listed = {entry["flow"]: entry for entry in media.details["flows_listed"]}  # type: ignore[union-attr,index]
+    assert listed[flow.label]["status"] == "pass"  # type: ignore[index]
+
+
+@pytest.fixture
+def phone(tmp_path: Path, lab: LabFiles) -> Iterator[Baresip]:
+    instance = start_baresip(tmp_path / "baresip", lab.server, lab.server_key, lab.ca)
+    yield instance
+    instance.stop()
+
+
+def test_srtp_to_a_phone_over_tls_is_told_from_its_evidence(
+    tmp_path: Path, phone: Baresip, lab: LabFiles
+) -> None:
+    path = tmp_path / "tls-call.pcap"
+    with capturing(path, f"tcp port {phone.tls_port} or udp"):
+        report = run_invite_command(
+            InviteRequest(
+                OptionsRequest(
+                    targets=[f"sip:{LAB_NAME}:{phone.tls_port};transport=tls"],
+                    settings=Settings.from_flat(
+                        pins=[f"{LAB_NAME}:{phone.tls_port}:127.0.0.1"], ca=lab.ca, timeout=3
+                    ),
+                ),
+                CallSettings(to="sip:bob@127.0.0.1", answer_timeout=10, verify_media=True),
+            ),
+            on_usage_error=no_usage_error,
+        )
+    checks = {finding.check: finding for finding in report.findings}
+    assert checks["media.srtp"].status is Status.PASS, checks["media.srtp"].summary
+    # The phone's answer names the machine's own address, so sipprobe sends nothing to
+    # it (loopback only); the phone's SRTP comes from its media port all the same.
+    port = str(checks["media.srtp"].details["remote"]).rsplit(":", 1)[1]
+    evidence = audit_capture(path)
+    [flow] = [f for f in media_flows(evidence) if f.streams and port in ports_of(f)]
+    assert (flow.offer, flow.answer) == (None, None)  # the SDP went over TLS
+    assert flow.kind == "srtp"
+    for stream in flow.streams:
+        assert stream.kind == "srtp", stream.reason
+        assert stream.trailing_bytes in (4, 10)
+        assert stream.entropy is not None
+        assert stream.entropy > 7.5
+        assert stream.key_source is None
+    assert not [m for m in evidence.sip.samples if port in m.source + m.destination]
+    ours = our_streams([flow])
+    ssrcs = {stream.ssrc for stream in flow.streams}
+    theirs = {s for s in tsharks_streams(path, *decode_rtp([flow])) if s[2] in ssrcs}
+    assert ours == theirs
+
+
+@pytest.fixture
+def sbc(tmp_path: Path, lab: LabFiles) -> Iterator[tuple[Kamailio, Sipp]]:
+    """Kamailio with TLS towards the caller, relaying over UDP to a SIPp UAS that answers
+    with SDES keys (an SBC in front of a media server)."""
+    sipp = start_sipp(tmp_path / "sipp", "uas_srtp.xml")
+    try:
+        kamailio = start_kamailio(
+            tmp_path / "kamailio",
+            [TlsProfile("tls", lab.server, lab.server_key)],
+            relay_to=("127.0.0.1", sipp.port),
+        )
+    except BaseException:
+        sipp.stop()
+        raise
+    yield kamailio, sipp
+    sipp.stop()
+    kamailio.stop()
+
+
+def test_srtp_authenticates_with_the_offer_seen_on_the_inner_leg(
+    tmp_path: Path, lab: LabFiles, sbc: tuple[Kamailio, Sipp]
+) -> None:
+    kamailio, sipp = sbc
+    path = tmp_path / "sbc-media.pcap"
+    with capturing(
+        path, f"host 127.0.0.1 and (udp port {sipp.port} or udp dst port {SIPP_MEDIA_PORT})"
+    ):
+        report = run_invite_command(
+            InviteRequest(
+                OptionsRequest(
+                    targets=[f"sip:{LAB_NAME}:{kamailio.tls_port};transport=tls"],
+                    settings=Settings.from_flat(
+                        pins=[f"{LAB_NAME}:{kamailio.tls_port}:127.0.0.1"], ca=lab.ca, timeout=3
+                    ),
+                ),
+                CallSettings(to=f"sip:+15550100@{LAB_NAME}", verify_media=True),
+            ),
+            on_usage_error=no_usage_error,
+        )
+        assert sipp.wait() == 0, sipp.errors()
+    sent = {finding.check: finding for finding in report.findings}["media.srtp"].details["sent"]
+    assert sent == 10
+    evidence = audit_capture(path)
+    [flow] = media_flows(evidence)
+    assert flow.server == f"127.0.0.1:{SIPP_MEDIA_PORT}"
+    assert flow.offer is not None
+    assert flow.answer is not None
+    assert flow.answer.proto == "RTP/SAVP"
+    [stream] = flow.streams
+    assert (stream.packets, stream.authenticated, stream.auth_failed) == (10, 10, 0)
+    assert stream.key_source == "SDP in the capture"
+    media = findings(evidence)["pcap.media"]
+    assert media.status is Status.PASS, media.summary
+    assert "10 packets authenticated" in media.summary
+    decode = f"udp.port=={SIPP_MEDIA_PORT},rtp"
+    rows = tshark_fields(path, "rtp", ["rtp.ssrc", "rtp.seq"], decode)
+    assert {int(row[0], 16) for row in rows} == {stream.ssrc}
+    assert len(rows) == stream.packets
+    # The capture's own SIP leg was audited too: the keys crossed it in the clear.
+    assert findings(evidence)["pcap.sdes_exposed"].status is Status.FAIL
