@@ -12,9 +12,12 @@ One pass over the file, in bounded memory::
        │
     audit.py      the loop: each datagram to every analysis, each TCP stream to the
        │          analysis that claims it → probe.evidence.capture.CaptureEvidence
-    analyses      sip_audit.py: cleartext SIP over UDP and TCP, `a=crypto` lines
+    analyses      sip_audit.py: cleartext SIP over UDP and TCP, `a=crypto` lines;
+       │          media_audit.py: RTP, SRTP, DTLS-SRTP flows (rtp.py reads the packets,
+       │          media_sdp.py ties them to their SDP, srtp_auth.py authenticates SRTP)
        ▼
     probe/verdict/checks/capture_sip.py   pcap.sip_cleartext, pcap.sdes_exposed
+    probe/verdict/checks/capture_media.py pcap.media
 
 Everything but reader.py is pure (no scapy, no socket) and is fed frames by tests.
 

@@ -240,13 +240,14 @@ class MediaAnalysis:
             state = flow.state[NAME] = _FlowMedia()
         if state.generation != self.sdp.generation:
             self._look_up(flow, state)
-        kind = demultiplex(payload)
-        if kind == "rtp":
+        if payload and 128 <= payload[0] < 192:  # RTP and RTCP (RFC 7983 §7), most of all
             if is_rtcp(payload):
                 self._rtcp(state, datagram)
             else:
                 self._rtp(flow, state, datagram)
-        elif kind == "dtls":
+            return
+        kind = demultiplex(payload)
+        if kind == "dtls":
             self._dtls(state, datagram)
         elif kind == "stun" and stun_message(payload, datagram.length) is not None:
             state.stun += 1

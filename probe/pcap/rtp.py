@@ -12,6 +12,7 @@ import math
 import struct
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "DTLS_CONTENT_TYPES",
@@ -58,9 +59,9 @@ def demultiplex(payload: bytes) -> str:
     return "other"
 
 
-@dataclass(frozen=True, slots=True)
-class RtpHeader:
-    """The fixed RTP header (RFC 3550 §5.1) and where the payload starts."""
+class RtpHeader(NamedTuple):
+    """The fixed RTP header (RFC 3550 §5.1) and where the payload starts (a tuple: one
+    is made for every packet of every stream)."""
 
     version: int
     padding: bool
@@ -95,15 +96,15 @@ def read_rtp(payload: bytes) -> RtpHeader | None:
     if length > len(payload):
         return None
     return RtpHeader(
-        version=2,
-        padding=bool(first & 0x20),
-        extension=extension,
-        marker=bool(second & 0x80),
-        payload_type=second & 0x7F,
-        sequence=sequence,
-        timestamp=timestamp,
-        ssrc=ssrc,
-        header_length=length,
+        2,
+        bool(first & 0x20),
+        extension,
+        bool(second & 0x80),
+        second & 0x7F,
+        sequence,
+        timestamp,
+        ssrc,
+        length,
     )
 
 

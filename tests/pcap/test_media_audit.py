@@ -10,12 +10,17 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from probe.evidence.capture import CaptureEvidence
+from probe.evidence.capture import CaptureEvidence, CaptureSource
 from probe.evidence.capture_file import dumps_capture, loads_capture
 from probe.evidence.capture_media import MediaFlow
+from probe.pcap.analyses import build_analyses
 from probe.pcap.analysis import AuditLimits
-from probe.pcap.media_audit import MediaOptions
+from probe.pcap.audit import CaptureAudit
+from probe.pcap.media_audit import MediaAnalysis, MediaOptions
+from probe.pcap.media_sdp import scan_sdp
 from probe.pcap.rtp import entropy_bits, read_rtp, rtcp_is_plain, stun_message
 from probe.pcap.srtp_auth import KeyFileError, SrtpKey, parse_key_file
 from probe.sdp import parse_crypto
@@ -44,13 +49,10 @@ from tests.pcap.media_frames import (
     srtp_stream,
     tone,
 )
+from tests.sip.strategies import fuzz_examples
 
 
 def audit(frames: list[bytes], **options: object) -> CaptureEvidence:
-    from probe.evidence.capture import CaptureSource
-    from probe.pcap.analyses import build_analyses
-    from probe.pcap.audit import CaptureAudit
-
     limits = options.pop("limits", None) or AuditLimits()
     assert isinstance(limits, AuditLimits)
     media = MediaOptions(**options)  # type: ignore[arg-type]
@@ -523,3 +525,72 @@ def test_a_record_that_is_not_dtls_on_a_media_port_is_counted_as_other() -> None
     flow = only_flow(audit(frames))
     assert flow.other == 1
     assert flow.dtls is None
+
+
+# -- hostile input --------------------------------------------------------------------
+
+
+@settings(max_examples=max(100, fuzz_examples()), deadline=None)
+@given(
+    payloads=st.lists(
+        st.tuples(st.sampled_from([0x00, 0x10, 0x16, 0x17, 0x40, 0x80, 0x90, 0xBF]), st.binary()),
+        max_size=40,
+    ),
+    sdp_body=st.binary(max_size=300),
+    cut=st.sampled_from([None, 42, 60, 80]),
+)
+def test_any_media_datagrams_give_evidence_and_a_finding(
+    payloads: list[tuple[int, bytes]], sdp_body: bytes, cut: int | None
+) -> None:
+    frames = [udp_frame(CALLER, 5060, CALLEE, 5060, invite(b"v=0\r\n" + sdp_body))]
+    frames += [
+        udp_frame(CALLER, CALLER_PORT, CALLEE, CALLEE_PORT, bytes([first]) + rest)
+        for first, rest in payloads
+    ]
+    evidence = audit_frames(frames, cut_to=cut)
+    assert evidence.media is not None
+    result = {f.check: f for f in judge_capture(evidence).findings}
+    assert "pcap.media" in result
+    assert loads_capture(dumps_capture(evidence)) == evidence
+
+
+@settings(max_examples=max(100, fuzz_examples()), deadline=None)
+@given(lines=st.lists(st.sampled_from([
+    "m=audio 4000 RTP/SAVP 0", "m=audio x RTP/AVP 0", "m=audio 99999 RTP/AVP 0",
+    "m=video 0 RTP/AVP",
+    "c=IN IP4 192.0.2.1", "c=IN IP6 ::1", "c=IN IP4 host.example", "c=IN IP4 0.0.0.0", "c=",
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + CALLER_KEY, "a=crypto:", "a=crypto:x y",
+    "a=rtcp:", "a=rtcp:70000", "a=rtcp:4001 IN IP4 192.0.2.1", "a=rtcp-mux", "a=fingerprint:",
+    "garbage", "", "m=",
+]), max_size=30))  # fmt: skip
+def test_any_sdp_is_scanned_without_error(lines: list[str]) -> None:
+    for media in scan_sdp("\r\n".join(lines).encode()):
+        assert 0 <= media.port <= 65535
+        assert media.rtcp_port is None or 0 < media.rtcp_port <= 65535
+        assert CALLER_KEY not in repr(media)
+
+
+def test_many_media_flows_stay_within_the_limits() -> None:
+    limits = AuditLimits(max_flows=50, max_listed=20)
+    frames = [
+        udp_frame("10.0.0.1", 1024 + n, "10.1.0.1", 4000, packet)
+        for n in range(2000)
+        for packet in srtp_stream(3, CALLER_KEY, ssrc=n + 1)
+    ]
+    analyses = build_analyses(limits)
+    runner = CaptureAudit(analyses, limits)
+    for number, frame in enumerate(frames, start=1):
+        runner.frame(number, float(number), 1, frame, len(frame))
+    source = CaptureSource(file="many.pcap", format="pcap", size_bytes=0, link_types=())
+    evidence = runner.evidence(source, started_at="2026-01-01T00:00:00+00:00", duration_ms=1)
+    media = evidence.media
+    assert media is not None
+    assert len(media.flows) == 20
+    assert media.flows_omitted == 2000 - 20
+    assert sum(count.count for count in media.kinds) == 2000
+    assert evidence.counts.most_open_flows == 50
+    [analysis] = [a for a in analyses if isinstance(a, MediaAnalysis)]
+    assert analysis.sampling == 0  # every sample was folded or dropped with its flow
+    finding = media_finding(evidence)
+    assert finding.status is Status.PASS
+    assert finding.summary.startswith("2000 media flows, all protected")
