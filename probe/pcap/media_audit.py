@@ -422,7 +422,7 @@ class MediaAnalysis:
             state.other += 1
 
     def _dtls(self, state: _FlowMedia, datagram: Datagram) -> None:
-        records = dtls_records(datagram.payload)
+        records = dtls_records(datagram.payload, unified=state.dtls is not None)
         if records is None:
             state.other += 1
             return

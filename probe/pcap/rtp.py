@@ -198,15 +198,17 @@ class DtlsRecord:
     """As captured (shorter than the record when the capture cut it)."""
 
 
-def dtls_records(payload: bytes) -> list[DtlsRecord] | None:
+def dtls_records(payload: bytes, *, unified: bool = False) -> list[DtlsRecord] | None:
     """The DTLS records of a datagram (several may share one), or None when its first
-    record is not DTLS. RFC 9147 §4's unified header (first bits 001, DTLS 1.3's
-    encrypted records) is read as one application_data record of epoch 3 or more."""
+    record is not DTLS. With `unified` (a flow whose DTLS handshake was seen), RFC 9147
+    §4's unified header (first bits 001, DTLS 1.3's encrypted records) is read as one
+    application_data record of epoch 3 or more; alone it proves nothing (ASCII digits and
+    `<` start with those bits too)."""
     records: list[DtlsRecord] = []
     offset = 0
     while offset < len(payload):
         first = payload[offset]
-        if first >> 5 == 1:  # RFC 9147 §4: 001CSLEE, the rest of the datagram
+        if unified and first >> 5 == 1:  # RFC 9147 §4: 001CSLEE, the rest of the datagram
             records.append(DtlsRecord(23, "DTLS 1.3", 3, payload[offset:]))
             break
         if len(payload) - offset < _RECORD.size:

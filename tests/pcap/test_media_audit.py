@@ -519,6 +519,14 @@ def test_media_evidence_is_saved_and_judged_again_the_same(tmp_path: Path) -> No
     }
 
 
+def test_text_that_starts_like_a_dtls_13_record_is_not_media() -> None:
+    syslog = [udp_frame(CALLER, 514, CALLEE, 514, b"<13>Jan  1 00:00:00 host x") for _ in range(5)]
+    digits = [udp_frame(CALLER, 7000, CALLEE, 7001, b"2024 status ok") for _ in range(5)]
+    evidence = audit(syslog + digits)
+    assert evidence.media is not None
+    assert evidence.media.flows == ()
+
+
 def test_a_record_that_is_not_dtls_on_a_media_port_is_counted_as_other() -> None:
     tls_record = b"\x16\x03\x03\x00\x05hello"  # TLS's version, not DTLS's (RFC 6347 §4.1)
     frames = media_frames([*srtp_stream(10, CALLER_KEY), tls_record])

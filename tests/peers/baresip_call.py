@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import socket
 import subprocess
 import time
@@ -102,8 +103,7 @@ def start_phone(
 def phones(workdir: Path, mediaenc: str | None) -> Iterator[tuple[Phone, Phone]]:
     """A caller (alice, under control) and a callee (bob), both with `mediaenc`, their
     media on one range of ports a capture filter can name."""
-    low = free_port(socket.SOCK_DGRAM) & ~1
-    ports = (low, min(low + 40, 65534))
+    ports = _media_ports()
     callee = start_phone(workdir / "bob", "bob", mediaenc, control=False, rtp_ports=ports)
     try:
         caller = start_phone(workdir / "alice", "alice", mediaenc, control=True, rtp_ports=ports)
@@ -115,6 +115,24 @@ def phones(workdir: Path, mediaenc: str | None) -> Iterator[tuple[Phone, Phone]]
     finally:
         caller.stop()
         callee.stop()
+
+
+_MEDIA_RANGE = 40
+
+
+def _media_ports() -> tuple[int, int]:
+    """A range of free UDP ports below the ephemeral ones (Linux: from 32768), so that
+    no other test's sockets land in it while the phones use it."""
+    for _ in range(100):
+        low = secrets.randbelow((32000 - 21000) // 2) * 2 + 21000
+        try:
+            for port in range(low, low + _MEDIA_RANGE):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return low, low + _MEDIA_RANGE - 1
+    raise RuntimeError("no free range of UDP ports for the phones' media")
 
 
 class _Control:
