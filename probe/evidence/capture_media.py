@@ -236,6 +236,7 @@ class MediaCapture:
     sdp_unseen: tuple[SdpMedia, ...] = ()
     """m= lines (port not 0) whose media is nowhere in the capture."""
     sdp_unseen_total: int = 0
+    """How many, among the first `CaptureLimits.max_listed` offer/answer exchanges."""
     sdp_keys: int = 0
     """SDES keys seen in cleartext SDP: held while auditing to authenticate SRTP, never
     written anywhere."""

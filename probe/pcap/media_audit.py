@@ -143,8 +143,9 @@ class _Stream:
         self.first_bytes = 0
         """A bit set: bit b is set when a payload began with byte b."""
         self.first_byte_packets = 0
-        self.trailing: Counter[int] = Counter()
-        """Bytes beyond the codec's frame, per packet measured (-1: out of range)."""
+        self.trailing: Counter[int] | None = None
+        """Bytes beyond the codec's frame, per packet measured (-1: out of range); made
+        at the first measure (most flows of a hostile capture never get one)."""
         self.auth: StreamAuth | None = None
         self.not_checked = 0
 
@@ -181,7 +182,7 @@ class _FlowMedia:
         self.streams: dict[tuple[int, int], _Stream] = {}
         self.streams_omitted = 0
         self.rtcp_plain = self.rtcp_protected = 0
-        self.rtcp_ssrcs: Counter[int] = Counter()
+        self.rtcp_ssrcs: Counter[int] | None = None
         self.stun = self.zrtp = self.other = 0
         self.dtls: _Dtls | None = None
         self.negotiations: list[Negotiation] = []
@@ -394,6 +395,8 @@ class MediaAnalysis:
             frame = codec_frame_bytes(payload_type, ticks) if ticks <= _MAX_TICKS else None
             if frame is not None and not padded:
                 trailing = size - frame
+                if stream.trailing is None:
+                    stream.trailing = Counter()
                 stream.trailing[trailing if 0 <= trailing <= _MAX_TRAILING else -1] += 1
         else:
             stream.lost += step - 1
@@ -411,9 +414,12 @@ class MediaAnalysis:
 
     def _rtcp(self, state: _FlowMedia, datagram: Datagram) -> None:
         payload = datagram.payload
-        state.rtcp_ssrcs[int.from_bytes(payload[4:8], "big")] += 1
-        if len(state.rtcp_ssrcs) > _MAX_STREAMS:
-            state.rtcp_ssrcs = Counter(dict(state.rtcp_ssrcs.most_common(_MAX_STREAMS)))
+        ssrcs = state.rtcp_ssrcs
+        if ssrcs is None:
+            ssrcs = state.rtcp_ssrcs = Counter()
+        ssrcs[int.from_bytes(payload[4:8], "big")] += 1
+        if len(ssrcs) > _MAX_STREAMS:
+            state.rtcp_ssrcs = Counter(dict(ssrcs.most_common(_MAX_STREAMS)))
         if not datagram.cut and rtcp_is_plain(payload):
             state.rtcp_plain += 1
         elif not datagram.cut:
@@ -487,7 +493,7 @@ class MediaAnalysis:
             state.negotiations
             or state.dtls is not None
             or any(stream.in_order or stream.lost for stream in state.streams.values())
-            or any(count >= 2 for count in state.rtcp_ssrcs.values())
+            or any(count >= 2 for count in (state.rtcp_ssrcs or {}).values())
         )
 
     def _summary(self, flow: Flow, state: _FlowMedia, why: str) -> MediaFlow:
@@ -571,7 +577,7 @@ def _dtls_seen(dtls: _Dtls | None) -> DtlsSeen | None:
 
 def _stream_seen(flow: Flow, stream: _Stream) -> RtpStreamSeen:
     source, destination = flow.endpoints(stream.direction)
-    trailing, measured = _trailing(stream.trailing)
+    trailing, measured = _trailing(stream.trailing or Counter())
     auth = stream.auth
     seen = RtpStreamSeen(
         source=source,

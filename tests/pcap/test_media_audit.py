@@ -7,6 +7,8 @@ import base64
 import json
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from probe.pcap.srtp_auth import KeyFileError, SrtpKey, parse_key_file
 from probe.sdp import parse_crypto
 from probe.verdict.capture import judge_capture
 from probe.verdict.findings import Finding, Status
-from tests.pcap.frames import audit_frames, udp_frame
+from tests.pcap.frames import audit_frames, udp_frame, write_pcap
 from tests.pcap.media_frames import (
     CALLEE,
     CALLEE_KEY,
@@ -602,3 +604,45 @@ def test_many_media_flows_stay_within_the_limits() -> None:
     finding = media_finding(evidence)
     assert finding.status is Status.PASS
     assert finding.summary.startswith("2000 media flows, all protected")
+
+
+MEASURE = """
+import resource, sys
+from pathlib import Path
+from probe.pcap.analysis import AuditLimits
+from probe.pcap.audit import audit_capture
+evidence = audit_capture(Path(sys.argv[1]), limits=AuditLimits(max_flows=2000))
+media = evidence.media
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, len(media.flows) + media.flows_omitted)
+"""
+
+
+def rtp_flows(path: Path, count: int) -> Path:
+    """`count` flows of two RTP packets each (G.711 frames), each its own SSRC."""
+    frames = []
+    for number in range(count):
+        sport, dport = 1024 + number % 60000, 4000 + number // 60000
+        for sequence in range(2):
+            packet = rtp(sequence, sequence * 160, number, bytes(160))
+            frames.append(udp_frame("10.0.0.1", sport, "10.1.0.1", dport, packet))
+    return write_pcap(path, frames)
+
+
+def test_many_rtp_flows_are_audited_in_bounded_memory(tmp_path: Path) -> None:
+    def peak(path: Path) -> tuple[int, int]:
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        rss, flows = done.stdout.split()
+        return int(rss), int(flows)
+
+    rss_small, small = peak(rtp_flows(tmp_path / "small.pcap", 4_000))
+    rss_large, large = peak(rtp_flows(tmp_path / "large.pcap", 60_000))
+    assert (small, large) == (4_000, 60_000)  # every flow was classified and counted
+    # Fifteen times the media flows, the same memory: each flow's state and payload
+    # sample go with it; 30 MiB covers allocator noise.
+    assert rss_large - rss_small < 30 * 1024, (rss_small, rss_large)
