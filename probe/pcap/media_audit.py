@@ -46,6 +46,7 @@ from probe.pcap.media_sdp import Endpoint, Negotiation, SdpStore
 from probe.pcap.rtp import (
     DTLS_CONTENT_TYPES,
     HANDSHAKE_TYPES,
+    RtpHeader,
     codec_frame_bytes,
     demultiplex,
     dtls_hello,
@@ -235,8 +236,7 @@ class MediaAnalysis:
         if state is None:
             if "sip" in flow.labels:
                 return
-            named = self.sdp.generation and self.sdp.find(flow.client, flow.server)
-            if not (named or (demultiplex(payload) in _STARTS and self._media_like(datagram))):
+            if not self._starts_media(datagram):
                 return
             state = flow.state[NAME] = _FlowMedia()
         if state.generation != self.sdp.generation:
@@ -340,8 +340,7 @@ class MediaAnalysis:
         stream.payload_types[header.payload_type] += 1
         start = header.header_length
         wire_payload = datagram.length - start
-        self._sequence(stream, header.sequence, header.timestamp, header.payload_type,
-                       wire_payload, header.padding)  # fmt: skip
+        self._sequence(stream, header, wire_payload)
         if datagram.cut:
             stream.cut += 1
         if len(payload) > start:
@@ -373,9 +372,11 @@ class MediaAnalysis:
         return True
 
     @staticmethod
-    def _sequence(
-        stream: _Stream, sequence: int, timestamp: int, payload_type: int, size: int, padded: bool
-    ) -> None:
+    def _sequence(stream: _Stream, header: RtpHeader, size: int) -> None:
+        """Sequence continuity (RFC 3550 §5.1, Appendix A.1), and for consecutive packets
+        of a fixed-rate codec, the bytes of `size` beyond the frame their timestamps
+        span (RFC 3711 §3.1: where SRTP puts its tag)."""
+        sequence, timestamp = header.sequence, header.timestamp
         last = stream.last_sequence
         if last is None:
             stream.last_sequence, stream.last_timestamp = sequence, timestamp
@@ -392,8 +393,8 @@ class MediaAnalysis:
         elif step == 1:
             stream.in_order += 1
             ticks = (timestamp - stream.last_timestamp) & 0xFFFFFFFF
-            frame = codec_frame_bytes(payload_type, ticks) if ticks <= _MAX_TICKS else None
-            if frame is not None and not padded:
+            frame = codec_frame_bytes(header.payload_type, ticks) if ticks <= _MAX_TICKS else None
+            if frame is not None and not header.padding:
                 trailing = size - frame
                 if stream.trailing is None:
                     stream.trailing = Counter()

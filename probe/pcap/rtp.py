@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 __all__ = [
     "DTLS_CONTENT_TYPES",
+    "HANDSHAKE_TYPES",
     "SRTP_PROTECTION_PROFILES",
     "DtlsHello",
     "DtlsRecord",
