@@ -173,7 +173,6 @@ class StreamAuth:
         "_sessions",
         "authenticated",
         "failed",
-        "first_error",
         "problem",
         "replayed",
         "sources",
@@ -190,7 +189,6 @@ class StreamAuth:
         self.suite: str | None = None
         self.problem: str | None = None
         """Why none of its keys can be used."""
-        self.first_error: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -233,11 +231,7 @@ class StreamAuth:
             try:
                 session.unprotect(packet)
             except Exception as exc:  # pylibsrtp.Error, with libsrtp's status text
-                text = str(exc)
-                if "replay" in text:
-                    replayed = True
-                elif self.first_error is None:
-                    self.first_error = text
+                replayed = replayed or "replay" in str(exc)
                 continue
             self.authenticated += 1
             self.suite = crypto.suite
