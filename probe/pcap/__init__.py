@@ -14,7 +14,9 @@ One pass over the file, in bounded memory::
        │          analysis that claims it → probe.evidence.capture.CaptureEvidence
     analyses      sip_audit.py: cleartext SIP over UDP and TCP, `a=crypto` lines;
        │          media_audit.py: RTP, SRTP, DTLS-SRTP flows (rtp.py reads the packets,
-       │          media_sdp.py ties them to their SDP, srtp_auth.py authenticates SRTP)
+       │          media_stream.py and media_dtls.py summarise them, media_classify.py
+       │          classifies them, media_sdp.py ties them to their SDP, srtp_auth.py
+       │          authenticates SRTP)
        ▼
     probe/verdict/checks/capture_sip.py   pcap.sip_cleartext, pcap.sdes_exposed
     probe/verdict/checks/capture_media.py pcap.media

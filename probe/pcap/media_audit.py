@@ -2,7 +2,8 @@
 
 Whatever its ports, a UDP datagram whose first byte is RTP's, DTLS's, STUN's or ZRTP's
 (RFC 7983 §7), or that goes to an address and port an SDP named, starts a media flow.
-Each RTP stream in it (one SSRC, one direction) is summarised as its packets go by:
+Each RTP stream in it (one SSRC, one direction) is summarised as its packets go by
+(probe.pcap.media_stream), and classified at the end (probe.pcap.media_classify):
 
 - the header (RFC 3550 §5.1): version 2, payload type, SSRC, sequence continuity;
 - the payload's byte entropy on a sample (ciphertext has close to 8 bits a byte, a
@@ -17,42 +18,34 @@ Each RTP stream in it (one SSRC, one direction) is summarised as its packets go 
 RTCP (RFC 5761 §4: packet types 192-223) is counted as plain when its compound walks
 exactly (RFC 3550 §6.4.1) and as SRTCP otherwise; DTLS records (RFC 6347 §4.1) on the
 port make the flow DTLS-SRTP, with the SRTP profile the handshake chose (RFC 5764
-§4.1.1). The SDP that set a flow up (probe.pcap.media_sdp) is tied to it by address and
-port.
+§4.1.1, probe.pcap.media_dtls). The SDP that set a flow up (probe.pcap.media_sdp) is
+tied to it by address and port.
 
 Memory is bounded per flow (at most `_MAX_STREAMS` streams, fixed counters, a payload
-sample of `_SAMPLE_BYTES` that is folded into a number once full, and no more than
-`_MAX_SAMPLING` samples at once), and the flows themselves by the audit's flow table.
+sample of 4 KiB that is folded into a number once full, and a budget of samples held at
+once: media_stream.SampleBudget), and the flows themselves by the audit's flow table.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from probe.evidence.capture_counts import Count
 from probe.evidence.capture_media import (
-    DtlsSeen,
     MediaCapture,
     MediaFlow,
-    MediaKind,
-    RtpStreamSeen,
-    StreamKind,
 )
 from probe.pcap.analysis import AuditLimits, Datagram, SdpSeen
 from probe.pcap.flows import Flow
+from probe.pcap.media_classify import flow_kind
+from probe.pcap.media_dtls import DtlsState
 from probe.pcap.media_sdp import Endpoint, Negotiation, SdpStore
+from probe.pcap.media_stream import SampleBudget, StreamState
 from probe.pcap.rtp import (
-    DTLS_CONTENT_TYPES,
-    HANDSHAKE_TYPES,
-    RtpHeader,
-    codec_frame_bytes,
     demultiplex,
-    dtls_hello,
     dtls_records,
-    entropy_bits,
-    expected_distinct,
     is_rtcp,
     is_zrtp,
     read_rtp,
@@ -62,34 +55,14 @@ from probe.pcap.rtp import (
 from probe.pcap.srtp_auth import SrtpKey, SrtpLibrary, StreamAuth
 from probe.pcap.tcp import StreamSink
 
-__all__ = ["MediaAnalysis", "MediaOptions", "classify_stream"]
+__all__ = ["MediaAnalysis", "MediaOptions"]
 
 NAME: Final = "media"
 
 _MAX_STREAMS = 8
 """Streams (SSRC and direction) kept per flow; packets of more are counted."""
-_SAMPLE_BYTES = 4096
-_SAMPLE_PER_PACKET = 256
-_MAX_SAMPLING = 4096
-"""Streams sampling their payload at once (4096 × 4 KiB at most)."""
-_FIRST_BYTE_PACKETS = 64
-_MAX_TICKS = 8000
-"""Timestamp steps longer than a second are a pause (silence suppression), not a frame."""
-_MAX_TRAILING = 64
-_LATE = 0xFFFF - 3000
-_JUMP = 3000
-"""RFC 3550 Appendix A.1's MAX_DROPOUT: a larger step is a new sequence, not loss."""
-
-MIN_PACKETS = 3
-"""RTP packets a stream needs before it is judged by what its payload looks like."""
-MIN_SAMPLE = 256
-"""Payload bytes an entropy needs to mean anything."""
-CIPHERTEXT_BITS = 7.5
-"""Entropy (bits a byte) above which a payload is taken for ciphertext..."""
-PLAIN_BITS = 7.0
-"""... and below which for a codec's plain output."""
-TAG_SHARE = 0.8
-"""The share of measured packets that must agree on the bytes trailing the frame."""
+_MAX_NEGOTIATIONS = 4
+"""Offer/answer exchanges tied to one flow (a re-INVITE makes another)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,69 +72,6 @@ class MediaOptions:
     expect_srtp: bool = False
     keys: tuple[SrtpKey, ...] = ()
     key_file: str | None = None
-
-
-class _Stream:
-    __slots__ = (
-        "auth",
-        "cut",
-        "direction",
-        "duplicates",
-        "entropy",
-        "entropy_bytes",
-        "first_byte_packets",
-        "first_bytes",
-        "first_frame",
-        "in_order",
-        "jumps",
-        "last_frame",
-        "last_sequence",
-        "last_timestamp",
-        "late",
-        "lost",
-        "not_checked",
-        "packets",
-        "payload_types",
-        "sample",
-        "ssrc",
-        "trailing",
-    )
-
-    def __init__(self, direction: int, ssrc: int, frame: int) -> None:
-        self.direction = direction
-        self.ssrc = ssrc
-        self.packets = 0
-        self.first_frame = frame
-        self.last_frame = frame
-        self.payload_types: Counter[int] = Counter()
-        self.last_sequence: int | None = None
-        self.last_timestamp = 0
-        self.in_order = self.lost = self.duplicates = self.late = self.jumps = 0
-        self.cut = 0
-        self.sample: bytearray | None = None
-        self.entropy: float | None = None
-        self.entropy_bytes = 0
-        self.first_bytes = 0
-        """A bit set: bit b is set when a payload began with byte b."""
-        self.first_byte_packets = 0
-        self.trailing: Counter[int] | None = None
-        """Bytes beyond the codec's frame, per packet measured (-1: out of range); made
-        at the first measure (most flows of a hostile capture never get one)."""
-        self.auth: StreamAuth | None = None
-        self.not_checked = 0
-
-
-class _Dtls:
-    __slots__ = ("alerts", "chosen", "handshake", "later_epoch", "offered", "records", "versions")
-
-    def __init__(self) -> None:
-        self.records: Counter[str] = Counter()
-        self.handshake: Counter[str] = Counter()
-        self.versions: set[str] = set()
-        self.offered: tuple[str, ...] = ()
-        self.chosen: str | None = None
-        self.alerts = 0
-        self.later_epoch = [False, False]
 
 
 class _FlowMedia:
@@ -180,12 +90,12 @@ class _FlowMedia:
     )
 
     def __init__(self) -> None:
-        self.streams: dict[tuple[int, int], _Stream] = {}
+        self.streams: dict[tuple[int, int], StreamState] = {}
         self.streams_omitted = 0
         self.rtcp_plain = self.rtcp_protected = 0
         self.rtcp_ssrcs: Counter[int] | None = None
         self.stun = self.zrtp = self.other = 0
-        self.dtls: _Dtls | None = None
+        self.dtls: DtlsState | None = None
         self.negotiations: list[Negotiation] = []
         self.generation = -1
 
@@ -206,8 +116,7 @@ class MediaAnalysis:
         self.file_keys: dict[Endpoint, list[SrtpKey]] = {}
         for key in self.options.keys:
             self.file_keys.setdefault(key.endpoint, []).append(key)
-        self.sampling = 0
-        self.not_sampled = 0
+        self.samples = SampleBudget()
         self.unconfirmed = 0
         self.flows: list[MediaFlow] = []
         self.omitted: Counter[str] = Counter()
@@ -282,13 +191,16 @@ class MediaAnalysis:
     def _look_up(self, flow: Flow, state: _FlowMedia) -> None:
         state.generation = self.sdp.generation
         for negotiation in self.sdp.find(flow.client, flow.server):
-            if negotiation not in state.negotiations and len(state.negotiations) < 4:
+            if (
+                negotiation not in state.negotiations
+                and len(state.negotiations) < _MAX_NEGOTIATIONS
+            ):
                 state.negotiations.append(negotiation)
                 negotiation.matched = True
         for stream in state.streams.values():
             self._keys(flow, state, stream)
 
-    def _keys(self, flow: Flow, state: _FlowMedia, stream: _Stream) -> None:
+    def _keys(self, flow: Flow, state: _FlowMedia, stream: StreamState) -> None:
         """Give the stream every key held for what it carries: the SDP's for packets
         to that address (or sent from one that announced its own), the key file's for
         packets from that address."""
@@ -317,8 +229,7 @@ class MediaAnalysis:
         stream.auth.add(keys)
 
     def _rtp(self, flow: Flow, state: _FlowMedia, datagram: Datagram) -> None:
-        payload = datagram.payload
-        header = read_rtp(payload)
+        header = read_rtp(datagram.payload)
         if header is None:
             state.other += 1
             return
@@ -328,36 +239,17 @@ class MediaAnalysis:
             if len(state.streams) >= _MAX_STREAMS and not self._make_room(state):
                 state.streams_omitted += 1
                 return
-            stream = state.streams[key] = _Stream(datagram.direction, header.ssrc, datagram.frame)
-            if self.sampling < _MAX_SAMPLING:
-                stream.sample = bytearray()
-                self.sampling += 1
-            else:
-                self.not_sampled += 1
+            stream = StreamState(datagram.direction, header.ssrc, datagram.frame, self.samples)
+            state.streams[key] = stream
             self._keys(flow, state, stream)
-        stream.packets += 1
-        stream.last_frame = datagram.frame
-        stream.payload_types[header.payload_type] += 1
-        start = header.header_length
-        wire_payload = datagram.length - start
-        self._sequence(stream, header, wire_payload)
-        if datagram.cut:
-            stream.cut += 1
-        if len(payload) > start:
-            if stream.first_byte_packets < _FIRST_BYTE_PACKETS:
-                stream.first_bytes |= 1 << payload[start]
-                stream.first_byte_packets += 1
-            sample = stream.sample
-            if sample is not None:
-                sample += payload[start : start + _SAMPLE_PER_PACKET]
-                if len(sample) >= _SAMPLE_BYTES:
-                    self._fold_sample(stream)
-        auth = stream.auth
-        if auth is not None:
-            if datagram.cut or not auth.usable:
-                stream.not_checked += 1
-            else:
-                auth.check(payload)
+        stream.add(header, datagram.payload, datagram.length, datagram.frame, datagram.cut)
+
+    def _dtls(self, state: _FlowMedia, datagram: Datagram) -> None:
+        dtls = state.dtls or DtlsState()
+        if not dtls.add(datagram.payload, datagram.direction, unified=state.dtls is not None):
+            state.other += 1
+            return
+        state.dtls = dtls
 
     def _make_room(self, state: _FlowMedia) -> bool:
         """Drop a stream of a single packet (a stray datagram, most likely) so that a
@@ -365,53 +257,9 @@ class MediaAnalysis:
         single = next((key for key, s in state.streams.items() if s.packets == 1), None)
         if single is None:
             return False
-        dropped = state.streams.pop(single)
-        if dropped.sample is not None:
-            self.sampling -= 1
+        state.streams.pop(single).fold()  # its sample's place goes back to the budget
         state.streams_omitted += 1
         return True
-
-    @staticmethod
-    def _sequence(stream: _Stream, header: RtpHeader, size: int) -> None:
-        """Sequence continuity (RFC 3550 §5.1, Appendix A.1), and for consecutive packets
-        of a fixed-rate codec, the bytes of `size` beyond the frame their timestamps
-        span (RFC 3711 §3.1: where SRTP puts its tag)."""
-        sequence, timestamp = header.sequence, header.timestamp
-        last = stream.last_sequence
-        if last is None:
-            stream.last_sequence, stream.last_timestamp = sequence, timestamp
-            return
-        step = (sequence - last) & 0xFFFF
-        if step == 0:
-            stream.duplicates += 1
-            return
-        if step >= _LATE:
-            stream.late += 1
-            return
-        if step > _JUMP:
-            stream.jumps += 1
-        elif step == 1:
-            stream.in_order += 1
-            ticks = (timestamp - stream.last_timestamp) & 0xFFFFFFFF
-            frame = codec_frame_bytes(header.payload_type, ticks) if ticks <= _MAX_TICKS else None
-            if frame is not None and not header.padding:
-                trailing = size - frame
-                if stream.trailing is None:
-                    stream.trailing = Counter()
-                stream.trailing[trailing if 0 <= trailing <= _MAX_TRAILING else -1] += 1
-        else:
-            stream.lost += step - 1
-        stream.last_sequence, stream.last_timestamp = sequence, timestamp
-
-    def _fold_sample(self, stream: _Stream) -> None:
-        sample = stream.sample
-        if sample is None:
-            return
-        if len(sample) >= MIN_SAMPLE:
-            stream.entropy = round(entropy_bits(sample), 3)
-            stream.entropy_bytes = len(sample)
-        stream.sample = None
-        self.sampling -= 1
 
     def _rtcp(self, state: _FlowMedia, datagram: Datagram) -> None:
         payload = datagram.payload
@@ -428,41 +276,6 @@ class MediaAnalysis:
         else:
             state.other += 1
 
-    def _dtls(self, state: _FlowMedia, datagram: Datagram) -> None:
-        records = dtls_records(datagram.payload, unified=state.dtls is not None)
-        if records is None:
-            state.other += 1
-            return
-        dtls = state.dtls
-        if dtls is None:
-            dtls = state.dtls = _Dtls()
-        for record in records:
-            dtls.records[DTLS_CONTENT_TYPES.get(record.content_type, "other")] += 1
-            if len(dtls.versions) < 4:
-                dtls.versions.add(record.version)
-            if record.epoch:
-                dtls.later_epoch[datagram.direction] = True
-            if record.content_type == 21:
-                dtls.alerts += 1
-            if record.content_type == 22 and not record.epoch:
-                self._handshake(dtls, record.body)
-
-    @staticmethod
-    def _handshake(dtls: _Dtls, body: bytes) -> None:
-        """Each handshake message of a cleartext record (RFC 6347 §4.2.2: a 12-byte
-        header, then the fragment)."""
-        offset = 0
-        while offset + 12 <= len(body):
-            fragment = int.from_bytes(body[offset + 9 : offset + 12], "big")
-            message = body[offset : offset + 12 + fragment]
-            dtls.handshake[HANDSHAKE_TYPES.get(message[0], "other")] += 1
-            hello = dtls_hello(message)
-            if hello is not None and hello.kind == "client_hello" and hello.srtp_profiles:
-                dtls.offered = hello.srtp_profiles
-            elif hello is not None and hello.srtp_profiles:
-                dtls.chosen = hello.srtp_profiles[0]
-            offset += 12 + fragment
-
     # -- the end of a flow ------------------------------------------------------------
 
     def claim_stream(
@@ -475,7 +288,7 @@ class MediaAnalysis:
         if state is None:
             return
         for stream in state.streams.values():
-            self._fold_sample(stream)
+            stream.fold()
         if not self._confirmed(state):
             self.unconfirmed += 1
             return
@@ -499,10 +312,13 @@ class MediaAnalysis:
 
     def _summary(self, flow: Flow, state: _FlowMedia, why: str) -> MediaFlow:
         streams = tuple(
-            _stream_seen(flow, stream)
+            stream.seen(flow)
             for stream in sorted(state.streams.values(), key=lambda s: s.first_frame)
         )
-        kind, reason = _flow_kind(streams, state)
+        dtls = state.dtls.seen() if state.dtls is not None else None
+        kind, reason = flow_kind(
+            streams, dtls, (state.rtcp_plain, state.rtcp_protected), state.stun + state.zrtp
+        )
         offer = answer = None
         if state.negotiations:
             best = state.negotiations[0]
@@ -526,7 +342,7 @@ class MediaAnalysis:
             stun=state.stun,
             zrtp=state.zrtp,
             other=state.other,
-            dtls=_dtls_seen(state.dtls),
+            dtls=dtls,
             offer=offer,
             answer=answer,
             ended=why,
@@ -554,170 +370,9 @@ class MediaAnalysis:
             file_keys=len(self.options.keys),
             expect_srtp=self.options.expect_srtp,
             auth_unavailable=self.library.problem if self.auth_used else None,
-            not_sampled=self.not_sampled,
+            not_sampled=self.samples.refused,
         )
 
 
 def _counts(counter: Counter[str]) -> tuple[Count, ...]:
     return tuple(Count(name, count) for name, count in counter.most_common())
-
-
-def _dtls_seen(dtls: _Dtls | None) -> DtlsSeen | None:
-    if dtls is None:
-        return None
-    return DtlsSeen(
-        records=_counts(dtls.records),
-        handshake=_counts(dtls.handshake),
-        versions=tuple(sorted(dtls.versions)),
-        offered_profiles=dtls.offered,
-        chosen_profile=dtls.chosen,
-        alerts=dtls.alerts,
-        encrypted_both_ways=all(dtls.later_epoch),
-    )
-
-
-def _stream_seen(flow: Flow, stream: _Stream) -> RtpStreamSeen:
-    source, destination = flow.endpoints(stream.direction)
-    trailing, measured = _trailing(stream.trailing or Counter())
-    auth = stream.auth
-    seen = RtpStreamSeen(
-        source=source,
-        destination=destination,
-        ssrc=stream.ssrc,
-        packets=stream.packets,
-        first_frame=stream.first_frame,
-        last_frame=stream.last_frame,
-        payload_types=tuple(
-            Count(str(pt), count) for pt, count in stream.payload_types.most_common(8)
-        ),
-        in_order=stream.in_order,
-        lost=stream.lost,
-        duplicates=stream.duplicates,
-        late=stream.late,
-        jumps=stream.jumps,
-        cut=stream.cut,
-        entropy=stream.entropy,
-        entropy_bytes=stream.entropy_bytes,
-        first_byte_values=stream.first_bytes.bit_count(),
-        first_byte_packets=stream.first_byte_packets,
-        trailing_bytes=trailing,
-        trailing_measured=measured,
-        key_source=" and ".join(sorted(auth.sources)) if auth is not None else None,
-        suite=auth.suite if auth is not None else None,
-        authenticated=auth.authenticated if auth is not None else 0,
-        auth_failed=auth.failed if auth is not None else 0,
-        replayed=auth.replayed if auth is not None else 0,
-        not_checked=stream.not_checked,
-        auth_problem=auth.problem if auth is not None and not auth.usable else None,
-    )
-    kind, reason, encrypted = classify_stream(seen)
-    return replace(seen, kind=kind, reason=reason, encrypted=encrypted)
-
-
-def _trailing(counts: Counter[int]) -> tuple[int | None, int]:
-    """The bytes most packets had beyond the codec's frame, if enough agree."""
-    measured = sum(counts.values())
-    if not measured:
-        return None, 0
-    value, count = counts.most_common(1)[0]
-    if value < 0 or count < 2 or count < TAG_SHARE * measured:
-        return None, measured
-    return value, measured
-
-
-def _structured(stream: RtpStreamSeen) -> bool | None:
-    """Whether the payload's first byte takes far fewer values than ciphertext's would."""
-    if stream.first_byte_packets < 8:
-        return None
-    return stream.first_byte_values < expected_distinct(stream.first_byte_packets) / 2
-
-
-def classify_stream(stream: RtpStreamSeen) -> tuple[StreamKind, str, bool | None]:
-    """What a stream is (`rtp`, `srtp` or `unclassified`), why, and for SRTP whether
-    its payload is ciphertext."""
-    if stream.authenticated:
-        return (
-            "srtp",
-            f"{stream.authenticated} packets authenticated with the {stream.suite} key "
-            f"from the {stream.key_source}",
-            None if stream.entropy is None else stream.entropy >= PLAIN_BITS,
-        )
-    if stream.packets < MIN_PACKETS:
-        return "unclassified", f"only {stream.packets} RTP packet(s): too few to tell", None
-    entropy = stream.entropy
-    entropy_text = f"payload entropy {entropy:.2f} bits/byte" if entropy is not None else ""
-    tag = stream.trailing_bytes
-    if tag == 0:
-        if entropy is not None and entropy >= CIPHERTEXT_BITS:
-            return (
-                "unclassified",
-                f"{entropy_text}, like ciphertext, but no authentication tag follows the "
-                "codec's frame",
-                None,
-            )
-        return (
-            "rtp",
-            "the payload is exactly the codec's frame, with no authentication tag "
-            "(RFC 3711 §3.1)" + (f"; {entropy_text}" if entropy_text else ""),
-            None,
-        )
-    if tag is not None and entropy is None:
-        missing = "the snap length cut the payload" if stream.cut else "too little payload"
-        return (
-            "unclassified",
-            f"{tag} bytes follow the codec's frame, as an SRTP tag would, but {missing} to "
-            "tell whether it is encrypted",
-            None,
-        )
-    if tag is not None:
-        encrypted = entropy is not None and entropy >= PLAIN_BITS
-        clear = "; the payload is not encrypted" if encrypted is False else ""
-        return (
-            "srtp",
-            f"{tag} bytes follow the codec's frame in {stream.trailing_measured} packets: an "
-            f"authentication tag (RFC 3711 §3.1)" + (f"; {entropy_text}" if entropy_text else "")
-            + clear,
-            encrypted,
-        )  # fmt: skip
-    if entropy is None:
-        if stream.cut:
-            return "unclassified", "packets cut by the snap length before their payload", None
-        return "unclassified", "too little payload to measure", None
-    structured = _structured(stream)
-    values = stream.first_byte_values
-    variety = (
-        f"its first byte took {values} value{'' if values == 1 else 's'} in "
-        f"{stream.first_byte_packets} packets"
-    )
-    if entropy >= CIPHERTEXT_BITS and structured is False:
-        return "srtp", f"{entropy_text} and {variety}, as ciphertext does", True
-    if entropy < PLAIN_BITS:
-        return "rtp", f"{entropy_text}: a codec's output, not ciphertext", None
-    if structured:
-        return "rtp", f"{entropy_text}, but {variety}: a codec's own framing in the clear", None
-    return "unclassified", f"{entropy_text}: neither clearly ciphertext nor a codec's", None
-
-
-def _flow_kind(streams: tuple[RtpStreamSeen, ...], state: _FlowMedia) -> tuple[MediaKind, str]:
-    plain = [stream for stream in streams if stream.kind == "rtp"]
-    secure = [stream for stream in streams if stream.kind == "srtp"]
-    if plain:
-        return "rtp", f"plain RTP from {plain[0].source} (SSRC {plain[0].ssrc:#010x}): " + (
-            plain[0].reason
-        )
-    if state.dtls is not None:
-        chosen = state.dtls.chosen
-        return "dtls-srtp", "DTLS records on the media port" + (
-            f"; the handshake chose {chosen}" if chosen else ""
-        )
-    if secure:
-        return "srtp", secure[0].reason
-    if not streams and state.rtcp_protected:
-        return "srtp", f"{state.rtcp_protected} SRTCP packet(s) (RFC 3711 §3.4), no RTP"
-    if not streams and state.rtcp_plain:
-        return "rtp", f"{state.rtcp_plain} plain RTCP packet(s) (RFC 3550 §6), no RTP"
-    if streams:
-        return "unclassified", streams[0].reason
-    if state.stun or state.zrtp:
-        return "unclassified", "STUN or ZRTP only: no media followed"
-    return "unclassified", "no RTP packet seen on it"

@@ -600,7 +600,7 @@ def test_many_media_flows_stay_within_the_limits() -> None:
     assert sum(count.count for count in media.kinds) == 2000
     assert evidence.counts.most_open_flows == 50
     [analysis] = [a for a in analyses if isinstance(a, MediaAnalysis)]
-    assert analysis.sampling == 0  # every sample was folded or dropped with its flow
+    assert analysis.samples.in_use == 0  # every sample was folded or dropped with its flow
     finding = media_finding(evidence)
     assert finding.status is Status.PASS
     assert finding.summary.startswith("2000 media flows, all protected")
