@@ -40,6 +40,9 @@ TAG_SHARE = 0.8
 """The share of measured packets that must agree on the bytes trailing the frame."""
 
 
+_NO_SAMPLE = "too little payload was sampled (or too many streams were sampled at once)"
+
+
 def trailing_bytes(counts: Counter[int]) -> tuple[int | None, int]:
     """The bytes most packets had beyond the codec's frame, if enough agree."""
     measured = sum(counts.values())
@@ -88,7 +91,7 @@ def classify_stream(stream: RtpStreamSeen) -> tuple[StreamKind, str, bool | None
             None,
         )
     if tag is not None and entropy is None:
-        missing = "the snap length cut the payload" if stream.cut else "too little payload"
+        missing = "the snap length cut the payload" if stream.cut else _NO_SAMPLE
         return (
             "unclassified",
             f"{tag} bytes follow the codec's frame, as an SRTP tag would, but {missing} to "
@@ -108,7 +111,7 @@ def classify_stream(stream: RtpStreamSeen) -> tuple[StreamKind, str, bool | None
     if entropy is None:
         if stream.cut:
             return "unclassified", "packets cut by the snap length before their payload", None
-        return "unclassified", "too little payload to measure", None
+        return "unclassified", _NO_SAMPLE + " to measure", None
     structured = _structured(stream)
     values = stream.first_byte_values
     variety = (
