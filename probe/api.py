@@ -214,13 +214,16 @@ def audit(
     now: dt.datetime | None = None,
     max_flows: int = 100_000,
     evidence_out: Path | None = None,
+    expect_srtp: bool = False,
+    srtp_keys: Path | None = None,
 ) -> Report:
     """Audit a packet capture (pcap or pcapng) and judge it, as `sipprobe pcap` does:
-    cleartext SIP, SDES keys exposed, each TLS handshake. A TLS 1.2 chain is judged under
-    `settings`' TLS policy and trust anchors (the system store by default), at `now`, by
-    default the moment of its handshake. Needs the `[pcap]` extra; a file that is no
-    capture raises SettingsError, as an unusable setting does. Synchronous: it reads a
-    file. (Not named `pcap`: probe.pcap is the package that does the work.)"""
+    cleartext SIP, SDES keys exposed, media RTP or SRTP (`expect_srtp`: plain RTP fails
+    anywhere; `srtp_keys`: a key file to authenticate SRTP with), each TLS handshake. A TLS
+    1.2 chain is judged under `settings`' TLS policy and trust anchors (the system store by
+    default), at `now`, by default the moment of its handshake. Needs the `[pcap]` extra; a
+    file that is no capture raises SettingsError, as an unusable setting does. Synchronous:
+    it reads a file. (Not named `pcap`: probe.pcap is the package that does the work.)"""
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, audit_and_judge
 
@@ -228,5 +231,13 @@ def audit(
         limits = AuditLimits(max_flows=max_flows)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    request = PcapRequest(capture, limits, evidence_out, settings or Settings(), now)
+    request = PcapRequest(
+        capture,
+        limits,
+        evidence_out,
+        settings or Settings(),
+        now,
+        expect_srtp=expect_srtp,
+        srtp_keys=srtp_keys,
+    )
     return audit_and_judge(request, _refuse)

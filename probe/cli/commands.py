@@ -419,6 +419,20 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     show_default=True,
     help="Flows tracked at once; past it the quietest is closed first (memory stays bounded).",
 )
+@click.option(
+    "--expect-srtp",
+    is_flag=True,
+    help="The trunk promises SRTP: plain RTP on any flow fails (otherwise it warns, and "
+    "fails only where its SDP negotiated SRTP).",
+)
+@click.option(
+    "--srtp-keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="SRTP keys to authenticate media with, one `ADDRESS:PORT a=crypto-value` a line "
+    "(the c= address and m= port of the SDP each came in); never printed or saved. SDES "
+    "keys seen in cleartext SIP in the capture are used too. Needs the srtp extra.",
+)
 @policy_options
 @click.option(
     "--now",
@@ -426,15 +440,23 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     help="Judge certificates at this instant (default: when each handshake was captured).",
 )
 @output_options
-def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any) -> None:
+def pcap(
+    capture: Path,
+    evidence_out: Path | None,
+    max_flows: int,
+    expect_srtp: bool,
+    srtp_keys: Path | None,
+    **values: Any,
+) -> None:
     """Audit a packet CAPTURE (pcap or pcapng; - reads standard input): SIP in the clear,
-    SDES keys exposed, TLS handshakes.
+    SDES keys exposed, media RTP or SRTP, TLS handshakes.
 
     The file is read once, in bounded memory: SIP over UDP and over TCP (reassembled) is
-    found whatever its ports, and any a=crypto line in it is reported (key redacted).
-    Each TLS session shows its SNI, versions and cipher; a TLS 1.2 server's certificates
-    are judged as a live probe judges them (--ca/--trust; TLS 1.3 encrypts them).
-    Needs the pcap extra: pip install 'sipprobe[pcap]'.
+    found whatever its ports, and any a=crypto line in it is reported (key redacted);
+    each RTP-like UDP flow is classified as RTP, SRTP or DTLS-SRTP and tied to the SDP
+    that set it up. Each TLS session shows its SNI, versions and cipher; a TLS 1.2
+    server's certificates are judged as a live probe judges them (--ca/--trust; TLS 1.3
+    encrypts them). Needs the pcap extra: pip install 'sipprobe[pcap]'.
     """
     from probe.pcap.analysis import AuditLimits
     from probe.run.pcap import PcapRequest, run_pcap_command
@@ -443,7 +465,13 @@ def pcap(capture: Path, evidence_out: Path | None, max_flows: int, **values: Any
     output = take_output(values)
     now = values.pop("now")
     request = PcapRequest(
-        capture, AuditLimits(max_flows=max_flows), evidence_out, Settings.from_flat(values), now
+        capture,
+        AuditLimits(max_flows=max_flows),
+        evidence_out,
+        Settings.from_flat(values),
+        now,
+        expect_srtp=expect_srtp,
+        srtp_keys=srtp_keys,
     )
     emit_and_exit(run_pcap_command(request, on_usage_error=usage_error), output)
 

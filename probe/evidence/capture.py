@@ -18,6 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from probe.evidence.capture_counts import Count
+from probe.evidence.capture_media import MediaCapture
 from probe.evidence.run import TrustRecord
 
 __all__ = [
@@ -43,14 +45,6 @@ ReadOutcome = Literal["complete", "truncated", "damaged", "interrupted"]
 short, as when a capture is copied while it is written); at a record that cannot be
 read (the rest of the file was not read); or by a signal."""
 FlowTransport = Literal["udp", "tcp"]
-
-
-@dataclass(frozen=True, slots=True)
-class Count:
-    """One named count (a method, a status code, a reason)."""
-
-    name: str
-    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +363,8 @@ class CaptureEvidence:
     saved, so `sipprobe judge` judges them against the same ones."""
     recording: CaptureRecording | None = None
     """How the capture was recorded, when sipprobe recorded it (`invite --capture`)."""
+    media: MediaCapture | None = None
+    """RTP, SRTP and DTLS-SRTP flows (probe.pcap.media_audit)."""
 
     def __post_init__(self) -> None:
         try:

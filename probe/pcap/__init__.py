@@ -12,10 +12,15 @@ One pass over the file, in bounded memory::
        │
     audit.py      the loop: each datagram to every analysis, each TCP stream to the
        │          analysis that claims it → probe.evidence.capture.CaptureEvidence
-    analyses      sip_audit.py: cleartext SIP over UDP and TCP, `a=crypto` lines
+    analyses      sip_audit.py: cleartext SIP over UDP and TCP, `a=crypto` lines;
+       │          media_audit.py: RTP, SRTP, DTLS-SRTP flows (rtp.py reads the packets,
+       │          media_stream.py and media_dtls.py summarise them, media_classify.py
+       │          classifies them, media_sdp.py ties them to their SDP, srtp_auth.py
+       │          authenticates SRTP)
        │          tls_audit.py: TLS handshakes over TCP (tls_records.py reads them)
        ▼
     probe/verdict/checks/capture_sip.py   pcap.sip_cleartext, pcap.sdes_exposed
+    probe/verdict/checks/capture_media.py pcap.media
     probe/verdict/checks/capture_tls.py   pcap.tls, pcap.tls_chain
 
 Everything but reader.py is pure (no scapy, no socket) and is fed frames by tests.

@@ -14,14 +14,18 @@ every UDP datagram goes to each. Adding an analysis (see probe.pcap's descriptio
 from __future__ import annotations
 
 from probe.pcap.analysis import Analysis, AuditLimits
+from probe.pcap.media_audit import MediaAnalysis, MediaOptions
 from probe.pcap.sip_audit import SipAnalysis
 from probe.pcap.tls_audit import TlsAnalysis
 
 __all__ = ["build_analyses"]
 
 
-def build_analyses(limits: AuditLimits) -> list[Analysis]:
-    """A fresh set of analyses for one audit: they hold that audit's state."""
+def build_analyses(limits: AuditLimits, media: MediaOptions | None = None) -> list[Analysis]:
+    """A fresh set of analyses for one audit: they hold that audit's state. `media`:
+    the keys and expectations the media analysis is given."""
     sip = SipAnalysis(limits)
     tls = TlsAnalysis(limits)
-    return [sip, tls]
+    media_analysis = MediaAnalysis(limits, media)
+    sip.sdp_listeners.append(media_analysis)
+    return [sip, tls, media_analysis]

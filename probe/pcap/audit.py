@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe.evidence.capture import (
     CaptureCounts,
@@ -51,6 +52,9 @@ from probe.pcap.packets import (
 )
 from probe.pcap.sip_audit import looks_like_sip
 from probe.pcap.tcp import Budget, StreamSink, TcpDirection
+
+if TYPE_CHECKING:
+    from probe.pcap.media_audit import MediaOptions
 
 __all__ = ["CaptureAudit", "audit_capture"]
 
@@ -463,9 +467,11 @@ def audit_capture(
     name: str | None = None,
     limits: AuditLimits | None = None,
     stop_requested: Callable[[], int | None] = lambda: None,
+    media: MediaOptions | None = None,
 ) -> CaptureEvidence:
     """Audit the capture at `path` (named `name` in the evidence). `stop_requested` is
     asked now and then; a signal number from it ends reading there (`interrupted`).
+    `media`: SRTP keys and expectations for the media analysis.
     Raises probe.pcap.reader.CaptureError for a file that is no capture at all."""
     from probe.pcap.analyses import build_analyses
     from probe.pcap.reader import CaptureReader
@@ -473,7 +479,7 @@ def audit_capture(
     limits = limits or AuditLimits()
     started = dt.datetime.now(dt.UTC)
     began = clock.monotonic()
-    audit = CaptureAudit(build_analyses(limits), limits)
+    audit = CaptureAudit(build_analyses(limits, media), limits)
     stop_signal: int | None = None
     with CaptureReader(path, name) as reader:
         for record in reader.records():

@@ -37,6 +37,9 @@ __all__ = [
     "run_pcap_command",
 ]
 
+if TYPE_CHECKING:
+    from probe.pcap.media_audit import MediaOptions
+
 UsageError = Callable[[str], NoReturn]
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -54,6 +57,10 @@ class PcapRequest:
     now: str | dt.datetime | None = None
     """`--now`: the instant certificates are judged at (ISO 8601 text as typed, or an
     instant); by default the moment of each handshake in the capture."""
+    expect_srtp: bool = False
+    """Every media flow must be SRTP (`--expect-srtp`): plain RTP fails."""
+    srtp_keys: Path | None = None
+    """A key file (`--srtp-keys`, format in probe.pcap.srtp_auth) to authenticate SRTP."""
 
 
 @contextlib.contextmanager
@@ -96,13 +103,35 @@ def audit_file(
     from probe.pcap.audit import audit_capture
     from probe.pcap.reader import CaptureError
 
+    media = media_options(request, usage)
     path, name = request.capture, None
     if str(path) == "-":  # tcpdump -w - | sipprobe pcap -
         path, name = Path("/dev/stdin"), "standard input"
     try:
-        return audit_capture(path, name=name, limits=request.limits, stop_requested=stop_requested)
+        return audit_capture(
+            path, name=name, limits=request.limits, stop_requested=stop_requested, media=media
+        )
     except CaptureError as exc:
         usage(str(exc))
+
+
+def media_options(request: PcapRequest, usage: UsageError) -> MediaOptions:
+    """What the media analysis is given: the keys of `--srtp-keys` (read before the
+    capture, so a bad key file is refused at once, and never quoted) and `--expect-srtp`."""
+    from probe.pcap.media_audit import MediaOptions
+    from probe.pcap.srtp_auth import KeyFileError, load_key_file
+
+    if request.srtp_keys is None:
+        return MediaOptions(expect_srtp=request.expect_srtp)
+    try:
+        keys = load_key_file(request.srtp_keys)
+    except KeyFileError as exc:
+        usage(f"--srtp-keys {exc}")
+    try:
+        import pylibsrtp  # noqa: F401
+    except ImportError:
+        usage("--srtp-keys needs the srtp extra: pip install 'sipprobe[srtp]'")
+    return MediaOptions(expect_srtp=request.expect_srtp, keys=keys, key_file=str(request.srtp_keys))
 
 
 def check_evidence_path(path: Path | None, usage: UsageError) -> None:

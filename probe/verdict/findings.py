@@ -74,6 +74,7 @@ class CheckId(enum.StrEnum):
     PCAP_TLS = "pcap.tls"
     PCAP_TLS_CHAIN = "pcap.tls_chain"
     PCAP_CAPTURE = "pcap.capture"
+    PCAP_MEDIA = "pcap.media"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,11 @@ def test_audit_returns_the_report_and_leaves_the_process_as_it_was(tmp_path: Pat
     assert process_state() == before
     assert report.verdict is Verdict.FAIL
     assert exit_code(report) == 1
-    assert [f.check for f in report.findings] == ["pcap.sip_cleartext", "pcap.sdes_exposed"]
+    assert [f.check for f in report.findings] == [
+        "pcap.sip_cleartext",
+        "pcap.sdes_exposed",
+        "pcap.media",
+    ]
     again = probe.judge(saved)
     assert again.findings == report.findings
 

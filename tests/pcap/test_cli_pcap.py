@@ -62,7 +62,7 @@ def quiet(tmp_path: Path) -> Path:
 def test_console_report_fails_and_names_what_it_saw(leaky: Path) -> None:
     code, output = invoke("pcap", str(leaky), "--no-color")
     assert code == 1
-    assert output.startswith("FAIL  sipprobe pcap: 1 capture(s), 2 fail")
+    assert output.startswith("FAIL  sipprobe pcap: 1 capture(s), 1 incomplete, 2 fail")
     assert "pcap.sip_cleartext" in output
     assert "pcap.sdes_exposed" in output
     assert "inline:<redacted>" in output
@@ -73,7 +73,7 @@ def test_console_report_fails_and_names_what_it_saw(leaky: Path) -> None:
 def test_a_capture_without_sip_passes(quiet: Path) -> None:
     code, output = invoke("pcap", str(quiet), "--no-color")
     assert code == 0
-    assert output.startswith("PASS  sipprobe pcap: 1 capture(s), 2 pass")
+    assert output.startswith("PASS  sipprobe pcap: 1 capture(s), 3 pass")
 
 
 def test_json_report_follows_the_schema(leaky: Path) -> None:
@@ -86,7 +86,11 @@ def test_json_report_follows_the_schema(leaky: Path) -> None:
     [capture] = document["captures"]
     assert capture["capture"] == str(leaky)
     assert capture["verdict"] == "fail"
-    assert capture["required"] == ["pcap.sip_cleartext", "pcap.sdes_exposed"]
+    assert capture["required"] == [
+        "pcap.sip_cleartext",
+        "pcap.sdes_exposed",
+        "pcap.media",
+    ]
     assert capture["facts"]["records"] == 3
     checks = {finding["check"]: finding for finding in document["findings"]}
     assert checks["pcap.sip_cleartext"]["details"]["requests"] == {"OPTIONS": 1, "INVITE": 1}
@@ -107,7 +111,7 @@ def test_nagios_line_and_codes(leaky: Path, quiet: Path) -> None:
     assert code == 2
     assert output.startswith(f"SIPPROBE CRITICAL - pcap.sip_cleartext {leaky}: ")
     code, output = invoke("pcap", str(quiet), "--nagios")
-    assert (code, output.strip()) == (0, "SIPPROBE OK - 1 capture(s), 2 checks pass")
+    assert (code, output.strip()) == (0, "SIPPROBE OK - 1 capture(s), 3 checks pass")
 
 
 def test_a_truncated_capture_without_sip_is_incomplete(quiet: Path) -> None:

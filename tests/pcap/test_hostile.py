@@ -149,6 +149,7 @@ def test_any_frames_give_evidence_and_findings(
     assert {finding.check for finding in result.findings} == {
         "pcap.sip_cleartext",
         "pcap.sdes_exposed",
+        "pcap.media",
     }
 
 

@@ -86,7 +86,11 @@ def test_a_snap_length_is_seen_per_record(tmp_path: Path) -> None:
     assert evidence.counts.cut_records == 1
     assert evidence.sip.cut_messages == 1
     statuses = {f.check: f.status for f in judge_capture(evidence).findings}
-    assert statuses == {"pcap.sip_cleartext": Status.FAIL, "pcap.sdes_exposed": Status.INCOMPLETE}
+    assert statuses == {
+        "pcap.sip_cleartext": Status.FAIL,
+        "pcap.sdes_exposed": Status.INCOMPLETE,
+        "pcap.media": Status.PASS,  # no media in it, and no SDP seen announcing any
+    }
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,7 @@ def test_a_damaged_capture_without_sip_is_never_a_pass(tmp_path: Path) -> None:
     path = write_pcap(tmp_path / "rtp.pcap", [frame] * 3)
     path.write_bytes(path.read_bytes()[:-10])
     result = judge_capture(audit_capture(path))
-    assert [finding.status for finding in result.findings] == [Status.INCOMPLETE] * 2
+    assert [finding.status for finding in result.findings] == [Status.INCOMPLETE] * 3
     assert result.verdict.value == "incomplete"
 
 

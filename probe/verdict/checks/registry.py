@@ -7,6 +7,7 @@ from __future__ import annotations
 from probe.verdict.checks import (
     auth,
     call,
+    capture_media,
     capture_recording,
     capture_sip,
     capture_tls,
@@ -41,5 +42,6 @@ CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
     capture_sip.CLEARTEXT,
     capture_sip.SDES_EXPOSED,
     capture_tls.TLS,
+    capture_media.MEDIA,
 )
 """The checks of a capture audit (`sipprobe pcap`), in report order."""

@@ -76,7 +76,7 @@ class Check:
     """The ids a target's PASS needs from it, for this probe (docs/verdicts.md)."""
 
 
-CapturePart = Literal["source", "counts", "flows", "sip", "tls", "recording"]
+CapturePart = Literal["source", "counts", "flows", "sip", "tls", "recording", "media"]
 """The parts of a capture's evidence a check may read (probe.evidence.capture)."""
 
 
