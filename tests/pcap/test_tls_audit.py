@@ -228,7 +228,7 @@ def test_a_real_tls12_handshake_is_judged_with_the_checks_of_a_live_probe(lab: L
     ]  # fmt: skip
     assert result.verdict is Verdict.PASS
     assert set(result.required) == {
-        "pcap.sip_cleartext", "pcap.sdes_exposed", "pcap.tls", "pcap.tls_chain",
+        "pcap.sip_cleartext", "pcap.sdes_exposed", "pcap.tls", "pcap.tls_chain", "pcap.media",
     }  # fmt: skip
 
 
