@@ -26,7 +26,7 @@ from typing import Any
 from probe import __version__
 from probe.evidence.capture import CaptureEvidence
 from probe.evidence.codec import Invalid, decode, encode
-from probe.evidence.file import EvidenceError, write_private_text
+from probe.evidence.file import EvidenceError, read_evidence_text, write_private_text
 from probe.evidence.redact import mask_text
 
 __all__ = [
@@ -104,14 +104,4 @@ def loads_capture(text: str, source: str = "evidence") -> CaptureEvidence:
 
 def load_capture(path: Path) -> CaptureEvidence:
     """Read a capture audit's evidence, or raise EvidenceError saying why it cannot be used."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EvidenceError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise EvidenceError(f"{path} is a directory, not an evidence file") from None
-    except UnicodeDecodeError:
-        raise EvidenceError(f"{path} is not a sipprobe evidence file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise EvidenceError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    return loads_capture(text, str(path))
+    return loads_capture(read_evidence_text(path), str(path))

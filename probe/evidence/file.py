@@ -176,10 +176,11 @@ def _unreadable_offer(run: RunEvidence) -> str | None:
     return None
 
 
-def load_evidence(path: Path) -> RunEvidence:
-    """Read an evidence file, or raise EvidenceError saying why it cannot be used."""
+def read_evidence_text(path: Path) -> str:
+    """An evidence file's text (a run's or a capture audit's), or EvidenceError saying
+    why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise EvidenceError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -188,4 +189,8 @@ def load_evidence(path: Path) -> RunEvidence:
         raise EvidenceError(f"{path} is not a sipprobe evidence file (not UTF-8 text)") from None
     except OSError as exc:
         raise EvidenceError(f"{path}: cannot be read: {exc.strerror or exc}") from None
-    return loads_evidence(text, str(path))
+
+
+def load_evidence(path: Path) -> RunEvidence:
+    """Read an evidence file, or raise EvidenceError saying why it cannot be used."""
+    return loads_evidence(read_evidence_text(path), str(path))
