@@ -22,14 +22,19 @@ __all__ = ["check_literal_families", "sending_notes", "sending_settings"]
 UsageError = Callable[[str], NoReturn]
 
 _FAMILY_WORDS: dict[str, str] = {"ipv4": "IPv4", "ipv6": "IPv6"}
+DEFAULT_WS_PATH = "/"
+"""The upgrade's resource when none is given (RFC 6455 §3), valid as it is."""
 
 
 def sending_settings(settings: Settings, usage: UsageError) -> dict[str, Any]:
     """The ProbeSettings fields of these options, each checked."""
-    from probe.net.websocket import resource_problem
+    if settings.sip.ws_path != DEFAULT_WS_PATH:
+        # Only a path given is checked: the WebSocket code (and wsproto) stays unloaded
+        # by a run that does not ask for it.
+        from probe.net.websocket import resource_problem
 
-    if (problem := resource_problem(settings.sip.ws_path)) is not None:
-        usage(f"--ws-path {problem}")
+        if (problem := resource_problem(settings.sip.ws_path)) is not None:
+            usage(f"--ws-path {problem}")
     family, source = _source_and_family(settings, usage)
     return {
         "keepalive": settings.sip.keepalive,

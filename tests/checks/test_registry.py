@@ -152,3 +152,39 @@ def test_judging_an_options_probe_never_loads_the_sdp_codec() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_preparing_an_options_run_never_loads_the_websocket_code() -> None:
+    # wsproto and h11 cost a start-up that a run without a WebSocket target never needs.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from probe.settings import Settings\n"
+        "from probe.run.sending import sending_settings\n"
+        "def refuse(message): raise SystemExit(message)\n"
+        "sending_settings(Settings(), refuse)\n"
+        "loaded = (n for n in sys.modules if n.startswith(('wsproto', 'probe.net.websocket')))\n"
+        "print(sorted(loaded))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_capture_checks_load_only_when_a_capture_is_judged() -> None:
+    # The registry names them for `sipprobe pcap`; a probe's run never loads them.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "import probe.verdict.checks.registry as registry\n"
+        "before = 'probe.evidence.capture' in sys.modules\n"
+        "ids = [i for check in registry.CAPTURE_CHECKS for i in check.ids]\n"
+        "print(before, 'pcap.media' in ids)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]

@@ -4,20 +4,21 @@ a report lists their findings in. Each check is declared in its own module
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from probe.verdict.checks import (
     auth,
     call,
-    capture_media,
-    capture_recording,
-    capture_sip,
-    capture_tls,
     connection,
     keepalive,
     options,
     tls_session,
     websocket,
 )
-from probe.verdict.checks.unit import CaptureCheck, Check
+from probe.verdict.checks.unit import Check
+
+if TYPE_CHECKING:
+    from probe.verdict.checks.unit import CaptureCheck
 
 CHECKS: tuple[Check, ...] = (
     connection.CONNECT,
@@ -37,11 +38,18 @@ CHECKS: tuple[Check, ...] = (
     keepalive.KEEPALIVE,
 )
 
-CAPTURE_CHECKS: tuple[CaptureCheck, ...] = (
-    capture_recording.RECORDED,
-    capture_sip.CLEARTEXT,
-    capture_sip.SDES_EXPOSED,
-    capture_tls.TLS,
-    capture_media.MEDIA,
-)
-"""The checks of a capture audit (`sipprobe pcap`), in report order."""
+
+def __getattr__(name: str) -> tuple[CaptureCheck, ...]:
+    """CAPTURE_CHECKS, the checks of a capture audit (`sipprobe pcap`) in report order,
+    made when a capture is judged: a probe's run never loads the capture models."""
+    if name != "CAPTURE_CHECKS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from probe.verdict.checks import capture_media, capture_recording, capture_sip, capture_tls
+
+    return (
+        capture_recording.RECORDED,
+        capture_sip.CLEARTEXT,
+        capture_sip.SDES_EXPOSED,
+        capture_tls.TLS,
+        capture_media.MEDIA,
+    )
