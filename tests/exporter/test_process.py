@@ -17,8 +17,9 @@ import pytest
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.exporter.helpers import ExporterProcess, exporter_process, get, samples
-from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
-from tests.peers.sipp import Sipp, start_sipp
+from tests.peers.kamailio import Kamailio
+from tests.peers.sbc import relaying_to_sipp
+from tests.peers.sipp import Sipp
 from tests.signal_child import finish, start_sipprobe, wait_until
 
 
@@ -130,19 +131,8 @@ async def test_a_port_in_use_is_refused_in_a_sentence(tmp_path: Path) -> None:
 @pytest.fixture
 def ringing_sbc(tmp_path: Path, lab: LabFiles) -> Iterator[tuple[Kamailio, Sipp]]:
     """Kamailio's TLS listener in front of a SIPp UAS that rings and never answers."""
-    sipp = start_sipp(tmp_path / "sipp", "uas_no_answer.xml")
-    try:
-        kamailio = start_kamailio(
-            tmp_path / "kamailio",
-            [TlsProfile("tls", lab.server, lab.server_key)],
-            relay_to=("127.0.0.1", sipp.port),
-        )
-    except BaseException:
-        sipp.stop()
-        raise
-    yield kamailio, sipp
-    sipp.stop()
-    kamailio.stop()
+    with relaying_to_sipp(tmp_path, lab, "uas_no_answer.xml") as pair:
+        yield pair
 
 
 @pytest.mark.peer

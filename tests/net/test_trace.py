@@ -26,8 +26,9 @@ from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.net.websocket_server import WsScript, websocket_server
-from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
-from tests.peers.sipp import Sipp, start_sipp
+from tests.peers.kamailio import Kamailio
+from tests.peers.sbc import relaying_to_sipp
+from tests.peers.sipp import Sipp
 
 SIPP_KEY = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
 """The key uas_auth.xml answers with: a secret as far as the trace knows."""
@@ -55,19 +56,8 @@ def test_a_block_is_the_message_with_its_secrets_redacted() -> None:
 
 @pytest.fixture
 def sbc(tmp_path: Path, lab: LabFiles) -> Iterator[tuple[Kamailio, Sipp]]:
-    sipp = start_sipp(tmp_path / "sipp", "uas_auth.xml")
-    try:
-        kamailio = start_kamailio(
-            tmp_path / "kamailio",
-            [TlsProfile("tls", lab.server, lab.server_key)],
-            relay_to=("127.0.0.1", sipp.port),
-        )
-    except BaseException:
-        sipp.stop()
-        raise
-    yield kamailio, sipp
-    sipp.stop()
-    kamailio.stop()
+    with relaying_to_sipp(tmp_path, lab, "uas_auth.xml") as pair:
+        yield pair
 
 
 @pytest.mark.peer

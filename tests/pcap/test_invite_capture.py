@@ -28,8 +28,9 @@ from tests.helpers import no_usage_error
 from tests.peers.baresip import Baresip, start_baresip
 from tests.peers.capture import tshark_fields
 from tests.peers.common import require_binary
-from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
-from tests.peers.sipp import Sipp, start_sipp
+from tests.peers.kamailio import Kamailio
+from tests.peers.sbc import relaying_to_sipp
+from tests.peers.sipp import Sipp
 from tests.signal_child import finish, start_sipprobe, wait_until
 
 pytestmark = pytest.mark.peer
@@ -160,19 +161,8 @@ def test_a_call_to_a_real_phone_is_recorded_and_audited_in_its_report(
 @pytest.fixture
 def sbc(tmp_path: Path, lab: LabFiles) -> Iterator[tuple[Kamailio, Sipp]]:
     """Kamailio with TLS towards the caller, relaying over UDP to a SIPp UAS."""
-    sipp = start_sipp(tmp_path / "sipp", "uas_srtp.xml")
-    try:
-        kamailio = start_kamailio(
-            tmp_path / "kamailio",
-            [TlsProfile("tls", lab.server, lab.server_key)],
-            relay_to=("127.0.0.1", sipp.port),
-        )
-    except BaseException:
-        sipp.stop()
-        raise
-    yield kamailio, sipp
-    sipp.stop()
-    kamailio.stop()
+    with relaying_to_sipp(tmp_path, lab, "uas_srtp.xml") as pair:
+        yield pair
 
 
 def test_the_capture_holds_the_calls_own_hop_and_not_the_sbcs_inner_leg(

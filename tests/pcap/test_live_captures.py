@@ -33,8 +33,9 @@ from tests.conftest import LAB_NAME
 from tests.helpers import no_usage_error
 from tests.lab_responders import serve_process
 from tests.peers.capture import capturing, tshark_fields
-from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
-from tests.peers.sipp import Sipp, start_sipp
+from tests.peers.kamailio import Kamailio
+from tests.peers.sbc import relaying_to_sipp
+from tests.peers.sipp import Sipp
 
 pytestmark = pytest.mark.peer
 
@@ -131,19 +132,8 @@ def test_sip_over_tcp_is_reassembled_and_counted(tmp_path: Path, kamailio: Kamai
 def sbc(tmp_path: Path, lab: LabFiles) -> Iterator[tuple[Kamailio, Sipp]]:
     """Kamailio with TLS towards the caller, relaying over UDP to a SIPp UAS that answers
     with SDES keys (as an SBC in front of a media server)."""
-    sipp = start_sipp(tmp_path / "sipp", "uas_srtp.xml")
-    try:
-        kamailio = start_kamailio(
-            tmp_path / "kamailio",
-            [TlsProfile("tls", lab.server, lab.server_key)],
-            relay_to=("127.0.0.1", sipp.port),
-        )
-    except BaseException:
-        sipp.stop()
-        raise
-    yield kamailio, sipp
-    sipp.stop()
-    kamailio.stop()
+    with relaying_to_sipp(tmp_path, lab, "uas_srtp.xml") as pair:
+        yield pair
 
 
 def test_sdes_keys_on_the_cleartext_inner_leg_are_exposed(

@@ -39,8 +39,9 @@ from tests.peers.baresip import Baresip, start_baresip
 from tests.peers.baresip_call import call, phones
 from tests.peers.capture import capturing, tshark_fields
 from tests.peers.common import require_binary
-from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
-from tests.peers.sipp import Sipp, start_sipp
+from tests.peers.kamailio import Kamailio
+from tests.peers.sbc import relaying_to_sipp
+from tests.peers.sipp import Sipp
 
 pytestmark = pytest.mark.peer
 
@@ -324,19 +325,8 @@ def test_srtp_to_a_phone_over_tls_is_told_from_its_evidence(
 def sbc(tmp_path: Path, lab: LabFiles) -> Iterator[tuple[Kamailio, Sipp]]:
     """Kamailio with TLS towards the caller, relaying over UDP to a SIPp UAS that answers
     with SDES keys (an SBC in front of a media server)."""
-    sipp = start_sipp(tmp_path / "sipp", "uas_srtp.xml")
-    try:
-        kamailio = start_kamailio(
-            tmp_path / "kamailio",
-            [TlsProfile("tls", lab.server, lab.server_key)],
-            relay_to=("127.0.0.1", sipp.port),
-        )
-    except BaseException:
-        sipp.stop()
-        raise
-    yield kamailio, sipp
-    sipp.stop()
-    kamailio.stop()
+    with relaying_to_sipp(tmp_path, lab, "uas_srtp.xml") as pair:
+        yield pair
 
 
 def test_srtp_authenticates_with_the_offer_seen_on_the_inner_leg(

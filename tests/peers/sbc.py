@@ -1,0 +1,35 @@
+"""An SBC for test calls: Kamailio's TLS listener towards the caller, relaying over UDP
+to a SIPp UAS (tests.peers.sipp) that plays a scenario of the test's choosing."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from probe.tls.lab import LabFiles
+from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
+from tests.peers.sipp import Sipp, start_sipp
+
+
+@contextlib.contextmanager
+def relaying_to_sipp(
+    workdir: Path, lab: LabFiles, scenario: str
+) -> Iterator[tuple[Kamailio, Sipp]]:
+    """Kamailio (the lab's server chain) in front of SIPp playing `scenario`; both
+    stopped when the block ends, SIPp too when Kamailio cannot start."""
+    sipp = start_sipp(workdir / "sipp", scenario)
+    try:
+        kamailio = start_kamailio(
+            workdir / "kamailio",
+            [TlsProfile("tls", lab.server, lab.server_key)],
+            relay_to=("127.0.0.1", sipp.port),
+        )
+    except BaseException:
+        sipp.stop()
+        raise
+    try:
+        yield kamailio, sipp
+    finally:
+        sipp.stop()
+        kamailio.stop()
