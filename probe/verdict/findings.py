@@ -75,6 +75,13 @@ class CheckId(enum.StrEnum):
     PCAP_TLS_CHAIN = "pcap.tls_chain"
     PCAP_CAPTURE = "pcap.capture"
     PCAP_MEDIA = "pcap.media"
+    INBOUND_CALLS = "inbound.calls"
+    INBOUND_TLS = "inbound.tls"
+    INBOUND_CLIENT_CERT = "inbound.client_cert"
+    INBOUND_INVITE = "inbound.invite"
+    INBOUND_OFFER = "inbound.offer"
+    INBOUND_MEDIA = "inbound.media"
+    INBOUND_TEARDOWN = "inbound.teardown"
 
 
 @dataclass(frozen=True, slots=True)

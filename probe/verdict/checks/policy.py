@@ -56,3 +56,22 @@ class FailoverPolicy:
     mode: OrderMode = "list"
     """`list` (as configured), `fixed` (the same, for providers with fixed names), or
     `priority` (lowest priority first, weights sharing within a priority)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPolicy:
+    """What calls received from a trunk are judged against (`sipprobe answer`)."""
+
+    expect_peer: tuple[str, ...] = ()
+    """The names the caller's client certificate must prove (`--expect-peer`, a
+    scenario's `inbound.expect_peer`), matched as a server's are (RFC 5922 §7.1, §7.2)."""
+    require_client_cert: bool = False
+    """A TLS caller that presents no certificate fails (mutual TLS required)."""
+    require_tls: bool = True
+    """A call over TCP or UDP fails: the trunk promises TLS signalling."""
+    require_srtp: bool = True
+    """An offer without SRTP fails: the trunk promises encrypted media (Secure Trunking)."""
+    tls: TlsPolicy = field(default_factory=TlsPolicy)
+    anchors: TrustAnchors | None = None
+    """What the caller's chain must lead to; None: the system store."""
+    now: dt.datetime | None = None
