@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any, Literal
 
 from cryptography import x509
@@ -489,4 +489,43 @@ def judge_eku(leaf: x509.Certificate) -> EkuVerdict:
         "fail",
         f"{name} allows only {allows}, neither serverAuth nor id-kp-sipDomain (RFC 5924), "
         "so it cannot authenticate a SIP server: reissue it with serverAuth",
+    )
+
+
+def judge_client_eku(leaf: x509.Certificate) -> EkuVerdict:
+    """May the leaf authenticate a SIP client over TLS (mutual TLS, a trunk calling us)?
+
+    RFC 5280 §4.2.1.12 gives the client role clientAuth; RFC 5924 §4.1 lets
+    id-kp-sipDomain mark a certificate for SIP in either role. The facts are the ones
+    `judge_eku` reads; only what they mean for this role differs."""
+    read = judge_eku(leaf)
+    if not read.extension_present or not read.ekus:
+        # No extension (any purpose), or one that cannot be read: judge_eku says which.
+        return read
+    name = _label("leaf", leaf)
+    allows = _list(list(read.ekus))
+    if EKU_NAMES[ExtendedKeyUsageOID.CLIENT_AUTH] in read.ekus:
+        return replace(read, status="pass", summary=f"{name} allows {allows}")
+    if read.sip_domain:
+        return replace(
+            read,
+            status="pass",
+            summary=f"{name} allows {allows}: id-kp-sipDomain (RFC 5924) marks it for SIP, "
+            "which SIP stacks accept in place of clientAuth; generic TLS stacks that insist "
+            "on clientAuth may refuse it",
+        )
+    if read.any_purpose:
+        return replace(
+            read,
+            status="warn",
+            summary=f"{name} allows {allows} but not clientAuth; RFC 5280 accepts that as "
+            "any purpose, but webpki verifiers (and sipprobe's chain check) refuse it: add "
+            "clientAuth",
+        )
+    return replace(
+        read,
+        status="fail",
+        summary=f"{name} allows only {allows}, neither clientAuth nor id-kp-sipDomain "
+        "(RFC 5924), so it cannot authenticate a SIP client: a peer that checks the purpose "
+        "of a client certificate refuses it; reissue it with clientAuth",
     )

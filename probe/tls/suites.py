@@ -73,3 +73,26 @@ def grade_suite(name: str) -> SuiteGrade:
     if not aead:
         return SuiteGrade(Grade.ACCEPTABLE, "CBC mode (forward secret, SHA-2 MAC)")
     return SuiteGrade(Grade.STRONG, "forward secret, AEAD")
+
+
+# RFC 8446 §B.4: the TLS 1.3 suites name only the AEAD and the hash; the key exchange is
+# always (EC)DHE, so each is forward secret. CCM_8's 64-bit tag is the one to question
+# (RFC 8446 §B.4 lists it for constrained devices; RFC 9150's IANA note: not recommended).
+_TLS13_SUITES = {
+    "TLS_AES_128_GCM_SHA256": Grade.STRONG,
+    "TLS_AES_256_GCM_SHA384": Grade.STRONG,
+    "TLS_CHACHA20_POLY1305_SHA256": Grade.STRONG,
+    "TLS_AES_128_CCM_SHA256": Grade.STRONG,
+    "TLS_AES_128_CCM_8_SHA256": Grade.ACCEPTABLE,
+}
+
+
+def grade_negotiated_suite(name: str) -> SuiteGrade:
+    """Grade the suite a handshake negotiated, as OpenSSL names it: a TLS 1.3 suite
+    (`TLS_AES_256_GCM_SHA384`) by RFC 8446, any other as `grade_suite` grades TLS 1.2's."""
+    grade = _TLS13_SUITES.get(name)
+    if grade is Grade.ACCEPTABLE:
+        return SuiteGrade(grade, "TLS 1.3 AES-CCM with a short (64-bit) tag")
+    if grade is not None:
+        return SuiteGrade(grade, "TLS 1.3: forward secret, AEAD")
+    return grade_suite(name)

@@ -2,7 +2,8 @@
 
 Two questions, kept apart on purpose so a report can say exactly what is wrong:
 
-* `verify_chain`: does the chain the server sent lead to a trust anchor at `now`?
+* `verify_chain`: does the chain the server sent (or, for `purpose="client"`, the chain a
+  caller presented as its client certificate) lead to a trust anchor at `now`?
   cryptography's verifier (RFC 5280 path validation with the webpki profile, asked about
   no name) decides; when it refuses, the chain is rebuilt here by name and signature to say
   *why* in words an engineer can act on (missing intermediate, wrong CA, expired...).
@@ -53,6 +54,7 @@ from probe.tls.readable import certificate_defect, certificate_label, is_read_fa
 from probe.tls.trust import TrustAnchors
 
 __all__ = [
+    "ChainPurpose",
     "ChainReasonKind",
     "ChainVerdict",
     "IdentityMatch",
@@ -76,6 +78,10 @@ ChainReasonKind = Literal[
     "bad_eku",
     "invalid",
 ]
+
+ChainPurpose = Literal["server", "client"]
+"""What the leaf must be fit for: authenticating a SIP server (the far end we connect to),
+or a SIP client (a trunk that connects to us with a client certificate, mutual TLS)."""
 
 MAX_CHAIN_DEPTH = 8
 """Same bound as cryptography's default `max_chain_depth`, for the diagnostic rebuild."""
@@ -130,6 +136,27 @@ def _ca_may_issue_for_servers(
     raise ValueError("the CA's extendedKeyUsage allows neither serverAuth nor any purpose")
 
 
+def _client_or_sip_domain(
+    policy: Policy | None, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
+) -> None:
+    # RFC 5280 §4.2.1.12: a TLS client certificate says clientAuth, or nothing at all;
+    # RFC 5924 §4.1: id-kp-sipDomain marks a certificate for SIP in either role.
+    if eku is None or ExtendedKeyUsageOID.CLIENT_AUTH in eku or SIP_DOMAIN_EKU in eku:
+        return
+    raise ValueError("extendedKeyUsage has neither clientAuth nor id-kp-sipDomain")
+
+
+def _ca_may_issue_for_clients(
+    policy: Policy | None, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
+) -> None:
+    # The same limit as for servers (CA/B Forum BR §7.1.2.2), for the other purpose.
+    if eku is None or ExtendedKeyUsageOID.CLIENT_AUTH in eku:
+        return
+    if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        return
+    raise ValueError("the CA's extendedKeyUsage allows neither clientAuth nor any purpose")
+
+
 def _san_marked_as_rfc5280_says(
     policy: Policy | None, cert: x509.Certificate, san: x509.SubjectAlternativeName | None
 ) -> None:
@@ -169,20 +196,38 @@ _EE_POLICY = (
     .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_or_sip_domain)
     .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, _san_marked_as_rfc5280_says)
 )
+_CLIENT_CA_POLICY = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+    x509.ExtendedKeyUsage, Criticality.NON_CRITICAL, _ca_may_issue_for_clients
+)
+_CLIENT_EE_POLICY = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _client_or_sip_domain)
+    .may_be_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, _san_marked_as_rfc5280_says)
+)
+_POLICIES: dict[ChainPurpose, tuple[ExtensionPolicy, ExtensionPolicy]] = {
+    "server": (_CA_POLICY, _EE_POLICY),
+    "client": (_CLIENT_CA_POLICY, _CLIENT_EE_POLICY),
+}
+_SENDER: dict[ChainPurpose, str] = {"server": "the server", "client": "the caller"}
 
 
 def verify_chain(
-    presented: Sequence[x509.Certificate], anchors: TrustAnchors, *, now: dt.datetime
+    presented: Sequence[x509.Certificate],
+    anchors: TrustAnchors,
+    *,
+    now: dt.datetime,
+    purpose: ChainPurpose = "server",
 ) -> ChainVerdict:
     """Judge the chain as sent: `presented[0]` is the leaf, the rest what came with it.
 
     Only the path to a trust anchor is judged (RFC 5280 §6); which names the leaf carries
-    is `match_identity`'s question.
+    is `match_identity`'s question. `purpose` says which role the leaf must be fit for
+    (its extendedKeyUsage, and its CAs'): a server's, or a calling peer's client role.
     """
     now = as_utc(now)
     chain = tuple(presented)
     if not chain:
-        return ChainVerdict(False, "the server presented no certificate", "empty")
+        return ChainVerdict(False, f"{_SENDER[purpose]} presented no certificate", "empty")
     for position, cert in enumerate(chain):
         defect = certificate_defect(cert)
         if defect is not None:
@@ -216,21 +261,24 @@ def verify_chain(
     if not anchors.certificates:
         return verdict("unknown_issuer", f"the trust store is empty ({anchors.source})")
     try:
-        verified = _build_verifier(anchors, now).verify(leaf, list(extra))
+        verified = _build_verifier(anchors, now, purpose).verify(leaf, list(extra))
     except BaseException as exc:  # VerificationError, or whatever a hostile anchor provokes
         if not is_read_failure(exc):
             raise
-        kind, reason = _diagnose(leaf, extra, anchors, now, self_signed_leaf, str(exc))
+        kind, reason = _diagnose(leaf, extra, anchors, now, self_signed_leaf, str(exc), purpose)
         return verdict(kind, reason, raw_error=str(exc))
     return verdict("ok", None, verified.chain)
 
 
-def _build_verifier(anchors: TrustAnchors, now: dt.datetime) -> ClientVerifier:
+def _build_verifier(
+    anchors: TrustAnchors, now: dt.datetime, purpose: ChainPurpose
+) -> ClientVerifier:
+    ca_policy, ee_policy = _POLICIES[purpose]
     return (
         PolicyBuilder()
         .store(Store(list(anchors.certificates)))
         .time(now)
-        .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
         .build_client_verifier()
     )
 
@@ -273,6 +321,7 @@ def _diagnose(
     now: dt.datetime,
     self_signed_leaf: bool,
     raw_error: str,
+    purpose: ChainPurpose,
 ) -> tuple[ChainReasonKind, str]:
     walk = _walk(leaf, extra, anchors.certificates)
     for index, cert in enumerate(walk.path):
@@ -291,7 +340,7 @@ def _diagnose(
                 f"{iso_utc(cert.not_valid_after_utc)} ({_days(days)} before the check time)"
             )
     if not walk.anchored:
-        return _diagnose_unanchored(leaf, walk, anchors, self_signed_leaf)
+        return _diagnose_unanchored(leaf, walk, anchors, self_signed_leaf, _SENDER[purpose])
 
     for index, cert in enumerate(walk.path[:-1]):  # an anchor's own signature is not used
         algorithm = signature_hash_name(cert)
@@ -308,8 +357,16 @@ def _diagnose(
                 f"the verifier requires at least {MIN_RSA_ISSUER_BITS} bits"
             )
     try:
-        _server_or_sip_domain(None, leaf, _leaf_eku(leaf))
+        if purpose == "client":
+            _client_or_sip_domain(None, leaf, _leaf_eku(leaf))
+        else:
+            _server_or_sip_domain(None, leaf, _leaf_eku(leaf))
     except ValueError:
+        if purpose == "client":
+            return "bad_eku", (
+                "the leaf's extendedKeyUsage allows neither clientAuth nor id-kp-sipDomain "
+                "(RFC 5924), so it cannot authenticate a SIP client"
+            )
         return "bad_eku", (
             "the leaf's extendedKeyUsage allows neither serverAuth nor id-kp-sipDomain "
             "(RFC 5924), so it cannot authenticate a SIP server"
@@ -326,7 +383,11 @@ def _diagnose(
 
 
 def _diagnose_unanchored(
-    leaf: x509.Certificate, walk: _Walk, anchors: TrustAnchors, self_signed_leaf: bool
+    leaf: x509.Certificate,
+    walk: _Walk,
+    anchors: TrustAnchors,
+    self_signed_leaf: bool,
+    sender: str,
 ) -> tuple[ChainReasonKind, str]:
     last = walk.path[-1]
     issuer = format_name(last.issuer)
@@ -338,7 +399,7 @@ def _diagnose_unanchored(
             )
         if walk.impostor is not None:
             return "missing_intermediate", (
-                f"the server sent a certificate named {issuer}, but its key did not sign the "
+                f"{sender} sent a certificate named {issuer}, but its key did not sign the "
                 "leaf: the intermediate that issued the leaf is missing (stale chain file?)"
             )
         if any(anchor.subject == leaf.issuer for anchor in anchors.certificates):
@@ -347,17 +408,17 @@ def _diagnose_unanchored(
                 "(a different CA with the same name)"
             )
         return "missing_intermediate", (
-            "the server did not send the intermediate certificate that issued the leaf "
+            f"{sender} did not send the intermediate certificate that issued the leaf "
             f"(issuer: {issuer}), and the trust store has no CA of that name either"
         )
     if is_self_signed(last):
         return "unknown_issuer", (
-            f"the chain the server sent ends at the self-signed root {_subject(last)}, which "
+            f"the chain {sender} sent ends at the self-signed root {_subject(last)}, which "
             f"is not in the trust store ({anchors.source})"
         )
     return "unknown_issuer", (
         f"the chain ends at {_subject(last)}, issued by {issuer}, which is not in the trust "
-        f"store ({anchors.source}): wrong CA, or the server left out a further intermediate"
+        f"store ({anchors.source}): wrong CA, or {sender} left out a further intermediate"
     )
 
 

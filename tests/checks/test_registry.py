@@ -19,11 +19,14 @@ from tests.evidence.sample import call_evidence, lab, tls_evidence
 CAPTURE_LEVEL = {check for check in CheckId if check.startswith("pcap.")}
 STIR_LEVEL = {check for check in CheckId if check.startswith("stir.")}
 """Judged per received request (probe.verdict.checks.stir), not per probed target."""
+INBOUND_LEVEL = {check for check in CheckId if check.startswith("inbound.")}
+"""Judged per received call (`sipprobe answer`, registry.inbound_checks)."""
 TRUNK_LEVEL = {
     CheckId.DNS_RESOLVE,
     CheckId.FAILOVER_ORDER,
     CheckId.FAILOVER_PRIMARY,
     CheckId.FAILOVER_REDUNDANCY,
+    CheckId.INBOUND_CALLS,
 }
 
 
@@ -39,8 +42,15 @@ def samples() -> list[ProbeEvidence]:
 
 def test_every_target_check_id_belongs_to_one_declared_unit() -> None:
     declared = [check_id for check in registry.CHECKS for check_id in check.ids]
-    per_target = set(CheckId) - TRUNK_LEVEL - CAPTURE_LEVEL - STIR_LEVEL
+    per_target = set(CheckId) - TRUNK_LEVEL - CAPTURE_LEVEL - STIR_LEVEL - INBOUND_LEVEL
     assert per_target <= set(declared), per_target - set(declared)
+
+
+def test_every_inbound_check_id_belongs_to_one_declared_call_unit() -> None:
+    declared = [check_id for check in registry.inbound_checks() for check_id in check.ids]
+    per_call = (INBOUND_LEVEL - {CheckId.INBOUND_CALLS}) | STIR_LEVEL
+    assert sorted(declared) == sorted(per_call)
+    assert len(declared) == len(set(declared))
 
 
 def test_every_stir_check_id_is_one_a_verified_request_owes() -> None:

@@ -7,7 +7,9 @@ Messages shown as evidence have their SDES keys and credentials redacted. Pure.
 
 from __future__ import annotations
 
-from probe.evidence.model import CallEvidence, ProbeEvidence
+from collections.abc import Sequence
+
+from probe.evidence.model import CallEvidence, MediaEvidence, ProbeEvidence, WireEvent
 from probe.verdict.checks.unit import Check
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
@@ -30,7 +32,8 @@ def redacted_message(data: bytes) -> str:
     return "\r\n".join(lines)
 
 
-def _exchange(call: CallEvidence) -> list[JsonValue]:
+def wire_exchange(events: Sequence[WireEvent]) -> list[JsonValue]:
+    """A call's messages as a report shows them: keys and credentials redacted."""
     return [
         {
             "at_ms": round(event.at_ms, 3),
@@ -39,8 +42,12 @@ def _exchange(call: CallEvidence) -> list[JsonValue]:
             "first_line": event.data.split(b"\r\n", 1)[0].decode("utf-8", errors="replace"),
             "message": redacted_message(event.data),
         }
-        for event in call.events
+        for event in events
     ]
+
+
+def _exchange(call: CallEvidence) -> list[JsonValue]:
+    return wire_exchange(call.events)
 
 
 def check_invite(call: CallEvidence, label: str) -> Finding:
@@ -121,15 +128,28 @@ def check_media(call: CallEvidence, label: str) -> Finding | None:
     """`media.srtp` (`--verify-media`): did SRTP flow, and did it authenticate?"""
     if call.media is None and call.media_skipped is None:
         return None
-    if call.media is None:
-        # --verify-media asked for it; media that could not be checked is unproven.
+    return media_finding(call.media, call.media_skipped, label)
+
+
+def media_finding(
+    media: MediaEvidence | None,
+    skipped: str | None,
+    label: str,
+    *,
+    check: str = CheckId.MEDIA_SRTP,
+    key_from: str = "answered",
+) -> Finding:
+    """SRTP sent and received on a call whose media was to be verified: `media.srtp` for
+    a call we placed, `inbound.media` for one we answered (`key_from`: whose SDP keyed the
+    far end's packets, `answered` or `offered`)."""
+    if media is None:
+        # Verifying media was asked for; media that could not be checked is unproven.
         return Finding(
-            CheckId.MEDIA_SRTP,
+            check,
             Status.INCOMPLETE,
             label,
-            f"media not checked: {call.media_skipped}",
+            f"media not checked: {skipped or 'nothing was recorded of it'}",
         )
-    media = call.media
     details: dict[str, JsonValue] = {
         "suite": media.suite,
         "sent": media.sent,
@@ -157,7 +177,7 @@ def check_media(call: CallEvidence, label: str) -> Finding | None:
             # No keys without a handshake whose certificate matched the fingerprint
             # (RFC 5763 §5): the media is unproven, and a mismatch may be an attack.
             return Finding(
-                CheckId.MEDIA_SRTP,
+                check,
                 Status.FAIL,
                 label,
                 f"DTLS-SRTP not established ({dtls.role} side): {dtls.error}",
@@ -167,21 +187,19 @@ def check_media(call: CallEvidence, label: str) -> Finding | None:
     counts = f"{sent}; {media.received} received, {media.authenticated} authenticated"
     keyed = f"{media.suite}, keyed by DTLS {dtls.profile}" if dtls is not None else media.suite
     if media.authenticated:
-        return Finding(
-            CheckId.MEDIA_SRTP, Status.PASS, label, f"SRTP flows ({keyed}): {counts}", details
-        )
+        return Finding(check, Status.PASS, label, f"SRTP flows ({keyed}): {counts}", details)
     if media.received:
         return Finding(
-            CheckId.MEDIA_SRTP,
+            check,
             Status.FAIL,
             label,
             f"packets arrived but none authenticated with the"
-            f" {'DTLS-exported' if dtls is not None else 'answered'} key: {counts}"
+            f" {'DTLS-exported' if dtls is not None else key_from} key: {counts}"
             + (f" ({media.first_error})" if media.first_error else ""),
             details,
         )
     return Finding(
-        CheckId.MEDIA_SRTP,
+        check,
         Status.FAIL,
         label,
         f"no media arrived from the far end: {counts}",

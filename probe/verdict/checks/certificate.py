@@ -22,10 +22,18 @@ from probe.tls.certinfo import (
     describe_certificate,
     format_name,
 )
-from probe.tls.quality import chain_tree, judge_eku, judge_keys, judge_signatures, judge_validity
+from probe.tls.quality import (
+    chain_tree,
+    judge_client_eku,
+    judge_eku,
+    judge_keys,
+    judge_signatures,
+    judge_validity,
+)
 from probe.tls.readable import certificate_defect, certificate_label, is_read_failure
 from probe.tls.trust import TrustAnchors
 from probe.tls.verify import (
+    ChainPurpose,
     ChainVerdict,
     match_identity,
     sip_domain_outside_constraints,
@@ -36,9 +44,12 @@ from probe.verdict.checks.policy import TlsPolicy
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status
 
 
-def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str | None]:
+def load_presented(
+    chain: Sequence[bytes], purpose: ChainPurpose = "server"
+) -> tuple[list[x509.Certificate], str | None]:
     """Parse the presented DER certificates; (certificates, error) on the first bad one."""
     certificates: list[x509.Certificate] = []
+    sender, refuser = _ROLES[purpose]
     for position, der in enumerate(chain):
         try:
             certificates.append(x509.load_der_x509_certificate(der))
@@ -47,11 +58,18 @@ def load_presented(chain: Sequence[bytes]) -> tuple[list[x509.Certificate], str 
                 raise
             role = "the leaf certificate" if position == 0 else "certificate"
             return certificates, (
-                f"{role} #{position + 1} the server sent cannot be parsed: cryptography raised "
-                f"{type(exc).__name__} ({exc}); TLS clients refuse a certificate they cannot "
-                "parse: check the certificate file the server is configured with"
+                f"{role} #{position + 1} {sender} sent cannot be parsed: cryptography raised "
+                f"{type(exc).__name__} ({exc}); {refuser} refuse a certificate they cannot "
+                f"parse: check the certificate file {sender} is configured with"
             )
     return certificates, None
+
+
+_ROLES: dict[ChainPurpose, tuple[str, str]] = {
+    "server": ("the server", "TLS clients"),
+    "client": ("the caller", "TLS servers"),
+}
+"""Who sent a chain of that purpose, and who refuses what cannot be parsed."""
 
 
 def short_name(certificate: x509.Certificate) -> str:
@@ -112,10 +130,13 @@ def judge_presented_chain(
     policy: TlsPolicy,
     *,
     now: dt.datetime,
+    purpose: ChainPurpose = "server",
 ) -> list[Finding]:
     """The certificate findings of a live probe (`tls.chain` ... `tls.eku`) for a chain
-    presented anywhere: in a captured handshake, say (probe.verdict.checks.capture_tls)."""
-    return _judge_certificates(inputs, label, anchors, policy, now=now)
+    presented anywhere: in a captured handshake, say (probe.verdict.checks.capture_tls),
+    or by a caller as its client certificate (`purpose="client"`: the leaf must be fit
+    for the client role, probe.verdict.checks.inbound_session)."""
+    return _judge_certificates(inputs, label, anchors, policy, now=now, purpose=purpose)
 
 
 def _judge_certificates(
@@ -125,15 +146,21 @@ def _judge_certificates(
     policy: TlsPolicy,
     *,
     now: dt.datetime,
+    purpose: ChainPurpose = "server",
 ) -> list[Finding]:
     """The verdict on `inputs`: nothing else of the evidence is read, so that the run's
     table of verdicts, keyed by the inputs, can never hand out a stale one."""
     judge = _Judge(label, policy)
-    certificates, parse_error = load_presented(inputs.presented_chain)
+    certificates, parse_error = load_presented(inputs.presented_chain, purpose)
     if parse_error is not None or not certificates:
-        reason = parse_error or "the server presented no certificate"
+        reason = parse_error or f"{_ROLES[purpose][0]} presented no certificate"
         return [judge(CheckId.TLS_CHAIN, Status.FAIL, reason, {"presented_count": 0})]
-    verdict = verify_chain(certificates, anchors, now=now) if anchors is not None else None
+    verdict = (
+        verify_chain(certificates, anchors, now=now, purpose=purpose)
+        if anchors is not None
+        else None
+    )
+    judge_purpose = judge_client_eku if purpose == "client" else judge_eku
     path = verdict.verified_path if verdict is not None and verdict.ok else ()
     anchor = path[-1] if path else None
     leaf = certificates[0]
@@ -179,7 +206,7 @@ def _judge_certificates(
                 judge, CheckId.TLS_SIGNATURE, judge_signatures(judged_chain, anchor=anchor)
             ),
         ),
-        guarded(CheckId.TLS_EKU, lambda: _quality(judge, CheckId.TLS_EKU, judge_eku(leaf))),
+        guarded(CheckId.TLS_EKU, lambda: _quality(judge, CheckId.TLS_EKU, judge_purpose(leaf))),
     ]
 
 

@@ -18,7 +18,7 @@ from probe.verdict.checks import (
 from probe.verdict.checks.unit import Check
 
 if TYPE_CHECKING:
-    from probe.verdict.checks.unit import CaptureCheck
+    from probe.verdict.checks.unit import CaptureCheck, InboundCheck
 
 CHECKS: tuple[Check, ...] = (
     connection.CONNECT,
@@ -52,4 +52,21 @@ def __getattr__(name: str) -> tuple[CaptureCheck, ...]:
         capture_sip.SDES_EXPOSED,
         capture_tls.TLS,
         capture_media.MEDIA,
+    )
+
+
+def inbound_checks() -> tuple[InboundCheck, ...]:
+    """The checks of a received call (`sipprobe answer`) in report order, made when an
+    answer run is judged: a probe's run never loads them (nor the SIP and SDP readers
+    they use). Adding one adds its line here."""
+    from probe.verdict.checks import inbound_call, inbound_request, inbound_session
+
+    return (
+        inbound_session.TLS,
+        inbound_session.CLIENT_CERT,
+        inbound_request.INVITE,
+        inbound_call.STIR,
+        inbound_request.OFFER,
+        inbound_call.MEDIA,
+        inbound_call.TEARDOWN,
     )

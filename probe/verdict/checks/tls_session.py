@@ -24,7 +24,7 @@ def version_number(openssl_name: str | None) -> str | None:
     return None if openssl_name is None else _VERSION_NAMES.get(openssl_name)
 
 
-def _at_least(version: str, minimum: str) -> bool:
+def at_least(version: str, minimum: str) -> bool:
     """`version` ≥ `minimum`; a name this tool does not know (say, from a hand-edited
     evidence file) never counts as good enough, and never raises."""
     known, floor = TLS_WIRE_VERSIONS.get(version), TLS_WIRE_VERSIONS.get(minimum)
@@ -39,7 +39,7 @@ def check_version(evidence: ProbeEvidence, min_version: str) -> Finding | None:
     details: dict[str, JsonValue] = {"negotiated": tls.version, "minimum": min_version}
     if tls.ok:
         negotiated = version_number(tls.version)
-        if negotiated is None or not _at_least(negotiated, min_version):
+        if negotiated is None or not at_least(negotiated, min_version):
             return Finding(
                 CheckId.TLS_VERSION,
                 Status.FAIL,
@@ -93,11 +93,11 @@ def check_versions(evidence: ProbeEvidence, min_version: str) -> Finding | None:
         summary += f"; refuses {', '.join(refused)}"
     if untested:
         summary += f"; not tested (this client cannot offer): {', '.join(untested)}"
-    legacy = [v for v in accepted if not _at_least(v, "1.2")]
-    below_policy = [v for v in accepted if not _at_least(v, min_version)]
+    legacy = [v for v in accepted if not at_least(v, "1.2")]
+    below_policy = [v for v in accepted if not at_least(v, min_version)]
     if not accepted:
         status = Status.FAIL
-    elif not any(_at_least(v, min_version) for v in accepted):
+    elif not any(at_least(v, min_version) for v in accepted):
         status = Status.FAIL
         summary += f": nothing at or above the {min_version} minimum"
     elif legacy or below_policy:

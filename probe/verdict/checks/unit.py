@@ -17,9 +17,11 @@ from probe.verdict.findings import Finding
 
 if TYPE_CHECKING:
     from probe.evidence.capture import CaptureEvidence
+    from probe.evidence.inbound import InboundCall, InboundExpectation
+    from probe.verdict.checks.inbound_request import ReadInvite
     from probe.verdict.checks.memo import CertificateVerdicts
     from probe.verdict.checks.options import ExchangeReads
-    from probe.verdict.checks.policy import OptionsPolicy
+    from probe.verdict.checks.policy import InboundPolicy, OptionsPolicy
 
 EvidencePart = Literal[
     "target",
@@ -106,3 +108,39 @@ class CaptureCheck:
     owes: Callable[[CaptureEvidence], tuple[str, ...]] | None = None
     """The ids it must conclude for this capture, when not all of `ids` (a chain a
     capture cannot show is reported, not owed)."""
+
+
+CallPart = Literal["tls", "invite", "answer", "events", "media", "teardown", "stir"]
+"""The parts of a received call's evidence a check may read (probe.evidence.inbound)."""
+
+
+@dataclass(slots=True)
+class CallJudging:
+    """One received call's judgement (`sipprobe answer`): the call, what the run was
+    asked to wait for, the policy, and the label its findings carry. The INVITE is read
+    once, by the first check that needs it, and shared with the others."""
+
+    call: InboundCall
+    expectation: InboundExpectation
+    policy: InboundPolicy
+    label: str
+    _invite: ReadInvite | None = field(default=None, repr=False)
+
+    @property
+    def invite(self) -> ReadInvite:
+        if self._invite is None:
+            from probe.verdict.checks.inbound_request import read_invite
+
+            self._invite = read_invite(self.call.invite)
+        return self._invite
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCheck:
+    """One check of a received call (listed in registry.INBOUND_CHECKS)."""
+
+    ids: tuple[str, ...]
+    reads: tuple[CallPart, ...]
+    judge: Callable[[CallJudging], Iterable[Finding | None]]
+    owes: Callable[[CallJudging], tuple[str, ...]]
+    """The ids a call's PASS needs from it, for this call and this policy."""
