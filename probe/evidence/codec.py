@@ -1,8 +1,9 @@
 """Frozen dataclasses ↔ JSON values, driven by the dataclasses' own type hints.
 
-The evidence types are plain data (str, int, float, bool, None, Literal, tuple, bytes,
-nested dataclasses), so one reader and one writer cover all of them, and a field added to
-an evidence class later is written and read without anyone remembering to do it here.
+The evidence types are plain data (str, int, float, bool, None, Literal, tuples of one
+type or of fixed length, bytes, nested dataclasses), so one reader and one writer cover
+all of them, and a field added to an evidence class later is written and read without
+anyone remembering to do it here.
 Bytes (DER certificates, SIP messages) travel as base64. The location records keep the
 shape of their own `to_dict()` (the `sipprobe resolve --format json` shape); only
 `DnsAnswer` needs its own reader, because its records are a union told apart by the
@@ -27,6 +28,8 @@ from probe.locate.records import (
     DnsAnswer,
     DnsErrorKind,
     DnsQuery,
+    LocatedTarget,
+    LocateResult,
     NaptrRecord,
     SrvRecord,
 )
@@ -52,12 +55,18 @@ def encode(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [encode(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict):  # the location records: keep their established shape
-            return to_dict()
+        if isinstance(value, _OWN_SHAPE):  # the location records: their established shape
+            return value.to_dict()
         fields = _evidence_fields(type(value))
         return {field.name: encode(getattr(value, field.name)) for field in fields}
     raise TypeError(f"cannot write a {type(value).__name__} as evidence")
+
+
+_OWN_SHAPE = (NaptrRecord, SrvRecord, DnsAnswer, LocatedTarget, LocateResult)
+"""The location records, written as their `to_dict()` (`sipprobe resolve --format json`'s
+shape). Every other dataclass is written field by field, whatever `to_dict()` it has for
+reports (a STIR verification's adds what it concluded, and counts a fetched body's bytes
+instead of keeping them): what is written is what is read back."""
 
 
 def _describe(value: Any) -> str:
@@ -106,10 +115,18 @@ def decode(value: Any, hint: Any, path: str = "") -> Any:
             raise Invalid(path, f"should be one of {names}, not {_describe(value)}")
         return value
     if origin is tuple:
-        item_hint = get_args(hint)[0]
         if not isinstance(value, list):
             raise Invalid(path, f"should be a list, not {_describe(value)}")
-        return tuple(decode(item, item_hint, _child(path, n)) for n, item in enumerate(value))
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(decode(item, args[0], _child(path, n)) for n, item in enumerate(value))
+        # A fixed-length tuple, each place with its own type (`tuple[Area, str]`).
+        if len(value) != len(args):
+            raise Invalid(path, f"should be a list of {len(args)}, not of {len(value)}")
+        return tuple(
+            decode(item, item_hint, _child(path, n))
+            for n, (item, item_hint) in enumerate(zip(value, args, strict=True))
+        )
     if hint in _READERS:
         return _READERS[hint](value, path)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

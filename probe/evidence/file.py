@@ -6,7 +6,7 @@ The file is one JSON object::
       "schema": "sipprobe.evidence/1",
       "tool": {"name": "sipprobe", "version": "..."},
       "redacted": "<what was taken out>",
-      "command": "options" | "failover" | "invite",
+      "command": "options" | "failover" | "invite" | "answer" | "check",
       "started_at": "<ISO 8601 UTC>", "duration_ms": 123.4,
       "settings": {<how it was collected: timeouts, count, SNI, pins, the call asked for,
                     "trust": {"store", "source", "used_sha256", "pem"} | null>},
@@ -16,7 +16,10 @@ The file is one JSON object::
                              "evidence": <ProbeEvidence> | null,
                              "unresolved": <Target> | null}]}],
       "failover": {"mode": ..., "order": [{"uri_index", "target_index", "group",
-                                           "share", "priority", "weight"}]} | null
+                                           "share", "priority", "weight"}]} | null,
+      "inbound": {<answer: InboundEvidence, probe.evidence.inbound: where it listened,
+                  what it waited for, every call received and every connection that
+                  carried none>} | null
     }
 
 Field names are those of the dataclasses (probe.evidence.model, probe.evidence.run);
@@ -38,7 +41,7 @@ from typing import Any
 from probe import __version__
 from probe.errors import ProbeError
 from probe.evidence.codec import Invalid, decode, encode
-from probe.evidence.redact import REDACTION_NOTE, redact_evidence
+from probe.evidence.redact import REDACTION_NOTE, redact_evidence, redact_inbound
 from probe.evidence.run import (
     CallPlan,
     FailoverEvidence,
@@ -89,7 +92,8 @@ def redact_run(run: RunEvidence) -> RunEvidence:
         replace(entry, targets=tuple(redacted(probed) for probed in entry.targets))
         for entry in run.uris
     )
-    return replace(run, uris=uris)
+    inbound = None if run.inbound is None else redact_inbound(run.inbound)
+    return replace(run, uris=uris, inbound=inbound)
 
 
 def dumps_evidence(run: RunEvidence) -> str:

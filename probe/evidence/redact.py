@@ -1,7 +1,8 @@
 """Taking secrets out of evidence before it is written, without changing its judgement.
 
 Two secrets can sit in collected evidence: SDES master keys (RFC 4568 `inline:` key-params,
-in our offer and in the far end's answer) and digest credentials (`Authorization` and
+in our offer and in the far end's answer; in a received call, in the caller's offer and
+in our answer) and digest credentials (`Authorization` and
 `Proxy-Authorization` values, RFC 3261 §22.4).
 
 Keys are not replaced by a marker such as `inline:<redacted>` (probe.sdp.redact, for
@@ -20,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from probe.evidence.inbound import InboundCall, InboundConnection, InboundEvidence
 from probe.evidence.model import (
     AuthEvidence,
     CallEvidence,
@@ -38,6 +40,7 @@ __all__ = [
     "mask_message",
     "mask_text",
     "redact_evidence",
+    "redact_inbound",
 ]
 
 REDACTION_NOTE = (
@@ -168,4 +171,32 @@ def redact_evidence(evidence: ProbeEvidence) -> ProbeEvidence:
         call=_call(evidence.call),
         auth=_auth(evidence.auth),
         keepalive=_keepalive(evidence.keepalive),
+    )
+
+
+def _inbound_call(call: InboundCall) -> InboundCall:
+    return replace(
+        call,
+        invite=mask_message(call.invite),
+        answer=None if call.answer is None else mask_keys(call.answer),
+        events=tuple(_event(event) for event in call.events),
+        refusal=mask_text(call.refusal),
+        teardown_detail=mask_text(call.teardown_detail),
+        media_skipped=mask_text(call.media_skipped),
+        media=_media(call.media),
+        error=mask_text(call.error),
+    )
+
+
+def _connection(connection: InboundConnection) -> InboundConnection:
+    return replace(connection, error=mask_text(connection.error))
+
+
+def redact_inbound(evidence: InboundEvidence) -> InboundEvidence:
+    """What an answer run received, as it may be written: the keys of each caller's offer
+    and of our answers zeroed, credentials taken out (as `redact_evidence` does)."""
+    return replace(
+        evidence,
+        calls=tuple(_inbound_call(call) for call in evidence.calls),
+        connections=tuple(_connection(item) for item in evidence.connections),
     )

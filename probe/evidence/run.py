@@ -1,8 +1,9 @@
 """The evidence of a whole run: every target's ProbeEvidence, with where it came from.
 
-A run is what `options`, `failover` and `invite` collected before any judgement: the
-RFC 3263 plan of each URI, the evidence of each located target, the collect settings,
-and for `failover` the provider's order of the targets. Policy (accepted codes, expiry
+A run is what `options`, `failover`, `invite` and `answer` collected before any
+judgement: the RFC 3263 plan of each URI, the evidence of each located target, the collect
+settings, for `failover` the provider's order of the targets, and for `answer` the calls
+received (probe.evidence.inbound). Policy (accepted codes, expiry
 thresholds, `--insecure`) is deliberately absent: it is what `sipprobe judge` may change.
 The trust anchors are the exception: which store the run judged chains against is part of
 what it concluded (a lab CA is in no system store), so `RunSettings.trust` records it and
@@ -16,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from probe.evidence.inbound import InboundEvidence
 from probe.evidence.model import ProbeEvidence, Target
 from probe.locate.records import LocatedTarget, LocateResult
 
@@ -48,7 +50,9 @@ __all__ = [
     "TrustRecord",
 ]
 
-RunCommand = Literal["options", "failover", "invite"]
+RunCommand = Literal["options", "failover", "invite", "answer", "check"]
+"""What collected the run: `answer` received calls (its `inbound` part), `check` ran a
+scenario in both directions."""
 StopReason = Literal["interrupted", "max_time"]
 """Why a run ended before every target finished: Ctrl-C, or the run-wide deadline."""
 
@@ -193,6 +197,9 @@ class RunEvidence:
     stop_signal: int | None = None
     """The number of the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP), when
     a signal did."""
+    inbound: InboundEvidence | None = None
+    """`answer` (and a `check` that received calls): what the listener saw of the calls a
+    trunk placed to us; None in every other run, and in files written before it existed."""
 
     def __post_init__(self) -> None:
         try:

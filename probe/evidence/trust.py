@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from probe.tls.trust import TrustAnchors
+    from probe.tls.verify import ChainPurpose
 
 __all__ = ["anchors_from_record", "missing_anchors", "record_trust"]
 
@@ -44,13 +45,23 @@ def _anchors_reached(run: RunEvidence, anchors: TrustAnchors) -> tuple[str, ...]
         and probed.evidence.tls.ok
         and probed.evidence.tls.presented_chain
     )
+    # The client certificates of the calls an answer run received, judged for that role.
+    client_chains = dict.fromkeys(
+        call.tls.client_chain
+        for call in (run.inbound.calls if run.inbound is not None else ())
+        if call.tls is not None and call.tls.client_chain
+    )
+    judged: list[tuple[tuple[bytes, ...], ChainPurpose]] = [
+        *((chain, "server") for chain in chains),
+        *((chain, "client") for chain in client_chains),
+    ]
     reached: dict[str, None] = {}
-    for chain in chains:
+    for chain, purpose in judged:
         certificates, error = load_presented(chain)
         if error is not None or not certificates:
             continue
         try:
-            verdict = verify_chain(certificates, anchors, now=now)
+            verdict = verify_chain(certificates, anchors, now=now, purpose=purpose)
         # A hostile certificate can make cryptography raise more than ValueError; the
         # record is a description of the run and must never stop its evidence being saved.
         except Exception:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from probe.evidence.run import ProbedTarget, ProbedUri, RunEvidence
 from probe.verdict.checks.failover import health
+from probe.verdict.checks.inbound import InboundTarget
 from probe.verdict.findings import CheckId, Finding, Status, TargetResult, Verdict
 
 if TYPE_CHECKING:
@@ -247,7 +248,11 @@ def _probe(
         _run(out, run, by_target, fake_redundancy=fake)
     for result in results:
         if id(result) not in paired:  # judged, but not from these runs' evidence
-            where = (("address", result.target.endpoint),)
+            where: Labels = (("address", result.target.endpoint),)
+            if isinstance(result.target, InboundTarget):
+                # Calls over one connection share the caller's address: their number
+                # keeps each call's series apart.
+                where = (*where, ("call", str(result.target.call)))
             _check_states(out, result.findings, result.required, where)
 
 

@@ -17,6 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from probe.report.model import CaptureResult, Report, TargetResult
+from probe.verdict.checks.inbound import InboundTarget
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, Verdict
 
 _STYLE = {
@@ -104,7 +105,35 @@ def _facts(result: TargetResult) -> Table | None:
         if sans:
             facts.add_row("", "SAN " + ", ".join(sans))
         facts.add_row("", f"not after {leaf.get('not_after')} ({_time_left(leaf)})")
+    _inbound_facts(result, facts)
     return facts if facts.row_count else None
+
+
+def _inbound_facts(result: TargetResult, facts: Table) -> None:
+    """A received call: who called, over what, with which certificate, what it offered,
+    how it ended."""
+    invite = _details(result, CheckId.INBOUND_INVITE)
+    if invite.get("final_status") is not None:
+        answered = str(invite["final_status"])
+        if invite.get("refusal"):
+            answered += f" ({invite['refusal']})"
+        facts.add_row("Answered", answered)
+    if invite.get("from"):
+        caller = str(invite["from"])
+        asserted = _joined(invite.get("p_asserted_identity"))
+        facts.add_row("Caller", caller + (f" · asserted {asserted}" if asserted else ""))
+    tls = _details(result, CheckId.INBOUND_TLS)
+    if tls.get("version"):
+        facts.add_row("TLS", f"{tls['version']} · {tls.get('cipher')}")
+    leaf = _details(result, CheckId.INBOUND_CLIENT_CERT).get("leaf")
+    if isinstance(leaf, dict):
+        facts.add_row("Client cert", f"{leaf.get('subject')}")
+        facts.add_row("", f"issuer {leaf.get('issuer')}")
+        facts.add_row("", f"not after {leaf.get('not_after')} ({_time_left(leaf)})")
+    for label, check in (("Offer", CheckId.INBOUND_OFFER), ("Ended", CheckId.INBOUND_TEARDOWN)):
+        found = result_finding(result, check)
+        if found is not None:
+            facts.add_row(label, found.summary)
 
 
 def _time_left(certificate: Mapping[str, JsonValue]) -> str:
@@ -163,10 +192,14 @@ def _finding_rows(table: Table, findings: tuple[Finding, ...], verbose: bool) ->
 
 def chain_tree(result: TargetResult) -> Tree | None:
     """The certificate chain, leaf at the root of the tree, each issuer one level down."""
-    rows = _details(result, CheckId.TLS_CHAIN).get("chain")
+    title, rows = "certificate chain", _details(result, CheckId.TLS_CHAIN).get("chain")
+    if not rows:
+        # A received call: the chain is the caller's client certificate.
+        title = "client certificate chain"
+        rows = _details(result, CheckId.INBOUND_CLIENT_CERT).get("chain")
     if not isinstance(rows, list) or not rows:
         return None
-    tree = Tree(Text("certificate chain", style="bold cyan"))
+    tree = Tree(Text(title, style="bold cyan"))
     node: Tree = tree
     for row in rows:
         if not isinstance(row, dict):
@@ -221,6 +254,22 @@ def _order_table(order: JsonValue) -> Table | None:
 
 
 def _render_trunk(console: Console, findings: tuple[Finding, ...], verbose: bool) -> None:
+    received = tuple(f for f in findings if f.check == CheckId.INBOUND_CALLS)
+    findings = tuple(f for f in findings if f.check != CheckId.INBOUND_CALLS)
+    if findings:
+        _render_failover(console, findings)
+    if received:
+        console.print()
+        console.print(Text("calls received from the trunk", style="bold"))
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+        table.add_column("status", no_wrap=True)
+        table.add_column("check", no_wrap=True)
+        table.add_column("summary", overflow="fold")
+        _finding_rows(table, received, verbose)
+        console.print(table)
+
+
+def _render_failover(console: Console, findings: tuple[Finding, ...]) -> None:
     console.print()
     console.print(Text("failover, in the order the provider tries", style="bold"))
     for finding in findings:
@@ -240,6 +289,11 @@ def headline_facts(report: Report) -> list[Text]:
     """What a person wants first: where calls land, and whether SRTP was negotiated."""
     lines: list[Text] = []
     for finding in report.trunk_findings:
+        if finding.check == CheckId.INBOUND_CALLS:
+            arrived, expected = finding.details.get("arrived"), finding.details.get("expected")
+            line = Text("  calls received: ")
+            line.append(f"{arrived} of {expected} expected", style=_STYLE[finding.status])
+            lines.append(line)
         if finding.check == CheckId.FAILOVER_ORDER:
             lands_on = finding.details.get("lands_on")
             line = Text("  calls land on ")
@@ -328,7 +382,14 @@ def render_console(
     tally = ", ".join(f"{counts[s.value]} {s.value}" for s in Status if counts[s.value])
     headline = Text()
     headline.append(f"{verdict.value.upper()}", style=_VERDICT_STYLE[verdict])
-    subjects = f"{len(report.results)} target(s)"
+    calls = sum(1 for result in report.results if isinstance(result.target, InboundTarget))
+    probed = len(report.results) - calls
+    subjects = ", ".join(
+        [
+            *([f"{probed} target(s)"] if probed or not calls else []),
+            *([f"{calls} call(s) received"] if calls else []),
+        ]
+    )
     if report.captures and not report.results:
         subjects = f"{len(report.captures)} capture(s)"
     headline.append(

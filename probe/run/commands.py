@@ -37,7 +37,7 @@ from probe.tls.context import TlsClientConfig, TlsConfigError, check_client_conf
 from probe.tls.versions import TlsVersionName
 from probe.verdict.checks import OptionsPolicy, TlsPolicy
 from probe.verdict.checks.options import AcceptError, PingThresholds, ThresholdError, parse_accept
-from probe.verdict.checks.policy import FailoverPolicy
+from probe.verdict.checks.policy import FailoverPolicy, InboundPolicy
 from probe.verdict.judging import TargetJudge, judge_run
 
 if TYPE_CHECKING:
@@ -648,10 +648,14 @@ def judge_saved(
     settings: Settings,
     now: str | dt.datetime | None,
     usage: UsageError,
+    *,
+    inbound: InboundPolicy | None = None,
 ) -> Report:
     """The report of a saved run (read from `path`, or named so) under `settings`'
     policy, its chains judged with the anchors it recorded unless `settings` names others,
-    and at `now` (ISO 8601 text as typed, or an instant) when given."""
+    and at `now` (ISO 8601 text as typed, or an instant) when given. The calls an answer
+    run received are judged under `inbound` (its TLS policy and anchors replaced by the
+    ones `settings` gives, as the targets'), by default the inbound policy's defaults."""
     as_options = OptionsRequest(targets=(), settings=settings)
     from probe.run.trust import anchors_for
 
@@ -664,9 +668,11 @@ def judge_saved(
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
     notes = [f"judged again from {path} ({when})", *trust_notes, *_notes(as_options)]
+    if inbound is not None:
+        inbound = replace(inbound, tls=policy.tls, anchors=policy.anchors, now=policy.now)
     # A saved run that was interrupted is judged like any other: the exit code says how
     # judging went, not that the recording once was cut short (its note says so).
-    return replace(judge_run(run, policy, notes=notes), interrupted=False)
+    return replace(judge_run(run, policy, notes=notes, inbound=inbound), interrupted=False)
 
 
 def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:

@@ -42,7 +42,14 @@ def with_trust_record(
 
 
 def has_tls(run: RunEvidence) -> bool:
-    return any(p.evidence is not None and p.evidence.tls is not None for p in run.probed())
+    """Whether judging `run` may need trust anchors: a target spoke TLS, or a received
+    call presented a client certificate."""
+    if any(p.evidence is not None and p.evidence.tls is not None for p in run.probed()):
+        return True
+    inbound = run.inbound
+    return inbound is not None and any(
+        call.tls is not None and call.tls.client_chain for call in inbound.calls
+    )
 
 
 def anchors_for(

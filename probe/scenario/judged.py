@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from probe.errors import ProbeError
 from probe.evidence.model import ProbeEvidence, Target
 from probe.evidence.run import ProbedTarget, RunEvidence
+from probe.verdict.checks.inbound import InboundTarget
 from probe.verdict.findings import CheckId, Finding, TargetResult
 
 
@@ -68,6 +69,10 @@ def pair_results(evidence: RunEvidence, results: Sequence[TargetResult]) -> Judg
         waiting.setdefault(probed.target, []).append(probed)
     targets = []
     for result in results:
+        if isinstance(result.target, InboundTarget):
+            # A call the run received has no probed target: its checks judged it whole
+            # (probe.verdict.checks.inbound), and the scenario's rules read probed ones.
+            continue
         same = waiting.get(result.target)
         if not same:
             raise PairingError(f"no evidence of {result.target.label} in the run")

@@ -8,6 +8,7 @@ import datetime as dt
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from probe.evidence.model import ProbeEvidence, without_parsed
 from probe.evidence.run import ProbedTarget, RunEvidence
@@ -19,6 +20,9 @@ from probe.verdict.checks.failover import OrderedTarget, judge_failover
 from probe.verdict.checks.location import check_location, check_unlocated
 from probe.verdict.checks.memo import CertificateVerdicts
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, TargetResult
+
+if TYPE_CHECKING:
+    from probe.verdict.checks.policy import InboundPolicy
 
 
 def _interrupted(stop_signal: int | None) -> str:
@@ -206,12 +210,16 @@ def judge_run(
     *,
     notes: Sequence[str] = (),
     judged: Mapping[tuple[int, int], TargetResult] | None = None,
+    inbound: InboundPolicy | None = None,
 ) -> Report:
     """The report of a run's evidence, fresh or loaded from a file. Pure.
 
     Certificates are judged at `policy.now`, by default at the instant the run started.
     `judged` holds targets already judged as they finished (`TargetJudge`), by (URI index,
-    target index); every other target is judged here.
+    target index); every other target is judged here. The calls an answer run received
+    (`run.inbound`) are judged under `inbound`, by default the inbound policy's defaults
+    with `policy`'s TLS policy and trust anchors; their `inbound.calls` finding follows
+    the trunk's, each call after the targets.
     """
     if policy.now is None:
         policy = policy.at(dt.datetime.fromisoformat(run.started_at))
@@ -256,6 +264,9 @@ def judge_run(
                 for f in trunk
             )
         flat = tuple(target.result for target in ordered)
+    if run.inbound is not None:
+        received, calls = _judge_received(run, policy, inbound)
+        trunk, flat = (*trunk, *received), (*flat, *calls)
     return Report(
         command=run.command,
         started_at=run.started_at,
@@ -266,6 +277,24 @@ def judge_run(
         interrupted=run.stopped == "interrupted",
         stop_signal=run.stop_signal or signal.SIGINT,
     )
+
+
+def _judge_received(
+    run: RunEvidence, policy: OptionsPolicy, inbound: InboundPolicy | None
+) -> tuple[tuple[Finding, ...], tuple[TargetResult, ...]]:
+    """The calls `run` received, judged at `policy.now` unless `inbound` names its own
+    instant."""
+    # Imported here: only an answer run loads the inbound checks and the SIP and SDP
+    # readers they use.
+    from probe.verdict.checks.inbound import judge_inbound
+    from probe.verdict.checks.policy import InboundPolicy
+
+    assert run.inbound is not None
+    if inbound is None:
+        inbound = InboundPolicy(tls=policy.tls, anchors=policy.anchors)
+    if inbound.now is None:
+        inbound = replace(inbound, now=policy.now)
+    return judge_inbound(run.inbound, inbound)
 
 
 def _redirect_notes(run: RunEvidence) -> tuple[str, ...]:
@@ -288,4 +317,7 @@ def _stop_notes(run: RunEvidence) -> tuple[str, ...]:
         if run.max_time_s is not None
         else "stopped at --max-time"
     )
+    if not targets and run.inbound is not None:
+        received = len(run.inbound.calls)
+        return (f"run {why}: {received} call{'' if received == 1 else 's'} received",)
     return (f"run {why}: {done} of {len(targets)} targets finished; the others are marked",)

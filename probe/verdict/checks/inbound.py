@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 from probe.evidence.inbound import InboundCall, InboundConnection, InboundEvidence, Listening
 from probe.evidence.model import Target
-from probe.sdp import redact
 from probe.verdict.checks.policy import InboundPolicy
 from probe.verdict.checks.unit import CallJudging
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, TargetResult
@@ -126,6 +125,8 @@ def _where(listening: tuple[Listening, ...]) -> str:
 
 
 def _connection(item: InboundConnection) -> dict[str, JsonValue]:
+    from probe.sdp import redact  # an error may quote what the caller sent
+
     tls = item.tls
     return {
         "peer": item.peer,
