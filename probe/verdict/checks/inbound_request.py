@@ -81,12 +81,30 @@ def _peer_address(peer: str) -> str:
     return peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer
 
 
-def _global(host: str) -> bool | None:
-    """Whether `host` is an address reachable across the Internet; None for a name."""
+_INTERNAL = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "10.0.0.0/8",  # RFC 1918
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",  # RFC 6598: carrier-grade NAT
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # RFC 3927: link-local
+        "::1/128",
+        "fc00::/7",  # RFC 4193: unique local
+        "fe80::/10",  # link-local
+    )
+)
+"""Addresses that only mean something inside one network: behind a NAT, on one host."""
+
+
+def _internal(host: str) -> bool | None:
+    """Whether `host` is an address of one private network; None for a name."""
     try:
-        return ipaddress.ip_address(_normal_host(host)).is_global
+        address = ipaddress.ip_address(_normal_host(host))
     except ValueError:
         return None
+    return any(address in block for block in _INTERNAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +138,7 @@ def _hosts(request: Request, call: InboundCall, expected: Sequence[str]) -> _Hos
         except SipError as exc:
             problems.append(f"its Contact does not parse: {exc}")
     names = {_normal_host(name) for name in expected}
-    peer_global = _global(_peer_address(call.peer))
+    peer_internal = _internal(_peer_address(call.peer))
     for role, host in (("top Via", vias[0] if vias else None), ("Contact", contact)):
         if host is None:
             continue
@@ -129,10 +147,12 @@ def _hosts(request: Request, call: InboundCall, expected: Sequence[str]) -> _Hos
                 f"the {role} host {host} is none of the expected peer names "
                 f"({', '.join(sorted(names))})"
             )
-        if peer_global is not False and _global(host) is False:
-            # A public peer naming a private address: requests to it (our BYE, in-dialog
+        if not peer_internal and _internal(host):
+            # A peer outside naming a private address: requests to it (our BYE, in-dialog
             # requests, RFC 3261 §12.1.2) go nowhere unless something rewrites them.
-            cautions.append(
+            # Said first: it is the more specific of the two.
+            cautions.insert(
+                0,
                 f"the {role} names the private address {host} although the call came from "
                 f"{call.peer}: a caller behind NAT, whose in-dialog requests may not reach it"
             )
