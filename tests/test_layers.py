@@ -59,6 +59,11 @@ PURE = [
     "probe.stir.tnauthlist",
     "probe.stir.claims",
     "probe.verdict.checks.stir",
+    "probe.evidence.inbound",
+    "probe.verdict.checks.inbound",
+    "probe.verdict.checks.inbound_session",
+    "probe.verdict.checks.inbound_request",
+    "probe.verdict.checks.inbound_call",
 ]
 
 STIR_CRYPTOGRAPHIC = [

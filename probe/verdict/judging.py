@@ -217,9 +217,10 @@ def judge_run(
     Certificates are judged at `policy.now`, by default at the instant the run started.
     `judged` holds targets already judged as they finished (`TargetJudge`), by (URI index,
     target index); every other target is judged here. The calls an answer run received
-    (`run.inbound`) are judged under `inbound`, by default the inbound policy's defaults
-    with `policy`'s TLS policy and trust anchors; their `inbound.calls` finding follows
-    the trunk's, each call after the targets.
+    (`run.inbound`) are judged under `inbound` (by default the inbound policy's defaults
+    with `policy`'s TLS policy), at `policy.now` and against `policy.anchors` unless it
+    names its own; their `inbound.calls` finding follows the trunk's, each call after
+    the targets.
     """
     if policy.now is None:
         policy = policy.at(dt.datetime.fromisoformat(run.started_at))
@@ -282,8 +283,8 @@ def judge_run(
 def _judge_received(
     run: RunEvidence, policy: OptionsPolicy, inbound: InboundPolicy | None
 ) -> tuple[tuple[Finding, ...], tuple[TargetResult, ...]]:
-    """The calls `run` received, judged at `policy.now` unless `inbound` names its own
-    instant."""
+    """The calls `run` received, judged at `policy.now` and against `policy.anchors`
+    unless `inbound` names its own instant and anchors."""
     # Imported here: only an answer run loads the inbound checks and the SIP and SDP
     # readers they use.
     from probe.verdict.checks.inbound import judge_inbound
@@ -294,6 +295,8 @@ def _judge_received(
         inbound = InboundPolicy(tls=policy.tls, anchors=policy.anchors)
     if inbound.now is None:
         inbound = replace(inbound, now=policy.now)
+    if inbound.anchors is None:
+        inbound = replace(inbound, anchors=policy.anchors)
     return judge_inbound(run.inbound, inbound)
 
 
