@@ -154,7 +154,7 @@ def _hosts(request: Request, call: InboundCall, expected: Sequence[str]) -> _Hos
             cautions.insert(
                 0,
                 f"the {role} names the private address {host} although the call came from "
-                f"{call.peer}: a caller behind NAT, whose in-dialog requests may not reach it"
+                f"{call.peer}: a caller behind NAT, whose in-dialog requests may not reach it",
             )
     return _Hosts(vias, contact, problems, cautions)
 
