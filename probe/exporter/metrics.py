@@ -177,8 +177,9 @@ def file_samples(
     failover run or a check is one probe of an endpoint list, named by its first
     configured endpoint."""
     runs = (evidence,) if isinstance(evidence, RunEvidence) else tuple(evidence)
-    if not runs or not _split_by_uri(runs):
+    if not runs or not _split_by_uri(runs) or not any(run.uris for run in runs):
         first = next((entry.uri for run in runs for entry in run.uris), None)
+        first = first or _listened_on(runs)
         out = _Samples(labels if first is None else (*labels, ("target", first)))
         _probe(out, report, runs, report.results)
         return out.result()
@@ -194,6 +195,15 @@ def file_samples(
             _probe(out, unit, (part,), results)
             trunk = ()  # said once, with the first target (an options run has none)
     return out.result()
+
+
+def _listened_on(runs: Sequence[RunEvidence]) -> str | None:
+    """An answer run's name, having no URI: where it listened first (`address:port/tls`)."""
+    for run in runs:
+        for place in run.inbound.listening if run.inbound is not None else ():
+            address = f"[{place.address}]" if ":" in place.address else place.address
+            return f"{address}:{place.port}/{place.transport}"
+    return None
 
 
 def _split_by_uri(runs: Sequence[RunEvidence]) -> bool:
