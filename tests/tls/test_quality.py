@@ -19,6 +19,7 @@ from probe.tls.quality import (
     DEFAULT_WARN_DAYS,
     Verdict,
     chain_tree,
+    judge_client_eku,
     judge_eku,
     judge_keys,
     judge_signatures,
@@ -392,6 +393,27 @@ def test_eku_any_purpose(lab: Lab) -> None:
     with_server = judge_eku(eku_leaf(lab, [ExtendedKeyUsageOID.SERVER_AUTH, any_eku]))
     assert with_server.status == "pass"
     assert with_server.ekus == ("serverAuth", "anyExtendedKeyUsage")
+
+
+def test_the_client_role_wants_client_auth_or_sip_domain(lab: Lab) -> None:
+    # RFC 5280 §4.2.1.12 gives a TLS client clientAuth; RFC 5924 lets id-kp-sipDomain mark
+    # a SIP certificate for either role. What the server role wants is the opposite.
+    client_only = judge_client_eku(leaf_of(lab, "no-server-auth"))
+    assert client_only.status == "pass"
+    assert client_only.summary == "leaf sip.example.test allows clientAuth"
+    assert judge_client_eku(leaf_of(lab, "good")).status == "pass"
+    assert judge_client_eku(leaf_of(lab, "sip-domain-only")).status == "pass"
+    server = pki.make_leaf(lab.intermediate, common_name="s.example.test", key_type="ec", now=NOW)
+    server_only = judge_client_eku(server.cert)
+    assert server_only.status == "fail"
+    assert "neither clientAuth nor id-kp-sipDomain" in server_only.summary
+    assert server_only.ekus == ("serverAuth",)
+    alone = judge_client_eku(eku_leaf(lab, [ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]))
+    assert alone.status == "warn"
+    unrestricted = pki.make_leaf(
+        lab.intermediate, common_name="n.example.test", server_auth=False, key_type="ec", now=NOW
+    )
+    assert judge_client_eku(unrestricted.cert).status == "pass"
 
 
 def test_eku_names_unknown_purposes(lab: Lab) -> None:

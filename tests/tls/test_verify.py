@@ -76,6 +76,31 @@ def test_chain_verdict_does_not_depend_on_names(lab: Lab) -> None:
         assert verify_chain(lab.chain(leaf), lab.anchors, now=NOW).ok
 
 
+def test_a_client_certificate_is_verified_for_the_client_role(lab: Lab) -> None:
+    # clientAuth alone: a caller's certificate (mutual TLS), never a server's.
+    client = lab.leaf(dns_names=["peer.example.test"], server_auth=False, client_auth=True)
+    as_client = verify_chain(lab.chain(client), lab.anchors, now=NOW, purpose="client")
+    assert as_client.ok, as_client.reason
+    as_server = verify_chain(lab.chain(client), lab.anchors, now=NOW)
+    assert as_server.reason_kind == "bad_eku"
+    server_only = lab.leaf(dns_names=["peer.example.test"])
+    refused = verify_chain(lab.chain(server_only), lab.anchors, now=NOW, purpose="client")
+    assert refused.reason_kind == "bad_eku"
+    assert refused.reason is not None
+    assert "neither clientAuth nor id-kp-sipDomain" in refused.reason
+    assert "cannot authenticate a SIP client" in refused.reason
+
+
+def test_a_client_chain_s_refusal_names_the_caller(lab: Lab) -> None:
+    client = lab.leaf(dns_names=["peer.example.test"], server_auth=False, client_auth=True)
+    verdict = verify_chain([client], lab.anchors, now=NOW, purpose="client")
+    assert verdict.reason_kind == "missing_intermediate"
+    assert verdict.reason is not None
+    assert verdict.reason.startswith("the caller did not send the intermediate certificate")
+    empty = verify_chain([], lab.anchors, now=NOW, purpose="client")
+    assert empty.reason == "the caller presented no certificate"
+
+
 def test_leaf_only_is_missing_intermediate(lab: Lab, server: x509.Certificate) -> None:
     verdict = verify_chain([server], lab.anchors, now=NOW)
     assert not verdict.ok
