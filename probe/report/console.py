@@ -334,8 +334,11 @@ def _one_line(result: TargetResult) -> str:
             return f"{worst.check}: {worst.summary}"
     if result.missing:
         return f"not verified: {', '.join(result.missing)}"
-    options = result_finding(result, CheckId.SIP_OPTIONS)
-    return options.summary if options is not None else ""
+    # A passing target's line: its OPTIONS answer, or for a received call its offer.
+    shown = result_finding(result, CheckId.SIP_OPTIONS) or result_finding(
+        result, CheckId.INBOUND_OFFER
+    )
+    return shown.summary if shown is not None else ""
 
 
 def _render_compact_list(console: Console, results: tuple[TargetResult, ...]) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from probe.evidence.run import RunEvidence, RunSettings
 from probe.exporter.metrics import exposition, file_registry
-from probe.report.console import render_console
+from probe.report.console import COMPACT_FROM, render_console
 from probe.report.json import write_json
 from probe.report.junit import render_junit
 from probe.report.model import Report, exit_code
@@ -175,4 +175,12 @@ def test_prometheus_keeps_each_call_s_series_apart() -> None:
         )
         assert series in text
     assert 'check="inbound.calls",status="pass",target="198.51.100.20:5061/tls"} 1.0' in text
+    no_secret_in(text)
+
+
+def test_a_long_list_of_calls_is_one_line_each() -> None:
+    text = console(report_of(answer_run(calls=COMPACT_FROM + 1)))
+    line = next(line for line in text.splitlines() if "inbound call 51 from" in line)
+    assert line.startswith("PASS")
+    assert "SRTP offered with SDES" in line
     no_secret_in(text)
