@@ -157,9 +157,28 @@ def loads_evidence(text: str, source: str = "evidence") -> RunEvidence:
     except Invalid as exc:
         raise EvidenceError(f"{source} is not valid evidence: {exc}") from None
     assert isinstance(run, RunEvidence)
-    if (problem := _unreadable_offer(run)) is not None:
+    if (problem := _unreadable_offer(run) or _unjudgeable_identity(run)) is not None:
         raise EvidenceError(f"{source} is not valid evidence: {problem}")
     return run
+
+
+def _unjudgeable_identity(run: RunEvidence) -> str | None:
+    """Where a received call's STIR/SHAKEN verification names as judged an Identity field
+    it does not hold. The verifier chooses one whenever there is any (and none
+    otherwise), so only an edited or damaged file holds such a choice."""
+    calls = run.inbound.calls if run.inbound is not None else ()
+    for index, call in enumerate(calls):
+        stir = call.stir
+        if stir is None:
+            continue
+        fields = len(stir.checks)
+        fits = stir.chosen is None if not fields else stir.chosen in range(fields)
+        if not fits:
+            return (
+                f"inbound.calls[{index}].stir.chosen: {stir.chosen} names none of its "
+                f"{fields} Identity field{'' if fields == 1 else 's'}"
+            )
+    return None
 
 
 def _unreadable_offer(run: RunEvidence) -> str | None:

@@ -202,3 +202,15 @@ def test_an_inbound_part_that_does_not_fit_names_where(sti: StiLab) -> None:
 
     with pytest.raises(EvidenceError, match=r"inbound\.calls\[1\]\.stir\.checks\[0\]\.not_checked"):
         loads_evidence(json.dumps(document))
+
+
+@pytest.mark.parametrize("chosen", [5, None, -1])
+def test_a_stir_verification_naming_a_field_it_lacks_is_refused(
+    sti: StiLab, chosen: int | None
+) -> None:
+    from probe.evidence.file import EvidenceError
+
+    document = json.loads(dumps_evidence(answer_run(sti)))
+    document["inbound"]["calls"][0]["stir"]["chosen"] = chosen
+    with pytest.raises(EvidenceError, match=r"inbound\.calls\[0\]\.stir\.chosen"):
+        loads_evidence(json.dumps(document))

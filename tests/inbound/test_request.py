@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from probe.evidence.model import WireEvent
 from probe.verdict.checks.inbound import judge_inbound
@@ -225,4 +227,24 @@ def test_our_answer_is_named_by_suite_never_by_key() -> None:
         (1, "AES_CM_128_HMAC_SHA1_80", 30),
         (2, "AES_CM_128_HMAC_SHA1_32", 30),
     ]
+    no_secret_in(result)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    invite=st.one_of(
+        st.binary(max_size=600),
+        st.builds(
+            lambda body: kit.invite(body),
+            st.binary(max_size=300).map(lambda noise: kit.offer() + noise),
+        ),
+    ),
+    answer=st.one_of(st.none(), st.binary(max_size=200)),
+)
+def test_whatever_the_caller_sent_the_call_is_judged_never_raised(
+    invite: bytes, answer: bytes | None
+) -> None:
+    result = judged(invite, answer=answer)
+    checks = {f.check for f in result.findings}
+    assert {CheckId.INBOUND_INVITE, CheckId.INBOUND_OFFER, CheckId.INBOUND_TEARDOWN} <= checks
     no_secret_in(result)
