@@ -59,6 +59,7 @@ PURE = [
     "probe.stir.tnauthlist",
     "probe.stir.claims",
     "probe.verdict.checks.stir",
+    "probe.inbound_settings",
 ]
 
 STIR_CRYPTOGRAPHIC = [
