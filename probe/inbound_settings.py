@@ -172,12 +172,12 @@ def inbound_problems(settings: Settings) -> list[InboundProblem]:
         problems.append(
             InboundProblem(
                 "listen_cert",
-                f"a TLS listener ({tls_listeners[0]}) needs our certificate chain: "
-                "--listen-cert (and --listen-key unless the PEM holds the key)",
+                f"a TLS listener ({tls_listeners[0]}) needs our certificate chain (and "
+                "its key, unless the PEM holds it)",
             )
         )
     if inbound.listen_key is not None and inbound.listen_cert is None:
-        problems.append(InboundProblem("listen_key", "a key needs its certificate: --listen-cert"))
+        problems.append(InboundProblem("listen_key", "a key needs its certificate chain"))
     if listeners and not has_tls:
         for setting, given in (
             ("require_client_cert", inbound.require_client_cert),
@@ -196,7 +196,7 @@ def inbound_problems(settings: Settings) -> list[InboundProblem]:
                 InboundProblem(
                     "require_tls",
                     "every listener is TCP or UDP, so every call would fail for want of TLS: "
-                    "add a tls: listener (--listen) or allow them (--no-require-tls)",
+                    "add a tls: listener, or do not require TLS",
                 )
             )
     for position, name in enumerate(inbound.expect_peer):

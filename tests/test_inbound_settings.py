@@ -220,7 +220,7 @@ def test_client_certificate_settings_need_a_tls_listener() -> None:
 
 def test_requiring_tls_with_only_plain_listeners_can_only_fail_so_it_is_refused() -> None:
     found = problems_of(listen=("tcp:127.0.0.1:5060", "udp:127.0.0.1:5060"))
-    assert "--no-require-tls" in found["require_tls"][0].message
+    assert "do not require TLS" in found["require_tls"][0].message
     assert "require_tls" not in problems_of(listen=("tls:127.0.0.1:5061", "udp:127.0.0.1:5060"))
 
 
