@@ -301,10 +301,11 @@ async def test_a_signed_call_arrives_unchanged_verifies_and_is_answered(
 
 
 async def test_the_target_can_end_the_call_and_the_caller_answers_its_bye(
-    relay: IdentityCaller, pki: IdentityPki, lab: LabFiles, sti_trust: Path, target_port: int
+    relay: IdentityCaller, pki: IdentityPki, lab: LabFiles, tmp_path: Path, target_port: int
 ) -> None:
     outcomes: list[StirOutcome] = []
-    decide = verifying(verifier(lab, sti_trust), outcomes)
+    # The kit writes the trust list a listener takes (--sti-trust) itself.
+    decide = verifying(verifier(lab, pki.trust_list(tmp_path)), outcomes)
     async with RelayTarget(lab, target_port, decide, hang_up=True) as target:
         received, outcome = await one_call(
             target, relay.place(pki.identity("good"), hold_s=10).ended
@@ -313,6 +314,8 @@ async def test_the_target_can_end_the_call_and_the_caller_answers_its_bye(
     assert outcome.exit_code == 0, outcome.errors
     assert (outcome.final_status, outcome.hangup) == (200, "callee")
     assert received.ended_by == "target"
+    (verified,) = outcomes
+    assert overall_verdict(verified.findings, STIR_CHECKS) is Verdict.PASS
 
 
 @pytest.mark.parametrize("case", HOSTILE)
