@@ -8,6 +8,10 @@ one check.
 
     settings = Settings(tls=TlsSettings(ca=Path("ca.pem")), run=RunSettings(timeout=2))
     settings = Settings.from_flat(ca=Path("ca.pem"), timeout=2)   # the CLI's flat names
+    settings = Settings.from_flat(listen=["tls:192.0.2.10:5061"], sti_trust=Path("sti.pem"))
+
+The `inbound` and `stir` sections exist only for commands that receive calls: None until
+one of their settings is named. `probe.inbound_settings.check_inbound` checks them.
 
 Pure: no I/O, stdlib only.
 """
@@ -178,13 +182,66 @@ class StirSettings:
     """A, B or C: a lower attestation level fails; default: B and C warn."""
 
 
-_SECTIONS = {"tls": TlsSettings, "sip": SipSettings, "locate": LocateSettings, "run": RunSettings}
+DEFAULT_LISTEN = "tls:0.0.0.0:5061"
+"""Where `sipprobe answer` listens unless told: TLS, because the trunks it verifies promise
+TLS signalling (and `require_tls` is on); port 5061, the port a `sips:`/TLS URI without one
+means (RFC 3261 §19.1.2, §26.2.2), which providers dial by default and which needs no
+privilege; every IPv4 address, because the calls come from the provider's network, and a
+listener on loopback alone could never receive one (IPv6: `tls:[::]:5061`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSettings:
+    """Receiving a trunk's test calls (`sipprobe answer`, a scenario's `[inbound]`): where
+    to listen, what to wait for, what each call must prove. Checked in one place,
+    probe.inbound_settings.check_inbound."""
+
+    listen: Sequence[str] = (DEFAULT_LISTEN,)
+    """`TRANSPORT:ADDRESS[:PORT]` sockets: transport `tls`, `tcp` or `udp`, an IP address of
+    this machine (IPv6 in brackets), the port (default 5061 for TLS, 5060 otherwise;
+    0 picks a free one)."""
+    listen_cert: Path | None = None
+    """Our certificate chain for the TLS listeners (PEM, leaf first)."""
+    listen_key: Path | None = None
+    """Its private key (PEM); default: inside `listen_cert`."""
+    peer_ca: Path | None = None
+    """Trust anchors (PEM file or directory) the caller's client certificate must chain
+    to; default: the system store."""
+    expect_peer: Sequence[str] = ()
+    """Names the caller's client certificate must prove (RFC 5922 §7.1), any one of them."""
+    require_client_cert: bool = False
+    """A TLS caller must present a certificate (mutual TLS); we ask for one regardless."""
+    require_srtp: bool = True
+    """An offer without SRTP fails (the trunk promises encrypted media)."""
+    require_tls: bool = True
+    """A call over TCP or UDP fails (the trunk promises TLS signalling)."""
+    expect: int = 1
+    """Calls that must arrive."""
+    within: float = 60.0
+    """Seconds to wait for them, from the moment the listeners are ready."""
+    hold: float = 2.0
+    """Seconds an answered call stays up before we send BYE (unless the caller ends it)."""
+    verify_media: bool = False
+    """Exchange SRTP with every answered call and authenticate the caller's packets."""
+    verify_identity: bool = False
+    """Verify every INVITE's STIR/SHAKEN Identity; also on whenever `Settings.stir` is set."""
+
+
+_SECTIONS = {
+    "tls": TlsSettings,
+    "sip": SipSettings,
+    "locate": LocateSettings,
+    "run": RunSettings,
+    "inbound": InboundSettings,
+    "stir": StirSettings,
+}
 _FLAT_NAMES = {"min_tls": "min_version", "enumerate_tls": "enumerate"}
 """The command line's names where a section's field has a shorter one."""
 
 
 def _section_of(name: str) -> tuple[str, str]:
-    """`ca` → (`tls`, `ca`); `min_tls` → (`tls`, `min_version`)."""
+    """`ca` → (`tls`, `ca`); `min_tls` → (`tls`, `min_version`); `listen` → (`inbound`,
+    `listen`); `sti_trust` → (`stir`, `sti_trust`)."""
     field_name = _FLAT_NAMES.get(name, name)
     for section, kind in _SECTIONS.items():
         if field_name in {f.name for f in fields(kind)}:
@@ -202,8 +259,12 @@ class Settings:
     locate: LocateSettings = field(default_factory=LocateSettings)
     run: RunSettings = field(default_factory=RunSettings)
     call: CallSettings | None = None
+    inbound: InboundSettings | None = None
+    """Receiving calls; only for commands that receive them (`answer`, a scenario's
+    `[inbound]`). `from_flat` makes it as soon as one of its settings is named."""
     stir: StirSettings | None = None
-    """Verifying received calls' Identity headers; only for commands that receive calls."""
+    """Verifying received calls' Identity headers; only for commands that receive calls.
+    `from_flat` makes it as soon as one `sti_*` setting is named."""
 
     @staticmethod
     def flat_names() -> frozenset[str]:
@@ -226,12 +287,17 @@ class Settings:
             section, field_name = _section_of(name)
             by_section.setdefault(section, {})[field_name] = value
         updated = {
-            section: replace(getattr(self, section), **values)
+            section: replace(self._section(section), **values)
             for section, values in by_section.items()
         }
         return replace(self, **updated)
 
     def flat(self, name: str) -> Any:
-        """One setting by its flat name."""
+        """One setting by its flat name (an absent section's default)."""
         section, field_name = _section_of(name)
-        return getattr(getattr(self, section), field_name)
+        return getattr(self._section(section), field_name)
+
+    def _section(self, section: str) -> Any:
+        """A section, or its defaults when it is absent (inbound, stir)."""
+        value = getattr(self, section)
+        return _SECTIONS[section]() if value is None else value

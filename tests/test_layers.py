@@ -64,6 +64,7 @@ PURE = [
     "probe.verdict.checks.inbound_session",
     "probe.verdict.checks.inbound_request",
     "probe.verdict.checks.inbound_call",
+    "probe.inbound_settings",
 ]
 
 STIR_CRYPTOGRAPHIC = [

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from probe.settings import CallSettings, Settings
+from probe.settings import CallSettings, InboundSettings, Settings, StirSettings
 
 if TYPE_CHECKING:
     from probe.cli.target_list import TargetList
@@ -28,6 +28,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULTS = Settings()
 """The options' defaults are the settings' own: one place says what an unset option means."""
+
+
+INBOUND_DEFAULTS = InboundSettings()
+STIR_DEFAULTS = StirSettings()
+"""The receiving sections' defaults (Settings() has neither: they exist only where calls
+are received)."""
 
 
 def call_default(name: str) -> Any:
@@ -538,3 +544,188 @@ def emit_and_exit(
             metrics=None if runs is None else metrics_of(report, runs),
         )
     )
+
+
+def inbound_options(function: F) -> F:
+    """Where a command that receives calls listens, what it waits for, and what each call
+    must prove (Settings.inbound; checked by probe.inbound_settings.check_inbound)."""
+    defaults = INBOUND_DEFAULTS
+    # Numbers are plain int and float here: their limits are checked with every other
+    # inbound setting in one place, whichever way the settings were built.
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--listen",
+            multiple=True,
+            default=tuple(defaults.listen),
+            show_default=True,
+            metavar="TRANSPORT:ADDRESS[:PORT]",
+            help="Listen for calls there: tls, tcp or udp; an IP address of this machine "
+            "(0.0.0.0 for all; IPv6 in brackets, tls:[::]:5061); the port (default 5061 for "
+            "tls, 5060 otherwise; 0 picks a free one, printed). Repeatable.",
+        ),
+        click.option(
+            "--listen-cert",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PEM",
+            help="Our certificate chain for the tls: listeners, leaf first: the name the "
+            "provider's trunk dials must be in it.",
+        ),
+        click.option(
+            "--listen-key",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PEM",
+            help="The private key of --listen-cert (default: inside --listen-cert).",
+        ),
+        click.option(
+            "--peer-ca",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PATH",
+            help="Trust anchors (PEM file or directory) the caller's client certificate "
+            "must chain to (default: the system store).",
+        ),
+        click.option(
+            "--expect-peer",
+            multiple=True,
+            metavar="NAME",
+            help="A name the caller's client certificate must carry (RFC 5922 §7.1: SAN "
+            "URI sip:NAME or dNSName), e.g. sip.pstnhub.microsoft.com; repeatable, any "
+            "one will do.",
+        ),
+        click.option(
+            "--require-client-cert/--no-require-client-cert",
+            default=defaults.require_client_cert,
+            show_default=True,
+            help="A TLS caller that presents no certificate fails (mutual TLS); one is "
+            "asked for either way.",
+        ),
+        click.option(
+            "--require-srtp/--no-require-srtp",
+            default=defaults.require_srtp,
+            show_default=True,
+            help="An offer without SRTP (plain RTP/AVP) fails: the trunk promises encrypted media.",
+        ),
+        click.option(
+            "--require-tls/--no-require-tls",
+            default=defaults.require_tls,
+            show_default=True,
+            help="A call over TCP or UDP fails: the trunk promises TLS signalling.",
+        ),
+        click.option(
+            "--expect",
+            type=int,
+            default=defaults.expect,
+            show_default=True,
+            metavar="N",
+            help="Calls that must arrive; the run ends once N have arrived and ended.",
+        ),
+        click.option(
+            "--within",
+            type=float,
+            default=defaults.within,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long to wait for them once listening; calls that have not arrived "
+            "by then are reported missing.",
+        ),
+        click.option(
+            "--hold",
+            type=float,
+            default=defaults.hold,
+            show_default=True,
+            metavar="SECONDS",
+            help="How long an answered call stays up before we hang up (BYE), if the "
+            "caller has not hung up first.",
+        ),
+        click.option(
+            "--verify-media",
+            is_flag=True,
+            help="Exchange SRTP with each answered call and authenticate the caller's "
+            "packets with the keys its offer gave (needs sipprobe[srtp]).",
+        ),
+        click.option(
+            "--verify-identity",
+            is_flag=True,
+            help="Verify each INVITE's STIR/SHAKEN Identity (RFC 8224); on whenever a "
+            "--sti-* option is given; needs --sti-trust.",
+        ),
+    ]
+    return _apply(function, decorators)
+
+
+def stir_options(function: F) -> F:
+    """How a received call's STIR/SHAKEN Identity is verified (Settings.stir). None of
+    them has a default here: a STIR option that is given turns verification on
+    (`take_inbound` leaves the others out, so Settings.stir keeps its own defaults)."""
+    defaults = STIR_DEFAULTS
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--sti-trust",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PATH",
+            help="The STI-CA trust list: a PEM file or directory of the roots SHAKEN "
+            "certificates must chain to (in the US, the STI-PA's list). Needed to "
+            "verify Identity.",
+        ),
+        click.option(
+            "--sti-cert-dir",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="DIR",
+            help="Offline: read each x5u certificate from DIR (HOST/PATH, or the URL's "
+            "last segment) instead of fetching it.",
+        ),
+        click.option(
+            "--sti-fetch-ca",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PATH",
+            help="Trust anchors for the x5u servers' HTTPS certificates (default: the "
+            "system store).",
+        ),
+        click.option(
+            "--sti-fetch-timeout",
+            type=float,
+            metavar="SECONDS",
+            help="How long one certificate fetch may take, redirects included "
+            f"(default {defaults.sti_fetch_timeout:g}).",
+        ),
+        click.option(
+            "--sti-freshness",
+            type=int,
+            metavar="SECONDS",
+            help="How far the PASSporT's iat and the Date header may be from the clock and "
+            f"from each other (default {defaults.sti_freshness}).",
+        ),
+        click.option(
+            "--sti-required/--sti-optional",
+            default=None,
+            help="A call without an Identity header fails, as a verifier answering 428 "
+            "would (default) / is only reported.",
+        ),
+        click.option(
+            "--sti-min-attest",
+            type=click.Choice(["A", "B", "C"]),
+            help="The lowest attestation level that passes (RFC 8588 §4); default: A "
+            "passes, B and C warn.",
+        ),
+    ]
+    return _apply(function, decorators)
+
+
+INBOUND_KEYS = tuple(f.name for f in dataclasses.fields(InboundSettings))
+"""The parameters `inbound_options` adds: the inbound section's flat names."""
+STIR_KEYS = tuple(f.name for f in dataclasses.fields(StirSettings))
+"""The parameters `stir_options` adds: the STIR section's flat names."""
+
+
+def take_inbound(values: dict[str, Any]) -> dict[str, Any]:
+    """The inbound and STIR options taken out of `values`, as `Settings.from_flat` names.
+    A STIR option that was not given is left out, so `Settings.stir` exists only when
+    one was (verification then on)."""
+    taken = {key: values.pop(key) for key in INBOUND_KEYS if key in values}
+    for key in STIR_KEYS:
+        value = values.pop(key, None)
+        if value is not None:
+            taken[key] = value
+    for key in ("listen", "expect_peer"):
+        if key in taken:
+            taken[key] = tuple(taken[key])
+    return taken

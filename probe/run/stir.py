@@ -15,13 +15,13 @@ call signs its INVITE with.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from probe.errors import SettingsError
+from probe.inbound_settings import InboundSettingsError, stir_problems
 from probe.net.sti_fetch import CertificateCache, CertificateFetcher, FetchSettings
 from probe.settings import StirSettings
 from probe.sip.headers import Headers
@@ -56,12 +56,9 @@ class StirVerifier:
     ) -> None:
         """Check `settings` and load the trust list; a `SettingsError` says what is wrong.
         `pins` connects to an address instead of resolving an x5u host (`--resolve`)."""
-        if not 0 < settings.sti_fetch_timeout < math.inf:
-            raise SettingsError("--sti-fetch-timeout: a number of seconds above 0")
-        if settings.sti_freshness <= 0:
-            raise SettingsError("--sti-freshness: a number of seconds above 0")
-        if settings.sti_min_attest not in (None, *ATTESTATION_LEVELS):
-            raise SettingsError("--sti-min-attest: one of A, B, C")
+        problems = stir_problems(settings)
+        if problems:
+            raise InboundSettingsError(problems)
         for option, path in (
             ("--sti-cert-dir", settings.sti_cert_dir),
             ("--sti-fetch-ca", settings.sti_fetch_ca),

@@ -24,6 +24,8 @@ from probe.scenario.loader import (
 from probe.scenario.model import (
     Endpoint,
     Failover,
+    Inbound,
+    InboundStir,
     Invite,
     Options,
     Order,
@@ -38,6 +40,8 @@ __all__ = [
     "BUILTIN_PREFIX",
     "Endpoint",
     "Failover",
+    "Inbound",
+    "InboundStir",
     "Invite",
     "JudgedRun",
     "JudgedTarget",

@@ -120,6 +120,19 @@ def _file_problems(scenario: Scenario) -> list[tuple[KeyPath, str]]:
     ]
     if scenario.invite is not None and scenario.invite.credentials != ENV_CREDENTIALS:
         named.append((("invite", "credentials"), scenario.invite.credentials, False))
+    inbound = scenario.inbound
+    if inbound is not None:
+        named += [
+            (("inbound", "cert"), inbound.cert, False),
+            (("inbound", "key"), inbound.key, False),
+            (("inbound", "peer_ca"), inbound.peer_ca, True),
+        ]
+        if inbound.stir is not None:
+            named += [
+                (("inbound", "stir", "trust"), inbound.stir.trust, True),
+                (("inbound", "stir", "cert_dir"), inbound.stir.cert_dir, True),
+                (("inbound", "stir", "fetch_ca"), inbound.stir.fetch_ca, True),
+            ]
     return unreadable_files(named)
 
 

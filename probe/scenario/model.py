@@ -6,8 +6,9 @@ limit the protocol or the command line gives it; rules that involve several fiel
 provider's documented limits live in `probe.scenario.rules` and run once the fields are
 valid, each reported at its own key.
 
-Relative paths (`tls.trust`, `tls.client_cert`, `tls.client_key`, `invite.credentials`)
-resolve against the scenario file's folder, passed as validation context `base_dir`.
+Relative paths (`tls.trust`, `tls.client_cert`, `tls.client_key`, `invite.credentials`,
+`inbound.cert`, `inbound.key`, `inbound.peer_ca`, the paths of `inbound.stir`) resolve
+against the scenario file's folder, passed as validation context `base_dir`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from probe.settings import DEFAULT_LISTEN
 from probe.sip import SipError, SipUri, parse_uri
 
 if TYPE_CHECKING:
@@ -306,9 +308,74 @@ class Run(_Section):
         return value
 
 
+def _check_listen(value: str) -> str:
+    from probe.inbound_settings import ListenSpecError, parse_listen
+
+    try:
+        parse_listen(value)
+    except ListenSpecError as exc:
+        raise _error("listen", str(exc)) from None
+    return value
+
+
+Listen = Annotated[str, AfterValidator(_check_listen)]
+"""`TRANSPORT:ADDRESS[:PORT]`, as `--listen`."""
+Seconds = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class InboundStir(_Section):
+    """`[inbound.stir]`: verify each received INVITE's Identity (STIR/SHAKEN)."""
+
+    trust: Text
+    """The STI-CA trust list (PEM file or directory), as `--sti-trust`."""
+    cert_dir: Text | None = None
+    fetch_ca: Text | None = None
+    fetch_timeout: Seconds = Field(default=2.0, gt=0)
+    freshness: int = Field(default=60, ge=1)
+    required: bool = True
+    min_attest: Literal["A", "B", "C"] | None = None
+
+    @field_validator("trust", "cert_dir", "fetch_ca")
+    @classmethod
+    def _paths(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_path(value, info)
+
+
+class Inbound(_Section):
+    """`[inbound]`: the calls the trunk places to us (`sipprobe answer`), and what each
+    must prove; `[inbound.stir]` verifies their Identity too."""
+
+    listen: list[Listen] = Field(default_factory=lambda: [DEFAULT_LISTEN], min_length=1)
+    cert: Text | None = None
+    """Our certificate chain for the TLS listeners; may be left to `--listen-cert`."""
+    key: Text | None = None
+    peer_ca: Text | None = None
+    expect_peer: list[Text] = Field(default_factory=list)
+    require_client_cert: bool = False
+    require_srtp: bool = True
+    require_tls: bool = True
+    expect: int = Field(default=1, ge=1)
+    within: Seconds = Field(default=60.0, gt=0)
+    hold: Seconds = Field(default=2.0, ge=0)
+    verify_media: bool = False
+    stir: InboundStir | None = None
+
+    @field_validator("cert", "key", "peer_ca")
+    @classmethod
+    def _paths(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else resolve_path(value, info)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Inbound:
+        from probe.scenario.inbound import inbound_rules
+
+        raise_problems("Inbound", inbound_rules(self))
+        return self
+
+
 class Scenario(_Section):
     """One trunk to verify: `[trunk]`, `[order]`, `[[endpoint]]`, `[tls]`, `[options]`,
-    `[invite]`, `[failover]`, `[run]`."""
+    `[invite]`, `[failover]`, `[run]`, and the calls it places to us, `[inbound]`."""
 
     trunk: Trunk
     order: Order = Field(default_factory=Order)
@@ -318,6 +385,7 @@ class Scenario(_Section):
     invite: Invite | None = None
     failover: Failover = Field(default_factory=Failover)
     run: Run = Field(default_factory=Run)
+    inbound: Inbound | None = None
 
     _source: str = PrivateAttr(default="<scenario>")
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from probe.run.commands import FailoverRequest, OptionsRequest
 from probe.run.invite import InviteRequest
+from probe.scenario.inbound import SCENARIO_KEYS as INBOUND_KEYS
+from probe.scenario.inbound import inbound_settings
 from probe.scenario.model import ENV_CREDENTIALS, Scenario
 from probe.settings import (
     CallSettings,
@@ -59,8 +61,12 @@ def _path(value: str | None) -> Path | None:
 
 
 def scenario_settings(scenario: Scenario) -> Settings:
-    """The scenario's [tls], [options] and [run] tables as the run's settings."""
+    """The scenario's [tls], [options] and [run] tables as the run's settings, and its
+    [inbound] table (with [inbound.stir]) as their inbound and STIR sections."""
     tls, options, run = scenario.tls, scenario.options, scenario.run
+    inbound, stir = (
+        inbound_settings(scenario.inbound) if scenario.inbound is not None else (None, None)
+    )
     return Settings(
         tls=TlsSettings(
             trust=tls.trust,
@@ -77,6 +83,8 @@ def scenario_settings(scenario: Scenario) -> Settings:
         sip=SipSettings(accept=options.accept, count=options.count, interval=options.interval),
         locate=LocateSettings(pins=tuple(run.resolve), dns_server=run.dns_server, seed=run.seed),
         run=RunSettings(timeout=run.timeout, concurrency=run.concurrency),
+        inbound=inbound,
+        stir=stir,
     )
 
 
@@ -175,6 +183,7 @@ _SCENARIO_KEYS = {
     "concurrency": "run.concurrency",
     "dns_server": "run.dns_server",
     "seed": "run.seed",
+    **{name: ".".join(key) for name, key in INBOUND_KEYS.items() if name != "verify_identity"},
 }
 _OPTION_NAMES = {"pins": "--resolve", "enumerate_tls": "--enumerate", "deadlines": "--deadline"}
 
@@ -195,7 +204,7 @@ def _override_note(common: OptionsRequest, given: Mapping[str, Any]) -> str | No
     replaced = []
     for name, value in given.items():
         key = _SCENARIO_KEYS.get(name)
-        if key is None or (name in ("ca", "trust", "key") and value is None):
+        if key is None or (name in ("ca", "trust", "key", "listen_key") and value is None):
             continue
         settings = common.settings
         before: Any = settings.tls.trust if name in ("ca", "trust") else settings.flat(name)
@@ -216,8 +225,9 @@ def with_overrides(requests: ScenarioRequests, given: Mapping[str, Any]) -> Scen
 
     The anchors are one choice: `--ca` or `--trust` replaces the scenario's `tls.trust`
     whichever of the two it is. `--cert` without `--key` drops the scenario's key too (the
-    PEM then holds the key). `--resolve` pins come before the scenario's, so for the same
-    NAME:PORT the command line's wins (the first matching pin is used, as curl does).
+    PEM then holds the key), and likewise `--listen-cert` without `--listen-key`.
+    `--resolve` pins come before the scenario's, so for the same NAME:PORT the command
+    line's wins (the first matching pin is used, as curl does).
     """
     known = Settings.flat_names()
     unknown = sorted(set(given) - known)
@@ -231,6 +241,8 @@ def with_overrides(requests: ScenarioRequests, given: Mapping[str, Any]) -> Scen
         changes = {"ca": None, "trust": None, **changes}
     if "cert" in changes:
         changes = {"key": None, **changes}
+    if "listen_cert" in changes:
+        changes = {"listen_key": None, **changes}
     if "pins" in changes:
         changes["pins"] = (*changes["pins"], *common.settings.locate.pins)
     merged = replace(common, settings=common.settings.with_flat(changes))

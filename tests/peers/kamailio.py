@@ -112,7 +112,7 @@ RELAY_ROUTE = """
     }}
     if (is_method("INVITE|BYE")) {{
         record_route();
-        $du = "sip:{relay_host}:{relay_port};transport=udp";{on_reply}
+        $du = "sip:{relay_host}:{relay_port};transport={relay_transport}";{on_reply}
         t_relay();
         exit;
     }}"""
@@ -206,6 +206,10 @@ CLIENT_PROFILE = """[client:default]
 verify_certificate = no
 require_certificate = no
 """
+# The same, presenting a certificate to the TLS servers it relays to (mutual TLS).
+CLIENT_IDENTITY = """certificate = {cert}
+private_key = {key}
+"""
 
 
 @dataclass(frozen=True)
@@ -288,6 +292,8 @@ def start_kamailio(
     auth: DigestAuth | None = None,
     reply_rewrite: str | None = None,
     ws_paths: Sequence[str] = ("/",),
+    relay_transport: str = "udp",
+    client_identity: tuple[Path, Path] | None = None,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
@@ -295,7 +301,9 @@ def start_kamailio(
     `websocket` makes it accept SIP over WebSocket too (WS on the TCP port, WSS on the
     TLS ones), upgrading requests for the resources in `ws_paths` only; `auth` makes it
     challenge OPTIONS and INVITE; `reply_rewrite`, with `relay_to`, is a `subst_body`
-    expression applied to the SDP of every reply it relays."""
+    expression applied to the SDP of every reply it relays; `relay_transport` (`tls`, `tcp`)
+    relays there over another transport than UDP, presenting the `client_identity`
+    (certificate, key) when the server asks for one."""
     binary = require_binary("kamailio")
     if websocket:
         require_module("websocket.so", "kamailio-websocket-modules")
@@ -317,6 +325,11 @@ def start_kamailio(
         default
         + "\n".join(profile.render(host, ports[profile.name]) for profile in profiles)
         + CLIENT_PROFILE
+        + (
+            CLIENT_IDENTITY.format(cert=client_identity[0], key=client_identity[1])
+            if client_identity
+            else ""
+        )
     )
     auth_modules, auth_route = auth.render() if auth is not None else ("", "")
     cfg = workdir / "kamailio.cfg"
@@ -337,8 +350,9 @@ def start_kamailio(
             relay_modules=(RELAY_MODULES if relay_to else "") + auth_modules,
             relay_route=(
                 RELAY_ROUTE.format(
-                    relay_host=relay_to[0],
+                    relay_host=bracketed(relay_to[0]),
                     relay_port=relay_to[1],
+                    relay_transport=relay_transport,
                     on_reply='\n        t_on_reply("REWRITE");' if reply_rewrite else "",
                 )
                 if relay_to
