@@ -654,8 +654,10 @@ def judge_saved(
     """The report of a saved run (read from `path`, or named so) under `settings`'
     policy, its chains judged with the anchors it recorded unless `settings` names others,
     and at `now` (ISO 8601 text as typed, or an instant) when given. The calls an answer
-    run received are judged under `inbound` (its TLS policy and anchors replaced by the
-    ones `settings` gives, as the targets'), by default the inbound policy's defaults."""
+    run received are judged under `inbound`, else under `settings`' inbound section (a
+    scenario's `[inbound]`, `--expect-peer`...), else the inbound policy's defaults; the
+    caller's client certificates against `--peer-ca` when given, else the anchors the
+    run recorded."""
     as_options = OptionsRequest(targets=(), settings=settings)
     from probe.run.trust import anchors_for
 
@@ -668,11 +670,27 @@ def judge_saved(
         assert policy.now is not None
         when += f", certificates judged at {policy.now.isoformat(timespec='seconds')}"
     notes = [f"judged again from {path} ({when})", *trust_notes, *_notes(as_options)]
-    if inbound is not None:
-        inbound = replace(inbound, tls=policy.tls, anchors=policy.anchors, now=policy.now)
+    if run.inbound is not None:
+        inbound = _saved_inbound_policy(settings, policy, inbound, usage)
     # A saved run that was interrupted is judged like any other: the exit code says how
     # judging went, not that the recording once was cut short (its note says so).
     return replace(judge_run(run, policy, notes=notes, inbound=inbound), interrupted=False)
+
+
+def _saved_inbound_policy(
+    settings: Settings, policy: OptionsPolicy, given: InboundPolicy | None, usage: UsageError
+) -> InboundPolicy:
+    """What a saved run's received calls are judged against (`judge_saved`)."""
+    from probe.inbound_settings import InboundSettingsError, inbound_policy, load_peer_anchors
+
+    anchors = policy.anchors
+    if settings.inbound is not None and settings.inbound.peer_ca is not None:
+        try:
+            anchors = load_peer_anchors(settings)
+        except InboundSettingsError as exc:
+            usage(str(exc))
+    chosen = given if given is not None else inbound_policy(settings)
+    return replace(chosen, tls=policy.tls, anchors=anchors, now=policy.now)
 
 
 def run_diff_command(before: Path, after: Path, *, on_usage_error: UsageError) -> list[Change]:

@@ -214,3 +214,25 @@ def test_a_stir_verification_naming_a_field_it_lacks_is_refused(
     document["inbound"]["calls"][0]["stir"]["chosen"] = chosen
     with pytest.raises(EvidenceError, match=r"inbound\.calls\[0\]\.stir\.chosen"):
         loads_evidence(json.dumps(document))
+
+
+def test_judge_with_a_scenario_judges_the_calls_under_its_inbound_section(
+    sti: StiLab, tmp_path: Path
+) -> None:
+    path = tmp_path / "answer.json"
+    write_evidence(path, answer_run(sti))
+    scenario = tmp_path / "trunk.toml"
+    scenario.write_text(
+        '[trunk]\nname = "lab"\ndescription = "lab trunk"\n\n'
+        '[[endpoint]]\nuri = "sip:sbc.example.test:5061;transport=tls"\n\n'
+        '[inbound]\nlisten = ["tls:127.0.0.1:5061"]\n'
+        'expect_peer = ["carrier.example.test"]\nrequire_client_cert = true\n'
+    )
+    request = JudgeRequest(evidence=path, scenario=str(scenario))
+    report = run_judge_command(request, on_usage_error=usage)
+    first = report.results[0]
+    cert = next(f for f in first.findings if f.check == CheckId.INBOUND_CLIENT_CERT)
+    assert cert.status is Status.FAIL
+    assert "not for carrier.example.test" in cert.summary
+    invite = next(f for f in first.findings if f.check == CheckId.INBOUND_INVITE)
+    assert invite.status is Status.WARN  # its Via and Contact name another peer
