@@ -13,8 +13,7 @@ judged (probe.verdict.checks.inbound_session).
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from probe.evidence.inbound import InboundCall, InboundConnection, InboundEvidence, Listening
 from probe.evidence.model import Target
@@ -75,15 +74,16 @@ def call_target(call: InboundCall, request_uri: str | None) -> InboundTarget:
 
 def judge_call(call: InboundCall, evidence: InboundEvidence, policy: InboundPolicy) -> TargetResult:
     """Every finding about one received call, and the checks it owed."""
+    # Imported here: the registry module loads every outbound check too, which a report
+    # that only names this module's InboundTarget never needs.
+    from probe.verdict.checks.registry import inbound_checks
+
     judging = CallJudging(call, evidence.expectation, policy, label="")
     request = judging.invite.request
     target = call_target(call, None if request is None else _uri_text(request.uri))
     judging.label = target.label
     findings: list[Finding] = []
     required: list[str] = []
-    # Imported here: the registry module loads every outbound check too.
-    from probe.verdict.checks.registry import inbound_checks
-
     for check in inbound_checks():
         findings.extend(found for found in check.judge(judging) if found is not None)
         required.extend(check.owes(judging))
@@ -104,11 +104,6 @@ def judge_inbound(
     sets it (the run's start, or `sipprobe judge --now`)."""
     results = tuple(judge_call(call, evidence, policy) for call in evidence.calls)
     return (check_calls(evidence),), results
-
-
-def at(policy: InboundPolicy, now: dt.datetime) -> InboundPolicy:
-    """`policy` judging certificates at `now`, unless it names its own instant."""
-    return policy if policy.now is not None else replace(policy, now=now)
 
 
 # --- inbound.calls ---------------------------------------------------------------------
