@@ -239,8 +239,12 @@ class _AnswerRun:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        # Each connection is aborted, so its handler reads EOF and ends with its clean-up;
-        # cancelling is only the fallback.
+        # Each connection is closed (TLS with its close_notify), so its handler reads EOF
+        # and ends with its clean-up; aborting, then cancelling, are only the fallbacks.
+        for writer in list(self.connections.values()):
+            writer.close()
+        if self.connections:
+            await asyncio.wait(list(self.connections), timeout=CLOSE_GRACE)
         for writer in list(self.connections.values()):
             writer.transport.abort()
         if self.connections:

@@ -112,7 +112,7 @@ RELAY_ROUTE = """
     }}
     if (is_method("INVITE|BYE")) {{
         record_route();
-        $du = "sip:{relay_host}:{relay_port};transport=udp";{on_reply}
+        $du = "sip:{relay_host}:{relay_port};transport={relay_transport}";{on_reply}
         t_relay();
         exit;
     }}"""
@@ -206,6 +206,9 @@ CLIENT_PROFILE = """[client:default]
 verify_certificate = no
 require_certificate = no
 """
+CLIENT_CERTIFICATE = """certificate = {cert}
+private_key = {key}
+"""
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,8 @@ def start_kamailio(
     auth: DigestAuth | None = None,
     reply_rewrite: str | None = None,
     ws_paths: Sequence[str] = ("/",),
+    relay_transport: str = "udp",
+    client_cert: tuple[Path, Path] | None = None,
 ) -> Kamailio:
     """Start an instance; `allow_weak` lets it load and offer weak keys, hashes, versions;
     `options_reply` and `reply_headers` choose its answer to OPTIONS (e.g. 503 and
@@ -295,7 +300,9 @@ def start_kamailio(
     `websocket` makes it accept SIP over WebSocket too (WS on the TCP port, WSS on the
     TLS ones), upgrading requests for the resources in `ws_paths` only; `auth` makes it
     challenge OPTIONS and INVITE; `reply_rewrite`, with `relay_to`, is a `subst_body`
-    expression applied to the SDP of every reply it relays."""
+    expression applied to the SDP of every reply it relays; `relay_transport` is how it
+    relays (`tls` makes it a caller over TLS towards `relay_to`); `client_cert` (chain,
+    key) is what it presents when a server it connects to asks for a certificate."""
     binary = require_binary("kamailio")
     if websocket:
         require_module("websocket.so", "kamailio-websocket-modules")
@@ -317,6 +324,11 @@ def start_kamailio(
         default
         + "\n".join(profile.render(host, ports[profile.name]) for profile in profiles)
         + CLIENT_PROFILE
+        + (
+            CLIENT_CERTIFICATE.format(cert=client_cert[0], key=client_cert[1])
+            if client_cert
+            else ""
+        )
     )
     auth_modules, auth_route = auth.render() if auth is not None else ("", "")
     cfg = workdir / "kamailio.cfg"
@@ -339,6 +351,7 @@ def start_kamailio(
                 RELAY_ROUTE.format(
                     relay_host=relay_to[0],
                     relay_port=relay_to[1],
+                    relay_transport=relay_transport,
                     on_reply='\n        t_on_reply("REWRITE");' if reply_rewrite else "",
                 )
                 if relay_to
