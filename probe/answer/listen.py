@@ -398,13 +398,13 @@ class _AnswerRun:
                 link.lose()
                 for runner in self.runners:
                     runner.connection_lost(link)
-            self.connections.pop(task, None)
             writer.close()
             # Python 3.11.2's SSL transport can fail its own close after a refused
             # handshake (AttributeError inside asyncio): the connection is gone anyway.
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_GRACE):
                     await writer.wait_closed()
+            self.connections.pop(task, None)
 
     async def _read(
         self,

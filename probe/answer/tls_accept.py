@@ -73,7 +73,10 @@ def check_server_context(config: AnswerConfig) -> None:
         raise AnswerConfigError(f"the TLS listener cannot use its certificate: {exc}") from exc
 
 
-def _handshake_error(exc: BaseException) -> str:
+def _handshake_error(exc: BaseException, elapsed: float) -> str:
+    if isinstance(exc, TimeoutError | ConnectionAbortedError) and elapsed >= HANDSHAKE_SECONDS:
+        # asyncio's ssl_handshake_timeout aborts with ConnectionAbortedError.
+        return f"the TLS handshake did not finish within {HANDSHAKE_SECONDS:g} s"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"the client certificate was refused: {exc.verify_message or exc.reason}"
     if isinstance(exc, ssl.SSLError):
@@ -115,7 +118,7 @@ async def accept_tls(writer: asyncio.StreamWriter, config: AnswerConfig) -> Inbo
             client_cert_requested=requested,
             client_chain=chain,
             sni=seen.sni,
-            error=_handshake_error(exc),
+            error=_handshake_error(exc, time.monotonic() - started),
             elapsed_ms=(time.monotonic() - started) * 1000,
         )
     finally:
