@@ -315,19 +315,24 @@ class InboundCallRunner:
     async def _final_non_2xx(
         self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()
     ) -> None:
-        """A final error to the INVITE, then its ACK awaited (§17.2.1; over UDP the
-        response is sent again until the ACK comes, Timer G)."""
+        """A final error to the INVITE, then its ACK awaited."""
         self.final = status
-        sent = self._respond(self.invite, status, reason, self.to_tag, headers)
-        if sent is None:
-            return
+        if self._respond(self.invite, status, reason, self.to_tag, headers) is not None:
+            await self._await_ack_of_final()
+
+    async def _await_ack_of_final(self) -> None:
+        """The hop-by-hop ACK of our final error (§17.2.1): over UDP the response is sent
+        again until it comes (Timer G, T1 doubling to T2), and given up at the bound."""
         timers = self.config.timers
         loop = asyncio.get_running_loop()
         resend = None
-        if not self.link.reliable:
-            resend = _Retransmit(sent, loop.time() + timers.t1, timers.t1, timers.t2, "again")
+        if not self.link.reliable and self.last_response is not None:
+            due = loop.time() + timers.t1
+            resend = _Retransmit(self.last_response, due, timers.t1, timers.t2, "sent again")
         wait = min(64 * timers.t1, NON_2XX_ACK_SECONDS)
         await self._wait(wait, until=lambda: self.non_2xx_acked, resend=resend, ends_on=_LOST)
+        if not self.non_2xx_acked and self.over != "connection_lost":
+            self.detail = _join(self.detail, f"our {self.final} was not acknowledged")
 
     async def _send_bye(self) -> None:
         """Our BYE (§15.1.1), its final response awaited under BYE_SECONDS; over UDP it
@@ -370,15 +375,12 @@ class InboundCallRunner:
         if over == "caller_cancel":
             self.teardown = "caller_cancel"
             self.detail = "the caller cancelled before our answer: 200 to CANCEL, 487 to INVITE"
-            timers = self.config.timers
-            await self._wait(
-                min(64 * timers.t1, NON_2XX_ACK_SECONDS),
-                until=lambda: self.non_2xx_acked,
-                ends_on=_LOST,
-            )
+            await self._await_ack_of_final()
         elif over == "caller_bye":
             self.teardown = "caller_bye"
             self.detail = "the caller ended the call with BYE, answered 200"
+            if self.final is not None and not 200 <= self.final < 300:
+                await self._await_ack_of_final()  # a BYE before our answer: 487 sent
         elif over == "connection_lost":
             self.teardown = "connection_lost"
             self.detail = "the connection carrying the call closed"
@@ -387,8 +389,8 @@ class InboundCallRunner:
             self.interrupted = True
             if self.final is None:
                 self.detail = "the run ended before our answer: refused 486"
-                warning = '399 sipprobe-answer "the answer run ended"'
-                await self._final_non_2xx(486, "Busy Here", (("Warning", warning),))
+                refusal = Refusal(486, "Busy Here", 399, "the answer run ended")
+                await self._final_non_2xx(486, refusal.reason, (("Warning", refusal.warning()),))
             elif 200 <= self.final < 300:
                 self.detail = "the run ended with the call up"
                 await self._send_bye()

@@ -211,3 +211,44 @@ async def test_mutual_tls_records_the_chain_kamailio_presented(
         assert connection.tls.error is not None
         assert "client certificate was refused" in connection.tls.error
         assert connection.tls.client_chain == der_chain(lab.untrusted_client)
+
+
+async def test_an_offer_nothing_can_answer_is_refused_488_with_a_warning_and_acked(
+    tmp_path: Path, lab: LabFiles
+) -> None:
+    async with answering(config(lab, "udp", verify_media=True)) as run:
+        sipp = start_sipp_uac(tmp_path, "uac_488.xml", ("127.0.0.1", run.port("udp")))
+        evidence = await run.evidence()
+    assert await sipp_finished(sipp) == 0, sipp.errors()
+    call = only_call(evidence)
+    assert call.final_status == 488
+    assert call.teardown == "refused"
+    assert call.refusal == '305 sipprobe-responder "no offered audio format is PCMU or PCMA"'
+    assert call.answer is None
+    assert call.media_skipped == "no media: the call was not answered (refused)"
+    assert call.dialogs_left_open == 0
+    refused = next(event.data for event in call.events if event.note == "488 Not Acceptable Here")
+    assert f"Warning: {call.refusal}".encode() in refused
+    assert first_lines(call)[-1][1].startswith("ACK ")  # §17.2.1: the 488 was acknowledged
+
+
+async def test_two_callers_at_once_over_udp_and_tcp_are_both_answered(
+    tmp_path: Path, lab: LabFiles
+) -> None:
+    async with answering(config(lab, "udp", "tcp", calls=2, hold_s=1.0)) as run:
+        over_udp = start_sipp_uac(tmp_path / "udp", "uac_srtp.xml", ("127.0.0.1", run.port("udp")))
+        over_tcp = start_sipp_uac(
+            tmp_path / "tcp", "uac_srtp.xml", ("127.0.0.1", run.port("tcp")), transport="t1"
+        )
+        evidence = await run.evidence()
+    assert await sipp_finished(over_udp) == 0, over_udp.errors()
+    assert await sipp_finished(over_tcp) == 0, over_tcp.errors()
+    assert [call.number for call in evidence.calls] == [1, 2]
+    assert {call.transport for call in evidence.calls} == {"udp", "tcp"}
+    assert {call.peer for call in evidence.calls} == {
+        f"127.0.0.1:{over_udp.port}",
+        f"127.0.0.1:{over_tcp.port}",
+    }
+    for call in evidence.calls:
+        assert call.teardown == "our_bye"
+        assert call.dialogs_left_open == 0
