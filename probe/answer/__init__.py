@@ -5,6 +5,7 @@ places to it and records them as probe.evidence.inbound's InboundEvidence.
     listen.py      answer_calls(): sockets, connections, dispatch, the run's end
     tls_accept.py  the server side of a caller's TLS handshake, recorded whatever happens
     call.py        one call from its INVITE to its end (RFC 3261 §13.3, §17.2.1)
+    call_state.py  what a call holds and records, and the InboundCall it becomes
     dialog.py      the UAS's dialog messages: Contact, Record-Route, our BYE
     sdp_answer.py  the answer to the caller's offer: SDES, DTLS-SRTP, plain RTP or 488
     media.py       the caller's SRTP authenticated, ours sent (probe.net.media's pieces)

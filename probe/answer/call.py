@@ -18,33 +18,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
 
-from probe.answer.config import AnswerConfig
+from probe.answer.call_state import (
+    CallServices,
+    CallState,
+    IdentityCheck,
+    Over,
+    Retransmit,
+    Signal,
+)
 from probe.answer.dialog import build_our_bye, dialog_headers
-from probe.answer.link import Link, where
+from probe.answer.link import Link
 from probe.answer.media import MEDIA_SUITES, verify_inbound_media
 from probe.answer.sdp_answer import InboundPlan, build_inbound_answer, plan_inbound_answer
-from probe.evidence.inbound import InboundCall, InboundTeardown
-from probe.evidence.model import MediaEvidence, WireEvent
+from probe.evidence.inbound import InboundCall
 from probe.sdp import Crypto, SdpError, SessionDescription
 from probe.serve.offer_answer import Refusal, read_offer
-from probe.serve.uas import ResponderConfig, accepts_sdp, answer, unsupported_required
-from probe.sip import Message, Request, Response, SipError, build_response, random_token
-from probe.stir.model import StirEvidence
-
-if TYPE_CHECKING:
-    from probe.net.dtls import DtlsIdentity
+from probe.serve.uas import accepts_sdp, answer, unsupported_required
+from probe.sip import Message, Request, Response, SipError
 
 __all__ = ["CallServices", "IdentityCheck", "InboundCallRunner"]
-
-IdentityCheck = Callable[[Request], Awaitable[StirEvidence]]
 
 IDENTITY_SECONDS = 30.0
 """Bound on the identity check, which keeps its own (shorter) fetch deadlines."""
@@ -55,7 +52,6 @@ BYE_SECONDS = 5.0
 NON_2XX_ACK_SECONDS = 4.0
 """How long a refusal waits for its hop-by-hop ACK before the call is over."""
 
-Over = Literal["caller_cancel", "caller_bye", "connection_lost", "interrupted"]
 _ANY: frozenset[Over] = frozenset({"caller_cancel", "caller_bye", "connection_lost", "interrupted"})
 _RUN_ENDS: frozenset[Over] = frozenset({"connection_lost", "interrupted"})
 """What ends a wait the caller's own CANCEL or BYE does not (the identity check)."""
@@ -63,122 +59,8 @@ _LOST: frozenset[Over] = frozenset({"connection_lost"})
 """What ends a clean-up already under way (a refusal's ACK, our BYE's answer)."""
 
 
-class _Signal(enum.Enum):
-    STOP = "stop"
-    LOST = "lost"
-    WAKE = "wake"
-
-
-@dataclass
-class CallServices:
-    """What an answer run lends each call."""
-
-    config: AnswerConfig
-    clock_ms: Callable[[], float]
-    identity: IdentityCheck | None = None
-    dtls_identity: Callable[[], DtlsIdentity] | None = None
-    responder: ResponderConfig = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.responder = ResponderConfig(server_header=self.config.server_header)
-
-
-@dataclass
-class _Retransmit:
-    """A message sent again until something stops it: T1, doubling, capped at T2."""
-
-    data: bytes
-    due: float
-    interval: float
-    cap: float
-    note: str
-
-    def next(self, now: float) -> None:
-        self.interval = min(self.interval * 2, self.cap)
-        self.due = now + self.interval
-
-
-class InboundCallRunner:
-    def __init__(
-        self, number: int, invite: Request, raw: bytes, link: Link, services: CallServices
-    ) -> None:
-        self.number = number
-        self.invite = invite
-        self.raw = raw
-        self.link = link
-        self.services = services
-        self.config = services.config
-        self.at_ms = services.clock_ms()
-        self.events: list[WireEvent] = [WireEvent(self.at_ms, "received", raw, "INVITE")]
-        self.queue: asyncio.Queue[tuple[Message, Link] | _Signal] = asyncio.Queue()
-        self.to_tag = random_token(6)
-        self.branch = invite.top_via.branch
-        self.from_tag = invite.from_.tag
-        self.last_response: bytes | None = None
-        self.final: int | None = None
-        self.refusal: str | None = None
-        self.acked = False
-        self.non_2xx_acked = False
-        self.over: Over | None = None
-        self.teardown: InboundTeardown = "failed"
-        self.detail: str | None = None
-        self.bye: Request | None = None
-        self.bye_status: int | None = None
-        self.answer_sdp: bytes | None = None
-        self.media: MediaEvidence | None = None
-        self.media_skipped: str | None = None
-        self.stir: StirEvidence | None = None
-        self.error: str | None = None
-        self.interrupted = False
-        self.ended = False
-        self._socket: socket.socket | None = None
-        self._media_task: asyncio.Task[MediaEvidence | str] | None = None
-        self._started = time.monotonic()
-        self._elapsed_ms: float | None = None
-
-    # --- what the listener calls -------------------------------------------------------
-
-    def owns_transaction(self, request: Request) -> bool:
-        """The INVITE's own transaction: its retransmissions, its CANCEL (§9.2)."""
-        try:
-            return request.call_id == self.invite.call_id and request.top_via.branch == self.branch
-        except SipError:
-            return False
-
-    def owns_dialog(self, request: Request) -> bool:
-        """A request inside the dialog (§12.2.2): Call-ID, our To tag, its From tag."""
-        try:
-            return (
-                request.call_id == self.invite.call_id
-                and request.to.tag == self.to_tag
-                and request.from_.tag == self.from_tag
-            )
-        except SipError:
-            return False
-
-    def owns_response(self, response: Response) -> bool:
-        """A response to our BYE."""
-        if self.bye is None:
-            return False
-        try:
-            return (
-                response.call_id == self.invite.call_id
-                and response.top_via.branch == self.bye.top_via.branch
-            )
-        except SipError:
-            return False
-
-    def deliver(self, message: Message, raw: bytes, link: Link) -> None:
-        self.events.append(WireEvent(self.services.clock_ms(), "received", raw, _note(message)))
-        self.queue.put_nowait((message, link))
-
-    def stop(self) -> None:
-        """The run is ending: end the call now (BYE if answered, 486 if not)."""
-        self.queue.put_nowait(_Signal.STOP)
-
-    def connection_lost(self, link: Link) -> None:
-        if link is self.link:
-            self.queue.put_nowait(_Signal.LOST)
+class InboundCallRunner(CallState):
+    """Runs one call over its state; `run()` returns its InboundCall whatever happens."""
 
     # --- the call ----------------------------------------------------------------------
 
@@ -221,7 +103,7 @@ class InboundCallRunner:
         timers = self.config.timers
         if ok is not None:
             loop = asyncio.get_running_loop()
-            resend = _Retransmit(ok, loop.time() + timers.t1, timers.t1, timers.t2, "200 again")
+            resend = Retransmit(ok, loop.time() + timers.t1, timers.t1, timers.t2, "200 again")
             # §13.3.1.4: the 2xx again and again (every transport) until the ACK comes.
             await self._wait(64 * timers.t1, until=lambda: self.acked, resend=resend)
         if self.over is not None:
@@ -244,7 +126,7 @@ class InboundCallRunner:
 
     async def _check_identity(self, check: IdentityCheck) -> None:
         task = asyncio.ensure_future(check(self.invite))
-        task.add_done_callback(lambda _: self.queue.put_nowait(_Signal.WAKE))
+        task.add_done_callback(lambda _: self.queue.put_nowait(Signal.WAKE))
         await self._wait(IDENTITY_SECONDS, until=task.done, ends_on=_RUN_ENDS)
         if not task.done():
             task.cancel()
@@ -328,7 +210,7 @@ class InboundCallRunner:
         resend = None
         if not self.link.reliable and self.last_response is not None:
             due = loop.time() + timers.t1
-            resend = _Retransmit(self.last_response, due, timers.t1, timers.t2, "sent again")
+            resend = Retransmit(self.last_response, due, timers.t1, timers.t2, "sent again")
         wait = min(64 * timers.t1, NON_2XX_ACK_SECONDS)
         await self._wait(wait, until=lambda: self.non_2xx_acked, resend=resend, ends_on=_LOST)
         if not self.non_2xx_acked and self.over != "connection_lost":
@@ -359,7 +241,7 @@ class InboundCallRunner:
         loop = asyncio.get_running_loop()
         resend = None
         if not self.link.reliable:
-            resend = _Retransmit(data, loop.time() + timers.t1, timers.t1, timers.t2, "BYE again")
+            resend = Retransmit(data, loop.time() + timers.t1, timers.t1, timers.t2, "BYE again")
         wait = min(64 * timers.t1, BYE_SECONDS)
         await self._wait(
             wait, until=lambda: self.bye_status is not None, resend=resend, ends_on=_LOST
@@ -400,7 +282,7 @@ class InboundCallRunner:
         seconds: float,
         until: Callable[[], bool] = lambda: False,
         *,
-        resend: _Retransmit | None = None,
+        resend: Retransmit | None = None,
         ends_on: frozenset[Over] = _ANY,
     ) -> None:
         """Handle the call's messages until `until()` holds, `seconds` pass, or the call
@@ -429,11 +311,11 @@ class InboundCallRunner:
 
     # --- what arrives ------------------------------------------------------------------
 
-    def _take(self, item: tuple[Message, Link] | _Signal) -> None:
-        if item is _Signal.STOP:
+    def _take(self, item: tuple[Message, Link] | Signal) -> None:
+        if item is Signal.STOP:
             if self.over is None:
                 self.over = "interrupted"
-        elif item is _Signal.LOST:
+        elif item is Signal.LOST:
             self.over = "connection_lost"
         elif isinstance(item, tuple):
             message, link = item
@@ -497,45 +379,6 @@ class InboundCallRunner:
             if self.over is None:
                 self.over = "caller_cancel"
 
-    # --- sending -----------------------------------------------------------------------
-
-    def _respond(
-        self,
-        request: Request,
-        status: int,
-        reason: str,
-        to_tag: str | None,
-        headers: tuple[tuple[str, str], ...] = (),
-        body: bytes = b"",
-        *,
-        via: Link | None = None,
-    ) -> bytes | None:
-        link = via or self.link
-        try:
-            response = build_response(
-                request,
-                status,
-                reason,
-                to_tag=to_tag,
-                source=link.peer,
-                extra_headers=(*headers, ("Server", self.config.server_header)),
-                body=body,
-                content_type="application/sdp" if body else None,
-            )
-        except SipError as exc:
-            self.error = f"the {status} response could not be built: {exc}"
-            return None
-        data = response.to_bytes()
-        if request is self.invite:
-            self.last_response = data
-        self._send(data, f"{status} {reason}", via=link)
-        return data
-
-    def _send(self, data: bytes, note: str | None, *, via: Link | None = None) -> None:
-        link = via or self.link
-        if link.send(data):
-            self.events.append(WireEvent(self.services.clock_ms(), "sent", data, note))
-
     # --- media -------------------------------------------------------------------------
 
     def _start_media(self, plan: InboundPlan, ours: Crypto | None) -> None:
@@ -545,7 +388,7 @@ class InboundCallRunner:
         if plan.keying == "dtls" and self.services.dtls_identity is not None:
             identity = self.services.dtls_identity()
         task = asyncio.ensure_future(verify_inbound_media(self._socket, plan, ours, identity))
-        task.add_done_callback(lambda _: self.queue.put_nowait(_Signal.WAKE))
+        task.add_done_callback(lambda _: self.queue.put_nowait(Signal.WAKE))
         self._media_task = task
 
     async def _end_media(self) -> None:
@@ -579,54 +422,6 @@ class InboundCallRunner:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-
-    # --- evidence ----------------------------------------------------------------------
-
-    @property
-    def dialogs_left_open(self) -> int:
-        """1 when the caller may still hold a dialog of this call, else 0."""
-        if self.final is None:
-            # Never answered: the caller still waits, unless its connection is gone (a
-            # transport error ends its INVITE transaction, §17.1.4).
-            return 0 if self.over == "connection_lost" else 1
-        if not 200 <= self.final < 300:
-            return 0
-        if self.over == "caller_bye":
-            return 0
-        # §15.1.1: any final answer to our BYE but a challenge means it was processed.
-        return 0 if self.bye_status is not None and self.bye_status not in (401, 407) else 1
-
-    def evidence(self) -> InboundCall:
-        return InboundCall(
-            number=self.number,
-            transport=self.link.transport,
-            peer=where(self.link.peer),
-            local=where(self.link.local),
-            at_ms=self.at_ms,
-            invite=self.raw,
-            tls=self.link.tls,
-            events=tuple(self.events),
-            answer=self.answer_sdp,
-            final_status=self.final,
-            refusal=self.refusal,
-            acked=self.acked,
-            teardown=self.teardown if self.ended else "failed",
-            teardown_detail=self.detail if self.ended else "the call was still running",
-            bye_status=self.bye_status,
-            dialogs_left_open=self.dialogs_left_open,
-            media=self.media,
-            media_skipped=self.media_skipped,
-            stir=self.stir,
-            interrupted=self.interrupted,
-            error=self.error,
-            elapsed_ms=self._elapsed_ms,
-        )
-
-
-def _note(message: Message) -> str:
-    if isinstance(message, Response):
-        return f"{message.status_code} {message.reason}"
-    return message.method
 
 
 def _internal(text: str) -> Refusal:
