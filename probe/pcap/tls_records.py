@@ -261,10 +261,18 @@ def parse_server_hello(body: bytes) -> ServerHello:
     )
 
 
-def parse_certificate_list(body: bytes, *, max_certificates: int = 16) -> tuple[bytes, ...]:
-    """RFC 5246 §7.4.2: the DER certificates of a TLS 1.2 Certificate message, sender's
-    first (the leaf). At most `max_certificates` are kept; a chain is not that long."""
+def parse_certificate_list(
+    body: bytes, *, max_certificates: int = 16, tls13: bool = False
+) -> tuple[bytes, ...]:
+    """The DER certificates of a Certificate message's body, sender's first (the leaf).
+    At most `max_certificates` are kept; a chain is not that long.
+
+    RFC 5246 §7.4.2 (TLS 1.2 and below): a list of certificates. RFC 8446 §4.4.2 (TLS
+    1.3, `tls13`): a certificate_request_context first, then a list of entries, each a
+    certificate followed by its extensions (OCSP status, SCTs), which are skipped."""
     cursor = _Cursor(body, "Certificate message")
+    if tls13:
+        cursor.vector(1)  # certificate_request_context<0..2^8-1>
     listed = cursor.part(3, "certificate list")
     if cursor.left:
         raise TlsWireError(f"{cursor.left} bytes follow the certificate list")
@@ -273,6 +281,8 @@ def parse_certificate_list(body: bytes, *, max_certificates: int = 16) -> tuple[
         certificate = listed.vector(3)
         if not certificate:
             raise TlsWireError("an empty certificate in the certificate list")
+        if tls13:
+            listed.vector(2)  # CertificateEntry.extensions<0..2^16-1>
         if len(chain) < max_certificates:
             chain.append(certificate)
     return tuple(chain)

@@ -39,6 +39,7 @@ __all__ = [
     "AnswerPlan",
     "MediaMode",
     "Refusal",
+    "answerable_codecs",
     "build_answer",
     "plan_answer",
     "read_offer",
@@ -116,7 +117,9 @@ def read_offer(request: Request) -> SessionDescription | Refusal:
         return Refusal(400, "Bad Request", 399, f"the SDP offer does not parse: {exc}")
 
 
-def _codecs(media: MediaDescription) -> tuple[tuple[str, ...], list[tuple[str, str | None]]]:
+def answerable_codecs(
+    media: MediaDescription,
+) -> tuple[tuple[str, ...], list[tuple[str, str | None]]]:
     """The offered formats we can take (PCMU, PCMA, telephone-event) with their rtpmap
     and fmtp lines, in the offer's order of preference (RFC 3264 §6.1)."""
     rtpmaps: dict[str, str] = {}
@@ -164,7 +167,7 @@ def plan_answer(offer: SessionDescription, mode: MediaMode) -> AnswerPlan | Refu
         return _refuse_media(304, "the offer has no audio stream")
     refusal = _refuse_media(305, "no offered audio format is PCMU or PCMA")
     for index, media in audio:
-        formats, lines = _codecs(media)
+        formats, lines = answerable_codecs(media)
         if not formats:
             continue
         direction = _MIRRORED.get(media.direction, "sendrecv")

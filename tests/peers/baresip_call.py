@@ -12,7 +12,6 @@ call never gets past 180 (research/peers.md).
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.peers.baresip import Control
 from tests.peers.common import free_port, free_port_both, require_binary, stop, tail, wait_for_tcp
 
 CONFIG = """poll_method		epoll
@@ -135,51 +135,10 @@ def _media_ports() -> tuple[int, int]:
     raise RuntimeError("no free range of UDP ports for the phones' media")
 
 
-class _Control:
-    """ctrl_tcp's netstrings (`length:json,`) over one connection."""
-
-    def __init__(self, port: int) -> None:
-        self.socket = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buffer = b""
-        self.events: list[dict[str, object]] = []
-
-    def send(self, command: str, params: str = "") -> None:
-        body = json.dumps({"command": command, "params": params, "token": command}).encode()
-        self.socket.sendall(str(len(body)).encode() + b":" + body + b",")
-
-    def wait_for(self, event: str, deadline: float) -> dict[str, object]:
-        while time.monotonic() < deadline:
-            for seen in self.events:
-                if seen.get("type") == event:
-                    return seen
-            self.socket.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                data = self.socket.recv(65536)
-            except TimeoutError:
-                break
-            if not data:
-                break
-            self.buffer += data
-            self._split()
-        raise RuntimeError(f"baresip never reported {event}; it reported {self.events}")
-
-    def _split(self) -> None:
-        while b":" in self.buffer:
-            length, _, rest = self.buffer.partition(b":")
-            size = int(length)
-            if len(rest) < size + 1:
-                return
-            self.events.append(json.loads(rest[:size]))
-            self.buffer = rest[size + 1 :]
-
-    def close(self) -> None:
-        self.socket.close()
-
-
 def call(caller: Phone, callee: Phone, seconds: float) -> None:
     """Caller dials callee, the call lasts `seconds` once established, caller hangs up."""
     assert caller.control is not None
-    control = _Control(caller.control)
+    control = Control(caller.control)
     try:
         control.send("dial", callee.uri)
         try:

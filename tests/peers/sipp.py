@@ -1,4 +1,5 @@
-"""SIPp (Debian's sip-tester, built without TLS) as a UAS behind a Kamailio TLS listener.
+"""SIPp (Debian's sip-tester, built without TLS) as a UAS behind a Kamailio TLS listener,
+or as a UAC placing one call (over UDP or TCP itself, over TLS through Kamailio).
 
 The scenario files live beside this module. SIPp exits 0 only when its scenario completed,
 BYE or CANCEL included: that is how the tests prove from the far side that the call ended.
@@ -67,6 +68,63 @@ def start_sipp(
                 str(control),
                 "-t",
                 "u1",
+                "-m",
+                "1",
+                "-timeout",
+                f"{timeout_s}s",
+                "-timeout_error",
+                "-nostdin",
+                "-trace_err",
+                "-trace_msg",
+                *extra,
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+        )
+    return Sipp(port, process, log, workdir)
+
+
+def start_sipp_uac(
+    workdir: Path,
+    scenario: str,
+    remote: tuple[str, int],
+    *,
+    transport: str = "u1",
+    service: str = "answer",
+    timeout_s: int = 30,
+    extra: tuple[str, ...] = (),
+) -> Sipp:
+    """Place exactly one call to `remote` (`transport`: u1 for UDP, t1 for TCP) from a
+    free port of 127.0.0.1, the Request-URI's user being `service`."""
+    binary = require_binary("sipp")
+    workdir.mkdir(parents=True, exist_ok=True)
+    kind = socket.SOCK_STREAM if transport.startswith("t") else socket.SOCK_DGRAM
+    port = free_port(kind)
+    control = free_port(socket.SOCK_DGRAM)
+    log = workdir / "sipp.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"{remote[0]}:{remote[1]}",
+                "-sf",
+                str(SCENARIOS / scenario),
+                "-s",
+                service,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-mi",
+                "127.0.0.1",
+                "-ci",
+                "127.0.0.1",
+                "-cp",
+                str(control),
+                "-t",
+                transport,
                 "-m",
                 "1",
                 "-timeout",
