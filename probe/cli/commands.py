@@ -36,11 +36,14 @@ from probe.cli.common import (
     emit,
     emit_and_exit,
     evidence_option,
+    inbound_options,
     location_options,
     options_request,
     output_options,
     policy_options,
     probe_options,
+    stir_options,
+    take_inbound,
     take_output,
     usage_error,
 )
@@ -401,6 +404,45 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
     )
     runs, report = judge_runs(request, on_usage_error=usage_error)
     emit_and_exit(report, output, runs)
+
+
+@cli.command()
+@inbound_options
+@stir_options
+@policy_options
+@click.option(
+    "--resolve",
+    "pins",
+    multiple=True,
+    metavar="NAME:PORT:ADDRESS",
+    help="Fetch a PASSporT's x5u certificate from ADDRESS for NAME:PORT, without DNS.",
+)
+@evidence_option
+@output_options
+def answer(**values: Any) -> None:
+    """Receive a trunk's test calls and judge each one.
+
+    Listens (--listen tls:0.0.0.0:5061 by default; TCP and UDP too) with --listen-cert and
+    waits --within seconds for --expect calls. Each call is answered (SRTP with fresh keys
+    to an SRTP offer, plain RTP otherwise), held --hold seconds unless the caller hangs up
+    first, and always ended. Judged per call: the TLS session and the caller's client
+    certificate (--expect-peer, --peer-ca), the INVITE, the SDP offer (plain RTP fails while
+    --require-srtp), media with --verify-media, the teardown, and with --sti-trust the
+    STIR/SHAKEN Identity. Keys are never printed.
+    """
+    from probe.run.answer import answer_run
+    from probe.settings import Settings
+
+    output = take_output(values)
+    inbound = take_inbound(values)
+    settings = Settings.from_flat({**inbound, **values})
+    evidence, report = answer_run(settings, on_usage_error=usage_error, say=say_on_stderr)
+    emit_and_exit(report, output, (evidence,) if asks_for_metrics(output) else None)
+
+
+def say_on_stderr(text: str) -> None:
+    """A progress line for the person at the terminal (and for a test waiting on it)."""
+    click.echo(f"sipprobe: {text}", err=True)
 
 
 @cli.command()

@@ -12,9 +12,12 @@ from probe.cli.common import (
     connection_options,
     emit,
     evidence_option,
+    inbound_options,
     location_options,
     metrics_of,
     run_options,
+    stir_options,
+    take_inbound,
     usage_error,
 )
 
@@ -46,13 +49,26 @@ def given_options(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
 @location_options
 @run_options
 @evidence_option
+@click.option(
+    "--inbound",
+    is_flag=True,
+    help="Check both directions: also receive the trunk's test calls as the scenario's "
+    "[inbound] section says (the --listen... options below override it), while the "
+    "endpoints are probed and called.",
+)
+@inbound_options
+@stir_options
 @click.pass_context
-def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -> None:
+def check(
+    ctx: click.Context, /, scenario: str, to: str | None, inbound: bool, **values: Any
+) -> None:
     """Run everything a scenario file describes (a path, or builtin:NAME).
 
     The endpoints are checked in the provider's order (TLS, certificate, OPTIONS,
     failover), a test call is placed when the scenario has an [invite] section, and the
-    provider's documented rules are judged as policy.<provider>.* findings.
+    provider's documented rules are judged as policy.<provider>.* findings. With
+    --inbound, the calls the trunk places to us are received and judged too (TLS session
+    and client certificate, INVITE, offer, media, teardown, STIR/SHAKEN Identity).
 
     Every connection option given here overrides the scenario's own setting for this run
     (--ca/--trust replace tls.trust, --timeout run.timeout, ...; --resolve adds pins, and
@@ -75,7 +91,15 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
         for name, value in given_options(ctx, values).items()
         if name not in _OUTPUT_KEYS
     }
-    runs, report = check_runs(scenario, to=to, overrides=given, on_usage_error=usage_error)
+    given.update(take_inbound(given))
+    runs, report = check_runs(
+        scenario,
+        to=to,
+        overrides=given,
+        on_usage_error=usage_error,
+        inbound=inbound,
+        say=_say,
+    )
     sys.exit(
         emit(
             report,
@@ -86,6 +110,10 @@ def check(ctx: click.Context, /, scenario: str, to: str | None, **values: Any) -
             metrics=metrics_of(report, runs),
         )
     )
+
+
+def _say(text: str) -> None:
+    click.echo(f"sipprobe: {text}", err=True)
 
 
 @click.command()

@@ -12,7 +12,7 @@ the findings the check gave.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ from probe.verdict.findings import CheckId, Finding, Status
 if TYPE_CHECKING:
     from probe.evidence.run import RunEvidence
     from probe.scenario import Scenario
+    from probe.scenario.requests import ScenarioRequests
     from probe.settings import Settings
 
 
@@ -78,9 +79,16 @@ def check_runs(
     to: str | None,
     on_usage_error: UsageError,
     overrides: Mapping[str, Any] | None = None,
+    inbound: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[tuple[RunEvidence, ...], Report]:
     """`run_check_command`, with the evidence of its runs: the failover run's, then the
-    test call's when one was placed."""
+    test call's when one was placed, then (with `inbound`) the calls received.
+
+    With `inbound` both directions are checked at once: the scenario's [inbound] listener
+    is started first (so the provider's test calls can come while the endpoints are probed
+    and called), and the check ends once the expected calls have ended or its `within`
+    has run out; a signal ends both directions."""
     from probe.scenario.requests import with_overrides
 
     scenario = _load_scenario(spec, on_usage_error)
@@ -90,6 +98,70 @@ def check_runs(
         requests = with_overrides(scenario.to_requests(), overrides or {})
     except ValueError as exc:
         on_usage_error(str(exc))
+    if not inbound:
+        runs, notes = _outbound_runs(requests, on_usage_error)
+    else:
+        runs, notes = _both_directions(scenario, requests, on_usage_error, say)
+    report = judged_by_scenario(scenario, runs, command="check", notes=notes)
+    return tuple(evidence for evidence, _ in runs), report
+
+
+Runs = list[tuple["RunEvidence", Report]]
+
+
+def _both_directions(
+    scenario: Scenario,
+    requests: ScenarioRequests,
+    usage: UsageError,
+    say: Callable[[str], None] | None,
+) -> tuple[Runs, list[str]]:
+    """The outbound runs with the scenario's [inbound] listener running beside them."""
+    from probe.run.answer import InboundBeside, finish_answer, prepare_answer
+    from probe.scenario.requests import inbound_evidence_path
+
+    settings = requests.options.settings
+    if settings.inbound is None:
+        usage(
+            f"--inbound: scenario {scenario.trunk.name} has no [inbound] section (or give "
+            "--listen and --listen-cert)"
+        )
+    out = settings.run.evidence_out
+    inbound_settings = settings.with_flat(
+        {"evidence_out": None if out is None else inbound_evidence_path(out)}
+    )
+    prepared = prepare_answer(inbound_settings, usage)
+    beside = InboundBeside(prepared, say or (lambda _text: None))
+    try:
+        beside.start()
+    except OSError as exc:
+        usage(f"--listen: {exc.strerror or exc}")
+    from probe.cli.signals import StoppedBySignal
+
+    try:
+        runs, notes = _outbound_runs(requests, usage)
+    except StoppedBySignal as exc:
+        # Stopped before the outbound runs had anything to report: the listener's calls
+        # are ended all the same.
+        beside.finish(interrupted_by=exc.number)
+        raise
+    except BaseException:
+        beside.stop()
+        beside.finish(interrupted_by=None)
+        raise
+    interrupted = next(
+        (run.stop_signal or 2 for run, _ in runs if run.stopped == "interrupted"), None
+    )
+    received = beside.finish(interrupted_by=interrupted)
+    if out is not None:
+        notes.append(f"--evidence-out: the calls received saved to {inbound_evidence_path(out)}")
+    runs.append((received, finish_answer(received, prepared, usage, ())))
+    return runs, notes
+
+
+def _outbound_runs(
+    requests: ScenarioRequests, on_usage_error: UsageError
+) -> tuple[Runs, list[str]]:
+    """The failover check, then the test call when the scenario has one."""
     # The scenario's rules read every target's evidence, so the runs keep all of it (a
     # scenario's endpoints are few: this is no sweep of thousands).
     runs = [failover_run(requests.failover, on_usage_error=on_usage_error, keep_evidence=True)]
@@ -108,8 +180,7 @@ def check_runs(
         runs[0] = (evidence, replace(first, trunk_findings=(*first.trunk_findings, unplaced)))
     elif requests.invite is not None:
         runs.append(invite_run(requests.invite, on_usage_error=on_usage_error, keep_evidence=True))
-    report = judged_by_scenario(scenario, runs, command="check", notes=notes)
-    return tuple(evidence for evidence, _ in runs), report
+    return runs, notes
 
 
 def judging_settings(scenario: Scenario, run: RunEvidence, request: JudgeRequest) -> Settings:
@@ -141,7 +212,7 @@ def judge_scenario_runs(
     request: JudgeRequest, *, on_usage_error: UsageError
 ) -> tuple[tuple[RunEvidence, ...], Report]:
     """`run_judge_scenario_command`, with the saved runs it judged."""
-    from probe.scenario.requests import build_requests, call_evidence_path
+    from probe.scenario.requests import build_requests, call_evidence_path, inbound_evidence_path
 
     assert request.scenario is not None
     scenario = _load_scenario(request.scenario, on_usage_error)
@@ -170,6 +241,17 @@ def judge_scenario_runs(
         )
         first = runs[0][1]
         runs[0] = (run, replace(first, trunk_findings=(*first.trunk_findings, missing)))
+    inbound_path = inbound_evidence_path(request.evidence)
+    if run.inbound is None and inbound_path.is_file():
+        received = load_run(inbound_path, on_usage_error)
+        judged = judge_saved(
+            received,
+            inbound_path,
+            judging_settings(scenario, received, request),
+            request.now,
+            on_usage_error,
+        )
+        runs.append((received, judged))
     report = judged_by_scenario(scenario, runs, command=run.command, notes=notes)
     return tuple(evidence for evidence, _ in runs), report
 

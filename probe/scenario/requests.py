@@ -219,6 +219,11 @@ def call_evidence_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.call{path.suffix or '.json'}")
 
 
+def inbound_evidence_path(path: Path) -> Path:
+    """Where `check --inbound` saves the calls it received: beside the failover run's file."""
+    return path.with_name(f"{path.stem}.inbound{path.suffix or '.json'}")
+
+
 def with_overrides(requests: ScenarioRequests, given: Mapping[str, Any]) -> ScenarioRequests:
     """The scenario's requests with the command line's options (`OptionsRequest` fields,
     only those the user gave) in place of its own settings, for every request of the run.
