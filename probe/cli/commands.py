@@ -37,6 +37,7 @@ from probe.cli.common import (
     emit_and_exit,
     evidence_option,
     inbound_options,
+    inbound_policy_options,
     location_options,
     options_request,
     output_options,
@@ -376,6 +377,7 @@ def invite(
     help="Final responses that count as healthy, e.g. 2xx,405 (5xx never does).",
 )
 @policy_options
+@inbound_policy_options
 @click.option(
     "--now",
     metavar="ISO8601",

@@ -577,40 +577,6 @@ def inbound_options(function: F) -> F:
             help="The private key of --listen-cert (default: inside --listen-cert).",
         ),
         click.option(
-            "--peer-ca",
-            type=click.Path(path_type=Path, readable=False),
-            metavar="PATH",
-            help="Trust anchors (PEM file or directory) the caller's client certificate "
-            "must chain to (default: the system store).",
-        ),
-        click.option(
-            "--expect-peer",
-            multiple=True,
-            metavar="NAME",
-            help="A name the caller's client certificate must carry (RFC 5922 §7.1: SAN "
-            "URI sip:NAME or dNSName), e.g. sip.pstnhub.microsoft.com; repeatable, any "
-            "one will do.",
-        ),
-        click.option(
-            "--require-client-cert/--no-require-client-cert",
-            default=defaults.require_client_cert,
-            show_default=True,
-            help="A TLS caller that presents no certificate fails (mutual TLS); one is "
-            "asked for either way.",
-        ),
-        click.option(
-            "--require-srtp/--no-require-srtp",
-            default=defaults.require_srtp,
-            show_default=True,
-            help="An offer without SRTP (plain RTP/AVP) fails: the trunk promises encrypted media.",
-        ),
-        click.option(
-            "--require-tls/--no-require-tls",
-            default=defaults.require_tls,
-            show_default=True,
-            help="A call over TCP or UDP fails: the trunk promises TLS signalling.",
-        ),
-        click.option(
             "--expect",
             type=int,
             default=defaults.expect,
@@ -647,6 +613,50 @@ def inbound_options(function: F) -> F:
             is_flag=True,
             help="Verify each INVITE's STIR/SHAKEN Identity (RFC 8224); on whenever a "
             "--sti-* option is given; needs --sti-trust.",
+        ),
+        inbound_policy_options,
+    ]
+    return _apply(function, decorators)
+
+
+def inbound_policy_options(function: F) -> F:
+    """What each received call must prove: for receiving calls and for judging saved
+    ones again (`sipprobe judge`)."""
+    defaults = INBOUND_DEFAULTS
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--peer-ca",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PATH",
+            help="Trust anchors (PEM file or directory) the caller's client certificate "
+            "must chain to (default: the system store).",
+        ),
+        click.option(
+            "--expect-peer",
+            multiple=True,
+            metavar="NAME",
+            help="A name the caller's client certificate must carry (RFC 5922 §7.1: SAN "
+            "URI sip:NAME or dNSName), e.g. sip.pstnhub.microsoft.com; repeatable, any "
+            "one will do.",
+        ),
+        click.option(
+            "--require-client-cert/--no-require-client-cert",
+            default=defaults.require_client_cert,
+            show_default=True,
+            help="A TLS caller that presents no certificate fails (mutual TLS). A "
+            "certificate is asked for with this, --expect-peer or --peer-ca.",
+        ),
+        click.option(
+            "--require-srtp/--no-require-srtp",
+            default=defaults.require_srtp,
+            show_default=True,
+            help="An offer without SRTP (plain RTP/AVP) fails: the trunk promises encrypted media.",
+        ),
+        click.option(
+            "--require-tls/--no-require-tls",
+            default=defaults.require_tls,
+            show_default=True,
+            help="A call over TCP or UDP fails: the trunk promises TLS signalling.",
         ),
     ]
     return _apply(function, decorators)

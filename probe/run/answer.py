@@ -356,14 +356,14 @@ class InboundBeside:
             from probe.cli.signals import stop_on_signals
 
             with stop_on_signals() as signals:
+                # asyncio.wait, not wait_for: a signal cancels this wait, never the
+                # listener's result (cancelling a wrapped future would cancel it too).
                 try:
-                    await asyncio.wait_for(asyncio.wrap_future(self._result), patience)
+                    await asyncio.wait({asyncio.wrap_future(self._result)}, timeout=patience)
                 except asyncio.CancelledError:
                     if signals.received is None:
                         raise
                     signal_number = signals.received
-                except TimeoutError:
-                    pass
             if not self._result.done():
                 self.stop()
 

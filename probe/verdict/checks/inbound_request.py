@@ -142,7 +142,10 @@ def _hosts(request: Request, call: InboundCall, expected: Sequence[str]) -> _Hos
     for role, host in (("top Via", vias[0] if vias else None), ("Contact", contact)):
         if host is None:
             continue
-        if names and _normal_host(host) not in names:
+        # A Via names the address the proxy sent from, often an IP; a Contact that is a
+        # name is where in-dialog requests go, and a trunk names itself there (Teams'
+        # proxies do): a name other than the expected peers' is worth a look.
+        if names and role == "Contact" and _is_name(host) and _normal_host(host) not in names:
             cautions.append(
                 f"the {role} host {host} is none of the expected peer names "
                 f"({', '.join(sorted(names))})"
@@ -157,6 +160,11 @@ def _hosts(request: Request, call: InboundCall, expected: Sequence[str]) -> _Hos
                 f"{call.peer}: a caller behind NAT, whose in-dialog requests may not reach it",
             )
     return _Hosts(vias, contact, problems, cautions)
+
+
+def _is_name(host: str) -> bool:
+    """A host name rather than an IP literal (`_internal` tells only addresses apart)."""
+    return _internal(host) is None
 
 
 def _addresses(values: Sequence[str]) -> list[str]:
