@@ -232,9 +232,10 @@ def answer_run(
                 if signals.received is None:
                     raise
                 stop_signal.append(signals.received)
-        # A signal: the listener ends its calls (BYE to each one up) and reports.
-        stop.set()
-        received.append(await listening)
+            # A signal: the listener ends its calls (BYE to each one up) and reports; a
+            # second signal exits at once (stop_on_signals is still in place).
+            stop.set()
+            received.append(await listening)
 
     with steady_heap():
         try:
@@ -355,20 +356,24 @@ class InboundBeside:
             nonlocal signal_number
             from probe.cli.signals import stop_on_signals
 
+            # asyncio.wait, not wait_for: a signal cancels this wait, never the
+            # listener's result (cancelling a wrapped future would cancel it too).
+            result = asyncio.wrap_future(self._result)
             with stop_on_signals() as signals:
-                # asyncio.wait, not wait_for: a signal cancels this wait, never the
-                # listener's result (cancelling a wrapped future would cancel it too).
                 try:
-                    await asyncio.wait({asyncio.wrap_future(self._result)}, timeout=patience)
+                    await asyncio.wait({result}, timeout=patience)
                 except asyncio.CancelledError:
                     if signals.received is None:
                         raise
                     signal_number = signals.received
-            if not self._result.done():
-                self.stop()
+                if not self._result.done():
+                    # Stopped by a signal (or out of patience): the listener ends its
+                    # calls and reports; a second signal exits at once.
+                    self.stop()
+                    await asyncio.wait({result}, timeout=FINISH_GRACE)
 
         asyncio.run(wait())
-        inbound = self._result.result(timeout=FINISH_GRACE)
+        inbound = self._result.result(timeout=1.0)
         return _run_evidence(
             inbound,
             self._started,
