@@ -130,6 +130,14 @@ def _inbound_facts(result: TargetResult, facts: Table) -> None:
         facts.add_row("Client cert", f"{leaf.get('subject')}")
         facts.add_row("", f"issuer {leaf.get('issuer')}")
         facts.add_row("", f"not after {leaf.get('not_after')} ({_time_left(leaf)})")
+    identity = result_finding(result, CheckId.STIR_IDENTITY)
+    if identity is not None and "verifier_would_answer" in identity.details:
+        # RFC 8224 §6.2.2: what a verification service would have answered the INVITE.
+        refusal = identity.details["verifier_would_answer"]
+        facts.add_row(
+            "Identity",
+            f"a verifier would answer {refusal}" if refusal else "a verifier would not refuse it",
+        )
     for label, check in (("Offer", CheckId.INBOUND_OFFER), ("Ended", CheckId.INBOUND_TEARDOWN)):
         found = result_finding(result, check)
         if found is not None:

@@ -65,6 +65,9 @@ class StirVerifier:
         ):
             if path is not None and not path.exists():
                 raise SettingsError(f"{option} {path}: no such file or directory")
+        if settings.sti_cert_dir is not None and not settings.sti_cert_dir.is_dir():
+            # Refused now: a file there would leave every call's certificate "not found".
+            raise SettingsError(f"--sti-cert-dir {settings.sti_cert_dir}: not a directory")
         self.settings = settings
         self.policy = StirPolicy(
             trust=_load_trust(settings.sti_trust),

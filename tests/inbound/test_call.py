@@ -7,6 +7,7 @@ import pytest
 
 from probe.evidence.inbound import InboundCall, InboundConnection
 from probe.evidence.model import MediaEvidence
+from probe.stir.verify import StirPolicy, judge_identity, read_identity
 from probe.verdict.checks import registry
 from probe.verdict.checks.inbound import judge_inbound
 from probe.verdict.checks.stir import STIR_CHECKS
@@ -150,6 +151,26 @@ def test_identity_asked_for_and_not_verified_is_incomplete() -> None:
     assert set(STIR_CHECKS) <= set(result.required)
     assert set(result.missing) == set(STIR_CHECKS)
     assert result.verdict is Verdict.INCOMPLETE
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_call_without_identity_fails_when_required_and_passes_when_optional(
+    required: bool,
+) -> None:
+    fields = [("From", "<sip:+15550123@example.test>"), ("To", "<sip:+15550100@example.test>")]
+    stir = judge_identity(read_identity(fields), {}, StirPolicy(required=required), now=0.0)
+    result = judged(kit.good_call(stir=stir), verify_identity=True)
+    identity = finding(result, CheckId.STIR_IDENTITY)
+    assert identity.details["cause"] == "identity_missing"
+    if required:
+        assert identity.status is Status.FAIL
+        assert result.verdict is Verdict.FAIL
+        assert set(STIR_CHECKS) <= set(result.required)
+    else:
+        # Verified, with nothing to verify: reported, owed nothing, never incomplete.
+        assert identity.status is Status.SKIP
+        assert result.missing == ()
+        assert result.verdict is Verdict.PASS
 
 
 def test_identity_not_asked_for_owes_nothing() -> None:

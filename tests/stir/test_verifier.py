@@ -273,6 +273,7 @@ async def test_the_request_date_and_the_injected_clock_are_used(
         ({"sti_freshness": 0}, "--sti-freshness"),
         ({"sti_min_attest": "D"}, "--sti-min-attest"),
         ({"sti_cert_dir": Path("/nonexistent/certs")}, "--sti-cert-dir"),
+        ({"sti_cert_dir": Path(__file__)}, "--sti-cert-dir .*: not a directory"),
     ],
 )
 def test_settings_that_cannot_be_used_are_refused_before_any_call(

@@ -132,7 +132,15 @@ def _owes_teardown(_judging: CallJudging) -> tuple[str, ...]:
 
 
 def _owes_identity(judging: CallJudging) -> tuple[str, ...]:
-    return STIR_CHECKS if judging.expectation.verify_identity else ()
+    if not judging.expectation.verify_identity:
+        return ()
+    stir = judging.call.stir
+    if stir is not None and not stir.checks and not stir.required:
+        # Verified, and there was nothing to verify: without an Identity header field and
+        # with Identity optional (--sti-optional) the call is reported, not refused (RFC
+        # 8224 §6.2.2 makes the 428 a verifier's policy), so nothing is left undone.
+        return ()
+    return STIR_CHECKS
 
 
 STIR = InboundCheck(
