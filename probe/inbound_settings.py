@@ -40,6 +40,12 @@ _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?")
 
 
+MAX_STI_FETCH_TIMEOUT = 20.0
+"""The longest `--sti-fetch-timeout`: an answer run gives one INVITE's Identity check 30 s
+(probe.answer.call.IDENTITY_SECONDS) while the caller waits after our 100 Trying, and a
+fetch that outlasted it would leave the call unverified instead of 436 Bad Identity Info."""
+
+
 class ListenSpecError(ValueError):
     """A `--listen` value that is not `TRANSPORT:ADDRESS[:PORT]`; the message says why."""
 
@@ -222,12 +228,13 @@ def stir_problems(stir: StirSettings, *, verifying: bool = False) -> list[Inboun
     STI-CA trust list is needed."""
     problems = []
     if not isinstance(stir.sti_fetch_timeout, int | float) or not (
-        0 < stir.sti_fetch_timeout < math.inf
+        0 < stir.sti_fetch_timeout <= MAX_STI_FETCH_TIMEOUT
     ):
         problems.append(
             InboundProblem(
                 "sti_fetch_timeout",
-                "a number of seconds above 0",
+                f"a number of seconds above 0, at most {MAX_STI_FETCH_TIMEOUT:g} (the caller "
+                "waits for our answer while its certificate is fetched)",
                 value=str(stir.sti_fetch_timeout),
             )
         )

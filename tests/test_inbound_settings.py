@@ -302,6 +302,7 @@ def test_verifying_identity_needs_the_sti_trust_list() -> None:
         ("sti_fetch_timeout", 0.0),
         ("sti_fetch_timeout", math.nan),
         ("sti_fetch_timeout", math.inf),
+        ("sti_fetch_timeout", 20.5),
         ("sti_freshness", 0),
         ("sti_freshness", 2.5),
         ("sti_min_attest", "D"),
@@ -375,3 +376,11 @@ def test_peer_anchors_come_from_peer_ca(lab: LabFiles, tmp_path: Path) -> None:
     for path in (junk, tmp_path / "missing.pem"):
         with pytest.raises(InboundSettingsError, match=r"^--peer-ca: "):
             load_peer_anchors(Settings.from_flat(peer_ca=path))
+
+
+def test_a_fetch_may_not_outlast_the_answer_runs_identity_check() -> None:
+    # A fetch that outlasted it would leave the call unverified, not judged 436.
+    from probe.answer.call import IDENTITY_SECONDS
+    from probe.inbound_settings import MAX_STI_FETCH_TIMEOUT
+
+    assert MAX_STI_FETCH_TIMEOUT < IDENTITY_SECONDS

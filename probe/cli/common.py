@@ -695,7 +695,7 @@ def stir_options(function: F) -> F:
             type=float,
             metavar="SECONDS",
             help="How long one certificate fetch may take, redirects included "
-            f"(default {defaults.sti_fetch_timeout:g}).",
+            f"(default {defaults.sti_fetch_timeout:g}, at most 20).",
         ),
         click.option(
             "--sti-freshness",

@@ -270,6 +270,7 @@ async def test_the_request_date_and_the_injected_clock_are_used(
     [
         ({"sti_fetch_timeout": 0.0}, "--sti-fetch-timeout"),
         ({"sti_fetch_timeout": float("nan")}, "--sti-fetch-timeout"),
+        ({"sti_fetch_timeout": 25.0}, "--sti-fetch-timeout .*at most 20"),
         ({"sti_freshness": 0}, "--sti-freshness"),
         ({"sti_min_attest": "D"}, "--sti-min-attest"),
         ({"sti_cert_dir": Path("/nonexistent/certs")}, "--sti-cert-dir"),
