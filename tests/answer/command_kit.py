@@ -72,6 +72,22 @@ class AnswerCommand:
         before = "".join(self.err_before)
         return Ran(self.process.returncode, out.decode(), before + err.decode())
 
+    async def said(self, text: str, timeout: float = 15.0) -> str:
+        """The next stderr line holding `text` (lines read on the way are kept for
+        `result`); the test fails past `timeout`."""
+        stream = self.process.stderr
+        assert stream is not None
+        try:
+            async with asyncio.timeout(timeout):
+                while raw := await stream.readline():
+                    line = raw.decode()
+                    self.err_before.append(line)
+                    if text in line:
+                        return line
+        except TimeoutError:
+            pass
+        raise AssertionError(f"sipprobe answer never said {text!r}: {''.join(self.err_before)}")
+
     def signal(self, number: int) -> None:
         self.process.send_signal(number)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -191,3 +193,169 @@ async def test_no_key_of_either_side_is_printed_or_saved(tmp_path: Path, lab: La
             *(path.read_bytes() for path in outputs.values()),
         ],
     )
+
+
+# --- what fails ---------------------------------------------------------------------------
+
+
+async def test_a_plain_rtp_offer_over_tls_fails_the_offer(lab: LabFiles) -> None:
+    async with answering(*listen_tls(lab), "--format", "json") as command:
+        await run_sipprobe(*invite_args(lab, command.port, "--offer", "rtp"))
+        answered = await command.result()
+    assert answered.code == 1, answered.out + answered.err
+    assert answered.json()["verdict"] == "fail"
+    offer = answered.finding("inbound.offer")
+    assert offer["status"] == "fail"
+    assert "plain RTP/AVP" in offer["summary"]
+    assert answered.finding("inbound.tls")["status"] == "pass"
+    assert answered.finding("inbound.calls")["status"] == "pass"
+
+
+async def test_sdes_keys_offered_over_tcp_fail_the_offer_as_keys_in_the_clear(
+    lab: LabFiles,
+) -> None:
+    async with answering(
+        "--listen", "tcp:127.0.0.1:0", "--no-require-tls", "--within", "20", "--format", "json"
+    ) as command:
+        caller = await run_sipprobe(
+            *invite_args(lab, command.port, "--allow-cleartext-keys", transport="tcp")
+        )
+        answered = await command.result()
+    assert caller.code in (0, 1), caller.out + caller.err
+    assert answered.code == 1, answered.out + answered.err
+    offer = answered.finding("inbound.offer")
+    assert offer["status"] == "fail"
+    assert "in cleartext over TCP" in offer["summary"]
+    assert "RFC 4568 §8.3" in offer["summary"]
+    assert answered.finding("inbound.tls")["status"] == "skip"  # --no-require-tls
+    assert_no_key([], [answered.out, answered.err, caller.out, caller.err])
+
+
+async def test_no_call_within_the_time_given_fails_and_ends_on_time(lab: LabFiles) -> None:
+    async with answering(*listen_tls(lab, within=2), "--format", "json") as command:
+        ready = time.monotonic()
+        answered = await command.result(timeout=15)
+        took = time.monotonic() - ready
+    assert answered.code == 1, answered.out + answered.err
+    assert 1.9 <= took < 2 + 3, took
+    calls = answered.finding("inbound.calls")
+    assert calls["status"] == "fail"
+    assert calls["summary"].startswith("no call arrived within 2 s and nothing connected to ")
+    assert f"127.0.0.1:{command.port}/tls" in calls["summary"]
+    assert answered.json()["targets"] == []
+
+
+async def test_nagios_says_critical_when_no_call_came(lab: LabFiles) -> None:
+    async with answering(*listen_tls(lab, within=1), "--nagios") as command:
+        answered = await command.result(timeout=15)
+    assert answered.code == 2, answered.out + answered.err  # Nagios CRITICAL
+    [line] = answered.out.splitlines()
+    assert line.startswith("SIPPROBE CRITICAL - "), line
+
+
+async def test_two_expected_calls_from_two_callers_are_both_judged(lab: LabFiles) -> None:
+    async with answering(*listen_tls(lab), "--expect", "2", "--format", "json") as command:
+        assert "waiting for 2 calls within 20 s" in command.ready_line
+        callers = await asyncio.gather(
+            run_sipprobe(*invite_args(lab, command.port)),
+            run_sipprobe(*invite_args(lab, command.port)),
+        )
+        answered = await command.result()
+    assert [caller.code for caller in callers] == [0, 0], callers
+    assert answered.code == 0, answered.out + answered.err
+    calls = answered.finding("inbound.calls")
+    assert calls["summary"].startswith("2 of 2 expected calls arrived in ")
+    targets = answered.json()["targets"]
+    assert [target["verdict"] for target in targets] == ["pass", "pass"]
+    assert [target["target"].split(" from ")[0] for target in targets] == [
+        "inbound call 1",
+        "inbound call 2",
+    ]
+    assert len(answered.findings("inbound.teardown")) == 2
+
+
+# --- refused before anything is bound ------------------------------------------------------
+
+
+def certificate(lab: LabFiles) -> list[str]:
+    return ["--listen-cert", str(lab.server), "--listen-key", str(lab.server_key)]
+
+
+USAGE_ERRORS = {
+    "no certificate for tls": (
+        lambda lab, port: ["--listen", f"tls:127.0.0.1:{port}"],
+        "--listen-cert: a TLS listener (tls:127.0.0.1:{port}) needs our certificate chain",
+    ),
+    "certificate file missing": (
+        lambda lab, port: [
+            "--listen",
+            f"tls:127.0.0.1:{port}",
+            "--listen-cert",
+            str(lab.directory / "absent.pem"),
+        ],
+        "--listen-cert {directory}/absent.pem: no such file",
+    ),
+    "listen not transport:address": (
+        lambda lab, port: ["--listen", f"sctp:127.0.0.1:{port}", *certificate(lab)],
+        "--listen sctp:127.0.0.1:{port}: not TRANSPORT:ADDRESS[:PORT]",
+    ),
+    "listen on a name": (
+        lambda lab, port: ["--listen", f"tls:sbc.example.test:{port}", *certificate(lab)],
+        "'sbc.example.test' is not an IP address (names are not resolved to listen",
+    ),
+    "expect 0": (
+        lambda lab, port: ["--listen", f"tls:127.0.0.1:{port}", *certificate(lab), "--expect", "0"],
+        "--expect 0: at least 1 call",
+    ),
+    "within 0": (
+        lambda lab, port: ["--listen", f"tls:127.0.0.1:{port}", *certificate(lab), "--within", "0"],
+        "--within 0.0: a number of seconds above 0",
+    ),
+    "identity without trust list": (
+        lambda lab, port: [
+            "--listen",
+            f"tls:127.0.0.1:{port}",
+            *certificate(lab),
+            "--verify-identity",
+        ],
+        "--sti-trust: verifying Identity needs the STI-CA trust list",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(USAGE_ERRORS))
+async def test_a_usage_error_exits_2_with_one_line_and_binds_nothing(
+    lab: LabFiles, case: str
+) -> None:
+    arguments, message = USAGE_ERRORS[case]
+    port = free_port()
+    refused = await run_sipprobe("answer", *arguments(lab, port), timeout=20)
+    assert refused.code == 2, refused.out + refused.err
+    assert refused.out == ""
+    [line] = refused.err.splitlines()
+    assert line.startswith("sipprobe: "), line
+    assert message.format(port=port, directory=lab.directory) in line
+    assert "listening" not in refused.err  # refused before any socket was bound
+
+
+async def test_a_port_already_in_use_is_a_usage_error_naming_it(lab: LabFiles) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        other = free_port()
+        refused = await run_sipprobe(
+            "answer",
+            "--listen",
+            f"tcp:127.0.0.1:{other}",
+            "--listen",
+            f"tls:127.0.0.1:{busy}",
+            "--no-require-tls",
+            *certificate(lab),
+            timeout=20,
+        )
+    assert refused.code == 2, refused.out + refused.err
+    assert refused.out == ""
+    [line] = refused.err.splitlines()
+    assert line.startswith(f"sipprobe: --listen tls:127.0.0.1:{busy}: address already in use")
+    assert "listening" not in refused.err
