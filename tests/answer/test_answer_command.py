@@ -79,7 +79,7 @@ async def test_a_call_from_sipprobe_invite_passes_on_both_sides_in_every_format(
     calls = answered.finding("inbound.calls")
     assert calls["status"] == "pass"
     assert calls["target"] == "trunk"
-    assert calls["summary"].startswith("1 of 1 expected call arrived in ")
+    assert calls["summary"].startswith("1 of 1 expected call arrived after ")
     assert calls["details"]["listening"] == [f"127.0.0.1:{command.port}/tls"]
     [label] = {target for _, _, target in per_call(answered)}
     assert re.fullmatch(r"inbound call 1 from 127\.0\.0\.1:\d+/tls", label)
@@ -264,7 +264,7 @@ async def test_two_expected_calls_from_two_callers_are_both_judged(lab: LabFiles
     assert [caller.code for caller in callers] == [0, 0], callers
     assert answered.code == 0, answered.out + answered.err
     calls = answered.finding("inbound.calls")
-    assert calls["summary"].startswith("2 of 2 expected calls arrived in ")
+    assert calls["summary"].startswith("2 of 2 expected calls arrived, the last after ")
     targets = answered.json()["targets"]
     assert [target["verdict"] for target in targets] == ["pass", "pass"]
     assert [target["target"].split(" from ")[0] for target in targets] == [

@@ -179,7 +179,7 @@ def trunk(**changes: object) -> Finding:
 def test_the_expected_calls_arrived() -> None:
     calls = trunk()
     assert calls.status is Status.PASS
-    assert calls.summary == "1 of 1 expected call arrived in 2.5 s"
+    assert calls.summary == "1 of 1 expected call arrived after 1.5 s"
     assert calls.details["calls"] == ["inbound call 1 from 192.0.2.7:5061/tls"]
 
 

@@ -229,4 +229,7 @@ def check_calls(evidence: InboundEvidence) -> Finding:
         return finding(Status.FAIL, f"only {counted} within {expectation.within_s:g} s{tail}")
     if handshakes:
         return finding(Status.WARN, f"{counted}, but {tail.removeprefix('; ')}")
-    return finding(Status.PASS, f"{counted} in {evidence.waited_ms / 1000:.1f} s{tail}")
+    # When the last call arrived, not when the run ended (that waits for calls to end).
+    last = max((call.at_ms for call in evidence.calls), default=evidence.waited_ms) / 1000
+    when = f" after {last:.1f} s" if arrived <= 1 else f", the last after {last:.1f} s"
+    return finding(Status.PASS, f"{counted}{when}{tail}")
