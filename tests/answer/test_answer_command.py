@@ -324,7 +324,7 @@ USAGE_ERRORS = {
 
 
 @pytest.mark.parametrize("case", list(USAGE_ERRORS))
-async def test_a_usage_error_exits_2_with_one_line_and_binds_nothing(
+async def test_a_usage_error_exits_2_with_one_line_before_listening(
     lab: LabFiles, case: str
 ) -> None:
     arguments, message = USAGE_ERRORS[case]
