@@ -190,8 +190,7 @@ class InboundCallRunner(CallState):
         elif refusal.status == 406:
             headers += (("Accept", "application/sdp"),)
         self.refusal = refusal.warning()
-        self.teardown = "refused"
-        self.detail = f"refused with {refusal.status} {refusal.reason}: {refusal.text}"
+        self.teardown = "refused"  # the status and the Warning text say why
         await self._final_non_2xx(refusal.status, refusal.reason, headers)
 
     async def _final_non_2xx(
@@ -249,32 +248,30 @@ class InboundCallRunner(CallState):
         if self.bye_status is None:
             self.detail = _join(self.detail, f"our BYE got no final response within {wait:g} s")
         else:
-            self.detail = _join(self.detail, f"our BYE was answered {self.bye_status}")
+            self.detail = _join(self.detail, f"the caller answered our BYE {self.bye_status}")
 
     async def _conclude(self) -> None:
         """End the call the way `over` says."""
         over = self.over
         if over == "caller_cancel":
             self.teardown = "caller_cancel"
-            self.detail = "the caller cancelled before our answer: 200 to CANCEL, 487 to INVITE"
+            self.detail = "200 OK to its CANCEL, 487 to its INVITE"
             await self._await_ack_of_final()
         elif over == "caller_bye":
             self.teardown = "caller_bye"
-            self.detail = "the caller ended the call with BYE, answered 200"
+            self.detail = "answered 200 OK"
             if self.final is not None and not 200 <= self.final < 300:
+                self.detail += f", and its INVITE {self.final}"
                 await self._await_ack_of_final()  # a BYE before our answer: 487 sent
         elif over == "connection_lost":
             self.teardown = "connection_lost"
-            self.detail = "the connection carrying the call closed"
         elif over == "interrupted":
             self.teardown = "interrupted"
             self.interrupted = True
             if self.final is None:
-                self.detail = "the run ended before our answer: refused 486"
                 refusal = Refusal(486, "Busy Here", 399, "the answer run ended")
                 await self._final_non_2xx(486, refusal.reason, (("Warning", refusal.warning()),))
             elif 200 <= self.final < 300:
-                self.detail = "the run ended with the call up"
                 await self._send_bye()
 
     async def _wait(

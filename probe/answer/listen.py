@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -169,26 +170,36 @@ class _AnswerRun:
     # --- listening ---------------------------------------------------------------------
 
     async def bind(self) -> None:
-        loop = asyncio.get_running_loop()
         for spec in self.config.listeners:
-            if spec.transport == "udp":
-                protocol = _UdpListener(self, spec)
-                datagram, _ = await loop.create_datagram_endpoint(
-                    lambda protocol=protocol: protocol,  # type: ignore[misc]
-                    local_addr=(spec.host, spec.port),
-                )
-                self.datagrams.append(datagram)
-                sockname = datagram.get_extra_info("sockname")
-                protocol.port = int(sockname[1])
-            else:
-                server = await asyncio.start_server(
-                    functools.partial(self._serve_stream, spec.transport),
-                    spec.host,
-                    spec.port,
-                )
-                self.servers.append(server)
-                sockname = server.sockets[0].getsockname()
-            self.listening.append(Listening(spec.transport, str(sockname[0]), int(sockname[1])))
+            try:
+                await self._bind_one(spec)
+            except OSError as exc:
+                # asyncio's text names a bare (address, port) tuple; the engineer reads
+                # which --listen could not be had, and why in the system's own words.
+                why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+                host = f"[{spec.host}]" if ":" in spec.host else spec.host
+                raise OSError(exc.errno, f"{spec.transport}:{host}:{spec.port}: {why}") from exc
+
+    async def _bind_one(self, spec: ListenerSpec) -> None:
+        loop = asyncio.get_running_loop()
+        if spec.transport == "udp":
+            protocol = _UdpListener(self, spec)
+            datagram, _ = await loop.create_datagram_endpoint(
+                lambda protocol=protocol: protocol,  # type: ignore[misc]
+                local_addr=(spec.host, spec.port),
+            )
+            self.datagrams.append(datagram)
+            sockname = datagram.get_extra_info("sockname")
+            protocol.port = int(sockname[1])
+        else:
+            server = await asyncio.start_server(
+                functools.partial(self._serve_stream, spec.transport),
+                spec.host,
+                spec.port,
+            )
+            self.servers.append(server)
+            sockname = server.sockets[0].getsockname()
+        self.listening.append(Listening(spec.transport, str(sockname[0]), int(sockname[1])))
 
     async def wait(self, stop: asyncio.Event | None) -> None:
         """Until the expected calls arrived and ended, `within_s` ran out, or `stop`."""

@@ -113,11 +113,12 @@ def _inbound_facts(result: TargetResult, facts: Table) -> None:
     """A received call: who called, over what, with which certificate, what it offered,
     how it ended."""
     invite = _details(result, CheckId.INBOUND_INVITE)
-    if invite.get("final_status") is not None:
-        answered = str(invite["final_status"])
+    status = invite.get("final_status")
+    if isinstance(status, int):
+        answered = f"{status} {invite.get('final_reason') or ''}".strip()
         if invite.get("refusal"):
             answered += f" ({invite['refusal']})"
-        facts.add_row("Answered", answered)
+        facts.add_row("Answered" if 200 <= status < 300 else "Response", answered)
     if invite.get("from"):
         caller = str(invite["from"])
         asserted = _joined(invite.get("p_asserted_identity"))
@@ -395,10 +396,12 @@ def render_console(
     headline.append(f"{verdict.value.upper()}", style=_VERDICT_STYLE[verdict])
     calls = sum(1 for result in report.results if isinstance(result.target, InboundTarget))
     probed = len(report.results) - calls
+    # An answer run that received nothing still reports calls: "0 call(s) received".
+    received = calls or any(f.check == CheckId.INBOUND_CALLS for f in report.trunk_findings)
     subjects = ", ".join(
         [
-            *([f"{probed} target(s)"] if probed or not calls else []),
-            *([f"{calls} call(s) received"] if calls else []),
+            *([f"{probed} target(s)"] if probed or not received else []),
+            *([f"{calls} call(s) received"] if received else []),
         ]
     )
     if report.captures and not report.results:

@@ -118,6 +118,8 @@ def nagios(report: Report, *, unwritten: Sequence[str] = ()) -> tuple[str, int]:
         text = f"{warning[0].check} {warning[0].target}: {warning[0].summary}"
     elif report.captures and not report.results:
         text = f"{len(report.captures)} capture(s), {len(report.findings)} checks pass"
+    elif report.command == "answer":
+        text = f"{len(report.results)} call(s) received, {len(report.findings)} checks pass"
     else:
         text = f"{len(report.results)} target(s), {len(report.findings)} checks pass"
     perf: list[str] = []

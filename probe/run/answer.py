@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime as dt
+import errno
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -205,6 +206,15 @@ def _run_evidence(
     )
 
 
+_BIND_HINTS = {
+    errno.EADDRINUSE: " (something else listens there: stop it, or pick another port)",
+    errno.EADDRNOTAVAIL: " (not an address of this machine: give one of its addresses, "
+    "or 0.0.0.0 / [::] for all)",
+    errno.EACCES: " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+}
+"""What to do about the usual reasons a listener cannot bind."""
+
+
 def answer_run(
     settings: Settings,
     *,
@@ -221,9 +231,18 @@ def answer_run(
     received: list[InboundEvidence] = []
     stop_signal: list[int] = []
 
+    listened: list[Sequence[Listening]] = []
+    announce = announce_ready(prepared, say)
+
+    def ready(listening: Sequence[Listening]) -> None:
+        listened.append(listening)
+        announce(listening)
+
     async def main() -> None:
         stop = asyncio.Event()
-        listening = asyncio.create_task(_listen(prepared, stop, announce_ready(prepared, say)))
+        listening = asyncio.create_task(_listen(prepared, stop, ready))
+        # The handlers stay in place until the listener has ended: a second signal while
+        # the first one's BYEs are out exits at once (probe.cli.signals).
         with stop_on_signals() as signals:
             try:
                 received.append(await asyncio.shield(listening))
@@ -240,9 +259,12 @@ def answer_run(
     with steady_heap():
         try:
             asyncio.run(main())
-        except OSError as exc:  # a listener could not bind: nothing was received
-            usage_text = exc.strerror or str(exc)
-            on_usage_error(f"--listen: {usage_text}")
+        except OSError as exc:
+            if listened:
+                raise
+            # A listener could not bind (the others were closed): nothing was received.
+            hint = _BIND_HINTS.get(exc.errno or 0, "")
+            on_usage_error(f"--listen {exc.strerror or exc}{hint}")
     evidence = _run_evidence(
         received[0],
         started,

@@ -3,6 +3,8 @@ the expected calls came at all (`inbound.calls`), and what each call owes its PA
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from probe.evidence.inbound import InboundCall, InboundConnection
@@ -94,7 +96,12 @@ def test_media_not_asked_for_is_neither_judged_nor_owed() -> None:
         (
             {"teardown": "interrupted", "interrupted": True, "bye_status": 200},
             Status.INCOMPLETE,
-            "the run was stopped with the call up",
+            "the run was stopped with the call up: we ended it with BYE",
+        ),
+        (
+            {"teardown": "interrupted", "interrupted": True, "final_status": 486, "acked": False},
+            Status.INCOMPLETE,
+            "the run was stopped before the call was answered: we refused it with 486",
         ),
         (
             {"teardown": "caller_cancel", "final_status": 487, "acked": False},
@@ -112,6 +119,7 @@ def test_media_not_asked_for_is_neither_judged_nor_owed() -> None:
         "connection lost",
         "failed",
         "interrupted",
+        "interrupted before the answer",
         "cancelled",
     ],
 )
@@ -192,7 +200,7 @@ def trunk(**changes: object) -> Finding:
 def test_the_expected_calls_arrived() -> None:
     calls = trunk()
     assert calls.status is Status.PASS
-    assert calls.summary == "1 of 1 expected call arrived in 2.5 s"
+    assert calls.summary == "1 of 1 expected call arrived after 1.5 s"
     assert calls.details["calls"] == ["inbound call 1 from 192.0.2.7:5061/tls"]
 
 
@@ -206,6 +214,20 @@ def test_fewer_calls_than_expected_fail_naming_the_failed_handshakes() -> None:
     assert "2 connections failed the TLS handshake" in calls.summary
     assert "after we asked for a client certificate: tlsv1 alert unknown ca" in calls.summary
     assert calls.details["failed_handshakes"] == 2
+
+
+def test_a_refused_client_certificate_is_named_by_its_subject_and_issuer() -> None:
+    refused = kit.failed_handshake()
+    assert refused.tls is not None
+    presented = dataclasses.replace(refused.tls, client_chain=kit.client_chain())
+    calls = trunk(calls=(), connections=(dataclasses.replace(refused, tls=presented),))
+    assert calls.status is Status.FAIL
+    assert "; it presented sbc.example.test (issuer CN=" in calls.summary
+    assert calls.summary.endswith(": tlsv1 alert unknown ca)")
+    [connection] = calls.details["connections"]
+    chain = connection["client_chain"]
+    assert len(chain) == 2
+    assert chain[0]["subject"].startswith("CN=sbc.example.test")
 
 
 def test_no_call_and_no_connection_says_where_we_listened() -> None:

@@ -75,7 +75,20 @@ def test_the_console_shows_each_call_readably() -> None:
     assert "SRTP offered with SDES" in text
     assert "Ended" in text
     assert "the caller ended the call with BYE" in text
+    assert "Answered     200 OK" in text
     no_secret_in(text)
+
+
+def test_a_run_that_received_nothing_counts_calls_not_targets() -> None:
+    run = answer_run(calls=1)
+    assert run.inbound is not None
+    report = report_of(dataclasses.replace(run, inbound=dataclasses.replace(run.inbound, calls=())))
+    assert console(report).startswith("FAIL  sipprobe answer: 0 call(s) received, 1 fail")
+
+
+def test_nagios_counts_the_calls_received() -> None:
+    line, _code = nagios(report_of(answer_run()))
+    assert line.startswith("SIPPROBE OK - 2 call(s) received, ")
 
 
 def test_the_verbose_console_shows_the_client_chain_and_redacted_messages() -> None:

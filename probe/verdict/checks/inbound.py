@@ -8,7 +8,7 @@ teardown). A call's verdict is PASS only when each check it owes concluded: the 
 declare what a call owes under the policy and what the run was asked to verify.
 
 Pure: no socket, no clock, no ssl or asyncio; cryptography only when a client chain is
-judged (probe.verdict.checks.inbound_session).
+judged (probe.verdict.checks.inbound_session) or a refused one is named.
 """
 
 from __future__ import annotations
@@ -132,16 +132,43 @@ def _connection(item: InboundConnection) -> dict[str, JsonValue]:
         "tls_version": tls.version if tls is not None else None,
         "client_cert_requested": tls.client_cert_requested if tls is not None else None,
         "client_certificates": len(tls.client_chain) if tls is not None else 0,
+        "client_chain": _presented(tls.client_chain) if tls is not None else [],
         "sni": tls.sni if tls is not None else None,
         "requests": list(item.requests),
     }
+
+
+def _presented(chain: tuple[bytes, ...]) -> list[JsonValue]:
+    """Subject and issuer of each certificate a caller presented, leaf first: which
+    certificate a refused handshake carried is what the provider has to be told."""
+    # Imported here: only a connection that presented a chain needs cryptography.
+    from probe.tls.certinfo import format_name
+    from probe.verdict.checks.certificate import load_presented
+
+    certificates, error = load_presented(chain, "client")
+    shown: list[JsonValue] = [
+        {"subject": format_name(cert.subject), "issuer": format_name(cert.issuer)}
+        for cert in certificates
+    ]
+    if error is not None:
+        shown.append({"error": error})
+    return shown
 
 
 def _failed_handshake(item: InboundConnection) -> str:
     tls = item.tls
     assert tls is not None
     asked = " after we asked for a client certificate" if tls.client_cert_requested else ""
-    return f"{item.peer}: the TLS handshake failed{asked}: {tls.error}"
+    presented = ""
+    if tls.client_chain:
+        from probe.tls.certinfo import format_name
+        from probe.verdict.checks.certificate import load_presented, short_name
+
+        certificates, _error = load_presented(tls.client_chain[:1], "client")
+        if certificates:
+            leaf = certificates[0]
+            presented = f"; it presented {short_name(leaf)} (issuer {format_name(leaf.issuer)})"
+    return f"{item.peer}: the TLS handshake failed{asked}{presented}: {tls.error}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -202,4 +229,7 @@ def check_calls(evidence: InboundEvidence) -> Finding:
         return finding(Status.FAIL, f"only {counted} within {expectation.within_s:g} s{tail}")
     if handshakes:
         return finding(Status.WARN, f"{counted}, but {tail.removeprefix('; ')}")
-    return finding(Status.PASS, f"{counted} in {evidence.waited_ms / 1000:.1f} s{tail}")
+    # When the last call arrived, not when the run ended (that waits for calls to end).
+    last = max((call.at_ms for call in evidence.calls), default=evidence.waited_ms) / 1000
+    when = f" after {last:.1f} s" if arrived <= 1 else f", the last after {last:.1f} s"
+    return finding(Status.PASS, f"{counted}{when}{tail}")

@@ -56,7 +56,7 @@ _ENDED = {
         "which is how a caller that cannot reach our Contact, or a lost Record-Route, shows"
     ),
     "connection_lost": "the connection carrying the call closed under it",
-    "interrupted": "the run was stopped with the call up: we sent BYE on the way out",
+    "interrupted": "the run was stopped with the call up: we ended it with BYE",
     "failed": "the call could not be ended cleanly",
 }
 _FAULTS = ("no_ack", "connection_lost", "failed")
@@ -79,6 +79,9 @@ def check_teardown(judging: CallJudging) -> Finding:
     if call.teardown == "refused" and call.final_status is not None:
         why = f": {redact(call.refusal)}" if call.refusal else ""
         ended = f"we refused the call with {call.final_status}{why}"
+    elif call.teardown == "interrupted" and not _answered(call):
+        final = "" if call.final_status is None else f": we refused it with {call.final_status}"
+        ended = f"the run was stopped before the call was answered{final}"
     if call.teardown_detail:
         ended += f" ({redact(call.teardown_detail)})"
     summary = f"{ended}; dialogs left open: {call.dialogs_left_open}"
@@ -93,7 +96,10 @@ def check_teardown(judging: CallJudging) -> Finding:
     if call.interrupted or call.teardown == "interrupted":
         return finding(Status.INCOMPLETE)
     if call.teardown == "our_bye":
+        said = call.teardown_detail or ""
         if call.bye_status is None:
+            if "no final response" in said:
+                return finding(Status.WARN)
             return finding(Status.WARN, f"{summary} (our BYE got no final response)")
         if not 200 <= call.bye_status < 300:
             return finding(

@@ -176,6 +176,19 @@ def _addresses(values: Sequence[str]) -> list[str]:
     return uris
 
 
+def _final_reason(call: InboundCall) -> str | None:
+    """The reason phrase of our final response to the INVITE, as sent: the first response
+    we sent with its status (a BYE's 200 comes later and says the same)."""
+    if call.final_status is None:
+        return None
+    start = f"SIP/2.0 {call.final_status} ".encode()
+    for event in call.events:
+        if event.direction == "sent" and event.data.startswith(start):
+            line = event.data.split(b"\r\n", 1)[0]
+            return line[len(start) :].decode("utf-8", "replace").strip() or None
+    return None
+
+
 def check_invite(judging: CallJudging) -> Finding:
     """`inbound.invite`: From, P-Asserted-Identity, Identity, and the Via and Contact hosts
     (against the expected peer names; a private address from a public peer warns)."""
@@ -183,6 +196,7 @@ def check_invite(judging: CallJudging) -> Finding:
     read = judging.invite
     details: dict[str, JsonValue] = {
         "final_status": call.final_status,
+        "final_reason": _final_reason(call),
         "refusal": redact(call.refusal) if call.refusal else None,
         "acked": call.acked,
         "exchange": wire_exchange(call.events),
