@@ -38,9 +38,9 @@ from probe.stir.tn import http_date
 from probe.tls.lab import LabFiles
 from probe.tls.pki import Issued
 from probe.tls.sti_lab import StiLab, shaken_certificate
-from tests.peers.common import free_port, require_binary, stop
+from tests.peers.common import free_port, stop
 from tests.peers.kamailio import Kamailio, TlsProfile, start_kamailio
-from tests.peers.sipp import SCENARIOS, Sipp
+from tests.peers.sipp import SCENARIOS, Sipp, launch_sipp
 from tests.stir.kit import (
     Served,
     X5uServer,
@@ -293,47 +293,22 @@ class IdentityCaller:
                 refusals="\n".join(_refusal(code) for code in REFUSALS),
             )
         )
-        binary = require_binary("sipp")
         kind = socket.SOCK_DGRAM if self.transport == "udp" else socket.SOCK_STREAM
-        port = free_port(kind)
-        control = free_port(socket.SOCK_DGRAM)
-        log = workdir / "sipp.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [
-                    binary,
-                    f"127.0.0.1:{self.kamailio.plain_port}",
-                    "-sf",
-                    str(scenario),
-                    "-i",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-ci",
-                    "127.0.0.1",
-                    "-cp",
-                    str(control),
-                    "-t",
-                    "u1" if self.transport == "udp" else "t1",
-                    "-m",
-                    "1",
-                    "-timeout",
-                    f"{max(1, round(timeout_s))}s",
-                    "-timeout_error",
-                    # A reply that never comes ends the call rather than the test's patience.
-                    "-recv_timeout",
-                    str(max(1000, round((timeout_s - hold_s) * 1000) - 1000)),
-                    "-nostdin",
-                    "-trace_err",
-                    "-trace_msg",
-                    "-trace_logs",
-                ],
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=workdir,
-            )
-        call = PlacedCall(Sipp(port, process, log, workdir), timeout_s)
+        sipp = launch_sipp(
+            workdir,
+            scenario,
+            port=free_port(kind),
+            remote=f"127.0.0.1:{self.kamailio.plain_port}",
+            transport="u1" if self.transport == "udp" else "t1",
+            timeout_s=max(1, round(timeout_s)),
+            # A reply that never comes ends the call rather than the test's patience.
+            options=(
+                "-recv_timeout",
+                str(max(1000, round((timeout_s - hold_s) * 1000) - 1000)),
+                "-trace_logs",
+            ),
+        )
+        call = PlacedCall(sipp, timeout_s)
         self.calls.append(call)
         return call
 

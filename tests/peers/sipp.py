@@ -43,82 +43,34 @@ class Sipp:
         stop(self.process)
 
 
-def start_sipp(
-    workdir: Path, scenario: str, *, timeout_s: int = 20, extra: tuple[str, ...] = ()
-) -> Sipp:
-    """Start a UAS for exactly one call on a free UDP port of 127.0.0.1."""
-    binary = require_binary("sipp")
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port(socket.SOCK_DGRAM)
-    control = free_port(socket.SOCK_DGRAM)
-    log = workdir / "sipp.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                binary,
-                "-sf",
-                str(SCENARIOS / scenario),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-ci",
-                "127.0.0.1",
-                "-cp",
-                str(control),
-                "-t",
-                "u1",
-                "-m",
-                "1",
-                "-timeout",
-                f"{timeout_s}s",
-                "-timeout_error",
-                "-nostdin",
-                "-trace_err",
-                "-trace_msg",
-                *extra,
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=workdir,
-        )
-    return Sipp(port, process, log, workdir)
-
-
-def start_sipp_uac(
+def launch_sipp(
     workdir: Path,
-    scenario: str,
-    remote: tuple[str, int],
+    scenario: Path,
     *,
+    port: int,
+    remote: str | None = None,
     transport: str = "u1",
-    service: str = "answer",
-    timeout_s: int = 30,
-    extra: tuple[str, ...] = (),
+    timeout_s: int = 20,
+    options: tuple[str, ...] = (),
 ) -> Sipp:
-    """Place exactly one call to `remote` (`transport`: u1 for UDP, t1 for TCP) from a
-    free port of 127.0.0.1, the Request-URI's user being `service`."""
+    """Run SIPp on 127.0.0.1:`port` for exactly one call of `scenario`, logging to
+    `workdir`: a UAS without `remote`, a UAC calling `remote` (`host:port`) with it;
+    `options` are SIPp's own (e.g. `-s SERVICE`, `-trace_logs`)."""
     binary = require_binary("sipp")
     workdir.mkdir(parents=True, exist_ok=True)
-    kind = socket.SOCK_STREAM if transport.startswith("t") else socket.SOCK_DGRAM
-    port = free_port(kind)
     control = free_port(socket.SOCK_DGRAM)
     log = workdir / "sipp.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [
                 binary,
-                f"{remote[0]}:{remote[1]}",
+                *([remote] if remote is not None else []),
                 "-sf",
-                str(SCENARIOS / scenario),
-                "-s",
-                service,
+                str(scenario),
                 "-i",
                 "127.0.0.1",
                 "-p",
                 str(port),
-                "-mi",
-                "127.0.0.1",
                 "-ci",
                 "127.0.0.1",
                 "-cp",
@@ -133,7 +85,7 @@ def start_sipp_uac(
                 "-nostdin",
                 "-trace_err",
                 "-trace_msg",
-                *extra,
+                *options,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -141,3 +93,40 @@ def start_sipp_uac(
             cwd=workdir,
         )
     return Sipp(port, process, log, workdir)
+
+
+def start_sipp(
+    workdir: Path, scenario: str, *, timeout_s: int = 20, extra: tuple[str, ...] = ()
+) -> Sipp:
+    """Start a UAS for exactly one call on a free UDP port of 127.0.0.1."""
+    return launch_sipp(
+        workdir,
+        SCENARIOS / scenario,
+        port=free_port(socket.SOCK_DGRAM),
+        timeout_s=timeout_s,
+        options=extra,
+    )
+
+
+def start_sipp_uac(
+    workdir: Path,
+    scenario: str,
+    remote: tuple[str, int],
+    *,
+    transport: str = "u1",
+    service: str = "answer",
+    timeout_s: int = 30,
+    extra: tuple[str, ...] = (),
+) -> Sipp:
+    """Place exactly one call to `remote` (`transport`: u1 for UDP, t1 for TCP) from a
+    free port of 127.0.0.1, the Request-URI's user being `service`."""
+    kind = socket.SOCK_STREAM if transport.startswith("t") else socket.SOCK_DGRAM
+    return launch_sipp(
+        workdir,
+        SCENARIOS / scenario,
+        port=free_port(kind),
+        remote=f"{remote[0]}:{remote[1]}",
+        transport=transport,
+        timeout_s=timeout_s,
+        options=("-s", service, "-mi", "127.0.0.1", *extra),
+    )
