@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from probe.errors import SettingsError
+from probe.errors import ProbeError, SettingsError
 from probe.settings import InboundSettings, Settings, StirSettings
 from probe.stir.passport import ATTESTATION_LEVELS
 
@@ -46,7 +46,7 @@ MAX_STI_FETCH_TIMEOUT = 20.0
 fetch that outlasted it would leave the call unverified instead of 436 Bad Identity Info."""
 
 
-class ListenSpecError(ValueError):
+class ListenSpecError(ProbeError, ValueError):
     """A `--listen` value that is not `TRANSPORT:ADDRESS[:PORT]`; the message says why."""
 
 
