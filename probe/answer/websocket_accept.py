@@ -95,7 +95,7 @@ def malformed(exc: RemoteProtocolError | UnicodeError) -> UpgradeRefusal:
     version we speak for another WebSocket version, RFC 6455 §4.4), else 400."""
     hint = exc.event_hint if isinstance(exc, RemoteProtocolError) else None
     if isinstance(exc, UnicodeError):
-        why = "not a WebSocket upgrade request: a target or Host that is not ASCII"
+        why = "not a WebSocket upgrade request: its Host is not a host name (IDNA)"
     else:
         why = f"not a WebSocket upgrade request (RFC 6455 §4.2.1): {exc}"
     if isinstance(hint, RejectConnection):
@@ -160,7 +160,7 @@ async def _read_request(
             ws.receive_data(data)
             events = list(ws.events())
         except (RemoteProtocolError, UnicodeError) as exc:
-            # UnicodeError: wsproto decodes the target as ASCII and the Host as IDNA.
+            # UnicodeError: wsproto decodes the Host as IDNA, and some do not decode.
             raise _Refused(malformed(exc), "protocol") from None
         request = next((event for event in events if isinstance(event, Request)), None)
         if request is not None:
