@@ -411,10 +411,13 @@ class _AnswerRun:
                 link = self.websockets[task] = WebSocketCallerLink(
                     transport, writer, peer, local, tls, upgraded
                 )
-                await self._read_websocket(link, reader, record)
+                deliver = functools.partial(self.dispatch, link=link, record=record)
+                record.error = await read_websocket(link, reader, deliver, idle_s=IDLE_SECONDS)
             else:
                 link = StreamLink(transport, writer, peer, local, tls)
                 await self._read(link, reader, writer, record)
+            if not record.requests and not record.carried_call and record.error is None:
+                record.error = "the connection closed before any SIP request"
         except (OSError, TimeoutError) as exc:
             record.error = record.error or f"the connection failed: {exc}"
         except Exception as exc:  # recorded: one connection's fault ends no run
@@ -433,18 +436,6 @@ class _AnswerRun:
             self.connections.pop(task, None)
             self.websockets.pop(task, None)
 
-    async def _read_websocket(
-        self, link: WebSocketCallerLink, reader: asyncio.StreamReader, record: _Connection
-    ) -> None:
-        def deliver(message: Message, raw: bytes) -> None:
-            self.dispatch(message, raw, link, record)
-
-        error = await read_websocket(link, reader, deliver, idle_s=IDLE_SECONDS)
-        if error is not None:
-            record.error = error
-        elif not record.requests and not record.carried_call and record.error is None:
-            record.error = "the WebSocket closed before any SIP request"
-
     async def _read(
         self,
         link: StreamLink,
@@ -458,8 +449,6 @@ class _AnswerRun:
             async with asyncio.timeout(IDLE_SECONDS):
                 data = await reader.read(READ_SIZE)
             if not data:
-                if not record.requests and not record.carried_call and record.error is None:
-                    record.error = "the connection closed before any SIP request"
                 return
             try:
                 framer.feed(data)

@@ -487,3 +487,26 @@ async def test_what_is_not_an_upgrade_is_refused_with_why(
     assert connection.websocket.error_kind == "protocol"
     assert why in (connection.error or "")
     assert len(connection.websocket.request) <= websocket_accept.MAX_UPGRADE_BYTES
+
+
+async def test_a_caller_that_closes_its_websocket_gets_our_close_and_is_recorded(
+    lab: LabFiles,
+) -> None:
+    """The caller's Close is answered with ours (RFC 6455 §5.5.1) and we end the TCP
+    connection (§7.1.1); a WebSocket that carried no SIP is recorded as such."""
+    async with answering(config(lab, "wss")) as run:
+        async with raw_client(run.port("wss"), "wss") as client:
+            assert isinstance(await client.upgrade("sip"), AcceptConnection)
+            client.writer.write(client.ws.send(CloseConnection(code=1001, reason="going away")))
+            events = await client.events()
+            assert any(isinstance(event, CloseConnection) for event in events)
+            assert client.ws.state is ConnectionState.CLOSED
+            with pytest.raises(EOFError):
+                await client.events()
+        run.stop.set()
+        evidence = await run.evidence()
+    connection = connection_of(evidence)
+    assert connection.transport == "wss"
+    assert connection.websocket is not None
+    assert connection.websocket.ok
+    assert connection.error == "the connection closed before any SIP request"
