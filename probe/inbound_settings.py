@@ -32,8 +32,19 @@ if TYPE_CHECKING:
     from probe.tls.trust import TrustAnchors
     from probe.verdict.checks.policy import InboundPolicy
 
-DEFAULT_PORTS: dict[InboundTransport, int] = {"tls": 5061, "tcp": 5060, "udp": 5060}
-"""RFC 3261 §19.1.2: 5060 for SIP over UDP and TCP, 5061 over TLS."""
+DEFAULT_PORTS: dict[InboundTransport, int] = {
+    "tls": 5061,
+    "tcp": 5060,
+    "udp": 5060,
+    "ws": 80,
+    "wss": 443,
+}
+"""RFC 3261 §19.1.2: 5060 for SIP over UDP and TCP, 5061 over TLS; SIP over WebSocket
+(RFC 7118) has no port of its own, so RFC 6455 §3's: 80 for ws, 443 for wss (as
+probe.evidence.model.DEFAULT_PORTS for the outbound direction)."""
+TLS_LISTENERS: frozenset[str] = frozenset({"tls", "wss"})
+"""The listeners that run TLS first: they present our certificate and can ask for the
+caller's."""
 _LISTEN_FORM = "TRANSPORT:ADDRESS[:PORT], e.g. tls:0.0.0.0:5061 or tls:[::]:5061"
 # A host name as a certificate names it: LDH labels (RFC 1123 §2.1), at most 253 octets.
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
@@ -62,7 +73,7 @@ class ListenSpec:
 
     @property
     def stream(self) -> bool:
-        """TLS and TCP listen on a TCP socket; UDP on its own."""
+        """TLS, TCP, WS and WSS listen on a TCP socket; UDP on its own."""
         return self.transport != "udp"
 
     @property
@@ -75,16 +86,13 @@ class ListenSpec:
 
 
 def parse_listen(text: str) -> ListenSpec:
-    """`tls:0.0.0.0:5061`, `tcp:[::1]:5060`, `udp:192.0.2.7` (the transport's default port)."""
+    """`tls:0.0.0.0:5061`, `tcp:[::1]:5060`, `udp:192.0.2.7` (the transport's default port),
+    `wss:0.0.0.0:443`, `ws:127.0.0.1:8080`."""
     name, colon, rest = text.strip().partition(":")
     transport = name.lower()
-    if transport in ("ws", "wss"):
-        raise ListenSpecError(f"{transport} is not a listening transport yet: tls, tcp or udp")
-    if not colon or transport not in DEFAULT_PORTS:
-        raise ListenSpecError(f"not {_LISTEN_FORM} (transport tls, tcp or udp)")
-    chosen: InboundTransport = (
-        "tls" if transport == "tls" else "tcp" if transport == "tcp" else "udp"
-    )
+    chosen = next((known for known in DEFAULT_PORTS if known == transport), None)
+    if not colon or chosen is None:
+        raise ListenSpecError(f"not {_LISTEN_FORM} (transport tls, tcp, udp, ws or wss)")
     if rest.startswith("["):
         end = rest.find("]")
         if end < 0:
@@ -172,8 +180,8 @@ def inbound_problems(settings: Settings) -> list[InboundProblem]:
     inbound = settings.inbound or InboundSettings()
     problems, listeners = _listen_problems(inbound.listen)
     problems += _number_problems(inbound)
-    has_tls = any(spec.transport == "tls" for spec in listeners)
-    tls_listeners = [str(spec) for spec in listeners if spec.transport == "tls"]
+    has_tls = any(spec.transport in TLS_LISTENERS for spec in listeners)
+    tls_listeners = [str(spec) for spec in listeners if spec.transport in TLS_LISTENERS]
     if tls_listeners and inbound.listen_cert is None:
         problems.append(
             InboundProblem(
@@ -194,15 +202,15 @@ def inbound_problems(settings: Settings) -> list[InboundProblem]:
                 problems.append(
                     InboundProblem(
                         setting,
-                        "only a TLS caller presents a certificate, and no listener is tls:",
+                        "only a TLS caller presents a certificate, and no listener is tls: or wss:",
                     )
                 )
         if inbound.require_tls:
             problems.append(
                 InboundProblem(
                     "require_tls",
-                    "every listener is TCP or UDP, so every call would fail for want of TLS: "
-                    "add a tls: listener, or do not require TLS",
+                    "every listener is TCP, UDP or WS, so every call would fail for want of "
+                    "TLS: add a tls: or wss: listener, or do not require TLS",
                 )
             )
     for position, name in enumerate(inbound.expect_peer):
@@ -367,9 +375,9 @@ def _listen_problems(
 
 
 def _clash(first: ListenSpec, second: ListenSpec) -> bool:
-    """Two listeners that cannot both bind: one socket type (TLS and TCP are both TCP),
-    one family, one port (0 picks a different one each time), addresses that overlap (the
-    unspecified address covers every other of its family)."""
+    """Two listeners that cannot both bind: one socket type (TLS, TCP, WS and WSS are all
+    TCP), one family, one port (0 picks a different one each time), addresses that
+    overlap (the unspecified address covers every other of its family)."""
     if (
         first.stream != second.stream
         or first.family != second.family

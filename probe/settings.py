@@ -197,11 +197,11 @@ class InboundSettings:
     probe.inbound_settings.check_inbound."""
 
     listen: Sequence[str] = (DEFAULT_LISTEN,)
-    """`TRANSPORT:ADDRESS[:PORT]` sockets: transport `tls`, `tcp` or `udp`, an IP address of
-    this machine (IPv6 in brackets), the port (default 5061 for TLS, 5060 otherwise;
-    0 picks a free one)."""
+    """`TRANSPORT:ADDRESS[:PORT]` sockets: transport `tls`, `tcp`, `udp`, `wss` or `ws` (SIP
+    over WebSocket, RFC 7118), an IP address of this machine (IPv6 in brackets), the port
+    (default 5061 for TLS, 443 for WSS, 80 for WS, 5060 otherwise; 0 picks a free one)."""
     listen_cert: Path | None = None
-    """Our certificate chain for the TLS listeners (PEM, leaf first)."""
+    """Our certificate chain for the TLS and WSS listeners (PEM, leaf first)."""
     listen_key: Path | None = None
     """Its private key (PEM); default: inside `listen_cert`."""
     peer_ca: Path | None = None

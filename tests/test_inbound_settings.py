@@ -127,6 +127,11 @@ def test_the_default_listener_is_tls_on_5061_on_every_ipv4_address() -> None:
         ("tcp:[2001:db8::5]", ListenSpec("tcp", "2001:db8::5", 5060)),
         ("tls:[::1]:0", ListenSpec("tls", "::1", 0)),
         ("udp:127.0.0.1:65535", ListenSpec("udp", "127.0.0.1", 65535)),
+        # SIP over WebSocket: RFC 6455 §3's ports, as for the outbound direction.
+        ("wss:0.0.0.0", ListenSpec("wss", "0.0.0.0", 443)),
+        ("ws:127.0.0.1", ListenSpec("ws", "127.0.0.1", 80)),
+        ("WSS:[::1]:8443", ListenSpec("wss", "::1", 8443)),
+        ("ws:127.0.0.1:0", ListenSpec("ws", "127.0.0.1", 0)),
     ],
 )
 def test_listen_specs_parse(text: str, expected: ListenSpec) -> None:
@@ -137,10 +142,11 @@ def test_listen_specs_parse(text: str, expected: ListenSpec) -> None:
 @pytest.mark.parametrize(
     ("text", "why"),
     [
-        ("0.0.0.0:5061", "transport tls, tcp or udp"),
-        ("sctp:127.0.0.1:5060", "transport tls, tcp or udp"),
-        ("wss:127.0.0.1:443", "not a listening transport yet"),
-        ("tls", "transport tls, tcp or udp"),
+        ("0.0.0.0:5061", "transport tls, tcp, udp, ws or wss"),
+        ("sctp:127.0.0.1:5060", "transport tls, tcp, udp, ws or wss"),
+        ("wsss:127.0.0.1:443", "transport tls, tcp, udp, ws or wss"),
+        ("tls", "transport tls, tcp, udp, ws or wss"),
+        ("wss:", "no address"),
         ("tls:", "no address"),
         ("tls:sbc.example.net:5061", "is not an IP address"),
         ("tls:localhost", "is not an IP address"),
@@ -177,6 +183,10 @@ def test_no_listener_at_all_is_a_problem() -> None:
         (("tcp:127.0.0.1:5060", "udp:127.0.0.1:5060"), False),  # SIP's usual pair
         (("tls:0.0.0.0:5061", "tls:[::]:5061"), False),  # another family
         (("tls:127.0.0.1:0", "tcp:127.0.0.1:0"), False),  # each picks its own port
+        (("tls:0.0.0.0:5061", "wss:127.0.0.1:5061"), True),  # WSS listens on TCP too
+        (("ws:127.0.0.1:8080", "wss:127.0.0.1:8080"), True),
+        (("wss:127.0.0.1:5061", "udp:127.0.0.1:5061"), False),
+        (("tls:127.0.0.1:5061", "wss:127.0.0.1"), False),  # 5061 and 443
     ],
 )
 def test_listeners_that_cannot_both_bind_are_refused(listen: tuple[str, str], clash: bool) -> None:
@@ -204,6 +214,24 @@ def test_a_tls_listener_needs_our_certificate() -> None:
     # Without a TLS listener no certificate is needed.
     plain = Settings.from_flat(listen=("udp:127.0.0.1:5060",), require_tls=False)
     assert inbound_problems(plain) == []
+    plain = Settings.from_flat(listen=("ws:127.0.0.1:8080",), require_tls=False)
+    assert inbound_problems(plain) == []
+
+
+def test_a_wss_listener_needs_our_certificate_as_tls_does() -> None:
+    settings = Settings.from_flat(listen=("wss:127.0.0.1:8443",))
+    with pytest.raises(InboundSettingsError) as caught:
+        check_inbound(settings)
+    assert [p.setting for p in caught.value.problems] == ["listen_cert"]
+    assert "wss:127.0.0.1:8443" in str(caught.value)
+    # With it, a WSS listener alone satisfies --require-tls and the client-certificate
+    # settings: its caller runs TLS under the WebSocket.
+    plan = check_inbound(
+        settings.with_flat(
+            {"listen_cert": CERT, "require_client_cert": True, "expect_peer": ("a.example",)}
+        )
+    )
+    assert plan.listen == (ListenSpec("wss", "127.0.0.1", 8443),)
 
 
 def test_client_certificate_settings_need_a_tls_listener() -> None:
@@ -215,13 +243,17 @@ def test_client_certificate_settings_need_a_tls_listener() -> None:
         peer_ca=Path("ca.pem"),
     )
     assert set(found) == {"require_client_cert", "expect_peer", "peer_ca"}
-    assert all("no listener is tls:" in p[0].message for p in found.values())
+    assert all("no listener is tls: or wss:" in p[0].message for p in found.values())
 
 
 def test_requiring_tls_with_only_plain_listeners_can_only_fail_so_it_is_refused() -> None:
     found = problems_of(listen=("tcp:127.0.0.1:5060", "udp:127.0.0.1:5060"))
     assert "do not require TLS" in found["require_tls"][0].message
     assert "require_tls" not in problems_of(listen=("tls:127.0.0.1:5061", "udp:127.0.0.1:5060"))
+    # Plain WebSocket is no TLS either (RFC 7118 §5.2.1: only WSS runs over TLS).
+    found = problems_of(listen=("ws:127.0.0.1:8080",))
+    assert "add a tls: or wss: listener" in found["require_tls"][0].message
+    assert "require_tls" not in problems_of(listen=("wss:127.0.0.1:8443",))
 
 
 @pytest.mark.parametrize(

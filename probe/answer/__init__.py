@@ -4,6 +4,7 @@ places to it and records them as probe.evidence.inbound's InboundEvidence.
     config.py      AnswerConfig: listeners, our certificate, mutual TLS, the expectation
     listen.py      answer_calls(): sockets, connections, dispatch, the run's end
     tls_accept.py  the server side of a caller's TLS handshake, recorded whatever happens
+    websocket_accept.py  a caller's WebSocket upgrade (ws, wss), then SIP one per message
     call.py        one call from its INVITE to its end (RFC 3261 §13.3, §17.2.1)
     call_state.py  what a call holds and records, and the InboundCall it becomes
     dialog.py      the UAS's dialog messages: Contact, Record-Route, our BYE

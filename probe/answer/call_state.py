@@ -217,6 +217,7 @@ class CallState:
             at_ms=self.at_ms,
             invite=self.raw,
             tls=self.link.tls,
+            websocket=self.link.websocket,
             events=tuple(self.events),
             answer=self.answer_sdp,
             final_status=self.final,

@@ -10,6 +10,7 @@ from pathlib import Path
 from probe import __version__
 from probe.errors import ProbeError
 from probe.evidence.inbound import InboundExpectation, InboundTransport
+from probe.evidence.model import TLS_TRANSPORTS
 from probe.sip import TimerConfig
 
 __all__ = ["AnswerConfig", "AnswerConfigError", "ListenerSpec"]
@@ -32,7 +33,7 @@ class ListenerSpec:
 class AnswerConfig:
     listeners: tuple[ListenerSpec, ...]
     cert_file: Path | None = None
-    """Our certificate chain, leaf first (PEM): what a TLS listener presents."""
+    """Our certificate chain, leaf first (PEM): what a TLS or WSS listener presents."""
     key_file: Path | None = None
     client_ca: Path | None = None
     """Anchors a caller's client certificate is verified against. Python's ssl cannot ask
@@ -49,16 +50,21 @@ class AnswerConfig:
     """T1 and T2 pace our 2xx and BYE retransmissions; 64*T1 is how long a 2xx waits for
     its ACK (RFC 3261 §13.3.1.4)."""
 
+    @property
+    def runs_tls(self) -> bool:
+        """A listener runs TLS (tls, or wss: TLS under the WebSocket, RFC 7118 §5.2.1)."""
+        return any(spec.transport in TLS_TRANSPORTS for spec in self.listeners)
+
     def check(self) -> None:
         """Raise AnswerConfigError for what would stop the run before it listens."""
         if not self.listeners:
             raise AnswerConfigError("an answer run needs at least one listener")
         for spec in self.listeners:
-            if spec.transport not in ("tls", "tcp", "udp"):
+            if spec.transport not in ("tls", "tcp", "udp", "ws", "wss"):
                 raise AnswerConfigError(f"unknown transport {spec.transport!r}")
             if not 0 <= spec.port <= 65535:
                 raise AnswerConfigError(f"port {spec.port} is not 0-65535")
-        if any(spec.transport == "tls" for spec in self.listeners) and self.cert_file is None:
+        if self.runs_tls and self.cert_file is None:
             raise AnswerConfigError("a TLS listener needs a certificate (cert_file)")
         expectation = self.expectation
         if expectation.calls < 1:

@@ -1,8 +1,9 @@
 """Where a call's messages travel: the stream connection it arrived on, or the UDP
 socket and the address it came from.
 
-Everything a call sends goes back the way its INVITE came: over TLS and TCP on the same
-connection (RFC 3261 §18.2.2), over UDP to the source address and port (RFC 3581 §4),
+Everything a call sends goes back the way its INVITE came: over TLS, TCP, WS and WSS on
+the same connection (RFC 3261 §18.2.2; a WebSocket client is reached only over the
+connection it opened, RFC 7118), over UDP to the source address and port (RFC 3581 §4),
 in-dialog requests (our BYE) included, as a UA reached through its provider's edge does.
 """
 
@@ -13,6 +14,7 @@ import socket
 from typing import Protocol
 
 from probe.evidence.inbound import InboundTls, InboundTransport
+from probe.evidence.model import WebSocketUpgrade
 
 __all__ = ["DatagramLink", "Link", "StreamLink", "media_address", "where"]
 
@@ -30,6 +32,8 @@ class Link(Protocol):
     local: tuple[str, int]
     """Our address and the listener's port: what Via and Contact name."""
     tls: InboundTls | None
+    websocket: WebSocketUpgrade | None
+    """The upgrade that opened the WebSocket the link runs on (ws, wss)."""
 
     @property
     def closed(self) -> bool: ...
@@ -43,6 +47,7 @@ class StreamLink:
     """One accepted TLS or TCP connection."""
 
     reliable = True
+    websocket: WebSocketUpgrade | None = None
 
     def __init__(
         self,
@@ -90,6 +95,7 @@ class DatagramLink:
     ) -> None:
         self.transport: InboundTransport = "udp"
         self.tls: InboundTls | None = None
+        self.websocket: WebSocketUpgrade | None = None
         self.socket = transport
         self.peer = peer
         self.local = local

@@ -1,8 +1,10 @@
 """`answer_calls`: listen, take the calls a trunk places, and record everything.
 
-Listeners over TLS, TCP and UDP. A TLS connection's handshake is run and recorded here
-(probe.answer.tls_accept), whatever its outcome. Every SIP message is framed (streams:
-probe.sip.StreamFramer; UDP: one message per datagram, RFC 3261 §18.3) and handed to
+Listeners over TLS, TCP, UDP, and SIP over WebSocket (WSS, WS). A TLS connection's
+handshake is run and recorded here (probe.answer.tls_accept), whatever its outcome, and
+so is a WebSocket's upgrade (probe.answer.websocket_accept). Every SIP message is framed
+(streams: probe.sip.StreamFramer; UDP: one message per datagram, RFC 3261 §18.3; a
+WebSocket: one per WebSocket message, RFC 7118 §5.1) and handed to
 the call it belongs to, by transaction or dialog, whichever connection it came on; a new
 INVITE starts a call (probe.answer.call). Out-of-dialog OPTIONS are answered 200
 (§11.2) and CRLF keep-alive pings ponged (RFC 5626 §4.4.1), as the embedded responder
@@ -35,6 +37,7 @@ from probe.answer.call import (
 from probe.answer.config import AnswerConfig, ListenerSpec
 from probe.answer.link import DatagramLink, Link, StreamLink, media_address, where
 from probe.answer.tls_accept import HANDSHAKE_SECONDS, accept_tls, check_server_context
+from probe.answer.websocket_accept import WebSocketCallerLink, accept_upgrade, read_websocket
 from probe.evidence.inbound import (
     InboundCall,
     InboundConnection,
@@ -43,6 +46,7 @@ from probe.evidence.inbound import (
     InboundTransport,
     Listening,
 )
+from probe.evidence.model import TLS_TRANSPORTS, WEBSOCKET_TRANSPORTS, WebSocketUpgrade
 from probe.serve.offer_answer import Refusal
 from probe.serve.uas import answer
 from probe.sip import (
@@ -91,6 +95,7 @@ class _Connection:
     error: str | None = None
     requests: list[str] = field(default_factory=list)
     carried_call: bool = False
+    websocket: WebSocketUpgrade | None = None
 
     def evidence(self) -> InboundConnection:
         return InboundConnection(
@@ -100,6 +105,7 @@ class _Connection:
             tls=self.tls,
             error=self.error,
             requests=tuple(self.requests),
+            websocket=self.websocket,
         )
 
 
@@ -146,6 +152,7 @@ class _AnswerRun:
         self.servers: list[asyncio.Server] = []
         self.datagrams: list[asyncio.DatagramTransport] = []
         self.connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self.websockets: dict[asyncio.Task[None], WebSocketCallerLink] = {}
         self.runners: list[InboundCallRunner] = []
         self.call_tasks: list[asyncio.Task[InboundCall]] = []
         self.records: list[_Connection] = []
@@ -250,10 +257,16 @@ class _AnswerRun:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        # Each connection is closed (TLS with its close_notify), so its handler reads EOF
-        # and ends with its clean-up; aborting, then cancelling, are only the fallbacks.
-        for writer in list(self.connections.values()):
-            writer.close()
+        # Each connection is closed (TLS with its close_notify; a WebSocket starts its
+        # closing handshake, RFC 6455 §7.1.2, and its handler closes TCP once the caller's
+        # Close comes), so its handler reads EOF and ends with its clean-up; aborting,
+        # then cancelling, are only the fallbacks.
+        for handler, writer in list(self.connections.items()):
+            websocket = self.websockets.get(handler)
+            if websocket is not None:
+                websocket.start_close()
+            else:
+                writer.close()
         if self.connections:
             await asyncio.wait(list(self.connections), timeout=CLOSE_GRACE)
         for writer in list(self.connections.values()):
@@ -392,14 +405,30 @@ class _AnswerRun:
         link: StreamLink | None = None
         try:
             tls = None
-            if transport == "tls":
+            if transport in TLS_TRANSPORTS:
                 tls = await accept_tls(writer, self.config)
                 record.tls = tls
                 if tls.error is not None:
                     record.error = tls.error
                     return
-            link = StreamLink(transport, writer, peer, local, tls)
-            await self._read(link, reader, writer, record)
+            if transport in WEBSOCKET_TRANSPORTS:
+                upgraded = await accept_upgrade(
+                    reader, writer, server_header=self.config.server_header
+                )
+                record.websocket = upgraded.evidence
+                if upgraded.ws is None:
+                    record.error = upgraded.evidence.error
+                    return
+                link = self.websockets[task] = WebSocketCallerLink(
+                    transport, writer, peer, local, tls, upgraded
+                )
+                deliver = functools.partial(self.dispatch, link=link, record=record)
+                record.error = await read_websocket(link, reader, deliver, idle_s=IDLE_SECONDS)
+            else:
+                link = StreamLink(transport, writer, peer, local, tls)
+                await self._read(link, reader, writer, record)
+            if not record.requests and not record.carried_call and record.error is None:
+                record.error = "the connection closed before any SIP request"
         except (OSError, TimeoutError) as exc:
             record.error = record.error or f"the connection failed: {exc}"
         except Exception as exc:  # recorded: one connection's fault ends no run
@@ -416,6 +445,7 @@ class _AnswerRun:
                 async with asyncio.timeout(CLOSE_GRACE):
                     await writer.wait_closed()
             self.connections.pop(task, None)
+            self.websockets.pop(task, None)
 
     async def _read(
         self,
@@ -430,8 +460,6 @@ class _AnswerRun:
             async with asyncio.timeout(IDLE_SECONDS):
                 data = await reader.read(READ_SIZE)
             if not data:
-                if not record.requests and not record.carried_call and record.error is None:
-                    record.error = "the connection closed before any SIP request"
                 return
             try:
                 framer.feed(data)
@@ -466,7 +494,7 @@ async def answer_calls(
     ends the run at once (calls up get BYE, ringing ones 486; `stopped` says so).
     Raises AnswerConfigError (nothing bound) or OSError (a listener could not bind)."""
     config.check()
-    if any(spec.transport == "tls" for spec in config.listeners):
+    if config.runs_tls:
         check_server_context(config)
     run = _AnswerRun(config, identity)
     try:

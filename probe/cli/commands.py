@@ -424,7 +424,7 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
 def answer(**values: Any) -> None:
     """Receive a trunk's test calls and judge each one.
 
-    Listens (--listen tls:0.0.0.0:5061 by default; TCP and UDP too) with --listen-cert and
+    Listens (--listen tls:0.0.0.0:5061 by default; TCP, UDP, WSS, WS too) with --listen-cert and
     waits --within seconds for --expect calls. Each call is answered (SRTP with fresh keys
     to an SRTP offer, plain RTP otherwise), held --hold seconds unless the caller hangs up
     first, and always ended. Judged per call: the TLS session and the caller's client

@@ -559,15 +559,16 @@ def inbound_options(function: F) -> F:
             default=tuple(defaults.listen),
             show_default=True,
             metavar="TRANSPORT:ADDRESS[:PORT]",
-            help="Listen for calls there: tls, tcp or udp; an IP address of this machine "
-            "(0.0.0.0 for all; IPv6 in brackets, tls:[::]:5061); the port (default 5061 for "
-            "tls, 5060 otherwise; 0 picks a free one, printed). Repeatable.",
+            help="Listen for calls there: tls, tcp, udp, or SIP over WebSocket wss (ws "
+            "plain); an IP address of this machine (0.0.0.0 for all; IPv6 in brackets, "
+            "tls:[::]:5061); the port (default 5061 for tls, 443 for wss, 80 for ws, 5060 "
+            "otherwise; 0 picks a free one, printed). Repeatable.",
         ),
         click.option(
             "--listen-cert",
             type=click.Path(path_type=Path, readable=False),
             metavar="PEM",
-            help="Our certificate chain for the tls: listeners, leaf first: the name the "
+            help="Our certificate chain for the tls: and wss: listeners, leaf first: the name the "
             "provider's trunk dials must be in it.",
         ),
         click.option(

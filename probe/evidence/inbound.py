@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from probe.evidence.model import MediaEvidence, WireEvent
+from probe.evidence.model import MediaEvidence, WebSocketUpgrade, WireEvent
 from probe.stir.model import StirEvidence
 
-InboundTransport = Literal["tls", "tcp", "udp"]
+InboundTransport = Literal["tls", "tcp", "udp", "ws", "wss"]
+"""`ws` and `wss`: SIP over WebSocket (RFC 7118), plain and over TLS; wss, like tls,
+carries its `InboundTls`."""
 
 InboundTeardown = Literal[
     "caller_bye",  # the caller ended the answered call with BYE (RFC 3261 §15.1.2)
@@ -68,6 +70,9 @@ class InboundConnection:
     error: str | None = None
     requests: tuple[str, ...] = ()
     """Methods of the requests it sent (an OPTIONS ping from the provider, say)."""
+    websocket: WebSocketUpgrade | None = None
+    """Over ws and wss: the caller's HTTP upgrade as received and our answer to it, also
+    when we refused it or it never finished."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +90,9 @@ class InboundCall:
     invite: bytes
     """The INVITE as received, SDP offer included (its keys: judged, never rendered)."""
     tls: InboundTls | None = None
-    """The session the INVITE arrived on; None over TCP and UDP."""
+    """The session the INVITE arrived on (tls, wss); None over TCP, UDP and WS."""
+    websocket: WebSocketUpgrade | None = None
+    """Over ws and wss: the upgrade that opened the WebSocket the INVITE came on."""
     events: tuple[WireEvent, ...] = ()
     """Every SIP message of the call, received and sent, in order."""
     answer: bytes | None = None

@@ -151,6 +151,8 @@ class WebSocketUpgrade:
 
     `ok` says the client's WebSocket library took the answer for an open connection; what
     RFC 7118 asks of it beyond RFC 6455 (the `sip` subprotocol) is the check's to judge.
+    An answer run records a caller's upgrade from the other side (probe.evidence.inbound):
+    `request` as received, `response` as we answered it, `ok` when we accepted it.
     """
 
     ok: bool

@@ -30,6 +30,7 @@ from probe.evidence.model import (
     ProbeEvidence,
     Received,
     SipExchange,
+    WebSocketUpgrade,
     WireEvent,
 )
 
@@ -174,9 +175,15 @@ def redact_evidence(evidence: ProbeEvidence) -> ProbeEvidence:
     )
 
 
+def _upgrade(upgrade: WebSocketUpgrade | None) -> WebSocketUpgrade | None:
+    # A caller's upgrade request may carry HTTP credentials (RFC 9110 §11.6.2).
+    return None if upgrade is None else replace(upgrade, request=mask_credentials(upgrade.request))
+
+
 def _inbound_call(call: InboundCall) -> InboundCall:
     return replace(
         call,
+        websocket=_upgrade(call.websocket),
         invite=mask_message(call.invite),
         answer=None if call.answer is None else mask_keys(call.answer),
         events=tuple(_event(event) for event in call.events),
@@ -189,7 +196,9 @@ def _inbound_call(call: InboundCall) -> InboundCall:
 
 
 def _connection(connection: InboundConnection) -> InboundConnection:
-    return replace(connection, error=mask_text(connection.error))
+    return replace(
+        connection, error=mask_text(connection.error), websocket=_upgrade(connection.websocket)
+    )
 
 
 def redact_inbound(evidence: InboundEvidence) -> InboundEvidence:

@@ -52,13 +52,13 @@ _NORMAL_CLOSURE = 1000
 
 
 class WebSocketClosed(PeerClosed):
-    """The server closed the WebSocket (a Close frame, RFC 6455 §5.5.1)."""
+    """The peer closed the WebSocket (a Close frame, RFC 6455 §5.5.1)."""
 
-    def __init__(self, code: int, reason: str, pending: int) -> None:
+    def __init__(self, code: int, reason: str, pending: int, peer: str = "server") -> None:
         super().__init__(pending)
         self.code = code
         said = f": {reason}" if reason else ""
-        self.args = (f"the server closed the WebSocket (close code {code}{said})",)
+        self.args = (f"the {peer} closed the WebSocket (close code {code}{said})",)
 
 
 class _Writer(Protocol):
@@ -69,11 +69,14 @@ class _Writer(Protocol):
 
 class WebSocketLink:
     """One open SIP WebSocket connection: wsproto's state, shared by what writes SIP
-    messages and what reads them, and the stream under it."""
+    messages and what reads them, and the stream under it. `peer` names the other end in
+    errors: the server we dialled, or (`sipprobe answer`, probe.answer) the client that
+    called us."""
 
-    def __init__(self, ws: WSConnection, writer: _Writer) -> None:
+    def __init__(self, ws: WSConnection, writer: _Writer, peer: str = "server") -> None:
         self.ws = ws
         self.writer = writer
+        self.peer = peer
 
     def encode(self, wire: bytes) -> bytes:
         """One SIP message as one WebSocket message: a text frame when it is UTF-8, a
@@ -203,7 +206,9 @@ class WebSocketFramer:
             self._keepalives += 1
         if not self._ready:
             if self._closed is not None:
-                raise WebSocketClosed(*self._closed, pending=len(self._message))
+                raise WebSocketClosed(
+                    *self._closed, pending=len(self._message), peer=self._link.peer
+                )
             return None
         data = self._ready.popleft()
         self._last_frame = data
@@ -258,7 +263,7 @@ class WebSocketFramer:
             # wsproto reports a frame it could not accept as a close it would send.
             self._fail(
                 SipParseError(
-                    f"the server broke WebSocket framing: {event.reason} "
+                    f"the {link.peer} broke WebSocket framing: {event.reason} "
                     f"(RFC 6455 close code {event.code})"
                 ),
                 code=event.code,

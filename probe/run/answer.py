@@ -105,7 +105,7 @@ def prepare_answer(settings: Settings, usage: UsageError) -> PreparedAnswer:
             usage(f"{option} {path}: no such file")
     try:
         config.check()
-        if any(spec.transport == "tls" for spec in config.listeners):
+        if config.runs_tls:
             check_server_context(config)
     except AnswerConfigError as exc:
         usage(str(exc))

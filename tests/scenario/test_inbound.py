@@ -197,17 +197,17 @@ require_client_cert = true
 
 def test_the_rules_between_keys_are_the_command_lines_each_at_its_key() -> None:
     assert problems(RULES) == [
-        "t.toml:7 inbound.require_tls: every listener is TCP or UDP, so every call would fail "
-        "for want of TLS: add a tls: listener, or do not require TLS",
+        "t.toml:7 inbound.require_tls: every listener is TCP, UDP or WS, so every call would "
+        "fail for want of TLS: add a tls: or wss: listener, or do not require TLS",
         "t.toml:8 inbound.listen[2]: the same TCP port as tcp:0.0.0.0:5060: one socket "
         "cannot listen twice",
         "t.toml:9 inbound.key: a key needs its certificate chain",
         "t.toml:10 inbound.expect_peer: only a TLS caller presents a certificate, and no "
-        "listener is tls:",
+        "listener is tls: or wss:",
         "t.toml:10 inbound.expect_peer[0]: not a host name (the caller's certificate names it, "
         "RFC 5922 §7.1: e.g. sip.pstnhub.microsoft.com, without sip: or a port)",
         "t.toml:11 inbound.require_client_cert: only a TLS caller presents a certificate, and "
-        "no listener is tls:",
+        "no listener is tls: or wss:",
     ]
 
 

@@ -135,6 +135,7 @@ def _connection(item: InboundConnection) -> dict[str, JsonValue]:
         "client_chain": _presented(tls.client_chain) if tls is not None else [],
         "sni": tls.sni if tls is not None else None,
         "requests": list(item.requests),
+        "websocket_error": item.websocket.error if item.websocket is not None else None,
     }
 
 
@@ -171,18 +172,23 @@ def _failed_handshake(item: InboundConnection) -> str:
     return f"{item.peer}: the TLS handshake failed{asked}{presented}: {tls.error}"
 
 
+def _failed_upgrade(item: InboundConnection) -> bool:
+    return item.websocket is not None and not item.websocket.ok
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def check_calls(evidence: InboundEvidence) -> Finding:
     """`inbound.calls`: the expected calls arrived within the time given; connections
-    that failed their TLS handshake (or carried no call) are named, since a provider
-    whose handshake fails never gets as far as an INVITE."""
+    that failed their TLS handshake or WebSocket upgrade (or carried no call) are named,
+    since a provider whose handshake fails never gets as far as an INVITE."""
     expectation = evidence.expectation
     expected, arrived = expectation.calls, len(evidence.calls)
     handshakes = [c for c in evidence.connections if c.tls is not None and c.tls.error]
-    idle = [c for c in evidence.connections if c not in handshakes]
+    upgrades = [c for c in evidence.connections if c not in handshakes and _failed_upgrade(c)]
+    idle = [c for c in evidence.connections if c not in handshakes and c not in upgrades]
     details: dict[str, JsonValue] = {
         "expected": expected,
         "within_s": expectation.within_s,
@@ -192,6 +198,7 @@ def check_calls(evidence: InboundEvidence) -> Finding:
         "listening": [_where((item,)) for item in evidence.listening],
         "calls": [call.label for call in evidence.calls],
         "failed_handshakes": len(handshakes),
+        "failed_upgrades": len(upgrades),
         "connections": [_connection(item) for item in evidence.connections],
         "verify_media": expectation.verify_media,
         "verify_identity": expectation.verify_identity,
@@ -202,6 +209,13 @@ def check_calls(evidence: InboundEvidence) -> Finding:
         causes.append(
             f"{_plural(len(handshakes), 'connection')} failed the TLS handshake "
             f"({_failed_handshake(handshakes[0])})"
+        )
+    if upgrades:
+        first = upgrades[0]
+        error = first.websocket.error if first.websocket is not None else None
+        causes.append(
+            f"{_plural(len(upgrades), 'connection')} failed the WebSocket upgrade "
+            f"({first.peer}: {error})"
         )
     if idle:
         sent = sorted({method for item in idle for method in item.requests})
@@ -227,7 +241,7 @@ def check_calls(evidence: InboundEvidence) -> Finding:
                 "(address, port, transport) and that no firewall drops them",
             )
         return finding(Status.FAIL, f"only {counted} within {expectation.within_s:g} s{tail}")
-    if handshakes:
+    if handshakes or upgrades:
         return finding(Status.WARN, f"{counted}, but {tail.removeprefix('; ')}")
     # When the last call arrived, not when the run ended (that waits for calls to end).
     last = max((call.at_ms for call in evidence.calls), default=evidence.waited_ms) / 1000

@@ -1,5 +1,7 @@
 """Checks on the TLS session a caller opened to us (`sipprobe answer`): `inbound.tls` (TLS
 at all, its version and its suite) and `inbound.client_cert` (the caller's certificate).
+SIP over secure WebSocket (wss, RFC 7118 §5.2.1) is SIP over TLS for both; plain ws is
+not, and `inbound.tls` shows the caller's WebSocket upgrade either way.
 
 The session is judged as an outbound one is: the version against the policy's minimum
 and the suite graded (probe.verdict.checks.tls_session, probe.tls.suites). The client
@@ -16,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 
 from probe.evidence.inbound import InboundTls
+from probe.evidence.model import TLS_TRANSPORTS, WebSocketUpgrade
 from probe.tls.suites import Grade, grade_negotiated_suite
 from probe.verdict.checks.tls_session import at_least, version_number
 from probe.verdict.checks.unit import CallJudging, InboundCheck
@@ -37,18 +40,20 @@ def check_tls(judging: CallJudging) -> Finding | None:
         "required": policy.require_tls,
         "minimum": policy.tls.min_version,
     }
+    if call.websocket is not None:
+        details["websocket"] = _upgrade(call.websocket)
 
     def finding(status: Status, summary: str) -> Finding:
         return Finding(CheckId.INBOUND_TLS, status, judging.label, summary, details)
 
-    if call.transport != "tls":
+    if call.transport not in TLS_TRANSPORTS:
         hop = call.transport.upper()
+        secure = "wss" if call.transport == "ws" else "sips: or ;transport=tls (port 5061)"
         if policy.require_tls:
             return finding(
                 Status.FAIL,
                 f"the call came over {hop}, not TLS: its signalling (and any SDES keys in its "
-                "SDP) crossed the network in cleartext; have the trunk call sips: or "
-                ";transport=tls (port 5061)",
+                f"SDP) crossed the network in cleartext; have the trunk call {secure}",
             )
         return finding(Status.SKIP, f"the call came over {hop} (TLS not required)")
     if tls is None:
@@ -64,6 +69,8 @@ def check_tls(judging: CallJudging) -> Finding | None:
             "(RFC 8996 deprecates TLS 1.0 and 1.1)",
         )
     summary = f"{tls.version} with {tls.cipher or 'an unnamed suite'}"
+    if call.transport == "wss":
+        summary += ", SIP over WebSocket"
     if tls.cipher is None:
         return finding(Status.PASS, summary)
     grade = grade_negotiated_suite(tls.cipher)
@@ -87,6 +94,28 @@ def _session(tls: InboundTls) -> dict[str, JsonValue]:
     }
 
 
+def _upgrade(upgrade: WebSocketUpgrade) -> dict[str, JsonValue]:
+    """The caller's WebSocket upgrade as a report shows it: the resource it asked for, the
+    subprotocol we agreed to, and who it says it is (Origin, User-Agent; RFC 6455 §4.1)."""
+    from probe.verdict.checks.websocket import read_head
+
+    head = read_head(upgrade.request)
+
+    def first(name: str) -> str | None:
+        values = head.values(name) if head is not None else []
+        return values[0] if values else None
+
+    start = head.start_line.split(" ") if head is not None else []
+    return {
+        "resource": start[1] if len(start) == 3 else None,
+        "subprotocol": upgrade.subprotocol,
+        "host": first("host"),
+        "origin": first("origin"),
+        "user_agent": first("user-agent"),
+        "accepted": upgrade.ok,
+    }
+
+
 def check_client_cert(judging: CallJudging) -> Finding | None:
     """`inbound.client_cert`: the certificate the caller presented, judged as a server's
     chain is (for the client role), and against the expected peer names."""
@@ -102,7 +131,7 @@ def check_client_cert(judging: CallJudging) -> Finding | None:
         return Finding(CheckId.INBOUND_CLIENT_CERT, status, judging.label, summary, details)
 
     tls = call.tls
-    if call.transport != "tls" or tls is None:
+    if call.transport not in TLS_TRANSPORTS or tls is None:
         if not owed:
             return None
         return finding(
@@ -246,7 +275,7 @@ CLIENT_CERT_OWED = (CheckId.INBOUND_CLIENT_CERT,)
 
 
 def _owes_tls(judging: CallJudging) -> tuple[str, ...]:
-    if judging.call.transport == "tls" or judging.policy.require_tls:
+    if judging.call.transport in TLS_TRANSPORTS or judging.policy.require_tls:
         return (CheckId.INBOUND_TLS,)
     return ()
 
