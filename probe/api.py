@@ -22,7 +22,7 @@ network does is in the report, never raised.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
@@ -33,12 +33,15 @@ from probe.settings import Settings
 if TYPE_CHECKING:
     import datetime as dt
 
+    from probe.evidence.inbound import Listening
     from probe.evidence.run import OrderMode, RunEvidence
     from probe.report.model import Report
 
 __all__ = [
     "ProbeKind",
     "Probed",
+    "answer",
+    "answer_probed",
     "audit",
     "call",
     "call_probed",
@@ -167,6 +170,26 @@ async def _call(target: str, settings: Settings, *, keep_evidence: bool) -> Prob
     run.judge.keep_evidence = run.judge.keep_evidence or keep_evidence
     evidence = await options_collection(run, probe_settings, command="invite")
     return Probed(judge_collected(evidence, run, notes, common, _refuse), evidence)
+
+
+async def answer(
+    settings: Settings, *, ready: Callable[[Sequence[Listening]], object] | None = None
+) -> Report:
+    """Receive the test calls a trunk places, as `settings.inbound` says (where to listen,
+    how many calls, within how long), and judge each: its TLS session and client
+    certificate, INVITE, offer, media, teardown and, with `settings.stir`, its Identity.
+    `ready(listening)` is called once every socket is bound (port 0 picks a free one)."""
+    return (await answer_probed(settings, ready=ready)).report
+
+
+async def answer_probed(
+    settings: Settings, *, ready: Callable[[Sequence[Listening]], object] | None = None
+) -> Probed:
+    """`answer`, with the run's whole evidence (every call received) beside its report."""
+    from probe.run.answer import receive_calls
+
+    evidence, report = await receive_calls(settings, _refuse, ready)
+    return Probed(report, evidence)
 
 
 async def run(kind: ProbeKind, targets: Sequence[str], settings: Settings | None = None) -> Probed:

@@ -4,6 +4,7 @@ as it was, nothing kept between runs."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import signal
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from probe.settings import CallSettings, Settings
 from probe.tls.lab import LabFiles
 from probe.verdict.findings import Verdict
 from tests.conftest import LAB_NAME
+from tests.peers.sipp import start_sipp_uac
 
 
 @pytest.fixture
@@ -121,3 +123,58 @@ async def test_a_test_call_through_the_library(responder: Responder, lab: LabFil
     assert statuses["sdp.srtp"] == "pass"
     assert statuses["sip.teardown"] == "pass"
     assert report.verdict is Verdict.PASS
+
+
+def answering(lab: LabFiles, **more: object) -> Settings:
+    """An answer run on a free loopback port, with the lab's server certificate."""
+    return Settings.from_flat(
+        listen=("tls:127.0.0.1:0",), listen_cert=lab.server, listen_key=lab.server_key, **more
+    )
+
+
+async def test_a_call_received_through_the_library(lab: LabFiles) -> None:
+    # Both directions in one event loop: the library answers the call the library places.
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    before = process_state()
+    receiving = asyncio.create_task(
+        probe.api.answer_probed(
+            answering(lab, within=20.0, hold=5.0), ready=lambda ls: bound.set_result(ls[0].port)
+        )
+    )
+    port = await asyncio.wait_for(bound, 20)
+    calling = replace(lab_settings(lab, port), call=CallSettings(to="+15550100"))
+    placed = await probe.api.call(f"sip:{LAB_NAME}:{port};transport=tls", calling)
+    received = await asyncio.wait_for(receiving, 20)
+    assert process_state() == before
+    assert placed.verdict is Verdict.PASS
+    assert received.report.verdict is Verdict.PASS
+    statuses = {finding.check: finding.status.value for finding in received.report.findings}
+    assert statuses["inbound.calls"] == "pass"
+    assert statuses["inbound.offer"] == "pass"
+    assert statuses["inbound.teardown"] == "pass"
+    assert received.evidence.inbound is not None
+    (call,) = received.evidence.inbound.calls
+    assert call.teardown == "caller_bye"  # the caller hung up before our 5 s hold ended
+
+
+async def test_cancelling_an_answer_run_ends_its_call_first(lab: LabFiles, tmp_path: Path) -> None:
+    bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    settings = Settings.from_flat(
+        listen=("udp:127.0.0.1:0",), require_tls=False, within=30.0, hold=30.0
+    )
+    receiving = asyncio.create_task(
+        probe.api.answer(settings, ready=lambda ls: bound.set_result(ls[0].port))
+    )
+    port = await asyncio.wait_for(bound, 20)
+    # SIPp answers our 200 with ACK and then waits for our BYE: only the cancellation
+    # of the answer run (its 30 s hold far off) can end the call.
+    sipp = start_sipp_uac(tmp_path, "uac_srtp.xml", ("127.0.0.1", port))
+    try:
+        await asyncio.sleep(2.0)
+        receiving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(receiving, 10)
+        exit_status = await asyncio.to_thread(sipp.wait, 10)
+    finally:
+        sipp.stop()
+    assert exit_status == 0, sipp.errors()  # its scenario completed: our BYE came

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
     from probe.stir.model import StirEvidence
     from probe.verdict.checks.policy import InboundPolicy
 
-__all__ = ["InboundBeside", "PreparedAnswer", "answer_run", "prepare_answer"]
+__all__ = [
+    "InboundBeside",
+    "PreparedAnswer",
+    "answer_run",
+    "prepare_answer",
+    "receive_calls",
+]
 
 FINISH_GRACE = 30.0
 """Seconds beyond `--within` (and the last call's hold) a listener thread is given to
@@ -148,7 +154,7 @@ def _identity_check(
 async def _listen(
     prepared: PreparedAnswer,
     stop: asyncio.Event,
-    ready: Callable[[Sequence[Listening]], None] | None,
+    ready: Callable[[Sequence[Listening]], object] | None,
 ) -> InboundEvidence:
     from probe.answer import answer_calls
 
@@ -273,6 +279,29 @@ def answer_run(
         stop_signal[0] if stop_signal else None,
     )
     return evidence, finish_answer(evidence, prepared, on_usage_error, notes)
+
+
+async def receive_calls(
+    settings: Settings,
+    usage: UsageError,
+    ready: Callable[[Sequence[Listening]], object] | None = None,
+) -> tuple[RunEvidence, Report]:
+    """An answer run inside the caller's event loop (the library's `probe.api.answer`):
+    no signal handler, no `asyncio.run`. Cancelling it ends every call up first (BYE to
+    an answered one), then the cancellation goes on."""
+    prepared = prepare_answer(settings, usage)
+    started = dt.datetime.now(dt.UTC)
+    clock = time.perf_counter()
+    stop = asyncio.Event()
+    listening = asyncio.ensure_future(_listen(prepared, stop, ready))
+    try:
+        inbound = await asyncio.shield(listening)
+    except asyncio.CancelledError:
+        stop.set()
+        await listening
+        raise
+    evidence = _run_evidence(inbound, started, (time.perf_counter() - clock) * 1000, settings, None)
+    return evidence, finish_answer(evidence, prepared, usage, ())
 
 
 def finish_answer(
