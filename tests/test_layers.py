@@ -118,3 +118,14 @@ def test_the_check_fails_when_a_layer_is_crossed() -> None:
     # The probe of the test itself: the collect layer does load what the others must not.
     assert forbidden_in(loaded_by("probe.net.options"), IO) != []
     assert forbidden_in(loaded_by("probe.run.collect"), ABOVE) != []
+
+
+@pytest.mark.parametrize(
+    "module", ["probe.run.collect", "probe.verdict.judging", "probe.report.output"]
+)
+def test_a_run_that_only_probes_loads_nothing_of_received_calls(module: str) -> None:
+    # The receiving side (the listener, its checks, STIR's model) is loaded by `answer`
+    # and `check --inbound` only: an OPTIONS run does not pay for it at start-up.
+    loaded = loaded_by(module)
+    inbound = ("probe.answer", "probe.evidence.inbound", "probe.stir", "probe.inbound_settings")
+    assert forbidden_in(loaded, (*inbound, "probe.verdict.checks.inbound")) == []

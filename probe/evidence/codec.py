@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import importlib
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -178,13 +179,33 @@ def _object(value: Any, path: str) -> dict[str, Any]:
     return value
 
 
+DEFERRED_TYPES = {"InboundEvidence": "probe.evidence.inbound"}
+"""Types evidence models name only for type checkers (imported on demand, not by every
+run: probe.evidence.run), by the module that defines each."""
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    """The field types of `cls`, importing a deferred one's module when it names one."""
+    try:
+        return typing.get_type_hints(cls)
+    except NameError as exc:
+        module = DEFERRED_TYPES.get(exc.name or "")
+        if module is None:
+            raise
+        names = {
+            name: getattr(importlib.import_module(where), name)
+            for name, where in DEFERRED_TYPES.items()
+        }
+        return typing.get_type_hints(cls, localns=names)
+
+
 def _dataclass(value: Any, cls: type, path: str) -> Any:
     data = _object(value, path)
     fields = _evidence_fields(cls)
     unknown = sorted(set(data) - {field.name for field in fields})
     if unknown:
         raise Invalid(_child(path, unknown[0]), "is not a known field")
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     values: dict[str, Any] = {}
     for field in fields:
         if field.name in data:

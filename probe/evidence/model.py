@@ -86,6 +86,21 @@ class Target:
         return _label(self.host, self.address, self.port, self.transport)
 
 
+@dataclass(frozen=True, slots=True)
+class InboundTarget(Target):
+    """A received call as a report's target: the caller's address, port and transport,
+    the INVITE's Request-URI, and the call's number, which its label carries so that two
+    calls over one connection read apart."""
+
+    call: int = 0
+    """Order of arrival (probe.evidence.inbound.InboundCall.number)."""
+
+    @property
+    def label(self) -> str:
+        """`inbound call 1 from 192.0.2.7:5061/tls`, as InboundCall.label."""
+        return f"inbound call {self.call} from {self.endpoint}"
+
+
 def _endpoint(where: str, port: int, transport: str) -> str:
     return f"[{where}]:{port}/{transport}" if ":" in where else f"{where}:{port}/{transport}"
 

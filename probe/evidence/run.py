@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from probe.evidence.inbound import InboundEvidence
 from probe.evidence.model import ProbeEvidence, Target
 from probe.locate.records import LocatedTarget, LocateResult
+
+if TYPE_CHECKING:
+    # Only an answer run holds calls: the evidence codec reads the type when it meets one
+    # (DEFERRED_TYPES), so a run that only probes never loads it, nor STIR's model.
+    from probe.evidence.inbound import InboundEvidence
 
 OrderMode = Literal["list", "priority", "fixed"]
 """How a provider orders its endpoints: as listed, by priority then weight, or by fixed

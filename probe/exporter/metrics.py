@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from probe.evidence.model import InboundTarget
 from probe.evidence.run import ProbedTarget, ProbedUri, RunEvidence
 from probe.verdict.checks.failover import health
-from probe.verdict.checks.inbound import InboundTarget
 from probe.verdict.findings import CheckId, Finding, Status, TargetResult, Verdict
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from probe.evidence.model import InboundTarget
 from probe.report.model import CaptureResult, Report, TargetResult
-from probe.verdict.checks.inbound import InboundTarget
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, Verdict
 
 _STYLE = {

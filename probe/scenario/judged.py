@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from probe.errors import ProbeError
-from probe.evidence.model import ProbeEvidence, Target
+from probe.evidence.model import InboundTarget, ProbeEvidence, Target
 from probe.evidence.run import ProbedTarget, RunEvidence
-from probe.verdict.checks.inbound import InboundTarget
 from probe.verdict.findings import CheckId, Finding, TargetResult
 
 

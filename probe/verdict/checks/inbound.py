@@ -13,10 +13,8 @@ judged (probe.verdict.checks.inbound_session) or a refused one is named.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from probe.evidence.inbound import InboundCall, InboundConnection, InboundEvidence, Listening
-from probe.evidence.model import Target
+from probe.evidence.model import InboundTarget
 from probe.verdict.checks.policy import InboundPolicy
 from probe.verdict.checks.unit import CallJudging
 from probe.verdict.findings import CheckId, Finding, JsonValue, Status, TargetResult
@@ -32,20 +30,6 @@ __all__ = [
 
 TRUNK = "trunk"
 """What the run-wide finding is about, as a report names it."""
-
-
-@dataclass(frozen=True, slots=True)
-class InboundTarget(Target):
-    """A received call as a report's target: the caller's address, port and transport,
-    the INVITE's Request-URI, and the call's number, which its label carries so that two
-    calls over one connection read apart."""
-
-    call: int = 0
-
-    @property
-    def label(self) -> str:
-        """`inbound call 1 from 192.0.2.7:5061/tls`, as InboundCall.label."""
-        return f"inbound call {self.call} from {self.endpoint}"
 
 
 def _split_peer(peer: str) -> tuple[str, int]:
