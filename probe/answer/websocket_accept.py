@@ -30,6 +30,7 @@ from wsproto.events import AcceptConnection, RejectConnection, Request, TextMess
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from probe.answer.link import StreamLink
+from probe.errors import ProbeError
 from probe.evidence.inbound import InboundTls, InboundTransport
 from probe.evidence.model import WebSocketErrorKind, WebSocketUpgrade
 from probe.net.connect import alert_text
@@ -139,7 +140,9 @@ class Upgraded:
     ws: WSConnection | None = None
 
 
-class _Refused(Exception):
+class _Refused(ProbeError):
+    """An upgrade request refused while it was read: the answer to send, and why."""
+
     def __init__(self, refusal: UpgradeRefusal, kind: WebSocketErrorKind) -> None:
         super().__init__(refusal.why)
         self.refusal = refusal
