@@ -129,3 +129,9 @@ def test_a_run_that_only_probes_loads_nothing_of_received_calls(module: str) -> 
     loaded = loaded_by(module)
     inbound = ("probe.answer", "probe.evidence.inbound", "probe.stir", "probe.inbound_settings")
     assert forbidden_in(loaded, (*inbound, "probe.verdict.checks.inbound")) == []
+
+
+def test_a_probe_loads_no_capture_audit() -> None:
+    # The capture adapter reads a client's Certificate message with the capture audit's
+    # TLS record reader, on a listener only: a probe's start-up never loads it.
+    assert forbidden_in(loaded_by("probe.tls.capture"), ("probe.pcap", "probe.tls.wire")) == []

@@ -22,9 +22,6 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from probe.pcap.tls_records import TlsWireError, parse_certificate_list
-from probe.tls.wire import TLS13
-
 # RFC 8446 §4: HandshakeType certificate(11), certificate_request(13); also TLS 1.2
 # (RFC 5246 §7.4).
 _CERTIFICATE = 11
@@ -123,6 +120,11 @@ def client_chain_from_message(message: bytes, version: int | None) -> tuple[byte
     included), read with the layout of `version`: TLS 1.3's (RFC 8446 §4.4.2) for
     0x0304, TLS 1.2's (RFC 5246 §7.4.2) otherwise. Raises TlsWireError when the bytes
     are not such a message."""
+    # Imported here: only a listener that asked for a client certificate reads one, and
+    # a probe's start-up does not pay for the TLS record readers.
+    from probe.pcap.tls_records import TlsWireError, parse_certificate_list
+    from probe.tls.wire import TLS13
+
     if len(message) < _HANDSHAKE_HEADER or message[0] != _CERTIFICATE:
         raise TlsWireError("not a Certificate handshake message")
     length = int.from_bytes(message[1:_HANDSHAKE_HEADER], "big")
