@@ -20,11 +20,13 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import errno
+import os
+import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from probe.errors import SettingsError
 from probe.run.commands import UsageError, check_evidence_out, steady_heap
@@ -358,6 +360,39 @@ class InboundBeside:
         self._started = dt.datetime.now(dt.UTC)
         self._clock = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="sipprobe-answer", daemon=True)
+        self._signal: int | None = None
+
+    @contextlib.contextmanager
+    def signals_stop_listener(self) -> Iterator[None]:
+        """While the outbound runs go on: a signal that arrives between their event
+        loops (while a run is judged, say), where their own handlers are not in place,
+        is not lost: it stops the listener (its calls get their BYE) and is the check's
+        stop signal; a second one exits at once. Inside a run, the run's handlers come
+        first (probe.cli.signals), and the check stops the listener once it is back."""
+        from probe.cli.signals import STOP_SIGNALS
+        from probe.report.exit_codes import EXIT_SIGNAL_BASE
+
+        def on_signal(number: int, _frame: object) -> None:
+            if self._signal is not None:
+                os._exit(EXIT_SIGNAL_BASE + number)
+            self._signal = number
+            self.stop()
+
+        previous: dict[signal.Signals, Any] = {}
+        for number in STOP_SIGNALS:
+            handler = signal.getsignal(number)
+            if handler is signal.SIG_IGN:
+                continue  # ignored by whoever started us (nohup): still ignored
+            try:
+                signal.signal(number, on_signal)
+            except ValueError:
+                continue  # not the main thread: signals cannot be caught here
+            previous[number] = handler
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
     def start(self) -> None:
         """Bind the listeners; returns once they are ready (or failed)."""
@@ -397,9 +432,9 @@ class InboundBeside:
         """The listener's evidence once it has ended: at once after `stop()` when the
         outbound run was interrupted, else when its expected calls came or time ran out;
         a signal while waiting stops it the same way."""
-        if interrupted_by is not None:
+        signal_number = interrupted_by if interrupted_by is not None else self._signal
+        if signal_number is not None:
             self.stop()
-        signal_number = interrupted_by
         expectation = self.prepared.config.expectation
         patience = expectation.within_s + expectation.hold_s + FINISH_GRACE
 

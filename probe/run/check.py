@@ -131,27 +131,28 @@ def _both_directions(
     )
     prepared = prepare_answer(inbound_settings, usage)
     beside = InboundBeside(prepared, say or (lambda _text: None))
-    try:
-        beside.start()
-    except OSError as exc:
-        usage(f"--listen: {exc.strerror or exc}")
     from probe.cli.signals import StoppedBySignal
 
-    try:
-        runs, notes = _outbound_runs(requests, usage)
-    except StoppedBySignal as exc:
-        # Stopped before the outbound runs had anything to report: the listener's calls
-        # are ended all the same.
-        beside.finish(interrupted_by=exc.number)
-        raise
-    except BaseException:
-        beside.stop()
-        beside.finish(interrupted_by=None)
-        raise
-    interrupted = next(
-        (run.stop_signal or 2 for run, _ in runs if run.stopped == "interrupted"), None
-    )
-    received = beside.finish(interrupted_by=interrupted)
+    with beside.signals_stop_listener():
+        try:
+            beside.start()
+        except OSError as exc:
+            usage(f"--listen: {exc.strerror or exc}")
+        try:
+            runs, notes = _outbound_runs(requests, usage)
+        except StoppedBySignal as exc:
+            # Stopped before the outbound runs had anything to report: the listener's
+            # calls are ended all the same.
+            beside.finish(interrupted_by=exc.number)
+            raise
+        except BaseException:
+            beside.stop()
+            beside.finish(interrupted_by=None)
+            raise
+        interrupted = next(
+            (run.stop_signal or 2 for run, _ in runs if run.stopped == "interrupted"), None
+        )
+        received = beside.finish(interrupted_by=interrupted)
     if out is not None:
         notes.append(f"--evidence-out: the calls received saved to {inbound_evidence_path(out)}")
     runs.append((received, finish_answer(received, prepared, usage, ())))
