@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from probe.errors import ProbeError, SettingsError
+from probe.evidence.model import DEFAULT_PORTS, TLS_TRANSPORTS
 from probe.settings import InboundSettings, Settings, StirSettings
 from probe.stir.passport import ATTESTATION_LEVELS
 
@@ -32,19 +33,10 @@ if TYPE_CHECKING:
     from probe.tls.trust import TrustAnchors
     from probe.verdict.checks.policy import InboundPolicy
 
-DEFAULT_PORTS: dict[InboundTransport, int] = {
-    "tls": 5061,
-    "tcp": 5060,
-    "udp": 5060,
-    "ws": 80,
-    "wss": 443,
-}
-"""RFC 3261 §19.1.2: 5060 for SIP over UDP and TCP, 5061 over TLS; SIP over WebSocket
-(RFC 7118) has no port of its own, so RFC 6455 §3's: 80 for ws, 443 for wss (as
-probe.evidence.model.DEFAULT_PORTS for the outbound direction)."""
-TLS_LISTENERS: frozenset[str] = frozenset({"tls", "wss"})
-"""The listeners that run TLS first: they present our certificate and can ask for the
-caller's."""
+LISTEN_TRANSPORTS: tuple[InboundTransport, ...] = ("tls", "tcp", "udp", "ws", "wss")
+"""What a listener speaks. Its default port is the transport's (probe.evidence.model.
+DEFAULT_PORTS: RFC 3261 §19.1.2 for SIP, RFC 6455 §3 for SIP over WebSocket), and the TLS
+ones (TLS_TRANSPORTS) present our certificate and can ask for the caller's."""
 _LISTEN_FORM = "TRANSPORT:ADDRESS[:PORT], e.g. tls:0.0.0.0:5061 or tls:[::]:5061"
 # A host name as a certificate names it: LDH labels (RFC 1123 §2.1), at most 253 octets.
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
@@ -90,7 +82,7 @@ def parse_listen(text: str) -> ListenSpec:
     `wss:0.0.0.0:443`, `ws:127.0.0.1:8080`."""
     name, colon, rest = text.strip().partition(":")
     transport = name.lower()
-    chosen = next((known for known in DEFAULT_PORTS if known == transport), None)
+    chosen = next((known for known in LISTEN_TRANSPORTS if known == transport), None)
     if not colon or chosen is None:
         raise ListenSpecError(f"not {_LISTEN_FORM} (transport tls, tcp, udp, ws or wss)")
     if rest.startswith("["):
@@ -180,8 +172,8 @@ def inbound_problems(settings: Settings) -> list[InboundProblem]:
     inbound = settings.inbound or InboundSettings()
     problems, listeners = _listen_problems(inbound.listen)
     problems += _number_problems(inbound)
-    has_tls = any(spec.transport in TLS_LISTENERS for spec in listeners)
-    tls_listeners = [str(spec) for spec in listeners if spec.transport in TLS_LISTENERS]
+    has_tls = any(spec.transport in TLS_TRANSPORTS for spec in listeners)
+    tls_listeners = [str(spec) for spec in listeners if spec.transport in TLS_TRANSPORTS]
     if tls_listeners and inbound.listen_cert is None:
         problems.append(
             InboundProblem(

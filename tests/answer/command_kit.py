@@ -11,9 +11,14 @@ import binascii
 import contextlib
 import json
 import re
+import select
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 from probe.tls.lab import LabFiles
 from tests.conftest import LAB_NAME
@@ -231,3 +236,27 @@ def assert_no_key(secrets: Sequence[bytes], texts: Iterable[bytes | str]) -> Non
             for secret in secrets:
                 assert secret not in blob, f"a key appears in the output: {secret!r}"
     assert exposed_keys(materials) == []
+
+
+def announced_port(process: subprocess.Popen[str], transport: str = "tls") -> int:
+    """The port a child (`answer`, `check --inbound`) announced on stderr for its loopback
+    `transport` listener, read within READY_SECONDS; the child is killed and the test
+    fails when it never says."""
+    assert process.stderr is not None
+    pattern = re.compile(rf"listening on {transport}:127\.0\.0\.1:(\d+)")
+    seen = ""
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stderr], [], [], 0.5)
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen += line
+        if match := pattern.search(line):
+            return int(match.group(1))
+    process.kill()
+    pytest.fail(f"the child never said where it listens: {seen!r}")

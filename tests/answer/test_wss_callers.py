@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import select
 import ssl
 import subprocess
 import sys
@@ -46,6 +44,7 @@ from probe.evidence.file import load_evidence
 from probe.evidence.inbound import InboundConnection, InboundTransport
 from probe.sip import Response, build_response, parse_message
 from probe.tls.lab import LabFiles
+from tests.answer.command_kit import announced_port
 from tests.answer.kit import answering, config, first_lines, only_call
 from tests.answer.test_tls_callers import client_context
 from tests.conftest import LAB_NAME
@@ -66,28 +65,6 @@ def start_answer(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def listening_port(process: subprocess.Popen[str], transport: str) -> int:
-    """The port the answer run announced on stderr, read within the deadline."""
-    assert process.stderr is not None
-    pattern = re.compile(rf"listening on {transport}:127\.0\.0\.1:(\d+)")
-    seen = ""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stderr], [], [], 0.5)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen += line
-        if match := pattern.search(line):
-            return int(match.group(1))
-    process.kill()
-    pytest.fail(f"the answer run never said where it listens: {seen!r}")
 
 
 def invite(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -131,7 +108,7 @@ def test_a_call_over_wss_is_answered_judged_and_ended_cleanly(
         "--evidence-out",
         str(evidence),
     )
-    port = listening_port(answer, "wss")
+    port = announced_port(answer, "wss")
     caller = invite(
         f"sip:{LAB_NAME}:{port};transport=wss",
         "--resolve",
@@ -184,7 +161,7 @@ def test_a_call_over_plain_ws_is_answered_and_its_cleartext_keys_fail(lab: LabFi
     keys that crossed it fail the offer (RFC 4568 §8.3); the call is still answered and
     ended cleanly."""
     answer = start_answer("--listen", "ws:127.0.0.1:0", "--no-require-tls")
-    port = listening_port(answer, "ws")
+    port = announced_port(answer, "ws")
     caller = invite(f"sip:127.0.0.1:{port};transport=ws", "--allow-cleartext-keys")
     caller_checks = by_check(json.loads(caller.stdout))
     assert caller_checks["sip.invite"]["status"] == "pass", caller.stdout

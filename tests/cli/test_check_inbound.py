@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import select
 import signal
 import socket
 import subprocess
@@ -25,12 +23,12 @@ from typing import Any
 import pytest
 
 from probe.tls.lab import LabFiles, write_lab
+from tests.answer.command_kit import announced_port
 from tests.cli.test_check_lab import TEAMS, pins, sbc, statuses
 from tests.cli.test_check_lab import teams_proxies as teams_proxies  # the fixture
 
 SIPPROBE = [sys.executable, "-m", "probe"]
 DEADLINE = 60.0
-_LISTENING = re.compile(r"listening on tls:127\.0\.0\.1:(\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -65,28 +63,6 @@ def start_check(args: list[str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def listening_port(process: subprocess.Popen[str]) -> tuple[int, str]:
-    """The port the check's listener announced on stderr, read within the deadline."""
-    assert process.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stderr], [], [], 0.5)
-        if not ready:
-            if process.poll() is not None:
-                break
-            continue
-        line = process.stderr.readline()
-        if not line:
-            break
-        seen += line
-        match = _LISTENING.search(line)
-        if match:
-            return int(match.group(1)), seen
-    process.kill()
-    pytest.fail(f"the check never said where it listens: {seen!r}")
 
 
 def call_it(lab: LabFiles, port: int) -> subprocess.CompletedProcess[str]:
@@ -145,7 +121,7 @@ def test_both_directions_in_one_check(
         str(evidence),
     ]
     process = start_check(args)
-    port, _ = listening_port(process)
+    port = announced_port(process)
     caller = call_it(teams_lab, port)
     assert caller.returncode == 0, caller.stdout + caller.stderr
     code, report, stderr = finished(process)
@@ -208,7 +184,7 @@ def test_a_call_that_never_comes_fails_the_check_in_time(
     ]
     started = time.monotonic()
     process = start_check(args)
-    listening_port(process)
+    announced_port(process)
     code, report, _ = finished(process)
     assert time.monotonic() - started < 20
     assert code == 1
@@ -236,7 +212,7 @@ def test_a_signal_while_waiting_ends_both_directions(
         "json",
     ]
     process = start_check(args)
-    port, _ = listening_port(process)
+    port = announced_port(process)
     time.sleep(after)
     started = time.monotonic()
     os.kill(process.pid, stop)
