@@ -54,6 +54,11 @@ def stop_on_signals(say: Callable[[str], None] = _say) -> Iterator[SignalStop]:
     """While the block runs in the current task, the first stop signal cancels that task
     (the run then ends its calls and keeps what it found) and a second one exits at once.
 
+    The handlers are the interpreter's (signal.signal), not the event loop's: one runs at
+    the next bytecode even while the run computes without awaiting, so a signal that
+    comes as the run ends is recorded in `received` instead of being dropped with the
+    loop's handlers; the cancellation itself is handed to the loop.
+
     Needs a running loop; off the main thread (where signals cannot be caught) nothing is
     installed and the run goes on as before."""
     import asyncio  # here: the command line imports this module before any run
@@ -62,15 +67,21 @@ def stop_on_signals(say: Callable[[str], None] = _say) -> Iterator[SignalStop]:
     task = asyncio.current_task()
     stop = SignalStop()
 
-    def on_signal(number: int) -> None:
+    def cancel_run() -> None:
+        if task is not None:
+            task.cancel()
+
+    def on_signal(number: int, _frame: object) -> None:
         name = signal_name(number)
         if stop.received is not None:
             say(f"{name} again: exiting now, without waiting for calls to end")
             os._exit(EXIT_SIGNAL_BASE + number)
         stop.received = number
         say(f"interrupted by {name}: ending calls in progress ({name} again to exit at once)")
-        if task is not None:
-            task.cancel()
+        # A handler may run between any two steps of the loop itself: the cancellation
+        # waits for the loop's next turn, as a callback from another thread would.
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(cancel_run)
 
     installed: list[tuple[signal.Signals, signal._HANDLER]] = []
     for number in STOP_SIGNALS:
@@ -78,14 +89,13 @@ def stop_on_signals(say: Callable[[str], None] = _say) -> Iterator[SignalStop]:
         if previous is signal.SIG_IGN:
             continue
         try:
-            loop.add_signal_handler(number, on_signal, number)
-        except (ValueError, RuntimeError, NotImplementedError):
-            continue  # not the main thread, or a platform without signal handlers in asyncio
+            signal.signal(number, on_signal)
+        except ValueError:
+            continue  # not the main thread
         installed.append((number, previous))
     try:
         yield stop
     finally:
         for number, previous in installed:
-            loop.remove_signal_handler(number)
-            if previous is not None:  # None: a handler not installed from Python
-                signal.signal(number, previous)
+            # None: a handler not installed from Python, which cannot be put back.
+            signal.signal(number, signal.SIG_DFL if previous is None else previous)

@@ -200,7 +200,8 @@ class RunEvidence:
     """The run-wide deadline (`--max-time`), when one was set."""
     stop_signal: int | None = None
     """The number of the signal that interrupted the run (SIGINT, SIGTERM, SIGHUP), when
-    a signal did."""
+    a signal did. Also set, with `stopped` None, for a signal that came as the run ended:
+    nothing was cut short, but the command stopped after this run."""
     inbound: InboundEvidence | None = None
     """`answer` (and a `check` that received calls): what the listener saw of the calls a
     trunk placed to us; None in every other run, and in files written before it existed."""

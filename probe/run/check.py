@@ -12,6 +12,7 @@ the findings the check gave.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -149,9 +150,7 @@ def _both_directions(
             beside.stop()
             beside.finish(interrupted_by=None)
             raise
-        interrupted = next(
-            (run.stop_signal or 2 for run, _ in runs if run.stopped == "interrupted"), None
-        )
+        interrupted = next((number for run, _ in runs if (number := stopped_by(run))), None)
         received = beside.finish(interrupted_by=interrupted)
     if out is not None:
         notes.append(f"--evidence-out: the calls received saved to {inbound_evidence_path(out)}")
@@ -169,19 +168,39 @@ def _outbound_runs(
     # The failover run's report already carries the scenario's notes (its extra_notes);
     # only what concerns the test call is added here.
     notes = [requests.invite_skipped] if requests.invite_skipped else []
-    if requests.invite is not None and runs[0][1].interrupted:
-        # The scenario asked for a call: not placing it is work undone, not a note.
-        evidence, first = runs[0]
+    evidence, first = runs[0]
+    signalled = stopped_by(evidence)
+    if requests.invite is not None and signalled is not None:
+        # The scenario asked for a call: not placing it is work undone, not a note. A
+        # signal that came as the failover run ended stops the check as well: the report
+        # then says it was interrupted, as the command exits.
         unplaced = Finding(
             CheckId.SIP_INVITE,
             Status.INCOMPLETE,
             "trunk",
-            f"test call not placed: the run was interrupted by {signal_name(first.stop_signal)}",
+            f"test call not placed: the run was interrupted by {signal_name(signalled)}",
         )
-        runs[0] = (evidence, replace(first, trunk_findings=(*first.trunk_findings, unplaced)))
+        runs[0] = (
+            evidence,
+            replace(
+                first,
+                trunk_findings=(*first.trunk_findings, unplaced),
+                interrupted=True,
+                stop_signal=signalled,
+            ),
+        )
     elif requests.invite is not None:
         runs.append(invite_run(requests.invite, on_usage_error=on_usage_error, keep_evidence=True))
     return runs, notes
+
+
+def stopped_by(run: RunEvidence) -> int | None:
+    """The signal that stopped the command during `run`: one that interrupted it, or one
+    that came as it ended (probe.run.commands._collect); SIGINT when a run was interrupted
+    without a signal being known."""
+    if run.stop_signal is not None:
+        return run.stop_signal
+    return signal.SIGINT if run.stopped == "interrupted" else None
 
 
 def judging_settings(scenario: Scenario, run: RunEvidence, request: JudgeRequest) -> Settings:

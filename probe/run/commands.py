@@ -428,7 +428,11 @@ def _collect(run: Coroutine[Any, Any, RunEvidence]) -> RunEvidence:
                 raise
             raise StoppedBySignal(stop.received) from None
     evidence = collected[0]
-    if stop.received is not None and evidence.stopped == "interrupted":
+    if stop.received is not None:
+        # Also when the collection had ended as the signal came (its last target done,
+        # nothing left for the cancellation to cut short): the evidence is whole, but the
+        # command stops there rather than going on to what would follow (a `check`'s test
+        # call, its wait for the trunk's calls).
         evidence = replace(evidence, stop_signal=stop.received)
     return evidence
 

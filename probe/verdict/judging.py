@@ -309,6 +309,11 @@ def _redirect_notes(run: RunEvidence) -> tuple[str, ...]:
 
 
 def _stop_notes(run: RunEvidence) -> tuple[str, ...]:
+    if run.stopped is None and run.stop_signal is not None:
+        return (
+            f"{signal_name(run.stop_signal)} came as the run ended, after its last target "
+            "had finished: nothing was cut short",
+        )
     if run.stopped is None:
         return ()
     targets = run.probed()
