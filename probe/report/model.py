@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from probe import __version__
@@ -119,10 +121,11 @@ def combine_reports(
     """
     if not reports:
         raise ValueError("nothing to combine")
+    started_at, duration_ms = _span(reports)
     return Report(
         command=command,
-        started_at=min(report.started_at for report in reports),
-        duration_ms=sum(report.duration_ms for report in reports),
+        started_at=started_at,
+        duration_ms=duration_ms,
         results=tuple(result for report in reports for result in report.results),
         notes=tuple(dict.fromkeys((*notes, *(n for report in reports for n in report.notes)))),
         trunk_findings=tuple(f for report in reports for f in report.trunk_findings),
@@ -130,3 +133,21 @@ def combine_reports(
         stop_signal=next((r.stop_signal for r in reports if r.interrupted), 2),
         captures=tuple(capture for report in reports for capture in report.captures),
     )
+
+
+def _span(reports: Sequence[Report]) -> tuple[str, float]:
+    """When the first run started, and how long the job took from then to the end of the
+    last one. The runs of a `check --inbound` overlap (the listener runs beside the
+    outbound runs) and those of a `check` follow one another with judging in between:
+    adding their durations would be right for neither."""
+    try:
+        starts = [dt.datetime.fromisoformat(report.started_at) for report in reports]
+        ends = [
+            start + dt.timedelta(milliseconds=report.duration_ms)
+            for start, report in zip(starts, reports, strict=True)
+        ]
+        first = min(range(len(reports)), key=starts.__getitem__)
+        span = (max(ends) - starts[first]).total_seconds() * 1000
+    except (TypeError, ValueError):  # a start that is not an ISO 8601 instant with offset
+        return min(r.started_at for r in reports), sum(r.duration_ms for r in reports)
+    return reports[first].started_at, span

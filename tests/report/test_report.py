@@ -6,6 +6,8 @@ import dataclasses
 import io
 import json
 
+import pytest
+
 from probe.report.console import detail_lines, render_console
 from probe.report.json import render_json
 from probe.report.junit import render_junit
@@ -277,3 +279,27 @@ def test_json_finding_lines_equal_their_dicts_encoded_whole_shared_details_inclu
     ]
     encoder = json.JSONEncoder(ensure_ascii=False)
     assert lines == [encoder.encode(finding.to_dict()) for finding in findings]
+
+
+def test_a_combined_report_lasts_from_the_first_start_to_the_last_end() -> None:
+    from probe.report.model import combine_reports
+
+    def run(started_at: str, duration_ms: float) -> Report:
+        return dataclasses.replace(
+            make_report(Status.PASS), started_at=started_at, duration_ms=duration_ms
+        )
+
+    # A check's listener (60 s from 12:00:00) beside its failover run (2 s from 12:00:01):
+    # the job took 60 s, not 62.
+    beside = combine_reports(
+        (run("2026-12-07T12:00:01.000+00:00", 2000), run("2026-12-07T12:00:00.000+00:00", 60000)),
+        command="check",
+    )
+    assert beside.started_at == "2026-12-07T12:00:00.000+00:00"
+    assert beside.duration_ms == pytest.approx(60000)
+    # A failover run, judged, then the test call: the time between them counts too.
+    after = combine_reports(
+        (run("2026-12-07T12:00:00.000+00:00", 2000), run("2026-12-07T12:00:02.500+00:00", 4000)),
+        command="check",
+    )
+    assert after.duration_ms == pytest.approx(6500)
