@@ -1122,6 +1122,9 @@ def test_in_a_process(files: Files, data: st.DataObject) -> None:
     # The evidence file is only read (by judge, offline); the others may be probed.
     probed = [writes["targets.txt"], writes["drawn.toml"]]
     assume(only_loopback([*args, *(value.decode("utf-8", "replace") for value in probed)]))
+    # A process's arguments are C strings (execve): no shell or program can pass a NUL,
+    # so no command line to run holds one (the in-memory tests above still try them).
+    assume(not any("\x00" in arg for arg in args))
     with tempfile.TemporaryDirectory(dir=files.runs) as name:
         for relative, content in writes.items():
             (Path(name) / relative).write_bytes(content)
