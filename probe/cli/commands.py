@@ -44,8 +44,10 @@ from probe.cli.common import (
     policy_options,
     probe_options,
     stir_options,
+    stir_policy_options,
     take_inbound,
     take_output,
+    take_stir_policy,
     usage_error,
 )
 from probe.cli.scenario import check, given_options, scenarios
@@ -378,6 +380,7 @@ def invite(
 )
 @policy_options
 @inbound_policy_options
+@stir_policy_options
 @click.option(
     "--now",
     metavar="ISO8601",
@@ -390,19 +393,23 @@ def judge(ctx: click.Context, /, evidence: Path, **values: Any) -> None:
 
     Nothing is sent: the same evidence with the same options gives the same findings as
     the run that collected it. Chains are judged with the trust anchors the run used (the
-    evidence records them) unless --ca or --trust names others.
+    evidence records them) unless --ca or --trust names others. Received calls' STIR/SHAKEN
+    findings are the run's unless a --sti-* option is given: each Identity is then
+    verified again under it, with the certificates the run fetched.
     """
     from probe.run.commands import JudgeRequest, judge_runs
     from probe.settings import Settings
 
     output = take_output(values)
     now, scenario = values.pop("now"), values.pop("scenario")
+    given = frozenset(given_options(ctx, values))
+    stir = take_stir_policy(values)
     request = JudgeRequest(
         evidence=evidence,
-        settings=Settings.from_flat(values),
+        settings=Settings.from_flat({**values, **stir}),
         now=now,
         scenario=scenario,
-        given=frozenset(given_options(ctx, values)),
+        given=given,
     )
     runs, report = judge_runs(request, on_usage_error=usage_error)
     emit_and_exit(report, output, runs)

@@ -664,19 +664,12 @@ def inbound_policy_options(function: F) -> F:
 
 
 def stir_options(function: F) -> F:
-    """How a received call's STIR/SHAKEN Identity is verified (Settings.stir). None of
-    them has a default here: a STIR option that is given turns verification on
-    (`take_inbound` leaves the others out, so Settings.stir keeps its own defaults)."""
+    """How a received call's STIR/SHAKEN Identity is verified (Settings.stir): how its
+    certificate is obtained, then the policy it is judged by. None of them has a default
+    here: a STIR option that is given turns verification on (`take_inbound` leaves the
+    others out, so Settings.stir keeps its own defaults)."""
     defaults = STIR_DEFAULTS
     decorators: list[Callable[[F], F]] = [
-        click.option(
-            "--sti-trust",
-            type=click.Path(path_type=Path, readable=False),
-            metavar="PATH",
-            help="The STI-CA trust list: a PEM file or directory of the roots SHAKEN "
-            "certificates must chain to (in the US, the STI-PA's list). Needed to "
-            "verify Identity.",
-        ),
         click.option(
             "--sti-cert-dir",
             type=click.Path(path_type=Path, readable=False),
@@ -697,6 +690,24 @@ def stir_options(function: F) -> F:
             metavar="SECONDS",
             help="How long one certificate fetch may take, redirects included "
             f"(default {defaults.sti_fetch_timeout:g}, at most 20).",
+        ),
+        stir_policy_options,
+    ]
+    return _apply(function, decorators)
+
+
+def stir_policy_options(function: F) -> F:
+    """The policy a STIR/SHAKEN Identity is judged by: for receiving calls and for
+    verifying saved ones again (`sipprobe judge`). No defaults here (see stir_options)."""
+    defaults = STIR_DEFAULTS
+    decorators: list[Callable[[F], F]] = [
+        click.option(
+            "--sti-trust",
+            type=click.Path(path_type=Path, readable=False),
+            metavar="PATH",
+            help="The STI-CA trust list: a PEM file or directory of the roots SHAKEN "
+            "certificates must chain to (in the US, the STI-PA's list). Needed to "
+            "verify Identity.",
         ),
         click.option(
             "--sti-freshness",
@@ -725,6 +736,17 @@ INBOUND_KEYS = tuple(f.name for f in dataclasses.fields(InboundSettings))
 """The parameters `inbound_options` adds: the inbound section's flat names."""
 STIR_KEYS = tuple(f.name for f in dataclasses.fields(StirSettings))
 """The parameters `stir_options` adds: the STIR section's flat names."""
+
+
+def take_stir_policy(values: dict[str, Any]) -> dict[str, Any]:
+    """The STIR policy options given, taken out of `values` (those not given are dropped:
+    `Settings.stir` then exists only when one was)."""
+    taken = {key: values.pop(key) for key in STIR_POLICY_KEYS if key in values}
+    return {key: value for key, value in taken.items() if value is not None}
+
+
+STIR_POLICY_KEYS = ("sti_trust", "sti_freshness", "sti_required", "sti_min_attest")
+"""The parameters `stir_policy_options` adds."""
 
 
 def take_inbound(values: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from probe.errors import SettingsError
 from probe.evidence.run import Endpoint, OrderMode
 from probe.locate.pins import Pin, PinError, PinTable, parse_pin
 from probe.net.options import ProbeSettings, RunResources
@@ -676,9 +677,34 @@ def judge_saved(
     notes = [f"judged again from {path} ({when})", *trust_notes, *_notes(as_options)]
     if run.inbound is not None:
         inbound = _saved_inbound_policy(settings, policy, inbound, usage)
+        run, stir_notes = _stir_again(run, settings, usage)
+        notes += stir_notes
     # A saved run that was interrupted is judged like any other: the exit code says how
     # judging went, not that the recording once was cut short (its note says so).
     return replace(judge_run(run, policy, notes=notes, inbound=inbound), interrupted=False)
+
+
+def _stir_again(
+    run: RunEvidence, settings: Settings, usage: UsageError
+) -> tuple[RunEvidence, list[str]]:
+    """A saved answer run whose calls' Identity is verified again when a STIR policy is
+    given (`--sti-*`, a scenario's `[inbound.stir]`); else the run as saved, with a note
+    that its STIR findings are the ones reached when the calls came."""
+    assert run.inbound is not None
+    if settings.stir is None:
+        if any(call.stir is not None for call in run.inbound.calls):
+            return run, [
+                "STIR/SHAKEN findings as verified when the calls arrived (--sti-trust with "
+                "--sti-min-attest, --sti-freshness or --sti-optional verifies them again)"
+            ]
+        return run, []
+    from probe.run.stir import verify_saved_calls
+
+    try:
+        inbound, notes = verify_saved_calls(run.inbound, settings.stir)
+    except SettingsError as exc:
+        usage(str(exc))
+    return replace(run, inbound=inbound), notes
 
 
 def _saved_inbound_policy(

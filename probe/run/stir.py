@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from probe.errors import SettingsError
 from probe.inbound_settings import InboundSettingsError, stir_problems
 from probe.net.sti_fetch import CertificateCache, CertificateFetcher, FetchSettings
 from probe.settings import StirSettings
+from probe.sip import Request, SipError, parse_message
 from probe.sip.headers import Headers
 from probe.stir.credential import StiTrust
 from probe.stir.model import StirEvidence
@@ -33,7 +35,17 @@ from probe.stir.verify import StirPolicy, judge_identity, read_identity
 from probe.verdict.checks.stir import STIR_CHECKS, stir_findings
 from probe.verdict.findings import Finding
 
-__all__ = ["STIR_CHECKS", "StirOutcome", "StirVerifier", "load_signer"]
+if TYPE_CHECKING:
+    from probe.evidence.inbound import InboundEvidence
+
+__all__ = [
+    "STIR_CHECKS",
+    "StirOutcome",
+    "StirVerifier",
+    "load_signer",
+    "stir_policy",
+    "verify_saved_calls",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +81,7 @@ class StirVerifier:
             # Refused now: a file there would leave every call's certificate "not found".
             raise SettingsError(f"--sti-cert-dir {settings.sti_cert_dir}: not a directory")
         self.settings = settings
-        self.policy = StirPolicy(
-            trust=_load_trust(settings.sti_trust),
-            freshness=settings.sti_freshness,
-            required=settings.sti_required,
-            min_attest=settings.sti_min_attest,
-        )
+        self.policy = stir_policy(settings)
         try:
             self.fetcher = CertificateFetcher(
                 FetchSettings(
@@ -106,6 +113,69 @@ class StirVerifier:
         when = time.time() if now is None else now
         evidence = judge_identity(reading, fetched, self.policy, now=when)
         return StirOutcome(evidence, tuple(stir_findings(evidence, target=target)))
+
+
+def stir_policy(settings: StirSettings) -> StirPolicy:
+    """The policy `settings` verify by, the STI-CA trust list loaded (`SettingsError`)."""
+    return StirPolicy(
+        trust=_load_trust(settings.sti_trust),
+        freshness=settings.sti_freshness,
+        required=settings.sti_required,
+        min_attest=settings.sti_min_attest,
+    )
+
+
+def verify_saved_calls(
+    inbound: InboundEvidence, settings: StirSettings
+) -> tuple[InboundEvidence, list[str]]:
+    """The received calls of a saved run with their Identity verified again under
+    `settings`' policy, offline (`sipprobe judge --sti-...`), and notes that say so.
+
+    Each INVITE's Identity is read again and judged with the certificates the run
+    fetched for it, kept in the evidence as they came (a body, or why there was none:
+    a fetch that failed fails again), at the instant the call was first verified, so that
+    `iat` and Date are as fresh as they were then. A call that was not verified when it
+    arrived had no certificate fetched: it is left as it was. `SettingsError` for a
+    policy that cannot verify (no trust list)."""
+    problems = stir_problems(settings, verifying=True)
+    if problems:
+        raise InboundSettingsError(problems)
+    policy = stir_policy(settings)
+    calls = []
+    unverified = 0
+    for call in inbound.calls:
+        if call.stir is None:
+            unverified += 1
+            calls.append(call)
+            continue
+        calls.append(replace(call, stir=_verified_again(call.invite, call.stir, policy)))
+    attest = policy.min_attest or "none (B and C warn)"
+    trust = policy.trust.source if policy.trust is not None else "no STI-CA trust list"
+    notes = [
+        f"STIR/SHAKEN verified again offline against the {trust}: freshness "
+        f"{policy.freshness} s, Identity {'required' if policy.required else 'optional'}, "
+        f"minimum attestation {attest}; with the certificates the run fetched, at the "
+        "instant each call was first verified"
+    ]
+    if unverified:
+        notes.append(
+            f"{unverified} received call{'' if unverified == 1 else 's'} not verified when "
+            "received: no certificate was fetched for it, so its Identity is not verified "
+            "here either"
+        )
+    return replace(inbound, calls=tuple(calls)), notes
+
+
+def _verified_again(invite: bytes, saved: StirEvidence, policy: StirPolicy) -> StirEvidence:
+    try:
+        request = parse_message(invite)
+    except SipError:  # verified when it came, so it parsed then: a damaged file
+        return saved
+    if not isinstance(request, Request):
+        return saved
+    reading = read_identity(request.headers, request_uri=str(request.uri))
+    fetched = {check.fetch.url: check.fetch for check in saved.checks if check.fetch is not None}
+    return judge_identity(reading, fetched, policy, now=saved.checked_at)
 
 
 def _load_trust(path: Path | None) -> StiTrust | None:

@@ -261,12 +261,32 @@ async def test_attestation_b_warns_and_fails_below_a_minimum_of_a(
 ) -> None:
     trust = ["--sti-trust", str(pki.trust_list(tmp_path)), "--sti-fetch-ca", str(lab.ca)]
     partial = call_with(lambda: pki.identity("good", attest="B"))
-    run = await answer(tmp_path, lab, listen_port, relay, [partial], *trust)
+    evidence = tmp_path / "attest-b.json"
+    run = await answer(
+        tmp_path, lab, listen_port, relay, [partial], *trust, "--evidence-out", str(evidence)
+    )
     sane(run)
     assert run.exit_code == 0, run.console + run.stderr
     assert run.report["verdict"] == "warn"
     assert run.stir() == {**dict.fromkeys(STIR, "pass"), "stir.attestation": "warn"}
     assert run.findings()["stir.attestation"]["details"]["attest"] == "B"
+
+    # Judged again as saved: the findings reached when the call came, and a note says so.
+    judged = await judge(evidence)
+    assert judged.exit_code == 0, judged.stderr
+    assert judged.stir() == run.stir()
+    assert any("as verified when the calls arrived" in note for note in judged.notes)
+    # Verified again offline under a stricter policy: B is now below the minimum.
+    stricter = await judge(evidence, "--sti-trust", trust[1], "--sti-min-attest", "A")
+    assert "Traceback" not in stricter.stderr, stricter.stderr
+    assert stricter.exit_code == 1, stricter.stderr
+    assert stricter.stir() == {**dict.fromkeys(STIR, "pass"), "stir.attestation": "fail"}
+    assert any(note.startswith("STIR/SHAKEN verified again offline") for note in stricter.notes)
+    # A policy cannot verify without the STI-CA trust list, which the evidence names only.
+    untrusted = await judge(evidence, "--sti-min-attest", "A")
+    assert untrusted.exit_code == 2, untrusted.stderr
+    assert "sti_trust" in untrusted.stderr or "--sti-trust" in untrusted.stderr
+    assert "Traceback" not in untrusted.stderr
 
     run = await answer(
         tmp_path, lab, listen_port, relay, [partial], *trust, "--sti-min-attest", "A"
@@ -336,6 +356,13 @@ async def test_every_hostile_identity_fails_with_its_cause_in_one_run_and_nothin
     assert "Traceback" not in judged.stderr, judged.stderr
     assert judged.exit_code == 1, judged.stderr
     assert stir_findings(judged.report) == stir_findings(run.report)
+    # Verified again under the same policy, offline, from each INVITE and the fetches the
+    # evidence kept (a fetch that failed fails again): the same findings once more.
+    again = await judge(evidence, "--sti-trust", str(pki.trust_list(tmp_path)))
+    assert "Traceback" not in again.stderr, again.stderr
+    assert again.exit_code == 1, again.stderr
+    assert stir_findings(again.report) == stir_findings(run.report)
+    assert any(note.startswith("STIR/SHAKEN verified again offline") for note in again.notes)
 
 
 def stir_findings(report: dict[str, Any]) -> list[tuple[str, str, str, Any, Any]]:
@@ -358,9 +385,20 @@ class Judged:
     report: dict[str, Any]
     stderr: str
 
+    @property
+    def notes(self) -> list[str]:
+        return list(self.report.get("notes", []))
 
-async def judge(evidence: Path) -> Judged:
-    """`sipprobe judge EVIDENCE --format json`, within its deadline."""
+    def stir(self) -> dict[str, str]:
+        return {
+            finding["check"]: finding["status"]
+            for finding in self.report["findings"]
+            if finding["check"].startswith("stir.")
+        }
+
+
+async def judge(evidence: Path, *options: str) -> Judged:
+    """`sipprobe judge EVIDENCE --format json [OPTIONS]`, within its deadline."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -369,6 +407,7 @@ async def judge(evidence: Path) -> Judged:
         str(evidence),
         "--format",
         "json",
+        *options,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -380,7 +419,8 @@ async def judge(evidence: Path) -> Judged:
             process.kill()
             await asyncio.wait_for(process.wait(), 10)
     assert process.returncode is not None
-    return Judged(process.returncode, json.loads(stdout), stderr.decode(errors="replace"))
+    report = json.loads(stdout) if stdout.strip() else {}
+    return Judged(process.returncode, report, stderr.decode(errors="replace"))
 
 
 @pytest.mark.parametrize("required", [True, False])
