@@ -7,7 +7,8 @@ created, settings checked: a `SettingsError` before anything is received), then
 Identity header fields (probe.stir.verify), fetches the certificates they name
 (probe.net.sti_fetch, under the run's deadline and size limit, cached as the server
 allows for as long as the verifier lives), and judges them: the evidence, and the
-five `stir.*` findings (probe.verdict.checks.stir).
+five `stir.*` findings (probe.verdict.checks.stir). `verify_saved_calls` judges a saved
+run's calls again under another policy, offline, from what the evidence kept.
 
 `load_signer` turns `--identity-key`/`--identity-cert` into the `PassportSigner` a test
 call signs its INVITE with.
