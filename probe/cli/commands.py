@@ -540,8 +540,9 @@ def pcap(
 def diff(before: Path, after: Path, output_format: str) -> None:
     """Compare two evidence files target by target: verdict, health (down or up),
     certificate, TLS, answer, RTT; and where calls land first, the failover order and
-    the trust anchors. Each run is judged with the anchors it used. One line per change;
-    exit 0 when nothing changed, 1 when something did, 2 when a file cannot be used."""
+    the trust anchors; received calls call by call (client certificate, TLS, STIR). Each
+    run is judged with the anchors it used. One line per change; exit 0 when nothing
+    changed, 1 when something did, 2 when a file cannot be used."""
     import json
 
     from probe.run.commands import run_diff_command

@@ -5,7 +5,9 @@ comparison covers first what a person acts on: the target's verdict (FAIL → PA
 it went down or came up (health as the failover checks define it), whether it is in only
 one of the runs; then what drifts between regions or across a change window: the leaf
 certificate (SHA-256 of its DER, and its expiry), the TLS version and cipher, the final
-answer and its round-trip time. For the run as a whole: where calls land first (the
+answer and its round-trip time. The calls a trunk placed to us (an answer run, `check
+--inbound`) are compared call by call (probe.verdict.diff_inbound). For the run as a
+whole: where calls land first (the
 first healthy target in the order a caller tries them) and, for two `failover` runs, the
 provider's order of the targets; and the trust anchors, when the runs used different ones.
 Each run is judged under the default policy with the trust anchors it used itself (the
@@ -41,7 +43,8 @@ class Change:
     """The target's label, or `trunk` for the failover order."""
     what: str
     """`target`, `verdict`, `health`, `certificate`, `tls.version`, `tls.cipher`,
-    `sip.status`, `sip.rtt`, `calls.land`, `failover.order` or `trust`."""
+    `sip.status`, `sip.rtt`, `calls.land`, `failover.order` or `trust`; for a received
+    call also `client_certificate`, `transport`, `stir.attest` or `stir.verifier`."""
     before: JsonValue
     after: JsonValue
     summary: str
@@ -273,6 +276,8 @@ def diff_runs(
         changes.append(
             Change(TRUNK, "trust", old_trust, new_trust, f"{TRUNK}: trust anchors {was} → {now}")
         )
+    if before.inbound is not None or after.inbound is not None:
+        changes.extend(_calls_changed(before, after, policy, after_policy or policy))
     old_order, new_order = _order(before), _order(after)
     if old_order is not None and new_order is not None and old_order != new_order:
         changes.append(
@@ -285,6 +290,21 @@ def diff_runs(
             )
         )
     return changes
+
+
+def _calls_changed(
+    before: RunEvidence, after: RunEvidence, policy: OptionsPolicy, after_policy: OptionsPolicy
+) -> Iterable[Change]:
+    """The received calls' changes (probe.verdict.diff_inbound), each run's judged at its
+    own start unless the policy says when."""
+    from probe.verdict.diff_inbound import call_facts, compare_calls
+
+    facts = []
+    for run, run_policy in ((before, policy), (after, after_policy)):
+        if run_policy.now is None:
+            run_policy = run_policy.at(dt.datetime.fromisoformat(run.started_at))
+        facts.append({} if run.inbound is None else call_facts(run.inbound, run_policy))
+    return compare_calls(facts[0], facts[1], Change)
 
 
 def diff_document(changes: Iterable[Change]) -> dict[str, JsonValue]:
