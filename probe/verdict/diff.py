@@ -78,7 +78,12 @@ class _Facts:
 def _certificate(evidence: ProbeEvidence) -> tuple[str | None, str | None]:
     if evidence.tls is None or not evidence.tls.presented_chain:
         return None, None
-    leaf = evidence.tls.presented_chain[0]
+    return leaf_facts(evidence.tls.presented_chain[0])
+
+
+def leaf_facts(leaf: bytes) -> tuple[str, str | None]:
+    """What a diff compares of a leaf certificate: the SHA-256 of its DER, and its expiry
+    (None when it cannot be read)."""
     from cryptography import x509  # only runs with certificates need it
 
     try:
@@ -184,7 +189,8 @@ def _landing_change(before: str | None, after: str | None) -> Change | None:
     return Change(TRUNK, "calls.land", before, after, f"{TRUNK}: calls land first on {was} → {now}")
 
 
-def _short(sha256: str | None) -> str:
+def short_sha256(sha256: str | None) -> str:
+    """A certificate's digest as a line shows it."""
     return "none" if sha256 is None else f"sha256 {sha256[:16]}…"
 
 
@@ -224,7 +230,7 @@ def _compare(label: str, a: _Facts, b: _Facts) -> Iterable[Change]:
             "certificate",
             {"sha256": a.sha256, "not_after": a.not_after},
             {"sha256": b.sha256, "not_after": b.not_after},
-            f"{label}: certificate changed: {_short(a.sha256)} → {_short(b.sha256)}"
+            f"{label}: certificate changed: {short_sha256(a.sha256)} → {short_sha256(b.sha256)}"
             f" (not after {a.not_after or 'n/a'} → {b.not_after or 'n/a'})",
         )
     for what, name, old, new in (
@@ -297,6 +303,7 @@ def _calls_changed(
 ) -> Iterable[Change]:
     """The received calls' changes (probe.verdict.diff_inbound), each run's judged at its
     own start unless the policy says when."""
+    # Imported here: diff_inbound builds on this module, and only answer runs need it.
     from probe.verdict.diff_inbound import call_facts, compare_calls
 
     facts = []
@@ -304,7 +311,7 @@ def _calls_changed(
         if run_policy.now is None:
             run_policy = run_policy.at(dt.datetime.fromisoformat(run.started_at))
         facts.append({} if run.inbound is None else call_facts(run.inbound, run_policy))
-    return compare_calls(facts[0], facts[1], Change)
+    return compare_calls(facts[0], facts[1])
 
 
 def diff_document(changes: Iterable[Change]) -> dict[str, JsonValue]:

@@ -11,17 +11,16 @@ STIR/SHAKEN attestation and what a verifier would have answered. Pure: no I/O.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from probe.verdict.checks.policy import InboundPolicy, OptionsPolicy
+from probe.verdict.diff import Change, leaf_facts, short_sha256
 from probe.verdict.findings import JsonValue
 
 if TYPE_CHECKING:
     from probe.evidence.inbound import InboundCall, InboundEvidence
-    from probe.verdict.diff import Change
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +61,8 @@ def _facts(call: InboundCall, verdict: str) -> CallFacts:
     if stir is not None:
         judged = stir.judged
         attest = judged.claims.attest if judged is not None else None
-        response = stir.response if judged is not None else None
-        verifier = "accepts" if judged is not None and response is None else str(response)
+        response = stir.response  # 428 for a request without Identity, when required
+        verifier = "accepts" if response is None else str(response)
     answer = "no final response" if call.final_status is None else str(call.final_status)
     return CallFacts(
         verdict,
@@ -79,48 +78,35 @@ def _facts(call: InboundCall, verdict: str) -> CallFacts:
 
 
 def _leaf(chain: tuple[bytes, ...]) -> tuple[str | None, str | None]:
-    if not chain:
-        return None, None
-    from cryptography import x509  # only calls with a client certificate need it
-
-    try:
-        expires: str | None = x509.load_der_x509_certificate(chain[0]).not_valid_after_utc.strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
-    except ValueError:
-        expires = None
-    return hashlib.sha256(chain[0]).hexdigest(), expires
+    return leaf_facts(chain[0]) if chain else (None, None)
 
 
-def compare_calls(
-    before: dict[str, CallFacts], after: dict[str, CallFacts], change: type[Change]
-) -> Iterator[Change]:
-    """Every change between the calls of two runs, call by call (`change` is the diff's
-    record type, passed in: probe.verdict.diff imports this module)."""
+def compare_calls(before: dict[str, CallFacts], after: dict[str, CallFacts]) -> Iterator[Change]:
+    """Every change between the calls of two runs, call by call."""
     for label, facts in before.items():
         if label not in after:
             summary = f"{label}: in the first run only (not received; was {facts.verdict.upper()})"
-            yield change(label, "target", "received", None, summary)
+            yield Change(label, "target", "received", None, summary)
         else:
-            yield from _compare(label, facts, after[label], change)
+            yield from _compare(label, facts, after[label])
     for label, facts in after.items():
         if label not in before:
             summary = f"{label}: in the second run only (new; {facts.verdict.upper()})"
-            yield change(label, "target", None, "received", summary)
+            yield Change(label, "target", None, "received", summary)
 
 
-def _compare(label: str, a: CallFacts, b: CallFacts, change: type[Change]) -> Iterable[Change]:
+def _compare(label: str, a: CallFacts, b: CallFacts) -> Iterable[Change]:
     if a.verdict != b.verdict:
         summary = f"{label}: verdict {a.verdict.upper()} → {b.verdict.upper()}"
-        yield change(label, "verdict", a.verdict, b.verdict, summary)
+        yield Change(label, "verdict", a.verdict, b.verdict, summary)
     if (a.client_sha256, a.client_not_after) != (b.client_sha256, b.client_not_after):
-        yield change(
+        yield Change(
             label,
             "client_certificate",
             {"sha256": a.client_sha256, "not_after": a.client_not_after},
             {"sha256": b.client_sha256, "not_after": b.client_not_after},
-            f"{label}: the caller's certificate changed: {_short(a.client_sha256)} → "
-            f"{_short(b.client_sha256)} (not after {a.client_not_after or 'n/a'} → "
+            f"{label}: the caller's certificate changed: {short_sha256(a.client_sha256)} → "
+            f"{short_sha256(b.client_sha256)} (not after {a.client_not_after or 'n/a'} → "
             f"{b.client_not_after or 'n/a'})",
         )
     for what, name, shown in _COMPARED:
@@ -128,7 +114,7 @@ def _compare(label: str, a: CallFacts, b: CallFacts, change: type[Change]) -> It
         new: JsonValue = getattr(b, name)
         if old != new:
             summary = f"{label}: {shown} {old or 'none'} → {new or 'none'}"
-            yield change(label, what, old, new, summary)
+            yield Change(label, what, old, new, summary)
 
 
 _COMPARED = (
@@ -140,7 +126,3 @@ _COMPARED = (
     ("stir.verifier", "verifier", "a STIR verifier's answer"),
 )
 """What a change is called, the CallFacts field it compares, and how a person reads it."""
-
-
-def _short(sha256: str | None) -> str:
-    return "none" if sha256 is None else f"sha256 {sha256[:16]}…"
