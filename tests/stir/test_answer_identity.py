@@ -285,7 +285,7 @@ async def test_attestation_b_warns_and_fails_below_a_minimum_of_a(
     # A policy cannot verify without the STI-CA trust list, which the evidence names only.
     untrusted = await judge(evidence, "--sti-min-attest", "A")
     assert untrusted.exit_code == 2, untrusted.stderr
-    assert "sti_trust" in untrusted.stderr or "--sti-trust" in untrusted.stderr
+    assert "--sti-trust: verifying Identity needs the STI-CA trust list" in untrusted.stderr
     assert "Traceback" not in untrusted.stderr
 
     run = await answer(
