@@ -1,10 +1,12 @@
 """Packet captures of real traffic on loopback, with tcpdump or dumpcap, for the capture
 audit's tests; and tshark's own dissection of them, to cross-check the audit.
 
-A capture is known to hold everything sent before it stopped: a marker datagram is sent
-after the traffic, and the capture is stopped only once the marker is in the file (the
-loopback delivers in order). Without the privilege to capture, the test is a failure
-under CI and a skip elsewhere (tests.peers.common.missing_peer).
+A capture is known to hold everything sent while it ran: a marker datagram is sent
+before the traffic and another after it, and the block starts only once the first is in
+the file (a capturing tool says it is capturing a moment before its filter is live), and
+the capture stops only once the second is (the loopback delivers in order). Both come
+from one socket: one flow in the capture. Without the privilege to capture, the test is a
+failure under CI and a skip elsewhere (tests.peers.common.missing_peer).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def capturing(
     with dumpcap), while the block runs. `any` gives Linux cooked frames (SLL2)."""
     binary = require_binary(tool)
     marker_port = free_port(socket.SOCK_DGRAM)
-    marker = f"sipprobe-capture-end-{secrets.token_hex(8)}".encode()
+    token = secrets.token_hex(8)
+    start, end = (f"sipprobe-capture-{when}-{token}".encode() for when in ("start", "end"))
     selected = f"({bpf}) or (udp port {marker_port})"
     if tool == "tcpdump":
         # -U: each packet written as captured; -Z root: no switch to the tcpdump user,
@@ -54,8 +57,10 @@ def capturing(
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     try:
         _wait_for(process, log, ready, tool)
-        yield Capture(path, log)
-        _mark_the_end(path, marker, marker_port, process, log)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            _mark(sender, path, start, marker_port, process, log)
+            yield Capture(path, log)
+            _mark(sender, path, end, marker_port, process, log)
     finally:
         stop(process)
 
@@ -74,19 +79,24 @@ def _wait_for(process: subprocess.Popen[bytes], log: Path, ready: str, tool: str
     raise RuntimeError(f"{tool} did not start capturing within 15 s:\n{tail(log)}")
 
 
-def _mark_the_end(
-    path: Path, marker: bytes, port: int, process: subprocess.Popen[bytes], log: Path
+def _mark(
+    sender: socket.socket,
+    path: Path,
+    marker: bytes,
+    port: int,
+    process: subprocess.Popen[bytes],
+    log: Path,
 ) -> None:
+    """Send `marker` until the capture file holds it."""
     deadline = time.monotonic() + 10
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-        while time.monotonic() < deadline:
-            sender.sendto(marker, ("127.0.0.1", port))
-            time.sleep(0.1)
-            if path.exists() and marker in path.read_bytes():
-                return
-            if process.poll() is not None:
-                break
-    raise RuntimeError(f"the capture never recorded its end marker:\n{tail(log)}")
+    while time.monotonic() < deadline:
+        sender.sendto(marker, ("127.0.0.1", port))
+        time.sleep(0.1)
+        if path.exists() and marker in path.read_bytes():
+            return
+        if process.poll() is not None:
+            break
+    raise RuntimeError(f"the capture never recorded its marker {marker!r}:\n{tail(log)}")
 
 
 def tshark_fields(
