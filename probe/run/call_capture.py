@@ -11,7 +11,9 @@ audited like `sipprobe pcap FILE`, its findings in the call's report.
   so a Ctrl-C at the terminal reaches sipprobe only (which then ends the call, and only
   then the capture), with the kernel told to stop it when sipprobe dies
   (PR_SET_PDEATHSIG), so no signal can leave it running. Ready when it says so on
-  standard error ("listening on", "Capturing on"), never after a guessed pause.
+  standard error ("listening on", "Capturing on") and a first marker datagram (below) is
+  in the file, never after a guessed pause: dumpcap says it is capturing before it opens
+  the interface, and the call's first packets, its TLS handshake, would be lost.
 - **Its end**: once the call is over, sipprobe sends itself one datagram on loopback
   that the filter also selects, and waits (with a deadline) until the file holds it:
   everything the call sent was then written. The tool is then stopped with SIGINT, and
@@ -55,7 +57,7 @@ __all__ = ["CallCapture", "CaptureUnavailable", "capture_filter", "capture_inter
 READY_WITHIN = 10.0
 """Seconds the tool may take to start capturing."""
 MARKER_WITHIN = 3.0
-"""Seconds the end marker may take to reach the file."""
+"""Seconds a marker datagram may take to reach the file."""
 STOP_WITHIN = 5.0
 """Seconds the tool may take to exit after SIGINT, before it is killed."""
 _READY_WORDS = {"tcpdump": b"listening on", "dumpcap": b"Capturing on"}
@@ -197,9 +199,11 @@ class CallCapture:
         self._marker_seen = False
         self._killed = False
         self._stats = _Stats()
-        self._token = f"sipprobe-capture-end-{secrets.token_hex(8)}".encode()
-        # The end marker's receiver, bound for the whole call: the datagram then has
-        # somewhere to go (no ICMP error in the capture), and its port is in the filter.
+        token = secrets.token_hex(8)
+        self._start_token = f"sipprobe-capture-start-{token}".encode()
+        self._token = f"sipprobe-capture-end-{token}".encode()
+        # The markers' receiver, bound for the whole call: a datagram then has somewhere
+        # to go (no ICMP error in the capture), and its port is in the filter.
         self._marker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._marker.bind(("127.0.0.1", 0))
         self.media_port = self._free_udp_port()
@@ -289,9 +293,14 @@ class CallCapture:
         finally:
             loop.remove_reader(descriptor)
             os.set_blocking(descriptor, True)
-        if ready:
+        if ready and await self._recorded(self._start_token):
             self._ready = True
             return
+        if ready:
+            raise CaptureUnavailable(
+                f"{self.tool} said it was capturing but wrote nothing to {self.path.name} "
+                f"within {MARKER_WITHIN:g} s"
+            )
         words = _said(bytes(said))
         if any(word in words.lower() for word in _PRIVILEGE_WORDS):
             raise CaptureUnavailable(
@@ -299,6 +308,20 @@ class CallCapture:
                 f"{self.tool} CAP_NET_RAW): {self.tool} said: {words}"
             )
         raise CaptureUnavailable(f"{self.tool} could not capture: {words or 'it exited'}")
+
+    async def _recorded(self, token: bytes) -> bool:
+        """Send `token` to ourselves until the file holds it, within a deadline: the
+        tool's filter is then live, whatever it said before."""
+        address = self._marker.getsockname()
+        deadline = time.monotonic() + MARKER_WITHIN
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                self._marker.sendto(token, address)
+            await asyncio.sleep(0.05)
+            with contextlib.suppress(OSError):
+                if token in self.path.read_bytes():
+                    return True
+        return False
 
     # -- stop, after the call -------------------------------------------------------------
 

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.peer
 
 SIPPROBE = (sys.executable, "-m", "probe")
 END_MARKER = re.compile(rb"sipprobe-capture-end-[0-9a-f]{16}")
+START_MARKER = re.compile(rb"sipprobe-capture-start-[0-9a-f]{16}")
 
 
 def phone_call(phone: Baresip, lab: LabFiles, capture: Path, *extra: str) -> list[str]:
@@ -155,7 +156,12 @@ def test_a_call_to_a_real_phone_is_recorded_and_audited_in_its_report(
         into_our_port[destination] = into_our_port.get(destination, 0) + 1
     assert max(into_our_port.values()) >= received >= 1
     evidence = audit_capture(capture)
-    assert evidence.counts.udp_packets == len(media) + 1  # and the end marker
+    # And the markers: the start one before the call, the end one after it (each sent
+    # again until the file held it: one datagram each here, a few on a loaded machine).
+    written = capture.read_bytes()
+    markers = len(START_MARKER.findall(written)) + len(END_MARKER.findall(written))
+    assert len(START_MARKER.findall(written)) >= 1
+    assert evidence.counts.udp_packets == len(media) + markers
 
 
 @pytest.fixture
@@ -222,6 +228,29 @@ def test_without_the_privilege_to_capture_the_call_still_runs_and_says_so(
     assert "the call ran all the same" in recorded["summary"]
     assert report["verdict"] == "incomplete"
     assert code == 4
+
+
+def test_with_dumpcap_alone_the_capture_holds_the_whole_call(
+    tmp_path: Path, phone: Baresip, lab: LabFiles
+) -> None:
+    # dumpcap says "Capturing on" before it opens the interface: the capture is ready
+    # only once its start marker is in the file, so the TLS handshake is in it too.
+    only_dumpcap = tmp_path / "bin"
+    only_dumpcap.mkdir()
+    (only_dumpcap / "dumpcap").symlink_to(require_binary("dumpcap"))
+    capture = tmp_path / "call.pcapng"
+    code, report, _ = run_sipprobe(
+        phone_call(phone, lab, capture), env={**os.environ, "PATH": str(only_dumpcap)}
+    )
+    audit = of_capture(report, capture)
+    assert code == 0, {check: f["summary"] for check, f in audit.items()}
+    assert "with dumpcap on lo" in audit["pcap.capture"]["summary"]
+    assert audit["pcap.tls"]["status"] == "pass"
+    assert f"127.0.0.1:{phone.tls_port}" in audit["pcap.tls"]["summary"]
+    assert START_MARKER.search(capture.read_bytes())
+    decode = f"tcp.port=={phone.tls_port},tls"
+    hellos = tshark_fields(capture, "tls.handshake.type == 1", ["frame.number"], decode)
+    assert len(hellos) == 1  # the ClientHello, sent right after the capture started
 
 
 def test_without_tcpdump_the_call_still_runs_and_says_so(
