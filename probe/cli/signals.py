@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from probe.errors import ProbeError
 from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
 
-__all__ = ["STOP_SIGNALS", "SignalStop", "StoppedBySignal", "signal_name", "stop_on_signals"]
+__all__ = [
+    "STOP_SIGNALS",
+    "SignalStop",
+    "StoppedBySignal",
+    "handling_stop_signals",
+    "signal_name",
+    "stop_on_signals",
+]
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -83,18 +90,27 @@ def stop_on_signals(say: Callable[[str], None] = _say) -> Iterator[SignalStop]:
         with contextlib.suppress(RuntimeError):  # the loop is already closed
             loop.call_soon_threadsafe(cancel_run)
 
+    with handling_stop_signals(on_signal):
+        yield stop
+
+
+@contextlib.contextmanager
+def handling_stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """`handler` for SIGINT, SIGTERM and SIGHUP while the block runs, and the handlers in
+    place before it put back after it. A signal ignored when the block begins stays
+    ignored; off the main thread (where signals cannot be caught) nothing is installed."""
     installed: list[tuple[signal.Signals, signal._HANDLER]] = []
     for number in STOP_SIGNALS:
         previous = signal.getsignal(number)
         if previous is signal.SIG_IGN:
             continue
         try:
-            signal.signal(number, on_signal)
+            signal.signal(number, handler)
         except ValueError:
             continue  # not the main thread
         installed.append((number, previous))
     try:
-        yield stop
+        yield
     finally:
         for number, previous in installed:
             # None: a handler not installed from Python, which cannot be put back.

@@ -21,12 +21,11 @@ import contextlib
 import datetime as dt
 import errno
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from probe.errors import SettingsError
 from probe.run.commands import UsageError, check_evidence_out, steady_heap
@@ -369,7 +368,7 @@ class InboundBeside:
         is not lost: it stops the listener (its calls get their BYE) and is the check's
         stop signal; a second one exits at once. Inside a run, the run's handlers come
         first (probe.cli.signals), and the check stops the listener once it is back."""
-        from probe.cli.signals import STOP_SIGNALS
+        from probe.cli.signals import handling_stop_signals
         from probe.report.exit_codes import EXIT_SIGNAL_BASE
 
         def on_signal(number: int, _frame: object) -> None:
@@ -378,21 +377,8 @@ class InboundBeside:
             self._signal = number
             self.stop()
 
-        previous: dict[signal.Signals, Any] = {}
-        for number in STOP_SIGNALS:
-            handler = signal.getsignal(number)
-            if handler is signal.SIG_IGN:
-                continue  # ignored by whoever started us (nohup): still ignored
-            try:
-                signal.signal(number, on_signal)
-            except ValueError:
-                continue  # not the main thread: signals cannot be caught here
-            previous[number] = handler
-        try:
+        with handling_stop_signals(on_signal):
             yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
 
     def start(self) -> None:
         """Bind the listeners; returns once they are ready (or failed)."""

@@ -172,6 +172,27 @@ def _stats(tool: str, text: str) -> _Stats:
     return stats
 
 
+class _MarkerWatch:
+    """Looks for a marker datagram in the capture file as it grows, reading only what was
+    written since the last look (a call's capture can be large by its end)."""
+
+    def __init__(self, path: Path, token: bytes) -> None:
+        self._path = path
+        self._token = token
+        self._scanned = 0
+
+    def seen(self) -> bool:
+        try:
+            with self._path.open("rb") as written:
+                # A token written across two looks is found by reading its length again.
+                written.seek(max(0, self._scanned - len(self._token)))
+                tail = written.read()
+                self._scanned = written.tell()
+        except OSError:
+            return False
+        return self._token in tail
+
+
 class CallCapture:
     """One call's capture: planned before the run, started once the target is located,
     stopped after the call, then audited (`result`)."""
@@ -312,16 +333,18 @@ class CallCapture:
     async def _recorded(self, token: bytes) -> bool:
         """Send `token` to ourselves until the file holds it, within a deadline: the
         tool's filter is then live, whatever it said before."""
-        address = self._marker.getsockname()
+        watch = _MarkerWatch(self.path, token)
         deadline = time.monotonic() + MARKER_WITHIN
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                self._marker.sendto(token, address)
+            self._send(token)
             await asyncio.sleep(0.05)
-            with contextlib.suppress(OSError):
-                if token in self.path.read_bytes():
-                    return True
+            if watch.seen():
+                return True
         return False
+
+    def _send(self, token: bytes) -> None:
+        with contextlib.suppress(OSError):
+            self._marker.sendto(token, self._marker.getsockname())
 
     # -- stop, after the call -------------------------------------------------------------
 
@@ -362,23 +385,13 @@ class CallCapture:
     def _mark_the_end(self, process: subprocess.Popen[bytes]) -> None:
         """Send the marker to ourselves until the file holds it (loopback keeps order,
         and the tool writes each packet as it sees it), within a deadline."""
-        address = self._marker.getsockname()
+        watch = _MarkerWatch(self.path, self._token)
         deadline = time.monotonic() + MARKER_WITHIN
-        scanned = 0  # bytes of the file already searched
-        overlap = len(self._token)
         while time.monotonic() < deadline and process.poll() is None:
-            with contextlib.suppress(OSError):
-                self._marker.sendto(self._token, address)
+            self._send(self._token)
             resend_at = min(deadline, time.monotonic() + 0.2)
             while time.monotonic() < resend_at:
-                try:
-                    with self.path.open("rb") as written:
-                        written.seek(max(0, scanned - overlap))
-                        tail = written.read()
-                        scanned = written.tell()
-                except OSError:
-                    tail = b""
-                if self._token in tail:
+                if watch.seen():
                     self._marker_seen = True
                     return
                 time.sleep(0.02)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+from probe.cli.signals import handling_stop_signals
 from probe.evidence.capture import CaptureEvidence
 from probe.pcap.analysis import AuditLimits
 from probe.report.exit_codes import EXIT_SIGNAL_BASE, signal_name
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from probe.pcap.media_audit import MediaOptions
 
 UsageError = Callable[[str], NoReturn]
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +76,8 @@ def _stop_on_signals() -> Iterator[Callable[[], int | None]]:
             os._exit(EXIT_SIGNAL_BASE + number)
         received.append(number)
 
-    installed: list[tuple[signal.Signals, Any]] = []
-    for number in _STOP_SIGNALS:
-        try:
-            previous = signal.getsignal(number)
-            if previous is signal.SIG_IGN:
-                continue
-            signal.signal(number, on_signal)
-        except ValueError:  # not the main thread
-            continue
-        installed.append((number, previous))
-    try:
+    with handling_stop_signals(on_signal):
         yield lambda: received[0] if received else None
-    finally:
-        for number, previous in installed:
-            signal.signal(number, previous)
 
 
 def audit_file(

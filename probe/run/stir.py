@@ -26,7 +26,6 @@ from probe.errors import SettingsError
 from probe.inbound_settings import InboundSettingsError, stir_problems
 from probe.net.sti_fetch import CertificateCache, CertificateFetcher, FetchSettings
 from probe.settings import StirSettings
-from probe.sip import Request, SipError, parse_message
 from probe.sip.headers import Headers
 from probe.stir.credential import StiTrust
 from probe.stir.model import StirEvidence
@@ -168,11 +167,10 @@ def verify_saved_calls(
 
 
 def _verified_again(invite: bytes, saved: StirEvidence, policy: StirPolicy) -> StirEvidence:
-    try:
-        request = parse_message(invite)
-    except SipError:  # verified when it came, so it parsed then: a damaged file
-        return saved
-    if not isinstance(request, Request):
+    from probe.verdict.checks.inbound_request import read_invite
+
+    request = read_invite(invite).request
+    if request is None:  # verified when it came, so it was read then: a damaged file
         return saved
     reading = read_identity(request.headers, request_uri=str(request.uri))
     fetched = {check.fetch.url: check.fetch for check in saved.checks if check.fetch is not None}
