@@ -36,7 +36,7 @@ from probe.verdict.checks.stir import STIR_CHECKS, stir_findings
 from probe.verdict.findings import Finding
 
 if TYPE_CHECKING:
-    from probe.evidence.inbound import InboundEvidence
+    from probe.evidence.inbound import InboundCall, InboundEvidence
 
 __all__ = [
     "STIR_CHECKS",
@@ -134,21 +134,16 @@ def verify_saved_calls(
     Each INVITE's Identity is read again and judged with the certificates the run
     fetched for it, kept in the evidence as they came (a body, or why there was none:
     a fetch that failed fails again), at the instant the call was first verified, so that
-    `iat` and Date are as fresh as they were then. A call that was not verified when it
-    arrived had no certificate fetched: it is left as it was. `SettingsError` for a
-    policy that cannot verify (no trust list)."""
+    `iat` and Date are as fresh as they were then. Verification is then asked for of
+    every call: one that was not verified when it arrived (no certificate was fetched
+    for it), or whose INVITE the file no longer holds whole, is left without a
+    verification, which its `stir.identity` reports as work undone, never as a pass.
+    `SettingsError` for a policy that cannot verify (no trust list)."""
     problems = stir_problems(settings, verifying=True)
     if problems:
         raise InboundSettingsError(problems)
     policy = stir_policy(settings)
-    calls = []
-    unverified = 0
-    for call in inbound.calls:
-        if call.stir is None:
-            unverified += 1
-            calls.append(call)
-            continue
-        calls.append(replace(call, stir=_verified_again(call.invite, call.stir, policy)))
+    calls = tuple(replace(call, stir=_verified_again(call, policy)) for call in inbound.calls)
     attest = policy.min_attest or "none (B and C warn)"
     trust = policy.trust.source if policy.trust is not None else "no STI-CA trust list"
     notes = [
@@ -157,21 +152,24 @@ def verify_saved_calls(
         f"minimum attestation {attest}; with the certificates the run fetched, at the "
         "instant each call was first verified"
     ]
+    unverified = sum(1 for call in calls if call.stir is None)
     if unverified:
         notes.append(
-            f"{unverified} received call{'' if unverified == 1 else 's'} not verified when "
-            "received: no certificate was fetched for it, so its Identity is not verified "
-            "here either"
+            f"{unverified} received call{'' if unverified == 1 else 's'} cannot be verified "
+            "again: not verified when received (no certificate was fetched), or its INVITE "
+            "is not in the file whole"
         )
-    return replace(inbound, calls=tuple(calls)), notes
+    expectation = replace(inbound.expectation, verify_identity=True)
+    return replace(inbound, calls=calls, expectation=expectation), notes
 
 
-def _verified_again(invite: bytes, saved: StirEvidence, policy: StirPolicy) -> StirEvidence:
+def _verified_again(call: InboundCall, policy: StirPolicy) -> StirEvidence | None:
     from probe.verdict.checks.inbound_request import read_invite
 
-    request = read_invite(invite).request
-    if request is None:  # verified when it came, so it was read then: a damaged file
-        return saved
+    saved = call.stir
+    request = read_invite(call.invite).request
+    if saved is None or request is None:
+        return None
     reading = read_identity(request.headers, request_uri=str(request.uri))
     fetched = {check.fetch.url: check.fetch for check in saved.checks if check.fetch is not None}
     return judge_identity(reading, fetched, policy, now=saved.checked_at)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from probe.evidence.file import (
     RunEvidence,
@@ -182,6 +183,34 @@ def test_judging_again_under_a_stricter_inbound_policy(sti: StiLab, tmp_path: Pa
     cert = next(f for f in report.results[0].findings if f.check == CheckId.INBOUND_CLIENT_CERT)
     assert cert.status is Status.FAIL
     assert "carrier.example.test" in cert.summary
+
+
+def test_a_stir_policy_given_to_judge_owes_a_verification_it_cannot_redo(
+    sti: StiLab, tmp_path: Path
+) -> None:
+    # Calls received without verification: no certificate was fetched for them, so judge
+    # cannot verify them offline. Asked to (--sti-trust), that is work undone, not a pass.
+    run = answer_run(sti)
+    assert run.inbound is not None
+    unverified = tuple(dataclasses.replace(call, stir=None) for call in run.inbound.calls)
+    inbound = dataclasses.replace(
+        run.inbound,
+        calls=unverified,
+        expectation=dataclasses.replace(run.inbound.expectation, verify_identity=False),
+    )
+    path = tmp_path / "unverified.json"
+    write_evidence(path, dataclasses.replace(run, inbound=inbound))
+    trust = tmp_path / "sti-trust.pem"
+    trust.write_bytes(sti.root.cert.public_bytes(Encoding.PEM))
+    report = judge_saved(
+        load_evidence(path), path, Settings.from_flat(sti_trust=trust), None, usage
+    )
+    identities = [
+        f.status for result in report.results for f in result.findings if f.check == "stir.identity"
+    ]
+    assert identities == [Status.INCOMPLETE, Status.INCOMPLETE]
+    assert report.verdict is Verdict.INCOMPLETE
+    assert any("2 received calls cannot be verified again" in note for note in report.notes)
 
 
 def test_a_file_written_before_received_calls_were_recorded_still_loads(tmp_path: Path) -> None:
